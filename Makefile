@@ -1,0 +1,43 @@
+# rewardkit: `make demo` and `make test` set everything up on a fresh machine.
+# torch is installed first from the CPU wheel (a bare `torch` requirement
+# resolved first would pull a multi-GB CUDA build); the project keeps a range.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+TORCH_VERSION := 2.13.0
+EXTRAS := dev,control
+STAMP := $(VENV)/.installed-$(EXTRAS)
+
+.PHONY: install demo test lint format clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet "torch==$(TORCH_VERSION)"
+	$(PIP) install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/rewardkit check examples/math_reward.toml --batch examples/completions.jsonl
+	@echo
+	$(VENV)/bin/rewardkit check examples/pendulum_reward.yaml --batch examples/pendulum_steps.jsonl
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff check --fix src tests
+	$(VENV)/bin/ruff format src tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

@@ -1,0 +1,1 @@
+"""Adapters to the trainers users already run. Each imports its library lazily."""

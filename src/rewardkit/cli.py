@@ -1,0 +1,113 @@
+"""The ``rewardkit`` command.
+
+Exit codes: 0 success; 1 the reward failed a hard check; 2 bad usage or bad
+input files (one-line message, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from rewardkit.core.errors import (
+    BatchError,
+    RegistryError,
+    RewardCheckError,
+    RewardKitWarning,
+    SpecError,
+)
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _version() -> str:
+    from rewardkit import __version__
+
+    return __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rewardkit",
+        description="rewardkit: composable, checked rewards for reinforcement learning.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"rewardkit {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("version", help="print the installed version")
+    check = commands.add_parser(
+        "check",
+        help="run a reward spec on a JSONL batch and print a per-term table",
+        description="Build the reward declared in SPEC (TOML/YAML/JSON), run it on the "
+        "samples in --batch (one JSON object per line) and check the output.",
+    )
+    check.add_argument("spec", type=Path, help="reward spec file (.toml, .yaml, .yml, .json)")
+    check.add_argument("--batch", type=Path, required=True, help="JSONL file, one sample a line")
+    check.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    check.add_argument(
+        "--group-column", default="group", help="column of group ids (default: group)"
+    )
+    commands.add_parser("terms", help="list the registered term names")
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    from rewardkit.audit.check import check_reward
+    from rewardkit.core.batch import read_jsonl
+    from rewardkit.core.spec import load_spec
+
+    reward = load_spec(args.spec)
+    batch = read_jsonl(args.batch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RewardKitWarning)  # reported in the table instead
+        report = check_reward(reward, batch, group_column=args.group_column)
+    print(f"reward {report.name!r} on {len(report.output)} samples from {args.batch}")
+    print(report.table())
+    for message in report.warnings:
+        print(f"warning: {message}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=True) + "\n")
+        print(f"wrote {args.json}")
+    return EXIT_OK
+
+
+def _terms() -> int:
+    from rewardkit.core.registry import REGISTRY
+
+    for name in REGISTRY.names():
+        entry = REGISTRY.entry(name)
+        params = ", ".join(entry.parameters())
+        print(f"{name:16} ({params})  {entry.summary}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "version":
+            print(_version())
+            return EXIT_OK
+        if args.command == "check":
+            return _check(args)
+        if args.command == "terms":
+            return _terms()
+        parser.print_help()
+        return EXIT_USAGE
+    except (SpecError, BatchError, RegistryError) as exc:
+        print(f"rewardkit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RewardCheckError as exc:
+        print(f"rewardkit: check failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Simple text rewards for completions: exact match, regex format, linear length.
+
+Completions may be plain strings or TRL conversational completions (a list
+of ``{"role", "content"}`` messages); :func:`completion_text` reads either.
+
+Example:
+    >>> batch = {"completion": ["<answer>4</answer>", "4"], "answer": ["4", "4"]}
+    >>> regex_match(pattern=r"<answer>.+</answer>")(batch).total
+    array([1., 0.])
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from rewardkit.core.batch import Batch, get_column
+from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.output import FloatArray
+from rewardkit.core.registry import register
+from rewardkit.core.term import RewardTerm
+
+__all__ = [
+    "ExactMatch",
+    "LengthLinear",
+    "RegexMatch",
+    "completion_text",
+    "exact_match",
+    "length_linear",
+    "regex_match",
+]
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a completion: a string, or the last message's content.
+
+    Example:
+        >>> completion_text([{"role": "assistant", "content": "hi"}])
+        'hi'
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
+        content = completion[-1].get("content", "")
+        return content if isinstance(content, str) else str(content)
+    raise BatchError(
+        f"a completion must be a string or a list of chat messages, got {type(completion).__name__}"
+    )
+
+
+def _texts(batch: Batch) -> list[str]:
+    return [completion_text(c) for c in get_column(batch, "completion")]
+
+
+@register("exact_match")
+class ExactMatch(RewardTerm):
+    """1.0 if the completion's answer equals the ``answer`` column, else 0.0.
+
+    With ``extract`` (a regex with one group, searched with DOTALL) the
+    answer is that group, e.g. ``<answer>(.*?)</answer>``. A completion where
+    it does not match, or matches more than once (enumerating candidate
+    answers is a known reward hack), scores 0.0. Normalization strips and
+    collapses whitespace (and case, if ``ignore_case``). A missing gold answer
+    (``None``) is not applicable.
+
+    Example:
+        >>> term = ExactMatch(extract=r"<answer>(.*?)</answer>")
+        >>> completions = ["<answer> 4</answer>", "4", "<answer>3</answer><answer>4</answer>"]
+        >>> term({"completion": completions, "answer": ["4", "4", "4"]}).total
+        array([1., 0., 0.])
+    """
+
+    columns = ("completion", "answer")
+
+    def __init__(
+        self, extract: str | None = None, ignore_case: bool = False, name: str = "exact_match"
+    ) -> None:
+        super().__init__(name)
+        self.extract = extract
+        self.ignore_case = ignore_case
+        if extract is not None and _compile(extract, re.DOTALL).groups != 1:
+            raise CompositionError(f"extract pattern {extract!r} needs exactly one (group)")
+
+    def _answer(self, text: str) -> str | None:
+        if self.extract is None:
+            return text
+        matches = _compile(self.extract, re.DOTALL).findall(text)
+        return matches[0] if len(matches) == 1 else None
+
+    def _normalize(self, text: str) -> str:
+        text = _WHITESPACE.sub(" ", text).strip()
+        return text.casefold() if self.ignore_case else text
+
+    def _compute(self, batch: Batch) -> list[float | None]:
+        answers = get_column(batch, "answer")
+        scores: list[float | None] = []
+        for text, gold in zip(_texts(batch), answers, strict=True):
+            given = self._answer(text)
+            if gold is None:
+                scores.append(None)
+            else:
+                match = given is not None and self._normalize(given) == self._normalize(str(gold))
+                scores.append(float(match))
+        return scores
+
+
+exact_match = ExactMatch
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise CompositionError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+@register("regex_match")
+class RegexMatch(RewardTerm):
+    """1.0 if ``pattern`` matches the completion, else 0.0.
+
+    Matching uses DOTALL (``.`` crosses newlines: a format regex without it
+    is a known reward bug) and, with ``full=True``, must cover the whole
+    stripped completion.
+    """
+
+    columns = ("completion",)
+
+    def __init__(self, pattern: str, full: bool = True, name: str = "regex_match") -> None:
+        super().__init__(name)
+        self.pattern = pattern
+        self.full = full
+        _compile(pattern, re.DOTALL)  # fail at construction, not mid-training
+
+    def _compute(self, batch: Batch) -> FloatArray:
+        regex = _compile(self.pattern, re.DOTALL)
+        match = regex.fullmatch if self.full else regex.search
+        return np.array([float(match(t.strip()) is not None) for t in _texts(batch)])
+
+
+regex_match = RegexMatch
+
+
+@register("length_linear")
+class LengthLinear(RewardTerm):
+    """Linear length penalty −min(len / max_length, 1), length in characters.
+
+    0 for an empty completion, −1 at or beyond ``max_length``.
+    """
+
+    columns = ("completion",)
+
+    def __init__(self, max_length: int, name: str = "length_linear") -> None:
+        super().__init__(name)
+        if int(max_length) <= 0:
+            raise CompositionError(f"max_length must be a positive integer, got {max_length!r}")
+        self.max_length = int(max_length)
+
+    def _compute(self, batch: Batch) -> FloatArray:
+        lengths = np.array([len(t) for t in _texts(batch)], dtype=np.float64)
+        return -np.minimum(lengths / self.max_length, 1.0)
+
+
+length_linear = LengthLinear

@@ -1,0 +1,54 @@
+"""The shared contract every registered term passes.
+
+Shape (N,), float64, NaN exactly where the status is not OK, a name in its
+own breakdown, a pickling round trip that gives the same output, and no hard
+violation under check_reward. Registering a term without adding an example
+here fails ``test_every_registered_term_has_an_example``.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from rewardkit.audit import check_reward
+from rewardkit.core import REGISTRY, Status, create
+
+TEXT = {
+    "completion": ["<answer>4</answer>", "four", "", [{"role": "assistant", "content": "4"}]],
+    "answer": ["4", "4", "4", None],
+}
+EXAMPLES = {
+    "action_l2": ({}, {"action": [[1.0, 2.0], [0.0, 0.0], [-1.0, 0.5]]}),
+    "column": ({"column": "score"}, {"score": [1.0, None, -2.0]}),
+    "constant": ({"value": -0.01}, {"reward": [0.0, 1.0]}),
+    "env_reward": ({}, {"reward": [0.0, 1.0, -1.0]}),
+    "exact_match": ({"extract": r"<answer>(.*?)</answer>"}, TEXT),
+    "length_linear": ({"max_length": 8}, TEXT),
+    "regex_match": ({"pattern": r"<answer>\d+</answer>"}, TEXT),
+}
+
+
+def test_every_registered_term_has_an_example():
+    missing = set(REGISTRY.names()) - set(EXAMPLES)
+    assert not missing, f"add contract examples for {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_term_contract(name):
+    params, batch = EXAMPLES[name]
+    term = create(name, **params)
+    n = len(next(iter(batch.values())))
+    out = term(batch)
+    assert out.total.shape == (n,)
+    assert out.total.dtype == np.float64
+    assert out.status.dtype == np.int8
+    np.testing.assert_array_equal(np.isnan(out.total), out.status != Status.OK)
+    assert term.name in out.terms
+    clone = pickle.loads(pickle.dumps(term))
+    again = clone(batch)
+    np.testing.assert_array_equal(again.total, out.total)
+    np.testing.assert_array_equal(again.status, out.status)
+    assert check_reward(term, batch, warn=False).passed
+    renamed = create(name, **params, name="renamed")
+    assert "renamed" in renamed(batch).terms
