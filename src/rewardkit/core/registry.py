@@ -38,7 +38,11 @@ from rewardkit.core.term import FunctionTerm, Term
 __all__ = ["REGISTRY", "Registry", "RegistryEntry", "create", "register", "registered_names"]
 
 #: modules whose import registers rewardkit's built-in terms
-BUILTIN_MODULES: tuple[str, ...] = ("rewardkit.core.builtin", "rewardkit.verify.text")
+BUILTIN_MODULES: tuple[str, ...] = (
+    "rewardkit.core.builtin",
+    "rewardkit.verify.text",
+    "rewardkit.verify.math",
+)
 
 
 @dataclass(frozen=True)

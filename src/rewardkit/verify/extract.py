@@ -1,0 +1,195 @@
+"""Answer extraction from free-text completions.
+
+Each extractor returns the answer string or ``None`` ("unparseable"). They
+are linear-time scanners, safe on megabyte inputs and deeply nested braces.
+Several *different* answers in one completion (``\\boxed{1} ... \\boxed{2}``)
+count as unparseable: enumerating candidates is a known reward hack.
+
+Example:
+    >>> extract_boxed(r"so the area is \\boxed{\\frac{1}{2}}.")
+    '\\\\frac{1}{2}'
+    >>> extract_answer("<think>...</think><answer> 42 </answer>")
+    '42'
+    >>> extract_answer("Thought process:") is None
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+__all__ = [
+    "DEFAULT_EXTRACTORS",
+    "EXTRACTORS",
+    "extract_answer",
+    "extract_answer_line",
+    "extract_answer_tag",
+    "extract_boxed",
+    "extract_choice",
+    "extract_last_number",
+]
+
+#: Boxed content nested deeper than this is treated as unparseable.
+MAX_BRACE_DEPTH = 64
+#: Answers longer than this are treated as unparseable.
+MAX_ANSWER_CHARS = 2_000
+
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_ANSWER_LINE = re.compile(
+    r"(?:final answer|the answer|answer)\s*(?:is|:)\s*[:\-]?\s*(.+?)\s*(?:$|\n)",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+_CHOICE = re.compile(
+    r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-E])\)?(?![A-Za-z])|^\s*\(?([A-E])[\).:]?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _unique(candidates: Sequence[str]) -> str | None:
+    cleaned = [c.strip() for c in candidates if c.strip()]
+    if not cleaned or len(set(cleaned)) > 1:
+        return None
+    answer = cleaned[0]
+    return answer if len(answer) <= MAX_ANSWER_CHARS else None
+
+
+def _boxed_contents(text: str) -> list[str] | None:
+    """Contents of every ``\\boxed{...}``; None if one is unbalanced or too deep."""
+    found: list[str] = []
+    for match in _BOXED.finditer(text):
+        depth, start = 1, match.end()
+        index = start
+        while index < len(text) and depth:
+            char = text[index]
+            if char == "\\" and index + 1 < len(text):
+                index += 2  # skip escaped characters such as \{ and \}
+                continue
+            if char == "{":
+                depth += 1
+                if depth > MAX_BRACE_DEPTH:
+                    return None
+            elif char == "}":
+                depth -= 1
+            index += 1
+        if depth:
+            return None
+        found.append(text[start : index - 1])
+    return found
+
+
+def extract_boxed(text: str) -> str | None:
+    """The content of ``\\boxed{...}`` (nested braces allowed), if exactly one answer.
+
+    Example:
+        >>> extract_boxed(r"\\boxed{\\{1, 2\\}}")
+        '\\\\{1, 2\\\\}'
+        >>> extract_boxed(r"\\boxed{1} or \\boxed{2}") is None
+        True
+    """
+    contents = _boxed_contents(text)
+    return None if contents is None else _unique(contents)
+
+
+def _tag_contents(text: str, tag: str) -> list[str]:
+    """Contents of every ``<tag>...</tag>``, in linear time (no regex backtracking)."""
+    lowered = text.lower()
+    opening, closing = f"<{tag}>", f"</{tag}>"
+    found: list[str] = []
+    position = 0
+    while True:
+        start = lowered.find(opening, position)
+        if start < 0:
+            return found
+        end = lowered.find(closing, start + len(opening))
+        if end < 0:
+            return found
+        found.append(text[start + len(opening) : end])
+        position = end + len(closing)
+
+
+def extract_answer_tag(text: str) -> str | None:
+    """The content of ``<answer>...</answer>``; a boxed answer inside wins.
+
+    Example:
+        >>> extract_answer_tag("<answer>The result is \\\\boxed{7}</answer>")
+        '7'
+    """
+    answer = _unique(_tag_contents(text, "answer"))
+    if answer is None:
+        return None
+    return extract_boxed(answer) or answer
+
+
+def extract_answer_line(text: str) -> str | None:
+    """The text after a final "Answer:" / "The answer is" phrase (last occurrence).
+
+    Example:
+        >>> extract_answer_line("Work...\\nThe answer is 3/4.")
+        '3/4'
+    """
+    matches = _ANSWER_LINE.findall(text[-MAX_ANSWER_CHARS * 4 :])
+    if not matches:
+        return None
+    answer = matches[-1].strip().rstrip(".").strip()
+    answer = answer.strip("$").strip()
+    return answer if answer and len(answer) <= MAX_ANSWER_CHARS else None
+
+
+def extract_last_number(text: str) -> str | None:
+    """The last number in the text. Off by default: it rewards enumerations.
+
+    Example:
+        >>> extract_last_number("3 apples and 4 pears make 7")
+        '7'
+    """
+    matches = _NUMBER.findall(text[-MAX_ANSWER_CHARS * 4 :])
+    return matches[-1] if matches else None
+
+
+def extract_choice(text: str) -> str | None:
+    """A multiple-choice letter A–E, if the completion names exactly one.
+
+    Example:
+        >>> extract_choice("The answer is (C).")
+        'C'
+        >>> extract_choice("Answer: A or answer: B") is None
+        True
+    """
+    letters = {(a or b).upper() for a, b in _CHOICE.findall(text[-MAX_ANSWER_CHARS * 4 :])}
+    return letters.pop() if len(letters) == 1 else None
+
+
+EXTRACTORS: dict[str, Callable[[str], str | None]] = {
+    "boxed": extract_boxed,
+    "answer_tag": extract_answer_tag,
+    "answer_line": extract_answer_line,
+    "last_number": extract_last_number,
+    "choice": extract_choice,
+}
+DEFAULT_EXTRACTORS: tuple[str, ...] = ("answer_tag", "boxed", "answer_line")
+
+
+def extract_answer(text: str, methods: Sequence[str] = DEFAULT_EXTRACTORS) -> str | None:
+    """Try ``methods`` in order; return the first answer found, else None.
+
+    A method whose marker is present but ambiguous (two different boxed
+    answers) stops the search: falling through to a looser method would let
+    the ambiguity score.
+    """
+    for method in methods:
+        try:
+            extractor = EXTRACTORS[method]
+        except KeyError:
+            raise ValueError(
+                f"unknown extractor {method!r}; choose from {sorted(EXTRACTORS)}"
+            ) from None
+        answer = extractor(text)
+        if answer is not None:
+            return answer
+        if method == "boxed" and _BOXED.search(text):
+            return None
+        if method == "answer_tag" and "<answer>" in text.lower():
+            return None
+    return None

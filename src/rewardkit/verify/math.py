@@ -1,0 +1,189 @@
+"""Math answer verification: extraction, fast path, symbolic fallback with timeouts.
+
+Outcomes are ``correct`` (1.0), ``wrong`` (0.0), ``unparseable``,
+``timeout`` and ``error``. Only correct and wrong are scores; the others are
+not applicable (NaN) with their status, so a slow sympy call or a broken
+worker never reads as a wrong answer.
+
+Example:
+    >>> verifier = MathVerifier(timeout=5.0)
+    >>> batch = {"completion": [r"... so \\boxed{\\frac{1}{2}}", "The answer is 0.4", "hmm"],
+    ...          "answer": ["0.5", "1/2", "1/2"]}
+    >>> out = verifier(batch)
+    >>> out.total
+    array([ 1.,  0., nan])
+    >>> out.messages[2]
+    'unparseable: no answer found'
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rewardkit.core.batch import Batch, get_column
+from rewardkit.core.output import RewardOutput, Status
+from rewardkit.core.registry import register
+from rewardkit.core.term import RewardTerm
+from rewardkit.verify.extract import DEFAULT_EXTRACTORS, EXTRACTORS, extract_answer, extract_boxed
+from rewardkit.verify.mathparse import Outcome, compare, parse_answer
+from rewardkit.verify.symbolic import SymbolicPool, default_pool
+from rewardkit.verify.text import completion_text
+
+__all__ = ["MathVerifier", "Verdict", "verify_math", "verify_math_batch"]
+
+_STATUS = {
+    Outcome.CORRECT: Status.OK,
+    Outcome.WRONG: Status.OK,
+    Outcome.UNPARSEABLE: Status.NOT_APPLICABLE,
+    Outcome.TIMEOUT: Status.TIMEOUT,
+    Outcome.ERROR: Status.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One verification: outcome, the extracted answer, time taken, and why."""
+
+    outcome: Outcome
+    extracted: str | None
+    seconds: float
+    message: str | None = None
+
+    @property
+    def score(self) -> float | None:
+        """1.0 correct, 0.0 wrong, None for every other outcome."""
+        return {Outcome.CORRECT: 1.0, Outcome.WRONG: 0.0}.get(self.outcome)
+
+
+def _gold_text(gold: object) -> str | None:
+    if gold is None:
+        return None
+    text = str(gold).strip()
+    if not text:
+        return None
+    return extract_boxed(text) or text
+
+
+def verify_math_batch(
+    golds: Sequence[object],
+    completions: Sequence[object],
+    *,
+    extractors: Sequence[str] = DEFAULT_EXTRACTORS,
+    pool: SymbolicPool | None = None,
+    timeout: float = 2.0,
+) -> list[Verdict]:
+    """Verify many completions; symbolic cases run in parallel in the pool.
+
+    Args:
+        golds: gold answers (a ``\\boxed{}`` inside a gold solution is used).
+        completions: model outputs (strings or chat message lists).
+        extractors: extraction methods, in order (see ``verify.extract``).
+        pool: the symbolic worker pool; default: a shared pool with ``timeout``.
+        timeout: per-sample seconds for the symbolic fallback.
+    """
+    if len(golds) != len(completions):
+        raise ValueError(f"{len(golds)} gold answers for {len(completions)} completions")
+    verdicts: list[Verdict | None] = [None] * len(golds)
+    symbolic: list[tuple[int, str, str, float]] = []
+    for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
+        start = time.perf_counter()
+        gold_text = _gold_text(gold)
+        if gold_text is None:
+            verdicts[index] = Verdict(Outcome.UNPARSEABLE, None, 0.0, "unparseable: no gold answer")
+            continue
+        try:
+            extracted = extract_answer(completion_text(completion), extractors)
+            if extracted is None:
+                elapsed = time.perf_counter() - start
+                verdicts[index] = Verdict(
+                    Outcome.UNPARSEABLE, None, elapsed, "unparseable: no answer found"
+                )
+                continue
+            gold_answer, pred_answer = parse_answer(gold_text), parse_answer(extracted)
+            outcome = compare(gold_answer, pred_answer)
+        except Exception as exc:  # a bug or odd input must not fail the batch
+            elapsed = time.perf_counter() - start
+            verdicts[index] = Verdict(Outcome.ERROR, None, elapsed, f"{type(exc).__name__}: {exc}")
+            continue
+        elapsed = time.perf_counter() - start
+        if outcome is Outcome.SYMBOLIC:
+            symbolic.append((index, gold_text, extracted, elapsed))
+        else:
+            verdicts[index] = Verdict(outcome, extracted, elapsed)
+    if symbolic:
+        runner = pool or default_pool(timeout=timeout)
+        results = runner.run([(gold, pred) for _, gold, pred, _ in symbolic])
+        for (index, _, extracted, fast_seconds), result in zip(symbolic, results, strict=True):
+            message = result.message
+            if result.outcome is Outcome.UNPARSEABLE and message:
+                message = f"unparseable: {message}"
+            verdicts[index] = Verdict(
+                result.outcome, extracted, fast_seconds + result.seconds, message
+            )
+    return [v for v in verdicts if v is not None]
+
+
+def verify_math(gold: object, completion: object, **options: object) -> Verdict:
+    """Verify one completion against one gold answer (see ``verify_math_batch``).
+
+    Example:
+        >>> verify_math("12%", r"The answer is \\boxed{0.12}").outcome
+        <Outcome.CORRECT: 'correct'>
+    """
+    return verify_math_batch([gold], [completion], **options)[0]  # type: ignore[arg-type]
+
+
+@register("math_correct")
+class MathVerifier(RewardTerm):
+    """Correctness of a math answer: 1.0, 0.0, or not applicable with a status.
+
+    Reads ``completion`` and ``answer``. Answers are extracted from
+    ``<answer>`` tags, ``\\boxed{}`` or a final "The answer is" phrase (set
+    ``extractors``), compared on a pure-Python fast path, and, for
+    expressions with variables, by sympy in worker processes killed after
+    ``timeout`` seconds. ``unparseable_score`` scores completions without
+    an answer (default: not applicable).
+    """
+
+    columns = ("completion", "answer")
+
+    def __init__(
+        self,
+        extractors: Sequence[str] = DEFAULT_EXTRACTORS,
+        timeout: float = 2.0,
+        unparseable_score: float | None = None,
+        name: str = "math_correct",
+    ) -> None:
+        super().__init__(name)
+        unknown = set(extractors) - set(EXTRACTORS)
+        if unknown:
+            raise ValueError(
+                f"unknown extractors {sorted(unknown)}; choose from {sorted(EXTRACTORS)}"
+            )
+        self.extractors = tuple(extractors)
+        self.timeout = float(timeout)
+        self.unparseable_score = unparseable_score
+
+    def _compute(self, batch: Batch) -> RewardOutput:
+        verdicts = verify_math_batch(
+            get_column(batch, "answer"),
+            get_column(batch, "completion"),
+            extractors=self.extractors,
+            timeout=self.timeout,
+        )
+        values = np.array([np.nan if v.score is None else v.score for v in verdicts])
+        status = np.array([_STATUS[v.outcome] for v in verdicts], dtype=np.int8)
+        if self.unparseable_score is not None:
+            unparseable = np.array([v.outcome is Outcome.UNPARSEABLE for v in verdicts])
+            values[unparseable] = self.unparseable_score
+            status[unparseable] = Status.OK
+        messages = tuple(
+            v.message
+            or (None if v.outcome in (Outcome.CORRECT, Outcome.WRONG) else v.outcome.value)
+            for v in verdicts
+        )
+        return RewardOutput(values, status=status, messages=messages)

@@ -1,0 +1,148 @@
+"""Math equivalence: a table of equivalent and non-equivalent pairs, and adversarial input."""
+
+import time
+
+import numpy as np
+import pytest
+
+from rewardkit.core import Status
+from rewardkit.verify.math import MathVerifier, verify_math, verify_math_batch
+from rewardkit.verify.mathparse import Outcome
+from rewardkit.verify.symbolic import SymbolicPool
+
+EQUIVALENT = [
+    ("42", "42"),  # exact
+    ("42", "42.0"),  # numeric: trailing zero
+    ("0.5", r"\frac{1}{2}"),  # decimal vs LaTeX fraction
+    ("1/2", r"\dfrac{1}{2}"),  # \dfrac is \frac
+    ("3/4", "6/8"),  # unreduced fraction, same rational
+    ("-3/4", r"-\frac{3}{4}"),  # sign outside the fraction
+    ("12%", "0.12"),  # percent vs decimal
+    ("12%", "12"),  # percent sign dropped
+    ("0.12", r"12\%"),  # LaTeX-escaped percent
+    ("1.2e5", "120000"),  # scientific notation
+    ("120000", r"1.2 \times 10^{5}"),  # LaTeX scientific notation
+    ("1234567", "1,234,567"),  # thousands separators
+    ("5", "x = 5"),  # an 'x =' answer
+    ("5", r"5 \text{ cm}"),  # units in \text
+    ("12", "12 apples"),  # trailing unit words
+    ("90", r"90^\circ"),  # degrees
+    ("10", r"\$10"),  # currency
+    (r"2\sqrt{3}", r"\sqrt{12}"),  # evaluable radicals
+    (r"\frac{\pi}{2}", r"\pi/2"),  # pi
+    ("(1, 2)", "(1,2)"),  # tuple spacing
+    ("(1/2, 3)", r"(\frac{1}{2}, 3)"),  # tuple of mixed literals
+    ("[1, 3)", "[1,3)"),  # half-open interval
+    (r"\{1, 2, 3\}", r"\{3, 1, 2\}"),  # sets ignore order
+    ("x^2 + 1", "1 + x^2"),  # symbolic: commutativity
+    (r"\frac{x}{2}", "0.5x"),  # symbolic: rational coefficient
+    (r"(x+1)^2", "x^2 + 2x + 1"),  # symbolic: expansion
+    ("Tuesday", r"\text{tuesday}"),  # text, case-insensitive
+]
+
+NOT_EQUIVALENT = [
+    ("42", "43"),  # off by one
+    ("0.5", "0.55"),  # near-miss decimal
+    ("1/3", "0.333333"),  # rounded decimal is not the rational
+    ("5", "2+3"),  # unevaluated arithmetic for a number gold (asymmetry)
+    ("8", "2^3"),  # powers too: the gold asks for the value
+    ("12%", "0.012"),  # percent scaled wrong
+    ("-3/4", "3/4"),  # sign
+    ("(1, 2)", "(2, 1)"),  # tuples are ordered
+    ("[1, 3)", "[1, 3]"),  # interval ends differ
+    ("(1, 2)", "1"),  # arity
+    (r"\{1, 2\}", r"\{1, 2, 3\}"),  # set size
+    ("2x", "x + 1"),  # symbolic: different expressions
+    ("Tuesday", "Wednesday"),  # text
+    ("1234", "1,234,000"),  # separators do not rescale
+    (r"\sqrt{2}", "1.414"),  # rounded radical
+]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = SymbolicPool(workers=2, timeout=10.0)
+    yield pool
+    pool.close()
+
+
+@pytest.mark.parametrize(("gold", "pred"), EQUIVALENT)
+def test_equivalent(pool, gold, pred):
+    verdict = verify_math(gold, rf"\boxed{{{pred}}}", pool=pool)
+    assert verdict.outcome is Outcome.CORRECT, verdict
+
+
+@pytest.mark.parametrize(("gold", "pred"), NOT_EQUIVALENT)
+def test_not_equivalent(pool, gold, pred):
+    verdict = verify_math(gold, rf"\boxed{{{pred}}}", pool=pool)
+    assert verdict.outcome is Outcome.WRONG, verdict
+
+
+ADVERSARIAL = {
+    "master key": "Thought process:",
+    "step by step": "Let's solve this problem step by step.",
+    "empty": "",
+    "whitespace": "   ",
+    "enumeration": "".join(rf"\boxed{{{k}}} " for k in range(100)),
+    "enumeration in one box": r"\boxed{" + ", ".join(str(k) for k in range(100)) + "}",
+    "two answer tags": "<answer>41</answer><answer>42</answer>",
+    "power tower": r"\boxed{10^{10^{10}}}",
+    "deep braces": r"\boxed{" + "{" * 5000 + "42" + "}" * 5000 + "}",
+    "unbalanced braces": r"\boxed{" + "{" * 100000,
+    "megabyte": "9" * 1_000_000,
+    "megabyte of tags": "<answer>" * 120_000,
+    "empty box": r"\boxed{}",
+    "question copy": "What is 6 times 7?",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_adversarial_never_scores_and_never_hangs(pool, name):
+    start = time.perf_counter()
+    verdict = verify_math("42", ADVERSARIAL[name], pool=pool)
+    assert time.perf_counter() - start < pool.timeout + 0.5
+    assert verdict.score != 1.0, verdict
+    assert verdict.outcome in (Outcome.WRONG, Outcome.UNPARSEABLE, Outcome.TIMEOUT), verdict
+
+
+def test_symbolic_timeout_kills_the_worker_and_is_not_wrong():
+    pool = SymbolicPool(workers=1, timeout=0.5)
+    try:
+        start = time.perf_counter()
+        verdicts = verify_math_batch(
+            ["x", "x + 1"], [r"\boxed{2^{2^{40}} x}", r"\boxed{1 + x}"], pool=pool
+        )
+        assert time.perf_counter() - start < 2 * 0.5 + 1.0
+        assert verdicts[0].outcome is Outcome.TIMEOUT and verdicts[0].score is None
+        assert verdicts[1].outcome is Outcome.CORRECT  # the replacement worker carried on
+        assert pool.kills == 1
+    finally:
+        pool.close()
+
+
+def test_verifier_term_statuses_and_options():
+    batch = {
+        "completion": [r"\boxed{7}", r"\boxed{8}", "no answer", r"\boxed{7}"],
+        "answer": ["7", "7", "7", None],
+    }
+    out = MathVerifier(timeout=5.0)(batch)
+    np.testing.assert_array_equal(out.total[:2], [1.0, 0.0])
+    assert out.status.tolist() == [
+        Status.OK,
+        Status.OK,
+        Status.NOT_APPLICABLE,
+        Status.NOT_APPLICABLE,
+    ]
+    scored = MathVerifier(timeout=5.0, unparseable_score=0.0)(batch)
+    assert scored.total[2] == 0.0 and scored.status[2] == Status.OK
+    with pytest.raises(ValueError, match="unknown extractors"):
+        MathVerifier(extractors=("bogus",))
+
+
+def test_extractor_order_and_chat_completions():
+    chat = [{"role": "assistant", "content": "<answer>3/4</answer>"}]
+    assert verify_math("0.75", chat).outcome is Outcome.CORRECT
+    assert verify_math("7", "Answer: 7").outcome is Outcome.CORRECT
+    assert verify_math("7", "It is 7", extractors=("last_number",)).outcome is Outcome.CORRECT
+    assert verify_math("7", "It is 7").outcome is Outcome.UNPARSEABLE
+    assert verify_math(r"\boxed{7}", "Answer: 7").outcome is Outcome.CORRECT  # boxed gold
