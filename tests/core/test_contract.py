@@ -12,10 +12,18 @@ import numpy as np
 import pytest
 
 from rewardkit.audit import check_reward
-from rewardkit.core import REGISTRY, Status, create
+from rewardkit.core import REGISTRY, Composite, Status, build_reward
 
 TEXT = {
     "completion": ["<answer>4</answer>", "four", "", [{"role": "assistant", "content": "4"}]],
+    "answer": ["4", "4", "4", None],
+}
+GROUNDING = {
+    "completion": ["<answer>[0, 0, 10, 10]</answer>", "(5, 5)", "no box", "[1, 1, 4, 9]"],
+    "gt_box": [[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 5, 5]],
+}
+CONFIDENT = {
+    "completion": ["<answer>4</answer> confidence: 0.9", "four confidence: 20%", "", "4"],
     "answer": ["4", "4", "4", None],
 }
 EXAMPLES = {
@@ -26,6 +34,24 @@ EXAMPLES = {
     "exact_match": ({"extract": r"<answer>(.*?)</answer>"}, TEXT),
     "length_linear": ({"max_length": 8}, TEXT),
     "regex_match": ({"pattern": r"<answer>\d+</answer>"}, TEXT),
+    "math_correct": ({"timeout": 10.0}, TEXT),
+    "think_answer_format": ({}, TEXT),
+    "dapo_overlong": ({"max_length": 10, "cache_length": 4, "unit": "chars"}, TEXT),
+    "cosine_length": (
+        {"correctness": {"term": "math_correct"}, "max_length": 10, "unit": "chars"},
+        TEXT,
+    ),
+    "tool_call_cost": ({"cost": 0.5}, TEXT),
+    "repetition_penalty": ({"n": 1}, TEXT),
+    "box_iou": ({}, GROUNDING),
+    "gaussian_point": ({"alpha": 0.5}, GROUNDING),
+    "gaussian_coverage": ({}, GROUNDING),
+    "box_size": ({}, GROUNDING),
+    "partial_credit": (
+        {},
+        {"completion": TEXT["completion"], "answer": ["4; 5", "4", "1.a", None]},
+    ),
+    "brier_calibration": ({"correctness": {"term": "math_correct"}}, CONFIDENT),
 }
 
 
@@ -37,18 +63,21 @@ def test_every_registered_term_has_an_example():
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_term_contract(name):
     params, batch = EXAMPLES[name]
-    term = create(name, **params)
+    term = build_reward({"term": name, **params})
     n = len(next(iter(batch.values())))
     out = term(batch)
     assert out.total.shape == (n,)
     assert out.total.dtype == np.float64
     assert out.status.dtype == np.int8
     np.testing.assert_array_equal(np.isnan(out.total), out.status != Status.OK)
-    assert term.name in out.terms
+    if isinstance(term, Composite):  # a composite lists its parts
+        assert all(part.name in out.terms for part in term.parts)
+    else:
+        assert term.name in out.terms
     clone = pickle.loads(pickle.dumps(term))
     again = clone(batch)
     np.testing.assert_array_equal(again.total, out.total)
     np.testing.assert_array_equal(again.status, out.status)
     assert check_reward(term, batch, warn=False).passed
-    renamed = create(name, **params, name="renamed")
-    assert "renamed" in renamed(batch).terms
+    renamed = build_reward({"term": name, **params, "name": "renamed"})
+    assert renamed.name == "renamed"

@@ -42,6 +42,11 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "rewardkit.core.builtin",
     "rewardkit.verify.text",
     "rewardkit.verify.math",
+    "rewardkit.verify.format",
+    "rewardkit.verify.length",
+    "rewardkit.verify.efficiency",
+    "rewardkit.verify.grounding",
+    "rewardkit.verify.partial",
 )
 
 

@@ -19,7 +19,9 @@ leaf               ``term`` (registered name), ``name``, ``weight``, params...
 ``tiered``         node, ``thresholds``, ``rewards``
 =================  ===========================================================
 
-Every node may also have ``name`` and ``description``.
+Every node may also have ``name`` and ``description``. A leaf parameter
+whose value is itself a node (e.g. ``correctness = {term = "math_correct"}``)
+is built into a term first.
 
 Example (TOML):
 
@@ -189,6 +191,9 @@ class _Builder:
         except RewardKitError as exc:
             raise SpecError(f"{where}: {exc}") from None
 
+    def _is_node(self, value: Any) -> bool:
+        return isinstance(value, Mapping) and any(k in value for k in ("term", *self.operators))
+
     def _leaf(self, node: Mapping[str, Any], where: str) -> Term:
         term_name = node["term"]
         if not isinstance(term_name, str):
@@ -198,6 +203,9 @@ class _Builder:
         if not isinstance(extra, Mapping):
             raise SpecError(f"{where}.params: expected a table of parameters, got {extra!r}")
         params.update(extra)
+        for key, value in params.items():
+            if self._is_node(value):  # a parameter that is itself a term, e.g. correctness
+                params[key] = self.node(value, f"{where}.{key}")
         if node.get("name") is not None:
             params["name"] = node["name"]
         return self.registry.create(term_name, **params)

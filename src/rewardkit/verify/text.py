@@ -1,4 +1,4 @@
-"""Simple text rewards for completions: exact match, regex format, linear length.
+"""Simple text rewards for completions: exact match and regex match.
 
 Completions may be plain strings or TRL conversational completions (a list
 of ``{"role", "content"}`` messages); :func:`completion_text` reads either.
@@ -24,15 +24,7 @@ from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 
-__all__ = [
-    "ExactMatch",
-    "LengthLinear",
-    "RegexMatch",
-    "completion_text",
-    "exact_match",
-    "length_linear",
-    "regex_match",
-]
+__all__ = ["ExactMatch", "RegexMatch", "completion_text", "exact_match", "regex_match"]
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -145,26 +137,3 @@ class RegexMatch(RewardTerm):
 
 
 regex_match = RegexMatch
-
-
-@register("length_linear")
-class LengthLinear(RewardTerm):
-    """Linear length penalty −min(len / max_length, 1), length in characters.
-
-    0 for an empty completion, −1 at or beyond ``max_length``.
-    """
-
-    columns = ("completion",)
-
-    def __init__(self, max_length: int, name: str = "length_linear") -> None:
-        super().__init__(name)
-        if int(max_length) <= 0:
-            raise CompositionError(f"max_length must be a positive integer, got {max_length!r}")
-        self.max_length = int(max_length)
-
-    def _compute(self, batch: Batch) -> FloatArray:
-        lengths = np.array([len(t) for t in _texts(batch)], dtype=np.float64)
-        return -np.minimum(lengths / self.max_length, 1.0)
-
-
-length_linear = LengthLinear
