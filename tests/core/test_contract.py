@@ -52,6 +52,17 @@ EXAMPLES = {
         {"completion": TEXT["completion"], "answer": ["4; 5", "4", "1.a", None]},
     ),
     "brier_calibration": ({"correctness": {"term": "math_correct"}}, CONFIDENT),
+    "code_tests": (
+        {"wall_seconds": 2.0},
+        {
+            "completion": [
+                "```python\nprint(int(input()) * 2)\n```",
+                "no code",
+                "```python\n1/0\n```",
+            ],
+            "tests": [[{"input": "2", "output": "4"}]] * 3,
+        },
+    ),
 }
 
 

@@ -47,6 +47,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "rewardkit.verify.efficiency",
     "rewardkit.verify.grounding",
     "rewardkit.verify.partial",
+    "rewardkit.verify.code",
 )
 
 

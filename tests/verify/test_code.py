@@ -1,0 +1,156 @@
+"""The code sandbox ends every hostile program within its limits, and scores tests."""
+
+import os
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from rewardkit.core import Status
+from rewardkit.verify.code import (
+    BASE_UID,
+    CodeTests,
+    Sandbox,
+    SandboxLimits,
+    _live_processes,
+    extract_code,
+)
+
+LIMITS = SandboxLimits(wall_seconds=2.0, cpu_seconds=3, memory_mb=256, max_processes=16)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    return Sandbox(LIMITS, slots=2)
+
+
+def timed(sandbox, source, stdin=""):
+    start = time.monotonic()
+    result = sandbox.run(source, stdin)
+    elapsed = time.monotonic() - start
+    assert elapsed < LIMITS.wall_seconds + 1.5, f"took {elapsed:.1f}s: {result}"
+    return result
+
+
+def test_normal_program(sandbox):
+    result = timed(sandbox, "import sys\nprint(sum(map(int, sys.stdin.read().split())))", "2 3")
+    assert result.status == "ok" and result.stdout.strip() == "5"
+
+
+def test_runtime_error(sandbox):
+    result = timed(sandbox, "raise SystemExit(3)")
+    assert result.status == "runtime_error" and result.returncode == 3
+
+
+def test_kills_an_infinite_loop(sandbox):
+    assert timed(sandbox, "while True:\n    pass").status == "timeout"
+
+
+def test_kills_a_sleeping_program(sandbox):
+    assert timed(sandbox, "import time\ntime.sleep(60)").status == "timeout"
+
+
+def test_contains_a_fork_bomb(sandbox):
+    bomb = (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    )
+    result = timed(sandbox, bomb)
+    assert result.status in ("timeout", "runtime_error")
+    if sandbox.isolation["separate_uid"]:  # nothing of the bomb survives (zombies aside)
+        assert not any(_live_processes(uid) for uid in (BASE_UID, BASE_UID + 1))
+
+
+def test_kills_processes_that_leave_the_session(sandbox):
+    escape = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    time.sleep(120)\n"
+        "print('parent done')\n"
+    )
+    result = timed(sandbox, escape)
+    assert result.status == "ok"
+    if sandbox.isolation["separate_uid"]:
+        assert not any(_live_processes(uid) for uid in (BASE_UID, BASE_UID + 1))
+
+
+def test_memory_bomb_is_an_error(sandbox):
+    result = timed(sandbox, "x = bytearray(2 * 1024 ** 3)\nprint(len(x))")
+    assert result.status == "runtime_error" and "MemoryError" in result.stderr
+
+
+def test_huge_output_is_capped(sandbox):
+    result = timed(sandbox, "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n")
+    assert result.status in ("output_limit", "timeout")
+    assert len(result.stdout) <= LIMITS.max_output_bytes
+
+
+def test_files_stay_in_a_fresh_directory(sandbox):
+    first = timed(sandbox, "open('note.txt', 'w').write('hi')\nimport os\nprint(os.getcwd())")
+    second = timed(sandbox, "import os\nprint(os.path.exists('note.txt'))")
+    assert first.status == "ok" and second.stdout.strip() == "False"
+    assert not os.path.exists(first.stdout.strip())  # removed after the run
+
+
+def test_network_is_denied_or_reported(sandbox):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    client = (
+        "import socket\n"
+        "s = socket.socket()\n"
+        "s.settimeout(1)\n"
+        f"s.connect(('127.0.0.1', {port}))\n"
+        "print('connected')\n"
+    )
+    result = timed(sandbox, client)
+    server.close()
+    if sandbox.isolation["network_namespace"]:
+        assert result.status == "runtime_error" and "connected" not in result.stdout
+    else:  # the machine does not permit a network namespace: the sandbox must say so
+        assert sandbox.isolation["network_namespace"] is False
+
+
+def test_run_many_is_concurrent_and_ordered(sandbox):
+    jobs = [(f"import time\ntime.sleep(0.5)\nprint({k})", "") for k in range(4)]
+    start = time.monotonic()
+    results = sandbox.run_many(jobs)
+    assert [r.stdout.strip() for r in results] == ["0", "1", "2", "3"]
+    assert time.monotonic() - start < 4 * 0.5 + 0.5  # two slots run side by side
+
+
+def test_code_tests_term():
+    square_io = [{"input": "3", "output": "9"}, {"input": "4", "output": "16"}]
+    batch = {
+        "completion": [
+            "```python\nn = int(input())\nprint(n * n)\n```",
+            "```python\nn = int(input())\nprint(n + n)\n```",  # passes only 2+2
+            "```python\nwhile True: pass\n```",  # time limit exceeded = failed
+            "I would square it.",  # no code: not applicable
+            "```python\ndef f(x):\n    return x * x\n```",
+        ],
+        "tests": [
+            square_io,
+            square_io,
+            square_io,
+            square_io,
+            [{"assert": "assert f(3) == 9"}, {"assert": "assert f(2) == 5"}],
+        ],
+    }
+    term = CodeTests(wall_seconds=1.0, slots=2)
+    out = term(batch)
+    np.testing.assert_allclose(out.total, [1.0, 0.0, 0.0, np.nan, 0.5])
+    assert out.status[3] == Status.NOT_APPLICABLE and out.messages[2] == "timeout"
+    all_pass = CodeTests(mode="all_pass", wall_seconds=1.0, slots=2)(batch)
+    np.testing.assert_allclose(all_pass.total, [1.0, 0.0, 0.0, np.nan, 0.0])
+
+
+def test_extract_code_takes_the_last_block():
+    text = "```python\nprint(1)\n```\nbetter:\n```py\nprint(2)\n```"
+    assert extract_code(text) == "print(2)\n"
+    assert extract_code("no code") is None
