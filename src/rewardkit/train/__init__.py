@@ -1,0 +1,1 @@
+"""Reference trainers and tiny models the benchmarks and tests use."""
