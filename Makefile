@@ -26,6 +26,10 @@ demo: install
 	$(VENV)/bin/rewardkit check examples/math_reward.toml --batch examples/completions.jsonl
 	@echo
 	$(VENV)/bin/rewardkit check examples/pendulum_reward.yaml --batch examples/pendulum_steps.jsonl
+	@echo
+	$(VENV)/bin/rewardkit bench reward-hacking --quick
+	@echo
+	$(VENV)/bin/rewardkit bench verify-math --quick
 
 test: install
 	$(PY) -m pytest -q

@@ -13,14 +13,15 @@ PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 
 
 def test_readme_has_both_quickstarts():
-    assert len(PYTHON_BLOCKS) == 2
+    assert len(PYTHON_BLOCKS) >= 2
     assert "make demo" in README and "make test" in README
 
 
 @pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
 def test_python_block_runs(index, capsys):
     exec(compile(PYTHON_BLOCKS[index], f"README.md block {index}", "exec"), {})
-    assert "total" in capsys.readouterr().out  # each prints its per-term table
+    if index < 2:
+        assert "total" in capsys.readouterr().out  # the quickstarts print their tables
 
 
 def test_toml_block_matches_example_file():

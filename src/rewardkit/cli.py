@@ -15,9 +15,11 @@ from pathlib import Path
 
 from rewardkit.core.errors import (
     BatchError,
+    CompositionError,
     RegistryError,
     RewardCheckError,
     RewardKitWarning,
+    ShapeError,
     SpecError,
 )
 
@@ -53,6 +55,16 @@ def _parser() -> argparse.ArgumentParser:
         "--group-column", default="group", help="column of group ids (default: group)"
     )
     commands.add_parser("terms", help="list the registered term names")
+    from rewardkit.audit.cli import add_audit_parser
+
+    add_audit_parser(commands)
+    bench = commands.add_parser(
+        "bench",
+        help="run a benchmark suite (see `rewardkit bench SUITE --help`)",
+        add_help=False,
+    )
+    bench.add_argument("suite", nargs="?", help="suite name")
+    bench.add_argument("suite_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -87,6 +99,21 @@ def _terms() -> int:
     return EXIT_OK
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from rewardkit.bench.runner import SUITES, run_suite
+
+    if not args.suite or args.suite in ("-h", "--help"):
+        print("usage: rewardkit bench SUITE [options]\n\nsuites: " + ", ".join(sorted(SUITES)))
+        return EXIT_OK if args.suite else EXIT_USAGE
+    if args.suite not in SUITES:
+        print(
+            f"rewardkit: error: unknown suite {args.suite!r}; choose from {sorted(SUITES)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return run_suite(args.suite, args.suite_args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
@@ -99,9 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "terms":
             return _terms()
+        if args.command == "bench":
+            return _bench(args)
+        if args.command == "audit":
+            from rewardkit.audit.cli import run_audit
+
+            return run_audit(args)
         parser.print_help()
         return EXIT_USAGE
-    except (SpecError, BatchError, RegistryError) as exc:
+    except (SpecError, BatchError, RegistryError, CompositionError, ShapeError) as exc:
         print(f"rewardkit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RewardCheckError as exc:

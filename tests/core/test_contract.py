@@ -26,6 +26,11 @@ CONFIDENT = {
     "completion": ["<answer>4</answer> confidence: 0.9", "four confidence: 20%", "", "4"],
     "answer": ["4", "4", "4", None],
 }
+STEPS = {
+    "obs": [[0.0, 1.0], [1.0, 1.0], [2.0, 0.0]],
+    "next_obs": [[1.0, 1.0], [2.0, 0.0], [3.0, 0.0]],
+    "terminated": [False, False, True],
+}
 EXAMPLES = {
     "action_l2": ({}, {"action": [[1.0, 2.0], [0.0, 0.0], [-1.0, 0.5]]}),
     "column": ({"column": "score"}, {"score": [1.0, None, -2.0]}),
@@ -52,6 +57,11 @@ EXAMPLES = {
         {"completion": TEXT["completion"], "answer": ["4; 5", "4", "1.a", None]},
     ),
     "brier_calibration": ({"correctness": {"term": "math_correct"}}, CONFIDENT),
+    "potential_shaping": (
+        {"potential": "negative_distance", "potential_params": {"goal": [3.0, 0.0]}, "gamma": 0.9},
+        STEPS,
+    ),
+    "next_state_value": ({"potential": "coordinate", "potential_params": {"index": 0}}, STEPS),
     "code_tests": (
         {"wall_seconds": 2.0},
         {

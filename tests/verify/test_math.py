@@ -146,3 +146,9 @@ def test_extractor_order_and_chat_completions():
     assert verify_math("7", "It is 7", extractors=("last_number",)).outcome is Outcome.CORRECT
     assert verify_math("7", "It is 7").outcome is Outcome.UNPARSEABLE
     assert verify_math(r"\boxed{7}", "Answer: 7").outcome is Outcome.CORRECT  # boxed gold
+
+
+def test_negative_answer_after_a_phrase():
+    # "is -4" must keep its sign (a separator class once swallowed the minus)
+    assert verify_math("-4", "the final answer is -4.").outcome is Outcome.CORRECT
+    assert verify_math("-4", "Answer: 4").outcome is Outcome.WRONG

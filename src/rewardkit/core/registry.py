@@ -48,6 +48,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "rewardkit.verify.grounding",
     "rewardkit.verify.partial",
     "rewardkit.verify.code",
+    "rewardkit.shaping.potential",
 )
 
 

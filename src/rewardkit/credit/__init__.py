@@ -15,10 +15,25 @@ from rewardkit.credit.returns import (
     generalized_advantage_estimation,
     lambda_returns,
 )
+from rewardkit.credit.steps import (
+    continuation_accumulated_reward,
+    prefix_retention_lengths,
+    turning_point_credit,
+    turning_points,
+)
+from rewardkit.credit.tree import (
+    PrefixTree,
+    build_prefix_tree,
+    sibling_advantages,
+    tempo_advantages,
+)
 
 __all__ = [
     "GroupStatistics",
+    "PrefixTree",
     "bootstrap_values",
+    "build_prefix_tree",
+    "continuation_accumulated_reward",
     "discounted_returns",
     "dr_grpo_advantages",
     "gdpo_advantages",
@@ -27,5 +42,10 @@ __all__ = [
     "group_statistics",
     "grpo_advantages",
     "lambda_returns",
+    "prefix_retention_lengths",
     "rloo_advantages",
+    "sibling_advantages",
+    "tempo_advantages",
+    "turning_point_credit",
+    "turning_points",
 ]

@@ -37,7 +37,7 @@ MAX_ANSWER_CHARS = 2_000
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWER_LINE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:)\s*[:\-]?\s*(.+?)\s*(?:$|\n)",
+    r"(?:final answer|the answer|answer)\s*(?:is|:)\s*:?\s*(.+?)\s*(?:$|\n)",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")

@@ -107,6 +107,7 @@ def normalize(text: str) -> str:
         if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
             s = s[len(left) : len(s) - len(right)].strip()
     s = s.replace(r"\dfrac", r"\frac").replace(r"\tfrac", r"\frac")
+    s = s.replace("**", "^").replace("\u2212", "-")  # Python powers, Unicode minus
     s = _TEXT_COMMAND.sub(r" \1 ", s)
     s = _REMOVE.sub(" ", s)
     s = _DEGREES.sub("", s)

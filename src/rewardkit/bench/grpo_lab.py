@@ -1,0 +1,338 @@
+"""The ``grpo-lab`` suite: reward shape, credit assignment and length designs, trained for real.
+
+A tiny character-level GPT-2 is warm-started on procedural multi-step sums
+(cached in ``runs/grpo-lab-cache``), then trained with rewardkit's GRPO
+trainer under each design, three seeds each, at equal sampled tokens
+(same steps, prompts, group size and maximum length). Greedy accuracy and
+completion length are measured on held-out problems before and after.
+
+Experiments:
+
+- ``reward``: binary correctness vs graded closeness vs tiered closeness;
+- ``credit``: GRPO, RLOO, Dr. GRPO, TEMPO, PPPO (and sibling advantages);
+- ``length``: no penalty vs a naive length penalty vs GRPO-λ.
+
+Run: ``rewardkit bench grpo-lab --jobs 2`` (``--quick``: one seed of
+``credit``, fewer steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rewardkit.bench.runner import RunFolder, environment, markdown_table
+
+__all__ = ["DESIGNS", "RunSpec", "main", "run_one"]
+
+#: experiment -> design -> (reward design, estimator)
+DESIGNS: dict[str, dict[str, tuple[str, str]]] = {
+    "reward": {
+        "binary": ("binary", "grpo"),
+        "graded": ("graded", "grpo"),
+        "tiered": ("tiered", "grpo"),
+    },
+    "credit": {
+        "grpo": ("binary", "grpo"),
+        "rloo": ("binary", "rloo"),
+        "dr_grpo": ("binary", "dr_grpo"),
+        "tempo": ("binary", "tempo"),
+        "pppo": ("binary", "pppo"),
+        "sibling": ("binary", "sibling"),
+    },
+    "length": {
+        "no_penalty": ("binary", "grpo"),
+        "naive_penalty": ("naive_length", "grpo"),
+        "grpo_lambda": ("grpo_lambda", "grpo"),
+    },
+}
+MAX_NEW_TOKENS = 12
+LENGTH_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run."""
+
+    experiment: str
+    design: str
+    seed: int
+    steps: int
+
+
+def build_reward(design: str) -> Any:
+    """The reward term of a design."""
+    from rewardkit.core import affine, tiered, weighted_sum
+    from rewardkit.envs.arithmetic import ArithmeticAnswer, NumericCloseness
+    from rewardkit.verify.length import LengthLinear, grpo_lambda
+
+    correct = ArithmeticAnswer(missing_score=0.0, name="correct")
+    length = affine(LengthLinear(MAX_NEW_TOKENS, unit="tokens"), scale=LENGTH_WEIGHT, name="length")
+    if design == "binary":
+        return correct
+    if design == "graded":
+        return NumericCloseness(scale=5.0, missing_score=0.0, name="closeness")
+    if design == "tiered":
+        closeness = NumericCloseness(scale=5.0, missing_score=0.0, name="closeness")
+        return tiered(closeness, [0.5, 0.8, 0.99], [0.0, 0.1, 0.3, 1.0], name="tiered")
+    if design == "naive_length":
+        return weighted_sum([correct, length], name="naive")
+    if design == "grpo_lambda":
+        return grpo_lambda(correct, length, threshold=0.75)
+    raise ValueError(f"unknown reward design {design!r}")
+
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Warm start → GRPO → evaluation, in this process (one thread)."""
+    import torch
+
+    from rewardkit.envs.arithmetic import ArithmeticAnswer, make_problems
+    from rewardkit.train.grpo import GRPOConfig, GRPOTrainer, evaluate_greedy
+    from rewardkit.train.warmstart import WarmStartSpec, load_or_train_warm_start
+
+    torch.set_num_threads(1)
+    start = time.monotonic()
+    model, tokenizer = load_or_train_warm_start(WarmStartSpec())
+    reward_design, estimator = DESIGNS[spec.experiment][spec.design]
+    reward = build_reward(reward_design)
+    correct = ArithmeticAnswer(missing_score=0.0, name="correct")
+    held_out = make_problems(300, seed=99_999)
+    before = evaluate_greedy(model, tokenizer, held_out, correct, MAX_NEW_TOKENS)
+    train_rows = make_problems(2000, seed=spec.seed + 17)
+    config = GRPOConfig(
+        steps=spec.steps,
+        prompts_per_step=8,
+        group_size=8,
+        max_new_tokens=MAX_NEW_TOKENS,
+        learning_rate=5e-4,
+        estimator=estimator,
+        seed=spec.seed,
+        loss_aggregation="token_mean",
+    )
+    trainer = GRPOTrainer(model, tokenizer, reward, train_rows, config, accuracy=correct)
+    history = trainer.train()
+    after = evaluate_greedy(model, tokenizer, held_out, correct, MAX_NEW_TOKENS)
+    return {
+        "experiment": spec.experiment,
+        "design": spec.design,
+        "seed": spec.seed,
+        "estimator": estimator,
+        "reward": reward_design,
+        "accuracy_before": before.accuracy,
+        "accuracy_after": after.accuracy,
+        "length_before": before.mean_length,
+        "length_after": after.mean_length,
+        "curve": [
+            {
+                k: r[k]
+                for k in (
+                    "step",
+                    "accuracy",
+                    "completion_length",
+                    "reward",
+                    "frac_reward_zero_std",
+                    "entropy",
+                )
+            }
+            for r in history
+        ],
+        "seconds": time.monotonic() - start,
+    }
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def _summaries(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for run in runs:
+        table.setdefault(run["experiment"], {}).setdefault(run["design"], {})
+    for experiment, designs in table.items():
+        for design in designs:
+            mine = [r for r in runs if r["experiment"] == experiment and r["design"] == design]
+            designs[design] = {
+                "accuracy_before": _median([r["accuracy_before"] for r in mine]),
+                "accuracy_after": _median([r["accuracy_after"] for r in mine]),
+                "length_before": _median([r["length_before"] for r in mine]),
+                "length_after": _median([r["length_after"] for r in mine]),
+                "seeds": len(mine),
+            }
+    return table
+
+
+def _targets(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
+    targets: dict[str, dict[str, Any]] = {}
+    credit = summary.get("credit")
+    if credit:
+        improved = {d: s["accuracy_after"] > s["accuracy_before"] for d, s in credit.items()}
+        targets["every estimator improves on the warm start"] = {
+            "met": all(improved.values()),
+            "detail": ", ".join(
+                f"{d}: {s['accuracy_before']:.3f} -> {s['accuracy_after']:.3f}"
+                for d, s in credit.items()
+            ),
+        }
+        if "tempo" in credit and "grpo" in credit:
+            targets["TEMPO final accuracy >= GRPO's"] = {
+                "met": credit["tempo"]["accuracy_after"] >= credit["grpo"]["accuracy_after"],
+                "detail": f"{credit['tempo']['accuracy_after']:.3f} vs "
+                f"{credit['grpo']['accuracy_after']:.3f}",
+            }
+    length = summary.get("length")
+    if length and {"no_penalty", "naive_penalty", "grpo_lambda"} <= set(length):
+        base, naive, gated = length["no_penalty"], length["naive_penalty"], length["grpo_lambda"]
+        cut = 1 - gated["length_after"] / base["length_after"]
+        gap = base["accuracy_after"] - gated["accuracy_after"]
+        naive_gap = base["accuracy_after"] - naive["accuracy_after"]
+        targets["GRPO-λ cuts length >= 30% within 2 points of no penalty"] = {
+            "met": cut >= 0.30 and gap <= 0.02,
+            "detail": f"length -{cut:.0%}, accuracy {gated['accuracy_after']:.3f} vs "
+            f"{base['accuracy_after']:.3f}",
+        }
+        targets["the naive penalty loses more accuracy than GRPO-λ"] = {
+            "met": naive_gap > gap,
+            "detail": f"naive {naive['accuracy_after']:.3f}, GRPO-λ {gated['accuracy_after']:.3f}",
+        }
+    return targets
+
+
+def _plot(folder: RunFolder, runs: list[dict[str, Any]]) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    names = []
+    for experiment in dict.fromkeys(r["experiment"] for r in runs):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+        for design in dict.fromkeys(r["design"] for r in runs if r["experiment"] == experiment):
+            mine = [r for r in runs if r["experiment"] == experiment and r["design"] == design]
+            steps = [p["step"] for p in mine[0]["curve"]]
+            for axis, key in zip(axes, ("accuracy", "completion_length"), strict=True):
+                series = [
+                    statistics.median(r["curve"][i][key] for r in mine) for i in range(len(steps))
+                ]
+                window = max(1, len(series) // 20)
+                smooth = [
+                    statistics.fmean(series[max(0, i - window + 1) : i + 1])
+                    for i in range(len(series))
+                ]
+                axis.plot(steps, smooth, label=design)
+        axes[0].set_title(f"{experiment}: training accuracy (median over seeds)")
+        axes[1].set_title(f"{experiment}: completion length (tokens)")
+        for axis in axes:
+            axis.set_xlabel("step")
+            axis.legend(fontsize=8)
+        fig.tight_layout()
+        name = f"{experiment}.png"
+        fig.savefig(folder.path / name, dpi=90)
+        plt.close(fig)
+        names.append(name)
+    return names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rewardkit bench grpo-lab", description=__doc__)
+    parser.add_argument("--experiments", default="reward,credit,length")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="one seed of 'credit', 120 steps")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    experiments = ["credit"] if args.quick else [e.strip() for e in args.experiments.split(",")]
+    unknown = set(experiments) - set(DESIGNS)
+    if unknown:
+        parser.error(f"unknown experiments {sorted(unknown)}; choose from {sorted(DESIGNS)}")
+    seeds = 1 if args.quick else args.seeds
+    steps = 120 if args.quick else args.steps
+    specs = [RunSpec(e, d, s, steps) for e in experiments for d in DESIGNS[e] for s in range(seeds)]
+    folder = RunFolder.create("grpo-lab", args.out)
+    print(
+        f"{len(specs)} runs ({steps} steps each) with {args.jobs} job(s); warm start first...",
+        flush=True,
+    )
+    from rewardkit.train.warmstart import WarmStartSpec, load_or_train_warm_start
+
+    load_or_train_warm_start(WarmStartSpec())  # train and cache once, before the pool
+    runs: list[dict[str, Any]] = []
+    start = time.monotonic()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(args.jobs) as pool:
+        for result in pool.imap_unordered(run_one, specs):
+            runs.append(result)
+            print(
+                f"  [{len(runs)}/{len(specs)}] {result['experiment']}/{result['design']} "
+                f"seed {result['seed']}: accuracy {result['accuracy_before']:.3f} -> "
+                f"{result['accuracy_after']:.3f}, length {result['length_before']:.1f} -> "
+                f"{result['length_after']:.1f} ({result['seconds']:.0f}s, "
+                f"{time.monotonic() - start:.0f}s total)",
+                flush=True,
+            )
+    runs.sort(key=lambda r: (r["experiment"], r["design"], r["seed"]))
+    summary = _summaries(runs)
+    targets = _targets(summary)
+    plots = _plot(folder, runs)
+    command = "rewardkit bench grpo-lab" + (" --quick" if args.quick else f" --jobs {args.jobs}")
+    lines = [
+        "# grpo-lab",
+        "",
+        f"Regenerate: `{command}`",
+        "",
+        f"Tiny char-level GPT-2 warm-started on 3-term sums; {steps} GRPO steps of 8 prompts x "
+        f"8 completions (max {MAX_NEW_TOKENS} tokens) per run, {seeds} seed(s); greedy "
+        "accuracy and length on 300 held-out problems, medians over seeds.",
+        "",
+    ]
+    for experiment, designs in summary.items():
+        lines += [
+            f"## {experiment}",
+            "",
+            markdown_table(
+                ["design", "accuracy before", "accuracy after", "length before", "length after"],
+                [
+                    [
+                        d,
+                        f"{s['accuracy_before']:.3f}",
+                        f"{s['accuracy_after']:.3f}",
+                        f"{s['length_before']:.1f}",
+                        f"{s['length_after']:.1f}",
+                    ]
+                    for d, s in designs.items()
+                ],
+            ),
+            "",
+        ]
+        if f"{experiment}.png" in plots:
+            lines += [f"![{experiment}]({experiment}.png)", ""]
+    lines += ["## Targets", ""]
+    lines += [
+        f"- {name}: {'met' if t['met'] else 'NOT MET'} ({t['detail']})"
+        for name, t in targets.items()
+    ]
+    report = "\n".join(lines) + "\n"
+    folder.write_text("report.md", report)
+    folder.write_json(
+        "results.json",
+        {
+            "suite": "grpo-lab",
+            "command": command,
+            "steps": steps,
+            "seeds": seeds,
+            "environment": environment(),
+            "summary": summary,
+            "targets": targets,
+            "runs": runs,
+        },
+    )
+    print(report)
+    print(f"wrote {folder.path}")
+    return 0

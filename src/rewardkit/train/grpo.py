@@ -1,0 +1,406 @@
+"""A small, readable GRPO trainer for causal LMs on CPU, with pluggable rewards and credit.
+
+Each step samples ``group_size`` completions for each of ``prompts_per_step``
+prompts, scores them with any rewardkit term, turns rewards into per-token
+advantages with any estimator (sequence-level ones from
+:mod:`rewardkit.credit.group` are broadcast over tokens; TEMPO and sibling
+advantages are token-level), and takes a PPO-style clipped policy-gradient
+step, optionally with a KL penalty to the reference (initial) policy.
+
+Loss aggregations (``loss_aggregation``):
+
+- ``token_mean``: sum over all tokens / number of tokens (DAPO);
+- ``sequence_mean``: mean over sequences of each sequence's token mean
+  (the original GRPO);
+- ``dr_grpo``: sum over all tokens / (number of sequences · max new tokens)
+  (Dr. GRPO's length-unbiased constant).
+
+Works with any Hugging Face causal LM and tokenizer; the lab uses the tiny
+character-level GPT-2 of :mod:`rewardkit.train.tiny`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rewardkit.core.errors import CompositionError
+from rewardkit.core.term import Term
+from rewardkit.credit.group import (
+    dr_grpo_advantages,
+    group_statistics,
+    grpo_advantages,
+    rloo_advantages,
+)
+from rewardkit.credit.steps import prefix_retention_lengths
+from rewardkit.credit.tree import sibling_advantages, tempo_advantages
+
+__all__ = ["ESTIMATORS", "GRPOConfig", "GRPOTrainer", "TokenAdvantages"]
+
+
+@dataclass(frozen=True)
+class TokenAdvantages:
+    """Per-token advantages and which tokens to train (None: all)."""
+
+    values: list[np.ndarray]
+    train_lengths: np.ndarray | None = None
+
+
+Estimator = Callable[[np.ndarray, np.ndarray, list[list[int]], int, int], TokenAdvantages]
+
+
+def _broadcast(fn: Callable[[np.ndarray, np.ndarray], Any]) -> Estimator:
+    def estimate(
+        rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
+    ) -> TokenAdvantages:
+        per_sequence = np.asarray(fn(rewards, group))
+        return TokenAdvantages(
+            [np.full(len(s), a) for s, a in zip(sequences, per_sequence, strict=True)]
+        )
+
+    return estimate
+
+
+def _tempo(
+    rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
+) -> TokenAdvantages:
+    filled = np.nan_to_num(rewards, nan=0.0)
+    values = tempo_advantages(sequences, filled, group)
+    return TokenAdvantages(
+        [np.where(np.isnan(r), 0.0, v) for r, v in zip(rewards, values, strict=True)]
+    )
+
+
+def _sibling(
+    rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
+) -> TokenAdvantages:
+    filled = np.nan_to_num(rewards, nan=0.0)
+    values = sibling_advantages(sequences, filled, group)
+    return TokenAdvantages(
+        [np.where(np.isnan(r), 0.0, v) for r, v in zip(rewards, values, strict=True)]
+    )
+
+
+def _pppo(
+    rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
+) -> TokenAdvantages:
+    base = _broadcast(grpo_advantages)(rewards, group, sequences, step, total)
+    lengths = prefix_retention_lengths([len(s) for s in sequences], step, total)
+    return TokenAdvantages(base.values, lengths)
+
+
+#: name -> estimator(rewards, group, sequences, step, total_steps)
+ESTIMATORS: dict[str, Estimator] = {
+    "grpo": _broadcast(grpo_advantages),
+    "rloo": _broadcast(rloo_advantages),
+    "dr_grpo": _broadcast(dr_grpo_advantages),
+    "tempo": _tempo,
+    "sibling": _sibling,
+    "pppo": _pppo,
+}
+
+
+@dataclass
+class GRPOConfig:
+    """Settings of a GRPO run. Errors in ``__post_init__`` say how to fix a value."""
+
+    steps: int = 100
+    prompts_per_step: int = 8
+    group_size: int = 8
+    max_new_tokens: int = 24
+    temperature: float = 1.0
+    learning_rate: float = 3e-4
+    clip_epsilon: float = 0.2
+    ppo_epochs: int = 1
+    kl_coef: float = 0.0
+    loss_aggregation: str = "token_mean"
+    estimator: str = "grpo"
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    log_every: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.group_size < 2:
+            raise CompositionError("group_size must be at least 2: GRPO compares completions")
+        if self.loss_aggregation not in ("token_mean", "sequence_mean", "dr_grpo"):
+            raise CompositionError(
+                "loss_aggregation must be 'token_mean', 'sequence_mean' or 'dr_grpo'"
+            )
+        if self.estimator not in ESTIMATORS:
+            raise CompositionError(f"estimator must be one of {sorted(ESTIMATORS)}")
+        for name in ("steps", "prompts_per_step", "max_new_tokens", "ppo_epochs"):
+            if getattr(self, name) < 1:
+                raise CompositionError(f"{name} must be at least 1")
+        if self.temperature <= 0:
+            raise CompositionError("temperature must be positive")
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class GRPOTrainer:
+    """GRPO on a causal LM.
+
+    Args:
+        model: a ``transformers`` causal LM (trained in place).
+        tokenizer: its tokenizer (needs ``pad_token_id`` and ``eos_token_id``).
+        reward: a rewardkit term over ``prompt, completion, answer, group,
+            completion_ids`` and any extra dataset column.
+        prompts: dataset rows, each with ``prompt`` and ``answer`` (and
+            optional extra columns).
+        config: :class:`GRPOConfig`.
+        accuracy: optional term whose mean is logged as ``accuracy``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        reward: Term,
+        prompts: Sequence[Mapping[str, Any]],
+        config: GRPOConfig,
+        accuracy: Term | None = None,
+    ) -> None:
+        import copy
+
+        import torch
+
+        if not prompts:
+            raise CompositionError("GRPOTrainer needs at least one prompt")
+        self.model, self.tokenizer, self.reward = model, tokenizer, reward
+        self.prompts = list(prompts)
+        self.config = config
+        self.accuracy = accuracy
+        seed_everything(config.seed)
+        self.reference = copy.deepcopy(model).eval() if config.kl_coef > 0 else None
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+        self.rng = random.Random(config.seed)
+        self.history: list[dict[str, float]] = []
+
+    # ------------------------------------------------------------ sampling
+    def _sample(self, rows: list[Mapping[str, Any]]) -> tuple[Any, list[list[int]], int]:
+        import torch
+
+        tok = self.tokenizer
+        prompts = [r["prompt"] for r in rows]
+        encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        width = max(len(e) for e in encoded)
+        pad = tok.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
+        attention = (input_ids != pad).long()
+        input_ids = input_ids.repeat_interleave(self.config.group_size, dim=0)
+        attention = attention.repeat_interleave(self.config.group_size, dim=0)
+        self.model.eval()
+        with torch.no_grad():
+            output = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                do_sample=True,
+                temperature=self.config.temperature,
+                top_k=0,
+                max_new_tokens=self.config.max_new_tokens,
+                pad_token_id=pad,
+                eos_token_id=tok.eos_token_id,
+            )
+        completions = output[:, width:]
+        sequences = []
+        for row in completions.tolist():
+            tokens = []
+            for token in row:
+                tokens.append(token)
+                if token == tok.eos_token_id:
+                    break
+            sequences.append([t for t in tokens if t != pad] or [tok.eos_token_id])
+        return output, sequences, width
+
+    def _token_logprobs(self, model: Any, full: Any, attention: Any, width: int) -> tuple[Any, Any]:
+        logits = model(input_ids=full, attention_mask=attention).logits[:, width - 1 : -1]
+        logprobs = logits.log_softmax(-1)
+        targets = full[:, width:]
+        chosen = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        entropy = -(logprobs.exp() * logprobs).sum(-1)
+        return chosen, entropy
+
+    # ------------------------------------------------------------ a step
+    def step(self, step_index: int) -> dict[str, float]:
+        import torch
+
+        cfg = self.config
+        rows = [self.rng.choice(self.prompts) for _ in range(cfg.prompts_per_step)]
+        output, sequences, width = self._sample(rows)
+        tok = self.tokenizer
+        texts = [tok.decode([t for t in s if t != tok.eos_token_id]) for s in sequences]
+        expanded = [row for row in rows for _ in range(cfg.group_size)]
+        group = np.repeat(np.arange(cfg.prompts_per_step), cfg.group_size)
+        batch: dict[str, Any] = {
+            "prompt": [r["prompt"] for r in expanded],
+            "completion": texts,
+            "completion_ids": sequences,
+            "answer": [r.get("answer") for r in expanded],
+            "group": group,
+        }
+        for key in rows[0]:
+            if key not in batch:
+                batch[key] = [r.get(key) for r in expanded]
+        reward_out = self.reward(batch)
+        rewards = reward_out.total
+        estimator = ESTIMATORS[cfg.estimator]
+        advantages = estimator(rewards, group, sequences, step_index, cfg.steps)
+
+        n, length = len(sequences), output.shape[1] - width
+        full = output[:, : width + length]
+        adv = torch.zeros(n, length)
+        mask = torch.zeros(n, length)
+        for i, (values, sequence) in enumerate(zip(advantages.values, sequences, strict=True)):
+            keep = len(sequence)
+            if advantages.train_lengths is not None:
+                keep = int(advantages.train_lengths[i])
+            adv[i, : len(values)] = torch.as_tensor(values, dtype=torch.float32)
+            mask[i, :keep] = 1.0
+        prompt_attention = (full[:, :width] != tok.pad_token_id).long()
+        attention = torch.cat([prompt_attention, torch.ones(n, length, dtype=torch.long)], dim=1)
+
+        self.model.train()
+        with torch.no_grad():
+            old_logprobs, _ = self._token_logprobs(self.model, full, attention, width)
+            ref_logprobs = None
+            if self.reference is not None:
+                ref_logprobs, _ = self._token_logprobs(self.reference, full, attention, width)
+        for _ in range(cfg.ppo_epochs):
+            logprobs, entropy = self._token_logprobs(self.model, full, attention, width)
+            ratio = (logprobs - old_logprobs).exp()
+            surrogate = torch.minimum(
+                ratio * adv, ratio.clamp(1 - cfg.clip_epsilon, 1 + cfg.clip_epsilon) * adv
+            )
+            per_token = -surrogate
+            kl = torch.zeros_like(per_token)
+            if ref_logprobs is not None:
+                kl = kl_k3(logprobs, ref_logprobs)
+                per_token = per_token + cfg.kl_coef * kl
+            loss = aggregate(per_token, mask, cfg.loss_aggregation, cfg.max_new_tokens)
+            self.optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+
+        stats = group_statistics(np.nan_to_num(rewards, nan=0.0), group)
+        record: dict[str, float] = {
+            "step": float(step_index + 1),
+            "reward": float(np.nanmean(rewards)) if np.any(~np.isnan(rewards)) else math.nan,
+            "reward_std": float(np.nanstd(rewards)),
+            "completion_length": float(np.mean([len(s) for s in sequences])),
+            "entropy": float((entropy * mask).sum() / mask.sum().clamp(min=1)),
+            "frac_reward_zero_std": stats.frac_zero_variance,
+            "kl": float((kl * mask).sum() / mask.sum().clamp(min=1)),
+            "loss": float(loss),
+        }
+        for name, values in reward_out.terms.items():
+            if name != self.reward.name and np.any(~np.isnan(values)):
+                record[f"reward/{name}"] = float(np.nanmean(values))
+        if self.accuracy is not None:
+            record["accuracy"] = float(np.nanmean(self.accuracy(batch).total))
+        return record
+
+    def train(
+        self, progress: Callable[[dict[str, float]], None] | None = None
+    ) -> list[dict[str, float]]:
+        """Run ``config.steps`` steps; returns the per-step log."""
+        start = time.monotonic()
+        for index in range(self.config.steps):
+            record = self.step(index)
+            record["seconds"] = time.monotonic() - start
+            self.history.append(record)
+            if progress is not None and (index + 1) % self.config.log_every == 0:
+                progress(record)
+        return self.history
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+
+def kl_k3(logprobs: Any, ref_logprobs: Any) -> Any:
+    """Per-token KL(π‖π_ref) estimator k3 = exp(r) − r − 1 with r = log π_ref − log π (Schulman).
+
+    Zero when the policy equals the reference, and non-negative.
+    """
+    log_ratio = ref_logprobs - logprobs
+    return log_ratio.exp() - log_ratio - 1
+
+
+def aggregate(per_token: Any, mask: Any, mode: str, max_new_tokens: int) -> Any:
+    """Reduce a (N, T) per-token loss with a (N, T) 0/1 mask."""
+    if mode == "token_mean":
+        return (per_token * mask).sum() / mask.sum().clamp(min=1)
+    if mode == "sequence_mean":
+        per_sequence = (per_token * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return per_sequence.mean()
+    if mode == "dr_grpo":
+        return (per_token * mask).sum() / (per_token.shape[0] * max_new_tokens)
+    raise CompositionError(f"unknown loss aggregation {mode!r}")
+
+
+@dataclass
+class Evaluation:
+    """Greedy accuracy and mean length on held-out prompts."""
+
+    accuracy: float
+    mean_length: float
+
+
+def evaluate_greedy(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[Mapping[str, Any]],
+    correct: Term,
+    max_new_tokens: int,
+    batch_size: int = 64,
+) -> Evaluation:
+    """Greedy decoding accuracy of ``model`` on ``rows`` (prompt, answer) under ``correct``."""
+    import torch
+
+    scores: list[float] = []
+    lengths: list[int] = []
+    model.eval()
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        encoded = [tokenizer(r["prompt"], add_special_tokens=False)["input_ids"] for r in chunk]
+        width = max(len(e) for e in encoded)
+        pad = tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
+        with torch.no_grad():
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=(ids != pad).long(),
+                do_sample=False,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=pad,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        texts = []
+        for row in out[:, width:].tolist():
+            tokens = []
+            for token in row:
+                if token in (tokenizer.eos_token_id, pad):
+                    break
+                tokens.append(token)
+            lengths.append(len(tokens) + 1)
+            texts.append(tokenizer.decode(tokens))
+        batch = {
+            "prompt": [r["prompt"] for r in chunk],
+            "completion": texts,
+            "answer": [r["answer"] for r in chunk],
+        }
+        scores.extend(np.nan_to_num(correct(batch).total, nan=0.0).tolist())
+    return Evaluation(float(np.mean(scores)), float(np.mean(lengths)))

@@ -1,0 +1,107 @@
+"""Supervised warm start of the tiny policy on the arithmetic task, cached in ``runs/``.
+
+The base policy must solve some problems (the lab aims at 15–40%) so that
+GRPO groups have reward variance to learn from. It is trained with teacher
+forcing on a mix of completion styles (direct, with steps, restated), the
+loss on completion tokens only, and saved once per configuration.
+
+Example:
+    >>> spec = WarmStartSpec(sft_steps=2, train_problems=64)
+    >>> spec.key() == WarmStartSpec(sft_steps=2, train_problems=64).key()
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rewardkit.envs.arithmetic import ALPHABET, STYLES, make_problems, sft_completion
+from rewardkit.train.tiny import build_char_tokenizer, build_tiny_gpt2
+
+__all__ = ["WarmStartSpec", "load_or_train_warm_start", "train_warm_start"]
+
+
+@dataclass(frozen=True)
+class WarmStartSpec:
+    """Model size and supervised training of the warm start."""
+
+    n_layer: int = 2
+    n_embd: int = 96
+    n_head: int = 4
+    n_positions: int = 48
+    train_problems: int = 3000
+    sft_steps: int = 300
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    style_weights: tuple[float, float, float] = (0.4, 0.4, 0.2)
+    seed: int = 1234
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def train_warm_start(spec: WarmStartSpec) -> tuple[Any, Any]:
+    """Build the tokenizer and model and fit them by supervised learning."""
+    import torch
+
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(
+        tokenizer, spec.n_layer, spec.n_embd, spec.n_head, spec.n_positions, seed=spec.seed
+    )
+    rng = random.Random(spec.seed)
+    problems = make_problems(spec.train_problems, seed=spec.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate)
+    model.train()
+    for _ in range(spec.sft_steps):
+        chunk = rng.sample(problems, spec.batch_size)
+        rows, masks = [], []
+        for problem in chunk:
+            style = rng.choices(STYLES, weights=spec.style_weights)[0]
+            prompt = tokenizer(problem["prompt"], add_special_tokens=False)["input_ids"]
+            target = tokenizer(sft_completion(problem, style), add_special_tokens=False)[
+                "input_ids"
+            ]
+            ids = prompt + target + [tokenizer.eos_token_id]
+            rows.append(ids)
+            masks.append([0] * len(prompt) + [1] * (len(target) + 1))
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows])
+        loss_mask = torch.tensor([m + [0] * (width - len(m)) for m in masks], dtype=torch.float32)
+        attention = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1]
+        targets = ids[:, 1:]
+        nll = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
+        ).reshape(targets.shape)
+        loss = (nll * loss_mask[:, 1:]).sum() / loss_mask[:, 1:].sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    return model, tokenizer
+
+
+def load_or_train_warm_start(
+    spec: WarmStartSpec, cache_dir: str | Path = "runs/grpo-lab-cache"
+) -> tuple[Any, Any]:
+    """The warm start for ``spec``: loaded from ``cache_dir`` if saved, else trained and saved."""
+    import torch
+
+    path = Path(cache_dir) / f"warmstart-{spec.key()}.pt"
+    tokenizer = build_char_tokenizer(ALPHABET)
+    if path.is_file():
+        model = build_tiny_gpt2(tokenizer, spec.n_layer, spec.n_embd, spec.n_head, spec.n_positions)
+        model.load_state_dict(torch.load(path, weights_only=True))
+        model.eval()
+        return model, tokenizer
+    model, tokenizer = train_warm_start(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)  # atomic: parallel jobs never read a half-written file
+    return model, tokenizer

@@ -1,0 +1,79 @@
+"""The GRPO trainer: overfits one problem, KL is zero at the reference, estimators plug in."""
+
+import numpy as np
+import pytest
+import torch
+
+from rewardkit.core import CompositionError
+from rewardkit.envs.arithmetic import ALPHABET, ArithmeticAnswer
+from rewardkit.train.grpo import ESTIMATORS, GRPOConfig, GRPOTrainer, aggregate, kl_k3
+from rewardkit.train.tiny import build_char_tokenizer, build_tiny_gpt2
+
+
+@pytest.mark.slow
+def test_overfits_a_one_problem_dataset():
+    torch.set_num_threads(1)
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=32, n_head=2, n_positions=32, seed=0)
+    rows = [{"prompt": "2+3=", "answer": "5"}]
+    # Reward only ">5": the answer after '>' must be 5.
+    reward = ArithmeticAnswer(missing_score=0.0)
+    config = GRPOConfig(
+        steps=120, prompts_per_step=2, group_size=8, max_new_tokens=3, learning_rate=3e-3, seed=0
+    )
+    history = GRPOTrainer(model, tokenizer, reward, rows, config, accuracy=reward).train()
+    assert history[-1]["accuracy"] == 1.0, [round(h["accuracy"], 2) for h in history[-10:]]
+    assert history[0]["accuracy"] < 0.5
+
+
+def test_kl_is_zero_when_policy_equals_reference():
+    logprobs = torch.log_softmax(torch.randn(4, 6), -1)
+    assert torch.allclose(kl_k3(logprobs, logprobs), torch.zeros(4, 6))
+    assert (kl_k3(logprobs, logprobs + 0.1 * torch.randn(4, 6)) >= 0).all()
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, n_positions=32)
+    config = GRPOConfig(
+        steps=1, prompts_per_step=2, group_size=2, max_new_tokens=3, learning_rate=0.0, kl_coef=0.1
+    )
+    trainer = GRPOTrainer(
+        model,
+        tokenizer,
+        ArithmeticAnswer(missing_score=0.0),
+        [{"prompt": "1+1=", "answer": "2"}],
+        config,
+    )
+    record = trainer.step(0)  # learning rate 0: the policy stays the reference
+    assert abs(record["kl"]) < 1e-6
+
+
+def test_loss_aggregations_by_hand():
+    per_token = torch.tensor([[1.0, 1.0, 1.0, 0.0], [2.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    assert aggregate(per_token, mask, "token_mean", 4).item() == pytest.approx(5 / 4)
+    assert aggregate(per_token, mask, "sequence_mean", 4).item() == pytest.approx((1 + 2) / 2)
+    assert aggregate(per_token, mask, "dr_grpo", 4).item() == pytest.approx(5 / 8)
+
+
+def test_estimators_share_one_interface():
+    rewards = np.array([1.0, 0.0, np.nan, 1.0])
+    group = np.array([0, 0, 1, 1])
+    sequences = [[1, 2], [1, 3], [4], [5, 6, 7]]
+    for name, estimator in ESTIMATORS.items():
+        out = estimator(rewards, group, sequences, 0, 10)
+        assert [len(v) for v in out.values] == [2, 2, 1, 3], name
+        assert np.all(out.values[2] == 0.0), name  # a not-applicable sample gets no credit
+    assert ESTIMATORS["pppo"](rewards, group, sequences, 0, 10).train_lengths.tolist() == [
+        1,
+        1,
+        1,
+        1,
+    ]
+
+
+def test_config_errors_say_how_to_fix():
+    with pytest.raises(CompositionError, match="group_size"):
+        GRPOConfig(group_size=1)
+    with pytest.raises(CompositionError, match="loss_aggregation"):
+        GRPOConfig(loss_aggregation="sum")
+    with pytest.raises(CompositionError, match="estimator"):
+        GRPOConfig(estimator="ppo")
