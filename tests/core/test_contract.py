@@ -62,6 +62,11 @@ EXAMPLES = {
         STEPS,
     ),
     "next_state_value": ({"potential": "coordinate", "potential_params": {"index": 0}}, STEPS),
+    "arith_answer": (
+        {"missing_score": 0.0},
+        {"completion": ["1,3>3", "3", ">4"], "answer": ["3"] * 3},
+    ),
+    "arith_closeness": ({}, {"completion": ["1,3>3", "3", ">4"], "answer": ["3", "3", None]}),
     "code_tests": (
         {"wall_seconds": 2.0},
         {

@@ -77,3 +77,23 @@ def test_config_errors_say_how_to_fix():
         GRPOConfig(loss_aggregation="sum")
     with pytest.raises(CompositionError, match="estimator"):
         GRPOConfig(estimator="ppo")
+
+
+@pytest.mark.slow
+def test_lab_run_one_writes_a_curve(tmp_path, monkeypatch):
+    from rewardkit.bench.grpo_lab import RunSpec, build_reward, run_one
+
+    monkeypatch.chdir(tmp_path)  # the warm-start cache goes under ./runs
+    result = run_one(RunSpec("credit", "tempo", seed=0, steps=3))
+    assert len(result["curve"]) == 3 and 0.0 <= result["accuracy_after"] <= 1.0
+    assert (tmp_path / "runs" / "grpo-lab-cache").is_dir()
+    for design in ("binary", "graded", "tiered", "naive_length", "grpo_lambda"):
+        out = build_reward(design)(
+            {
+                "completion": ["3,5>5", ">7"],
+                "answer": ["5", "5"],
+                "group": [0, 0],
+                "completion_ids": [[1, 2, 3, 4, 5], [1, 2]],
+            }
+        )
+        assert out.total.shape == (2,)

@@ -24,7 +24,7 @@ Example:
     >>> log = [{"reward/proxy": 0.1 * t, "reward/gold": 1.0 - 0.1 * t} for t in range(8)]
     >>> alerts = monitor.replay(log)
     >>> alerts[0].monitor, alerts[0].step
-    ('proxy_gold_divergence', 7)
+    ('proxy_gold_divergence', 3)
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         prompts_per_step=8,
         group_size=8,
         max_new_tokens=MAX_NEW_TOKENS,
-        learning_rate=5e-4,
+        learning_rate=2e-4,
         estimator=estimator,
         seed=spec.seed,
         loss_aggregation="token_mean",
@@ -243,9 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rewardkit bench grpo-lab", description=__doc__)
     parser.add_argument("--experiments", default="reward,credit,length")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="one seed of 'credit', 120 steps")
+    parser.add_argument("--quick", action="store_true", help="one seed of credit, 200 steps")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     experiments = ["credit"] if args.quick else [e.strip() for e in args.experiments.split(",")]
@@ -253,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown experiments {sorted(unknown)}; choose from {sorted(DESIGNS)}")
     seeds = 1 if args.quick else args.seeds
-    steps = 120 if args.quick else args.steps
+    steps = 200 if args.quick else args.steps
     specs = [RunSpec(e, d, s, steps) for e in experiments for d in DESIGNS[e] for s in range(seeds)]
     folder = RunFolder.create("grpo-lab", args.out)
     print(

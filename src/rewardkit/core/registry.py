@@ -49,6 +49,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "rewardkit.verify.partial",
     "rewardkit.verify.code",
     "rewardkit.shaping.potential",
+    "rewardkit.envs.arithmetic",
 )
 
 

@@ -91,7 +91,10 @@ class ArithmeticAnswer(RewardTerm):
             get_column(batch, "completion"), get_column(batch, "answer"), strict=True
         ):
             answer = _final_answer(completion_text(completion))
-            out.append(self.missing_score if answer is None else float(answer == str(gold)))
+            if gold is None:
+                out.append(None)
+            else:
+                out.append(self.missing_score if answer is None else float(answer == str(gold)))
         return out
 
 
@@ -114,7 +117,9 @@ class NumericCloseness(RewardTerm):
             get_column(batch, "completion"), get_column(batch, "answer"), strict=True
         ):
             answer = _final_answer(completion_text(completion))
-            if answer is None:
+            if gold is None:
+                out.append(None)
+            elif answer is None:
                 out.append(self.missing_score)
             else:
                 out.append(max(0.0, 1.0 - abs(int(answer) - int(gold)) / self.scale))

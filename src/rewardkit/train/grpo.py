@@ -272,7 +272,8 @@ class GRPOTrainer:
         prompt_attention = (full[:, :width] != tok.pad_token_id).long()
         attention = torch.cat([prompt_attention, torch.ones(n, length, dtype=torch.long)], dim=1)
 
-        self.model.train()
+        # Dropout stays off: the ratio must compare the policy that sampled with itself.
+        self.model.eval()
         with torch.no_grad():
             old_logprobs, _ = self._token_logprobs(self.model, full, attention, width)
             ref_logprobs = None
@@ -301,10 +302,10 @@ class GRPOTrainer:
             "reward": float(np.nanmean(rewards)) if np.any(~np.isnan(rewards)) else math.nan,
             "reward_std": float(np.nanstd(rewards)),
             "completion_length": float(np.mean([len(s) for s in sequences])),
-            "entropy": float((entropy * mask).sum() / mask.sum().clamp(min=1)),
+            "entropy": float((entropy.detach() * mask).sum() / mask.sum().clamp(min=1)),
             "frac_reward_zero_std": stats.frac_zero_variance,
-            "kl": float((kl * mask).sum() / mask.sum().clamp(min=1)),
-            "loss": float(loss),
+            "kl": float((kl.detach() * mask).sum() / mask.sum().clamp(min=1)),
+            "loss": float(loss.detach()),
         }
         for name, values in reward_out.terms.items():
             if name != self.reward.name and np.any(~np.isnan(values)):

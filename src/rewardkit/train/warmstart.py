@@ -35,7 +35,7 @@ class WarmStartSpec:
     n_head: int = 4
     n_positions: int = 48
     train_problems: int = 3000
-    sft_steps: int = 300
+    sft_steps: int = 120
     batch_size: int = 64
     learning_rate: float = 2e-3
     style_weights: tuple[float, float, float] = (0.4, 0.4, 0.2)
