@@ -152,7 +152,42 @@ class _Baseline:
         return _mean(self.values)
 
 
-class Collapse(Monitor):
+class _AgainstBaseline(Monitor):
+    """Compares each value with the mean of the first ``warmup`` values.
+
+    Subclasses say when a value is far from that baseline (``_far``) and how
+    to explain it (``_explain``); the alert needs ``patience`` such records in
+    a row.
+    """
+
+    def __init__(self, key: str, warmup: int, patience: int, name: str) -> None:
+        super().__init__()
+        self.key, self.patience, self.name = key, patience, name
+        self.baseline = _Baseline(warmup)
+        self.streak = 0
+
+    @abc.abstractmethod
+    def _far(self, value: float, base: float) -> bool:
+        """Whether ``value`` is far from ``base`` in the monitored way."""
+
+    @abc.abstractmethod
+    def _explain(self, value: float, base: float) -> str:
+        """The alert message."""
+
+    def _check(self, record: Mapping[str, object]) -> tuple[str | None, float]:
+        value = _number(record, self.key)
+        if value is None:
+            return None, math.nan
+        base = self.baseline.add(value)
+        if base is None or base <= 0:
+            return None, math.nan
+        self.streak = self.streak + 1 if self._far(value, base) else 0
+        if self.streak >= self.patience:
+            return f"{self._explain(value, base)} for {self.streak} steps", value
+        return None, math.nan
+
+
+class Collapse(_AgainstBaseline):
     """A quantity falls below ``ratio`` × its early level (mean of the first ``warmup``).
 
     Use for reward standard deviation across samples (variance collapse) and
@@ -163,27 +198,14 @@ class Collapse(Monitor):
     def __init__(
         self, key: str, ratio: float = 0.1, warmup: int = 5, patience: int = 3, name: str = ""
     ):
-        super().__init__()
-        self.key, self.ratio, self.patience = key, ratio, patience
-        self.name = name or f"{key}_collapse"
-        self.baseline = _Baseline(warmup)
-        self.low_streak = 0
+        super().__init__(key, warmup, patience, name or f"{key}_collapse")
+        self.ratio = ratio
 
-    def _check(self, record: Mapping[str, object]) -> tuple[str | None, float]:
-        value = _number(record, self.key)
-        if value is None:
-            return None, math.nan
-        base = self.baseline.add(value)
-        if base is None or base <= 0:
-            return None, math.nan
-        self.low_streak = self.low_streak + 1 if value < self.ratio * base else 0
-        if self.low_streak >= self.patience:
-            return (
-                f"{self.key} fell to {value:.3g}, below {self.ratio:g} x its early level "
-                f"{base:.3g}, for {self.low_streak} steps",
-                value,
-            )
-        return None, math.nan
+    def _far(self, value: float, base: float) -> bool:
+        return value < self.ratio * base
+
+    def _explain(self, value: float, base: float) -> str:
+        return f"{self.key} fell to {value:.3g}, below {self.ratio:g} x its early level {base:.3g},"
 
 
 class SustainedAbove(Monitor):
@@ -213,7 +235,7 @@ class SustainedAbove(Monitor):
         return None, math.nan
 
 
-class Drift(Monitor):
+class Drift(_AgainstBaseline):
     """A quantity moves beyond ``factor`` × (or 1/``factor`` ×) its early level.
 
     ``direction`` is ``"up"``, ``"down"`` or ``"both"`` (default): in a
@@ -229,35 +251,19 @@ class Drift(Monitor):
         name: str = "",
         direction: str = "both",
     ):
-        super().__init__()
+        super().__init__(key, warmup, patience, name or f"{key}_drift")
         if factor <= 1.0:
             raise ValueError("factor must exceed 1")
         if direction not in ("up", "down", "both"):
             raise ValueError("direction must be 'up', 'down' or 'both'")
-        self.direction = direction
-        self.key, self.factor, self.patience = key, factor, patience
-        self.name = name or f"{key}_drift"
-        self.baseline = _Baseline(warmup)
-        self.streak = 0
+        self.factor, self.direction = factor, direction
 
-    def _check(self, record: Mapping[str, object]) -> tuple[str | None, float]:
-        value = _number(record, self.key)
-        if value is None:
-            return None, math.nan
-        base = self.baseline.add(value)
-        if base is None or base <= 0:
-            return None, math.nan
-        ratio = value / base
-        up, down = ratio > self.factor, ratio < 1.0 / self.factor
-        far = {"up": up, "down": down, "both": up or down}[self.direction]
-        self.streak = self.streak + 1 if far else 0
-        if self.streak >= self.patience:
-            return (
-                f"{self.key} is {ratio:.2f} x its early level {base:.3g} "
-                f"(now {value:.3g}) for {self.streak} steps",
-                value,
-            )
-        return None, math.nan
+    def _far(self, value: float, base: float) -> bool:
+        up, down = value > self.factor * base, value < base / self.factor
+        return {"up": up, "down": down, "both": up or down}[self.direction]
+
+    def _explain(self, value: float, base: float) -> str:
+        return f"{self.key} is {value / base:.2f} x its early level {base:.3g} (now {value:.3g})"
 
 
 class TermDominance(Monitor):

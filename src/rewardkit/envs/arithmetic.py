@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import random
 from typing import Any
 
@@ -71,56 +72,57 @@ def _final_answer(text: str) -> str | None:
     return answer if answer.isdigit() else None
 
 
-@register("arith_answer")
-class ArithmeticAnswer(RewardTerm):
-    """1.0 if the answer after the last ``>`` equals ``answer``, 0.0 if not, n/a if absent.
-
-    With ``missing_score`` set, a completion without an answer scores it
-    instead of being not applicable.
-    """
+class _AnswerTerm(RewardTerm):
+    """Reads the answer after the last ``>``; subclasses score it against the gold."""
 
     columns = ("completion", "answer")
 
-    def __init__(self, missing_score: float | None = None, name: str = "correct") -> None:
+    def __init__(self, missing_score: float | None, name: str) -> None:
         super().__init__(name)
         self.missing_score = missing_score
 
-    def _compute(self, batch: Batch) -> list[float | None]:
-        out: list[float | None] = []
-        for completion, gold in zip(
-            get_column(batch, "completion"), get_column(batch, "answer"), strict=True
-        ):
-            answer = _final_answer(completion_text(completion))
-            if gold is None:
-                out.append(None)
-            else:
-                out.append(self.missing_score if answer is None else float(answer == str(gold)))
-        return out
-
-
-@register("arith_closeness")
-class NumericCloseness(RewardTerm):
-    """Graded partial credit: max(0, 1 − |pred − gold| / scale); n/a without an answer."""
-
-    columns = ("completion", "answer")
-
-    def __init__(
-        self, scale: float = 10.0, missing_score: float | None = None, name: str = "closeness"
-    ) -> None:
-        super().__init__(name)
-        self.scale = float(scale)
-        self.missing_score = missing_score
+    @abc.abstractmethod
+    def _score(self, answer: str, gold: str) -> float:
+        """The reward of a parsed answer."""
 
     def _compute(self, batch: Batch) -> list[float | None]:
         out: list[float | None] = []
-        for completion, gold in zip(
-            get_column(batch, "completion"), get_column(batch, "answer"), strict=True
-        ):
+        completions, golds = get_column(batch, "completion"), get_column(batch, "answer")
+        for completion, gold in zip(completions, golds, strict=True):
             answer = _final_answer(completion_text(completion))
             if gold is None:
                 out.append(None)
             elif answer is None:
                 out.append(self.missing_score)
             else:
-                out.append(max(0.0, 1.0 - abs(int(answer) - int(gold)) / self.scale))
+                out.append(self._score(answer, str(gold)))
         return out
+
+
+@register("arith_answer")
+class ArithmeticAnswer(_AnswerTerm):
+    """1.0 if the answer after the last ``>`` equals ``answer``, 0.0 if not, n/a if absent.
+
+    With ``missing_score`` set, a completion without an answer scores it
+    instead of being not applicable.
+    """
+
+    def __init__(self, missing_score: float | None = None, name: str = "correct") -> None:
+        super().__init__(missing_score, name)
+
+    def _score(self, answer: str, gold: str) -> float:
+        return float(answer == gold)
+
+
+@register("arith_closeness")
+class NumericCloseness(_AnswerTerm):
+    """Graded partial credit: max(0, 1 − |pred − gold| / scale); n/a without an answer."""
+
+    def __init__(
+        self, scale: float = 10.0, missing_score: float | None = None, name: str = "closeness"
+    ) -> None:
+        super().__init__(missing_score, name)
+        self.scale = float(scale)
+
+    def _score(self, answer: str, gold: str) -> float:
+        return max(0.0, 1.0 - abs(int(answer) - int(gold)) / self.scale)

@@ -67,24 +67,18 @@ def _broadcast(fn: Callable[[np.ndarray, np.ndarray], Any]) -> Estimator:
     return estimate
 
 
-def _tempo(
-    rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
-) -> TokenAdvantages:
-    filled = np.nan_to_num(rewards, nan=0.0)
-    values = tempo_advantages(sequences, filled, group)
-    return TokenAdvantages(
-        [np.where(np.isnan(r), 0.0, v) for r, v in zip(rewards, values, strict=True)]
-    )
+def _token_level(fn: Callable[..., list[np.ndarray]]) -> Estimator:
+    """A tree estimator; not-applicable (NaN) samples enter as 0 and get no credit."""
 
+    def estimate(
+        rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
+    ) -> TokenAdvantages:
+        values = fn(sequences, np.nan_to_num(rewards, nan=0.0), group)
+        return TokenAdvantages(
+            [np.where(np.isnan(r), 0.0, v) for r, v in zip(rewards, values, strict=True)]
+        )
 
-def _sibling(
-    rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
-) -> TokenAdvantages:
-    filled = np.nan_to_num(rewards, nan=0.0)
-    values = sibling_advantages(sequences, filled, group)
-    return TokenAdvantages(
-        [np.where(np.isnan(r), 0.0, v) for r, v in zip(rewards, values, strict=True)]
-    )
+    return estimate
 
 
 def _pppo(
@@ -100,8 +94,8 @@ ESTIMATORS: dict[str, Estimator] = {
     "grpo": _broadcast(grpo_advantages),
     "rloo": _broadcast(rloo_advantages),
     "dr_grpo": _broadcast(dr_grpo_advantages),
-    "tempo": _tempo,
-    "sibling": _sibling,
+    "tempo": _token_level(tempo_advantages),
+    "sibling": _token_level(sibling_advantages),
     "pppo": _pppo,
 }
 
