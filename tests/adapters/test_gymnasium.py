@@ -27,3 +27,43 @@ def test_collect_steps_is_seeded_and_validates():
         collect_steps(gym.make("Pendulum-v1"), steps=0)
     with pytest.raises(BatchError, match="vector env"):
         collect_steps(gym.make_vec("CartPole-v1", num_envs=2), steps=2)
+
+
+def test_wrapper_single_env_keeps_original_reward_and_updates_bonus():
+    from rewardkit.adapters.gymnasium import RewardkitWrapper
+    from rewardkit.core import weighted_sum
+    from rewardkit.explore import CountBonus
+
+    bonus = CountBonus(beta=1.0)
+    env = RewardkitWrapper(
+        gym.make("FrozenLake-v1", is_slippery=False), weighted_sum([env_reward(), bonus])
+    )
+    env.reset(seed=0)
+    _, first, *_, info = env.step(0)  # move left into the wall: stay on state 0
+    _, second, *_ = env.step(0)
+    assert info["original_reward"] == 0.0 and first == pytest.approx(1.0)
+    assert second == pytest.approx(1 / np.sqrt(2))  # counted after the first update
+
+
+def test_wrapper_vector_env_skips_autoreset_steps():
+    from rewardkit.adapters.gymnasium import RewardkitWrapper
+    from rewardkit.core import constant
+
+    seen = []
+
+    class Spy(constant):
+        def update(self, batch):
+            seen.append(len(batch["next_obs"]))
+            return {}
+
+    vec = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    env = RewardkitWrapper(vec, Spy(1.0, name="one"))
+    env.reset(seed=0)
+    rewards = []
+    for _ in range(40):
+        _, reward, terminated, truncated, _ = env.step(vec.action_space.sample())
+        rewards.append(reward)
+    rewards = np.array(rewards)
+    assert set(np.unique(rewards)) <= {0.0, 1.0}
+    assert (rewards == 0.0).sum() == 40 * 2 - sum(seen)  # exactly the autoreset steps
+    assert (rewards == 0.0).any()  # CartPole episodes end within 40 random steps

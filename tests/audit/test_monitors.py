@@ -116,3 +116,25 @@ def test_trl_callback_feeds_the_monitor():
         logs={"frac_reward_zero_std": 0.9},
     )
     assert monitor.alerts and monitor.alerts[0].step == 3
+
+
+def test_sb3_callback_feeds_the_monitor():
+    gym = pytest.importorskip("gymnasium")
+    sb3 = pytest.importorskip("stable_baselines3")
+
+    from rewardkit.audit.callbacks import sb3_callback
+
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    monitor = HackingMonitor([SustainedAbove("step", -1.0, patience=1)])
+    model = sb3.PPO(
+        "MlpPolicy",
+        gym.make("CartPole-v1"),
+        n_steps=64,
+        batch_size=32,
+        n_epochs=1,
+        seed=0,
+        device="cpu",
+    )
+    model.learn(total_timesteps=128, callback=sb3_callback(monitor))
+    assert monitor.alerts and monitor.alerts[0].step == 64  # one record per rollout

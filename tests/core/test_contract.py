@@ -67,6 +67,11 @@ EXAMPLES = {
         {"completion": ["1,3>3", "3", ">4"], "answer": ["3"] * 3},
     ),
     "arith_closeness": ({}, {"completion": ["1,3>3", "3", ">4"], "answer": ["3", "3", None]}),
+    "count_bonus": ({"beta": 0.5}, STEPS),
+    "simhash_count_bonus": ({"bits": 8}, STEPS),
+    "e3b_bonus": ({"projection_dim": 4}, {**STEPS, "truncated": [False, False, False]}),
+    "rnd_bonus": ({"feature_dim": 8, "hidden": 16}, STEPS),
+    "rdd_bonus": ({"feature_dim": 8, "hidden": 16}, STEPS),
     "code_tests": (
         {"wall_seconds": 2.0},
         {

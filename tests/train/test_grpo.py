@@ -97,3 +97,31 @@ def test_lab_run_one_writes_a_curve(tmp_path, monkeypatch):
             }
         )
         assert out.total.shape == (2,)
+
+
+def _tiny_trainer(seed, estimator=None):
+    torch.set_num_threads(1)
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, n_positions=32, seed=seed)
+    rows = [{"prompt": "1+2=", "answer": "3"}, {"prompt": "2+2=", "answer": "4"}]
+    config = GRPOConfig(steps=3, prompts_per_step=2, group_size=4, max_new_tokens=4, seed=seed)
+    reward = ArithmeticAnswer(missing_score=0.0)
+    return GRPOTrainer(model, tokenizer, reward, rows, config, estimator=estimator)
+
+
+def test_deterministic_with_a_seed():
+    first = _tiny_trainer(3).train()
+    second = _tiny_trainer(3).train()
+    keys = ("reward", "completion_length", "loss", "entropy")
+    assert [[r[k] for k in keys] for r in first] == [[r[k] for k in keys] for r in second]
+
+
+def test_custom_estimator_is_used():
+    calls = []
+
+    def zero(rewards, group, sequences, step, total):
+        calls.append(step)
+        return ESTIMATORS["grpo"](rewards * 0, group, sequences, step, total)
+
+    history = _tiny_trainer(0, estimator=zero).train()
+    assert calls == [0, 1, 2] and all(abs(r["loss"]) < 1e-9 for r in history)

@@ -50,6 +50,9 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "rewardkit.verify.code",
     "rewardkit.shaping.potential",
     "rewardkit.envs.arithmetic",
+    "rewardkit.explore.counts",
+    "rewardkit.explore.e3b",
+    "rewardkit.explore.rnd",
 )
 
 

@@ -156,6 +156,9 @@ class GRPOTrainer:
             optional extra columns).
         config: :class:`GRPOConfig`.
         accuracy: optional term whose mean is logged as ``accuracy``.
+        estimator: a custom advantage estimator
+            ``(rewards, group, sequences, step, total_steps) -> TokenAdvantages``;
+            overrides ``config.estimator``.
     """
 
     def __init__(
@@ -166,6 +169,7 @@ class GRPOTrainer:
         prompts: Sequence[Mapping[str, Any]],
         config: GRPOConfig,
         accuracy: Term | None = None,
+        estimator: Estimator | None = None,
     ) -> None:
         import copy
 
@@ -177,6 +181,7 @@ class GRPOTrainer:
         self.prompts = list(prompts)
         self.config = config
         self.accuracy = accuracy
+        self.estimator = estimator or ESTIMATORS[config.estimator]
         seed_everything(config.seed)
         self.reference = copy.deepcopy(model).eval() if config.kl_coef > 0 else None
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
@@ -250,8 +255,7 @@ class GRPOTrainer:
                 batch[key] = [r.get(key) for r in expanded]
         reward_out = self.reward(batch)
         rewards = reward_out.total
-        estimator = ESTIMATORS[cfg.estimator]
-        advantages = estimator(rewards, group, sequences, step_index, cfg.steps)
+        advantages = self.estimator(rewards, group, sequences, step_index, cfg.steps)
 
         n, length = len(sequences), output.shape[1] - width
         full = output[:, : width + length]

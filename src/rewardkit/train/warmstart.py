@@ -30,12 +30,12 @@ __all__ = ["WarmStartSpec", "load_or_train_warm_start", "train_warm_start"]
 class WarmStartSpec:
     """Model size and supervised training of the warm start."""
 
-    n_layer: int = 2
-    n_embd: int = 96
+    n_layer: int = 3
+    n_embd: int = 128
     n_head: int = 4
     n_positions: int = 48
     train_problems: int = 3000
-    sft_steps: int = 120
+    sft_steps: int = 100
     batch_size: int = 64
     learning_rate: float = 2e-3
     style_weights: tuple[float, float, float] = (0.4, 0.4, 0.2)

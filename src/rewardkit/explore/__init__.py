@@ -1,0 +1,22 @@
+"""Intrinsic rewards for exploration: counts, SimHash counts, RND, RDD, E3B.
+
+Every bonus reads only what the agent sees (``next_obs``, and episode flags
+for the episodic one), is a rewardkit term, and learns in ``update(batch)``.
+"""
+
+from rewardkit.explore.counts import CountBonus, SimHashCountBonus, count_bonus
+from rewardkit.explore.e3b import E3BBonus, elliptical_bonus, sherman_morrison_update
+from rewardkit.explore.rnd import RDDBonus, RNDBonus, RunningMeanStd, rdd_bound
+
+__all__ = [
+    "CountBonus",
+    "E3BBonus",
+    "RDDBonus",
+    "RNDBonus",
+    "RunningMeanStd",
+    "SimHashCountBonus",
+    "count_bonus",
+    "elliptical_bonus",
+    "rdd_bound",
+    "sherman_morrison_update",
+]
