@@ -61,7 +61,7 @@ def test_wrapper_vector_env_skips_autoreset_steps():
     env.reset(seed=0)
     rewards = []
     for _ in range(40):
-        _, reward, terminated, truncated, _ = env.step(vec.action_space.sample())
+        _, reward, _terminated, _truncated, _ = env.step(vec.action_space.sample())
         rewards.append(reward)
     rewards = np.array(rewards)
     assert set(np.unique(rewards)) <= {0.0, 1.0}

@@ -1,5 +1,7 @@
 """Exploration bonuses on tiny hand-made inputs."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +27,7 @@ def test_count_bonus_by_hand_and_decreasing():
         values.append(bonus(state).total[0])
         bonus.update(state)
     np.testing.assert_allclose(values, 1 / np.sqrt(np.arange(1, 6)))
-    assert all(a > b for a, b in zip(values, values[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(values))
 
 
 def test_simhash_shares_counts_between_near_vectors():

@@ -42,9 +42,9 @@ def trl_callback(monitor: HackingMonitor) -> Any:
 
 def sb3_callback(monitor: HackingMonitor) -> Any:
     """A ``stable_baselines3`` ``BaseCallback`` feeding the logger's values after each rollout."""
-    from stable_baselines3.common.callbacks import BaseCallback  # type: ignore[import-not-found]
+    from stable_baselines3.common.callbacks import BaseCallback
 
-    class RewardkitMonitorCallback(BaseCallback):  # type: ignore[misc]
+    class RewardkitMonitorCallback(BaseCallback):
         def __init__(self) -> None:
             super().__init__()
             self.monitor = monitor
