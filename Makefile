@@ -29,6 +29,8 @@ demo: install
 	@echo
 	$(VENV)/bin/rewardkit bench reward-hacking --quick
 	@echo
+	$(VENV)/bin/rewardkit bench explore-minigrid --quick
+	@echo
 	$(VENV)/bin/rewardkit bench verify-math --quick
 
 test: install

@@ -28,6 +28,7 @@ SUITES: dict[str, str] = {
     "verify-math": "rewardkit.bench.verify_math:main",
     "reward-hacking": "rewardkit.bench.reward_hacking:main",
     "grpo-lab": "rewardkit.bench.grpo_lab:main",
+    "explore-minigrid": "rewardkit.bench.explore_minigrid:main",
 }
 
 T = TypeVar("T")
