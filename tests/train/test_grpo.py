@@ -125,3 +125,15 @@ def test_custom_estimator_is_used():
 
     history = _tiny_trainer(0, estimator=zero).train()
     assert calls == [0, 1, 2] and all(abs(r["loss"]) < 1e-9 for r in history)
+
+
+@pytest.mark.slow
+def test_lab_runs_unchanged_with_a_saved_pretrained_model(tmp_path):
+    from rewardkit.bench.grpo_lab import RunSpec, run_one
+
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, n_positions=48)
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    result = run_one(RunSpec("credit", "grpo", seed=0, steps=2, model=str(tmp_path / "model")))
+    assert len(result["curve"]) == 2

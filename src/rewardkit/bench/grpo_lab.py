@@ -57,12 +57,27 @@ LENGTH_WEIGHT = 0.5
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run."""
+    """One training run. ``model``: a local Hugging Face model folder instead of the tiny one."""
 
     experiment: str
     design: str
     seed: int
     steps: int
+    model: str | None = None
+
+
+def load_policy(model: str | None) -> tuple[Any, Any]:
+    """The warm-started tiny GPT-2 (cached), or any local pretrained causal LM and tokenizer."""
+    if model is None:
+        from rewardkit.train.warmstart import WarmStartSpec, load_or_train_warm_start
+
+        return load_or_train_warm_start(WarmStartSpec())
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return AutoModelForCausalLM.from_pretrained(model, local_files_only=True), tokenizer
 
 
 def build_reward(design: str) -> Any:
@@ -93,11 +108,10 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
 
     from rewardkit.envs.arithmetic import ArithmeticAnswer, make_problems
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer, evaluate_greedy
-    from rewardkit.train.warmstart import WarmStartSpec, load_or_train_warm_start
 
     torch.set_num_threads(1)
     start = time.monotonic()
-    model, tokenizer = load_or_train_warm_start(WarmStartSpec())
+    model, tokenizer = load_policy(spec.model)
     reward_design, estimator = DESIGNS[spec.experiment][spec.design]
     reward = build_reward(reward_design)
     correct = ArithmeticAnswer(missing_score=0.0, name="correct")
@@ -245,6 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one seed of credit, 200 steps")
     parser.add_argument("--out", default=None)
     parser.add_argument(
+        "--model",
+        default=None,
+        help="a local Hugging Face causal LM folder to train instead of the tiny warm start",
+    )
+    parser.add_argument(
         "--rerender",
         default=None,
         metavar="RUN_DIR",
@@ -270,15 +289,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown experiments {sorted(unknown)}; choose from {sorted(DESIGNS)}")
     seeds = 1 if args.quick else args.seeds
     steps = 200 if args.quick else args.steps
-    specs = [RunSpec(e, d, s, steps) for e in experiments for d in DESIGNS[e] for s in range(seeds)]
+    specs = [
+        RunSpec(e, d, s, steps, args.model)
+        for e in experiments
+        for d in DESIGNS[e]
+        for s in range(seeds)
+    ]
     folder = RunFolder.create("grpo-lab", args.out)
     print(
         f"{len(specs)} runs ({steps} steps each) with {args.jobs} job(s); warm start first...",
         flush=True,
     )
-    from rewardkit.train.warmstart import WarmStartSpec, load_or_train_warm_start
-
-    load_or_train_warm_start(WarmStartSpec())  # train and cache once, before the pool
+    load_policy(args.model)  # train and cache the warm start once, before the pool
     runs: list[dict[str, Any]] = []
     start = time.monotonic()
     context = multiprocessing.get_context("spawn")
