@@ -12,7 +12,9 @@ from rewardkit.train.ppo import PPOConfig, PPOTrainer
 CONFIG = dict(env_id="CartPole-v1", num_envs=2, num_steps=16, total_frames=64, seed=0)
 
 
-def test_rewards_and_bonus_are_added_before_gae(monkeypatch):
+@pytest.fixture
+def gae_inputs(monkeypatch):
+    """The rewards each GAE call of the trainer receives."""
     torch.set_num_threads(1)
     seen = []
     real_gae = ppo.generalized_advantage_estimation
@@ -22,6 +24,11 @@ def test_rewards_and_bonus_are_added_before_gae(monkeypatch):
         return real_gae(r_t, *args, **kwargs)
 
     monkeypatch.setattr(ppo, "generalized_advantage_estimation", spy)
+    return seen
+
+
+def test_rewards_and_bonus_are_added_before_gae(gae_inputs):
+    seen = gae_inputs
     reward = weighted_sum([env_reward(), constant(0.25, name="alive")], name="shaped")
     trainer = PPOTrainer(PPOConfig(**CONFIG), reward=reward, bonus=constant(0.5, name="bonus"))
     trainer.train()
@@ -29,15 +36,8 @@ def test_rewards_and_bonus_are_added_before_gae(monkeypatch):
     assert len(seen) == 2 and all(np.allclose(r, 1.75) for r in seen)
 
 
-def test_intrinsic_head_uses_a_separate_stream(monkeypatch):
-    seen = []
-    real_gae = ppo.generalized_advantage_estimation
-
-    def spy(r_t, *args, **kwargs):
-        seen.append(np.array(r_t))
-        return real_gae(r_t, *args, **kwargs)
-
-    monkeypatch.setattr(ppo, "generalized_advantage_estimation", spy)
+def test_intrinsic_head_uses_a_separate_stream(gae_inputs):
+    seen = gae_inputs
     PPOTrainer(PPOConfig(**CONFIG), bonus=constant(0.5, name="bonus"), intrinsic_head=True).train()
     extrinsic, intrinsic = seen[0], seen[1]
     assert np.allclose(extrinsic, 1.0) and np.allclose(intrinsic, 0.5)

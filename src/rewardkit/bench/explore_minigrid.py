@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rewardkit.bench.runner import RunFolder, environment, markdown_table
+from rewardkit.bench.runner import RunFolder, environment, markdown_table, pyplot
 
 __all__ = ["DESIGNS", "TASKS", "main", "run_one"]
 
@@ -129,12 +129,8 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]
 
 
 def _plot(folder: RunFolder, runs: list[dict[str, Any]]) -> list[str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return []
     names = []
     for task in dict.fromkeys(r["task"] for r in runs):

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rewardkit.bench.runner import RunFolder, environment, markdown_table
+from rewardkit.bench.runner import RunFolder, environment, markdown_table, pyplot
 
 __all__ = ["DESIGNS", "RunSpec", "main", "run_one"]
 
@@ -214,12 +214,8 @@ def _targets(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[
 
 
 def _plot(folder: RunFolder, runs: list[dict[str, Any]]) -> list[str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return []
     names = []
     for experiment in dict.fromkeys(r["experiment"] for r in runs):

@@ -29,7 +29,7 @@ import numpy as np
 
 from rewardkit.audit.distance import epic_distance_tabular, starc_distance
 from rewardkit.audit.monitors import Drift, HackingMonitor, ProxyGoldDivergence
-from rewardkit.bench.runner import RunFolder, environment, markdown_table
+from rewardkit.bench.runner import RunFolder, environment, markdown_table, pyplot
 
 __all__ = ["MAP", "main", "train"]
 
@@ -123,12 +123,8 @@ def _monitor() -> HackingMonitor:
 
 
 def _plot(folder: RunFolder, logs: dict[str, list[dict[str, float]]]) -> str | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=False)
     for axis, (design, log) in zip(axes, logs.items(), strict=True):

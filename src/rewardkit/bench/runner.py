@@ -20,6 +20,7 @@ __all__ = [
     "RunFolder",
     "latency_summary",
     "markdown_table",
+    "pyplot",
     "run_suite",
 ]
 
@@ -136,6 +137,18 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
         return ordered[index] * 1000
 
     return {"p50_ms": percentile(0.5), "p99_ms": percentile(0.99), "max_ms": ordered[-1] * 1000}
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` with the file-only Agg backend, or None if matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
