@@ -25,7 +25,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -324,9 +324,6 @@ class GRPOTrainer:
             if progress is not None and (index + 1) % self.config.log_every == 0:
                 progress(record)
         return self.history
-
-    def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
 
 
 def kl_k3(logprobs: Any, ref_logprobs: Any) -> Any:

@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -388,9 +388,3 @@ class CodeTests(RewardTerm):
         values = rate if self.mode == "pass_rate" else (rate == 1.0).astype(float)
         values = np.where(status == Status.OK, values, np.nan)
         return RewardOutput(values, status=status, messages=tuple(messages))
-
-    def with_limits(self, **changes: Any) -> CodeTests:
-        """A copy with some sandbox limits changed."""
-        clone = CodeTests(self.mode, name=self.name, slots=self.slots)
-        clone.limits = replace(self.limits, **changes)
-        return clone
