@@ -26,7 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rewardkit.bench.runner import RunFolder, environment, markdown_table, pyplot
+from rewardkit.bench.runner import (
+    RunFolder,
+    environment,
+    markdown_table,
+    median_curve,
+    pyplot,
+    save_figure,
+)
 
 __all__ = ["DESIGNS", "TASKS", "main", "run_one"]
 
@@ -137,22 +144,12 @@ def _plot(folder: RunFolder, runs: list[dict[str, Any]]) -> list[str]:
         fig, axis = plt.subplots(figsize=(6.5, 3.8))
         for design in dict.fromkeys(r["design"] for r in runs if r["task"] == task):
             mine = [r for r in runs if r["task"] == task and r["design"] == design]
-            length = min(len(r["curve"]) for r in mine)
-            frames = [mine[0]["curve"][i]["frames"] for i in range(length)]
-            success = [
-                statistics.median(r["curve"][i]["train_success"] for r in mine)
-                for i in range(length)
-            ]
-            axis.plot(frames, success, label=design)
+            axis.plot(*median_curve(mine, "frames", "train_success"), label=design)
         axis.set_title(f"{task}: training success (median over seeds)")
         axis.set_xlabel("frames")
         axis.set_ylim(-0.02, 1.02)
         axis.legend(fontsize=8)
-        fig.tight_layout()
-        name = f"{task}.png"
-        fig.savefig(folder.path / name, dpi=90)
-        plt.close(fig)
-        names.append(name)
+        names.append(save_figure(plt, fig, folder, f"{task}.png"))
     return names
 
 

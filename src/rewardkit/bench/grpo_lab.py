@@ -26,7 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rewardkit.bench.runner import RunFolder, environment, markdown_table, pyplot
+from rewardkit.bench.runner import (
+    RunFolder,
+    environment,
+    markdown_table,
+    median_curve,
+    pyplot,
+    save_figure,
+)
 
 __all__ = ["DESIGNS", "RunSpec", "main", "run_one"]
 
@@ -222,11 +229,8 @@ def _plot(folder: RunFolder, runs: list[dict[str, Any]]) -> list[str]:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
         for design in dict.fromkeys(r["design"] for r in runs if r["experiment"] == experiment):
             mine = [r for r in runs if r["experiment"] == experiment and r["design"] == design]
-            steps = [p["step"] for p in mine[0]["curve"]]
             for axis, key in zip(axes, ("accuracy", "completion_length"), strict=True):
-                series = [
-                    statistics.median(r["curve"][i][key] for r in mine) for i in range(len(steps))
-                ]
+                steps, series = median_curve(mine, "step", key)
                 window = max(1, len(series) // 20)
                 smooth = [
                     statistics.fmean(series[max(0, i - window + 1) : i + 1])
@@ -238,11 +242,7 @@ def _plot(folder: RunFolder, runs: list[dict[str, Any]]) -> list[str]:
         for axis in axes:
             axis.set_xlabel("step")
             axis.legend(fontsize=8)
-        fig.tight_layout()
-        name = f"{experiment}.png"
-        fig.savefig(folder.path / name, dpi=90)
-        plt.close(fig)
-        names.append(name)
+        names.append(save_figure(plt, fig, folder, f"{experiment}.png"))
     return names
 
 

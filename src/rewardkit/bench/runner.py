@@ -6,6 +6,7 @@ import importlib
 import json
 import math
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,8 +21,10 @@ __all__ = [
     "RunFolder",
     "latency_summary",
     "markdown_table",
+    "median_curve",
     "pyplot",
     "run_suite",
+    "save_figure",
 ]
 
 #: suite name -> "module:function"; the function takes (argv) and returns an exit code
@@ -149,6 +152,31 @@ def pyplot() -> Any:
     except ImportError:
         return None
     return plt
+
+
+def median_curve(
+    runs: Sequence[dict[str, Any]], x_key: str, y_key: str
+) -> tuple[list[float], list[float]]:
+    """Median over runs (seeds) of ``curve[i][y_key]``, on the first run's ``x_key`` axis.
+
+    Example:
+        >>> runs = [{"curve": [{"t": 1, "y": 0.0}, {"t": 2, "y": 1.0}]},
+        ...         {"curve": [{"t": 1, "y": 2.0}]}]
+        >>> median_curve(runs, "t", "y")
+        ([1], [1.0])
+    """
+    length = min(len(r["curve"]) for r in runs)
+    xs = [runs[0]["curve"][i][x_key] for i in range(length)]
+    ys = [float(statistics.median(r["curve"][i][y_key] for r in runs)) for i in range(length)]
+    return xs, ys
+
+
+def save_figure(plt: Any, fig: Any, folder: RunFolder, name: str) -> str:
+    """Lay out, save under ``folder`` and close a figure; returns its file name."""
+    fig.tight_layout()
+    fig.savefig(folder.path / name, dpi=90)
+    plt.close(fig)
+    return name
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
