@@ -2,23 +2,69 @@
 
 import pytest
 
-from rewardkit.bench.explore_minigrid import DESIGNS, RunSpec, _summary, make_bonus, run_one
+from rewardkit.bench.explore_minigrid import (
+    DESIGN_LABELS,
+    DESIGNS,
+    RunSpec,
+    best_designs,
+    main,
+    make_bonus,
+    run_one,
+    summarize_runs,
+)
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-def test_every_design_builds(design):
+def test_every_design_builds_and_is_labelled(design):
     bonus, own_head = make_bonus(design, seed=0)
     assert (bonus is None) == (design == "sparse")
     assert own_head == (design in ("rnd", "rdd"))
+    assert DESIGN_LABELS[design].startswith(design)
 
 
 def test_run_one_and_summary():
     runs = [
         run_one(RunSpec("MiniGrid-Empty-5x5-v0", design, 0, frames=2048, evals=2))
-        for design in ("sparse", "count")
+        for design in ("sparse", "count", "shaping")
     ]
     for run in runs:
-        assert run["curve"] and 0.0 <= run["final_greedy_success"] <= 1.0 and run["fps"] > 0
-    summary = _summary(runs)["MiniGrid-Empty-5x5-v0"]
+        assert run["curve"] and run["fps"] > 0
+        assert len(run["evals"]) == 2
+        assert 0.0 <= run["final_success"] <= 1.0 and 0.0 <= run["final_greedy_success"] <= 1.0
+    summary = summarize_runs(runs)["MiniGrid-Empty-5x5-v0"]
     assert summary["sparse"]["fps_ratio_to_sparse"] == pytest.approx(1.0)
-    assert summary["count"]["seeds"] == 1
+    assert summary["count"]["seeds"] == 1 and summary["shaping"]["frames"] == 2048
+
+
+def _row(frames_to, success, frames=100):
+    return {"frames_to_0.9": frames_to, "final_success": success, "frames": frames}
+
+
+def test_best_designs_ranks_solved_tasks_then_frames_then_success():
+    summary = {
+        "A": {
+            "sparse": _row(10, 1.0),
+            "x": _row(50, 1.0),
+            "y": _row(20, 1.0),
+            "z": _row(None, 0.8),
+        },
+        "B": {
+            "sparse": _row(None, 0.0),
+            "x": _row(60, 0.9),
+            "y": _row(None, 0.5),
+            "z": _row(None, 0.6),
+        },
+    }
+    # x solves both tasks; y and z one and zero; sparse is never a candidate
+    assert best_designs(summary, 2) == ["x", "y"]
+    assert best_designs(summary, 5) == ["x", "y", "z"]
+
+
+def test_bad_arguments_exit_with_a_message(capsys):
+    with pytest.raises(SystemExit):
+        main(["--designs", "sparse,curiosity"])
+    assert "unknown designs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--seeds", "0"])
+    with pytest.raises(SystemExit):
+        main(["--quick", "--full"])

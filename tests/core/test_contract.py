@@ -70,6 +70,7 @@ EXAMPLES = {
     "count_bonus": ({"beta": 0.5}, STEPS),
     "simhash_count_bonus": ({"bits": 8}, STEPS),
     "e3b_bonus": ({"projection_dim": 4}, {**STEPS, "truncated": [False, False, False]}),
+    "episodic_count_bonus": ({"beta": 0.5}, {**STEPS, "truncated": [False, False, False]}),
     "rnd_bonus": ({"feature_dim": 8, "hidden": 16}, STEPS),
     "rdd_bonus": ({"feature_dim": 8, "hidden": 16}, STEPS),
     "code_tests": (

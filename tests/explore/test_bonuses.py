@@ -9,6 +9,7 @@ import torch
 from rewardkit.explore import (
     CountBonus,
     E3BBonus,
+    EpisodicCountBonus,
     RDDBonus,
     RNDBonus,
     SimHashCountBonus,
@@ -37,6 +38,23 @@ def test_simhash_shares_counts_between_near_vectors():
     near = bonus({"next_obs": base * 1.001}).total[0]
     far = bonus({"next_obs": -base}).total[0]
     assert near == pytest.approx(1 / np.sqrt(2)) and far == 1.0
+
+
+def test_episodic_counts_by_hand_reset_on_truncation_and_keep_envs_apart():
+    bonus = EpisodicCountBonus(beta=2.0)
+    batch = {
+        "next_obs": np.array([[1], [1], [2], [1], [1], [1]]),
+        "terminated": [False, False, False, False, False, False],
+        "truncated": [False, False, False, True, False, False],
+        "env": [0, 1, 0, 0, 0, 1],
+    }
+    # env 0 sees 1, 2, 1 (truncated: still paid, then forgotten), 1; env 1 sees 1, 1
+    expected = [2.0, 2.0, 2.0, 2 / np.sqrt(2), 2.0, 2 / np.sqrt(2)]
+    np.testing.assert_allclose(bonus(batch).total, expected)
+    # counts persist across rollouts within an episode, and termination also resets
+    step = {"next_obs": np.array([[1]]), "terminated": [True], "truncated": [False], "env": [0]}
+    assert bonus(step).total[0] == pytest.approx(2 / np.sqrt(2))
+    assert bonus(step).total[0] == pytest.approx(2.0)
 
 
 def test_e3b_by_hand_resets_on_truncation_and_keeps_envs_apart():

@@ -58,6 +58,27 @@ def test_minigrid_observations_and_greedy_evaluation():
     assert 0.0 <= trainer.evaluate(episodes=2) <= 1.0
 
 
+def test_sampled_evaluation_is_seeded_and_leaves_the_training_rng_alone():
+    trainer = PPOTrainer(
+        PPOConfig(env_id="MiniGrid-Empty-5x5-v0", num_envs=2, num_steps=16, total_frames=32)
+    )
+    trainer.train()
+    state = torch.get_rng_state()
+    first = trainer.evaluate(episodes=3, greedy=False, seed=5)
+    assert torch.equal(state, torch.get_rng_state())
+    assert trainer.evaluate(episodes=3, greedy=False, seed=5) == first
+
+
+def test_frames_per_second_exclude_the_progress_callback():
+    import time
+
+    started = time.monotonic()
+    log = PPOTrainer(PPOConfig(**CONFIG), progress=lambda record: time.sleep(0.25)).train()
+    elapsed = time.monotonic() - started
+    assert elapsed >= 0.5  # two updates, each followed by a slow callback
+    assert log[-1]["fps"] > 2 * 64 / elapsed
+
+
 def test_config_validation():
     from rewardkit.core import CompositionError
 

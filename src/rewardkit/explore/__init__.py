@@ -4,12 +4,18 @@ Every bonus reads only what the agent sees (``next_obs``, and episode flags
 for the episodic one), is a rewardkit term, and learns in ``update(batch)``.
 """
 
-from rewardkit.explore.counts import CountBonus, SimHashCountBonus, count_bonus
+from rewardkit.explore.counts import (
+    CountBonus,
+    EpisodicCountBonus,
+    SimHashCountBonus,
+    count_bonus,
+)
 from rewardkit.explore.e3b import E3BBonus, elliptical_bonus, sherman_morrison_update
 from rewardkit.explore.rnd import RDDBonus, RNDBonus, RunningMeanStd, rdd_bound
 
 __all__ = [
     "CountBonus",
+    "EpisodicCountBonus",
     "E3BBonus",
     "RDDBonus",
     "RNDBonus",

@@ -1,4 +1,4 @@
-"""Count-based exploration bonuses: exact counts and SimHash counts.
+"""Count-based exploration bonuses: exact counts, SimHash counts, episodic counts.
 
 b(s') = β / √(N(s') + 1), N(s') the number of earlier visits to the
 (hashed) observation. Exact counts key on the observation's bytes (for
@@ -7,7 +7,11 @@ keys on the signs of k random projections of the flattened observation, so
 nearby vectors share a count.
 
 ``__call__`` does not change the counts; ``update(batch)`` adds the batch's
-visits.
+visits. :class:`EpisodicCountBonus` counts within the current episode of each
+environment instead (the "episodic count" baseline of E3B's paper; the
+episodic factor of NovelD): its memory is read and written in order as a
+rollout is scored, and is cleared when an episode is terminated *or*
+truncated.
 
 Example:
     >>> bonus = CountBonus(beta=1.0)
@@ -32,7 +36,7 @@ from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 
-__all__ = ["CountBonus", "SimHashCountBonus", "count_bonus"]
+__all__ = ["CountBonus", "EpisodicCountBonus", "SimHashCountBonus", "count_bonus"]
 
 
 def count_bonus(counts: Any, beta: float = 1.0) -> FloatArray:
@@ -89,3 +93,49 @@ class SimHashCountBonus(CountBonus):
             self._projection = rng.standard_normal((self.bits, flat.shape[1]))
         codes = (flat @ self._projection.T) > 0
         return [np.packbits(code).tobytes() for code in codes]
+
+
+@register("episodic_count_bonus")
+class EpisodicCountBonus(RewardTerm):
+    """β / √(N_ep(s') + 1), N_ep the earlier visits to s' in this episode of this env.
+
+    Reads ``next_obs``, ``terminated``, ``truncated`` and, for vector envs, ``env``
+    (rows in time order, as a rollout flattened time-major). After a row that
+    ends an episode, that env's counts start again from zero.
+
+    Example:
+        >>> bonus = EpisodicCountBonus(beta=1.0)
+        >>> batch = {"next_obs": np.array([[1], [1], [1], [1]]),
+        ...          "terminated": np.array([False, False, True, False]),
+        ...          "truncated": np.zeros(4, dtype=bool)}
+        >>> bonus(batch).total.round(3)   # 1, 1/√2, 1/√3, then a new episode
+        array([1.   , 0.707, 0.577, 1.   ])
+    """
+
+    columns = ("next_obs", "terminated", "truncated")
+
+    def __init__(self, beta: float = 0.01, name: str = "episodic_count_bonus") -> None:
+        super().__init__(name)
+        self.beta = float(beta)
+        self._episodes: dict[Any, Counter[bytes]] = {}
+
+    def _compute(self, batch: Batch) -> FloatArray:
+        observations = np.asarray(get_column(batch, "next_obs"))
+        ended = np.asarray(get_column(batch, "terminated"), dtype=bool) | np.asarray(
+            get_column(batch, "truncated"), dtype=bool
+        )
+        envs = batch.get("env", [0] * len(observations))
+        earlier = np.empty(len(observations))
+        for i, row in enumerate(observations.reshape(len(observations), -1)):
+            counts = self._episodes.setdefault(envs[i], Counter())
+            key = np.ascontiguousarray(row).tobytes()
+            earlier[i] = counts[key]
+            if ended[i]:  # the next observation belongs to a new episode
+                del self._episodes[envs[i]]
+            else:
+                counts[key] += 1
+        return count_bonus(earlier, self.beta)
+
+    def reset(self) -> None:
+        """Forget every environment's episode."""
+        self._episodes.clear()

@@ -7,8 +7,9 @@ transition Φ(s') is taken as 0, so the shaping telescopes to −Φ(s₀) over a
 episode. A truncated transition keeps Φ(s'): the episode was cut, not ended.
 
 Potentials are functions of the observation the agent sees. Built-in ones
-(``linear``, ``negative_distance``, ``coordinate``) can be named in spec
-files; any callable ``obs (N, d) -> (N,)`` works in Python.
+(``linear``, ``negative_distance``, ``coordinate``, and
+``minigrid_view_progress`` from :mod:`rewardkit.envs.minigrid`) can be named
+in spec files; any callable ``obs (N, d) -> (N,)`` works in Python.
 
 Example:
     >>> shaping_reward(np.array([0.0, 1.0]), np.array([1.0, 2.0]),
@@ -18,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,12 +76,17 @@ POTENTIALS: dict[str, Callable[..., Potential]] = {
     "negative_distance": _negative_distance,
     "coordinate": _coordinate,
 }
+#: modules that add environment-specific potentials to POTENTIALS when imported
+POTENTIAL_MODULES: tuple[str, ...] = ("rewardkit.envs.minigrid",)
 
 
 def make_potential(potential: str | Potential, params: dict[str, Any] | None = None) -> Potential:
     """A potential from a built-in name and parameters, or a callable as is."""
     if callable(potential):
         return potential
+    if potential not in POTENTIALS:
+        for module in POTENTIAL_MODULES:
+            importlib.import_module(module)
     try:
         factory = POTENTIALS[potential]
     except KeyError:

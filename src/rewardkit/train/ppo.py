@@ -56,6 +56,7 @@ class PPOConfig:
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     hidden: int = 64
+    minigrid_view: str = "scaled"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -65,8 +66,15 @@ class PPOConfig:
             raise CompositionError("num_envs * num_steps must be divisible by minibatches")
 
 
-def make_env(env_id: str) -> Callable[[], Any]:
-    """A thunk making ``env_id`` with flat observations (MiniGrid: the 7x7x3 view, /10)."""
+def make_env(env_id: str, minigrid_view: str = "scaled") -> Callable[[], Any]:
+    """A thunk making ``env_id`` with flat observations.
+
+    MiniGrid: the agent's 7x7 view, one-hot per cell (``"onehot"``, 980 values,
+    :func:`rewardkit.envs.minigrid.encode_view`) or its codes divided by 10
+    (``"scaled"``, 147 values). Other environments are flattened.
+    """
+    if minigrid_view not in ("onehot", "scaled"):
+        raise CompositionError(f"minigrid_view must be 'onehot' or 'scaled', got {minigrid_view!r}")
 
     def thunk() -> Any:
         import gymnasium as gym
@@ -75,13 +83,17 @@ def make_env(env_id: str) -> Callable[[], Any]:
             import minigrid  # noqa: F401  (registers the environments)
             from minigrid.wrappers import ImgObsWrapper
 
+            from rewardkit.envs.minigrid import ONEHOT_SIZE, encode_view
+
             env = ImgObsWrapper(gym.make(env_id))
-            env = gym.wrappers.TransformObservation(
-                env,
-                lambda o: o.astype(np.float32).reshape(-1) / 10.0,
-                gym.spaces.Box(0.0, 1.0, (int(np.prod(env.observation_space.shape)),), np.float32),
+            if minigrid_view == "onehot":
+                space = gym.spaces.Box(0.0, 1.0, (ONEHOT_SIZE,), np.float32)
+                return gym.wrappers.TransformObservation(env, encode_view, space)
+            size = int(np.prod(env.observation_space.shape))
+            space = gym.spaces.Box(0.0, 1.0, (size,), np.float32)
+            return gym.wrappers.TransformObservation(
+                env, lambda o: o.astype(np.float32).reshape(-1) / 10.0, space
             )
-            return env
         env = gym.make(env_id)
         if len(env.observation_space.shape or ()) != 1:
             env = gym.wrappers.FlattenObservation(env)
@@ -156,7 +168,7 @@ class PPOTrainer:
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
         self.envs = gym.vector.SyncVectorEnv(
-            [make_env(config.env_id) for _ in range(config.num_envs)],
+            [make_env(config.env_id, config.minigrid_view) for _ in range(config.num_envs)],
             autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
         )
         obs_dim = int(np.prod(self.envs.single_observation_space.shape))
@@ -197,6 +209,7 @@ class PPOTrainer:
         obs, _ = self.envs.reset(seed=cfg.seed)
         updates = max(1, cfg.total_frames // (T * N))
         start, frames = time.monotonic(), 0
+        outside = 0.0  # seconds spent in the progress callback (e.g. evaluations), not training
         episode_returns = np.zeros(N)
         finished_returns: list[float] = []
         for update in range(updates):
@@ -280,7 +293,7 @@ class PPOTrainer:
             record = {
                 "update": float(update + 1),
                 "frames": float(frames),
-                "fps": frames / (time.monotonic() - start),
+                "fps": frames / (time.monotonic() - start - outside),
                 "episode_return": float(np.mean(finished_returns[-100:]))
                 if finished_returns
                 else 0.0,
@@ -292,7 +305,9 @@ class PPOTrainer:
             }
             self.log.append(record)
             if self.progress is not None:
+                called = time.monotonic()
                 self.progress(record)
+                outside += time.monotonic() - called
         return self.log
 
     def _update(
@@ -333,10 +348,18 @@ class PPOTrainer:
                 }
         return stats
 
-    def evaluate(self, episodes: int = 10, seed: int = 10_000) -> float:
-        """Greedy success rate (episodes with positive return) on fresh seeds."""
+    def evaluate(self, episodes: int = 10, seed: int = 10_000, greedy: bool = True) -> float:
+        """Success rate (episodes with positive return) on fresh seeds.
+
+        ``greedy=True`` takes the most likely action; ``greedy=False`` samples
+        from the policy (the policy PPO trains; on partially observed tasks
+        such as MiniGrid a deterministic policy can loop where the stochastic
+        one does not). Sampling uses its own generator, seeded by ``seed``,
+        so evaluation neither depends on nor disturbs the training RNG.
+        """
         torch = self.agent.torch
-        env = make_env(self.config.env_id)()
+        env = make_env(self.config.env_id, self.config.minigrid_view)()
+        generator = torch.Generator().manual_seed(seed)
         wins = 0
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed + episode)
@@ -344,7 +367,11 @@ class PPOTrainer:
             while not done:
                 with torch.no_grad():
                     logits = self.agent.actor(torch.as_tensor(obs[None]))
-                obs, reward, term, trunc, _ = env.step(int(logits.argmax()))
+                if greedy:
+                    action = int(logits.argmax())
+                else:
+                    action = int(torch.multinomial(logits.softmax(-1)[0], 1, generator=generator))
+                obs, reward, term, trunc, _ = env.step(action)
                 total += float(reward)
                 done = bool(term or trunc)
             wins += total > 0
