@@ -15,8 +15,8 @@ from rewardkit.explore.rnd import RDDBonus, RNDBonus, RunningMeanStd, rdd_bound
 
 __all__ = [
     "CountBonus",
-    "EpisodicCountBonus",
     "E3BBonus",
+    "EpisodicCountBonus",
     "RDDBonus",
     "RNDBonus",
     "RunningMeanStd",
