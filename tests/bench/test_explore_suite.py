@@ -68,3 +68,23 @@ def test_bad_arguments_exit_with_a_message(capsys):
         main(["--seeds", "0"])
     with pytest.raises(SystemExit):
         main(["--quick", "--full"])
+
+
+def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path):
+    import json
+
+    import rewardkit.bench.explore_minigrid as suite
+
+    monkeypatch.setitem(suite.FULL_PLAN, "first_tasks", ("MiniGrid-Empty-5x5-v0",))
+    monkeypatch.setitem(suite.FULL_PLAN, "first_designs", ("sparse", "count", "ecount"))
+    monkeypatch.setitem(suite.FULL_PLAN, "first_frames", 1024)
+    monkeypatch.setitem(suite.FULL_PLAN, "last_task", "MiniGrid-Empty-6x6-v0")
+    monkeypatch.setitem(suite.FULL_PLAN, "last_frames", 1024)
+    monkeypatch.setitem(suite.FULL_PLAN, "best", 1)
+    assert main(["--full", "--seeds", "1", "--evals", "1", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["summary"]) == {"MiniGrid-Empty-5x5-v0", "MiniGrid-Empty-6x6-v0"}
+    assert len(results["summary"]["MiniGrid-Empty-6x6-v0"]) == 2  # sparse + the best bonus
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 5
+    report = (tmp_path / "report.md").read_text()
+    assert "--full --seeds 1" in report and "## MiniGrid-Empty-6x6-v0" in report
