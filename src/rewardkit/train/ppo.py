@@ -210,6 +210,7 @@ class PPOTrainer:
         updates = max(1, cfg.total_frames // (T * N))
         start, frames = time.monotonic(), 0
         outside = 0.0  # seconds spent in the progress callback (e.g. evaluations), not training
+        hook = 0.0  # seconds spent scoring the rollout with the reward and bonus terms
         episode_returns = np.zeros(N)
         finished_returns: list[float] = []
         for update in range(updates):
@@ -260,7 +261,9 @@ class PPOTrainer:
                 "truncated": truncated.reshape(-1),
                 "env": np.tile(np.arange(N), T),
             }
+            hook_started = time.monotonic()
             extrinsic, intrinsic, means = self.shaped_rewards(batch)
+            hook += time.monotonic() - hook_started
             extrinsic, intrinsic = extrinsic.reshape(T, N), intrinsic.reshape(T, N)
             v_ext = buf_values[..., 0]
             next_ext = bootstrap_values(
@@ -294,6 +297,8 @@ class PPOTrainer:
                 "update": float(update + 1),
                 "frames": float(frames),
                 "fps": frames / (time.monotonic() - start - outside),
+                "hook_seconds": hook,
+                "train_seconds": time.monotonic() - start - outside,
                 "episode_return": float(np.mean(finished_returns[-100:]))
                 if finished_returns
                 else 0.0,
