@@ -75,9 +75,8 @@ def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path)
 
     import rewardkit.bench.explore_minigrid as suite
 
-    monkeypatch.setitem(suite.FULL_PLAN, "first_tasks", ("MiniGrid-Empty-5x5-v0",))
+    monkeypatch.setitem(suite.FULL_PLAN, "first_tasks", {"MiniGrid-Empty-5x5-v0": 1024})
     monkeypatch.setitem(suite.FULL_PLAN, "first_designs", ("sparse", "count", "ecount"))
-    monkeypatch.setitem(suite.FULL_PLAN, "first_frames", 1024)
     monkeypatch.setitem(suite.FULL_PLAN, "last_task", "MiniGrid-Empty-6x6-v0")
     monkeypatch.setitem(suite.FULL_PLAN, "last_frames", 1024)
     monkeypatch.setitem(suite.FULL_PLAN, "best", 1)
