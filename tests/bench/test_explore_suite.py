@@ -87,3 +87,16 @@ def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path)
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 5
     report = (tmp_path / "report.md").read_text()
     assert "--full --seeds 1" in report and "## MiniGrid-Empty-6x6-v0" in report
+    # the report is rebuilt from results.json alone
+    (tmp_path / "report.md").unlink()
+    assert main(["--rerender", str(tmp_path)]) == 0
+    assert (tmp_path / "report.md").read_text() == report
+
+
+@pytest.mark.parametrize("design", ["count", "rnd", "e3b", "ecount"])
+def test_scale_multiplies_the_bonus_only(design):
+    full, _ = make_bonus(design, seed=0)
+    tenth, _ = make_bonus(design, seed=0, scale=0.1)
+    assert tenth.beta == pytest.approx(0.1 * full.beta)
+    shaping, _ = make_bonus("shaping", seed=0, scale=0.1)
+    assert shaping.gamma == 0.99

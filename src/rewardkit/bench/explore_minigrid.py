@@ -27,6 +27,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rewardkit.bench.runner import (
@@ -78,10 +79,12 @@ class RunSpec:
     seed: int
     frames: int
     evals: int
+    scale: float = 1.0
 
 
-def make_bonus(design: str, seed: int) -> tuple[Any, bool]:
-    """(bonus term or None, whether it gets its own value head)."""
+def make_bonus(design: str, seed: int, scale: float = 1.0) -> tuple[Any, bool]:
+    """(bonus term or None, whether it gets its own value head); ``scale`` multiplies
+    the bonus's β (not the shaping, whose size does not change optimal policies)."""
     from rewardkit.explore import (
         CountBonus,
         E3BBonus,
@@ -94,17 +97,17 @@ def make_bonus(design: str, seed: int) -> tuple[Any, bool]:
     if design == "sparse":
         return None, False
     if design == "count":
-        return CountBonus(beta=0.005), False
+        return CountBonus(beta=0.005 * scale), False
     if design == "simhash":
-        return SimHashCountBonus(beta=0.005, bits=32, seed=seed), False
+        return SimHashCountBonus(beta=0.005 * scale, bits=32, seed=seed), False
     if design == "rnd":
-        return RNDBonus(beta=1.0, learning_rate=1e-4, seed=seed), True
+        return RNDBonus(beta=1.0 * scale, learning_rate=1e-4, seed=seed), True
     if design == "rdd":
-        return RDDBonus(beta=1.0, learning_rate=3e-4, seed=seed), True
+        return RDDBonus(beta=1.0 * scale, learning_rate=3e-4, seed=seed), True
     if design == "e3b":
-        return E3BBonus(beta=0.01, ridge=0.1, projection_dim=32, seed=seed), False
+        return E3BBonus(beta=0.01 * scale, ridge=0.1, projection_dim=32, seed=seed), False
     if design == "ecount":
-        return EpisodicCountBonus(beta=0.005), False
+        return EpisodicCountBonus(beta=0.005 * scale), False
     if design == "shaping":
         from rewardkit.shaping import PotentialShaping
 
@@ -120,7 +123,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     from rewardkit.train.ppo import PPOConfig, PPOTrainer
 
     torch.set_num_threads(1)
-    bonus, own_head = make_bonus(spec.design, spec.seed)
+    bonus, own_head = make_bonus(spec.design, spec.seed, spec.scale)
     config = PPOConfig(env_id=spec.task, total_frames=spec.frames, seed=spec.seed, **PPO_SETTINGS)
     per_update = config.num_envs * config.num_steps
     updates = max(1, spec.frames // per_update)
@@ -153,6 +156,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         "design": spec.design,
         "seed": spec.seed,
         "frames": spec.frames,
+        "scale": spec.scale,
         "fps": curve[-1]["fps"] if curve else 0.0,
         # frames/s with the bonus over frames/s of the same run without the time spent
         # scoring rollouts: the bonus's own cost, free of the episode-length effect
@@ -281,10 +285,10 @@ def _report(
         f"goal, policy sampled as trained, measured at {evals} points per run; greedy = "
         f"{GREEDY_EPISODES} episodes with the most likely action at the end. frames/s is "
         "training throughput (evaluations excluded). fps ratio to sparse = design over sparse "
-        "in the same run; it mixes the bonus's cost with what the policy does (MiniGrid's "
-        "resets cost more than steps, so a policy that finishes episodes fast runs slower). "
-        "fps ratio, bonus cost = frames/s over the frames/s of the same run without the time "
-        "spent scoring rollouts with the bonus (its compute and update).",
+        "in the same run; besides the bonus's cost it moves with what the policy does and "
+        "with the load of the run sharing the machine. fps ratio, bonus cost = frames/s over "
+        "the frames/s of the same run without the time spent scoring rollouts with the bonus "
+        "(its compute and update).",
         "",
         "Designs: "
         + "; ".join(
@@ -357,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=1_000_000)
     parser.add_argument("--evals", type=int, default=10, help="evaluation points per run")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply every bonus's scale (an ablation)"
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--quick",
@@ -370,9 +377,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "designs, then MultiRoom-N4-S5 with sparse and the two best bonuses (2M)",
     )
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--rerender",
+        default=None,
+        metavar="RUN_DIR",
+        help="rewrite the report and plots of a finished run from its results.json",
+    )
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.frames < 1 or args.evals < 1 or args.jobs < 1:
-        parser.error("--seeds, --frames, --evals and --jobs must be positive")
+    if args.rerender:
+        return _rerender(args.rerender)
+    if min(args.seeds, args.frames, args.evals, args.jobs) < 1 or not args.scale > 0:
+        parser.error("--seeds, --frames, --evals, --jobs and --scale must be positive")
     evals = args.evals
     if args.quick:
         tasks, designs, seeds, frames = (
@@ -385,7 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.full:
         tasks, designs = list(FULL_PLAN["first_tasks"]), list(FULL_PLAN["first_designs"])
         seeds = args.seeds
-        command = f"rewardkit bench explore-minigrid --full --seeds {seeds} --jobs {args.jobs}"
+        command = f"rewardkit bench explore-minigrid --full --seeds {seeds} --jobs {args.jobs}" + (
+            f" --scale {args.scale:g}" if args.scale != 1.0 else ""
+        )
     else:
         tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
         designs = [d.strip() for d in args.designs.split(",") if d.strip()]
@@ -393,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = (
             f"rewardkit bench explore-minigrid --tasks {','.join(tasks)} "
             f"--designs {','.join(designs)} --seeds {seeds} --frames {frames} --jobs {args.jobs}"
+            + (f" --scale {args.scale:g}" if args.scale != 1.0 else "")
         )
     unknown = set(designs) - set(DESIGNS)
     if unknown:
@@ -401,7 +419,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         designs = ["sparse", *designs]  # the overhead ratio needs the baseline in the same run
     frames_of = dict(FULL_PLAN["first_tasks"]) if args.full else dict.fromkeys(tasks, frames)
     specs = [
-        RunSpec(t, d, s, frames_of[t], evals) for t in tasks for d in designs for s in range(seeds)
+        RunSpec(t, d, s, frames_of[t], evals, args.scale)
+        for t in tasks
+        for d in designs
+        for s in range(seeds)
     ]
     folder = RunFolder.create("explore-minigrid", args.out)
     print(
@@ -413,30 +434,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.monotonic()
     _run_all(specs, args.jobs, runs, start, folder)
     notes: list[str] = []
+    if args.scale != 1.0:
+        notes = [f"Every bonus's scale is multiplied by {args.scale:g} (shaping unchanged).", ""]
     if args.full:
         best = best_designs(summarize_runs(runs), int(FULL_PLAN["best"]))
         last_frames = int(FULL_PLAN["last_frames"])
-        notes = [
-            f"{FULL_PLAN['last_task']}: sparse and the two best bonuses on the first tasks "
-            f"({', '.join(best)}), {last_frames:,} frames.",
-            "",
-        ]
+        notes += _last_task_note(best, last_frames)
         print(
             f"best designs on {', '.join(tasks)}: {best}; now {FULL_PLAN['last_task']}", flush=True
         )
         last = [
-            RunSpec(str(FULL_PLAN["last_task"]), d, s, last_frames, evals)
+            RunSpec(str(FULL_PLAN["last_task"]), d, s, last_frames, evals, args.scale)
             for d in ["sparse", *best]
             for s in range(seeds)
         ]
         _run_all(last, args.jobs, runs, start, folder)
-    runs.sort(
+    render(folder, runs, command, seeds, evals, notes, time.monotonic() - start)
+    return 0
+
+
+def render(
+    folder: RunFolder,
+    runs: list[dict[str, Any]],
+    command: str,
+    seeds: int,
+    evals: int,
+    notes: list[str],
+    seconds: float,
+) -> str:
+    """Write report.md, results.json and the plots from finished runs (also --rerender)."""
+    runs = sorted(
+        runs,
         key=lambda r: (
             TASKS.index(r["task"]) if r["task"] in TASKS else -1,
             r["task"],
             DESIGNS.index(r["design"]),
             r["seed"],
-        )
+        ),
     )
     summary = summarize_runs(runs)
     plots = _plot(folder, runs)
@@ -448,8 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "suite": "explore-minigrid",
             "command": command,
             "seeds": seeds,
+            "evals": evals,
+            "notes": notes,
             "ppo": PPO_SETTINGS,
-            "seconds": time.monotonic() - start,
+            "seconds": seconds,
             "environment": environment(),
             "summary": summary,
             "runs": runs,
@@ -457,4 +493,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(report)
     print(f"wrote {folder.path}")
+    return report
+
+
+def _last_task_note(best: list[str], frames: int) -> list[str]:
+    return [
+        f"{FULL_PLAN['last_task']}: sparse and the two best bonuses on the first tasks "
+        f"({', '.join(best)}), {frames:,} frames.",
+        "",
+    ]
+
+
+def _rerender(run_dir: str) -> int:
+    folder = RunFolder(Path(run_dir))
+    saved = json.loads((folder.path / "results.json").read_text())
+    runs = saved["runs"]
+    notes = saved.get("notes")
+    if notes is None:  # results written before notes were saved: rebuild the --full note
+        last = [r for r in runs if r["task"] == FULL_PLAN["last_task"] and r["design"] != "sparse"]
+        best = list(dict.fromkeys(r["design"] for r in last))
+        notes = _last_task_note(best, last[0]["frames"]) if last else []
+    evals = saved.get("evals") or max(len(r["evals"]) for r in runs)
+    render(folder, runs, saved["command"], saved["seeds"], evals, notes, saved["seconds"])
     return 0
