@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -246,10 +247,18 @@ def _plot(folder: RunFolder, runs: list[dict[str, Any]]) -> list[str]:
     return names
 
 
+#: each run is single-threaded, so ``--jobs N`` uses N cores: torch is set to one thread
+#: in the run, and BLAS (numpy's matrix products, e.g. E3B's) through these variables,
+#: which spawned workers inherit
+SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _run_all(
     specs: list[RunSpec], jobs: int, runs: list[dict[str, Any]], start: float, folder: RunFolder
 ) -> None:
     total = len(runs) + len(specs)
+    for variable in SINGLE_THREAD_ENV:
+        os.environ.setdefault(variable, "1")
     with multiprocessing.get_context("spawn").Pool(jobs) as pool:
         for result in pool.imap_unordered(run_one, specs):
             runs.append(result)
