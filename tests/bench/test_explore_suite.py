@@ -36,28 +36,36 @@ def test_run_one_and_summary():
     assert summary["count"]["seeds"] == 1 and summary["shaping"]["frames"] == 2048
 
 
-def _row(frames_to, success, frames=100):
-    return {"frames_to_0.9": frames_to, "final_success": success, "frames": frames}
+def _row(frames_to, seeds_solved, success, frames=100):
+    return {
+        "frames_to_0.9": frames_to,
+        "seeds_solved": seeds_solved,
+        "mean_final_success": success,
+        "frames": frames,
+    }
 
 
-def test_best_designs_ranks_solved_tasks_then_frames_then_success():
+def test_best_designs_ranks_tasks_then_seeds_then_frames_then_success():
     summary = {
         "A": {
-            "sparse": _row(10, 1.0),
-            "x": _row(50, 1.0),
-            "y": _row(20, 1.0),
-            "z": _row(None, 0.8),
+            "sparse": _row(10, 3, 1.0),
+            "x": _row(50, 2, 1.0),
+            "y": _row(20, 3, 1.0),
+            "z": _row(None, 1, 0.4),
+            "w": _row(None, 0, 0.8),
         },
         "B": {
-            "sparse": _row(None, 0.0),
-            "x": _row(60, 0.9),
-            "y": _row(None, 0.5),
-            "z": _row(None, 0.6),
+            "sparse": _row(None, 0, 0.0),
+            "x": _row(60, 2, 0.9),
+            "y": _row(None, 0, 0.5),
+            "z": _row(None, 0, 0.1),
+            "w": _row(None, 0, 0.1),
         },
     }
-    # x solves both tasks; y and z one and zero; sparse is never a candidate
+    # x solves both tasks, y one; z beats w on seeds that reached 0.9 despite lower success;
+    # sparse is never a candidate
     assert best_designs(summary, 2) == ["x", "y"]
-    assert best_designs(summary, 5) == ["x", "y", "z"]
+    assert best_designs(summary, 5) == ["x", "y", "z", "w"]
 
 
 def test_bad_arguments_exit_with_a_message(capsys):
@@ -87,6 +95,10 @@ def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path)
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 5
     report = (tmp_path / "report.md").read_text()
     assert "--full --seeds 1" in report and "## MiniGrid-Empty-6x6-v0" in report
+    # resuming a finished run runs nothing again and writes the same tables
+    assert main(["--full", "--seeds", "1", "--evals", "1", "--resume", str(tmp_path)]) == 0
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 5
+    assert (tmp_path / "report.md").read_text() == report
     # the report is rebuilt from results.json alone
     (tmp_path / "report.md").unlink()
     assert main(["--rerender", str(tmp_path)]) == 0

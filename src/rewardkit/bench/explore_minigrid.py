@@ -191,6 +191,7 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, 
                 "frames_to_0.9": None if median_solved == float("inf") else median_solved,
                 "seeds_solved": sum(s is not None for s in solved),
                 "final_success": statistics.median(r["final_success"] for r in mine),
+                "mean_final_success": statistics.fmean(r["final_success"] for r in mine),
                 "final_greedy_success": statistics.median(r["final_greedy_success"] for r in mine),
                 "fps": fps,
                 "fps_ratio_to_sparse": fps / base_fps if base_fps else None,
@@ -202,26 +203,29 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, 
 
 
 def best_designs(summary: dict[str, dict[str, dict[str, Any]]], count: int) -> list[str]:
-    """The ``count`` best non-sparse designs: most tasks solved (median), then fewest
-    frames to 0.9 summed over tasks (unsolved = the run's frames), then final success.
+    """The ``count`` best non-sparse designs, ranked by, in turn: tasks solved (median
+    over seeds), seeds that reached 0.9 over all tasks, frames to 0.9 summed over tasks
+    (unsolved = the run's frames), mean final success over all runs.
 
     Example:
-        >>> row = lambda f, s: {"frames_to_0.9": f, "final_success": s, "frames": 10}
-        >>> best_designs({"A": {"sparse": row(5, 1.0), "x": row(None, 0.5),
-        ...                     "y": row(8, 0.9), "z": row(None, 0.7)}}, 2)
+        >>> row = lambda f, n, s: {"frames_to_0.9": f, "seeds_solved": n,
+        ...                        "mean_final_success": s, "frames": 10}
+        >>> best_designs({"A": {"sparse": row(5, 3, 1.0), "x": row(None, 0, 0.5),
+        ...                     "y": row(8, 2, 0.9), "z": row(None, 1, 0.3)}}, 2)
         ['y', 'z']
     """
-    scores: dict[str, tuple[float, float, float]] = {}
+    scores: dict[str, tuple[float, ...]] = {}
     for designs in summary.values():
         for design, s in designs.items():
             if design == "sparse":
                 continue
-            solved, frames, success = scores.get(design, (0.0, 0.0, 0.0))
+            solved, seeds, frames, success = scores.get(design, (0.0, 0.0, 0.0, 0.0))
             done = s["frames_to_0.9"] is not None
             scores[design] = (
                 solved - done,
+                seeds - s["seeds_solved"],
                 frames + (s["frames_to_0.9"] if done else s["frames"]),
-                success - s["final_success"],
+                success - s["mean_final_success"],
             )
     return sorted(scores, key=lambda d: scores[d])[:count]
 
@@ -387,6 +391,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=None)
     parser.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue an interrupted run in RUN_DIR: keep the runs in its runs.jsonl, "
+        "run the rest (same other options)",
+    )
+    parser.add_argument(
         "--rerender",
         default=None,
         metavar="RUN_DIR",
@@ -433,20 +444,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         for d in designs
         for s in range(seeds)
     ]
-    folder = RunFolder.create("explore-minigrid", args.out)
+    folder = (
+        RunFolder(Path(args.resume))
+        if args.resume
+        else RunFolder.create("explore-minigrid", args.out)
+    )
+    runs = _finished_runs(folder) if args.resume else []
+    specs = _still_to_run(specs, runs)
     print(
         f"{len(specs)} runs ({', '.join(f'{t}: {f:,} frames' for t, f in frames_of.items())}) "
-        f"with {args.jobs} job(s)",
+        f"with {args.jobs} job(s)" + (f"; {len(runs)} already done" if runs else ""),
         flush=True,
     )
-    runs: list[dict[str, Any]] = []
     start = time.monotonic()
     _run_all(specs, args.jobs, runs, start, folder)
     notes: list[str] = []
     if args.scale != 1.0:
         notes = [f"Every bonus's scale is multiplied by {args.scale:g} (shaping unchanged).", ""]
     if args.full:
-        best = best_designs(summarize_runs(runs), int(FULL_PLAN["best"]))
+        first = [r for r in runs if r["task"] in tasks]
+        best = best_designs(summarize_runs(first), int(FULL_PLAN["best"]))
         last_frames = int(FULL_PLAN["last_frames"])
         notes += _last_task_note(best, last_frames)
         print(
@@ -457,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for d in ["sparse", *best]
             for s in range(seeds)
         ]
-        _run_all(last, args.jobs, runs, start, folder)
+        _run_all(_still_to_run(last, runs), args.jobs, runs, start, folder)
     render(folder, runs, command, seeds, evals, notes, time.monotonic() - start)
     return 0
 
@@ -503,6 +520,18 @@ def render(
     print(report)
     print(f"wrote {folder.path}")
     return report
+
+
+def _finished_runs(folder: RunFolder) -> list[dict[str, Any]]:
+    partial = folder.path / "runs.jsonl"
+    if not partial.exists():
+        raise SystemExit(f"--resume: no runs.jsonl in {folder.path}")
+    return [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
+
+
+def _still_to_run(specs: list[RunSpec], runs: list[dict[str, Any]]) -> list[RunSpec]:
+    done = {(r["task"], r["design"], r["seed"], r["frames"], r.get("scale", 1.0)) for r in runs}
+    return [s for s in specs if (s.task, s.design, s.seed, s.frames, s.scale) not in done]
 
 
 def _last_task_note(best: list[str], frames: int) -> list[str]:
