@@ -33,6 +33,7 @@ from typing import Any
 
 from rewardkit.bench.runner import (
     RunFolder,
+    add_rerender_option,
     environment,
     markdown_table,
     median_curve,
@@ -397,12 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="continue an interrupted run in RUN_DIR: keep the runs in its runs.jsonl, "
         "run the rest (same other options)",
     )
-    parser.add_argument(
-        "--rerender",
-        default=None,
-        metavar="RUN_DIR",
-        help="rewrite the report and plots of a finished run from its results.json",
-    )
+    add_rerender_option(parser)
     args = parser.parse_args(argv)
     if args.rerender:
         return _rerender(args.rerender)

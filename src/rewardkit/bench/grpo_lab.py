@@ -28,6 +28,7 @@ from typing import Any
 
 from rewardkit.bench.runner import (
     RunFolder,
+    add_rerender_option,
     environment,
     markdown_table,
     median_curve,
@@ -259,12 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="a local Hugging Face causal LM folder to train instead of the tiny warm start",
     )
-    parser.add_argument(
-        "--rerender",
-        default=None,
-        metavar="RUN_DIR",
-        help="rewrite the report and plots of a finished run from its results.json",
-    )
+    add_rerender_option(parser)
     args = parser.parse_args(argv)
     if args.rerender:
         import json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import math
@@ -152,6 +153,16 @@ def pyplot() -> Any:
     except ImportError:
         return None
     return plt
+
+
+def add_rerender_option(parser: argparse.ArgumentParser) -> None:
+    """``--rerender RUN_DIR``: rebuild a finished run's report and plots from results.json."""
+    parser.add_argument(
+        "--rerender",
+        default=None,
+        metavar="RUN_DIR",
+        help="rewrite the report and plots of a finished run from its results.json",
+    )
 
 
 def median_curve(
