@@ -84,3 +84,5 @@ def test_config_validation():
 
     with pytest.raises(CompositionError, match="divisible"):
         PPOConfig(num_envs=3, num_steps=5, minibatches=4)
+    with pytest.raises(CompositionError, match="minigrid_view"):
+        PPOConfig(minigrid_view="pixels")

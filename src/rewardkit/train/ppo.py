@@ -35,6 +35,10 @@ from rewardkit.credit.returns import bootstrap_values, generalized_advantage_est
 __all__ = ["PPOConfig", "PPOTrainer", "make_env"]
 
 
+#: how MiniGrid's 7x7 view is fed to the policy (see :func:`make_env`)
+MINIGRID_VIEWS = ("scaled", "onehot")
+
+
 @dataclass
 class PPOConfig:
     """PPO settings (CleanRL defaults for discrete control, scaled to CPU)."""
@@ -64,6 +68,10 @@ class PPOConfig:
             raise CompositionError("num_envs, num_steps and total_frames must be positive")
         if (self.num_envs * self.num_steps) % self.minibatches:
             raise CompositionError("num_envs * num_steps must be divisible by minibatches")
+        if self.minigrid_view not in MINIGRID_VIEWS:
+            raise CompositionError(
+                f"minigrid_view must be one of {MINIGRID_VIEWS}, got {self.minigrid_view!r}"
+            )
 
 
 def make_env(env_id: str, minigrid_view: str = "scaled") -> Callable[[], Any]:
@@ -73,8 +81,10 @@ def make_env(env_id: str, minigrid_view: str = "scaled") -> Callable[[], Any]:
     :func:`rewardkit.envs.minigrid.encode_view`) or its codes divided by 10
     (``"scaled"``, 147 values). Other environments are flattened.
     """
-    if minigrid_view not in ("onehot", "scaled"):
-        raise CompositionError(f"minigrid_view must be 'onehot' or 'scaled', got {minigrid_view!r}")
+    if minigrid_view not in MINIGRID_VIEWS:
+        raise CompositionError(
+            f"minigrid_view must be one of {MINIGRID_VIEWS}, got {minigrid_view!r}"
+        )
 
     def thunk() -> Any:
         import gymnasium as gym
@@ -293,12 +303,13 @@ class PPOTrainer:
                 targets.append(adv_int + v_int)
                 advantages = advantages + cfg.intrinsic_coef * adv_int
             losses = self._update(buf_obs, buf_actions, buf_logp, advantages, np.stack(targets, -1))
+            elapsed = time.monotonic() - start - outside
             record = {
                 "update": float(update + 1),
                 "frames": float(frames),
-                "fps": frames / (time.monotonic() - start - outside),
+                "fps": frames / elapsed,
                 "hook_seconds": hook,
-                "train_seconds": time.monotonic() - start - outside,
+                "train_seconds": elapsed,
                 "episode_return": float(np.mean(finished_returns[-100:]))
                 if finished_returns
                 else 0.0,
