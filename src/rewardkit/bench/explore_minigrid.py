@@ -140,8 +140,6 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
                 "frames": record["frames"],
                 "train_success": record["episode_success"],
                 "fps": record["fps"],
-                "hook_seconds": record["hook_seconds"],
-                "train_seconds": record["train_seconds"],
             }
         )
         if int(record["update"]) % eval_every == 0 or int(record["update"]) == updates:
@@ -152,7 +150,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     trainer = PPOTrainer(config, bonus=bonus, intrinsic_head=own_head, progress=progress)
     trainer.train()
     solved = next((p["frames"] for p in evals if p["success"] >= 0.9), None)
-    hook, seconds = curve[-1]["hook_seconds"], curve[-1]["train_seconds"]
+    hook, seconds = trainer.log[-1]["hook_seconds"], trainer.log[-1]["train_seconds"]
     return {
         "task": spec.task,
         "design": spec.design,
@@ -541,12 +539,13 @@ def _last_task_note(best: list[str], frames: int) -> list[str]:
 def _rerender(run_dir: str) -> int:
     folder = RunFolder(Path(run_dir))
     saved = json.loads((folder.path / "results.json").read_text())
-    runs = saved["runs"]
-    notes = saved.get("notes")
-    if notes is None:  # results written before notes were saved: rebuild the --full note
-        last = [r for r in runs if r["task"] == FULL_PLAN["last_task"] and r["design"] != "sparse"]
-        best = list(dict.fromkeys(r["design"] for r in last))
-        notes = _last_task_note(best, last[0]["frames"]) if last else []
-    evals = saved.get("evals") or max(len(r["evals"]) for r in runs)
-    render(folder, runs, saved["command"], saved["seeds"], evals, notes, saved["seconds"])
+    render(
+        folder,
+        saved["runs"],
+        saved["command"],
+        saved["seeds"],
+        saved["evals"],
+        saved["notes"],
+        saved["seconds"],
+    )
     return 0

@@ -36,7 +36,7 @@ from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 
-__all__ = ["CountBonus", "EpisodicCountBonus", "SimHashCountBonus", "count_bonus"]
+__all__ = ["CountBonus", "EpisodicCountBonus", "SimHashCountBonus", "count_bonus", "exact_keys"]
 
 
 def count_bonus(counts: Any, beta: float = 1.0) -> FloatArray:
@@ -51,6 +51,12 @@ def count_bonus(counts: Any, beta: float = 1.0) -> FloatArray:
     return result
 
 
+def exact_keys(observations: Any) -> list[bytes]:
+    """One hashable key per observation: the bytes of its flattened row."""
+    array = np.asarray(observations)
+    return [np.ascontiguousarray(row).tobytes() for row in array.reshape(len(array), -1)]
+
+
 @register("count_bonus")
 class CountBonus(RewardTerm):
     """Exact-count bonus over observations (reads ``next_obs``)."""
@@ -63,8 +69,7 @@ class CountBonus(RewardTerm):
         self.counts: Counter[bytes] = Counter()
 
     def keys(self, observations: Any) -> list[bytes]:
-        array = np.asarray(observations)
-        return [np.ascontiguousarray(row).tobytes() for row in array.reshape(len(array), -1)]
+        return exact_keys(observations)
 
     def _compute(self, batch: Batch) -> FloatArray:
         keys = self.keys(get_column(batch, "next_obs"))
@@ -126,9 +131,8 @@ class EpisodicCountBonus(RewardTerm):
         )
         envs = batch.get("env", [0] * len(observations))
         earlier = np.empty(len(observations))
-        for i, row in enumerate(observations.reshape(len(observations), -1)):
+        for i, key in enumerate(exact_keys(observations)):
             counts = self._episodes.setdefault(envs[i], Counter())
-            key = np.ascontiguousarray(row).tobytes()
             earlier[i] = counts[key]
             if ended[i]:  # the next observation belongs to a new episode
                 del self._episodes[envs[i]]

@@ -39,6 +39,11 @@ __all__ = ["PPOConfig", "PPOTrainer", "make_env"]
 MINIGRID_VIEWS = ("scaled", "onehot")
 
 
+def _check_minigrid_view(view: str) -> None:
+    if view not in MINIGRID_VIEWS:
+        raise CompositionError(f"minigrid_view must be one of {MINIGRID_VIEWS}, got {view!r}")
+
+
 @dataclass
 class PPOConfig:
     """PPO settings (CleanRL defaults for discrete control, scaled to CPU)."""
@@ -68,10 +73,7 @@ class PPOConfig:
             raise CompositionError("num_envs, num_steps and total_frames must be positive")
         if (self.num_envs * self.num_steps) % self.minibatches:
             raise CompositionError("num_envs * num_steps must be divisible by minibatches")
-        if self.minigrid_view not in MINIGRID_VIEWS:
-            raise CompositionError(
-                f"minigrid_view must be one of {MINIGRID_VIEWS}, got {self.minigrid_view!r}"
-            )
+        _check_minigrid_view(self.minigrid_view)
 
 
 def make_env(env_id: str, minigrid_view: str = "scaled") -> Callable[[], Any]:
@@ -81,10 +83,7 @@ def make_env(env_id: str, minigrid_view: str = "scaled") -> Callable[[], Any]:
     :func:`rewardkit.envs.minigrid.encode_view`) or its codes divided by 10
     (``"scaled"``, 147 values). Other environments are flattened.
     """
-    if minigrid_view not in MINIGRID_VIEWS:
-        raise CompositionError(
-            f"minigrid_view must be one of {MINIGRID_VIEWS}, got {minigrid_view!r}"
-        )
+    _check_minigrid_view(minigrid_view)
 
     def thunk() -> Any:
         import gymnasium as gym
