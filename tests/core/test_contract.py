@@ -13,6 +13,7 @@ import pytest
 
 from rewardkit.audit import check_reward
 from rewardkit.core import REGISTRY, Composite, Status, build_reward
+from rewardkit.envs.arithmetic import ArithmeticAnswer, NumericCloseness
 
 TEXT = {
     "completion": ["<answer>4</answer>", "four", "", [{"role": "assistant", "content": "4"}]],
@@ -62,11 +63,6 @@ EXAMPLES = {
         STEPS,
     ),
     "next_state_value": ({"potential": "coordinate", "potential_params": {"index": 0}}, STEPS),
-    "arith_answer": (
-        {"missing_score": 0.0},
-        {"completion": ["1,3>3", "3", ">4"], "answer": ["3"] * 3},
-    ),
-    "arith_closeness": ({}, {"completion": ["1,3>3", "3", ">4"], "answer": ["3", "3", None]}),
     "count_bonus": ({"beta": 0.5}, STEPS),
     "simhash_count_bonus": ({"bits": 8}, STEPS),
     "e3b_bonus": ({"projection_dim": 4}, {**STEPS, "truncated": [False, False, False]}),
@@ -87,15 +83,40 @@ EXAMPLES = {
 }
 
 
+#: benchmark terms, kept out of the global registry but held to the same contract
+UNREGISTERED = {
+    "arith_answer": (
+        ArithmeticAnswer,
+        {"missing_score": 0.0},
+        {"completion": ["1,3>3", "3", ">4"], "answer": ["3"] * 3},
+    ),
+    "arith_closeness": (
+        NumericCloseness,
+        {},
+        {"completion": ["1,3>3", "3", ">4"], "answer": ["3", "3", None]},
+    ),
+}
+
+
+def _build(name, params, extra=None):
+    if name in UNREGISTERED:
+        return UNREGISTERED[name][0](**params, **(extra or {}))
+    return build_reward({"term": name, **params, **(extra or {})})
+
+
+def test_benchmark_terms_stay_out_of_the_global_registry():
+    assert not set(UNREGISTERED) & set(REGISTRY.names())
+
+
 def test_every_registered_term_has_an_example():
     missing = set(REGISTRY.names()) - set(EXAMPLES)
     assert not missing, f"add contract examples for {sorted(missing)}"
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+@pytest.mark.parametrize("name", sorted([*EXAMPLES, *UNREGISTERED]))
 def test_term_contract(name):
-    params, batch = EXAMPLES[name]
-    term = build_reward({"term": name, **params})
+    params, batch = EXAMPLES[name] if name in EXAMPLES else UNREGISTERED[name][1:]
+    term = _build(name, params)
     n = len(next(iter(batch.values())))
     out = term(batch)
     assert out.total.shape == (n,)
@@ -111,5 +132,5 @@ def test_term_contract(name):
     np.testing.assert_array_equal(again.total, out.total)
     np.testing.assert_array_equal(again.status, out.status)
     assert check_reward(term, batch, warn=False).passed
-    renamed = build_reward({"term": name, **params, "name": "renamed"})
+    renamed = _build(name, params, {"name": "renamed"})
     assert renamed.name == "renamed"

@@ -5,6 +5,20 @@ parameters. Register a :class:`~rewardkit.core.term.RewardTerm` subclass, a
 function that returns a term, or a ``@term``-decorated function (its extra,
 non-column parameters become spec parameters).
 
+Terms come from two places. A module registers its terms when it is imported
+(``@register("name")``). Packages, rewardkit's own included, announce such
+modules, or single factories, in the ``rewardkit.terms`` entry-point group;
+the default :data:`REGISTRY` loads that group the first time a name is looked
+up, so a third-party package's terms appear in ``rewardkit terms`` and in spec
+files once it is installed:
+
+.. code-block:: toml
+
+    # the third-party package's pyproject.toml
+    [project.entry-points."rewardkit.terms"]
+    my_terms = "my_package.rewards"           # a module: importing it registers its terms
+    toxicity = "my_package.rewards:Toxicity"  # a factory: registered as "toxicity"
+
 Example:
     >>> from rewardkit.core import RewardTerm, batch_size
     >>> registry = Registry()
@@ -26,34 +40,30 @@ Example:
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Any
 
-from rewardkit.core.errors import RegistryError
+from rewardkit.core.errors import RegistryError, RewardKitWarning
 from rewardkit.core.term import FunctionTerm, Term
 
-__all__ = ["REGISTRY", "Registry", "RegistryEntry", "create", "register", "registered_names"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "REGISTRY",
+    "Registry",
+    "RegistryEntry",
+    "create",
+    "register",
+    "registered_names",
+]
 
-#: modules whose import registers rewardkit's built-in terms
-BUILTIN_MODULES: tuple[str, ...] = (
-    "rewardkit.core.builtin",
-    "rewardkit.verify.text",
-    "rewardkit.verify.math",
-    "rewardkit.verify.format",
-    "rewardkit.verify.length",
-    "rewardkit.verify.efficiency",
-    "rewardkit.verify.grounding",
-    "rewardkit.verify.partial",
-    "rewardkit.verify.code",
-    "rewardkit.shaping.potential",
-    "rewardkit.envs.arithmetic",
-    "rewardkit.explore.counts",
-    "rewardkit.explore.e3b",
-    "rewardkit.explore.rnd",
-)
+#: the entry-point group through which packages register terms. rewardkit's own
+#: packages use it too (see ``pyproject.toml``), so the core names no package above it.
+ENTRY_POINT_GROUP = "rewardkit.terms"
 
 
 @dataclass(frozen=True)
@@ -97,16 +107,30 @@ def _function_term_factory(function_term: FunctionTerm) -> Callable[..., Term]:
 class Registry:
     """Name → term factory. The module-level :data:`REGISTRY` is the default."""
 
-    def __init__(self, builtin_modules: tuple[str, ...] = ()) -> None:
+    def __init__(self, entry_point_group: str | None = None) -> None:
         self._entries: dict[str, RegistryEntry] = {}
-        self._builtin_modules = builtin_modules
-        self._loaded = not builtin_modules
+        self._entry_point_group = entry_point_group
+        self._loaded = entry_point_group is None
 
     def _load_builtins(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            for module in self._builtin_modules:
-                importlib.import_module(module)
+        if self._loaded:
+            return
+        self._loaded = True
+        assert self._entry_point_group is not None
+        for point in entry_points(group=self._entry_point_group):
+            try:
+                loaded = point.load()
+            except Exception as exc:  # a broken plugin must not break every other term
+                warnings.warn(
+                    f"entry point {point.name!r} = {point.value!r} in group "
+                    f"{self._entry_point_group!r} failed to load ({type(exc).__name__}: {exc}); "
+                    "its terms are not registered",
+                    RewardKitWarning,
+                    stacklevel=3,
+                )
+                continue
+            if not isinstance(loaded, ModuleType) and point.name not in self._entries:
+                self.register(point.name, loaded)
 
     def register(self, name: str, factory: Any = None, *, summary: str | None = None) -> Any:
         """Register ``factory`` under ``name``; usable as a decorator.
@@ -174,7 +198,7 @@ class Registry:
         return sorted(self._entries)
 
 
-REGISTRY = Registry(BUILTIN_MODULES)
+REGISTRY = Registry(ENTRY_POINT_GROUP)
 register = REGISTRY.register
 create = REGISTRY.create
 registered_names = REGISTRY.names

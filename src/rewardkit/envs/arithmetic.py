@@ -7,6 +7,9 @@ accurate). The answer is the text after the last ``>``. Showing work helps a
 small model, so a length penalty that strips it costs accuracy; one that
 only strips the restatement does not.
 
+The two answer terms are benchmark terms: they are not in the global
+registry, and the suites build them directly.
+
 Example:
     >>> problems = make_problems(2, seed=0)
     >>> problems[0]["prompt"], problems[0]["answer"]
@@ -26,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 from rewardkit.verify.text import completion_text
 
@@ -99,7 +101,6 @@ class _AnswerTerm(RewardTerm):
         return out
 
 
-@register("arith_answer")
 class ArithmeticAnswer(_AnswerTerm):
     """1.0 if the answer after the last ``>`` equals ``answer``, 0.0 if not, n/a if absent.
 
@@ -114,7 +115,6 @@ class ArithmeticAnswer(_AnswerTerm):
         return float(answer == gold)
 
 
-@register("arith_closeness")
 class NumericCloseness(_AnswerTerm):
     """Graded partial credit: max(0, 1 − |pred − gold| / scale); n/a without an answer."""
 

@@ -40,7 +40,7 @@ from collections.abc import Callable
 import numpy as np
 
 from rewardkit.core.errors import ShapeError
-from rewardkit.shaping.potential import POTENTIALS
+from rewardkit.shaping.potential import register_potential
 
 __all__ = ["ONEHOT_SIZE", "VIEW_CELLS", "decode_view", "encode_view", "view_progress"]
 
@@ -122,4 +122,4 @@ def view_progress(
     return potential
 
 
-POTENTIALS["minigrid_view_progress"] = view_progress
+register_potential("minigrid_view_progress", view_progress)

@@ -6,10 +6,13 @@ any potential Φ; a bonus not of this form can change them. At a terminal
 transition Φ(s') is taken as 0, so the shaping telescopes to −Φ(s₀) over an
 episode. A truncated transition keeps Φ(s'): the episode was cut, not ended.
 
-Potentials are functions of the observation the agent sees. Built-in ones
-(``linear``, ``negative_distance``, ``coordinate``, and
-``minigrid_view_progress`` from :mod:`rewardkit.envs.minigrid`) can be named
-in spec files; any callable ``obs (N, d) -> (N,)`` works in Python.
+Potentials are functions of the observation the agent sees. Named ones can
+be used in spec files: the generic ``linear``, ``negative_distance`` and
+``coordinate``; any added with :func:`register_potential`; and any a package
+announces in the ``rewardkit.potentials`` entry-point group (rewardkit's
+MiniGrid view potential, ``minigrid_view_progress``, is one), loaded the
+first time an unknown name is asked for. Any callable ``obs (N, d) -> (N,)``
+works in Python.
 
 Example:
     >>> shaping_reward(np.array([0.0, 1.0]), np.array([1.0, 2.0]),
@@ -19,19 +22,28 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+import warnings
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from typing import Any
 
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import CompositionError, RewardKitWarning, ShapeError
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 
-__all__ = ["POTENTIALS", "PotentialShaping", "PotentialValue", "make_potential", "shaping_reward"]
+__all__ = [
+    "POTENTIALS",
+    "POTENTIAL_ENTRY_POINT_GROUP",
+    "PotentialShaping",
+    "PotentialValue",
+    "make_potential",
+    "register_potential",
+    "shaping_reward",
+]
 
 Potential = Callable[[np.ndarray], np.ndarray]
 
@@ -76,22 +88,62 @@ POTENTIALS: dict[str, Callable[..., Potential]] = {
     "negative_distance": _negative_distance,
     "coordinate": _coordinate,
 }
-#: modules that add environment-specific potentials to POTENTIALS when imported
-POTENTIAL_MODULES: tuple[str, ...] = ("rewardkit.envs.minigrid",)
+#: the entry-point group of named potentials (``name = "module:factory"``)
+POTENTIAL_ENTRY_POINT_GROUP = "rewardkit.potentials"
+
+
+def register_potential(
+    name: str, factory: Callable[..., Potential] | None = None
+) -> Callable[..., Any]:
+    """Name a potential factory ``factory(**params) -> Φ`` so specs can use it; a decorator too.
+
+    Raises:
+        CompositionError: if ``name`` is taken by another factory.
+
+    Example:
+        >>> @register_potential("doc_height")
+        ... def height(scale: float = 1.0):
+        ...     return lambda obs: scale * np.asarray(obs, dtype=float)[:, 1]
+        >>> make_potential("doc_height", {"scale": 2.0})(np.array([[0.0, 3.0]]))
+        array([6.])
+    """
+
+    def add(make: Callable[..., Potential]) -> Callable[..., Potential]:
+        if not callable(make):
+            raise CompositionError(f"cannot register {make!r} as potential {name!r}: not callable")
+        existing = POTENTIALS.get(name)
+        if existing is not None and existing is not make:
+            raise CompositionError(f"a potential named {name!r} is already registered")
+        POTENTIALS[name] = make
+        return make
+
+    return add(factory) if factory is not None else add
+
+
+def _load_potential_entry_points(name: str) -> None:
+    for point in entry_points(group=POTENTIAL_ENTRY_POINT_GROUP, name=name):
+        try:
+            register_potential(name, point.load())
+        except Exception as exc:  # a broken plugin must not break the other potentials
+            warnings.warn(
+                f"potential entry point {name!r} = {point.value!r} failed to load: {exc}",
+                RewardKitWarning,
+                stacklevel=3,
+            )
 
 
 def make_potential(potential: str | Potential, params: dict[str, Any] | None = None) -> Potential:
-    """A potential from a built-in name and parameters, or a callable as is."""
+    """A potential from a registered name and parameters, or a callable as is."""
     if callable(potential):
         return potential
     if potential not in POTENTIALS:
-        for module in POTENTIAL_MODULES:
-            importlib.import_module(module)
+        _load_potential_entry_points(potential)
     try:
         factory = POTENTIALS[potential]
     except KeyError:
         raise CompositionError(
-            f"unknown potential {potential!r}; choose from {sorted(POTENTIALS)} or pass a callable"
+            f"unknown potential {potential!r}; choose from {sorted(POTENTIALS)}, "
+            "register one with register_potential, or pass a callable"
         ) from None
     try:
         return factory(**(params or {}))
@@ -106,17 +158,20 @@ class _PotentialTerm(RewardTerm):
         super().__init__(name)
         self.potential_spec = (potential, dict(potential_params or {}))
         self.potential = make_potential(potential, potential_params)
+        # A named potential's factory travels by reference when pickled, so a worker
+        # process rebuilds it even where the module that registered it was never imported.
+        self._factory = None if callable(potential) else POTENTIALS[potential]
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        if not callable(self.potential_spec[0]):
-            state.pop("potential")  # rebuilt from its name on unpickling
+        if self._factory is not None:
+            state.pop("potential")  # a closure: rebuilt from its factory on unpickling
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if "potential" not in state:
-            self.potential = make_potential(*self.potential_spec)
+            self.potential = self._factory(**self.potential_spec[1])
 
     def _phi(self, values: Any) -> FloatArray:
         phi = np.asarray(self.potential(np.asarray(values)), dtype=np.float64).reshape(-1)

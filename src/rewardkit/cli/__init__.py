@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         "--group-column", default="group", help="column of group ids (default: group)"
     )
     commands.add_parser("terms", help="list the registered term names")
-    from rewardkit.audit.cli import add_audit_parser
+    from rewardkit.cli.audit import add_audit_parser
 
     add_audit_parser(commands)
     bench = commands.add_parser(
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench":
             return _bench(args)
         if args.command == "audit":
-            from rewardkit.audit.cli import run_audit
+            from rewardkit.cli.audit import run_audit
 
             return run_audit(args)
         parser.print_help()

@@ -7,7 +7,7 @@ import pytest
 
 from rewardkit.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "examples" / "math_reward.toml"
 BATCH = ROOT / "examples" / "completions.jsonl"
 

@@ -1,0 +1,102 @@
+"""Registration points up: entry points, not names of upper packages, fill the registry."""
+
+import importlib
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from rewardkit.core import RewardKitWarning
+from rewardkit.core.registry import ENTRY_POINT_GROUP, REGISTRY, Registry, registered_names
+from rewardkit.shaping import POTENTIALS, PotentialShaping, make_potential, register_potential
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):
+    """An installed third-party distribution with a module and a factory entry point."""
+    package = tmp_path / "rk_plugin_demo"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        textwrap.dedent(
+            """
+            from rewardkit.core import RewardTerm, batch_size, register
+
+            @register("plugin_module_term")
+            class ModuleTerm(RewardTerm):
+                def __init__(self, name="plugin_module_term"):
+                    super().__init__(name)
+                def _compute(self, batch):
+                    return [1.0] * batch_size(batch)
+
+            class FactoryTerm(ModuleTerm):
+                def __init__(self, value=2.0, name="plugin_factory_term"):
+                    super().__init__(name)
+                    self.value = value
+                def _compute(self, batch):
+                    return [self.value] * batch_size(batch)
+            """
+        )
+    )
+    dist = tmp_path / "rk_plugin_demo-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rk-plugin-demo\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        f"[{ENTRY_POINT_GROUP}]\n"
+        "rk_plugin_demo = rk_plugin_demo\n"
+        "plugin_factory_term = rk_plugin_demo:FactoryTerm\n"
+        "plugin_broken = rk_plugin_demo_missing:Nothing\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    yield
+    sys.modules.pop("rk_plugin_demo", None)
+    REGISTRY._entries.pop("plugin_module_term", None)  # keep the global registry as it was
+
+
+def test_third_party_terms_arrive_through_the_entry_point_group(plugin):
+    registry = Registry(ENTRY_POINT_GROUP)
+    with pytest.warns(RewardKitWarning, match="plugin_broken"):
+        names = registry.names()
+    assert "plugin_factory_term" in names
+    assert registry.create("plugin_factory_term", value=3.0)({"x": [0, 0]}).total.tolist() == [
+        3.0,
+        3.0,
+    ]
+    # the module entry point registered into the global registry on import
+    assert "plugin_module_term" in REGISTRY._entries
+
+
+def test_rewardkits_own_terms_come_from_its_entry_points():
+    names = set(registered_names())
+    # one term of each package that registers built-ins
+    assert {"env_reward", "math_correct", "code_tests", "potential_shaping", "rnd_bonus"} <= names
+
+
+def test_a_registry_without_a_group_loads_nothing():
+    assert Registry().names() == []
+
+
+def test_register_potential_names_a_factory_and_refuses_a_clash():
+    def tilt(scale=1.0):
+        return lambda obs: scale * np.asarray(obs, dtype=float).sum(axis=1)
+
+    register_potential("test_tilt", tilt)
+    try:
+        assert make_potential("test_tilt", {"scale": 2.0})(np.ones((1, 3))).tolist() == [6.0]
+        register_potential("test_tilt", tilt)  # the same factory again is fine
+        with pytest.raises(Exception, match="already registered"):
+            register_potential("test_tilt", lambda: None)
+    finally:
+        POTENTIALS.pop("test_tilt")
+
+
+def test_minigrid_potential_is_found_by_entry_point_and_pickles_by_reference():
+    import pickle
+
+    term = PotentialShaping("minigrid_view_progress", gamma=1.0)
+    clone = pickle.loads(pickle.dumps(term))
+    views = np.zeros((2, 7, 7, 3))
+    views[1, 3, 6] = (5, 4, 0)  # carrying a key
+    batch = {"obs": views[:1], "next_obs": views[1:], "terminated": [False]}
+    assert clone(batch).total.tolist() == term(batch).total.tolist() == [pytest.approx(0.1)]
