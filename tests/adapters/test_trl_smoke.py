@@ -9,7 +9,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from rewardkit.adapters.trl import AsyncTRLReward, TRLReward
 from rewardkit.core import weighted_sum
-from rewardkit.train.tiny import build_char_tokenizer, build_tiny_gpt2
+from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.verify import LengthLinear, MathVerifier
 
 

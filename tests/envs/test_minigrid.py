@@ -7,10 +7,15 @@ import pytest
 from minigrid.core.world_object import Key
 from minigrid.wrappers import ImgObsWrapper
 
-from rewardkit.core.errors import ShapeError
-from rewardkit.envs.minigrid import ONEHOT_SIZE, decode_view, encode_view, view_progress
+from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.envs.minigrid import (
+    ONEHOT_SIZE,
+    decode_view,
+    encode_view,
+    minigrid_env,
+    view_progress,
+)
 from rewardkit.shaping import PotentialShaping
-from rewardkit.train.ppo import make_env
 
 
 def _views(env_id, steps, seed=0):
@@ -33,9 +38,9 @@ def test_one_hot_round_trip_on_real_views():
     assert np.array_equal(decode_view(images.reshape(51, -1) / 10.0), images.reshape(51, 49, 3))
 
 
-def test_make_env_serves_both_encodings():
-    onehot, _ = make_env("MiniGrid-DoorKey-5x5-v0", "onehot")().reset(seed=3)
-    scaled, _ = make_env("MiniGrid-DoorKey-5x5-v0")().reset(seed=3)
+def test_minigrid_env_serves_both_encodings():
+    onehot, _ = minigrid_env("MiniGrid-DoorKey-5x5-v0", "onehot")().reset(seed=3)
+    scaled, _ = minigrid_env("MiniGrid-DoorKey-5x5-v0")().reset(seed=3)
     assert onehot.shape == (ONEHOT_SIZE,) and scaled.shape == (147,)
     assert np.array_equal(decode_view(onehot[None]), decode_view(scaled[None]))
 
@@ -57,7 +62,7 @@ def test_progress_reads_carrying_open_door_and_goal():
 
 
 def test_shaping_with_the_view_potential_telescopes_on_a_real_rollout():
-    env = make_env("MiniGrid-DoorKey-5x5-v0", "onehot")()
+    env = minigrid_env("MiniGrid-DoorKey-5x5-v0", "onehot")()
     obs, _ = env.reset(seed=0)
     rng = np.random.default_rng(0)
     rows = {"obs": [], "next_obs": [], "terminated": []}
@@ -84,3 +89,8 @@ def test_bad_views_are_rejected():
         view_progress()(np.zeros((2, 100)))
     with pytest.raises(ShapeError, match="out of range"):
         encode_view(np.full((7, 7, 3), 12))
+
+
+def test_minigrid_env_refuses_an_unknown_view():
+    with pytest.raises(CompositionError, match="view"):
+        minigrid_env("MiniGrid-DoorKey-5x5-v0", "pixels")

@@ -6,8 +6,8 @@ import torch
 
 from rewardkit.core import CompositionError
 from rewardkit.envs.arithmetic import ALPHABET, ArithmeticAnswer
+from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.train.grpo import ESTIMATORS, GRPOConfig, GRPOTrainer, aggregate, kl_k3
-from rewardkit.train.tiny import build_char_tokenizer, build_tiny_gpt2
 
 
 @pytest.mark.slow

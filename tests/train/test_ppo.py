@@ -1,11 +1,14 @@
 """The reference PPO: rewards and bonuses enter before GAE; seeded runs repeat."""
 
+import gymnasium as gym
+import minigrid  # noqa: F401
 import numpy as np
 import pytest
 import torch
 
 import rewardkit.train.ppo as ppo
 from rewardkit.core import constant, env_reward, weighted_sum
+from rewardkit.envs.minigrid import minigrid_env
 from rewardkit.explore import CountBonus
 from rewardkit.train.ppo import PPOConfig, PPOTrainer
 
@@ -52,7 +55,8 @@ def test_seeded_runs_repeat():
 
 def test_minigrid_observations_and_greedy_evaluation():
     trainer = PPOTrainer(
-        PPOConfig(env_id="MiniGrid-Empty-5x5-v0", num_envs=2, num_steps=16, total_frames=32)
+        PPOConfig(env_id="MiniGrid-Empty-5x5-v0", num_envs=2, num_steps=16, total_frames=32),
+        env_fn=minigrid_env("MiniGrid-Empty-5x5-v0"),
     )
     trainer.train()
     assert 0.0 <= trainer.evaluate(episodes=2) <= 1.0
@@ -60,7 +64,8 @@ def test_minigrid_observations_and_greedy_evaluation():
 
 def test_sampled_evaluation_is_seeded_and_leaves_the_training_rng_alone():
     trainer = PPOTrainer(
-        PPOConfig(env_id="MiniGrid-Empty-5x5-v0", num_envs=2, num_steps=16, total_frames=32)
+        PPOConfig(env_id="MiniGrid-Empty-5x5-v0", num_envs=2, num_steps=16, total_frames=32),
+        env_fn=minigrid_env("MiniGrid-Empty-5x5-v0"),
     )
     trainer.train()
     state = torch.get_rng_state()
@@ -84,5 +89,5 @@ def test_config_validation():
 
     with pytest.raises(CompositionError, match="divisible"):
         PPOConfig(num_envs=3, num_steps=5, minibatches=4)
-    with pytest.raises(CompositionError, match="minigrid_view"):
-        PPOConfig(minigrid_view="pixels")
+    with pytest.raises(CompositionError, match="flat observations"):
+        PPOTrainer(PPOConfig(**CONFIG), env_fn=lambda: gym.make("MiniGrid-Empty-5x5-v0"))

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import BatchError
+from rewardkit.core.rollout import merge_batches, score_rollout
 
 __all__ = ["RewardkitWrapper", "collect_steps"]
 
@@ -158,22 +159,20 @@ class RewardkitWrapper:
         batch = self._transitions(action, obs, reward, terminated, truncated)
         new_reward = np.zeros(self.env.num_envs) if self.vector else 0.0
         if len(batch["next_obs"]):
-            out = self.term(batch)
-            values = np.where(out.ok, out.total, self.not_applicable_reward)
+            scored = score_rollout(self.term, batch, fill=self.not_applicable_reward)
             if self.vector:
-                new_reward[batch["env"]] = values
+                new_reward[batch["env"]] = scored.rewards
             else:
-                new_reward = float(values[0])
+                new_reward = float(scored.rewards[0])
             info = dict(info)
             info["original_reward"] = reward
             info["rewardkit"] = {
-                k: (v if self.vector else float(v[0])) for k, v in out.terms.items()
+                k: (v if self.vector else float(v[0])) for k, v in scored.output.terms.items()
             }
             self._pending.append(batch)
         self._steps += 1
         if self._steps % self.update_every == 0 and self._pending:
-            merged = {k: np.concatenate([b[k] for b in self._pending]) for k in self._pending[0]}
-            self.term.update(merged)
+            self.term.update(merge_batches(self._pending))
             self._pending = []
         self._last_obs = obs
         if self.vector:

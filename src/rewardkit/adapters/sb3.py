@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardkit.core.rollout import flat_rollout_batch, score_rollout
 from rewardkit.core.term import as_term
 
 __all__ = ["RewardkitCallback"]
@@ -79,28 +80,20 @@ class RewardkitCallback(_callback_base()):  # type: ignore[misc]
     def _on_rollout_end(self) -> None:
         buffer = self.model.rollout_buffer
         steps, n_envs = buffer.rewards.shape
-        next_obs = np.stack(self._next_obs)  # (T, N, ...)
         dones, truncated = np.stack(self._dones), np.stack(self._truncated)
-        flat = lambda a: a.reshape(steps * n_envs, *a.shape[2:])  # noqa: E731  time-major
-        batch = {
-            "obs": flat(np.asarray(buffer.observations)),
-            "action": flat(np.asarray(buffer.actions)),
-            "next_obs": flat(next_obs),
-            "reward": flat(np.asarray(buffer.rewards)),
-            "terminated": flat(dones & ~truncated),
-            "truncated": flat(truncated),
-            "env": np.tile(np.arange(n_envs), steps),
-        }
-        out = self.term(batch)
-        extra = np.where(out.ok, out.total, 0.0).reshape(steps, n_envs)
+        batch = flat_rollout_batch(
+            obs=np.asarray(buffer.observations),
+            action=np.asarray(buffer.actions),
+            next_obs=np.stack(self._next_obs),
+            reward=np.asarray(buffer.rewards),
+            terminated=dones & ~truncated,
+            truncated=truncated,
+        )
+        scored = score_rollout(self.term, batch, prefix="rewardkit", update=self.update_term)
+        extra = scored.rewards.reshape(steps, n_envs)
         buffer.rewards += self.coef * extra.astype(buffer.rewards.dtype)
-        for name, values in out.terms.items():
-            finite = values[~np.isnan(values)]
-            if finite.size:
-                self.logger.record(f"rewardkit/{name}", float(finite.mean()))
-        if self.update_term:
-            for key, value in (self.term.update(batch) or {}).items():
-                self.logger.record(f"rewardkit/{self.term.name}/{key}", value)
+        for key, value in scored.metrics.items():
+            self.logger.record(key, value)
         buffer.compute_returns_and_advantage(
             last_values=self.locals["values"], dones=self.locals["dones"]
         )

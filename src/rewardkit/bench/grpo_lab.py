@@ -77,7 +77,7 @@ class RunSpec:
 def load_policy(model: str | None) -> tuple[Any, Any]:
     """The warm-started tiny GPT-2 (cached), or any local pretrained causal LM and tokenizer."""
     if model is None:
-        from rewardkit.train.warmstart import WarmStartSpec, load_or_train_warm_start
+        from rewardkit.bench.warmstart import WarmStartSpec, load_or_train_warm_start
 
         return load_or_train_warm_start(WarmStartSpec())
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -23,7 +23,10 @@ benchmarks label it as such. Used through potential-based shaping
 optimal policies of the task are unchanged (Ng, Harada & Russell 1999):
 the shaping sums to −Φ(o₀) over a terminated episode.
 
-This module needs only numpy; it does not import minigrid.
+:func:`minigrid_env` is the environment factory a trainer takes
+(``PPOTrainer(config, env_fn=minigrid_env("MiniGrid-DoorKey-5x5-v0"))``):
+the agent's view, flat, in either encoding. It imports gymnasium and
+minigrid when the env is made; the rest of the module needs only numpy.
 
 Example:
     >>> view = np.zeros((7, 7, 3))
@@ -36,13 +39,25 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import ShapeError
+from rewardkit.core.errors import CompositionError, ShapeError
 from rewardkit.shaping.potential import register_potential
 
-__all__ = ["ONEHOT_SIZE", "VIEW_CELLS", "decode_view", "encode_view", "view_progress"]
+__all__ = [
+    "ONEHOT_SIZE",
+    "VIEWS",
+    "VIEW_CELLS",
+    "decode_view",
+    "encode_view",
+    "minigrid_env",
+    "view_progress",
+]
+
+#: how the 7×7 view is fed to a policy (see :func:`minigrid_env`)
+VIEWS = ("scaled", "onehot")
 
 #: cells in MiniGrid's default 7×7 agent view
 VIEW_CELLS = 49
@@ -123,3 +138,36 @@ def view_progress(
 
 
 register_potential("minigrid_view_progress", view_progress)
+
+
+def minigrid_env(env_id: str, view: str = "scaled") -> Callable[[], Any]:
+    """A thunk making MiniGrid ``env_id`` with the agent's view as a flat observation.
+
+    ``view="scaled"``: the 147 codes divided by 10; ``"onehot"``: 980 one-hot
+    values (:func:`encode_view`). Measured once on DoorKey-8x8 (explore-minigrid,
+    seed 1): the same sample efficiency, 26 % fewer frames/s for one-hot.
+
+    Raises:
+        CompositionError: for an unknown ``view``.
+    """
+    if view not in VIEWS:
+        raise CompositionError(f"view must be one of {VIEWS}, got {view!r}")
+
+    def thunk() -> Any:
+        import gymnasium as gym
+        import minigrid  # noqa: F401  (registers the environments)
+        from minigrid.wrappers import ImgObsWrapper
+
+        env = ImgObsWrapper(gym.make(env_id))
+        if view == "onehot":
+            space = gym.spaces.Box(0.0, 1.0, (ONEHOT_SIZE,), np.float32)
+            return gym.wrappers.TransformObservation(env, encode_view, space)
+        size = int(np.prod(env.observation_space.shape))
+        space = gym.spaces.Box(0.0, 1.0, (size,), np.float32)
+        return gym.wrappers.TransformObservation(env, _scaled_codes, space)
+
+    return thunk
+
+
+def _scaled_codes(view: np.ndarray) -> np.ndarray:
+    return np.asarray(view, dtype=np.float32).reshape(-1) / 10.0

@@ -1,1 +1,1 @@
-"""Reference trainers and tiny models the benchmarks and tests use."""
+"""Reference trainers the benchmarks use: PPO for control, GRPO for small language models."""

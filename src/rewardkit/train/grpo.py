@@ -16,7 +16,7 @@ Loss aggregations (``loss_aggregation``):
   (Dr. GRPO's length-unbiased constant).
 
 Works with any Hugging Face causal LM and tokenizer; the lab uses the tiny
-character-level GPT-2 of :mod:`rewardkit.train.tiny`.
+character-level GPT-2 of :mod:`rewardkit.models.tiny`.
 """
 
 from __future__ import annotations

@@ -29,26 +29,25 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
+from rewardkit.core.rollout import flat_rollout_batch, score_rollout
 from rewardkit.core.term import Term, as_term
 from rewardkit.credit.returns import bootstrap_values, generalized_advantage_estimation
 
-__all__ = ["PPOConfig", "PPOTrainer", "make_env"]
+__all__ = ["EnvFactory", "PPOConfig", "PPOTrainer", "make_env"]
 
-
-#: how MiniGrid's 7x7 view is fed to the policy (see :func:`make_env`)
-MINIGRID_VIEWS = ("scaled", "onehot")
-
-
-def _check_minigrid_view(view: str) -> None:
-    if view not in MINIGRID_VIEWS:
-        raise CompositionError(f"minigrid_view must be one of {MINIGRID_VIEWS}, got {view!r}")
+#: a thunk returning a fresh Gymnasium env with flat (1-D) observations
+EnvFactory = Callable[[], Any]
 
 
 @dataclass
 class PPOConfig:
-    """PPO settings (CleanRL defaults for discrete control, scaled to CPU)."""
+    """PPO settings (CleanRL defaults for discrete control, scaled to CPU).
 
-    env_id: str = "MiniGrid-DoorKey-5x5-v0"
+    ``env_id`` names the environment of the default factory (:func:`make_env`);
+    a trainer given its own ``env_fn`` keeps it only as a label.
+    """
+
+    env_id: str = "CartPole-v1"
     num_envs: int = 8
     num_steps: int = 128
     total_frames: int = 100_000
@@ -65,7 +64,6 @@ class PPOConfig:
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     hidden: int = 64
-    minigrid_view: str = "scaled"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -73,36 +71,18 @@ class PPOConfig:
             raise CompositionError("num_envs, num_steps and total_frames must be positive")
         if (self.num_envs * self.num_steps) % self.minibatches:
             raise CompositionError("num_envs * num_steps must be divisible by minibatches")
-        _check_minigrid_view(self.minigrid_view)
 
 
-def make_env(env_id: str, minigrid_view: str = "scaled") -> Callable[[], Any]:
-    """A thunk making ``env_id`` with flat observations.
+def make_env(env_id: str) -> EnvFactory:
+    """A thunk making the registered Gymnasium env ``env_id``, observations flattened.
 
-    MiniGrid: the agent's 7x7 view, one-hot per cell (``"onehot"``, 980 values,
-    :func:`rewardkit.envs.minigrid.encode_view`) or its codes divided by 10
-    (``"scaled"``, 147 values). Other environments are flattened.
+    Environments that need their own observation encoding (MiniGrid's views,
+    say) come with their own factory: :func:`rewardkit.envs.minigrid.minigrid_env`.
     """
-    _check_minigrid_view(minigrid_view)
 
     def thunk() -> Any:
         import gymnasium as gym
 
-        if env_id.startswith("MiniGrid"):
-            import minigrid  # noqa: F401  (registers the environments)
-            from minigrid.wrappers import ImgObsWrapper
-
-            from rewardkit.envs.minigrid import ONEHOT_SIZE, encode_view
-
-            env = ImgObsWrapper(gym.make(env_id))
-            if minigrid_view == "onehot":
-                space = gym.spaces.Box(0.0, 1.0, (ONEHOT_SIZE,), np.float32)
-                return gym.wrappers.TransformObservation(env, encode_view, space)
-            size = int(np.prod(env.observation_space.shape))
-            space = gym.spaces.Box(0.0, 1.0, (size,), np.float32)
-            return gym.wrappers.TransformObservation(
-                env, lambda o: o.astype(np.float32).reshape(-1) / 10.0, space
-            )
         env = gym.make(env_id)
         if len(env.observation_space.shape or ()) != 1:
             env = gym.wrappers.FlattenObservation(env)
@@ -147,6 +127,57 @@ class _Agent:
         return action, dist.log_prob(action), dist.entropy(), self.critic(obs)
 
 
+@dataclass
+class _Rollout:
+    """One rollout, time-major: (T, N, ...) arrays and the values PPO bootstraps from."""
+
+    obs: np.ndarray
+    next_obs: np.ndarray
+    actions: np.ndarray
+    logp: np.ndarray
+    values: np.ndarray  # (T, N, heads)
+    final_values: np.ndarray  # value of the true final observation where an episode ended
+    last_values: np.ndarray  # (N, heads), value of the observation after the rollout
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+
+    def batch(self) -> dict[str, np.ndarray]:
+        """The transitions as a flat columnar batch, for the reward and bonus terms."""
+        steps, envs = self.rewards.shape
+        return flat_rollout_batch(
+            obs=self.obs.reshape(steps, envs, -1),
+            action=self.actions,
+            next_obs=self.next_obs.reshape(steps, envs, -1),
+            reward=self.rewards,
+            terminated=self.terminated,
+            truncated=self.truncated,
+        )
+
+
+class _EpisodeStats:
+    """Returns of finished episodes, for the log."""
+
+    def __init__(self, envs: int) -> None:
+        self.running = np.zeros(envs)
+        self.finished: list[float] = []
+
+    def add(self, reward: np.ndarray, done: np.ndarray) -> None:
+        self.running += reward
+        for i in np.flatnonzero(done):
+            self.finished.append(float(self.running[i]))
+            self.running[i] = 0.0
+
+    def record(self) -> dict[str, float]:
+        recent = self.finished[-100:]
+        if not recent:
+            return {"episode_return": 0.0, "episode_success": 0.0}
+        return {
+            "episode_return": float(np.mean(recent)),
+            "episode_success": float(np.mean([r > 0 for r in recent])),
+        }
+
+
 class PPOTrainer:
     """PPO with a reward hook. See the module docs.
 
@@ -156,6 +187,8 @@ class PPOTrainer:
         bonus: optional exploration bonus (a term with ``update``).
         intrinsic_head: give the bonus its own value head and discount.
         progress: called with each update's log record.
+        env_fn: a thunk making one environment with flat observations;
+            default :func:`make_env` of ``config.env_id``.
     """
 
     def __init__(
@@ -165,11 +198,13 @@ class PPOTrainer:
         bonus: Term | None = None,
         intrinsic_head: bool = False,
         progress: Callable[[dict[str, float]], None] | None = None,
+        env_fn: EnvFactory | None = None,
     ) -> None:
         import gymnasium as gym
         import torch
 
         self.config = config
+        self.env_fn = env_fn if env_fn is not None else make_env(config.env_id)
         self.reward = as_term(reward) if reward is not None else None
         self.bonus = as_term(bonus) if bonus is not None else None
         self.two_heads = bool(intrinsic_head and bonus is not None)
@@ -177,9 +212,14 @@ class PPOTrainer:
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
         self.envs = gym.vector.SyncVectorEnv(
-            [make_env(config.env_id, config.minigrid_view) for _ in range(config.num_envs)],
+            [self.env_fn for _ in range(config.num_envs)],
             autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
         )
+        if len(self.envs.single_observation_space.shape or ()) != 1:
+            raise CompositionError(
+                f"PPOTrainer needs flat observations, the env gives shape "
+                f"{self.envs.single_observation_space.shape}; flatten them in env_fn"
+            )
         obs_dim = int(np.prod(self.envs.single_observation_space.shape))
         self.agent = _Agent(
             obs_dim, int(self.envs.single_action_space.n), config.hidden, self.two_heads
@@ -191,117 +231,116 @@ class PPOTrainer:
     def shaped_rewards(
         self, batch: dict[str, Any]
     ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-        """(extrinsic, intrinsic, per-term means) for a flat, time-major rollout batch."""
+        """(extrinsic, intrinsic, metrics) for a flat, time-major rollout batch."""
         extrinsic = np.asarray(batch["reward"], dtype=np.float64)
-        means: dict[str, float] = {}
+        metrics: dict[str, float] = {}
         if self.reward is not None:
-            out = self.reward(batch)
-            extrinsic = np.where(out.ok, out.total, 0.0)
-            means.update({f"reward/{k}": float(np.nanmean(v)) for k, v in out.terms.items()})
+            scored = score_rollout(self.reward, batch, prefix="reward")
+            extrinsic = scored.rewards
+            metrics.update(scored.metrics)
         intrinsic = np.zeros_like(extrinsic)
         if self.bonus is not None:
-            out = self.bonus(batch)
-            intrinsic = np.where(out.ok, out.total, 0.0)
-            means.update({f"bonus/{k}": float(np.nanmean(v)) for k, v in out.terms.items()})
-            for key, value in (self.bonus.update(batch) or {}).items():
-                means[f"bonus/{self.bonus.name}/{key}"] = float(value)
+            scored = score_rollout(self.bonus, batch, prefix="bonus", update=True)
+            intrinsic = scored.rewards
+            metrics.update(scored.metrics)
         if not self.two_heads:
             extrinsic = extrinsic + intrinsic
-        return extrinsic, intrinsic, means
+        return extrinsic, intrinsic, metrics
 
     # ----------------------------------------------------------------- loop
-    def train(self) -> list[dict[str, float]]:
+    def _collect(self, obs: np.ndarray, stats: _EpisodeStats) -> tuple[_Rollout, np.ndarray]:
         torch = self.agent.torch
+        T, N = self.config.num_steps, self.config.num_envs
+        heads = 2 if self.two_heads else 1
+        roll = _Rollout(
+            obs=np.zeros((T, N, *obs.shape[1:]), dtype=np.float32),
+            next_obs=np.zeros((T, N, *obs.shape[1:]), dtype=np.float32),
+            actions=np.zeros((T, N), dtype=np.int64),
+            logp=np.zeros((T, N), dtype=np.float32),
+            values=np.zeros((T, N, heads), dtype=np.float32),
+            final_values=np.zeros((T, N, heads), dtype=np.float32),
+            last_values=np.zeros((N, heads), dtype=np.float32),
+            rewards=np.zeros((T, N)),
+            terminated=np.zeros((T, N), dtype=bool),
+            truncated=np.zeros((T, N), dtype=bool),
+        )
+        for t in range(T):
+            roll.obs[t] = obs
+            with torch.no_grad():
+                action, logp, _, value = self.agent.act(torch.as_tensor(obs))
+            next_obs, reward, term, trunc, info = self.envs.step(action.numpy())
+            roll.actions[t], roll.logp[t] = action.numpy(), logp.numpy()
+            roll.values[t] = value.numpy()
+            roll.rewards[t], roll.terminated[t], roll.truncated[t] = reward, term, trunc
+            true_next = np.array(next_obs, copy=True)
+            done = term | trunc
+            if done.any() and "final_obs" in info:
+                for i in np.flatnonzero(done):
+                    true_next[i] = info["final_obs"][i]
+                with torch.no_grad():
+                    roll.final_values[t] = self.agent.values(torch.as_tensor(true_next)).numpy()
+            roll.next_obs[t] = true_next
+            stats.add(reward, done)
+            obs = next_obs
+        with torch.no_grad():
+            roll.last_values[:] = self.agent.values(torch.as_tensor(obs)).numpy()
+        return roll, obs
+
+    def _advantages(
+        self, roll: _Rollout, extrinsic: np.ndarray, intrinsic: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(advantages (T, N), value targets (T, N, heads)) by GAE on each head."""
+        cfg = self.config
+        v_ext = roll.values[..., 0]
+        next_ext = bootstrap_values(
+            v_ext, roll.last_values[:, 0], roll.truncated, roll.final_values[..., 0]
+        )
+        advantages = generalized_advantage_estimation(
+            extrinsic,
+            v_ext,
+            next_ext,
+            roll.terminated,
+            roll.truncated,
+            gamma=cfg.gamma,
+            lambda_=cfg.gae_lambda,
+        )
+        targets = [advantages + v_ext]
+        if self.two_heads:  # intrinsic rewards continue across episodes (RND)
+            v_int = roll.values[..., 1]
+            adv_int = generalized_advantage_estimation(
+                intrinsic,
+                v_int,
+                bootstrap_values(v_int, roll.last_values[:, 1]),
+                np.zeros_like(roll.terminated),
+                gamma=cfg.intrinsic_gamma,
+                lambda_=cfg.gae_lambda,
+            )
+            targets.append(adv_int + v_int)
+            advantages = advantages + cfg.intrinsic_coef * adv_int
+        return advantages, np.stack(targets, -1)
+
+    def train(self) -> list[dict[str, float]]:
+        """Run ``config.total_frames`` frames of PPO; returns the per-update log."""
         cfg = self.config
         T, N = cfg.num_steps, cfg.num_envs
-        obs_shape = self.envs.single_observation_space.shape
         obs, _ = self.envs.reset(seed=cfg.seed)
         updates = max(1, cfg.total_frames // (T * N))
         start, frames = time.monotonic(), 0
         outside = 0.0  # seconds spent in the progress callback (e.g. evaluations), not training
         hook = 0.0  # seconds spent scoring the rollout with the reward and bonus terms
-        episode_returns = np.zeros(N)
-        finished_returns: list[float] = []
+        stats = _EpisodeStats(N)
         for update in range(updates):
             if cfg.anneal_lr:
                 self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * (1 - update / updates)
-            buf_obs = np.zeros((T, N, *obs_shape), dtype=np.float32)
-            buf_next = np.zeros_like(buf_obs)
-            buf_actions = np.zeros((T, N), dtype=np.int64)
-            buf_logp = np.zeros((T, N), dtype=np.float32)
-            buf_values = np.zeros((T, N, 2 if self.two_heads else 1), dtype=np.float32)
-            buf_final_values = np.zeros_like(buf_values)
-            rewards = np.zeros((T, N))
-            terminated = np.zeros((T, N), dtype=bool)
-            truncated = np.zeros((T, N), dtype=bool)
-            for t in range(T):
-                buf_obs[t] = obs
-                with torch.no_grad():
-                    action, logp, _, value = self.agent.act(torch.as_tensor(obs))
-                next_obs, reward, term, trunc, info = self.envs.step(action.numpy())
-                buf_actions[t], buf_logp[t], buf_values[t] = (
-                    action.numpy(),
-                    logp.numpy(),
-                    value.numpy(),
-                )
-                rewards[t], terminated[t], truncated[t] = reward, term, trunc
-                true_next = np.array(next_obs, copy=True)
-                done = term | trunc
-                if done.any() and "final_obs" in info:
-                    for i in np.flatnonzero(done):
-                        true_next[i] = info["final_obs"][i]
-                    with torch.no_grad():
-                        buf_final_values[t] = self.agent.values(torch.as_tensor(true_next)).numpy()
-                buf_next[t] = true_next
-                episode_returns += reward
-                for i in np.flatnonzero(done):
-                    finished_returns.append(float(episode_returns[i]))
-                    episode_returns[i] = 0.0
-                obs = next_obs
-                frames += N
-            with torch.no_grad():
-                last_values = self.agent.values(torch.as_tensor(obs)).numpy()
-            batch = {
-                "obs": buf_obs.reshape(T * N, -1),
-                "action": buf_actions.reshape(-1),
-                "next_obs": buf_next.reshape(T * N, -1),
-                "reward": rewards.reshape(-1),
-                "terminated": terminated.reshape(-1),
-                "truncated": truncated.reshape(-1),
-                "env": np.tile(np.arange(N), T),
-            }
+            roll, obs = self._collect(obs, stats)
+            frames += T * N
             hook_started = time.monotonic()
-            extrinsic, intrinsic, means = self.shaped_rewards(batch)
+            extrinsic, intrinsic, metrics = self.shaped_rewards(roll.batch())
             hook += time.monotonic() - hook_started
-            extrinsic, intrinsic = extrinsic.reshape(T, N), intrinsic.reshape(T, N)
-            v_ext = buf_values[..., 0]
-            next_ext = bootstrap_values(
-                v_ext, last_values[:, 0], truncated, buf_final_values[..., 0]
+            advantages, targets = self._advantages(
+                roll, extrinsic.reshape(T, N), intrinsic.reshape(T, N)
             )
-            advantages = generalized_advantage_estimation(
-                extrinsic,
-                v_ext,
-                next_ext,
-                terminated,
-                truncated,
-                gamma=cfg.gamma,
-                lambda_=cfg.gae_lambda,
-            )
-            targets = [advantages + v_ext]
-            if self.two_heads:  # intrinsic rewards continue across episodes (RND)
-                v_int = buf_values[..., 1]
-                next_int = np.concatenate([v_int[1:], last_values[None, :, 1]], axis=0)
-                adv_int = generalized_advantage_estimation(
-                    intrinsic,
-                    v_int,
-                    next_int,
-                    np.zeros_like(terminated),
-                    gamma=cfg.intrinsic_gamma,
-                    lambda_=cfg.gae_lambda,
-                )
-                targets.append(adv_int + v_int)
-                advantages = advantages + cfg.intrinsic_coef * adv_int
-            losses = self._update(buf_obs, buf_actions, buf_logp, advantages, np.stack(targets, -1))
+            losses = self._update(roll.obs, roll.actions, roll.logp, advantages, targets)
             elapsed = time.monotonic() - start - outside
             record = {
                 "update": float(update + 1),
@@ -309,14 +348,9 @@ class PPOTrainer:
                 "fps": frames / elapsed,
                 "hook_seconds": hook,
                 "train_seconds": elapsed,
-                "episode_return": float(np.mean(finished_returns[-100:]))
-                if finished_returns
-                else 0.0,
-                "episode_success": float(np.mean([r > 0 for r in finished_returns[-100:]]))
-                if finished_returns
-                else 0.0,
+                **stats.record(),
                 **losses,
-                **means,
+                **metrics,
             }
             self.log.append(record)
             if self.progress is not None:
@@ -373,7 +407,7 @@ class PPOTrainer:
         so evaluation neither depends on nor disturbs the training RNG.
         """
         torch = self.agent.torch
-        env = make_env(self.config.env_id, self.config.minigrid_view)()
+        env = self.env_fn()
         generator = torch.Generator().manual_seed(seed)
         wins = 0
         for episode in range(episodes):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.envs.arithmetic import ALPHABET, STYLES, make_problems, sft_completion
-from rewardkit.train.tiny import build_char_tokenizer, build_tiny_gpt2
+from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 
 __all__ = ["WarmStartSpec", "load_or_train_warm_start", "train_warm_start"]
 
