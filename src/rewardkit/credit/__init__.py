@@ -1,9 +1,14 @@
-"""Credit assignment: pure, shape-checked array functions."""
+"""Credit assignment: pure, shape-checked array functions, and the token estimators built on them."""
 
+from rewardkit.credit.channels import (
+    ChannelAdvantages,
+    gdpo_advantages,
+    hdpo_advantages,
+    multi_channel_advantages,
+)
 from rewardkit.credit.group import (
     GroupStatistics,
     dr_grpo_advantages,
-    gdpo_advantages,
     group_advantages,
     group_statistics,
     grpo_advantages,
@@ -16,10 +21,19 @@ from rewardkit.credit.returns import (
     lambda_returns,
 )
 from rewardkit.credit.steps import (
+    ProgressiveRetention,
     continuation_accumulated_reward,
     prefix_retention_lengths,
     turning_point_credit,
     turning_points,
+)
+from rewardkit.credit.token import (
+    ESTIMATORS,
+    ChannelEstimator,
+    ChannelLoss,
+    PPPOEstimator,
+    TokenAdvantages,
+    make_estimator,
 )
 from rewardkit.credit.tree import (
     PrefixTree,
@@ -29,8 +43,15 @@ from rewardkit.credit.tree import (
 )
 
 __all__ = [
+    "ESTIMATORS",
+    "ChannelAdvantages",
+    "ChannelEstimator",
+    "ChannelLoss",
     "GroupStatistics",
+    "PPPOEstimator",
     "PrefixTree",
+    "ProgressiveRetention",
+    "TokenAdvantages",
     "bootstrap_values",
     "build_prefix_tree",
     "continuation_accumulated_reward",
@@ -41,7 +62,10 @@ __all__ = [
     "group_advantages",
     "group_statistics",
     "grpo_advantages",
+    "hdpo_advantages",
     "lambda_returns",
+    "make_estimator",
+    "multi_channel_advantages",
     "prefix_retention_lengths",
     "rloo_advantages",
     "sibling_advantages",

@@ -1,4 +1,6 @@
-"""Group-relative advantages for completions: GRPO, Dr. GRPO, RLOO, GDPO.
+"""Group-relative advantages for completions: GRPO, Dr. GRPO, RLOO.
+
+Multi-reward advantages (GDPO, HDPO) are in :mod:`rewardkit.credit.channels`.
 
 Each prompt is sampled G times; the completions of one prompt form a group
 (``group`` holds any hashable id per sample). A reward of NaN means *not
@@ -35,7 +37,6 @@ from rewardkit.credit._arrays import FloatArray, as_float_array, like
 __all__ = [
     "GroupStatistics",
     "dr_grpo_advantages",
-    "gdpo_advantages",
     "group_advantages",
     "group_statistics",
     "grpo_advantages",
@@ -185,56 +186,6 @@ def rloo_advantages(rewards: Any, group: Any) -> Any:
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = np.where(count >= 2, count / (count - 1.0), 0.0)
     return like(factor * _centered(values, groups), rewards)
-
-
-def gdpo_advantages(
-    rewards: Any,
-    group: Any,
-    weights: Any = None,
-    *,
-    epsilon: float = 1e-6,
-) -> Any:
-    """GDPO: normalize each reward within its group, sum, then normalize the batch.
-
-    A_k,i = (r_k,i − mean_g r_k) / (std_g r_k + ε);  S_i = Σ_k w_k A_k,i;
-    A_i = (S_i − mean S) / (std S + ε).
-
-    Liu et al. 2026, "GDPO: Group reward-Decoupled Normalization Policy
-    Optimization for Multi-reward RL Optimization": normalizing the *sum* of
-    several rewards (GRPO) maps distinct reward combinations to identical
-    advantages; decoupling keeps them apart. A NaN in reward k contributes
-    0 to S_i; a sample with every reward NaN gets advantage 0 and is left out
-    of the batch statistics.
-
-    Args:
-        rewards: shape (N, K), one column per reward function.
-        group: shape (N,).
-        weights: shape (K,), default all 1.
-
-    Example:
-        >>> r = np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
-        >>> gdpo_advantages(r, [0, 0, 0, 0]).round(3)
-        array([ 1.225,  0.   ,  0.   , -1.225])
-    """
-    values = as_float_array(rewards, "rewards")
-    if values.ndim != 2:
-        raise ShapeError(
-            f"rewards must have shape (N, K) for K reward functions, got {values.shape}"
-        )
-    k = values.shape[1]
-    w = np.ones(k) if weights is None else as_float_array(weights, "weights")
-    if w.shape != (k,):
-        raise ShapeError(f"weights has shape {w.shape}, expected ({k},)")
-    per_reward = np.stack(
-        [np.asarray(grpo_advantages(values[:, j], group, epsilon=epsilon)) for j in range(k)],
-        axis=1,
-    )
-    summed = per_reward @ w
-    applicable = ~np.all(np.isnan(values), axis=1)
-    pooled = summed[applicable]
-    if pooled.size >= 2:
-        summed = (summed - pooled.mean()) / (pooled.std(ddof=1) + epsilon)
-    return like(np.where(applicable, summed, 0.0), rewards)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ def discounted_returns(
     G_t = r_t + γ (1 − term_t) · (G_{t+1} if the episode continues, else v_tp1_t)
 
     "Continues" means neither terminated nor truncated and t < T − 1. Without
-    ``v_tp1``, truncated episodes and the rollout's end bootstrap from 0.
+    ``v_tp1``, truncated episodes and the rollout's end bootstrap from 0. It is
+    :func:`lambda_returns` at λ = 1.
 
     Args:
         r_t: rewards, shape (T, ...).
@@ -87,15 +88,8 @@ def discounted_returns(
         ...                    [False, True, False], v_tp1=[0.0, 10.0, 0.0], gamma=0.5)
         array([4., 6., 1.])
     """
-    gamma = check_unit_interval(gamma, "gamma")
-    rewards, next_values, not_terminated, continues = _inputs(r_t, v_tp1, terminated, truncated)
-    returns = np.empty_like(rewards)
-    following = np.zeros_like(rewards[0])
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        tail = continues[t] * following + (1.0 - continues[t]) * next_values[t]
-        following = rewards[t] + gamma * not_terminated[t] * tail
-        returns[t] = following
-    return like(returns, r_t)
+    # λ = 1 is exactly this recursion: the tail is G_{t+1} within the episode, else v_tp1.
+    return lambda_returns(r_t, v_tp1, terminated, truncated, gamma=gamma, lambda_=1.0)
 
 
 def lambda_returns(

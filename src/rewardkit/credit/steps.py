@@ -19,6 +19,7 @@ from rewardkit.core.errors import ShapeError
 from rewardkit.credit._arrays import FloatArray, as_float_array
 
 __all__ = [
+    "ProgressiveRetention",
     "continuation_accumulated_reward",
     "prefix_retention_lengths",
     "turning_point_credit",
@@ -105,20 +106,82 @@ def prefix_retention_lengths(
     return np.minimum(n_tokens, np.maximum(keep, np.minimum(min_tokens, n_tokens)))
 
 
-def continuation_accumulated_reward(continuation_rewards: Any) -> FloatArray:
-    """PPPO's prefix reward: the mean reward of several continuations of each prefix.
+def continuation_accumulated_reward(
+    continuation_rewards: Any, own_rewards: Any = None, *, reduce: str = "mean"
+) -> FloatArray:
+    """A prefix's reward from the rewards of K continuations sampled from it (PPPO).
+
+    PPPO ("Well Begun, Half Done", arXiv:2512.15274) scores the prefix b_i of
+    completion o_i by R_i = Σ_{j=1..K} r(b_i ⊕ c_j) + r(o_i): ``reduce="sum"``
+    with ``own_rewards``. ``reduce="mean"`` averages instead (a Monte Carlo
+    value of the prefix). NaN (not applicable) entries are skipped; a prefix
+    with none left gets NaN.
 
     Args:
-        continuation_rewards: shape (N, K), rewards of K sampled continuations
-            of each of N prefixes. NaN (not applicable) entries are skipped;
-            a prefix with none left gets NaN.
+        continuation_rewards: shape (N, K).
+        own_rewards: optional (N,), the reward of each original completion,
+            counted as one more continuation.
+        reduce: ``"mean"`` or ``"sum"``.
+
+    Example:
+        >>> continuation_accumulated_reward([[1.0, 0.0, 1.0]], [1.0], reduce="sum")
+        array([3.])
+        >>> continuation_accumulated_reward([[1.0, np.nan]])
+        array([1.])
     """
     rewards = as_float_array(continuation_rewards, "continuation_rewards")
     if rewards.ndim != 2:
         raise ShapeError(f"expected shape (N, K), got {rewards.shape}")
+    if own_rewards is not None:
+        own = as_float_array(own_rewards, "own_rewards")
+        if own.shape != (rewards.shape[0],):
+            raise ShapeError(f"own_rewards has shape {own.shape}, expected ({rewards.shape[0]},)")
+        rewards = np.concatenate([rewards, own[:, None]], axis=1)
+    if reduce not in ("mean", "sum"):
+        raise ShapeError(f"reduce must be 'mean' or 'sum', got {reduce!r}")
     valid = ~np.isnan(rewards)
     totals = np.where(valid, rewards, 0.0).sum(axis=1)
     counts = valid.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means: FloatArray = np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
-    return means
+        reduced = totals / np.maximum(counts, 1) if reduce == "mean" else totals
+        result: FloatArray = np.where(counts > 0, reduced, np.nan)
+    return result
+
+
+class ProgressiveRetention:
+    """PPPO's retained-prefix fraction η: start small, grow when learning stalls.
+
+    η starts at ``start`` (15 %) and rises by ``step`` (5 %) up to ``end``
+    (35 %) whenever the tracked score has not improved on its best for
+    ``patience`` consecutive updates (PPPO, arXiv:2512.15274: the
+    "beginning lock-in" shows within the first 15 % of tokens and settles by
+    35 %; the paper grows η when validation accuracy stops improving). A
+    trainer calls :meth:`update` once per step with the batch's mean reward.
+
+    Example:
+        >>> retention = ProgressiveRetention(patience=2)
+        >>> [round(retention.update(score), 2) for score in [0.1, 0.2, 0.2, 0.2, 0.1, 0.1]]
+        [0.15, 0.15, 0.15, 0.2, 0.2, 0.25]
+    """
+
+    def __init__(
+        self, start: float = 0.15, step: float = 0.05, end: float = 0.35, patience: int = 10
+    ) -> None:
+        if not 0.0 < start <= end <= 1.0 or step < 0.0 or patience < 1:
+            raise ShapeError("need 0 < start <= end <= 1, step >= 0 and patience >= 1")
+        self.fraction, self.step, self.end, self.patience = start, step, end, patience
+        self.best = -math.inf
+        self.stalled = 0
+
+    def update(self, score: float | None) -> float:
+        """Record one step's score (None: no score this step); returns the new η."""
+        if score is None or math.isnan(score):
+            return self.fraction
+        if score > self.best:
+            self.best, self.stalled = score, 0
+            return self.fraction
+        self.stalled += 1
+        if self.stalled >= self.patience:
+            self.fraction = min(self.end, self.fraction + self.step)
+            self.stalled = 0
+        return self.fraction
