@@ -62,7 +62,9 @@ def test_estimators_share_one_interface():
         out = estimator(rewards, group, sequences, 0, 10)
         assert [len(v) for v in out.values] == [2, 2, 1, 3], name
         assert np.all(out.values[2] == 0.0), name  # a not-applicable sample gets no credit
-    assert ESTIMATORS["pppo"](rewards, group, sequences, 0, 10).train_lengths.tolist() == [
+    assert ESTIMATORS["prefix_retention"](
+        rewards, group, sequences, 0, 10
+    ).train_lengths.tolist() == [
         1,
         1,
         1,

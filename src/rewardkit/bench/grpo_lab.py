@@ -9,8 +9,11 @@ completion length are measured on held-out problems before and after.
 Experiments:
 
 - ``reward``: binary correctness vs graded closeness vs tiered closeness;
-- ``credit``: GRPO, RLOO, Dr. GRPO, TEMPO, PPPO (and sibling advantages);
-- ``length``: no penalty vs a naive length penalty vs GRPO-λ.
+- ``credit``: GRPO, RLOO, Dr. GRPO, TEMPO, PPPO (whole: continuation
+  accumulated reward and progressive prefix retention), PPPO's prefix
+  retention alone, and sibling advantages;
+- ``length``: no penalty vs a naive length penalty vs GRPO-λ vs HDPO (a
+  brevity channel with its own advantage over correct samples only).
 
 Run: ``rewardkit bench grpo-lab --jobs 2`` (``--quick``: one seed of
 ``credit``, fewer steps).
@@ -19,6 +22,7 @@ Run: ``rewardkit bench grpo-lab --jobs 2`` (``--quick``: one seed of
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import statistics
 import time
@@ -38,25 +42,30 @@ from rewardkit.bench.runner import (
 
 __all__ = ["DESIGNS", "RunSpec", "main", "run_one"]
 
-#: experiment -> design -> (reward design, estimator)
-DESIGNS: dict[str, dict[str, tuple[str, str]]] = {
+#: HDPO's channels: the reward parts whose advantages it keeps apart
+HDPO_PARAMS = {"channels": ("correct", "length"), "weight": 0.15}
+
+#: experiment -> design -> (reward design, estimator, estimator parameters)
+DESIGNS: dict[str, dict[str, tuple[str, str, dict[str, Any]]]] = {
     "reward": {
-        "binary": ("binary", "grpo"),
-        "graded": ("graded", "grpo"),
-        "tiered": ("tiered", "grpo"),
+        "binary": ("binary", "grpo", {}),
+        "graded": ("graded", "grpo", {}),
+        "tiered": ("tiered", "grpo", {}),
     },
     "credit": {
-        "grpo": ("binary", "grpo"),
-        "rloo": ("binary", "rloo"),
-        "dr_grpo": ("binary", "dr_grpo"),
-        "tempo": ("binary", "tempo"),
-        "pppo": ("binary", "pppo"),
-        "sibling": ("binary", "sibling"),
+        "grpo": ("binary", "grpo", {}),
+        "rloo": ("binary", "rloo", {}),
+        "dr_grpo": ("binary", "dr_grpo", {}),
+        "tempo": ("binary", "tempo", {}),
+        "pppo": ("binary", "pppo", {"continuations": 8}),
+        "prefix_retention": ("binary", "prefix_retention", {}),
+        "sibling": ("binary", "sibling", {}),
     },
     "length": {
-        "no_penalty": ("binary", "grpo"),
-        "naive_penalty": ("naive_length", "grpo"),
-        "grpo_lambda": ("grpo_lambda", "grpo"),
+        "no_penalty": ("binary", "grpo", {}),
+        "naive_penalty": ("naive_length", "grpo", {}),
+        "grpo_lambda": ("grpo_lambda", "grpo", {}),
+        "hdpo": ("channels", "hdpo", HDPO_PARAMS),
     },
 }
 MAX_NEW_TOKENS = 12
@@ -107,6 +116,8 @@ def build_reward(design: str) -> Any:
         return weighted_sum([correct, length], name="naive")
     if design == "grpo_lambda":
         return grpo_lambda(correct, length, threshold=0.75)
+    if design == "channels":  # HDPO reads the parts; the total is only logged
+        return weighted_sum([correct, LengthLinear(MAX_NEW_TOKENS, unit="tokens", name="length")])
     raise ValueError(f"unknown reward design {design!r}")
 
 
@@ -120,7 +131,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     torch.set_num_threads(1)
     start = time.monotonic()
     model, tokenizer = load_policy(spec.model)
-    reward_design, estimator = DESIGNS[spec.experiment][spec.design]
+    reward_design, estimator, estimator_params = DESIGNS[spec.experiment][spec.design]
     reward = build_reward(reward_design)
     correct = ArithmeticAnswer(missing_score=0.0, name="correct")
     held_out = make_problems(300, seed=99_999)
@@ -133,6 +144,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         max_new_tokens=MAX_NEW_TOKENS,
         learning_rate=2e-4,
         estimator=estimator,
+        estimator_params=dict(estimator_params),
         seed=spec.seed,
         loss_aggregation="token_mean",
     )
@@ -149,6 +161,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         "accuracy_after": after.accuracy,
         "length_before": before.mean_length,
         "length_after": after.mean_length,
+        "sampled_tokens": sum(r["sampled_tokens"] for r in history),
         "curve": _thin_curve(history),
         "seconds": time.monotonic() - start,
     }
@@ -179,6 +192,7 @@ def _summaries(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, floa
                 "accuracy_after": _median([r["accuracy_after"] for r in mine]),
                 "length_before": _median([r["length_before"] for r in mine]),
                 "length_after": _median([r["length_after"] for r in mine]),
+                "sampled_tokens": _median([r.get("sampled_tokens", math.nan) for r in mine]),
                 "seeds": len(mine),
             }
     return table
@@ -196,6 +210,13 @@ def _targets(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[
                 for d, s in credit.items()
             ),
         }
+        if "pppo" in credit and "grpo" in credit:
+            pppo, grpo = credit["pppo"], credit["grpo"]
+            targets["PPPO final accuracy >= GRPO's (paper: +9 points on Qwen3-4B)"] = {
+                "met": pppo["accuracy_after"] >= grpo["accuracy_after"],
+                "detail": f"{pppo['accuracy_after']:.3f} vs {grpo['accuracy_after']:.3f}, "
+                f"sampling {pppo['sampled_tokens'] / grpo['sampled_tokens']:.1f}x GRPO's tokens",
+            }
         if "tempo" in credit and "grpo" in credit:
             targets["TEMPO final accuracy >= GRPO's"] = {
                 "met": credit["tempo"]["accuracy_after"] >= credit["grpo"]["accuracy_after"],
@@ -217,6 +238,18 @@ def _targets(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[
         targets["the naive penalty loses more accuracy than GRPO-λ"] = {
             "met": naive_gap > gap,
             "detail": f"naive {naive['accuracy_after']:.3f}, GRPO-λ {gated['accuracy_after']:.3f}",
+        }
+    if length and {"no_penalty", "hdpo"} <= set(length):
+        base, hdpo = length["no_penalty"], length["hdpo"]
+        cut = 1 - hdpo["length_after"] / base["length_after"]
+        targets[
+            "HDPO is shorter than no penalty at no loss of accuracy (paper: tool calls "
+            "98% -> 2%, accuracy up vs GRPO)"
+        ] = {
+            "met": cut > 0 and hdpo["accuracy_after"] >= base["accuracy_after"] - 0.02,
+            "detail": f"length change {-cut:+.0%} ({hdpo['length_after']:.1f} vs "
+            f"{base['length_after']:.1f} tokens), accuracy {hdpo['accuracy_after']:.3f} vs "
+            f"{base['accuracy_after']:.3f}",
         }
     return targets
 
@@ -336,7 +369,14 @@ def render(
             f"## {experiment}",
             "",
             markdown_table(
-                ["design", "accuracy before", "accuracy after", "length before", "length after"],
+                [
+                    "design",
+                    "accuracy before",
+                    "accuracy after",
+                    "length before",
+                    "length after",
+                    "sampled tokens",
+                ],
                 [
                     [
                         d,
@@ -344,6 +384,7 @@ def render(
                         f"{s['accuracy_after']:.3f}",
                         f"{s['length_before']:.1f}",
                         f"{s['length_after']:.1f}",
+                        f"{s.get('sampled_tokens', math.nan):,.0f}",
                     ]
                     for d, s in designs.items()
                 ],

@@ -1,4 +1,4 @@
-"""Credit assignment: pure, shape-checked array functions, and the token estimators built on them."""
+"""Credit assignment: pure, shape-checked array functions, and token estimators over them."""
 
 from rewardkit.credit.channels import (
     ChannelAdvantages,

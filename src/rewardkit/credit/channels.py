@@ -125,7 +125,9 @@ def multi_channel_advantages(
     for what, names in (("gates", gates or {}), ("weights", weights or {})):
         unknown = set(names) - set(columns)
         if unknown:
-            raise ShapeError(f"{what} name unknown channels {sorted(unknown)}; have {list(columns)}")
+            raise ShapeError(
+                f"{what} name unknown channels {sorted(unknown)}; have {list(columns)}"
+            )
     w = {name: float((weights or {}).get(name, 1.0)) for name in columns}
     per_channel, eligible = {}, {}
     for name, rewards in columns.items():

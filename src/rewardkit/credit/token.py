@@ -17,7 +17,8 @@ statistic (group means, prefix trees), and its sample gets advantage 0 on
 every token, so it neither trains nor moves its siblings' baselines.
 
 Example:
-    >>> out = ESTIMATORS["grpo"](np.array([1.0, 0.0, np.nan]), np.zeros(3), [[5, 6], [7], [8]], 0, 1)
+    >>> rewards, group = np.array([1.0, 0.0, np.nan]), np.zeros(3)
+    >>> out = ESTIMATORS["grpo"](rewards, group, [[5, 6], [7], [8]], 0, 1)
     >>> [v.round(3).tolist() for v in out.values]
     [[0.707, 0.707], [-0.707], [0.0]]
 """
@@ -184,7 +185,9 @@ class ChannelEstimator:
                 f"the reward has no parts named {missing}; its parts are {sorted(channels)}"
             )
         if self.kind == "gdpo":
-            weights = dict(zip(self.channels, self.weights or [1.0] * len(self.channels)))
+            weights = dict(
+                zip(self.channels, self.weights or [1.0] * len(self.channels), strict=True)
+            )
             columns = {name: channels[name] for name in self.channels}
             out = multi_channel_advantages(columns, group, weights=weights, batch_normalize=True)
             return TokenAdvantages(broadcast(out.combined, sequences))

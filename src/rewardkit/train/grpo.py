@@ -32,72 +32,16 @@ import numpy as np
 
 from rewardkit.core.errors import CompositionError
 from rewardkit.core.term import Term
-from rewardkit.credit.group import (
-    dr_grpo_advantages,
-    group_statistics,
-    grpo_advantages,
-    rloo_advantages,
+from rewardkit.credit.group import group_statistics
+from rewardkit.credit.token import (
+    ESTIMATORS,
+    FACTORIES,
+    Estimator,
+    TokenAdvantages,
+    make_estimator,
 )
-from rewardkit.credit.steps import prefix_retention_lengths
-from rewardkit.credit.tree import sibling_advantages, tempo_advantages
 
 __all__ = ["ESTIMATORS", "GRPOConfig", "GRPOTrainer", "TokenAdvantages"]
-
-
-@dataclass(frozen=True)
-class TokenAdvantages:
-    """Per-token advantages and which tokens to train (None: all)."""
-
-    values: list[np.ndarray]
-    train_lengths: np.ndarray | None = None
-
-
-Estimator = Callable[[np.ndarray, np.ndarray, list[list[int]], int, int], TokenAdvantages]
-
-
-def _broadcast(fn: Callable[[np.ndarray, np.ndarray], Any]) -> Estimator:
-    def estimate(
-        rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
-    ) -> TokenAdvantages:
-        per_sequence = np.asarray(fn(rewards, group))
-        return TokenAdvantages(
-            [np.full(len(s), a) for s, a in zip(sequences, per_sequence, strict=True)]
-        )
-
-    return estimate
-
-
-def _token_level(fn: Callable[..., list[np.ndarray]]) -> Estimator:
-    """A tree estimator; not-applicable (NaN) samples enter as 0 and get no credit."""
-
-    def estimate(
-        rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
-    ) -> TokenAdvantages:
-        values = fn(sequences, np.nan_to_num(rewards, nan=0.0), group)
-        return TokenAdvantages(
-            [np.where(np.isnan(r), 0.0, v) for r, v in zip(rewards, values, strict=True)]
-        )
-
-    return estimate
-
-
-def _pppo(
-    rewards: np.ndarray, group: np.ndarray, sequences: list[list[int]], step: int, total: int
-) -> TokenAdvantages:
-    base = _broadcast(grpo_advantages)(rewards, group, sequences, step, total)
-    lengths = prefix_retention_lengths([len(s) for s in sequences], step, total)
-    return TokenAdvantages(base.values, lengths)
-
-
-#: name -> estimator(rewards, group, sequences, step, total_steps)
-ESTIMATORS: dict[str, Estimator] = {
-    "grpo": _broadcast(grpo_advantages),
-    "rloo": _broadcast(rloo_advantages),
-    "dr_grpo": _broadcast(dr_grpo_advantages),
-    "tempo": _token_level(tempo_advantages),
-    "sibling": _token_level(sibling_advantages),
-    "pppo": _pppo,
-}
 
 
 @dataclass
@@ -115,6 +59,7 @@ class GRPOConfig:
     kl_coef: float = 0.0
     loss_aggregation: str = "token_mean"
     estimator: str = "grpo"
+    estimator_params: dict[str, Any] = field(default_factory=dict)
     max_grad_norm: float = 1.0
     seed: int = 0
     log_every: int = 1
@@ -127,8 +72,11 @@ class GRPOConfig:
             raise CompositionError(
                 "loss_aggregation must be 'token_mean', 'sequence_mean' or 'dr_grpo'"
             )
-        if self.estimator not in ESTIMATORS:
-            raise CompositionError(f"estimator must be one of {sorted(ESTIMATORS)}")
+        if self.estimator not in ESTIMATORS and self.estimator not in FACTORIES:
+            raise CompositionError(
+                f"estimator must be one of {sorted([*ESTIMATORS, *FACTORIES])}, "
+                f"got {self.estimator!r}"
+            )
         for name in ("steps", "prompts_per_step", "max_new_tokens", "ppo_epochs"):
             if getattr(self, name) < 1:
                 raise CompositionError(f"{name} must be at least 1")
@@ -157,8 +105,8 @@ class GRPOTrainer:
         config: :class:`GRPOConfig`.
         accuracy: optional term whose mean is logged as ``accuracy``.
         estimator: a custom advantage estimator
-            ``(rewards, group, sequences, step, total_steps) -> TokenAdvantages``;
-            overrides ``config.estimator``.
+            ``(rewards, group, sequences, step, total_steps) -> TokenAdvantages``
+            (see :mod:`rewardkit.credit.token`); overrides ``config.estimator``.
     """
 
     def __init__(
@@ -181,7 +129,9 @@ class GRPOTrainer:
         self.prompts = list(prompts)
         self.config = config
         self.accuracy = accuracy
-        self.estimator = estimator or ESTIMATORS[config.estimator]
+        self.estimator: Estimator = estimator or make_estimator(
+            config.estimator, **config.estimator_params
+        )
         seed_everything(config.seed)
         self.reference = copy.deepcopy(model).eval() if config.kl_coef > 0 else None
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
@@ -189,33 +139,35 @@ class GRPOTrainer:
         self.history: list[dict[str, float]] = []
 
     # ------------------------------------------------------------ sampling
-    def _sample(self, rows: list[Mapping[str, Any]]) -> tuple[Any, list[list[int]], int]:
+    def _generate(
+        self, prompt_ids: list[list[int]], repeat: int, max_new_tokens: int
+    ) -> tuple[Any, list[list[int]], int]:
+        """Sample ``repeat`` completions of each token-id prompt (left-padded).
+
+        Returns the padded output ids, each completion's tokens (through its
+        EOS, without padding) and the prompt width.
+        """
         import torch
 
         tok = self.tokenizer
-        prompts = [r["prompt"] for r in rows]
-        encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        width = max(len(e) for e in encoded)
+        width = max(len(e) for e in prompt_ids)
         pad = tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
+        input_ids = torch.tensor([[pad] * (width - len(e)) + e for e in prompt_ids])
         attention = (input_ids != pad).long()
-        input_ids = input_ids.repeat_interleave(self.config.group_size, dim=0)
-        attention = attention.repeat_interleave(self.config.group_size, dim=0)
         self.model.eval()
         with torch.no_grad():
             output = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
+                input_ids=input_ids.repeat_interleave(repeat, dim=0),
+                attention_mask=attention.repeat_interleave(repeat, dim=0),
                 do_sample=True,
                 temperature=self.config.temperature,
                 top_k=0,
-                max_new_tokens=self.config.max_new_tokens,
+                max_new_tokens=max_new_tokens,
                 pad_token_id=pad,
                 eos_token_id=tok.eos_token_id,
             )
-        completions = output[:, width:]
         sequences = []
-        for row in completions.tolist():
+        for row in output[:, width:].tolist():
             tokens = []
             for token in row:
                 tokens.append(token)
@@ -223,6 +175,58 @@ class GRPOTrainer:
                     break
             sequences.append([t for t in tokens if t != pad] or [tok.eos_token_id])
         return output, sequences, width
+
+    def _encode(self, text: str) -> list[int]:
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids
+
+    def _decode(self, sequence: list[int]) -> str:
+        eos = self.tokenizer.eos_token_id
+        text: str = self.tokenizer.decode([t for t in sequence if t != eos])
+        return text
+
+    def _batch(
+        self, rows: list[Mapping[str, Any]], sequences: list[list[int]], group: np.ndarray
+    ) -> dict[str, Any]:
+        """The reward's batch: one row of ``rows`` per completion, plus dataset columns."""
+        batch: dict[str, Any] = {
+            "prompt": [r["prompt"] for r in rows],
+            "completion": [self._decode(s) for s in sequences],
+            "completion_ids": sequences,
+            "answer": [r.get("answer") for r in rows],
+            "group": group,
+        }
+        for key in rows[0]:
+            if key not in batch:
+                batch[key] = [r.get(key) for r in rows]
+        return batch
+
+    def _continuation_rewards(
+        self,
+        rows: list[Mapping[str, Any]],
+        sequences: list[list[int]],
+        group: np.ndarray,
+        prefix_lengths: np.ndarray,
+        count: int,
+    ) -> tuple[np.ndarray, int]:
+        """(rewards (N, count) of completions continued from each prefix, tokens sampled)."""
+        eos = self.tokenizer.eos_token_id
+        prefixes = [s[: int(k)] for s, k in zip(sequences, prefix_lengths, strict=True)]
+        prompts = [self._encode(r["prompt"]) + p for r, p in zip(rows, prefixes, strict=True)]
+        budget = self.config.max_new_tokens
+        _, continued, _ = self._generate(prompts, count, budget - int(min(prefix_lengths)))
+        completions: list[list[int]] = []
+        for index, continuation in enumerate(continued):
+            prefix = prefixes[index // count]
+            if eos in prefix:  # the completion already ended inside its prefix
+                completions.append(prefix)
+            else:
+                completions.append(prefix + continuation[: budget - len(prefix)])
+        expanded = [row for row in rows for _ in range(count)]
+        batch = self._batch(expanded, completions, np.repeat(group, count))
+        rewards = self.reward(batch).total.reshape(len(sequences), count)
+        sampled = sum(len(c) - len(prefixes[i // count]) for i, c in enumerate(completions))
+        return rewards, int(sampled)
 
     def _token_logprobs(self, model: Any, full: Any, attention: Any, width: int) -> tuple[Any, Any]:
         logits = model(input_ids=full, attention_mask=attention).logits[:, width - 1 : -1]
@@ -233,41 +237,77 @@ class GRPOTrainer:
         return chosen, entropy
 
     # ------------------------------------------------------------ a step
+    def _advantages(
+        self,
+        reward_out: Any,
+        rows: list[Mapping[str, Any]],
+        sequences: list[list[int]],
+        group: np.ndarray,
+        step_index: int,
+    ) -> tuple[TokenAdvantages, int]:
+        """The estimator's advantages, given what it ``requires``; and extra tokens sampled."""
+        requires = getattr(self.estimator, "requires", frozenset())
+        extras: dict[str, Any] = {}
+        sampled = 0
+        if "channels" in requires:
+            extras["channels"] = reward_out.terms
+        if "continuation_rewards" in requires:
+            lengths = self.estimator.prefix_lengths(sequences)  # type: ignore[attr-defined]
+            count = self.estimator.continuations  # type: ignore[attr-defined]
+            extras["continuation_rewards"], sampled = self._continuation_rewards(
+                rows, sequences, group, lengths, count
+            )
+        advantages = self.estimator(
+            reward_out.total, group, sequences, step_index, self.config.steps, **extras
+        )
+        return advantages, sampled
+
+    def _policy_loss(
+        self, logprobs: Any, old_logprobs: Any, values: list[np.ndarray], mask: Any
+    ) -> Any:
+        import torch
+
+        cfg = self.config
+        adv = torch.zeros_like(mask)
+        for i, row in enumerate(values):
+            adv[i, : len(row)] = torch.as_tensor(row, dtype=torch.float32)
+        ratio = (logprobs - old_logprobs).exp()
+        surrogate = torch.minimum(
+            ratio * adv, ratio.clamp(1 - cfg.clip_epsilon, 1 + cfg.clip_epsilon) * adv
+        )
+        return -surrogate
+
+    def _masks(self, advantages: TokenAdvantages, sequences: list[list[int]], length: int) -> Any:
+        import torch
+
+        mask = torch.zeros(len(sequences), length)
+        for i, sequence in enumerate(sequences):
+            keep = len(sequence)
+            if advantages.train_lengths is not None:
+                keep = int(advantages.train_lengths[i])
+            mask[i, :keep] = 1.0
+        return mask
+
     def step(self, step_index: int) -> dict[str, float]:
         import torch
 
         cfg = self.config
         rows = [self.rng.choice(self.prompts) for _ in range(cfg.prompts_per_step)]
-        output, sequences, width = self._sample(rows)
-        tok = self.tokenizer
-        texts = [tok.decode([t for t in s if t != tok.eos_token_id]) for s in sequences]
+        prompt_ids = [self._encode(r["prompt"]) for r in rows]
+        output, sequences, width = self._generate(prompt_ids, cfg.group_size, cfg.max_new_tokens)
         expanded = [row for row in rows for _ in range(cfg.group_size)]
         group = np.repeat(np.arange(cfg.prompts_per_step), cfg.group_size)
-        batch: dict[str, Any] = {
-            "prompt": [r["prompt"] for r in expanded],
-            "completion": texts,
-            "completion_ids": sequences,
-            "answer": [r.get("answer") for r in expanded],
-            "group": group,
-        }
-        for key in rows[0]:
-            if key not in batch:
-                batch[key] = [r.get(key) for r in expanded]
+        batch = self._batch(expanded, sequences, group)
         reward_out = self.reward(batch)
         rewards = reward_out.total
-        advantages = self.estimator(rewards, group, sequences, step_index, cfg.steps)
+        advantages, extra_tokens = self._advantages(
+            reward_out, expanded, sequences, group, step_index
+        )
 
         n, length = len(sequences), output.shape[1] - width
         full = output[:, : width + length]
-        adv = torch.zeros(n, length)
-        mask = torch.zeros(n, length)
-        for i, (values, sequence) in enumerate(zip(advantages.values, sequences, strict=True)):
-            keep = len(sequence)
-            if advantages.train_lengths is not None:
-                keep = int(advantages.train_lengths[i])
-            adv[i, : len(values)] = torch.as_tensor(values, dtype=torch.float32)
-            mask[i, :keep] = 1.0
-        prompt_attention = (full[:, :width] != tok.pad_token_id).long()
+        mask = self._masks(advantages, sequences, length)
+        prompt_attention = (full[:, :width] != self.tokenizer.pad_token_id).long()
         attention = torch.cat([prompt_attention, torch.ones(n, length, dtype=torch.long)], dim=1)
 
         # Dropout stays off: the ratio must compare the policy that sampled with itself.
@@ -279,38 +319,55 @@ class GRPOTrainer:
                 ref_logprobs, _ = self._token_logprobs(self.reference, full, attention, width)
         for _ in range(cfg.ppo_epochs):
             logprobs, entropy = self._token_logprobs(self.model, full, attention, width)
-            ratio = (logprobs - old_logprobs).exp()
-            surrogate = torch.minimum(
-                ratio * adv, ratio.clamp(1 - cfg.clip_epsilon, 1 + cfg.clip_epsilon) * adv
-            )
-            per_token = -surrogate
+            per_token = self._policy_loss(logprobs, old_logprobs, advantages.values, mask)
             kl = torch.zeros_like(per_token)
             if ref_logprobs is not None:
                 kl = kl_k3(logprobs, ref_logprobs)
                 per_token = per_token + cfg.kl_coef * kl
             loss = aggregate(per_token, mask, cfg.loss_aggregation, cfg.max_new_tokens)
+            for channel in advantages.channel_losses:  # HDPO: a separately clipped loss each
+                rows_mask = mask * torch.as_tensor(channel.rows, dtype=torch.float32)[:, None]
+                channel_loss = self._policy_loss(logprobs, old_logprobs, channel.values, mask)
+                loss = loss + channel.weight * aggregate(
+                    channel_loss, rows_mask, cfg.loss_aggregation, cfg.max_new_tokens
+                )
             self.optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
             self.optimizer.step()
-
-        stats = group_statistics(np.nan_to_num(rewards, nan=0.0), group)
-        record: dict[str, float] = {
-            "step": float(step_index + 1),
-            "reward": float(np.nanmean(rewards)) if np.any(~np.isnan(rewards)) else math.nan,
-            "reward_std": float(np.nanstd(rewards)),
-            "completion_length": float(np.mean([len(s) for s in sequences])),
-            "entropy": float((entropy.detach() * mask).sum() / mask.sum().clamp(min=1)),
-            "frac_reward_zero_std": stats.frac_zero_variance,
-            "kl": float((kl.detach() * mask).sum() / mask.sum().clamp(min=1)),
-            "loss": float(loss.detach()),
-        }
+        record = self._record(step_index, rewards, group, sequences, entropy, kl, mask, loss)
+        record["sampled_tokens"] = float(sum(len(s) for s in sequences) + extra_tokens)
         for name, values in reward_out.terms.items():
             if name != self.reward.name and np.any(~np.isnan(values)):
                 record[f"reward/{name}"] = float(np.nanmean(values))
         if self.accuracy is not None:
             record["accuracy"] = float(np.nanmean(self.accuracy(batch).total))
         return record
+
+    def _record(
+        self,
+        step_index: int,
+        rewards: np.ndarray,
+        group: np.ndarray,
+        sequences: list[list[int]],
+        entropy: Any,
+        kl: Any,
+        mask: Any,
+        loss: Any,
+    ) -> dict[str, float]:
+        stats = group_statistics(rewards, group)  # NaN is missing, not zero reward
+        applicable = rewards[~np.isnan(rewards)]
+        return {
+            "step": float(step_index + 1),
+            "reward": float(applicable.mean()) if applicable.size else math.nan,
+            "reward_std": float(applicable.std()) if applicable.size else math.nan,
+            "completion_length": float(np.mean([len(s) for s in sequences])),
+            "entropy": float((entropy.detach() * mask).sum() / mask.sum().clamp(min=1)),
+            "frac_reward_zero_std": stats.frac_zero_variance,
+            "frac_reward_not_applicable": stats.frac_not_applicable,
+            "kl": float((kl.detach() * mask).sum() / mask.sum().clamp(min=1)),
+            "loss": float(loss.detach()),
+        }
 
     def train(
         self, progress: Callable[[dict[str, float]], None] | None = None
