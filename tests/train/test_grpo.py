@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardkit.core import CompositionError
+from rewardkit.core import CompositionError, EmptyGroupWarning, RewardTerm
 from rewardkit.envs.arithmetic import ALPHABET, ArithmeticAnswer
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.train.grpo import ESTIMATORS, GRPOConfig, GRPOTrainer, aggregate, kl_k3
@@ -139,3 +139,76 @@ def test_lab_runs_unchanged_with_a_saved_pretrained_model(tmp_path):
     tokenizer.save_pretrained(tmp_path / "model")
     result = run_one(RunSpec("credit", "grpo", seed=0, steps=2, model=str(tmp_path / "model")))
     assert len(result["curve"]) == 2
+
+
+def _trainer_with(config_overrides, reward):
+    torch.set_num_threads(1)
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, n_positions=32, seed=0)
+    rows = [{"prompt": "1+2=", "answer": "3"}, {"prompt": "2+2=", "answer": "4"}]
+    settings = dict(steps=2, prompts_per_step=2, group_size=4, max_new_tokens=6, seed=0)
+    config = GRPOConfig(**{**settings, **config_overrides})
+    return GRPOTrainer(model, tokenizer, reward, rows, config)
+
+
+def test_hdpo_reads_the_reward_channels_and_adds_a_channel_loss(monkeypatch):
+    from rewardkit.core import weighted_sum
+    from rewardkit.verify.length import LengthLinear
+
+    reward = weighted_sum([ArithmeticAnswer(missing_score=0.0), LengthLinear(6, unit="tokens")])
+    trainer = _trainer_with(
+        {"estimator": "hdpo", "estimator_params": {"channels": ("correct", "length_linear")}},
+        reward,
+    )
+    seen = []
+    real = trainer.estimator
+
+    def spy(*args, **kwargs):
+        seen.append(sorted(kwargs["channels"]))
+        return real(*args, **kwargs)
+
+    spy.requires = real.requires
+    trainer.estimator = spy
+    history = trainer.train()
+    assert seen == [["correct", "length_linear"]] * 2
+    assert all(np.isfinite(r["loss"]) for r in history)
+
+
+def test_pppo_samples_continuations_from_prefixes_and_trains_the_prefix_only():
+    trainer = _trainer_with(
+        {"estimator": "pppo", "estimator_params": {"continuations": 3}},
+        ArithmeticAnswer(missing_score=0.0),
+    )
+    calls = []
+    real = trainer._continuation_rewards
+
+    def spy(rows, sequences, group, prefix_lengths, count):
+        rewards, sampled = real(rows, sequences, group, prefix_lengths, count)
+        calls.append((rewards.shape, count, prefix_lengths.max(), sampled))
+        return rewards, sampled
+
+    trainer._continuation_rewards = spy
+    history = trainer.train()
+    assert [c[:2] for c in calls] == [((8, 3), 3)] * 2
+    # 15 % of at most 6 tokens: one-token prefixes, and the continuations are extra samples
+    assert all(c[2] == 1 for c in calls)
+    assert history[0]["sampled_tokens"] > 8 * 1 + calls[0][3] - 1
+
+
+class _HalfMissing(RewardTerm):
+    """Not applicable for the first prompt's group, 1.0 for the second."""
+
+    def __init__(self, name="half_missing"):
+        super().__init__(name)
+
+    def _compute(self, batch):
+        return [None if g == 0 else 1.0 for g in batch["group"]]
+
+
+def test_not_applicable_rewards_are_logged_as_missing_not_zero():
+    with pytest.warns(EmptyGroupWarning):
+        record = _trainer_with({}, _HalfMissing()).step(0)
+    assert record["frac_reward_not_applicable"] == 0.5
+    assert record["reward"] == 1.0  # the mean of the applicable rewards, not 0.5
+    # the NaN group has no signal, and neither has the all-ones group
+    assert record["frac_reward_zero_std"] == 1.0

@@ -142,8 +142,9 @@ def group_advantages(
     if scale == "none":
         result = centered
     elif scale == "group":
-        sigma = np.nan_to_num(groups.std[groups.inverse], nan=0.0)
-        result = centered / (sigma + epsilon)
+        sigma = np.nan_to_num(groups.std[groups.inverse], nan=0.0) + epsilon
+        # σ + ε = 0 only with ε = 0 in a group without spread, where r − mean is 0 too
+        result = np.divide(centered, sigma, out=np.zeros_like(centered), where=sigma > 0)
     elif scale == "batch":
         finite = values[~np.isnan(values)]
         sigma_batch = float(np.std(finite, ddof=1)) if finite.size >= 2 else 0.0
