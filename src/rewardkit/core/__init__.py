@@ -2,17 +2,7 @@
 
 from rewardkit.core.batch import Batch, batch_size, from_records, get_column, take, to_records
 from rewardkit.core.builtin import action_l2, column, constant, env_reward
-from rewardkit.core.compose import (
-    Composite,
-    affine,
-    clip,
-    conditional,
-    gate,
-    group_switch,
-    product,
-    tiered,
-    weighted_sum,
-)
+from rewardkit.core.compose import Composite, affine, clip, product, weighted_sum
 from rewardkit.core.errors import (
     BatchError,
     CompositionError,
@@ -26,6 +16,7 @@ from rewardkit.core.errors import (
     ShapeError,
     SpecError,
 )
+from rewardkit.core.gating import conditional, gate, group_switch, tiered
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import REGISTRY, Registry, create, register, registered_names
 from rewardkit.core.spec import build_reward, load_spec

@@ -60,7 +60,7 @@ from typing import Any
 
 import yaml
 
-from rewardkit.core import compose
+from rewardkit.core import compose, gating
 from rewardkit.core.errors import RewardKitError, SpecError
 from rewardkit.core.registry import REGISTRY, Registry
 from rewardkit.core.term import Term
@@ -258,7 +258,7 @@ class _Builder:
         return _number(node[key], f"{where}.{key}")
 
     def _gate(self, node: Mapping[str, Any], where: str) -> Term:
-        return compose.gate(
+        return gating.gate(
             self._single(node, "gate", where),
             self._single(node, "then", where),
             self._required_number(node, "threshold", where),
@@ -272,7 +272,7 @@ class _Builder:
         otherwise_value = (
             math.nan if otherwise == "nan" else _number(otherwise, f"{where}.otherwise")
         )
-        return compose.conditional(
+        return gating.conditional(
             self._single(node, "conditional", where),
             self._single(node, "then", where),
             threshold=0.5 if threshold is None else threshold,
@@ -286,7 +286,7 @@ class _Builder:
         group_column = node.get("group_column", "group")
         if not isinstance(group_column, str):
             raise SpecError(f"{where}.group_column: expected a column name, got {group_column!r}")
-        return compose.group_switch(
+        return gating.group_switch(
             self._single(node, "group_switch", where),
             self._single(node, "penalty", where),
             threshold=_optional_number(node, "threshold", where),
@@ -298,7 +298,7 @@ class _Builder:
         )
 
     def _tiered(self, node: Mapping[str, Any], where: str) -> Term:
-        return compose.tiered(
+        return gating.tiered(
             self._single(node, "tiered", where),
             _numbers(node, "thresholds", where),
             _numbers(node, "rewards", where),

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.compose import Composite, conditional
+from rewardkit.core.compose import Composite
 from rewardkit.core.errors import CompositionError
+from rewardkit.core.gating import conditional
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term

@@ -20,8 +20,9 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.compose import Composite, conditional, group_switch
+from rewardkit.core.compose import Composite
 from rewardkit.core.errors import CompositionError
+from rewardkit.core.gating import conditional, group_switch
 from rewardkit.core.output import FloatArray, RewardOutput
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term
