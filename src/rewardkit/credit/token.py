@@ -119,7 +119,7 @@ def _token_level(fn: Callable[..., list[FloatArray]]) -> Estimator:
         result = [np.zeros(len(s)) for s in sequences]
         if keep.size:
             labels = np.asarray(group)[keep]
-            inner = fn([sequences[i] for i in keep], values[keep], labels)
+            inner = fn([sequences[int(i)] for i in keep], values[keep], labels)
             for index, advantages in zip(keep, inner, strict=True):
                 result[index] = np.asarray(advantages, dtype=np.float64)
         return TokenAdvantages(result)
@@ -231,7 +231,8 @@ class PPPOEstimator:
         """Tokens kept per completion at the current retention η."""
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         keep = np.floor(self.retention.fraction * lengths + 1e-9).astype(np.int64)
-        return np.minimum(lengths, np.maximum(keep, 1))
+        kept: npt.NDArray[np.int64] = np.minimum(lengths, np.maximum(keep, 1))
+        return kept
 
     def __call__(
         self,
