@@ -2,16 +2,9 @@
 
 import pytest
 
-from rewardkit.bench.explore_minigrid import (
-    DESIGN_LABELS,
-    DESIGNS,
-    RunSpec,
-    best_designs,
-    main,
-    make_bonus,
-    run_one,
-    summarize_runs,
-)
+from rewardkit.bench.explore_designs import DESIGN_LABELS, DESIGNS, make_bonus
+from rewardkit.bench.explore_minigrid import RunSpec, main, run_one
+from rewardkit.bench.explore_report import best_designs, summarize_runs
 
 
 @pytest.mark.parametrize("design", DESIGNS)

@@ -4,7 +4,8 @@ import json
 import random
 
 from rewardkit.bench.runner import latency_summary, markdown_table
-from rewardkit.bench.verify_math import build_corpus, main, render_correct, render_wrong
+from rewardkit.bench.verify_math import main
+from rewardkit.bench.verify_math_corpus import build_corpus, render_correct, render_wrong
 
 
 def test_renderings_are_labelled_consistently():

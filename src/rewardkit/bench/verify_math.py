@@ -15,221 +15,29 @@ Run: ``rewardkit bench verify-math`` (``--quick`` for a small corpus).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import logging
-import random
-import re
 import time
-import warnings
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from rewardkit.bench.runner import (
     Progress,
-    RunFolder,
+    Suite,
+    drive,
     environment,
     latency_summary,
     markdown_table,
 )
+from rewardkit.bench.verify_math_corpus import LABELS, TASKS, Item, build_corpus
 from rewardkit.verify.math import verify_math, verify_math_batch
 from rewardkit.verify.symbolic import SymbolicPool
 
-__all__ = ["Item", "build_corpus", "main"]
+__all__ = ["VerifyMath", "main"]
 
-TASKS = (
-    "basic_arithmetic",
-    "chain_sum",
-    "decimal_arithmetic",
-    "decimal_chain_sum",
-    "fraction_simplification",
-    "gcd",
-    "lcm",
-    "simple_equations",
-    "leg_counting",
-    "products",
-    "simple_geometry",
-    "power_function",
-    "polynomial_multiplication",
-    "complex_arithmetic",
-)
-LABELS = ("correct", "wrong", "adversarial")
 OUTCOMES = ("correct", "wrong", "unparseable", "timeout", "error")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One labelled completion."""
-
-    task: str
-    gold: str
-    completion: str
-    label: str  # correct | wrong | adversarial
-    variant: str
-
-
-# ----------------------------------------------------------------- rendering
-_INT = re.compile(r"^-?\d+$")
-_DEC = re.compile(r"^-?\d+\.\d+$")
-_FRAC = re.compile(r"^(-?\d+)/(\d+)$")
-
-
-def _latex_polynomial(text: str) -> str:
-    """``-3*x**2 + 5*x`` → ``-3x^{2} + 5x`` (a LaTeX rendering of a Python polynomial)."""
-    out = re.sub(r"\*\*(\d+)", r"^{\1}", text)
-    out = re.sub(r"(\d)\*([a-zA-Z])", r"\1\2", out)
-    return out.replace("*", r" \cdot ")
-
-
-def _reorder_terms(text: str, rng: random.Random) -> str | None:
-    terms = re.findall(r"[+-]?\s*[^+-]+", text.replace(" ", ""))
-    if len(terms) < 2:
-        return None
-    shuffled = terms[:]
-    while shuffled == terms:
-        rng.shuffle(shuffled)
-    joined = "".join(t if t.startswith(("+", "-")) else "+" + t for t in shuffled)
-    return joined.lstrip("+")
-
-
-def _bump_first_number(text: str) -> str:
-    return re.sub(r"\d+", lambda m: str(int(m.group()) + 1), text, count=1)
-
-
-def _terminating(q: int) -> bool:
-    for p in (2, 5):
-        while q % p == 0:
-            q //= p
-    return q == 1
-
-
-def render_correct(gold: str, rng: random.Random) -> list[tuple[str, str]]:
-    """Completions that state ``gold`` correctly, in several formats."""
-    g = gold.strip().strip("$")
-    out = [("boxed", rf"Let me work it out. So the result is \boxed{{{g}}}.")]
-    if _INT.match(g):
-        n = int(g)
-        out += [
-            ("phrase", f"Adding everything up, the final answer is {n}."),
-            ("decimal", rf"The answer is \boxed{{{n}.0}}"),
-            ("units", rf"There are \boxed{{{n} \text{{ units}}}} in total."),
-            ("answer_tag", f"<think>compute</think><answer>{n}</answer>"),
-        ]
-        if abs(n) >= 1000:
-            out.append(("thousands", rf"\boxed{{{n:,}}}"))
-    elif _DEC.match(g):
-        out += [
-            ("phrase", f"The answer is ${g}$."),
-            ("trailing_zero", rf"\boxed{{{g}0}}"),
-            ("units", rf"\boxed{{{g}\ \text{{m}}}}"),
-        ]
-    elif match := _FRAC.match(g):
-        p, q = int(match.group(1)), int(match.group(2))
-        out += [
-            ("latex_frac", rf"\boxed{{\frac{{{p}}}{{{q}}}}}"),
-            ("dfrac", rf"The answer is $\dfrac{{{p}}}{{{q}}}$."),
-            ("answer_tag", f"<answer>{p}/{q}</answer>"),
-        ]
-        if _terminating(q):
-            value = Fraction(p, q)
-            out.append(("decimal", rf"\boxed{{{float(value)!r}}}"))
-    elif "e" in g and re.fullmatch(r"-?\d+(\.\d+)?e[-+]?\d+", g):
-        mantissa, exponent = g.split("e")
-        out.append(("sci_latex", rf"\boxed{{{mantissa} \times 10^{{{int(exponent)}}}}}"))
-    elif "x" in g:
-        latex = _latex_polynomial(g)
-        out.append(("latex_poly", rf"\boxed{{{latex}}}"))
-        reordered = _reorder_terms(latex, rng)
-        if reordered:
-            out.append(("reordered", rf"\boxed{{{reordered}}}"))
-    elif g.endswith("i"):
-        compact = re.sub(r"\.0\b", "", g)
-        out.append(("compact", rf"\boxed{{{compact}}}"))
-    return out
-
-
-def render_wrong(gold: str, rng: random.Random) -> list[tuple[str, str]]:
-    """Near-miss wrong completions."""
-    g = gold.strip().strip("$")
-    wrong: list[tuple[str, str]] = []
-    if _INT.match(g):
-        n = int(g)
-        wrong += [("off_by_one", str(n + 1)), ("off_by_minus_one", str(n - 1))]
-        if n:
-            wrong += [("sign", str(-n)), ("times_ten", str(n * 10))]
-    elif _DEC.match(g):
-        last = int(g[-1])
-        wrong.append(("last_digit", g[:-1] + str((last + 1) % 10)))
-        wrong.append(("sign", g[1:] if g.startswith("-") else "-" + g))
-        rounded = f"{float(g):.2f}"
-        if Fraction(rounded) != Fraction(g):  # a rounding that changes the value
-            wrong.append(("rounded", rounded))
-    elif match := _FRAC.match(g):
-        p, q = int(match.group(1)), int(match.group(2))
-        wrong += [("numerator", rf"\frac{{{p + 1}}}{{{q}}}"), ("denominator", f"{p}/{q + 1}")]
-        if p:
-            wrong.append(("inverted", f"{q}/{p}"))
-    elif "x" in g:
-        wrong.append(("coefficient", _latex_polynomial(_bump_first_number(g))))
-    else:
-        wrong.append(("bumped", _bump_first_number(g)))
-    rng.shuffle(wrong)
-    return [(variant, rf"So the answer is \boxed{{{w}}}.") for variant, w in wrong[:3]]
-
-
-def render_adversarial(gold: str, question: str, big: bool) -> list[tuple[str, str]]:
-    """Completions that must never score, whatever the gold."""
-    g = gold.strip().strip("$")
-    candidates = [g, _bump_first_number(g), "0", "1"]
-    attacks = [
-        ("master_key_colon", ":"),
-        ("master_key_thought", "Thought process:"),
-        ("master_key_steps", "Let's solve this problem step by step."),
-        ("master_key_solution", "Solution"),
-        ("master_key_cjk", "解"),
-        ("empty", ""),
-        ("empty_tags", "<think></think><answer></answer>"),
-        ("enumeration_boxes", " ".join(rf"\boxed{{{c}}}" for c in candidates)),
-        ("enumeration_one_box", rf"\boxed{{{', '.join(candidates)}}}"),
-        ("enumeration_tags", "".join(f"<answer>{c}</answer>" for c in candidates)),
-        ("power_tower", r"\boxed{10^{10^{10}}}"),
-        ("nested_braces", r"\boxed{" + "{" * 3000 + g + "}" * 3000 + "}"),
-        ("question_copy", question),
-    ]
-    if big:
-        filler = "Let me think about this carefully. " * 30_000  # about 1 MB
-        attacks.append(("megabyte", filler[: len(filler) // 2] + g + filler[len(filler) // 2 :]))
-    return attacks
-
-
-def build_corpus(
-    per_task: int, seed: int, adversarial_every: int = 20, big_every: int = 400
-) -> list[Item]:
-    """The labelled corpus: per task ``per_task`` golds, each rendered several ways."""
-    import reasoning_gym
-
-    rng = random.Random(seed)
-    items: list[Item] = []
-    gold_index = 0
-    for task in TASKS:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            dataset = reasoning_gym.create_dataset(task, size=per_task, seed=seed)
-        for entry in dataset:
-            gold = str(entry["answer"])
-            for variant, text in render_correct(gold, rng):
-                items.append(Item(task, gold, text, "correct", variant))
-            for variant, text in render_wrong(gold, rng):
-                items.append(Item(task, gold, text, "wrong", variant))
-            if gold_index % adversarial_every == 0:
-                big = gold_index % big_every == 0
-                for variant, text in render_adversarial(gold, str(entry["question"]), big):
-                    items.append(Item(task, gold, text, "adversarial", variant))
-            gold_index += 1
-    return items
+PER_TASK, QUICK_PER_TASK = 300, 20
 
 
 # ----------------------------------------------------------------- scoring
@@ -324,199 +132,245 @@ def _disagreements(
     return found
 
 
-def _report(results: dict[str, Any], command: str) -> str:
+@dataclass(frozen=True)
+class Scoring:
+    """One unit of work: ``system`` (rewardkit or math_verify) scores the whole corpus."""
+
+    system: str
+    timeout: float
+    workers: int
+
+
+def score_rewardkit(items: Sequence[Item], unit: Scoring) -> dict[str, Any]:
+    """rewardkit's outcomes in batches (throughput), then one at a time (latency)."""
+    pool = SymbolicPool(workers=unit.workers, timeout=unit.timeout)
+    try:
+        pool.run([("x", "x")])  # start the workers before timing
+        start = time.perf_counter()
+        outcomes = _rewardkit_batch(items, pool, chunk=512)
+        seconds = time.perf_counter() - start
+        latencies = _rewardkit_each(items, pool)
+    finally:
+        pool.close()
+    return _scored(items, outcomes, seconds, latencies)
+
+
+def score_math_verify(items: Sequence[Item], unit: Scoring) -> dict[str, Any]:
+    """math-verify's outcomes and latencies, one completion at a time, as it is called."""
+    start = time.perf_counter()
+    outcomes, latencies = _math_verify_each(items, unit.timeout)
+    return _scored(items, outcomes, time.perf_counter() - start, latencies)
+
+
+def _scored(
+    items: Sequence[Item], outcomes: list[str], seconds: float, latencies: list[float]
+) -> dict[str, Any]:
+    return _metrics(items, outcomes) | {
+        "throughput": len(items) / seconds,
+        "latency": latency_summary(latencies),
+        "latency_by_variant": _by_variant(items, latencies),
+        "disagreements": _disagreements(items, outcomes),
+    }
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    """The throughput ratio and the targets rewardkit has to meet against math-verify."""
     rk, mv = results["rewardkit"], results["math_verify"]
-    lines = [
-        "# verify-math",
-        "",
-        f"Regenerate: `{command}`",
-        "",
-        f"Corpus: {results['corpus']['items']} completions of {results['corpus']['golds']} gold "
-        f"answers from {len(results['corpus']['tasks'])} reasoning-gym tasks "
-        f"({results['corpus']['by_label']}). Symbolic timeout {results['config']['timeout']} s, "
-        f"{results['config']['workers']} workers. Machine: {results['environment']['cpus']} CPUs.",
-        "",
-        "## Summary",
-        "",
-        markdown_table(
-            ["", "rewardkit", "math-verify", "ratio"],
-            [
-                [
-                    "label agreement",
-                    f"{rk['agreement']:.4f}",
-                    f"{mv['agreement']:.4f}",
-                    f"{rk['agreement'] / mv['agreement']:.3f}",
-                ],
-                [
-                    "adversarial false positives",
-                    f"{rk['adversarial_false_positives']}/{rk['adversarial_items']}",
-                    f"{mv['adversarial_false_positives']}/{mv['adversarial_items']}",
-                    "",
-                ],
-                [
-                    "throughput (completions/s)",
-                    f"{rk['throughput']:,.0f}",
-                    f"{mv['throughput']:,.0f}",
-                    f"{results['throughput_ratio']:.1f}x",
-                ],
-                [
-                    "latency p50 (ms)",
-                    f"{rk['latency']['p50_ms']:.3f}",
-                    f"{mv['latency']['p50_ms']:.3f}",
-                    "",
-                ],
-                [
-                    "latency p99 (ms)",
-                    f"{rk['latency']['p99_ms']:.2f}",
-                    f"{mv['latency']['p99_ms']:.2f}",
-                    "",
-                ],
-                [
-                    "latency max (ms)",
-                    f"{rk['latency']['max_ms']:.1f}",
-                    f"{mv['latency']['max_ms']:.1f}",
-                    "",
-                ],
-            ],
+    ratio = rk["throughput"] / mv["throughput"]
+    limit_ms = (results["config"]["timeout"] + 0.5) * 1000
+    met = {
+        "agreement >= math-verify": (
+            rk["agreement"] >= mv["agreement"],
+            f"{rk['agreement']:.4f} vs {mv['agreement']:.4f}",
         ),
-        "",
-        "rewardkit's throughput is measured in batches (fast path in process, symbolic cases "
-        "in the worker pool); math-verify's one completion at a time, as it is called. "
-        "Latencies are per completion, one at a time, for both. Both get the same time "
-        "budget per completion: math-verify's own parsing and comparison timeouts are set "
-        "to the symbolic timeout.",
-        "",
-        "## Targets",
-        "",
+        "zero adversarial false positives": (
+            rk["adversarial_false_positives"] == 0,
+            f"{rk['adversarial_false_positives']} of {rk['adversarial_items']}",
+        ),
+        "throughput >= 10x math-verify": (ratio >= 10, f"{ratio:.1f}x"),
+        "max latency <= timeout + 0.5 s": (
+            rk["latency"]["max_ms"] <= limit_ms,
+            f"{rk['latency']['max_ms']:.0f} ms vs {limit_ms:.0f} ms",
+        ),
+    }
+    return {
+        "throughput_ratio": ratio,
+        "targets": {name: {"met": m, "detail": d} for name, (m, d) in met.items()},
+    }
+
+
+# ----------------------------------------------------------------- report
+_METHOD = (
+    "rewardkit's throughput is measured in batches (fast path in process, symbolic cases "
+    "in the worker pool); math-verify's one completion at a time, as it is called. "
+    "Latencies are per completion, one at a time, for both. Both get the same time "
+    "budget per completion: math-verify's own parsing and comparison timeouts are set "
+    "to the symbolic timeout."
+)
+_NOTES = [
+    "- Construction labels are ours: a rounded decimal for a longer exact value is wrong, "
+    "an unevaluated expression for a number is wrong, several candidate answers are wrong.",
+    "- Completions without an answer are `unparseable` for rewardkit (not applicable, "
+    "never a score); math-verify returns False for them, counted here as `wrong` or "
+    "`unparseable` when its parser found nothing.",
+    "- `results.json` lists the first disagreements of each verifier with the labels.",
+]
+
+
+def _summary_table(results: dict[str, Any]) -> str:
+    rk, mv = results["rewardkit"], results["math_verify"]
+
+    def row(label: str, value: Callable[[dict[str, Any]], str], ratio: str = "") -> list[str]:
+        return [label, value(rk), value(mv), ratio]
+
+    rows = [
+        row(
+            "label agreement",
+            lambda s: f"{s['agreement']:.4f}",
+            f"{rk['agreement'] / mv['agreement']:.3f}",
+        ),
+        row(
+            "adversarial false positives",
+            lambda s: f"{s['adversarial_false_positives']}/{s['adversarial_items']}",
+        ),
+        row(
+            "throughput (completions/s)",
+            lambda s: f"{s['throughput']:,.0f}",
+            f"{results['throughput_ratio']:.1f}x",
+        ),
+        row("latency p50 (ms)", lambda s: f"{s['latency']['p50_ms']:.3f}"),
+        row("latency p99 (ms)", lambda s: f"{s['latency']['p99_ms']:.2f}"),
+        row("latency max (ms)", lambda s: f"{s['latency']['max_ms']:.1f}"),
     ]
+    return markdown_table(["", "rewardkit", "math-verify", "ratio"], rows)
+
+
+def _detail_sections(results: dict[str, Any]) -> list[str]:
+    """Targets, both confusion matrices and the agreement per task."""
+    lines = ["## Targets", ""]
     for name, target in results["targets"].items():
         lines.append(f"- {name}: {'met' if target['met'] else 'MISSED'} ({target['detail']})")
     for system, key in (("rewardkit", "rewardkit"), ("math-verify", "math_verify")):
-        lines += ["", f"## Confusion matrix: {system}", ""]
         confusion = results[key]["confusion"]
-        lines.append(
-            markdown_table(
-                ["label \\ outcome", *OUTCOMES],
-                [[label, *(confusion[label][o] for o in OUTCOMES)] for label in LABELS],
-            )
-        )
-    lines += ["", "## Agreement per task", ""]
-    lines.append(
-        markdown_table(
-            ["task", "rewardkit", "math-verify"],
-            [
-                [t, f"{rk['per_task_agreement'][t]:.3f}", f"{mv['per_task_agreement'][t]:.3f}"]
-                for t in rk["per_task_agreement"]
-            ],
-        )
+        rows = [[label, *(confusion[label][o] for o in OUTCOMES)] for label in LABELS]
+        table = markdown_table(["label \\ outcome", *OUTCOMES], rows)
+        lines += ["", f"## Confusion matrix: {system}", "", table]
+    rk, mv = (
+        results["rewardkit"]["per_task_agreement"],
+        results["math_verify"]["per_task_agreement"],
     )
+    rows = [[t, f"{rk[t]:.3f}", f"{mv[t]:.3f}"] for t in rk]
     lines += [
+        "",
+        "## Agreement per task",
+        "",
+        markdown_table(["task", "rewardkit", "math-verify"], rows),
+    ]
+    return lines
+
+
+def render_report(results: dict[str, Any]) -> str:
+    """The report of a run that scored both verifiers."""
+    corpus, config = results["corpus"], results["config"]
+    lines = [
+        "# verify-math",
+        "",
+        f"Regenerate: `{results['command']}`",
+        "",
+        f"Corpus: {corpus['items']} completions of {corpus['golds']} gold "
+        f"answers from {len(corpus['tasks'])} reasoning-gym tasks "
+        f"({corpus['by_label']}). Symbolic timeout {config['timeout']} s, "
+        f"{config['workers']} workers. Machine: {results['environment']['cpus']} CPUs.",
+        "",
+        "## Summary",
+        "",
+        _summary_table(results),
+        "",
+        _METHOD,
+        "",
+        *_detail_sections(results),
         "",
         "## Notes",
         "",
-        "- Construction labels are ours: a rounded decimal for a longer exact value is wrong, "
-        "an unevaluated expression for a number is wrong, several candidate answers are wrong.",
-        "- Completions without an answer are `unparseable` for rewardkit (not applicable, "
-        "never a score); math-verify returns False for them, counted here as `wrong` or "
-        "`unparseable` when its parser found nothing.",
-        "- `results.json` lists the first disagreements of each verifier with the labels.",
+        *_NOTES,
     ]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rewardkit bench verify-math", description=__doc__)
-    parser.add_argument("--per-task", type=int, default=300, help="golds per task (default 300)")
-    parser.add_argument("--quick", action="store_true", help="small corpus (20 golds per task)")
-    parser.add_argument("--timeout", type=float, default=2.0, help="symbolic timeout, seconds")
-    parser.add_argument("--workers", type=int, default=2, help="symbolic worker processes")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="run folder (default runs/verify-math-<time>)")
-    parser.add_argument("--skip-peer", action="store_true", help="do not run math-verify")
-    args = parser.parse_args(argv)
-    per_task = 20 if args.quick else args.per_task
-    if per_task <= 0:
-        parser.error("--per-task must be positive")
-    command = "rewardkit bench verify-math" + (" --quick" if args.quick else "")
-    if not args.quick and per_task != 300:
-        command += f" --per-task {per_task}"
-    folder = RunFolder.create("verify-math", args.out)
-    print(f"building the corpus ({per_task} golds x {len(TASKS)} tasks)...", flush=True)
-    items = build_corpus(
-        per_task,
-        args.seed,
-        adversarial_every=10 if args.quick else 20,
-        big_every=50 if args.quick else 400,
-    )
-    print(f"{len(items)} completions; writing to {folder.path}", flush=True)
+# ----------------------------------------------------------------- the suite
+class VerifyMath(Suite):
+    """The suite: one corpus, scored by each verifier (one unit each), in this process."""
 
-    pool = SymbolicPool(workers=args.workers, timeout=args.timeout)
-    try:
-        pool.run([("x", "x")])  # start the workers before timing
-        start = time.perf_counter()
-        rk_outcomes = _rewardkit_batch(items, pool, chunk=512)
-        rk_seconds = time.perf_counter() - start
-        rk_latencies = _rewardkit_each(items, pool)
-    finally:
-        pool.close()
-    results: dict[str, Any] = {
-        "suite": "verify-math",
-        "command": command,
-        "config": {
-            "per_task": per_task,
-            "seed": args.seed,
-            "timeout": args.timeout,
-            "workers": args.workers,
-        },
-        "environment": environment(),
-        "corpus": {
-            "items": len(items),
-            "golds": len({(i.task, i.gold) for i in items}),
-            "tasks": list(TASKS),
-            "by_label": dict(Counter(i.label for i in items)),
-        },
-        "rewardkit": _metrics(items, rk_outcomes)
-        | {
-            "throughput": len(items) / rk_seconds,
-            "latency": latency_summary(rk_latencies),
-            "latency_by_variant": _by_variant(items, rk_latencies),
-            "disagreements": _disagreements(items, rk_outcomes),
-        },
-    }
-    if not args.skip_peer:
-        start = time.perf_counter()
-        mv_outcomes, mv_latencies = _math_verify_each(items, args.timeout)
-        mv_seconds = time.perf_counter() - start
-        results["math_verify"] = _metrics(items, mv_outcomes) | {
-            "throughput": len(items) / mv_seconds,
-            "latency": latency_summary(mv_latencies),
-            "latency_by_variant": _by_variant(items, mv_latencies),
-            "disagreements": _disagreements(items, mv_outcomes),
-        }
-        rk, mv = results["rewardkit"], results["math_verify"]
-        results["throughput_ratio"] = rk["throughput"] / mv["throughput"]
-        limit_ms = (args.timeout + 0.5) * 1000
-        results["targets"] = {
-            "agreement >= math-verify": {
-                "met": rk["agreement"] >= mv["agreement"],
-                "detail": f"{rk['agreement']:.4f} vs {mv['agreement']:.4f}",
+    name = "verify-math"
+    description = __doc__
+    quick_help = f"small corpus ({QUICK_PER_TASK} golds per task)"
+    options = ("seed", "rerender")
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--per-task", type=int, default=PER_TASK, help=f"golds per task (default {PER_TASK})"
+        )
+        parser.add_argument("--timeout", type=float, default=2.0, help="symbolic timeout, seconds")
+        parser.add_argument("--workers", type=int, default=2, help="symbolic worker processes")
+        parser.add_argument("--skip-peer", action="store_true", help="do not run math-verify")
+
+    def check(self, args: argparse.Namespace) -> str | None:
+        return "--per-task must be positive" if _per_task(args) <= 0 else None
+
+    def command(self, args: argparse.Namespace) -> str:
+        command = f"rewardkit bench {self.name}" + (" --quick" if args.quick else "")
+        if not args.quick and args.per_task != PER_TASK:
+            command += f" --per-task {args.per_task}"
+        return command
+
+    def prepare(self, args: argparse.Namespace) -> None:
+        per_task = _per_task(args)
+        print(f"building the corpus ({per_task} golds x {len(TASKS)} tasks)...", flush=True)
+        self.items = build_corpus(
+            per_task,
+            args.seed,
+            adversarial_every=10 if args.quick else 20,
+            big_every=50 if args.quick else 400,
+        )
+        print(f"{len(self.items)} completions", flush=True)
+
+    def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Scoring]:
+        systems = ["rewardkit"] + ([] if args.skip_peer else ["math_verify"])
+        done = {r["system"] for r in runs}
+        return [Scoring(s, args.timeout, args.workers) for s in systems if s not in done]
+
+    def run_unit(self, unit: Scoring) -> dict[str, Any]:
+        score = score_rewardkit if unit.system == "rewardkit" else score_math_verify
+        return {"system": unit.system} | score(self.items, unit)
+
+    def record(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        items = self.items
+        config = {"timeout": args.timeout, "workers": args.workers}
+        return {
+            "config": {"per_task": _per_task(args), "seed": args.seed} | config,
+            "environment": environment(),
+            "corpus": {
+                "items": len(items),
+                "golds": len({(i.task, i.gold) for i in items}),
+                "tasks": list(TASKS),
+                "by_label": dict(Counter(i.label for i in items)),
             },
-            "zero adversarial false positives": {
-                "met": rk["adversarial_false_positives"] == 0,
-                "detail": f"{rk['adversarial_false_positives']} of {rk['adversarial_items']}",
-            },
-            "throughput >= 10x math-verify": {
-                "met": results["throughput_ratio"] >= 10,
-                "detail": f"{results['throughput_ratio']:.1f}x",
-            },
-            "max latency <= timeout + 0.5 s": {
-                "met": rk["latency"]["max_ms"] <= limit_ms,
-                "detail": f"{rk['latency']['max_ms']:.0f} ms vs {limit_ms:.0f} ms",
-            },
-        }
-        report = _report(results, command)
-        folder.write_text("report.md", report)
-        print(report)
-    folder.write_json("results.json", results)
-    print(f"wrote {folder.path / 'results.json'}")
-    return 0
+        } | {r["system"]: {k: v for k, v in r.items() if k != "system"} for r in runs}
+
+    def summarize(self, results: dict[str, Any]) -> dict[str, Any]:
+        return targets(results) if "math_verify" in results else {}
+
+    def report(self, results: dict[str, Any], plots: list[str]) -> str | None:
+        return render_report(results) if "math_verify" in results else None
+
+
+def _per_task(args: argparse.Namespace) -> int:
+    return QUICK_PER_TASK if args.quick else int(args.per_task)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``rewardkit bench verify-math``: see the module docs."""
+    return drive(VerifyMath(), argv)
