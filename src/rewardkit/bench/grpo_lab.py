@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import statistics
 import time
 from collections.abc import Sequence
@@ -32,7 +31,8 @@ from typing import Any
 
 from rewardkit.bench.runner import (
     RunFolder,
-    add_rerender_option,
+    Suite,
+    drive,
     environment,
     markdown_table,
     median_curve,
@@ -40,7 +40,7 @@ from rewardkit.bench.runner import (
     save_figure,
 )
 
-__all__ = ["DESIGNS", "RunSpec", "main", "run_one"]
+__all__ = ["DESIGNS", "GrpoLab", "RunSpec", "main", "run_one"]
 
 #: HDPO's channels: the reward parts whose advantages it keeps apart
 HDPO_PARAMS = {"channels": ("correct", "length"), "weight": 0.15}
@@ -280,137 +280,139 @@ def _plot(folder: RunFolder, runs: list[dict[str, Any]]) -> list[str]:
     return names
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rewardkit bench grpo-lab", description=__doc__)
-    parser.add_argument("--experiments", default="reward,credit,length")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="one seed of credit, 200 steps")
-    parser.add_argument("--out", default=None)
-    parser.add_argument(
-        "--model",
-        default=None,
-        help="a local Hugging Face causal LM folder to train instead of the tiny warm start",
-    )
-    add_rerender_option(parser)
-    args = parser.parse_args(argv)
-    if args.rerender:
-        import json
-        from pathlib import Path
+#: the reward designs as the Python compositions they are (listed in the report)
+REWARD_CODE = {
+    "binary": "ArithmeticAnswer(missing_score=0.0, name='correct')",
+    "graded": "NumericCloseness(scale=5.0, missing_score=0.0)",
+    "tiered": "tiered(NumericCloseness(scale=5.0, missing_score=0.0), "
+    "[0.5, 0.8, 0.99], [0.0, 0.1, 0.3, 1.0])",
+    "naive_length": "weighted_sum([correct, affine(LengthLinear(12, unit='tokens'), scale=0.5)])",
+    "grpo_lambda": "grpo_lambda(correct, affine(LengthLinear(12, unit='tokens'), scale=0.5), "
+    "threshold=0.75)",
+    "channels": "weighted_sum([correct, LengthLinear(12, unit='tokens', name='length')])",
+}
 
-        saved = json.loads((Path(args.rerender) / "results.json").read_text())
-        render(
-            RunFolder(Path(args.rerender)),
-            saved["runs"],
-            saved["steps"],
-            saved["seeds"],
-            saved["command"],
+
+class GrpoLab(Suite):
+    """The grpo-lab suite on the shared skeleton (see the module docs)."""
+
+    name = "grpo-lab"
+    description = __doc__
+    quick_help = "one seed of credit, 200 steps"
+    options = ("seeds", "jobs", "rerender")
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--experiments", default="reward,credit,length")
+        parser.add_argument("--steps", type=int, default=600)
+        parser.add_argument(
+            "--model",
+            default=None,
+            help="a local Hugging Face causal LM folder to train instead of the tiny warm start",
         )
-        return 0
-    experiments = ["credit"] if args.quick else [e.strip() for e in args.experiments.split(",")]
-    unknown = set(experiments) - set(DESIGNS)
-    if unknown:
-        parser.error(f"unknown experiments {sorted(unknown)}; choose from {sorted(DESIGNS)}")
-    seeds = 1 if args.quick else args.seeds
-    steps = 200 if args.quick else args.steps
-    specs = [
-        RunSpec(e, d, s, steps, args.model)
-        for e in experiments
-        for d in DESIGNS[e]
-        for s in range(seeds)
-    ]
-    folder = RunFolder.create("grpo-lab", args.out)
-    print(
-        f"{len(specs)} runs ({steps} steps each) with {args.jobs} job(s); warm start first...",
-        flush=True,
-    )
-    load_policy(args.model)  # train and cache the warm start once, before the pool
-    runs: list[dict[str, Any]] = []
-    start = time.monotonic()
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(args.jobs) as pool:
-        for result in pool.imap_unordered(run_one, specs):
-            runs.append(result)
-            print(
-                f"  [{len(runs)}/{len(specs)}] {result['experiment']}/{result['design']} "
-                f"seed {result['seed']}: accuracy {result['accuracy_before']:.3f} -> "
-                f"{result['accuracy_after']:.3f}, length {result['length_before']:.1f} -> "
-                f"{result['length_after']:.1f} ({result['seconds']:.0f}s, "
-                f"{time.monotonic() - start:.0f}s total)",
-                flush=True,
-            )
-    command = "rewardkit bench grpo-lab" + (" --quick" if args.quick else f" --jobs {args.jobs}")
-    render(folder, runs, steps, seeds, command)
-    print(f"wrote {folder.path}")
-    return 0
+
+    def _settings(self, args: argparse.Namespace) -> tuple[list[str], int, int]:
+        if args.quick:
+            return ["credit"], 1, 200
+        return [e.strip() for e in args.experiments.split(",")], args.seeds, args.steps
+
+    def check(self, args: argparse.Namespace) -> str | None:
+        unknown = set(self._settings(args)[0]) - set(DESIGNS)
+        if unknown:
+            return f"unknown experiments {sorted(unknown)}; choose from {sorted(DESIGNS)}"
+        return None
+
+    def command(self, args: argparse.Namespace) -> str:
+        return "rewardkit bench grpo-lab" + (" --quick" if args.quick else f" --jobs {args.jobs}")
+
+    def prepare(self, args: argparse.Namespace) -> None:
+        load_policy(args.model)  # train and cache the warm start once, before the pool
+
+    def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[RunSpec]:
+        if runs:
+            return []
+        experiments, seeds, steps = self._settings(args)
+        return [
+            RunSpec(e, d, s, steps, args.model)
+            for e in experiments
+            for d in DESIGNS[e]
+            for s in range(seeds)
+        ]
+
+    def run_unit(self, unit: RunSpec) -> dict[str, Any]:
+        return run_one(unit)
+
+    def describe(self, run: dict[str, Any]) -> str:
+        return (
+            f"{run['experiment']}/{run['design']} seed {run['seed']}: accuracy "
+            f"{run['accuracy_before']:.3f} -> {run['accuracy_after']:.3f}, length "
+            f"{run['length_before']:.1f} -> {run['length_after']:.1f} ({run['seconds']:.0f}s)"
+        )
+
+    def record(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        _, seeds, steps = self._settings(args)
+        return {"steps": steps, "seeds": seeds, "environment": environment(), "runs": runs}
+
+    def summarize(self, results: dict[str, Any]) -> dict[str, Any]:
+        runs = sorted(results["runs"], key=lambda r: (r["experiment"], r["design"], r["seed"]))
+        summary = _summaries(runs)
+        return {"runs": runs, "summary": summary, "targets": _targets(summary)}
+
+    def plot(self, folder: RunFolder, results: dict[str, Any]) -> list[str]:
+        return _plot(folder, results["runs"])
+
+    def report(self, results: dict[str, Any], plots: list[str]) -> str:
+        return _report(results, plots)
 
 
-def render(
-    folder: RunFolder, runs: list[dict[str, Any]], steps: int, seeds: int, command: str
-) -> None:
-    """Write report.md, results.json and plots from finished runs (also used by --rerender)."""
-    runs.sort(key=lambda r: (r["experiment"], r["design"], r["seed"]))
-    summary = _summaries(runs)
-    targets = _targets(summary)
-    plots = _plot(folder, runs)
+def _design_rows(experiment: str) -> list[list[str]]:
+    rows = []
+    for design, (reward, estimator, params) in DESIGNS[experiment].items():
+        config = f"estimator={estimator!r}" + (f", estimator_params={params!r}" if params else "")
+        rows.append([design, f"`{REWARD_CODE[reward]}`", f"`GRPOConfig({config})`"])
+    return rows
+
+
+def _report(results: dict[str, Any], plots: list[str]) -> str:
+    steps, seeds = results["steps"], results["seeds"]
     lines = [
         "# grpo-lab",
         "",
-        f"Regenerate: `{command}`",
+        f"Regenerate: `{results['command']}`",
         "",
         f"Tiny char-level GPT-2 warm-started on 3-term sums; {steps} GRPO steps of 8 prompts x "
         f"8 completions (max {MAX_NEW_TOKENS} tokens) per run, {seeds} seed(s); greedy "
-        "accuracy and length on 300 held-out problems, medians over seeds.",
+        "accuracy and length on 300 held-out problems, medians over seeds. Sampled tokens "
+        "count every token the policy generated in training, continuations included.",
         "",
     ]
-    for experiment, designs in summary.items():
-        lines += [
-            f"## {experiment}",
-            "",
-            markdown_table(
-                [
-                    "design",
-                    "accuracy before",
-                    "accuracy after",
-                    "length before",
-                    "length after",
-                    "sampled tokens",
-                ],
-                [
-                    [
-                        d,
-                        f"{s['accuracy_before']:.3f}",
-                        f"{s['accuracy_after']:.3f}",
-                        f"{s['length_before']:.1f}",
-                        f"{s['length_after']:.1f}",
-                        f"{s.get('sampled_tokens', math.nan):,.0f}",
-                    ]
-                    for d, s in designs.items()
-                ],
-            ),
-            "",
+    headers = ["design", "accuracy before", "accuracy after", "length before", "length after"]
+    for experiment, designs in results["summary"].items():
+        rows = [
+            [
+                d,
+                f"{s['accuracy_before']:.3f}",
+                f"{s['accuracy_after']:.3f}",
+                f"{s['length_before']:.1f}",
+                f"{s['length_after']:.1f}",
+                f"{s.get('sampled_tokens', math.nan):,.0f}",
+            ]
+            for d, s in designs.items()
         ]
+        lines += [f"## {experiment}", "", markdown_table([*headers, "sampled tokens"], rows), ""]
         if f"{experiment}.png" in plots:
             lines += [f"![{experiment}]({experiment}.png)", ""]
     lines += ["## Targets", ""]
     lines += [
         f"- {name}: {'met' if t['met'] else 'NOT MET'} ({t['detail']})"
-        for name, t in targets.items()
+        for name, t in results["targets"].items()
     ]
-    report = "\n".join(lines) + "\n"
-    folder.write_text("report.md", report)
-    folder.write_json(
-        "results.json",
-        {
-            "suite": "grpo-lab",
-            "command": command,
-            "steps": steps,
-            "seeds": seeds,
-            "environment": environment(),
-            "summary": summary,
-            "targets": targets,
-            "runs": runs,
-        },
-    )
-    print(report)
+    lines += ["", "## Designs", "", "`correct` is `ArithmeticAnswer(missing_score=0.0)`.", ""]
+    for experiment in results["summary"]:
+        table = markdown_table(["design", "reward", "credit"], _design_rows(experiment))
+        lines += [f"### {experiment}", "", table, ""]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``rewardkit bench grpo-lab``: see the module docs."""
+    return drive(GrpoLab(), argv)
