@@ -22,6 +22,7 @@ Run: ``rewardkit bench grpo-lab --jobs 2`` (``--quick``: one seed of
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import time
@@ -97,28 +98,47 @@ def load_policy(model: str | None) -> tuple[Any, Any]:
     return AutoModelForCausalLM.from_pretrained(model, local_files_only=True), tokenizer
 
 
-def build_reward(design: str) -> Any:
-    """The reward term of a design."""
-    from rewardkit.core import affine, tiered, weighted_sum
-    from rewardkit.envs.arithmetic import ArithmeticAnswer, NumericCloseness
-    from rewardkit.verify.length import LengthLinear, grpo_lambda
+_CORRECT = {"term": "arith_answer", "missing_score": 0.0, "name": "correct"}
+_CLOSENESS = {"term": "arith_closeness", "scale": 5.0, "missing_score": 0.0, "name": "closeness"}
+_LENGTH = {"term": "length_linear", "max_length": MAX_NEW_TOKENS, "unit": "tokens"}
+_WEIGHTED_LENGTH = {"affine": _LENGTH, "scale": LENGTH_WEIGHT, "name": "length"}
 
-    correct = ArithmeticAnswer(missing_score=0.0, name="correct")
-    length = affine(LengthLinear(MAX_NEW_TOKENS, unit="tokens"), scale=LENGTH_WEIGHT, name="length")
-    if design == "binary":
-        return correct
-    if design == "graded":
-        return NumericCloseness(scale=5.0, missing_score=0.0, name="closeness")
-    if design == "tiered":
-        closeness = NumericCloseness(scale=5.0, missing_score=0.0, name="closeness")
-        return tiered(closeness, [0.5, 0.8, 0.99], [0.0, 0.1, 0.3, 1.0], name="tiered")
-    if design == "naive_length":
-        return weighted_sum([correct, length], name="naive")
-    if design == "grpo_lambda":
-        return grpo_lambda(correct, length, threshold=0.75)
-    if design == "channels":  # HDPO reads the parts; the total is only logged
-        return weighted_sum([correct, LengthLinear(MAX_NEW_TOKENS, unit="tokens", name="length")])
-    raise ValueError(f"unknown reward design {design!r}")
+#: reward designs as specs (``build_reward(spec, registry=rewardkit.envs.arithmetic.TERMS)``)
+REWARDS: dict[str, dict[str, Any]] = {
+    "binary": _CORRECT,
+    "graded": _CLOSENESS,
+    "tiered": {
+        "tiered": _CLOSENESS,
+        "thresholds": [0.5, 0.8, 0.99],
+        "rewards": [0.0, 0.1, 0.3, 1.0],
+        "name": "tiered",
+    },
+    "naive_length": {"sum": [_CORRECT, _WEIGHTED_LENGTH], "name": "naive"},
+    # GRPO-λ: the length penalty, on correct samples only, in groups at least 75 % correct
+    "grpo_lambda": {
+        "group_switch": _CORRECT,
+        "penalty": {
+            "conditional": _CORRECT,
+            "then": _WEIGHTED_LENGTH,
+            "otherwise": 0.0,
+            "name": "length_on_correct",
+        },
+        "threshold": 0.75,
+        "name": "grpo_lambda",
+    },
+    # HDPO reads the two parts as channels; the total is only logged
+    "channels": {"sum": [_CORRECT, {**_LENGTH, "name": "length"}], "name": "reward"},
+}
+
+
+def build_reward(design: str) -> Any:
+    """The reward term of a design, built from its spec in :data:`REWARDS`."""
+    from rewardkit.core.spec import build_reward as build
+    from rewardkit.envs.arithmetic import TERMS
+
+    if design not in REWARDS:
+        raise ValueError(f"unknown reward design {design!r}; choose from {sorted(REWARDS)}")
+    return build(REWARDS[design], registry=TERMS)
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
@@ -280,19 +300,6 @@ def _plot(folder: RunFolder, runs: list[dict[str, Any]]) -> list[str]:
     return names
 
 
-#: the reward designs as the Python compositions they are (listed in the report)
-REWARD_CODE = {
-    "binary": "ArithmeticAnswer(missing_score=0.0, name='correct')",
-    "graded": "NumericCloseness(scale=5.0, missing_score=0.0)",
-    "tiered": "tiered(NumericCloseness(scale=5.0, missing_score=0.0), "
-    "[0.5, 0.8, 0.99], [0.0, 0.1, 0.3, 1.0])",
-    "naive_length": "weighted_sum([correct, affine(LengthLinear(12, unit='tokens'), scale=0.5)])",
-    "grpo_lambda": "grpo_lambda(correct, affine(LengthLinear(12, unit='tokens'), scale=0.5), "
-    "threshold=0.75)",
-    "channels": "weighted_sum([correct, LengthLinear(12, unit='tokens', name='length')])",
-}
-
-
 class GrpoLab(Suite):
     """The grpo-lab suite on the shared skeleton (see the module docs)."""
 
@@ -368,7 +375,8 @@ def _design_rows(experiment: str) -> list[list[str]]:
     rows = []
     for design, (reward, estimator, params) in DESIGNS[experiment].items():
         config = f"estimator={estimator!r}" + (f", estimator_params={params!r}" if params else "")
-        rows.append([design, f"`{REWARD_CODE[reward]}`", f"`GRPOConfig({config})`"])
+        spec = json.dumps(REWARDS[reward])
+        rows.append([design, f"`{spec}`", f"`GRPOConfig({config})`"])
     return rows
 
 
@@ -406,7 +414,15 @@ def _report(results: dict[str, Any], plots: list[str]) -> str:
         f"- {name}: {'met' if t['met'] else 'NOT MET'} ({t['detail']})"
         for name, t in results["targets"].items()
     ]
-    lines += ["", "## Designs", "", "`correct` is `ArithmeticAnswer(missing_score=0.0)`.", ""]
+    lines += [
+        "",
+        "## Designs",
+        "",
+        "Each reward is a spec: `build_reward(spec, registry=rewardkit.envs.arithmetic.TERMS)` "
+        "(the global terms plus the task's `arith_answer` and `arith_closeness`); the same keys "
+        "work in a TOML or YAML file.",
+        "",
+    ]
     for experiment in results["summary"]:
         table = markdown_table(["design", "reward", "credit"], _design_rows(experiment))
         lines += [f"### {experiment}", "", table, ""]

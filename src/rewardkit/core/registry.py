@@ -105,12 +105,30 @@ def _function_term_factory(function_term: FunctionTerm) -> Callable[..., Term]:
 
 
 class Registry:
-    """Name → term factory. The module-level :data:`REGISTRY` is the default."""
+    """Name → term factory. The module-level :data:`REGISTRY` is the default.
 
-    def __init__(self, entry_point_group: str | None = None) -> None:
+    Args:
+        entry_point_group: load this entry-point group on the first lookup.
+        parent: a registry to fall back on for names this one lacks, so a
+            benchmark can keep its own terms beside the global ones without
+            adding them to the global registry.
+
+    Example:
+        >>> local = Registry(parent=REGISTRY)
+        >>> _ = local.register("doc_local_term", lambda name="doc_local_term": None)
+        >>> "doc_local_term" in local.names(), "doc_local_term" in REGISTRY.names()
+        (True, False)
+        >>> local.entry("env_reward").name
+        'env_reward'
+    """
+
+    def __init__(
+        self, entry_point_group: str | None = None, parent: Registry | None = None
+    ) -> None:
         self._entries: dict[str, RegistryEntry] = {}
         self._entry_point_group = entry_point_group
         self._loaded = entry_point_group is None
+        self._parent = parent
 
     def _load_builtins(self) -> None:
         if self._loaded:
@@ -168,14 +186,14 @@ class Registry:
     def entry(self, name: str) -> RegistryEntry:
         """Return the entry for ``name``, with a 'did you mean' hint if unknown."""
         self._load_builtins()
-        try:
+        if name in self._entries:
             return self._entries[name]
-        except KeyError:
-            close = difflib.get_close_matches(name, list(self._entries), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise RegistryError(
-                f"no term named {name!r}.{hint} Registered terms: {sorted(self._entries)}"
-            ) from None
+        if self._parent is not None and name in self._parent.names():
+            return self._parent.entry(name)
+        known = self.names()
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise RegistryError(f"no term named {name!r}.{hint} Registered terms: {known}")
 
     def create(self, name: str, /, **params: Any) -> Term:
         """Build the term registered as ``name`` with ``params``.
@@ -193,9 +211,10 @@ class Registry:
             ) from None
 
     def names(self) -> list[str]:
-        """Sorted registered names."""
+        """Sorted registered names (with the parent's)."""
         self._load_builtins()
-        return sorted(self._entries)
+        inherited = self._parent.names() if self._parent is not None else []
+        return sorted({*self._entries, *inherited})
 
 
 REGISTRY = Registry(ENTRY_POINT_GROUP)

@@ -8,7 +8,9 @@ small model, so a length penalty that strips it costs accuracy; one that
 only strips the restatement does not.
 
 The two answer terms are benchmark terms: they are not in the global
-registry, and the suites build them directly.
+registry. :data:`TERMS` has them (``arith_answer``, ``arith_closeness``)
+beside every global term, so a spec built with ``build_reward(spec,
+registry=TERMS)`` can name them.
 
 Example:
     >>> problems = make_problems(2, seed=0)
@@ -29,10 +31,18 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
+from rewardkit.core.registry import REGISTRY, Registry
 from rewardkit.core.term import RewardTerm
 from rewardkit.verify.text import completion_text
 
-__all__ = ["ALPHABET", "ArithmeticAnswer", "NumericCloseness", "make_problems", "sft_completion"]
+__all__ = [
+    "ALPHABET",
+    "TERMS",
+    "ArithmeticAnswer",
+    "NumericCloseness",
+    "make_problems",
+    "sft_completion",
+]
 
 ALPHABET = "0123456789+=,>"
 STYLES = ("direct", "steps", "restated")
@@ -126,3 +136,9 @@ class NumericCloseness(_AnswerTerm):
 
     def _score(self, answer: str, gold: str) -> float:
         return max(0.0, 1.0 - abs(int(answer) - int(gold)) / self.scale)
+
+
+#: the global terms plus this task's answer terms, for the task's reward specs
+TERMS = Registry(parent=REGISTRY)
+TERMS.register("arith_answer", ArithmeticAnswer)
+TERMS.register("arith_closeness", NumericCloseness)
