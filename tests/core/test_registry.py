@@ -1,6 +1,8 @@
 """Registration points up: entry points, not names of upper packages, fill the registry."""
 
 import importlib
+import os
+import subprocess
 import sys
 import textwrap
 
@@ -67,10 +69,53 @@ def test_third_party_terms_arrive_through_the_entry_point_group(plugin):
     assert "plugin_module_term" in REGISTRY._entries
 
 
+def _fresh_interpreter(code, path=None):
+    """Run ``code`` in a new Python (a fresh global registry); returns its stdout and stderr."""
+    env = {**os.environ, "PYTHONPATH": str(path)} if path else None
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout, done.stderr
+
+
 def test_rewardkits_own_terms_come_from_its_entry_points():
-    names = set(registered_names())
+    # a new interpreter that imports nothing but the registry
+    out, _ = _fresh_interpreter(
+        "from rewardkit.core.registry import registered_names; print(registered_names())"
+    )
+    names = set(eval(out))  # a printed list of names
     # one term of each package that registers built-ins
     assert {"env_reward", "math_correct", "code_tests", "potential_shaping", "rnd_bonus"} <= names
+
+
+def test_a_plugin_reusing_a_builtin_name_loses_with_a_warning(tmp_path):
+    package = tmp_path / "rk_clash_demo"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from rewardkit.core import register\n"
+        "@register('exact_match')\n"
+        "def mine(name='exact_match'):\n"
+        "    return None\n"
+        "def factory(name='env_reward'):\n"
+        "    return None\n"
+    )
+    dist = tmp_path / "rk_clash_demo-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rk-clash-demo\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        f"[{ENTRY_POINT_GROUP}]\naaa_first = rk_clash_demo\nenv_reward = rk_clash_demo:factory\n"
+    )
+    out, err = _fresh_interpreter(
+        "from rewardkit.core.registry import REGISTRY; names = REGISTRY.names(); "
+        "print(len(names), REGISTRY.entry('exact_match').factory.__module__, "
+        "REGISTRY.entry('env_reward').factory.__module__, 'math_correct' in names)",
+        path=tmp_path,
+    )
+    count, exact_match_from, env_reward_from, has_math = out.split()
+    assert exact_match_from == "rewardkit.verify.text" and has_math == "True"
+    assert env_reward_from == "rewardkit.core.builtin"
+    assert int(count) == len(registered_names())
+    assert "aaa_first" in err and "already registered" in err
 
 
 def test_a_registry_without_a_group_loads_nothing():
@@ -100,3 +145,16 @@ def test_minigrid_potential_is_found_by_entry_point_and_pickles_by_reference():
     views[1, 3, 6] = (5, 4, 0)  # carrying a key
     batch = {"obs": views[:1], "next_obs": views[1:], "terminated": [False]}
     assert clone(batch).total.tolist() == term(batch).total.tolist() == [pytest.approx(0.1)]
+
+
+def test_a_named_potential_with_a_local_factory_still_pickles():
+    import pickle
+
+    register_potential("test_local", lambda scale=1.0: lambda obs: scale * np.ones(len(obs)))
+    try:
+        term = PotentialShaping("test_local", {"scale": 2.0}, gamma=1.0)
+        clone = pickle.loads(pickle.dumps(term))
+        batch = {"obs": np.zeros((2, 1)), "next_obs": np.zeros((2, 1)), "terminated": [0, 1]}
+        np.testing.assert_array_equal(clone(batch).total, term(batch).total)
+    finally:
+        POTENTIALS.pop("test_local")

@@ -136,6 +136,10 @@ def test_continuation_accumulated_reward_is_pppos_sum():
     )
     assert got.tolist() == [3.0, 0.0]
     assert np.isnan(continuation_accumulated_reward([[np.nan]], [np.nan], reduce="sum")[0])
+    # a missing continuation reward counts as the mean of the others, not as 0
+    assert continuation_accumulated_reward([[1.0, np.nan, 1.0]], [0.0], reduce="sum").tolist() == [
+        pytest.approx(4 * 2 / 3)
+    ]
     with pytest.raises(ShapeError, match="reduce"):
         continuation_accumulated_reward([[1.0]], reduce="max")
 

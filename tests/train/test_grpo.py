@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardkit.core import CompositionError, EmptyGroupWarning, RewardTerm
+from rewardkit.core import CompositionError, RewardTerm
 from rewardkit.envs.arithmetic import ALPHABET, ArithmeticAnswer
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.train.grpo import ESTIMATORS, GRPOConfig, GRPOTrainer, aggregate, kl_k3
@@ -152,10 +152,11 @@ def _trainer_with(config_overrides, reward):
 
 
 def test_hdpo_reads_the_reward_channels_and_adds_a_channel_loss(monkeypatch):
-    from rewardkit.core import weighted_sum
+    from rewardkit.core import constant, weighted_sum
     from rewardkit.verify.length import LengthLinear
 
-    reward = weighted_sum([ArithmeticAnswer(missing_score=0.0), LengthLinear(6, unit="tokens")])
+    # every sample "correct", so each group has 4 correct completions to compare on length
+    reward = weighted_sum([constant(1.0, name="correct"), LengthLinear(6, unit="tokens")])
     trainer = _trainer_with(
         {"estimator": "hdpo", "estimator_params": {"channels": ("correct", "length_linear")}},
         reward,
@@ -169,9 +170,16 @@ def test_hdpo_reads_the_reward_channels_and_adds_a_channel_loss(monkeypatch):
 
     spy.requires = real.requires
     trainer.estimator = spy
+    losses = []
+    real_loss = trainer._policy_loss
+    trainer._policy_loss = lambda *args: losses.append(args[2]) or real_loss(*args)
     history = trainer.train()
     assert seen == [["correct", "length_linear"]] * 2
     assert all(np.isfinite(r["loss"]) for r in history)
+    # each step: the accuracy loss, then the efficiency loss as its own clipped loss
+    assert len(losses) == 4
+    assert all(np.all(v == 0.0) for v in losses[0])  # all correct: no accuracy signal
+    assert any(np.any(v != 0.0) for v in losses[1])  # lengths differ among the correct
 
 
 def test_pppo_samples_continuations_from_prefixes_and_trains_the_prefix_only():
@@ -188,27 +196,32 @@ def test_pppo_samples_continuations_from_prefixes_and_trains_the_prefix_only():
         return rewards, sampled
 
     trainer._continuation_rewards = spy
+    masks = []
+    real_masks = trainer._masks
+    trainer._masks = lambda *args: masks.append(real_masks(*args)) or masks[-1]
     history = trainer.train()
     assert [c[:2] for c in calls] == [((8, 3), 3)] * 2
-    # 15 % of at most 6 tokens: one-token prefixes, and the continuations are extra samples
+    # 15 % of at most 6 tokens: one-token prefixes; only they are trained
     assert all(c[2] == 1 for c in calls)
-    assert history[0]["sampled_tokens"] > 8 * 1 + calls[0][3] - 1
+    assert all(mask.sum(1).tolist() == [1.0] * 8 for mask in masks)
+    own = history[0]["sampled_tokens"] - calls[0][3]  # the group's own completions
+    assert 8 <= own <= 8 * 6
 
 
 class _HalfMissing(RewardTerm):
-    """Not applicable for the first prompt's group, 1.0 for the second."""
+    """First prompt: [n/a, n/a, 1, 1]; second prompt: [1, 0, 1, 0]."""
 
     def __init__(self, name="half_missing"):
         super().__init__(name)
 
     def _compute(self, batch):
-        return [None if g == 0 else 1.0 for g in batch["group"]]
+        pattern = {0: [None, None, 1.0, 1.0], 1: [1.0, 0.0, 1.0, 0.0]}
+        return [pattern[g][i % 4] for i, g in enumerate(batch["group"])]
 
 
 def test_not_applicable_rewards_are_logged_as_missing_not_zero():
-    with pytest.warns(EmptyGroupWarning):
-        record = _trainer_with({}, _HalfMissing()).step(0)
-    assert record["frac_reward_not_applicable"] == 0.5
-    assert record["reward"] == 1.0  # the mean of the applicable rewards, not 0.5
-    # the NaN group has no signal, and neither has the all-ones group
-    assert record["frac_reward_zero_std"] == 1.0
+    record = _trainer_with({}, _HalfMissing()).step(0)
+    assert record["frac_reward_not_applicable"] == 0.25
+    assert record["reward"] == pytest.approx(4 / 6)  # over the six applicable rewards
+    # read as zeros, the first group would be [0, 0, 1, 1] and have signal; it has none
+    assert record["frac_reward_zero_std"] == 0.5

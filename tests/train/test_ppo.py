@@ -91,3 +91,19 @@ def test_config_validation():
         PPOConfig(num_envs=3, num_steps=5, minibatches=4)
     with pytest.raises(CompositionError, match="flat observations"):
         PPOTrainer(PPOConfig(**CONFIG), env_fn=lambda: gym.make("MiniGrid-Empty-5x5-v0"))
+
+
+def test_an_env_the_generic_factory_cannot_flatten_says_to_pass_env_fn():
+    from rewardkit.core import CompositionError
+
+    with pytest.raises(CompositionError, match="env_fn"):
+        PPOTrainer(PPOConfig(env_id="MiniGrid-Empty-5x5-v0", num_envs=1, minibatches=1))
+    with pytest.raises(CompositionError, match="env_fn"):
+        PPOTrainer(PPOConfig(env_id="NoSuchEnv-v9", num_envs=1, minibatches=1))
+
+
+def test_moved_names_still_import_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="core.gating"):
+        from rewardkit.core.compose import gate  # noqa: F401
+    with pytest.warns(DeprecationWarning, match="credit.channels"):
+        from rewardkit.credit.group import gdpo_advantages  # noqa: F401

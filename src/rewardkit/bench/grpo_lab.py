@@ -2,8 +2,10 @@
 
 A tiny character-level GPT-2 is warm-started on procedural multi-step sums
 (cached in ``runs/grpo-lab-cache``), then trained with rewardkit's GRPO
-trainer under each design, three seeds each, at equal sampled tokens
-(same steps, prompts, group size and maximum length). Greedy accuracy and
+trainer under each design, three seeds each, with the same steps,
+prompts, group size and maximum length (so at equal sampled tokens, except
+PPPO, which also samples continuations of each prefix; the report counts
+every design's sampled tokens). Greedy accuracy and
 completion length are measured on held-out problems before and after.
 
 Experiments:

@@ -281,3 +281,23 @@ def affine(
     """
     part = as_term(term)
     return Affine(part, scale, shift, name or f"{part.name}_affine")
+
+
+_MOVED_TO_GATING = ("Conditional", "Gate", "GroupSwitch", "Tiered", "conditional", "gate")
+_MOVED_TO_GATING += ("group_switch", "tiered")
+
+
+def __getattr__(name: str) -> Any:
+    """The gating operators moved to :mod:`rewardkit.core.gating`; old imports still work."""
+    if name in _MOVED_TO_GATING:
+        import warnings
+
+        from rewardkit.core import gating
+
+        warnings.warn(
+            f"rewardkit.core.compose.{name} moved to rewardkit.core.gating (or rewardkit.{name})",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(gating, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

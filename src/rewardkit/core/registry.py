@@ -44,7 +44,7 @@ import inspect
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any
 
@@ -64,6 +64,15 @@ __all__ = [
 #: the entry-point group through which packages register terms. rewardkit's own
 #: packages use it too (see ``pyproject.toml``), so the core names no package above it.
 ENTRY_POINT_GROUP = "rewardkit.terms"
+
+
+#: the distribution whose entry points are loaded first
+DISTRIBUTION = "rewardkit"
+
+
+def _plugins_last(point: EntryPoint) -> int:
+    dist = getattr(point, "dist", None)
+    return 0 if dist is not None and dist.metadata["Name"] == DISTRIBUTION else 1
 
 
 @dataclass(frozen=True)
@@ -135,20 +144,40 @@ class Registry:
             return
         self._loaded = True
         assert self._entry_point_group is not None
-        for point in entry_points(group=self._entry_point_group):
-            try:
-                loaded = point.load()
-            except Exception as exc:  # a broken plugin must not break every other term
-                warnings.warn(
-                    f"entry point {point.name!r} = {point.value!r} in group "
-                    f"{self._entry_point_group!r} failed to load ({type(exc).__name__}: {exc}); "
-                    "its terms are not registered",
-                    RewardKitWarning,
-                    stacklevel=3,
-                )
-                continue
-            if not isinstance(loaded, ModuleType) and point.name not in self._entries:
+        # rewardkit's own terms first, so a plugin that reuses a built-in name loses, not them
+        points = sorted(entry_points(group=self._entry_point_group), key=_plugins_last)
+        if self._entry_point_group == ENTRY_POINT_GROUP and not any(
+            _plugins_last(point) == 0 for point in points
+        ):
+            warnings.warn(
+                "rewardkit's own entry points are missing, so only the core terms are "
+                "registered: reinstall rewardkit (pip install -e . in a source tree)",
+                RewardKitWarning,
+                stacklevel=3,
+            )
+        for point in points:
+            self._load_entry_point(point)
+
+    def _load_entry_point(self, point: EntryPoint) -> None:
+        problem = None
+        try:
+            loaded = point.load()
+        except Exception as exc:  # a broken plugin must not break every other term
+            problem = f"failed to load ({type(exc).__name__}: {exc}); its terms are not registered"
+        else:
+            if isinstance(loaded, ModuleType):
+                return
+            if point.name in self._entries and self._entries[point.name].factory is not loaded:
+                problem = f"names a term that is already registered; {point.value} is skipped"
+            else:
                 self.register(point.name, loaded)
+        if problem:
+            warnings.warn(
+                f"entry point {point.name!r} = {point.value!r} in group "
+                f"{self._entry_point_group!r} {problem}",
+                RewardKitWarning,
+                stacklevel=4,
+            )
 
     def register(self, name: str, factory: Any = None, *, summary: str | None = None) -> Any:
         """Register ``factory`` under ``name``; usable as a decorator.

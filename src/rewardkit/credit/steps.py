@@ -114,8 +114,10 @@ def continuation_accumulated_reward(
     PPPO ("Well Begun, Half Done", arXiv:2512.15274) scores the prefix b_i of
     completion o_i by R_i = Σ_{j=1..K} r(b_i ⊕ c_j) + r(o_i): ``reduce="sum"``
     with ``own_rewards``. ``reduce="mean"`` averages instead (a Monte Carlo
-    value of the prefix). NaN (not applicable) entries are skipped; a prefix
-    with none left gets NaN.
+    value of the prefix). NaN (not applicable) entries are left out: the mean
+    is over the others, and the sum is that mean times the number of entries
+    (never a 0 in place of the missing reward); a prefix with none left gets
+    NaN.
 
     Args:
         continuation_rewards: shape (N, K).
@@ -128,6 +130,8 @@ def continuation_accumulated_reward(
         array([3.])
         >>> continuation_accumulated_reward([[1.0, np.nan]])
         array([1.])
+        >>> continuation_accumulated_reward([[1.0, np.nan]], [1.0], reduce="sum")
+        array([3.])
     """
     rewards = as_float_array(continuation_rewards, "continuation_rewards")
     if rewards.ndim != 2:
@@ -143,7 +147,10 @@ def continuation_accumulated_reward(
     totals = np.where(valid, rewards, 0.0).sum(axis=1)
     counts = valid.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        reduced = totals / np.maximum(counts, 1) if reduce == "mean" else totals
+        mean = totals / np.maximum(counts, 1)
+        # a sum over K + 1 entries with some not applicable: scale the mean of the others,
+        # so a missing reward counts as neither 0 nor 1
+        reduced = mean if reduce == "mean" else mean * rewards.shape[1]
         result: FloatArray = np.where(counts > 0, reduced, np.nan)
     return result
 

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -120,6 +121,15 @@ def register_potential(
     return add(factory) if factory is not None else add
 
 
+def _importable(obj: Any) -> bool:
+    """Whether pickle can find ``obj`` again by its module and qualified name."""
+    module = sys.modules.get(getattr(obj, "__module__", "") or "")
+    target: Any = module
+    for part in str(getattr(obj, "__qualname__", "<lambda>")).split("."):
+        target = getattr(target, part, None)
+    return target is obj
+
+
 def _load_potential_entry_points(name: str) -> None:
     for point in entry_points(group=POTENTIAL_ENTRY_POINT_GROUP, name=name):
         try:
@@ -158,20 +168,28 @@ class _PotentialTerm(RewardTerm):
         super().__init__(name)
         self.potential_spec = (potential, dict(potential_params or {}))
         self.potential = make_potential(potential, potential_params)
-        # A named potential's factory travels by reference when pickled, so a worker
-        # process rebuilds it even where the module that registered it was never imported.
+        # A named potential is pickled by name, with its factory where that is importable,
+        # so a worker process rebuilds it even where the module that registered it was never
+        # imported (named potentials from entry points are found by name anyway).
         self._factory = None if callable(potential) else POTENTIALS[potential]
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        if self._factory is not None:
-            state.pop("potential")  # a closure: rebuilt from its factory on unpickling
+        if not callable(self.potential_spec[0]):
+            state.pop("potential")  # a closure: rebuilt on unpickling
+            if not _importable(self._factory):
+                state["_factory"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if "potential" not in state:
-            self.potential = self._factory(**self.potential_spec[1])
+        if "potential" in state:
+            return
+        name, params = self.potential_spec
+        factory = state.get("_factory")
+        if factory is not None and name not in POTENTIALS:
+            register_potential(name, factory)
+        self.potential = make_potential(name, params)
 
     def _phi(self, values: Any) -> FloatArray:
         phi = np.asarray(self.potential(np.asarray(values)), dtype=np.float64).reshape(-1)

@@ -326,10 +326,13 @@ class GRPOTrainer:
                 per_token = per_token + cfg.kl_coef * kl
             loss = aggregate(per_token, mask, cfg.loss_aggregation, cfg.max_new_tokens)
             for channel in advantages.channel_losses:  # HDPO: a separately clipped loss each
-                rows_mask = mask * torch.as_tensor(channel.rows, dtype=torch.float32)[:, None]
+                rows = torch.as_tensor(channel.rows, dtype=torch.bool)
+                if not rows.any():
+                    continue
                 channel_loss = self._policy_loss(logprobs, old_logprobs, channel.values, mask)
+                # over the channel's own rows, whatever the aggregation
                 loss = loss + channel.weight * aggregate(
-                    channel_loss, rows_mask, cfg.loss_aggregation, cfg.max_new_tokens
+                    channel_loss[rows], mask[rows], cfg.loss_aggregation, cfg.max_new_tokens
                 )
             self.optimizer.zero_grad()
             loss.backward()

@@ -83,9 +83,23 @@ def make_env(env_id: str) -> EnvFactory:
     def thunk() -> Any:
         import gymnasium as gym
 
-        env = gym.make(env_id)
+        try:
+            env = gym.make(env_id)
+        except gym.error.Error as exc:
+            raise CompositionError(
+                f"cannot make {env_id!r} ({exc}); for an environment that needs its own set-up "
+                "or observation encoding, pass PPOTrainer(env_fn=...) (MiniGrid: "
+                "minigrid_env from the envs package)"
+            ) from None
         if len(env.observation_space.shape or ()) != 1:
-            env = gym.wrappers.FlattenObservation(env)
+            try:
+                env = gym.wrappers.FlattenObservation(env)
+            except NotImplementedError:
+                raise CompositionError(
+                    f"cannot flatten the observations of {env_id!r} "
+                    f"({env.observation_space}); pass PPOTrainer(env_fn=...) with flat "
+                    "observations (MiniGrid: minigrid_env from the envs package)"
+                ) from None
         return env
 
     return thunk

@@ -58,11 +58,14 @@ class ToolCallCost(RewardTerm):
 
 
 def efficiency_on_correct(correctness: Term, cost: Term, name: str = "efficiency") -> Composite:
-    """HDPO's conditional efficiency channel: ``cost`` counts only on correct samples.
+    """An efficiency reward that counts only on correct samples.
 
     Elsewhere it is not applicable (NaN), so its group advantages compare
     correct answers with each other: fewer tool calls among correct answers
-    is better, and a cheap wrong answer earns nothing.
+    is better, and a cheap wrong answer earns nothing. HDPO uses such a
+    channel *with its own advantage*, next to the accuracy advantage
+    (``rewardkit.credit.hdpo_advantages``, or ``GRPOConfig(estimator="hdpo")``);
+    summed into one reward it is not HDPO.
     """
     return conditional(correctness, cost, name=name)
 
