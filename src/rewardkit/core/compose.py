@@ -283,8 +283,16 @@ def affine(
     return Affine(part, scale, shift, name or f"{part.name}_affine")
 
 
-_MOVED_TO_GATING = ("Conditional", "Gate", "GroupSwitch", "Tiered", "conditional", "gate")
-_MOVED_TO_GATING += ("group_switch", "tiered")
+_MOVED_TO_GATING = (
+    "Conditional",
+    "Gate",
+    "GroupSwitch",
+    "Tiered",
+    "conditional",
+    "gate",
+    "group_switch",
+    "tiered",
+)
 
 
 def __getattr__(name: str) -> Any:
