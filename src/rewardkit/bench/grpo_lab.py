@@ -265,13 +265,16 @@ def _targets(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[
         base, hdpo = length["no_penalty"], length["hdpo"]
         cut = 1 - hdpo["length_after"] / base["length_after"]
         targets[
-            "HDPO is shorter than no penalty at no loss of accuracy (paper: tool calls "
-            "98% -> 2%, accuracy up vs GRPO)"
+            "HDPO accuracy >= GRPO's without the efficiency channel (paper: up on every "
+            "benchmark vs w_tool = 0)"
         ] = {
-            "met": cut > 0 and hdpo["accuracy_after"] >= base["accuracy_after"] - 0.02,
-            "detail": f"length change {-cut:+.0%} ({hdpo['length_after']:.1f} vs "
-            f"{base['length_after']:.1f} tokens), accuracy {hdpo['accuracy_after']:.3f} vs "
-            f"{base['accuracy_after']:.3f}",
+            "met": hdpo["accuracy_after"] >= base["accuracy_after"],
+            "detail": f"{hdpo['accuracy_after']:.3f} vs {base['accuracy_after']:.3f}",
+        }
+        targets["HDPO is shorter than no penalty (paper: tool calls 98% -> 2%)"] = {
+            "met": cut > 0.05,
+            "detail": f"length change {-cut:+.0%} ({hdpo['length_after']:.2f} vs "
+            f"{base['length_after']:.2f} tokens)",
         }
     return targets
 
@@ -392,7 +395,8 @@ def _report(results: dict[str, Any], plots: list[str]) -> str:
         f"Tiny char-level GPT-2 warm-started on 3-term sums; {steps} GRPO steps of 8 prompts x "
         f"8 completions (max {MAX_NEW_TOKENS} tokens) per run, {seeds} seed(s); greedy "
         "accuracy and length on 300 held-out problems, medians over seeds. Sampled tokens "
-        "count every token the policy generated in training, continuations included.",
+        "count the tokens of every completion the policy sampled in training, PPPO's "
+        "continuations included (up to the length budget).",
         "",
     ]
     headers = ["design", "accuracy before", "accuracy after", "length before", "length after"]
