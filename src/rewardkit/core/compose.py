@@ -283,24 +283,12 @@ def affine(
     return Affine(part, scale, shift, name or f"{part.name}_affine")
 
 
-_MOVED_TO_GATING = (
-    "Conditional",
-    "Gate",
-    "GroupSwitch",
-    "Tiered",
-    "conditional",
-    "gate",
-    "group_switch",
-    "tiered",
-)
-
-
 def __getattr__(name: str) -> Any:
     """The gating operators moved to :mod:`rewardkit.core.gating`; old imports still work."""
-    if name in _MOVED_TO_GATING:
-        import warnings
+    from rewardkit.core import gating
 
-        from rewardkit.core import gating
+    if name in gating.__all__:
+        import warnings
 
         warnings.warn(
             f"rewardkit.core.compose.{name} moved to rewardkit.core.gating (or rewardkit.{name})",
