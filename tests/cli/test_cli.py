@@ -1,3 +1,4 @@
+import argparse
 import json
 import subprocess
 import sys
@@ -81,3 +82,26 @@ def test_console_script_runs_as_a_process():
         [sys.executable, "-m", "rewardkit", "terms"], capture_output=True, text=True, check=True
     )
     assert "exact_match" in terms.stdout
+
+
+def _subcommands(parser):
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {name: sub for action in actions for name, sub in action.choices.items()}
+
+
+def test_every_subcommand_and_suite_answers_help_with_exit_0(capsys):
+    from rewardkit.bench.runner import SUITES
+    from rewardkit.cli import _parser
+
+    commands = _subcommands(_parser())
+    argvs = [[name, "--help"] for name in commands]
+    argvs += [["audit", kind, "--help"] for kind in _subcommands(commands["audit"])]
+    argvs += [["bench", suite, "--help"] for suite in SUITES] + [["bench", "-h"]]
+    assert len(argvs) >= 10
+    for argv in argvs:
+        try:
+            code = main(argv)
+        except SystemExit as exit_info:
+            code = exit_info.code
+        assert code == 0, argv
+        assert "usage" in capsys.readouterr().out.lower(), argv
