@@ -102,7 +102,8 @@ def test_adversarial_never_scores_and_never_hangs(pool, name):
     verdict = verify_math("42", ADVERSARIAL[name], pool=pool)
     assert time.perf_counter() - start < pool.timeout + 0.5
     assert verdict.score != 1.0, verdict
-    assert verdict.outcome in (Outcome.WRONG, Outcome.UNPARSEABLE, Outcome.TIMEOUT), verdict
+    allowed = (Outcome.WRONG, Outcome.NO_ANSWER, Outcome.UNPARSEABLE, Outcome.TIMEOUT)
+    assert verdict.outcome in allowed, verdict
 
 
 def test_symbolic_timeout_kills_the_worker_and_is_not_wrong():
@@ -122,19 +123,27 @@ def test_symbolic_timeout_kills_the_worker_and_is_not_wrong():
 
 def test_verifier_term_statuses_and_options():
     batch = {
-        "completion": [r"\boxed{7}", r"\boxed{8}", "no answer", r"\boxed{7}"],
-        "answer": ["7", "7", "7", None],
+        "completion": [r"\boxed{7}", r"\boxed{8}", "no answer", r"\boxed{7}", r"\boxed{x+}"],
+        "answer": ["7", "7", "7", None, "x+1"],
     }
     out = MathVerifier(timeout=5.0)(batch)
-    np.testing.assert_array_equal(out.total[:2], [1.0, 0.0])
+    # giving up scores like a wrong answer; a missing gold is skipped with an error
+    np.testing.assert_array_equal(out.total[:3], [1.0, 0.0, 0.0])
+    assert out.messages[2] == "no answer"
     assert out.status.tolist() == [
         Status.OK,
         Status.OK,
-        Status.NOT_APPLICABLE,
+        Status.OK,
+        Status.ERROR,
         Status.NOT_APPLICABLE,
     ]
+    assert "no gold answer (None)" in out.messages[3]
+    skipped = MathVerifier(timeout=5.0, no_answer="skip")(batch)
+    assert np.isnan(skipped.total[2]) and skipped.status[2] == Status.NOT_APPLICABLE
     scored = MathVerifier(timeout=5.0, unparseable_score=0.0)(batch)
-    assert scored.total[2] == 0.0 and scored.status[2] == Status.OK
+    assert scored.total[4] == 0.0 and scored.status[4] == Status.OK
+    with pytest.raises(ValueError, match="no_answer"):
+        MathVerifier(no_answer="zero")
     with pytest.raises(ValueError, match="unknown extractors"):
         MathVerifier(extractors=("bogus",))
 
@@ -144,7 +153,7 @@ def test_extractor_order_and_chat_completions():
     assert verify_math("0.75", chat).outcome is Outcome.CORRECT
     assert verify_math("7", "Answer: 7").outcome is Outcome.CORRECT
     assert verify_math("7", "It is 7", extractors=("last_number",)).outcome is Outcome.CORRECT
-    assert verify_math("7", "It is 7").outcome is Outcome.UNPARSEABLE
+    assert verify_math("7", "It is 7").outcome is Outcome.NO_ANSWER
     assert verify_math(r"\boxed{7}", "Answer: 7").outcome is Outcome.CORRECT  # boxed gold
 
 

@@ -1,9 +1,12 @@
 """Math answer verification: extraction, fast path, symbolic fallback with timeouts.
 
-Outcomes are ``correct`` (1.0), ``wrong`` (0.0), ``unparseable``,
-``timeout`` and ``error``. Only correct and wrong are scores; the others are
-not applicable (NaN) with their status, so a slow sympy call or a broken
-worker never reads as a wrong answer.
+Outcomes are ``correct`` (1.0), ``wrong`` (0.0), ``no_answer`` (0.0 by
+default, message "no answer", status ok: a completion that gives up must
+score below one that tries, or a policy learns to abstain), ``unparseable``,
+``timeout`` and ``error``. The last three are not applicable (NaN) with
+their status, so a slow sympy call or a broken worker never reads as a wrong
+answer. A missing gold answer is an ``error``: the sample is skipped, never
+scored.
 
 Example:
     >>> verifier = MathVerifier(timeout=5.0)
@@ -11,9 +14,11 @@ Example:
     ...          "answer": ["0.5", "1/2", "1/2"]}
     >>> out = verifier(batch)
     >>> out.total
-    array([ 1.,  0., nan])
+    array([1., 0., 0.])
     >>> out.messages[2]
-    'unparseable: no answer found'
+    'no answer'
+    >>> MathVerifier(timeout=5.0, no_answer="skip")(batch).total
+    array([ 1.,  0., nan])
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ _STATUS = {
     Outcome.UNPARSEABLE: Status.NOT_APPLICABLE,
     Outcome.TIMEOUT: Status.TIMEOUT,
     Outcome.ERROR: Status.ERROR,
+    Outcome.NO_ANSWER: Status.OK,
 }
 
 
@@ -55,8 +61,8 @@ class Verdict:
 
     @property
     def score(self) -> float | None:
-        """1.0 correct, 0.0 wrong, None for every other outcome."""
-        return {Outcome.CORRECT: 1.0, Outcome.WRONG: 0.0}.get(self.outcome)
+        """1.0 correct, 0.0 wrong or no answer, None for every other outcome."""
+        return {Outcome.CORRECT: 1.0, Outcome.WRONG: 0.0, Outcome.NO_ANSWER: 0.0}.get(self.outcome)
 
 
 def _gold_text(gold: object) -> str | None:
@@ -93,15 +99,14 @@ def verify_math_batch(
         start = time.perf_counter()
         gold_text = _gold_text(gold)
         if gold_text is None:
-            verdicts[index] = Verdict(Outcome.UNPARSEABLE, None, 0.0, "unparseable: no gold answer")
+            message = f"no gold answer ({gold!r}): the sample is skipped, not scored"
+            verdicts[index] = Verdict(Outcome.ERROR, None, 0.0, message)
             continue
         try:
             extracted = extract_answer(completion_text(completion), extractors)
             if extracted is None:
                 elapsed = time.perf_counter() - start
-                verdicts[index] = Verdict(
-                    Outcome.UNPARSEABLE, None, elapsed, "unparseable: no answer found"
-                )
+                verdicts[index] = Verdict(Outcome.NO_ANSWER, None, elapsed, "no answer")
                 continue
             gold_answer, pred_answer = parse_answer(gold_text), parse_answer(extracted)
             outcome = compare(gold_answer, pred_answer)
@@ -145,8 +150,10 @@ class MathVerifier(RewardTerm):
     ``<answer>`` tags, ``\\boxed{}`` or a final "The answer is" phrase (set
     ``extractors``), compared on a pure-Python fast path, and, for
     expressions with variables, by sympy in worker processes killed after
-    ``timeout`` seconds. ``unparseable_score`` scores completions without
-    an answer (default: not applicable).
+    ``timeout`` seconds. A completion without an answer scores
+    ``no_answer`` (0.0; ``"skip"`` makes it not applicable instead);
+    ``unparseable_score`` scores an answer that cannot be parsed (default:
+    not applicable).
     """
 
     columns = ("completion", "answer")
@@ -156,6 +163,7 @@ class MathVerifier(RewardTerm):
         extractors: Sequence[str] = DEFAULT_EXTRACTORS,
         timeout: float = 2.0,
         unparseable_score: float | None = None,
+        no_answer: float | str = 0.0,
         name: str = "math_correct",
     ) -> None:
         super().__init__(name)
@@ -167,6 +175,9 @@ class MathVerifier(RewardTerm):
         self.extractors = tuple(extractors)
         self.timeout = float(timeout)
         self.unparseable_score = unparseable_score
+        if isinstance(no_answer, str) and no_answer != "skip":
+            raise ValueError(f"no_answer must be a score or 'skip', got {no_answer!r}")
+        self.no_answer = no_answer
 
     def _compute(self, batch: Batch) -> RewardOutput:
         verdicts = verify_math_batch(
@@ -181,6 +192,11 @@ class MathVerifier(RewardTerm):
             unparseable = np.array([v.outcome is Outcome.UNPARSEABLE for v in verdicts])
             values[unparseable] = self.unparseable_score
             status[unparseable] = Status.OK
+        missing = np.array([v.outcome is Outcome.NO_ANSWER for v in verdicts], dtype=bool)
+        if self.no_answer == "skip":
+            values[missing], status[missing] = np.nan, Status.NOT_APPLICABLE
+        else:
+            values[missing] = float(self.no_answer)
         messages = tuple(
             v.message
             or (None if v.outcome in (Outcome.CORRECT, Outcome.WRONG) else v.outcome.value)

@@ -44,6 +44,7 @@ class Outcome(enum.Enum):
     UNPARSEABLE = "unparseable"
     TIMEOUT = "timeout"
     ERROR = "error"
+    NO_ANSWER = "no_answer"  # the completion gives no answer: a score (0.0), not a skip
     SYMBOLIC = "symbolic"  # the fast path cannot decide; ask sympy
 
 

@@ -5,9 +5,14 @@ timeout gets its worker killed with SIGKILL and replaced; the job's outcome
 is TIMEOUT, never WRONG. There is no ``signal.alarm`` (it only works in the
 main thread) and no thread doing CPU-bound work.
 
-Workers fork from a forkserver that has already imported sympy and
-latex2sympy2_extended, so a replacement is ready in milliseconds. Each
-worker caps its address space, so a memory bomb ends as an error.
+Workers are their own programs (``python -m rewardkit.verify._math_worker``
+over two pipes), not ``multiprocessing`` children, so nothing re-imports the
+caller's ``__main__``: a script without a main guard, or a notebook, works.
+A worker imports sympy and the LaTeX parser, then says it is ready; a job's
+clock starts only when a ready worker takes it, so a cold pool or a
+replacement after a kill never costs a job its timeout. The pool starts its
+workers when it is made. Each worker caps its address space, so a memory bomb
+ends as an error.
 
 LaTeX is parsed with ``latex2sympy2_extended`` (an ANTLR grammar), never with
 ``sympy.parse_expr``, which calls ``eval`` on model output.
@@ -23,9 +28,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import multiprocessing
 import os
-import resource
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -37,8 +42,6 @@ from typing import Any
 from rewardkit.verify.mathparse import Answer, Outcome, parse_answer
 
 __all__ = ["SymbolicPool", "SymbolicResult", "default_pool", "symbolic_equal"]
-
-_PRELOAD = ["sympy", "latex2sympy2_extended", "rewardkit.verify.mathparse"]
 
 
 @dataclass(frozen=True)
@@ -99,38 +102,19 @@ def symbolic_equal(gold_text: str, pred_text: str) -> bool:
     return _sympy_equal(parse_answer(gold_text), parse_answer(pred_text))
 
 
-def _worker_main(connection: Connection, memory_mb: int) -> None:
-    if memory_mb > 0:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    while True:
-        try:
-            job = connection.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        job_id, gold_text, pred_text = job
-        try:
-            equal = symbolic_equal(gold_text, pred_text)
-            reply = (job_id, "correct" if equal else "wrong", None)
-        except MemoryError:
-            reply = (job_id, "error", "memory limit exceeded")
-        except Exception as exc:  # any parse or sympy failure is this job's error
-            reply = (job_id, "unparseable", f"{type(exc).__name__}: {str(exc)[:200]}")
-        try:
-            connection.send(reply)
-        except (BrokenPipeError, OSError):
-            return
-
-
 # ----------------------------------------------------------------- parent side
 @dataclass
 class _Worker:
-    process: Any
-    connection: Connection
+    process: subprocess.Popen[bytes]
+    send: Connection
+    receive: Connection
+    spawned: float
+    ready: bool = False
     job: int | None = None
     started: float = 0.0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
 
 class SymbolicPool:
@@ -138,101 +122,168 @@ class SymbolicPool:
 
     Args:
         workers: number of worker processes (default: CPU count, at most 4).
-        timeout: seconds a job may run before its worker is killed.
+        timeout: seconds a job may run, from when a ready worker takes it,
+            before its worker is killed.
         memory_mb: address-space cap per worker (0 disables it).
+        start_timeout: seconds a new worker may take to become ready.
     """
 
-    def __init__(self, workers: int | None = None, timeout: float = 2.0, memory_mb: int = 2048):
+    def __init__(
+        self,
+        workers: int | None = None,
+        timeout: float = 2.0,
+        memory_mb: int = 2048,
+        start_timeout: float = 60.0,
+    ):
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
         self.size = workers or min(os.cpu_count() or 1, 4)
         self.timeout = float(timeout)
         self.memory_mb = memory_mb
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(_PRELOAD)
+        self.start_timeout = float(start_timeout)
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()  # one run() at a time; runs are internally parallel
         self.kills = 0
+        self._ensure_workers()  # start now: by the first job they are ready
 
     def _spawn(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(
-            target=_worker_main, args=(child, self.memory_mb), daemon=True
+        to_child_read, to_child_write = os.pipe()
+        from_child_read, from_child_write = os.pipe()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rewardkit.verify._math_worker",
+                *map(str, (to_child_read, from_child_write, self.memory_mb)),
+            ],
+            pass_fds=(to_child_read, from_child_write),
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
         )
-        process.start()
-        child.close()
-        return _Worker(process, parent)
+        os.close(to_child_read)
+        os.close(from_child_write)
+        return _Worker(
+            process,
+            Connection(to_child_write, readable=False),
+            Connection(from_child_read, writable=False),
+            time.monotonic(),
+        )
 
     def _ensure_workers(self) -> None:
-        self._workers = [w for w in self._workers if w.process.is_alive()]
+        for worker in [w for w in self._workers if not w.alive()]:
+            self._discard(worker)
         while len(self._workers) < self.size:
             self._workers.append(self._spawn())
 
+    def _discard(self, worker: _Worker) -> None:
+        if worker.alive():
+            worker.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.process.wait(timeout=1.0)
+        for connection in (worker.send, worker.receive):
+            with contextlib.suppress(OSError):
+                connection.close()
+        self._workers.remove(worker)
+
     def _kill(self, worker: _Worker) -> None:
         self.kills += 1
-        worker.process.kill()
-        worker.process.join(timeout=1.0)
-        worker.connection.close()
-        self._workers.remove(worker)
+        self._discard(worker)
         self._workers.append(self._spawn())
 
     def run(self, pairs: Sequence[tuple[str, str]]) -> list[SymbolicResult]:
         """Compare every (gold, pred) pair; results come back in order."""
         with self._lock:
-            return self._run(pairs)
+            return self._run([("symbolic_equal", pair) for pair in pairs])
 
-    def _run(self, pairs: Sequence[tuple[str, str]]) -> list[SymbolicResult]:
-        results: list[SymbolicResult | None] = [None] * len(pairs)
-        pending = deque(range(len(pairs)))
+    def _assign(self, jobs: Sequence[tuple[str, tuple[str, ...]]], pending: deque[int]) -> None:
+        for worker in list(self._workers):
+            if worker.ready and worker.job is None and pending:
+                job = pending.popleft()
+                try:
+                    worker.send.send((job, *jobs[job]))
+                except (BrokenPipeError, OSError):
+                    pending.appendleft(job)
+                    self._kill(worker)
+                    continue
+                worker.job, worker.started = job, time.monotonic()
+
+    def _deadline(self, worker: _Worker) -> float:
+        if worker.ready:
+            return worker.started + self.timeout
+        return worker.spawned + self.start_timeout
+
+    def _run(self, jobs: Sequence[tuple[str, tuple[str, ...]]]) -> list[SymbolicResult]:
+        results: list[SymbolicResult | None] = [None] * len(jobs)
+        pending = deque(range(len(jobs)))
         self._ensure_workers()
         while pending or any(w.job is not None for w in self._workers):
-            for worker in self._workers:
-                if worker.job is None and pending:
-                    job = pending.popleft()
-                    try:
-                        worker.connection.send((job, *pairs[job]))
-                    except (BrokenPipeError, OSError):
-                        pending.appendleft(job)
-                        self._kill(worker)
-                        break
-                    worker.job, worker.started = job, time.monotonic()
-            busy = [w for w in self._workers if w.job is not None]
-            if not busy:
-                continue
-            now = time.monotonic()
-            next_deadline = min(w.started + self.timeout for w in busy)
-            ready = wait([w.connection for w in busy], timeout=max(0.0, next_deadline - now))
-            for worker in busy:
-                assert worker.job is not None
-                job = worker.job
-                elapsed = time.monotonic() - worker.started
-                if worker.connection in ready:
-                    try:
-                        _, outcome, message = worker.connection.recv()
-                        results[job] = SymbolicResult(Outcome(outcome), elapsed, message)
-                    except (EOFError, OSError):  # the worker died (e.g. memory)
-                        results[job] = SymbolicResult(Outcome.ERROR, elapsed, "worker died")
-                        worker.job = None
-                        self._kill(worker)
-                        continue
-                    worker.job = None
-                elif elapsed >= self.timeout:
-                    results[job] = SymbolicResult(
-                        Outcome.TIMEOUT, elapsed, f"no answer within {self.timeout:g}s; killed"
-                    )
-                    worker.job = None
-                    self._kill(worker)
+            self._assign(jobs, pending)
+            watched = [w for w in self._workers if w.job is not None or not w.ready]
+            next_deadline = min(self._deadline(w) for w in watched)
+            ready = wait([w.receive for w in watched], max(0.0, next_deadline - time.monotonic()))
+            for worker in watched:
+                if worker.ready:
+                    self._collect(worker, worker.receive in ready, results)
+                else:
+                    self._starting(worker, worker.receive in ready, pending, results)
         return [r for r in results if r is not None]
+
+    def _collect(
+        self, worker: _Worker, answered: bool, results: list[SymbolicResult | None]
+    ) -> None:
+        assert worker.job is not None
+        job, elapsed = worker.job, time.monotonic() - worker.started
+        if answered:
+            try:
+                _, outcome, message = worker.receive.recv()
+                results[job] = SymbolicResult(Outcome(outcome), elapsed, message)
+                worker.job = None
+            except (EOFError, OSError):  # the worker died (e.g. memory)
+                results[job] = SymbolicResult(Outcome.ERROR, elapsed, "worker died")
+                worker.job = None
+                self._kill(worker)
+        elif elapsed >= self.timeout:
+            message = f"no answer within {self.timeout:g}s; killed"
+            results[job] = SymbolicResult(Outcome.TIMEOUT, elapsed, message)
+            worker.job = None
+            self._kill(worker)
+
+    def _starting(
+        self,
+        worker: _Worker,
+        answered: bool,
+        pending: deque[int],
+        results: list[SymbolicResult | None],
+    ) -> None:
+        if answered:
+            try:
+                worker.receive.recv()  # ("ready", pid)
+                worker.ready = True
+                return
+            except (EOFError, OSError):
+                pass
+        elif time.monotonic() - worker.spawned < self.start_timeout:
+            return
+        # the worker could not start (a missing package, a broken interpreter): no job waits
+        # for it forever; if none is left that ever started, every pending job is an error
+        self._discard(worker)
+        if not any(w.ready for w in self._workers):
+            while pending:
+                job = pending.popleft()
+                results[job] = SymbolicResult(
+                    Outcome.ERROR, 0.0, "symbolic workers failed to start (see stderr)"
+                )
+        else:
+            self._workers.append(self._spawn())
 
     def close(self) -> None:
         """Stop every worker."""
-        for worker in self._workers:
+        for worker in list(self._workers):
             with contextlib.suppress(BrokenPipeError, OSError):
-                worker.connection.send(None)
-            worker.process.join(timeout=0.5)
-            if worker.process.is_alive():
-                worker.process.kill()
-        self._workers.clear()
+                worker.send.send(None)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(timeout=0.5)
+            self._discard(worker)
 
 
 _DEFAULT: dict[tuple[int | None, float], SymbolicPool] = {}
