@@ -13,7 +13,9 @@ message)``. Output the job prints goes to stderr, never into the pipe.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import resource
 import sys
 from collections.abc import Callable
@@ -27,7 +29,40 @@ def _jobs() -> dict[str, Callable[..., tuple[str, str | None]]]:
     def compare(gold: str, pred: str) -> tuple[str, str | None]:
         return ("correct" if symbolic_equal(gold, pred) else "wrong"), None
 
-    return {"symbolic_equal": compare}
+    return {"symbolic_equal": compare, "math_verify": math_verify_job}
+
+
+#: inline math ($…$ or \(…\)) that opens or closes on a line break is not an answer:
+#: math-verify's regression tests label "Answer $\n 9 \n$" as no answer, and renderers
+#: (pandoc, KaTeX's auto-render) do not read such spans as math either
+_LINE_BROKEN_INLINE_MATH = re.compile(
+    r"(?<!\$)\$(?!\$)[ \t]*\n[^$]*?\n[ \t]*(?<!\$)\$(?!\$)|\\\([ \t]*\n.*?\n[ \t]*\\\)", re.S
+)
+
+
+def math_verify_job(gold: str, completion: str) -> tuple[str, str | None]:
+    """Extract and compare with math-verify; its own SIGALRM timeouts are off (the pool
+    kills a job that runs over), so a timeout is never read as a wrong answer.
+
+    Returns (outcome, message): ``correct``/``wrong`` with the extracted answer,
+    ``no_answer``, or ``error`` naming a gold answer that cannot be parsed.
+    """
+    from math_verify import parse, verify
+
+    gold_parsed = []
+    for form in (gold, f"${gold}$", f"\\boxed{{{gold}}}"):  # a bare gold is math, not prose
+        gold_parsed = parse(form, parsing_timeout=None, raise_on_error=True)  # type: ignore[arg-type]
+        if gold_parsed:
+            break
+    if not gold_parsed:
+        return "error", f"the gold answer {gold[:200]!r} cannot be parsed: the sample is skipped"
+    completion = _LINE_BROKEN_INLINE_MATH.sub(" ", completion)
+    answer = parse(completion, parsing_timeout=None, raise_on_error=True)  # type: ignore[arg-type]
+    if not answer:
+        return "no_answer", "no answer"
+    # math-verify's own fallbacks (a string comparison where sympy cannot evaluate) stay on
+    equal = verify(gold_parsed, answer, timeout_seconds=None)
+    return ("correct" if equal else "wrong"), str(answer[-1])[:200]
 
 
 def _answer(jobs: dict[str, Callable[..., tuple[str, str | None]]], job: Any) -> tuple[Any, ...]:
@@ -49,6 +84,14 @@ def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
     jobs = _jobs()
     import latex2sympy2_extended  # noqa: F401  (loaded before "ready", not on a job's clock)
     import sympy  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # the math-verify backend, where installed
+        import math_verify.grader
+        import math_verify.parser
+
+        # the pool enforces the timeout; math-verify's notices about that are noise here
+        math_verify.parser.TIMEOUT_WARNING_SHOWN = True  # type: ignore[attr-defined]
+        math_verify.grader.TIMEOUT_WARNING_SHOWN = True  # type: ignore[attr-defined]
 
     writer.send(("ready", os.getpid()))
     while True:

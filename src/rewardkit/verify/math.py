@@ -23,9 +23,11 @@ Example:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
@@ -38,7 +40,10 @@ from rewardkit.verify.mathparse import Outcome, compare, parse_answer
 from rewardkit.verify.symbolic import SymbolicPool, default_pool
 from rewardkit.verify.text import completion_text
 
-__all__ = ["MathVerifier", "Verdict", "verify_math", "verify_math_batch"]
+__all__ = ["BACKENDS", "MathVerifier", "Verdict", "verify_math", "verify_math_batch"]
+
+#: how answers are extracted and compared (see ``verify_math_batch``)
+BACKENDS = ("rewardkit", "math_verify")
 
 _STATUS = {
     Outcome.CORRECT: Status.OK,
@@ -74,6 +79,43 @@ def _gold_text(gold: object) -> str | None:
     return extract_boxed(text) or text
 
 
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
+
+
+def _fast_numbers(gold: str, completion: str) -> Outcome | None:
+    """Both sides bare decimal numbers: compared exactly here, no worker needed."""
+    g, c = gold.strip().strip("$").strip(), completion.strip().strip("$").strip()
+    if _PLAIN_NUMBER.fullmatch(g) and _PLAIN_NUMBER.fullmatch(c):
+        return Outcome.CORRECT if Decimal(g) == Decimal(c) else Outcome.WRONG
+    return None
+
+
+def _verify_with_math_verify(
+    golds: Sequence[object], completions: Sequence[object], pool: SymbolicPool
+) -> list[Verdict]:
+    verdicts: list[Verdict | None] = [None] * len(golds)
+    jobs: list[tuple[int, str, str]] = []
+    for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
+        gold_text = None if gold is None else str(gold).strip() or None
+        if gold_text is None:
+            message = f"no gold answer ({gold!r}): the sample is skipped, not scored"
+            verdicts[index] = Verdict(Outcome.ERROR, None, 0.0, message)
+            continue
+        text = completion_text(completion)
+        fast = _fast_numbers(gold_text, text)
+        if fast is not None:
+            verdicts[index] = Verdict(fast, text.strip().strip("$").strip(), 0.0)
+        else:
+            jobs.append((index, gold_text, text))
+    results = pool.run([(gold, text) for _, gold, text in jobs], kind="math_verify")
+    for (index, _, _), result in zip(jobs, results, strict=True):
+        decided = result.outcome in (Outcome.CORRECT, Outcome.WRONG)
+        extracted = result.message if decided else None
+        message = None if decided else result.message
+        verdicts[index] = Verdict(result.outcome, extracted, result.seconds, message)
+    return [v for v in verdicts if v is not None]
+
+
 def verify_math_batch(
     golds: Sequence[object],
     completions: Sequence[object],
@@ -81,6 +123,7 @@ def verify_math_batch(
     extractors: Sequence[str] = DEFAULT_EXTRACTORS,
     pool: SymbolicPool | None = None,
     timeout: float = 2.0,
+    backend: str = "rewardkit",
 ) -> list[Verdict]:
     """Verify many completions; symbolic cases run in parallel in the pool.
 
@@ -90,9 +133,17 @@ def verify_math_batch(
         extractors: extraction methods, in order (see ``verify.extract``).
         pool: the symbolic worker pool; default: a shared pool with ``timeout``.
         timeout: per-sample seconds for the symbolic fallback.
+        backend: ``"rewardkit"`` (its own extractors and parser, sympy in the
+            pool) or ``"math_verify"`` (Hugging Face math-verify's extraction
+            and comparison, run whole inside the pool's killable workers;
+            ``extractors`` is ignored). Bare numbers are compared here either way.
     """
     if len(golds) != len(completions):
         raise ValueError(f"{len(golds)} gold answers for {len(completions)} completions")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "math_verify":
+        return _verify_with_math_verify(golds, completions, pool or default_pool(timeout=timeout))
     verdicts: list[Verdict | None] = [None] * len(golds)
     symbolic: list[tuple[int, str, str, float]] = []
     for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
@@ -164,6 +215,7 @@ class MathVerifier(RewardTerm):
         timeout: float = 2.0,
         unparseable_score: float | None = None,
         no_answer: float | str = 0.0,
+        backend: str = "rewardkit",
         name: str = "math_correct",
     ) -> None:
         super().__init__(name)
@@ -178,6 +230,16 @@ class MathVerifier(RewardTerm):
         if isinstance(no_answer, str) and no_answer != "skip":
             raise ValueError(f"no_answer must be a score or 'skip', got {no_answer!r}")
         self.no_answer = no_answer
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "math_verify":
+            try:
+                import math_verify  # noqa: F401
+            except ImportError:
+                raise ValueError(
+                    "backend='math_verify' needs math-verify: pip install 'rewardkit[llm]'"
+                ) from None
+        self.backend = backend
 
     def _compute(self, batch: Batch) -> RewardOutput:
         verdicts = verify_math_batch(
@@ -185,6 +247,7 @@ class MathVerifier(RewardTerm):
             get_column(batch, "completion"),
             extractors=self.extractors,
             timeout=self.timeout,
+            backend=self.backend,
         )
         values = np.array([np.nan if v.score is None else v.score for v in verdicts])
         status = np.array([_STATUS[v.outcome] for v in verdicts], dtype=np.int8)

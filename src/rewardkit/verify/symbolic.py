@@ -190,10 +190,17 @@ class SymbolicPool:
         self._discard(worker)
         self._workers.append(self._spawn())
 
-    def run(self, pairs: Sequence[tuple[str, str]]) -> list[SymbolicResult]:
-        """Compare every (gold, pred) pair; results come back in order."""
+    def run(
+        self, pairs: Sequence[tuple[str, str]], kind: str = "symbolic_equal"
+    ) -> list[SymbolicResult]:
+        """Compare every (gold, pred) pair; results come back in order.
+
+        ``kind="math_verify"`` takes (gold, whole completion) pairs and extracts
+        and compares with math-verify; a result's message is then the
+        extracted answer (or why there is none).
+        """
         with self._lock:
-            return self._run([("symbolic_equal", pair) for pair in pairs])
+            return self._run([(kind, pair) for pair in pairs])
 
     def _assign(self, jobs: Sequence[tuple[str, tuple[str, ...]]], pending: deque[int]) -> None:
         for worker in list(self._workers):

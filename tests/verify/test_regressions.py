@@ -1,0 +1,43 @@
+"""Math-Verify's public regression corpus, read from ../shared/corpora when it is there.
+
+247 (gold, completion, label) triples, mostly real model outputs that broke an
+earlier grader (see ../shared/corpora/README.md). Nobody on this project wrote
+them, which is the point.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rewardkit.core import Status
+from rewardkit.verify import MathVerifier
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
+REGRESSIONS = CORPUS / "math-verify-regressions.jsonl"
+
+pytestmark = pytest.mark.skipif(
+    not REGRESSIONS.exists(),
+    reason=f"the shared corpus is not here ({REGRESSIONS}); it lives beside the project",
+)
+
+
+def _rows():
+    return [json.loads(line) for line in REGRESSIONS.read_text().splitlines() if line.strip()]
+
+
+def test_math_verify_backend_agrees_with_the_regression_corpus():
+    rows = _rows()
+    verifier = MathVerifier(backend="math_verify", timeout=5.0)
+    out = verifier(
+        {"completion": [r["completion"] for r in rows], "answer": [r["gold"] for r in rows]}
+    )
+    assert (out.status == Status.OK).all(), [m for m in out.messages if m][:5]
+    labels = np.array([r["label"] for r in rows], dtype=float)
+    agreement = float(np.mean(out.total == labels))
+    false_positives = [
+        r for r, s in zip(rows, out.total, strict=True) if s == 1 and r["label"] == 0
+    ]
+    assert agreement >= 0.99, agreement
+    assert not false_positives, false_positives
