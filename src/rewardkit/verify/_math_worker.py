@@ -19,6 +19,7 @@ import re
 import resource
 import sys
 from collections.abc import Callable
+from decimal import Decimal
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -40,6 +41,17 @@ _LINE_BROKEN_INLINE_MATH = re.compile(
 )
 
 
+#: 1e3, 2.5E-4: a number in scientific notation (math-verify reads 1e3 as 1·e·3)
+_SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
+
+
+def _decimal(match: re.Match[str]) -> str:
+    """1e3 → 1000 (huge exponents are left as they are)."""
+    if abs(int(match.group(2))) > 100:
+        return match.group(0)
+    return format(Decimal(match.group(0)), "f")
+
+
 def math_verify_job(gold: str, completion: str) -> tuple[str, str | None]:
     """Extract and compare with math-verify; its own SIGALRM timeouts are off (the pool
     kills a job that runs over), so a timeout is never read as a wrong answer.
@@ -56,13 +68,55 @@ def math_verify_job(gold: str, completion: str) -> tuple[str, str | None]:
             break
     if not gold_parsed:
         return "error", f"the gold answer {gold[:200]!r} cannot be parsed: the sample is skipped"
-    completion = _LINE_BROKEN_INLINE_MATH.sub(" ", completion)
+    completion = _SCIENTIFIC.sub(_decimal, _LINE_BROKEN_INLINE_MATH.sub(" ", completion))
     answer = parse(completion, parsing_timeout=None, raise_on_error=True)  # type: ignore[arg-type]
     if not answer:
         return "no_answer", "no answer"
     # math-verify's own fallbacks (a string comparison where sympy cannot evaluate) stay on
     equal = verify(gold_parsed, answer, timeout_seconds=None)
+    if equal and not _exactly_equal(gold_parsed[0], answer[0]):
+        equal = False  # 1/2006! is not 1/2004!, however close in 15 digits
+    elif not equal and _has_symbol_i(gold_parsed[0], answer[0]):
+        equal = verify(
+            _with_imaginary_i(gold_parsed), _with_imaginary_i(answer), timeout_seconds=None
+        )
     return ("correct" if equal else "wrong"), str(answer[-1])[:200]
+
+
+def _exactly_equal(gold: Any, answer: Any) -> bool:
+    """For two exact numbers (no floats), exact equality; anything else passes."""
+    import sympy
+
+    exact = [
+        isinstance(x, sympy.Expr)
+        and x.is_number
+        and x.is_finite is True
+        and not x.atoms(sympy.Float)
+        for x in (gold, answer)
+    ]
+    if not all(exact):
+        return True
+    return bool(sympy.simplify(gold - answer) == 0)
+
+
+def _has_symbol_i(*values: Any) -> bool:
+    import sympy
+
+    return any(
+        isinstance(v, sympy.Basic) and any(s.name == "i" for s in v.free_symbols) for v in values
+    )
+
+
+def _with_imaginary_i(parsed: list[Any]) -> list[Any]:
+    """``i`` read as the imaginary unit (math-verify reads it as a variable)."""
+    import sympy
+
+    def unit(value: Any) -> Any:
+        if not isinstance(value, sympy.Basic):
+            return value
+        return value.subs({s: sympy.I for s in value.free_symbols if s.name == "i"})
+
+    return [unit(v) for v in parsed]
 
 
 def _answer(jobs: dict[str, Callable[..., tuple[str, str | None]]], job: Any) -> tuple[Any, ...]:

@@ -1,0 +1,103 @@
+"""backend="math_verify": math-verify inside rewardkit's killable pool, with fixes on top."""
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from rewardkit.core import Status
+from rewardkit.verify import MathVerifier, verify_math_batch
+from rewardkit.verify.symbolic import SymbolicPool
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    return MathVerifier(backend="math_verify", timeout=5.0)
+
+
+def test_outcomes(verifier):
+    batch = {
+        "completion": [
+            r"so \boxed{(x+1)^2-2x}",  # symbolic, equal
+            r"\boxed{x^2+2}",  # symbolic and wrong: 0.0, never "unparseable"
+            "no answer here",
+            "1000.0",  # bare numbers: the fast path, no worker
+            "Answer $ 9 $",
+            r"\boxed{" + "9" * 400 + "}",  # a huge wrong answer is wrong, not an error
+            "anything",
+        ],
+        "answer": ["x^2+1", "x^2+1", "x^2+1", "1000", "9", "5", None],
+    }
+    out = verifier(batch)
+    np.testing.assert_array_equal(out.total[:6], [1.0, 0.0, 0.0, 1.0, 1.0, 0.0])
+    assert out.status[:6].tolist() == [Status.OK] * 6
+    assert out.messages[2] == "no answer"
+    assert out.status[6] == Status.ERROR and "no gold answer" in out.messages[6]
+    with pytest.raises(ValueError, match="backend"):
+        MathVerifier(backend="sympy")
+
+
+@pytest.mark.parametrize(
+    ("gold", "completion", "expected"),
+    [
+        # exact numbers are compared exactly: math-verify alone says these are equal
+        (r"\frac{1}{2004!}", r"\boxed{\frac{1}{2006!}}", 0.0),
+        (r"\frac{1}{2004!}", r"\boxed{\frac{1}{2004!}}", 1.0),
+        # scientific notation is a number (math-verify reads 1e3 as 1·e·3)
+        ("1000", r"\boxed{1e3}", 1.0),
+        ("0.00025", "2.5E-4", 1.0),
+        # i is the imaginary unit when the answers are otherwise unequal
+        ("-1", r"\boxed{i^2}", 1.0),
+        ("2", r"\boxed{i^2}", 0.0),
+        ("x_i", r"\boxed{x_i}", 1.0),
+        # inline math broken over lines is not an answer (math-verify's own regression label)
+        ("9", "Answer $ \n 9 \n $", 0.0),
+        ("9", "Answer \\( \n 9 \n \\)", 0.0),
+        ("9", "$$\n9\n$$", 1.0),  # display math is
+        # a relation's direction matters
+        ("x>2", r"\boxed{x<2}", 0.0),
+        ("x>2", r"\boxed{x>2}", 1.0),
+    ],
+)
+def test_fixes_on_top_of_math_verify(verifier, gold, completion, expected):
+    out = verifier({"completion": [completion], "answer": [gold]})
+    assert out.total.tolist() == [expected], out.messages
+
+
+def test_a_huge_nested_input_is_bounded_by_the_timeout():
+    pool = SymbolicPool(workers=1, timeout=1.0)
+    try:
+        nested = r"\boxed{" * 60 + "1" * 1_000_000 + "}" * 60
+        start = time.perf_counter()
+        (verdict,) = verify_math_batch(["1"], [nested], pool=pool, backend="math_verify")
+        assert time.perf_counter() - start < 1.0 + 0.5 + 0.5  # the timeout, plus the pipe
+        assert verdict.score != 1.0, verdict
+    finally:
+        pool.close()
+
+
+def test_two_processes_verifying_at_once_get_no_timeouts(tmp_path):
+    script = tmp_path / "verify.py"
+    script.write_text(
+        textwrap.dedent(
+            r"""
+            from rewardkit.verify import MathVerifier, verify_math_batch
+
+            golds = ["x^2+1", r"\frac{1}{2}", "(x+1)^2"] * 10
+            completions = [r"\boxed{(x+1)^2-2x}", r"\boxed{0.5}", r"\boxed{x^2+2x+1}"] * 10
+            out = MathVerifier(backend="math_verify", timeout=2.0)(
+                {"completion": completions, "answer": golds}
+            )
+            print(out.total.tolist().count(1.0), sorted(set(out.status.tolist())))
+            """
+        )
+    )
+    runs = [
+        subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120)[0].strip() for run in runs]
+    assert outputs == ["30 [0]", "30 [0]"], outputs
