@@ -12,8 +12,10 @@ from rewardkit.verify import MathVerifier, ThinkAnswerFormat
 
 @pytest.fixture(scope="module")
 def reward():
+    # no_answer="skip": a completion without an answer is not applicable, the path under test
+    verifier = MathVerifier(timeout=5.0, no_answer="skip", name="correct")
     return weighted_sum(
-        [MathVerifier(timeout=5.0, name="correct"), ThinkAnswerFormat(name="format")],
+        [verifier, ThinkAnswerFormat(name="format")],
         [1.0, 0.5],
         name="reward",
     )
@@ -30,6 +32,8 @@ def test_verl_signature_and_dict(reward):
     assert missing["score"] == 0.0 and missing["applicable"] == 0.0
     assert missing["status"] == "NOT_APPLICABLE" and math.isnan(missing["correct"])
     assert set(good) == set(missing)  # verl needs the same keys for every sample
+    gave_up = VerlReward(MathVerifier(timeout=5.0))("math", "I give up", "3", None)
+    assert gave_up["score"] == 0.0 and gave_up["applicable"] == 1.0  # the default scores it 0
 
 
 def test_verl_batch_mode(reward):

@@ -23,7 +23,9 @@ Example:
     >>> compute_score = VerlReward(MathVerifier(timeout=5.0))
     >>> compute_score("gsm8k", r"... \\boxed{42}", "42")
     {'score': 1.0, 'applicable': 1.0, 'status': 'OK', 'math_correct': 1.0}
-    >>> compute_score("gsm8k", "no idea", "42")["applicable"]
+    >>> compute_score("gsm8k", "no idea", "42")["score"]  # giving up scores 0
+    0.0
+    >>> compute_score("gsm8k", "no idea", None)["applicable"]  # no gold: skipped
     0.0
 """
 
