@@ -101,3 +101,15 @@ def test_two_processes_verifying_at_once_get_no_timeouts(tmp_path):
     ]
     outputs = [run.communicate(timeout=120)[0].strip() for run in runs]
     assert outputs == ["30 [0]", "30 [0]"], outputs
+
+
+def test_a_verbatim_copy_of_the_prompt_is_not_an_answer(verifier):
+    batch = {
+        "prompt": ["Simplify 6/8.", "Simplify 6/8.", "2+2="],
+        "completion": ["Simplify 6/8.", r"Simplify 6/8. So \boxed{3/4}", "2+2=4"],
+        "answer": ["3/4", "3/4", "4"],
+    }
+    # a short prompt (under MIN_COPIED_PROMPT characters) is left alone
+    assert verifier(batch).total.tolist() == [0.0, 1.0, 1.0]
+    del batch["prompt"]
+    assert verifier(batch).total.tolist()[0] == 1.0  # without the prompt, math-verify reads 6/8

@@ -90,8 +90,31 @@ def _fast_numbers(gold: str, completion: str) -> Outcome | None:
     return None
 
 
+#: a prompt at least this long is removed where the completion copies it verbatim
+MIN_COPIED_PROMPT = 10
+
+
+def _without_copied_prompt(text: str, prompt: object) -> str:
+    """The completion with verbatim copies of its prompt removed.
+
+    math-verify reads an answer from the last math in a text even without an
+    anchor, so a completion that only repeats "Simplify 6/8." would score
+    against 3/4 (the master-key probe's "question copy"). Repeating the
+    question is not answering it.
+    """
+    if prompt is None:
+        return text
+    question = completion_text(prompt).strip()
+    if len(question) < MIN_COPIED_PROMPT:
+        return text
+    return text.replace(question, " ")
+
+
 def _verify_with_math_verify(
-    golds: Sequence[object], completions: Sequence[object], pool: SymbolicPool
+    golds: Sequence[object],
+    completions: Sequence[object],
+    pool: SymbolicPool,
+    prompts: Sequence[object] | None = None,
 ) -> list[Verdict]:
     verdicts: list[Verdict | None] = [None] * len(golds)
     jobs: list[tuple[int, str, str]] = []
@@ -102,6 +125,8 @@ def _verify_with_math_verify(
             verdicts[index] = Verdict(Outcome.ERROR, None, 0.0, message)
             continue
         text = completion_text(completion)
+        if prompts is not None:
+            text = _without_copied_prompt(text, prompts[index])
         fast = _fast_numbers(gold_text, text)
         if fast is not None:
             verdicts[index] = Verdict(fast, text.strip().strip("$").strip(), 0.0)
@@ -124,6 +149,7 @@ def verify_math_batch(
     pool: SymbolicPool | None = None,
     timeout: float = 2.0,
     backend: str = "rewardkit",
+    prompts: Sequence[object] | None = None,
 ) -> list[Verdict]:
     """Verify many completions; symbolic cases run in parallel in the pool.
 
@@ -137,13 +163,16 @@ def verify_math_batch(
             pool) or ``"math_verify"`` (Hugging Face math-verify's extraction
             and comparison, run whole inside the pool's killable workers;
             ``extractors`` is ignored). Bare numbers are compared here either way.
+        prompts: with the ``math_verify`` backend, each completion's prompt;
+            verbatim copies of it are removed before extraction.
     """
     if len(golds) != len(completions):
         raise ValueError(f"{len(golds)} gold answers for {len(completions)} completions")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "math_verify":
-        return _verify_with_math_verify(golds, completions, pool or default_pool(timeout=timeout))
+        runner = pool or default_pool(timeout=timeout)
+        return _verify_with_math_verify(golds, completions, runner, prompts)
     verdicts: list[Verdict | None] = [None] * len(golds)
     symbolic: list[tuple[int, str, str, float]] = []
     for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
@@ -248,6 +277,7 @@ class MathVerifier(RewardTerm):
             extractors=self.extractors,
             timeout=self.timeout,
             backend=self.backend,
+            prompts=batch.get("prompt"),
         )
         values = np.array([np.nan if v.score is None else v.score for v in verdicts])
         status = np.array([_STATUS[v.outcome] for v in verdicts], dtype=np.int8)
