@@ -427,12 +427,6 @@ def pyplot() -> Any:
     return plt
 
 
-def add_rerender_option(parser: argparse.ArgumentParser) -> None:
-    """``--rerender RUN_DIR``: rebuild a finished run's report and plots from results.json."""
-    flag, settings = SHARED_OPTIONS["rerender"]
-    parser.add_argument(flag, **settings)
-
-
 def median_curve(
     runs: Sequence[dict[str, Any]], x_key: str, y_key: str
 ) -> tuple[list[float], list[float]]:

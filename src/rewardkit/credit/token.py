@@ -45,6 +45,7 @@ from rewardkit.credit.tree import sibling_advantages, tempo_advantages
 
 __all__ = [
     "ESTIMATORS",
+    "ESTIMATOR_NAMES",
     "ChannelEstimator",
     "ChannelLoss",
     "Estimator",
@@ -270,6 +271,10 @@ FACTORIES: dict[str, Callable[..., Estimator]] = {
 }
 
 
+#: every estimator name a trainer config may use
+ESTIMATOR_NAMES = tuple(sorted([*ESTIMATORS, *FACTORIES]))
+
+
 def make_estimator(name: str, **params: Any) -> Estimator:
     """The estimator called ``name``, built with ``params`` where it takes any.
 
@@ -286,6 +291,4 @@ def make_estimator(name: str, **params: Any) -> Estimator:
             return FACTORIES[name](**params)
         except TypeError as exc:
             raise CompositionError(f"estimator {name!r}: {exc}") from None
-    raise CompositionError(
-        f"unknown estimator {name!r}; choose from {sorted([*ESTIMATORS, *FACTORIES])}"
-    )
+    raise CompositionError(f"unknown estimator {name!r}; choose from {list(ESTIMATOR_NAMES)}")

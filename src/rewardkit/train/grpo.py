@@ -34,8 +34,8 @@ from rewardkit.core.errors import CompositionError
 from rewardkit.core.term import Term
 from rewardkit.credit.group import group_statistics
 from rewardkit.credit.token import (
+    ESTIMATOR_NAMES,
     ESTIMATORS,
-    FACTORIES,
     Estimator,
     TokenAdvantages,
     make_estimator,
@@ -72,10 +72,9 @@ class GRPOConfig:
             raise CompositionError(
                 "loss_aggregation must be 'token_mean', 'sequence_mean' or 'dr_grpo'"
             )
-        if self.estimator not in ESTIMATORS and self.estimator not in FACTORIES:
+        if self.estimator not in ESTIMATOR_NAMES:
             raise CompositionError(
-                f"estimator must be one of {sorted([*ESTIMATORS, *FACTORIES])}, "
-                f"got {self.estimator!r}"
+                f"estimator must be one of {list(ESTIMATOR_NAMES)}, got {self.estimator!r}"
             )
         for name in ("steps", "prompts_per_step", "max_new_tokens", "ppo_epochs"):
             if getattr(self, name) < 1:

@@ -79,6 +79,23 @@ def _gold_text(gold: object) -> str | None:
     return extract_boxed(text) or text
 
 
+def _missing_gold(gold: object) -> Verdict:
+    message = f"no gold answer ({gold!r}): the sample is skipped, not scored"
+    return Verdict(Outcome.ERROR, None, 0.0, message)
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "math_verify":
+        try:
+            import math_verify  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "backend='math_verify' needs math-verify: pip install 'rewardkit[llm]'"
+            ) from None
+
+
 _PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
 
 
@@ -121,8 +138,7 @@ def _verify_with_math_verify(
     for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
         gold_text = None if gold is None else str(gold).strip() or None
         if gold_text is None:
-            message = f"no gold answer ({gold!r}): the sample is skipped, not scored"
-            verdicts[index] = Verdict(Outcome.ERROR, None, 0.0, message)
+            verdicts[index] = _missing_gold(gold)
             continue
         text = completion_text(completion)
         if prompts is not None:
@@ -168,8 +184,7 @@ def verify_math_batch(
     """
     if len(golds) != len(completions):
         raise ValueError(f"{len(golds)} gold answers for {len(completions)} completions")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    _check_backend(backend)
     if backend == "math_verify":
         runner = pool or default_pool(timeout=timeout)
         return _verify_with_math_verify(golds, completions, runner, prompts)
@@ -179,8 +194,7 @@ def verify_math_batch(
         start = time.perf_counter()
         gold_text = _gold_text(gold)
         if gold_text is None:
-            message = f"no gold answer ({gold!r}): the sample is skipped, not scored"
-            verdicts[index] = Verdict(Outcome.ERROR, None, 0.0, message)
+            verdicts[index] = _missing_gold(gold)
             continue
         try:
             extracted = extract_answer(completion_text(completion), extractors)
@@ -259,15 +273,7 @@ class MathVerifier(RewardTerm):
         if isinstance(no_answer, str) and no_answer != "skip":
             raise ValueError(f"no_answer must be a score or 'skip', got {no_answer!r}")
         self.no_answer = no_answer
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if backend == "math_verify":
-            try:
-                import math_verify  # noqa: F401
-            except ImportError:
-                raise ValueError(
-                    "backend='math_verify' needs math-verify: pip install 'rewardkit[llm]'"
-                ) from None
+        _check_backend(backend)
         self.backend = backend
 
     def _compute(self, batch: Batch) -> RewardOutput:
