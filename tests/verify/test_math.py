@@ -43,9 +43,6 @@ EQUIVALENT = [
 NOT_EQUIVALENT = [
     ("42", "43"),  # off by one
     ("0.5", "0.55"),  # near-miss decimal
-    ("1/3", "0.333333"),  # rounded decimal is not the rational
-    ("5", "2+3"),  # unevaluated arithmetic for a number gold (asymmetry)
-    ("8", "2^3"),  # powers too: the gold asks for the value
     ("12%", "0.012"),  # percent scaled wrong
     ("-3/4", "3/4"),  # sign
     ("(1, 2)", "(2, 1)"),  # tuples are ordered
@@ -58,6 +55,16 @@ NOT_EQUIVALENT = [
     (r"\sqrt{2}", "1.414"),  # rounded radical
 ]
 
+#: the rewardkit backend's own stricter rules; the default backend has them as
+#: MathPolicy switches (rel_tol=0, evaluate=False: see test_math_policy.py)
+NOT_EQUIVALENT_REWARDKIT = [
+    ("1/3", "0.333333"),  # rounded decimal is not the rational
+    ("5", "2+3"),  # unevaluated arithmetic for a number gold (asymmetry)
+    ("8", "2^3"),  # powers too: the gold asks for the value
+]
+
+BACKENDS = ("math_verify", "rewardkit")
+
 
 @pytest.fixture(scope="module")
 def pool():
@@ -66,15 +73,20 @@ def pool():
     pool.close()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(("gold", "pred"), EQUIVALENT)
-def test_equivalent(pool, gold, pred):
-    verdict = verify_math(gold, rf"\boxed{{{pred}}}", pool=pool)
+def test_equivalent(pool, gold, pred, backend):
+    verdict = verify_math(gold, rf"\boxed{{{pred}}}", pool=pool, backend=backend)
     assert verdict.outcome is Outcome.CORRECT, verdict
 
 
-@pytest.mark.parametrize(("gold", "pred"), NOT_EQUIVALENT)
-def test_not_equivalent(pool, gold, pred):
-    verdict = verify_math(gold, rf"\boxed{{{pred}}}", pool=pool)
+@pytest.mark.parametrize(
+    ("gold", "pred", "backend"),
+    [(*pair, b) for pair in NOT_EQUIVALENT for b in BACKENDS]
+    + [(*pair, "rewardkit") for pair in NOT_EQUIVALENT_REWARDKIT],
+)
+def test_not_equivalent(pool, gold, pred, backend):
+    verdict = verify_math(gold, rf"\boxed{{{pred}}}", pool=pool, backend=backend)
     assert verdict.outcome is Outcome.WRONG, verdict
 
 
@@ -96,10 +108,11 @@ ADVERSARIAL = {
 }
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
-def test_adversarial_never_scores_and_never_hangs(pool, name):
+def test_adversarial_never_scores_and_never_hangs(pool, name, backend):
     start = time.perf_counter()
-    verdict = verify_math("42", ADVERSARIAL[name], pool=pool)
+    verdict = verify_math("42", ADVERSARIAL[name], pool=pool, backend=backend)
     assert time.perf_counter() - start < pool.timeout + 0.5
     assert verdict.score != 1.0, verdict
     allowed = (Outcome.WRONG, Outcome.NO_ANSWER, Outcome.UNPARSEABLE, Outcome.TIMEOUT)
@@ -111,7 +124,10 @@ def test_symbolic_timeout_kills_the_worker_and_is_not_wrong():
     try:
         start = time.perf_counter()
         verdicts = verify_math_batch(
-            ["x", "x + 1"], [r"\boxed{2^{2^{40}} x}", r"\boxed{1 + x}"], pool=pool
+            ["x", "x + 1"],
+            [r"\boxed{2^{2^{40}} x}", r"\boxed{1 + x}"],
+            pool=pool,
+            backend="rewardkit",
         )
         assert time.perf_counter() - start < 2 * 0.5 + 1.0
         assert verdicts[0].outcome is Outcome.TIMEOUT and verdicts[0].score is None
@@ -130,17 +146,16 @@ def test_verifier_term_statuses_and_options():
     # giving up scores like a wrong answer; a missing gold is skipped with an error
     np.testing.assert_array_equal(out.total[:3], [1.0, 0.0, 0.0])
     assert out.messages[2] == "no answer"
-    assert out.status.tolist() == [
-        Status.OK,
-        Status.OK,
-        Status.OK,
-        Status.ERROR,
-        Status.NOT_APPLICABLE,
-    ]
+    # a malformed answer is read by math-verify as it can and is wrong, never skipped
+    assert out.status.tolist() == [Status.OK, Status.OK, Status.OK, Status.ERROR, Status.OK]
+    assert out.total[4] == 0.0
     assert "no gold answer (None)" in out.messages[3]
     skipped = MathVerifier(timeout=5.0, no_answer="skip")(batch)
     assert np.isnan(skipped.total[2]) and skipped.status[2] == Status.NOT_APPLICABLE
-    scored = MathVerifier(timeout=5.0, unparseable_score=0.0)(batch)
+    # the rewardkit backend's parser calls it unparseable: not applicable, or a set score
+    older = MathVerifier(timeout=5.0, backend="rewardkit")(batch)
+    assert older.status[4] == Status.NOT_APPLICABLE
+    scored = MathVerifier(timeout=5.0, unparseable_score=0.0, backend="rewardkit")(batch)
     assert scored.total[4] == 0.0 and scored.status[4] == Status.OK
     with pytest.raises(ValueError, match="no_answer"):
         MathVerifier(no_answer="zero")
@@ -148,13 +163,21 @@ def test_verifier_term_statuses_and_options():
         MathVerifier(extractors=("bogus",))
 
 
-def test_extractor_order_and_chat_completions():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_chat_completions_and_boxed_golds(backend):
     chat = [{"role": "assistant", "content": "<answer>3/4</answer>"}]
-    assert verify_math("0.75", chat).outcome is Outcome.CORRECT
-    assert verify_math("7", "Answer: 7").outcome is Outcome.CORRECT
-    assert verify_math("7", "It is 7", extractors=("last_number",)).outcome is Outcome.CORRECT
-    assert verify_math("7", "It is 7").outcome is Outcome.NO_ANSWER
-    assert verify_math(r"\boxed{7}", "Answer: 7").outcome is Outcome.CORRECT  # boxed gold
+    assert verify_math("0.75", chat, backend=backend).outcome is Outcome.CORRECT
+    assert verify_math("7", "Answer: 7", backend=backend).outcome is Outcome.CORRECT
+    boxed_gold = verify_math(r"\boxed{7}", "Answer: 7", backend=backend)
+    assert boxed_gold.outcome is Outcome.CORRECT
+
+
+def test_extractor_order_on_the_rewardkit_backend():
+    rk = {"backend": "rewardkit"}
+    assert verify_math("7", "It is 7", extractors=("last_number",), **rk).outcome is Outcome.CORRECT
+    assert verify_math("7", "It is 7", **rk).outcome is Outcome.NO_ANSWER
+    # math-verify reads the last number of a text even without an anchor
+    assert verify_math("7", "It is 7").outcome is Outcome.CORRECT
 
 
 def test_negative_answer_after_a_phrase():

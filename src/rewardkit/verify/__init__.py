@@ -26,6 +26,7 @@ from rewardkit.verify.grounding import (
 )
 from rewardkit.verify.length import CosineLength, DapoOverlong, LengthLinear, grpo_lambda
 from rewardkit.verify.math import MathVerifier, Verdict, verify_math, verify_math_batch
+from rewardkit.verify.math_policy import MathPolicy
 from rewardkit.verify.mathparse import Outcome
 from rewardkit.verify.partial import BrierCalibration, PartialCredit, partial_credit
 from rewardkit.verify.text import ExactMatch, RegexMatch, completion_text
@@ -44,6 +45,7 @@ __all__ = [
     "GaussianCoverage",
     "GaussianPoint",
     "LengthLinear",
+    "MathPolicy",
     "MathVerifier",
     "Outcome",
     "PartialCredit",

@@ -14,6 +14,7 @@ message)``. Output the job prints goes to stderr, never into the pipe.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import resource
@@ -22,6 +23,17 @@ from collections.abc import Callable
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from typing import Any
+
+import sympy
+
+from rewardkit.verify.math_policy import MathPolicy
+from rewardkit.verify.mathparse import normalize, parse_literal, split_top_level
+
+try:  # the math-verify backend, where installed (the ``llm`` extra)
+    from latex2sympy2_extended.latex2sympy2 import NormalizationConfig
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+except ImportError:  # pragma: no cover - the rewardkit backend still works
+    parse = verify = None
 
 
 def _jobs() -> dict[str, Callable[..., tuple[str, str | None]]]:
@@ -52,40 +64,210 @@ def _decimal(match: re.Match[str]) -> str:
     return format(Decimal(match.group(0)), "f")
 
 
-def math_verify_job(gold: str, completion: str) -> tuple[str, str | None]:
-    """Extract and compare with math-verify; its own SIGALRM timeouts are off (the pool
-    kills a job that runs over), so a timeout is never read as a wrong answer.
+#: a number followed by a percent sign
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*\\?%")
+#: 3,5 (one comma between digit runs, not part of a longer list)
+_DECIMAL_COMMA = re.compile(r"(?<![\d,.])(\d+),(\d+)(?![\d,])")
+#: 7,425,000: a comma before a group of three digits
+_THOUSANDS = re.compile(r"(\d),(?=\d{3}(?!\d))")
+#: a degree sign: ^\circ, ^{\circ}, \degree or °
+_DEGREE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree|°")
 
-    Returns (outcome, message): ``correct``/``wrong`` with the extracted answer,
-    ``no_answer``, or ``error`` naming a gold answer that cannot be parsed.
+
+def _rewritten(text: str, policy: dict[str, Any]) -> str:
+    """The text with the policy's number-format rules applied (before parsing)."""
+    if policy["decimal_comma"]:
+        text = _DECIMAL_COMMA.sub(r"\1.\2", text)
+    elif not policy["thousands_separator"]:
+        text = _THOUSANDS.sub(r"\1, ", text)
+    if policy["percent"] == "strict":
+        text = _PERCENT.sub(r"\\frac{\1}{100}", text)
+    return text
+
+
+def _last_answer_tag(completion: str) -> str | None:
+    """The content of the last ``<answer>…</answer>``, or None without one.
+
+    R1-style prompts (TRL's and reasoning-gym's) ask for the answer in these tags;
+    math-verify alone finds no answer in ``<answer>3/4</answer>``."""
+    end = completion.rfind("</answer>")
+    start = completion.rfind("<answer>", 0, max(end, 0))
+    if end < 0 or start < 0:
+        return None
+    return completion[start + len("<answer>") : end].strip()
+
+
+def _math_forms(text: str) -> tuple[str, ...]:
+    """How to read a bare answer: as math first, then as prose."""
+    delimited = any(mark in text for mark in ("\\boxed", "$", "\\(", "\\["))
+    return (text,) if delimited else (f"${text}$", f"\\boxed{{{text}}}", text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_gold(gold: str, units: bool) -> tuple[Any, ...]:
+    """A bare gold answer is math, not prose: ``1,2,3`` is a list, not 1.2.
+
+    Cached: a GRPO group shares its gold, so it is parsed once per group."""
+
+    config = _extraction_config(units)
+    for form in _math_forms(gold):
+        parsed = parse(form, extraction_config=config, parsing_timeout=None, raise_on_error=True)
+        if parsed:
+            return tuple(parsed)
+    return ()
+
+
+@functools.lru_cache(maxsize=4)
+def _extraction_config(units: bool) -> Any:
+
+    normalization = NormalizationConfig(
+        basic_latex=True,
+        units=units,
+        malformed_operators=True,
+        nits=True,
+        boxed="all",
+        equations=False,
+    )
+    return [LatexExtractionConfig(normalization_config=normalization), ExprExtractionConfig()]
+
+
+def math_verify_job(
+    gold: str, completion: str, policy: dict[str, Any] | None = None
+) -> tuple[str, str | None]:
+    """Extract and compare with math-verify under ``policy`` (``MathPolicy.as_dict()``).
+
+    math-verify's own SIGALRM timeouts are off (the pool kills a job that runs
+    over), so a timeout is never read as a wrong answer. Returns (outcome,
+    message): ``correct``/``wrong`` with the extracted answer, ``no_answer``,
+    or ``error`` naming a gold answer that cannot be parsed.
     """
-    from math_verify import parse, verify
 
-    gold_parsed = []
-    for form in (gold, f"${gold}$", f"\\boxed{{{gold}}}"):  # a bare gold is math, not prose
-        gold_parsed = parse(form, parsing_timeout=None, raise_on_error=True)  # type: ignore[arg-type]
-        if gold_parsed:
-            break
+    policy = policy or MathPolicy().as_dict()
+    config = _extraction_config(policy["units"])
+    gold = _SCIENTIFIC.sub(_decimal, gold)
+    gold_parsed = list(_parse_gold(_rewritten(gold, policy), policy["units"]))
     if not gold_parsed:
         return "error", f"the gold answer {gold[:200]!r} cannot be parsed: the sample is skipped"
     completion = _SCIENTIFIC.sub(_decimal, _LINE_BROKEN_INLINE_MATH.sub(" ", completion))
-    answer = parse(completion, parsing_timeout=None, raise_on_error=True)  # type: ignore[arg-type]
+    tagged = _last_answer_tag(completion)
+    if tagged is not None and completion.count("<answer>") > 1:
+        return "wrong", "several <answer> tags: an enumeration is not an answer"
+    answer = []
+    for text in (completion,) if tagged is None else _math_forms(tagged):
+        answer = parse(
+            _rewritten(text, policy),
+            extraction_config=config,
+            parsing_timeout=None,  # type: ignore[arg-type]
+            raise_on_error=True,
+        )
+        if answer:
+            break
     if not answer:
         return "no_answer", "no answer"
-    # math-verify's own fallbacks (a string comparison where sympy cannot evaluate) stay on
-    equal = verify(gold_parsed, answer, timeout_seconds=None)
+
+    def equal_under_math_verify(left: list[Any], right: list[Any]) -> bool:
+        # math-verify's own fallbacks (a string comparison where sympy cannot evaluate) stay on
+        return bool(
+            verify(
+                left,
+                right,
+                float_rounding=policy["float_rounding"],
+                strict=policy["strict"],
+                allow_set_relation_comp=policy["set_relation"],
+                timeout_seconds=None,
+            )
+        )
+
+    equal = equal_under_math_verify(gold_parsed, answer) or _same_decimal(
+        str(gold_parsed[-1]), str(answer[-1])
+    )
     if equal and not _exactly_equal(gold_parsed[0], answer[0]):
         equal = False  # 1/2006! is not 1/2004!, however close in 15 digits
     elif not equal and _has_symbol_i(gold_parsed[0], answer[0]):
-        equal = verify(
-            _with_imaginary_i(gold_parsed), _with_imaginary_i(answer), timeout_seconds=None
-        )
+        equal = equal_under_math_verify(_with_imaginary_i(gold_parsed), _with_imaginary_i(answer))
+    equal = _policy_verdict(equal, gold_parsed, answer, policy, equal_under_math_verify)
     return ("correct" if equal else "wrong"), str(answer[-1])[:200]
+
+
+def _policy_verdict(
+    equal: bool,
+    gold: list[Any],
+    answer: list[Any],
+    policy: dict[str, Any],
+    equal_under_math_verify: Callable[[list[Any], list[Any]], bool],
+) -> bool:
+    """math-verify's verdict changed by the rules that are not its defaults."""
+
+    gold_value, answer_value = gold[0], answer[0]
+    gold_text, answer_text = str(gold[-1]), str(answer[-1])
+    numbers = all(
+        isinstance(v, sympy.Expr) and v.is_number and v.is_finite is True
+        for v in (gold_value, answer_value)
+    )
+    if policy["rel_tol"] is not None and numbers:
+        candidates = [(gold_value, answer_value)]
+        if policy["percent"] == "lenient":
+            if "%" in answer_text:
+                candidates.append((gold_value, answer_value * 100))
+            if "%" in gold_text:
+                candidates.append((gold_value * 100, answer_value))
+        equal = any(_within(g, a, policy["rel_tol"]) for g, a in candidates)
+    if policy["degrees_as_radians"] and not equal and numbers:
+        in_degrees = [bool(_DEGREE.search(t)) for t in (gold_text, answer_text)]
+        if any(in_degrees) and not all(in_degrees):
+            g, a = (
+                v * sympy.pi / 180 if d else v
+                for v, d in zip((gold_value, answer_value), in_degrees, strict=True)
+            )
+            equal = abs(float(sympy.N(g - a))) < 10.0 ** -policy["float_rounding"]
+    if not equal:
+        return False
+    if not policy["assignment"] and isinstance(gold_value, sympy.Eq) != isinstance(
+        answer_value, sympy.Eq
+    ):
+        return False
+    gold_is_number = isinstance(gold_value, sympy.Expr) and gold_value.is_number
+    if not policy["evaluate"] and gold_is_number and parse_literal(normalize(answer_text)) is None:
+        return False  # an unevaluated expression for a gold number
+    if policy["ordered_lists"]:
+        gold_items, answer_items = split_top_level(gold_text), split_top_level(answer_text)
+        if gold_items and answer_items and (len(gold_items) > 1 or len(answer_items) > 1):
+            if len(gold_items) != len(answer_items):
+                return False
+            config = _extraction_config(policy["units"])
+            return all(
+                equal_under_math_verify(
+                    parse(f"${g}$", extraction_config=config, parsing_timeout=None),
+                    parse(f"${a}$", extraction_config=config, parsing_timeout=None),
+                )
+                for g, a in zip(gold_items, answer_items, strict=True)
+            )
+    return True
+
+
+def _within(gold: Any, answer: Any, rel_tol: float) -> bool:
+    """|gold - answer| <= rel_tol * max(|gold|, |answer|), exactly when rel_tol is 0."""
+
+    if rel_tol == 0:
+        return bool(sympy.simplify(gold - answer) == 0)
+    g, a = complex(sympy.N(gold, 30)), complex(sympy.N(answer, 30))
+    return abs(g - a) <= rel_tol * max(abs(g), abs(a))
+
+
+_PLAIN_DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
+
+
+def _same_decimal(gold: str, answer: str) -> bool:
+    """Two plain decimals with the same value (math-verify reads 897303639322.64140
+    and 897303639322.6414 as different floats at 15 digits)."""
+    g, a = gold.strip(), answer.strip()
+    if not (_PLAIN_DECIMAL.fullmatch(g) and _PLAIN_DECIMAL.fullmatch(a)):
+        return False
+    return Decimal(g) == Decimal(a)
 
 
 def _exactly_equal(gold: Any, answer: Any) -> bool:
     """For two exact numbers (no floats), exact equality; anything else passes."""
-    import sympy
 
     exact = [
         isinstance(x, sympy.Expr)
@@ -100,7 +282,6 @@ def _exactly_equal(gold: Any, answer: Any) -> bool:
 
 
 def _has_symbol_i(*values: Any) -> bool:
-    import sympy
 
     return any(
         isinstance(v, sympy.Basic) and any(s.name == "i" for s in v.free_symbols) for v in values
@@ -109,7 +290,6 @@ def _has_symbol_i(*values: Any) -> bool:
 
 def _with_imaginary_i(parsed: list[Any]) -> list[Any]:
     """``i`` read as the imaginary unit (math-verify reads it as a variable)."""
-    import sympy
 
     def unit(value: Any) -> Any:
         if not isinstance(value, sympy.Basic):
@@ -137,7 +317,6 @@ def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     jobs = _jobs()
     import latex2sympy2_extended  # noqa: F401  (loaded before "ready", not on a job's clock)
-    import sympy  # noqa: F401
 
     with contextlib.suppress(ImportError):  # the math-verify backend, where installed
         import math_verify.grader

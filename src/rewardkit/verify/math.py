@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -36,11 +37,19 @@ from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 from rewardkit.verify.extract import DEFAULT_EXTRACTORS, EXTRACTORS, extract_answer, extract_boxed
+from rewardkit.verify.math_policy import MathPolicy
 from rewardkit.verify.mathparse import Outcome, compare, parse_answer
 from rewardkit.verify.symbolic import SymbolicPool, default_pool
 from rewardkit.verify.text import completion_text
 
-__all__ = ["BACKENDS", "MathVerifier", "Verdict", "verify_math", "verify_math_batch"]
+__all__ = [
+    "BACKENDS",
+    "MathPolicy",
+    "MathVerifier",
+    "Verdict",
+    "verify_math",
+    "verify_math_batch",
+]
 
 #: how answers are extracted and compared (see ``verify_math_batch``)
 BACKENDS = ("rewardkit", "math_verify")
@@ -84,9 +93,14 @@ def _missing_gold(gold: object) -> Verdict:
     return Verdict(Outcome.ERROR, None, 0.0, message)
 
 
-def _check_backend(backend: str) -> None:
+def _check_backend(backend: str, policy: MathPolicy | None = None) -> None:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "rewardkit" and policy is not None and not policy.is_default:
+        raise ValueError(
+            "a MathPolicy other than the default needs backend='math_verify' "
+            "(the rewardkit backend has its own fixed rules)"
+        )
     if backend == "math_verify":
         try:
             import math_verify  # noqa: F401
@@ -99,12 +113,47 @@ def _check_backend(backend: str) -> None:
 _PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
 
 
-def _fast_numbers(gold: str, completion: str) -> Outcome | None:
-    """Both sides bare decimal numbers: compared exactly here, no worker needed."""
+def _fast_numbers(gold: str, completion: str, policy: MathPolicy) -> Outcome | None:
+    """Both sides bare decimal numbers, decided here without a worker where that is
+    certain to be the worker's verdict: two integers, two equal numbers, or any two
+    numbers under ``rel_tol``. Unequal decimals go to the worker (its rounding rule)."""
     g, c = gold.strip().strip("$").strip(), completion.strip().strip("$").strip()
-    if _PLAIN_NUMBER.fullmatch(g) and _PLAIN_NUMBER.fullmatch(c):
-        return Outcome.CORRECT if Decimal(g) == Decimal(c) else Outcome.WRONG
+    if not (_PLAIN_NUMBER.fullmatch(g) and _PLAIN_NUMBER.fullmatch(c)):
+        return None
+    g_value, c_value = Decimal(g), Decimal(c)
+    if policy.rel_tol is not None:
+        bound = Decimal(repr(policy.rel_tol)) * max(abs(g_value), abs(c_value))
+        return Outcome.CORRECT if abs(g_value - c_value) <= bound else Outcome.WRONG
+    if g_value == c_value:
+        return Outcome.CORRECT
+    if "." not in g and "." not in c:
+        return Outcome.WRONG
     return None
+
+
+#: completions longer than this never take the in-process boxed-number path
+FAST_PATH_MAX_CHARS = 20_000
+
+
+def _boxed_number(text: str) -> str | None:
+    """The number in a completion's one ``\\boxed{N}``, where math-verify is certain
+    to extract exactly that, else None (the worker decides).
+
+    Certain means: one ``\\boxed`` and no ``\\fbox``; no "final answer is" (math-verify's
+    only anchor that outranks ``\\boxed``); no brace after the box (its greedy
+    ``\\boxed{.+}`` pattern then ends at the same place); and a plain number inside.
+    Every check is a linear scan of at most FAST_PATH_MAX_CHARS characters.
+    """
+    if len(text) > FAST_PATH_MAX_CHARS or text.count("\\boxed") != 1 or "\\fbox" in text:
+        return None
+    start = text.find("\\boxed{")
+    end = text.find("}", start)
+    if start < 0 or "}" in text[end + 1 :] or "final answer is" in text.casefold():
+        return None
+    content = text[start + len("\\boxed{") : end].strip().strip("$").strip()
+    if len(content) > 40 or "{" in content or not _PLAIN_NUMBER.fullmatch(content):
+        return None
+    return content
 
 
 #: a prompt at least this long is removed where the completion copies it verbatim
@@ -131,10 +180,12 @@ def _verify_with_math_verify(
     golds: Sequence[object],
     completions: Sequence[object],
     pool: SymbolicPool,
-    prompts: Sequence[object] | None = None,
+    prompts: Sequence[object] | None,
+    policy: MathPolicy,
 ) -> list[Verdict]:
     verdicts: list[Verdict | None] = [None] * len(golds)
     jobs: list[tuple[int, str, str]] = []
+    rules = policy.as_dict()
     for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
         gold_text = None if gold is None else str(gold).strip() or None
         if gold_text is None:
@@ -143,12 +194,15 @@ def _verify_with_math_verify(
         text = completion_text(completion)
         if prompts is not None:
             text = _without_copied_prompt(text, prompts[index])
-        fast = _fast_numbers(gold_text, text)
+        start = time.perf_counter()
+        answer = _boxed_number(text) or text
+        fast = _fast_numbers(gold_text, answer, policy)
         if fast is not None:
-            verdicts[index] = Verdict(fast, text.strip().strip("$").strip(), 0.0)
+            elapsed = time.perf_counter() - start
+            verdicts[index] = Verdict(fast, answer.strip().strip("$").strip(), elapsed)
         else:
             jobs.append((index, gold_text, text))
-    results = pool.run([(gold, text) for _, gold, text in jobs], kind="math_verify")
+    results = pool.run([(gold, text, rules) for _, gold, text in jobs], kind="math_verify")
     for (index, _, _), result in zip(jobs, results, strict=True):
         decided = result.outcome in (Outcome.CORRECT, Outcome.WRONG)
         extracted = result.message if decided else None
@@ -164,8 +218,9 @@ def verify_math_batch(
     extractors: Sequence[str] = DEFAULT_EXTRACTORS,
     pool: SymbolicPool | None = None,
     timeout: float = 2.0,
-    backend: str = "rewardkit",
+    backend: str = "math_verify",
     prompts: Sequence[object] | None = None,
+    policy: MathPolicy | dict[str, Any] | None = None,
 ) -> list[Verdict]:
     """Verify many completions; symbolic cases run in parallel in the pool.
 
@@ -175,19 +230,23 @@ def verify_math_batch(
         extractors: extraction methods, in order (see ``verify.extract``).
         pool: the symbolic worker pool; default: a shared pool with ``timeout``.
         timeout: per-sample seconds for the symbolic fallback.
-        backend: ``"rewardkit"`` (its own extractors and parser, sympy in the
-            pool) or ``"math_verify"`` (Hugging Face math-verify's extraction
-            and comparison, run whole inside the pool's killable workers;
-            ``extractors`` is ignored). Bare numbers are compared here either way.
+        backend: ``"math_verify"`` (default: Hugging Face math-verify's
+            extraction and comparison, run whole inside the pool's killable
+            workers; ``extractors`` is ignored) or ``"rewardkit"`` (the older
+            extractors and parser, sympy in the pool). Bare numbers are
+            compared here either way.
         prompts: with the ``math_verify`` backend, each completion's prompt;
             verbatim copies of it are removed before extraction.
+        policy: what counts as equal (``MathPolicy`` or a mapping of its
+            fields); the default is math-verify's rules.
     """
     if len(golds) != len(completions):
         raise ValueError(f"{len(golds)} gold answers for {len(completions)} completions")
-    _check_backend(backend)
+    rules = MathPolicy.coerce(policy)
+    _check_backend(backend, rules)
     if backend == "math_verify":
         runner = pool or default_pool(timeout=timeout)
-        return _verify_with_math_verify(golds, completions, runner, prompts)
+        return _verify_with_math_verify(golds, completions, runner, prompts, rules)
     verdicts: list[Verdict | None] = [None] * len(golds)
     symbolic: list[tuple[int, str, str, float]] = []
     for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
@@ -240,14 +299,17 @@ def verify_math(gold: object, completion: object, **options: object) -> Verdict:
 class MathVerifier(RewardTerm):
     """Correctness of a math answer: 1.0, 0.0, or not applicable with a status.
 
-    Reads ``completion`` and ``answer``. Answers are extracted from
-    ``<answer>`` tags, ``\\boxed{}`` or a final "The answer is" phrase (set
-    ``extractors``), compared on a pure-Python fast path, and, for
-    expressions with variables, by sympy in worker processes killed after
-    ``timeout`` seconds. A completion without an answer scores
+    Reads ``completion`` and ``answer`` (and ``prompt`` where present: a
+    verbatim copy of the question is not an answer). By default answers are
+    extracted and compared by math-verify inside worker processes killed
+    after ``timeout`` seconds, with bare numbers decided on a fast path;
+    ``policy`` (a ``MathPolicy`` or a mapping of its fields) sets what counts
+    as equal. ``backend="rewardkit"`` uses the older extractors (set
+    ``extractors``) and parser. A completion without an answer scores
     ``no_answer`` (0.0; ``"skip"`` makes it not applicable instead);
     ``unparseable_score`` scores an answer that cannot be parsed (default:
-    not applicable).
+    not applicable). A gold answer that cannot be parsed is an error: the
+    sample is skipped.
     """
 
     columns = ("completion", "answer")
@@ -258,7 +320,8 @@ class MathVerifier(RewardTerm):
         timeout: float = 2.0,
         unparseable_score: float | None = None,
         no_answer: float | str = 0.0,
-        backend: str = "rewardkit",
+        backend: str = "math_verify",
+        policy: MathPolicy | dict[str, Any] | None = None,
         name: str = "math_correct",
     ) -> None:
         super().__init__(name)
@@ -273,7 +336,8 @@ class MathVerifier(RewardTerm):
         if isinstance(no_answer, str) and no_answer != "skip":
             raise ValueError(f"no_answer must be a score or 'skip', got {no_answer!r}")
         self.no_answer = no_answer
-        _check_backend(backend)
+        self.policy = MathPolicy.coerce(policy)
+        _check_backend(backend, self.policy)
         self.backend = backend
 
     def _compute(self, batch: Batch) -> RewardOutput:
@@ -284,6 +348,7 @@ class MathVerifier(RewardTerm):
             timeout=self.timeout,
             backend=self.backend,
             prompts=batch.get("prompt"),
+            policy=self.policy,
         )
         values = np.array([np.nan if v.score is None else v.score for v in verdicts])
         status = np.array([_STATUS[v.outcome] for v in verdicts], dtype=np.int8)

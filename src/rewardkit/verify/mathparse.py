@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import permutations
 
-__all__ = ["Answer", "Outcome", "compare", "normalize", "parse_answer"]
+__all__ = ["Answer", "Outcome", "compare", "normalize", "parse_answer", "split_top_level"]
 
 #: exponents beyond this are not evaluated on the fast path
 MAX_EXPONENT = 64
@@ -330,7 +330,7 @@ _WORD = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\b")
 _FUNCTIONS = {"sin", "cos", "tan", "log", "ln", "exp", "sqrt", "frac", "pi", "infty", "cup", "cap"}
 
 
-def _split_top_level(text: str) -> list[str] | None:
+def split_top_level(text: str) -> list[str] | None:
     """Split on commas at nesting depth 0; None if brackets are unbalanced."""
     parts, depth, start = [], 0, 0
     for index, char in enumerate(text):
@@ -356,7 +356,7 @@ def _sequence(text: str) -> tuple[str, list[str]] | None:
             for close in (")", "]", r"\}"):
                 if text.endswith(close):
                     body = text[body_start : len(text) - len(close)]
-                    parts = _split_top_level(body)
+                    parts = split_top_level(body)
                     if parts is None or (len(parts) < 2 and opening != r"\{"):
                         return None
                     left = "{" if opening == r"\{" else opening
@@ -364,7 +364,7 @@ def _sequence(text: str) -> tuple[str, list[str]] | None:
                     if (left == "{") != (right == "}"):
                         return None
                     return left + right, parts
-    parts = _split_top_level(text)
+    parts = split_top_level(text)
     if parts and len(parts) >= 2 and not re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", text):
         return "", parts
     return None

@@ -191,18 +191,18 @@ class SymbolicPool:
         self._workers.append(self._spawn())
 
     def run(
-        self, pairs: Sequence[tuple[str, str]], kind: str = "symbolic_equal"
+        self, pairs: Sequence[tuple[Any, ...]], kind: str = "symbolic_equal"
     ) -> list[SymbolicResult]:
         """Compare every (gold, pred) pair; results come back in order.
 
-        ``kind="math_verify"`` takes (gold, whole completion) pairs and extracts
-        and compares with math-verify; a result's message is then the
-        extracted answer (or why there is none).
+        ``kind="math_verify"`` takes (gold, whole completion[, policy dict])
+        and extracts and compares with math-verify; a result's message is
+        then the extracted answer (or why there is none).
         """
         with self._lock:
             return self._run([(kind, pair) for pair in pairs])
 
-    def _assign(self, jobs: Sequence[tuple[str, tuple[str, ...]]], pending: deque[int]) -> None:
+    def _assign(self, jobs: Sequence[tuple[str, tuple[Any, ...]]], pending: deque[int]) -> None:
         for worker in list(self._workers):
             if worker.ready and worker.job is None and pending:
                 job = pending.popleft()
@@ -219,7 +219,7 @@ class SymbolicPool:
             return worker.started + self.timeout
         return worker.spawned + self.start_timeout
 
-    def _run(self, jobs: Sequence[tuple[str, tuple[str, ...]]]) -> list[SymbolicResult]:
+    def _run(self, jobs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[SymbolicResult]:
         results: list[SymbolicResult | None] = [None] * len(jobs)
         pending = deque(range(len(jobs)))
         self._ensure_workers()
