@@ -26,9 +26,11 @@ decimal comma          ``decimal_comma=False``     ``3,5`` is the list {3, 5}; `
                                                    it as 3.5
 answer lists           ``ordered_lists=False``     a bare list ``3,2,1`` is a set: it equals
                                                    ``1,2,3``. ``True`` compares in order
-sets, tuples,          ``strict=True``             sets in any order, tuples in order,
-intervals                                          intervals with their open/closed ends;
-                                                   ``False`` lets a set match a tuple
+sets, tuples,          (none)                      a tuple in order; a set in any order
+intervals                                          (written as a set or a tuple); intervals
+                                                   with their open/closed ends
+variables              ``strict=True``             names matter (``x+y`` is not ``a+b``);
+                                                   ``False`` matches variables by position
 relations              ``set_relation=False``      direction always matters (``x<2`` is not
                                                    ``x>2``, ``2>x`` is ``x<2``). ``True``
                                                    lets ``1<x<2`` match the interval (1, 2)
