@@ -67,13 +67,15 @@ def test_fixes_on_top_of_math_verify(verifier, gold, completion, expected):
     assert out.total.tolist() == [expected], out.messages
 
 
-def test_a_huge_nested_input_is_bounded_by_the_timeout():
+@pytest.mark.parametrize("backend", ["math_verify", "rewardkit"])
+@pytest.mark.parametrize("megabytes", [1, 5])
+def test_a_huge_nested_input_is_bounded_by_the_timeout(backend, megabytes):
     pool = SymbolicPool(workers=1, timeout=1.0)
     try:
-        nested = r"\boxed{" * 60 + "1" * 1_000_000 + "}" * 60
+        nested = r"\boxed{" * 60 + "1" * (megabytes * 1_000_000) + "}" * 60
         start = time.perf_counter()
-        (verdict,) = verify_math_batch(["1"], [nested], pool=pool, backend="math_verify")
-        assert time.perf_counter() - start < 1.0 + 0.5 + 0.5  # the timeout, plus the pipe
+        (verdict,) = verify_math_batch(["1"], [nested], pool=pool, backend=backend)
+        assert time.perf_counter() - start < 1.0 + 0.5  # the timeout, plus half a second
         assert verdict.score != 1.0, verdict
     finally:
         pool.close()

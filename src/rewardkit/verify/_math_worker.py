@@ -326,6 +326,11 @@ def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
         math_verify.parser.TIMEOUT_WARNING_SHOWN = True  # type: ignore[attr-defined]
         math_verify.grader.TIMEOUT_WARNING_SHOWN = True  # type: ignore[attr-defined]
 
+    # the first parse and simplify in a process are slow (lazy caches): do them now
+    with contextlib.suppress(Exception):
+        jobs["symbolic_equal"]("x^2+1", "(x+1)^2-2x")
+        if parse is not None:
+            math_verify_job("x^2+1", r"\boxed{(x+1)^2-2x}")
     writer.send(("ready", os.getpid()))
     while True:
         try:

@@ -56,9 +56,14 @@ def _unique(candidates: Sequence[str]) -> str | None:
 
 
 def _boxed_contents(text: str) -> list[str] | None:
-    """Contents of every ``\\boxed{...}``; None if one is unbalanced or too deep."""
+    """Contents of every outermost ``\\boxed{...}``; None if one is unbalanced or too deep.
+
+    Linear time: the scan resumes after each box, so a box nested in another is
+    part of its content, never rescanned (60 nested boxes around 1 MB took 5 s).
+    """
     found: list[str] = []
-    for match in _BOXED.finditer(text):
+    position = 0
+    while (match := _BOXED.search(text, position)) is not None:
         depth, start = 1, match.end()
         index = start
         while index < len(text) and depth:
@@ -76,6 +81,7 @@ def _boxed_contents(text: str) -> list[str] | None:
         if depth:
             return None
         found.append(text[start : index - 1])
+        position = index
     return found
 
 

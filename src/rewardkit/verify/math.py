@@ -131,6 +131,8 @@ def _fast_numbers(gold: str, completion: str, policy: MathPolicy) -> Outcome | N
     return None
 
 
+#: the rewardkit backend extracts in the caller, from at most this many final characters
+MAX_EXTRACT_CHARS = 100_000
 #: completions longer than this never take the in-process boxed-number path
 FAST_PATH_MAX_CHARS = 20_000
 
@@ -256,7 +258,8 @@ def verify_math_batch(
             verdicts[index] = _missing_gold(gold)
             continue
         try:
-            extracted = extract_answer(completion_text(completion), extractors)
+            text = completion_text(completion)[-MAX_EXTRACT_CHARS:]  # answers come last
+            extracted = extract_answer(text, extractors)
             if extracted is None:
                 elapsed = time.perf_counter() - start
                 verdicts[index] = Verdict(Outcome.NO_ANSWER, None, elapsed, "no answer")
@@ -339,6 +342,7 @@ class MathVerifier(RewardTerm):
         self.policy = MathPolicy.coerce(policy)
         _check_backend(backend, self.policy)
         self.backend = backend
+        default_pool(timeout=self.timeout)  # workers start now, warm by the first batch
 
     def _compute(self, batch: Batch) -> RewardOutput:
         verdicts = verify_math_batch(

@@ -8,11 +8,13 @@ main thread) and no thread doing CPU-bound work.
 Workers are their own programs (``python -m rewardkit.verify._math_worker``
 over two pipes), not ``multiprocessing`` children, so nothing re-imports the
 caller's ``__main__``: a script without a main guard, or a notebook, works.
-A worker imports sympy and the LaTeX parser, then says it is ready; a job's
-clock starts only when a ready worker takes it, so a cold pool or a
-replacement after a kill never costs a job its timeout. The pool starts its
-workers when it is made. Each worker caps its address space, so a memory bomb
-ends as an error.
+A worker imports sympy and the LaTeX parser and warms their caches, then says
+it is ready (about a second); a job's clock starts only when a ready worker
+takes it. The pool starts its workers when it is made and keeps a spare ready
+one, so a replacement after a kill costs no job anything. Only on a cold pool
+does a first job's wait beyond ``START_GRACE`` come off its timeout, so that no
+item's wall time passes timeout + 0.5 s. Each worker caps its address space,
+so a memory bomb ends as an error.
 
 LaTeX is parsed with ``latex2sympy2_extended`` (an ANTLR grammar), never with
 ``sympy.parse_expr``, which calls ``eval`` on model output.
@@ -112,6 +114,8 @@ class _Worker:
     ready: bool = False
     job: int | None = None
     started: float = 0.0
+    budget: float = 0.0  # seconds the current job may run
+    fresh: bool = True  # has not taken a job yet
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -126,6 +130,9 @@ class SymbolicPool:
             before its worker is killed.
         memory_mb: address-space cap per worker (0 disables it).
         start_timeout: seconds a new worker may take to become ready.
+        spares: extra ready workers kept idle, so a job after a kill never waits
+            for a replacement to start (about half a second); at most ``workers``
+            jobs run at once.
     """
 
     def __init__(
@@ -134,6 +141,7 @@ class SymbolicPool:
         timeout: float = 2.0,
         memory_mb: int = 2048,
         start_timeout: float = 60.0,
+        spares: int = 1,
     ):
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
@@ -141,6 +149,9 @@ class SymbolicPool:
         self.timeout = float(timeout)
         self.memory_mb = memory_mb
         self.start_timeout = float(start_timeout)
+        if spares < 0:
+            raise ValueError(f"spares must be >= 0, got {spares}")
+        self.spares = spares
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()  # one run() at a time; runs are internally parallel
         self.kills = 0
@@ -172,7 +183,7 @@ class SymbolicPool:
     def _ensure_workers(self) -> None:
         for worker in [w for w in self._workers if not w.alive()]:
             self._discard(worker)
-        while len(self._workers) < self.size:
+        while len(self._workers) < self.size + self.spares:
             self._workers.append(self._spawn())
 
     def _discard(self, worker: _Worker) -> None:
@@ -202,9 +213,25 @@ class SymbolicPool:
         with self._lock:
             return self._run([(kind, pair) for pair in pairs])
 
-    def _assign(self, jobs: Sequence[tuple[str, tuple[Any, ...]]], pending: deque[int]) -> None:
+    def _budget(self, worker: _Worker, cold_since: float | None) -> float:
+        """A job's seconds: the timeout, less any wait for a cold pool's start-up beyond
+        START_GRACE (down to MIN_COLD_BUDGET), so no item's wall time passes
+        timeout + 0.5 s."""
+        if cold_since is None or not worker.fresh:
+            return self.timeout
+        waited = time.monotonic() - cold_since
+        floor = min(self.timeout, MIN_COLD_BUDGET)
+        return max(floor, self.timeout - max(0.0, waited - START_GRACE))
+
+    def _assign(
+        self,
+        jobs: Sequence[tuple[str, tuple[Any, ...]]],
+        pending: deque[int],
+        cold_since: float | None = None,
+    ) -> None:
+        busy = sum(w.job is not None for w in self._workers)
         for worker in list(self._workers):
-            if worker.ready and worker.job is None and pending:
+            if worker.ready and worker.job is None and pending and busy < self.size:
                 job = pending.popleft()
                 try:
                     worker.send.send((job, *jobs[job]))
@@ -212,19 +239,22 @@ class SymbolicPool:
                     pending.appendleft(job)
                     self._kill(worker)
                     continue
-                worker.job, worker.started = job, time.monotonic()
+                worker.budget = self._budget(worker, cold_since)
+                worker.job, worker.started, worker.fresh = job, time.monotonic(), False
+                busy += 1
 
     def _deadline(self, worker: _Worker) -> float:
         if worker.ready:
-            return worker.started + self.timeout
+            return worker.started + worker.budget
         return worker.spawned + self.start_timeout
 
     def _run(self, jobs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[SymbolicResult]:
         results: list[SymbolicResult | None] = [None] * len(jobs)
         pending = deque(range(len(jobs)))
         self._ensure_workers()
+        cold_since = None if any(w.ready for w in self._workers) else time.monotonic()
         while pending or any(w.job is not None for w in self._workers):
-            self._assign(jobs, pending)
+            self._assign(jobs, pending, cold_since)
             watched = [w for w in self._workers if w.job is not None or not w.ready]
             next_deadline = min(self._deadline(w) for w in watched)
             ready = wait([w.receive for w in watched], max(0.0, next_deadline - time.monotonic()))
@@ -249,8 +279,10 @@ class SymbolicPool:
                 results[job] = SymbolicResult(Outcome.ERROR, elapsed, "worker died")
                 worker.job = None
                 self._kill(worker)
-        elif elapsed >= self.timeout:
-            message = f"no answer within {self.timeout:g}s; killed"
+        elif elapsed >= worker.budget:
+            message = f"no answer within {worker.budget:.3g}s; killed"
+            if worker.budget < self.timeout:
+                message += f" (the pool was starting: {self.timeout:g}s less its start-up)"
             results[job] = SymbolicResult(Outcome.TIMEOUT, elapsed, message)
             worker.job = None
             self._kill(worker)
@@ -292,6 +324,13 @@ class SymbolicPool:
                 worker.process.wait(timeout=0.5)
             self._discard(worker)
 
+
+#: seconds a job may wait for a cold pool's workers to start before the wait counts
+#: against its timeout (a job's wall time stays under timeout + 0.5 s)
+START_GRACE = 0.4
+#: ...but a first job on a cold pool always gets at least this much (or the timeout):
+#: the bound holds for timeouts above the start-up time, about a second
+MIN_COLD_BUDGET = 0.25
 
 _DEFAULT: dict[tuple[int | None, float], SymbolicPool] = {}
 
