@@ -124,6 +124,7 @@ ROW_NAMES = {
     "unevaluated",
     "degrees",
 }
+# the question's own expression needs a prompt: test_the_question_s_own_expression_...
 
 
 def test_every_row_of_the_table_has_cases_for_its_default_and_its_switch():
@@ -141,7 +142,7 @@ def test_every_row_of_the_table_has_cases_for_its_default_and_its_switch():
 def test_policy_row(row, gold, completion, fields, expected):
     """The worker's verdict (in process), and the whole path through MathVerifier."""
     policy = MathPolicy(**fields)
-    outcome, _ = math_verify_job(gold, completion, policy.as_dict())
+    outcome, *_ = math_verify_job(gold, completion, None, policy.as_dict())
     assert outcome == ("correct" if expected == 1.0 else "wrong")
 
 
@@ -166,6 +167,49 @@ def test_defaults_are_math_verify_s_verdicts():
             continue
         verdict = verify(parse(f"${gold}$"), parse(completion))
         assert float(verdict) == expected, (row, gold, completion)
+
+
+def test_the_question_s_own_expression_is_not_an_answer():
+    batch = {
+        "prompt": ["Solve 1663 * 5242.", "Solve 1663 * 5242.", "What is 1 * 5?", "Expand (x+1)^2."],
+        "completion": [
+            r"\boxed{1663 * 5242}",
+            r"\boxed{8717446}",
+            r"\boxed{5}",
+            r"\boxed{(x+1)^2}",
+        ],
+        "answer": ["8717446", "8717446", "5", "x^2+2x+1"],
+    }
+    out = MathVerifier(timeout=10.0)(batch)
+    np.testing.assert_array_equal(out.total, [0.0, 1.0, 1.0, 0.0])
+    assert "the question's own expression" in out.messages[0]
+    allowed = MathVerifier(timeout=10.0, policy={"question_expressions": True})(batch)
+    np.testing.assert_array_equal(allowed.total, [1.0, 1.0, 1.0, 1.0])
+    unprompted = MathVerifier(timeout=10.0)({k: v for k, v in batch.items() if k != "prompt"})
+    np.testing.assert_array_equal(unprompted.total, [1.0, 1.0, 1.0, 1.0])  # math-verify's
+
+
+def test_a_completion_over_max_chars_is_not_read():
+    filler = "Let me think about this carefully. " * 10_000
+    batch = {"completion": [filler + "42" + filler, "42"], "answer": ["42", "42"]}
+    out = MathVerifier(timeout=10.0, max_chars=100_000)(batch)
+    np.testing.assert_array_equal(out.total, [0.0, 1.0])
+    assert "over 100,000" in out.messages[0]
+    with pytest.raises(ValueError, match="max_chars"):
+        MathVerifier(max_chars=0)
+
+
+def test_python_powers_are_powers_and_bold_is_not():
+    gold = "2240*x**4 + 3584*x**3 - 896*x"
+    batch = {
+        "completion": [
+            r"\boxed{2240x^4 + 3584x^3 - 896x}",
+            r"\boxed{2241*x**4 + 3584*x**3 - 896*x}",
+            "**Answer:** $2240x^4 + 3584x^3 - 896x$",
+        ],
+        "answer": [gold] * 3,
+    }
+    np.testing.assert_array_equal(MathVerifier(timeout=10.0)(batch).total, [1.0, 0.0, 1.0])
 
 
 def test_policy_validation_and_config():

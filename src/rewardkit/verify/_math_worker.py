@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - the rewardkit backend still works
     parse = verify = None
 
 
-def _jobs() -> dict[str, Callable[..., tuple[str, str | None]]]:
+def _jobs() -> dict[str, Callable[..., tuple[Any, ...]]]:
     from rewardkit.verify.symbolic import symbolic_equal
 
     def compare(gold: str, pred: str) -> tuple[str, str | None]:
@@ -53,6 +53,8 @@ _LINE_BROKEN_INLINE_MATH = re.compile(
 )
 
 
+#: x**2: a Python power (reasoning-gym writes polynomials so); not markdown bold
+_PYTHON_POWER = re.compile(r"(?<=[\w)])\*\*(?=[\w(])")
 #: 1e3, 2.5E-4: a number in scientific notation (math-verify reads 1e3 as 1·e·3)
 _SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
 
@@ -132,8 +134,11 @@ def _extraction_config(units: bool) -> Any:
 
 
 def math_verify_job(
-    gold: str, completion: str, policy: dict[str, Any] | None = None
-) -> tuple[str, str | None]:
+    gold: str,
+    completion: str,
+    question: str | None = None,
+    policy: dict[str, Any] | None = None,
+) -> tuple[str, str | None] | tuple[str, str | None, str]:
     """Extract and compare with math-verify under ``policy`` (``MathPolicy.as_dict()``).
 
     math-verify's own SIGALRM timeouts are off (the pool kills a job that runs
@@ -144,14 +149,15 @@ def math_verify_job(
 
     policy = policy or MathPolicy().as_dict()
     config = _extraction_config(policy["units"])
-    gold = _SCIENTIFIC.sub(_decimal, gold)
+    gold = _PYTHON_POWER.sub("^", _SCIENTIFIC.sub(_decimal, gold))
     gold_parsed = list(_parse_gold(_rewritten(gold, policy), policy["units"]))
     if not gold_parsed:
         return "error", f"the gold answer {gold[:200]!r} cannot be parsed: the sample is skipped"
     completion = _SCIENTIFIC.sub(_decimal, _LINE_BROKEN_INLINE_MATH.sub(" ", completion))
+    completion = _PYTHON_POWER.sub("^", completion)
     tagged = _last_answer_tag(completion)
     if tagged is not None and completion.count("<answer>") > 1:
-        return "wrong", "several <answer> tags: an enumeration is not an answer"
+        return "wrong", "several <answer> tags: an enumeration is not an answer", tagged[:200]
     answer = []
     for text in (completion,) if tagged is None else _math_forms(tagged):
         answer = parse(
@@ -186,7 +192,22 @@ def math_verify_job(
     elif not equal and _has_symbol_i(gold_parsed[0], answer[0]):
         equal = equal_under_math_verify(_with_imaginary_i(gold_parsed), _with_imaginary_i(answer))
     equal = _policy_verdict(equal, gold_parsed, answer, policy, equal_under_math_verify)
-    return ("correct" if equal else "wrong"), str(answer[-1])[:200]
+    if equal and question and not policy["question_expressions"]:
+        copied = _copied_expression(str(answer[-1]), question)
+        if copied:
+            note = f"{copied[:100]!r} is the question's own expression, not an answer"
+            return "wrong", note, copied[:200]
+    return ("correct" if equal else "wrong"), None, str(answer[-1])[:200]
+
+
+def _copied_expression(answer: str, question: str) -> str | None:
+    """The answer, when it is an unevaluated expression that the question contains
+    (``1663 * 5242`` for "Solve 1663 * 5242."); a number is never "copied"."""
+    expression = answer.strip().rstrip(".").strip()
+    if len(expression) < 3 or parse_literal(normalize(expression)) is not None:
+        return None
+    squeeze = re.compile(r"\s+")
+    return expression if squeeze.sub("", expression) in squeeze.sub("", question) else None
 
 
 def _policy_verdict(
@@ -299,11 +320,11 @@ def _with_imaginary_i(parsed: list[Any]) -> list[Any]:
     return [unit(v) for v in parsed]
 
 
-def _answer(jobs: dict[str, Callable[..., tuple[str, str | None]]], job: Any) -> tuple[Any, ...]:
+def _answer(jobs: dict[str, Callable[..., tuple[Any, ...]]], job: Any) -> tuple[Any, ...]:
+    """(job_id, outcome, message[, extracted answer])."""
     job_id, kind, args = job
     try:
-        outcome, message = jobs[kind](*args)
-        return job_id, outcome, message
+        return (job_id, *jobs[kind](*args))
     except MemoryError:
         return job_id, "error", "memory limit exceeded"
     except Exception as exc:  # any parse or sympy failure is this job's own
@@ -330,7 +351,7 @@ def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
     with contextlib.suppress(Exception):
         jobs["symbolic_equal"]("x^2+1", "(x+1)^2-2x")
         if parse is not None:
-            math_verify_job("x^2+1", r"\boxed{(x+1)^2-2x}")
+            math_verify_job("x^2+1", r"\boxed{(x+1)^2-2x}", "Expand (x+1)^2")
     writer.send(("ready", os.getpid()))
     while True:
         try:

@@ -131,6 +131,8 @@ def _fast_numbers(gold: str, completion: str, policy: MathPolicy) -> Outcome | N
     return None
 
 
+#: a completion longer than this is not read (no answer): no model answers in a megabyte
+MAX_COMPLETION_CHARS = 200_000
 #: the rewardkit backend extracts in the caller, from at most this many final characters
 MAX_EXTRACT_CHARS = 100_000
 #: completions longer than this never take the in-process boxed-number path
@@ -162,7 +164,7 @@ def _boxed_number(text: str) -> str | None:
 MIN_COPIED_PROMPT = 10
 
 
-def _without_copied_prompt(text: str, prompt: object) -> str:
+def _without_copied_prompt(text: str, question: str) -> str:
     """The completion with verbatim copies of its prompt removed.
 
     math-verify reads an answer from the last math in a text even without an
@@ -170,9 +172,7 @@ def _without_copied_prompt(text: str, prompt: object) -> str:
     against 3/4 (the master-key probe's "question copy"). Repeating the
     question is not answering it.
     """
-    if prompt is None:
-        return text
-    question = completion_text(prompt).strip()
+    question = question.strip()
     if len(question) < MIN_COPIED_PROMPT:
         return text
     return text.replace(question, " ")
@@ -184,9 +184,10 @@ def _verify_with_math_verify(
     pool: SymbolicPool,
     prompts: Sequence[object] | None,
     policy: MathPolicy,
+    max_chars: int,
 ) -> list[Verdict]:
     verdicts: list[Verdict | None] = [None] * len(golds)
-    jobs: list[tuple[int, str, str]] = []
+    jobs: list[tuple[int, str, str, str | None]] = []
     rules = policy.as_dict()
     for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
         gold_text = None if gold is None else str(gold).strip() or None
@@ -194,8 +195,13 @@ def _verify_with_math_verify(
             verdicts[index] = _missing_gold(gold)
             continue
         text = completion_text(completion)
-        if prompts is not None:
-            text = _without_copied_prompt(text, prompts[index])
+        if len(text) > max_chars:
+            message = f"no answer: the completion is {len(text):,} characters, over {max_chars:,}"
+            verdicts[index] = Verdict(Outcome.NO_ANSWER, None, 0.0, message)
+            continue
+        question = None if prompts is None else completion_text(prompts[index])
+        if question is not None:
+            text = _without_copied_prompt(text, question)
         start = time.perf_counter()
         answer = _boxed_number(text) or text
         fast = _fast_numbers(gold_text, answer, policy)
@@ -203,13 +209,10 @@ def _verify_with_math_verify(
             elapsed = time.perf_counter() - start
             verdicts[index] = Verdict(fast, answer.strip().strip("$").strip(), elapsed)
         else:
-            jobs.append((index, gold_text, text))
-    results = pool.run([(gold, text, rules) for _, gold, text in jobs], kind="math_verify")
-    for (index, _, _), result in zip(jobs, results, strict=True):
-        decided = result.outcome in (Outcome.CORRECT, Outcome.WRONG)
-        extracted = result.message if decided else None
-        message = None if decided else result.message
-        verdicts[index] = Verdict(result.outcome, extracted, result.seconds, message)
+            jobs.append((index, gold_text, text, question))
+    results = pool.run([(*job[1:], rules) for job in jobs], kind="math_verify")
+    for (index, *_), result in zip(jobs, results, strict=True):
+        verdicts[index] = Verdict(result.outcome, result.extracted, result.seconds, result.message)
     return [v for v in verdicts if v is not None]
 
 
@@ -223,6 +226,7 @@ def verify_math_batch(
     backend: str = "math_verify",
     prompts: Sequence[object] | None = None,
     policy: MathPolicy | dict[str, Any] | None = None,
+    max_chars: int | None = None,
 ) -> list[Verdict]:
     """Verify many completions; symbolic cases run in parallel in the pool.
 
@@ -241,6 +245,8 @@ def verify_math_batch(
             verbatim copies of it are removed before extraction.
         policy: what counts as equal (``MathPolicy`` or a mapping of its
             fields); the default is math-verify's rules.
+        max_chars: a longer completion is not read: no answer, with a message
+            (default ``MAX_COMPLETION_CHARS``, about 50k tokens).
     """
     if len(golds) != len(completions):
         raise ValueError(f"{len(golds)} gold answers for {len(completions)} completions")
@@ -248,7 +254,8 @@ def verify_math_batch(
     _check_backend(backend, rules)
     if backend == "math_verify":
         runner = pool or default_pool(timeout=timeout)
-        return _verify_with_math_verify(golds, completions, runner, prompts, rules)
+        limit = MAX_COMPLETION_CHARS if max_chars is None else max_chars
+        return _verify_with_math_verify(golds, completions, runner, prompts, rules, limit)
     verdicts: list[Verdict | None] = [None] * len(golds)
     symbolic: list[tuple[int, str, str, float]] = []
     for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
@@ -325,6 +332,7 @@ class MathVerifier(RewardTerm):
         no_answer: float | str = 0.0,
         backend: str = "math_verify",
         policy: MathPolicy | dict[str, Any] | None = None,
+        max_chars: int = MAX_COMPLETION_CHARS,
         name: str = "math_correct",
     ) -> None:
         super().__init__(name)
@@ -342,6 +350,9 @@ class MathVerifier(RewardTerm):
         self.policy = MathPolicy.coerce(policy)
         _check_backend(backend, self.policy)
         self.backend = backend
+        if max_chars <= 0:
+            raise ValueError(f"max_chars must be positive, got {max_chars}")
+        self.max_chars = int(max_chars)
         default_pool(timeout=self.timeout)  # workers start now, warm by the first batch
 
     def _compute(self, batch: Batch) -> RewardOutput:
@@ -353,6 +364,7 @@ class MathVerifier(RewardTerm):
             backend=self.backend,
             prompts=batch.get("prompt"),
             policy=self.policy,
+            max_chars=self.max_chars,
         )
         values = np.array([np.nan if v.score is None else v.score for v in verdicts])
         status = np.array([_STATUS[v.outcome] for v in verdicts], dtype=np.int8)

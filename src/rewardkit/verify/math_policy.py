@@ -44,6 +44,12 @@ expressions                                        gold number; ``False``: a gol
 degrees and radians    ``degrees_as_radians=       ``90^\\circ`` equals 90 (the sign is
                        False``                     dropped); ``True`` also lets it equal
                                                    ``\\frac{\\pi}{2}``
+the question's own     ``question_expressions=     with prompts given, an unevaluated
+expression             False``                     expression copied from the question
+                                                   (``1663 * 5242`` for "Solve 1663 *
+                                                   5242") is not an answer. math-verify
+                                                   sees no prompt; the adversarial corpus
+                                                   shows why this default differs
 =====================  ==========================  ==========================================
 
 Example:
@@ -86,6 +92,7 @@ class MathPolicy:
     assignment: bool = True
     evaluate: bool = True
     degrees_as_radians: bool = False
+    question_expressions: bool = False
 
     def __post_init__(self) -> None:
         if self.percent not in PERCENT_MODES:

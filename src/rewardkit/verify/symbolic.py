@@ -53,6 +53,7 @@ class SymbolicResult:
     outcome: Outcome
     seconds: float
     message: str | None = None
+    extracted: str | None = None  # the answer found (math-verify jobs)
 
 
 # ----------------------------------------------------------------- worker side
@@ -206,9 +207,9 @@ class SymbolicPool:
     ) -> list[SymbolicResult]:
         """Compare every (gold, pred) pair; results come back in order.
 
-        ``kind="math_verify"`` takes (gold, whole completion[, policy dict])
-        and extracts and compares with math-verify; a result's message is
-        then the extracted answer (or why there is none).
+        ``kind="math_verify"`` takes (gold, whole completion[, question[,
+        policy dict]]) and extracts and compares with math-verify; a result
+        then carries the extracted answer, and a message where there is a why.
         """
         with self._lock:
             return self._run([(kind, pair) for pair in pairs])
@@ -272,8 +273,10 @@ class SymbolicPool:
         job, elapsed = worker.job, time.monotonic() - worker.started
         if answered:
             try:
-                _, outcome, message = worker.receive.recv()
-                results[job] = SymbolicResult(Outcome(outcome), elapsed, message)
+                _, outcome, message, *extracted = worker.receive.recv()
+                results[job] = SymbolicResult(
+                    Outcome(outcome), elapsed, message, extracted[0] if extracted else None
+                )
                 worker.job = None
             except (EOFError, OSError):  # the worker died (e.g. memory)
                 results[job] = SymbolicResult(Outcome.ERROR, elapsed, "worker died")
