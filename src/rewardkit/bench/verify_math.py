@@ -1,25 +1,33 @@
-"""The ``verify-math`` suite: rewardkit's math verifier against math-verify.
+"""The ``verify-math`` suite: rewardkit's ``MathVerifier`` against math-verify, on three corpora.
 
-A labelled corpus is built offline from ``reasoning-gym`` generators. Every
-gold answer is rendered as completions that are correct in varied formats
-(boxed, LaTeX fraction, decimal, with units or text), near-miss wrong
-answers, and, for a share of the golds, adversarial completions (master-key
-phrases, enumerations of candidates, empty answers, a power tower, deeply
-nested braces, a megabyte of text, a copy of the question). Both verifiers
-score the same corpus in the same process; the report gives label
-agreement, confusion matrices, throughput and per-item latency.
+1. **Math-Verify's regression corpus** (``../shared/corpora``): 247 labelled
+   triples, mostly real model outputs. Outside data: nobody here wrote them.
+2. **reasoning-gym**: golds from ``reasoning-gym`` generators, rendered as
+   correct completions in varied formats and as near-miss wrong ones. The
+   labels are this project's own construction.
+3. **Adversarial**: completions that must never score (master-key phrases,
+   enumerations, empty answers, a power tower, deep braces, a megabyte of
+   text, a copy of the question), also this project's construction.
 
-Run: ``rewardkit bench verify-math`` (``--quick`` for a small corpus).
+Both verifiers score the same items in the same run. rewardkit gets what a
+training loop gives it (the prompt, too); math-verify is called as its README
+shows (``verify(parse(gold), parse(completion))``, one at a time, with its own
+timeouts set to the same budget). Each corpus is then scored one at a time by
+two rewardkit processes at once, each with its own cold pool.
+
+Run: ``rewardkit bench verify-math`` (``--quick`` for small corpora).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rewardkit.bench.runner import (
@@ -30,295 +38,389 @@ from rewardkit.bench.runner import (
     latency_summary,
     markdown_table,
 )
-from rewardkit.bench.verify_math_corpus import LABELS, TASKS, Item, build_corpus
-from rewardkit.verify.math import verify_math, verify_math_batch
+from rewardkit.bench.verify_math_corpus import (
+    TASKS,
+    Item,
+    build_adversarial,
+    build_corpus,
+    load_regressions,
+)
+from rewardkit.verify.math import verify_math_batch
 from rewardkit.verify.symbolic import SymbolicPool
 
-__all__ = ["VerifyMath", "main"]
+__all__ = ["CORPORA", "VerifyMath", "main", "score_items"]
 
-OUTCOMES = ("correct", "wrong", "unparseable", "timeout", "error")
+CORPORA = ("regressions", "reasoning-gym", "adversarial")
+TITLES = {
+    "regressions": "Math-Verify's regression corpus (outside data)",
+    "reasoning-gym": "reasoning-gym corpus (labels are this project's own construction)",
+    "adversarial": "adversarial completions (this project's construction; every one must score 0)",
+}
+SYSTEMS = ("rewardkit", "math_verify", "rewardkit_x2")
 PER_TASK, QUICK_PER_TASK = 300, 20
+ADVERSARIAL_EVERY, QUICK_ADVERSARIAL_EVERY = 40, 10
+#: where the shared corpus lives, relative to the working directory or the project
+REGRESSIONS = Path("../shared/corpora/math-verify-regressions.jsonl")
+DISAGREEMENTS_KEPT = 300
 
 
 # ----------------------------------------------------------------- scoring
-def _rewardkit_batch(items: Sequence[Item], pool: SymbolicPool, chunk: int) -> list[str]:
-    outcomes: list[str] = []
+def _expected(item: Item) -> float:
+    return 1.0 if item.label == "correct" else 0.0
+
+
+def _rewardkit_batched(items: Sequence[Item], pool: SymbolicPool, chunk: int = 512) -> list[Any]:
+    verdicts: list[Any] = []
     progress = Progress("rewardkit (batched)", len(items))
     for start in range(0, len(items), chunk):
         part = items[start : start + chunk]
-        verdicts = verify_math_batch(
-            [i.gold for i in part], [i.completion for i in part], pool=pool
+        verdicts += verify_math_batch(
+            [i.gold for i in part],
+            [i.completion for i in part],
+            prompts=[i.prompt or None for i in part],
+            pool=pool,
         )
-        outcomes += [v.outcome.value for v in verdicts]
         progress.update(len(part))
-    return outcomes
+    return verdicts
 
 
-def _rewardkit_each(items: Sequence[Item], pool: SymbolicPool) -> list[float]:
-    latencies = []
-    for item in Progress("rewardkit (one at a time)", len(items)).wrap(items):
-        start = time.perf_counter()
-        verify_math(item.gold, item.completion, pool=pool)
-        latencies.append(time.perf_counter() - start)
-    return latencies
+def score_items(
+    items: Sequence[Item], timeout: float, label: str = "rewardkit (one at a time)"
+) -> dict[str, Any]:
+    """rewardkit one item at a time with a fresh (cold) pool: outcomes, scores and
+    per-item wall latencies. Used in this process and in each of two at once."""
+    pool = SymbolicPool(timeout=timeout)
+    outcomes, scores, latencies, extracted = [], [], [], []
+    try:
+        for item in Progress(label, len(items)).wrap(items):
+            start = time.perf_counter()
+            (verdict,) = verify_math_batch(
+                [item.gold], [item.completion], prompts=[item.prompt or None], pool=pool
+            )
+            latencies.append(time.perf_counter() - start)
+            outcomes.append(verdict.outcome.value)
+            scores.append(verdict.score)
+            extracted.append(verdict.extracted or verdict.message)
+    finally:
+        pool.close()
+    return {"outcomes": outcomes, "scores": scores, "latencies": latencies, "extracted": extracted}
 
 
-def _math_verify_each(items: Sequence[Item], timeout: float) -> tuple[list[str], list[float]]:
+def _math_verify_each(items: Sequence[Item], timeout: float) -> dict[str, Any]:
+    """math-verify as its README calls it, one item at a time, with its own timeouts."""
     from math_verify import parse, verify
 
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)
-    outcomes, latencies = [], []
+    budget = max(1, round(timeout))  # math-verify takes whole seconds
+    outcomes, scores, latencies, extracted = [], [], [], []
     for item in Progress("math-verify", len(items)).wrap(items):
         start = time.perf_counter()
+        answer: list[Any] = []
         try:
-            budget = max(1, round(timeout))  # math-verify takes whole seconds
-            gold = parse(item.gold, parsing_timeout=budget)
+            bare = not any(m in item.gold for m in ("$", "\\boxed", "\\(", "\\["))
+            gold = parse(f"${item.gold}$" if bare else item.gold, parsing_timeout=budget)
             answer = parse(item.completion, parsing_timeout=budget)
             if not answer:
-                outcome = "unparseable"
+                outcome = "no_answer"
             else:
                 outcome = "correct" if verify(gold, answer, timeout_seconds=budget) else "wrong"
         except Exception:  # math-verify raising is its error outcome
             outcome = "error"
         latencies.append(time.perf_counter() - start)
         outcomes.append(outcome)
-    return outcomes, latencies
+        scores.append(1.0 if outcome == "correct" else 0.0)
+        extracted.append(str(answer[-1])[:200] if answer else None)
+    return {"outcomes": outcomes, "scores": scores, "latencies": latencies, "extracted": extracted}
 
 
-def _by_variant(items: Sequence[Item], latencies: Sequence[float]) -> dict[str, dict[str, float]]:
-    grouped: dict[str, list[float]] = defaultdict(list)
-    for item, seconds in zip(items, latencies, strict=True):
-        grouped[f"{item.label}/{item.variant}"].append(seconds)
-    return {key: latency_summary(values) for key, values in sorted(grouped.items())}
-
-
-def _metrics(items: Sequence[Item], outcomes: Sequence[str]) -> dict[str, Any]:
-    confusion: dict[str, Counter[str]] = {label: Counter() for label in LABELS}
-    per_task: dict[str, list[bool]] = defaultdict(list)
-    agree = 0
-    for item, outcome in zip(items, outcomes, strict=True):
-        confusion[item.label][outcome] += 1
-        hit = (outcome == "correct") == (item.label == "correct")
-        agree += hit
-        per_task[item.task].append(hit)
-    adversarial = [o for i, o in zip(items, outcomes, strict=True) if i.label == "adversarial"]
+def _metrics(items: Sequence[Item], scored: dict[str, Any]) -> dict[str, Any]:
+    """Agreement with the labels, false positives, outcomes and latency of one scoring."""
+    outcomes, scores, latencies = scored["outcomes"], scored["scores"], scored["latencies"]
+    hits = [s == _expected(i) for i, s in zip(items, scores, strict=True)]
+    false_positives = sum(
+        s == 1.0 and _expected(i) == 0.0 for i, s in zip(items, scores, strict=True)
+    )
+    disagreements = [
+        {
+            "gold": item.gold[:200],
+            "completion": item.completion[:300],
+            "label": item.label,
+            "variant": item.variant,
+            "task": item.task,
+            "outcome": outcome,
+            "extracted": None if found is None else str(found)[:200],
+        }
+        for item, hit, outcome, found in zip(
+            items, hits, outcomes, scored["extracted"], strict=True
+        )
+        if not hit
+    ]
     return {
-        "agreement": agree / len(items),
-        "confusion": {label: {o: confusion[label][o] for o in OUTCOMES} for label in LABELS},
-        "adversarial_false_positives": sum(o == "correct" for o in adversarial),
-        "adversarial_items": len(adversarial),
-        "per_task_agreement": {t: sum(v) / len(v) for t, v in sorted(per_task.items())},
+        "items": len(items),
+        "agreement": sum(hits) / len(items),
+        "false_positives": false_positives,
+        "outcomes": dict(Counter(outcomes)),
+        "one_at_a_time_per_second": len(items) / max(sum(latencies), 1e-9),
+        "latency": latency_summary(latencies),
+        "disagreement_count": len(disagreements),
+        "disagreements": disagreements[:DISAGREEMENTS_KEPT],
     }
 
 
-def _disagreements(
-    items: Sequence[Item], outcomes: Sequence[str], limit: int = 40
-) -> list[dict[str, str]]:
-    found = []
-    for item, outcome in zip(items, outcomes, strict=True):
-        if (outcome == "correct") != (item.label == "correct"):
-            found.append(
-                {
-                    "task": item.task,
-                    "gold": item.gold,
-                    "completion": item.completion[:200],
-                    "label": item.label,
-                    "variant": item.variant,
-                    "outcome": outcome,
-                }
-            )
-            if len(found) >= limit:
-                break
-    return found
+def _two_at_once(items: Sequence[Item], timeout: float) -> list[dict[str, Any]]:
+    """The corpus scored one at a time by two processes at once, each with a cold pool."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as processes:
+        jobs = [
+            processes.apply_async(score_items, (list(items), timeout, f"rewardkit process {n}"))
+            for n in (1, 2)
+        ]
+        return [job.get() for job in jobs]
 
 
 @dataclass(frozen=True)
 class Scoring:
-    """One unit of work: ``system`` (rewardkit or math_verify) scores the whole corpus."""
+    """One unit of work: ``system`` scores ``corpus``."""
 
     system: str
+    corpus: str
     timeout: float
-    workers: int
-
-
-def score_rewardkit(items: Sequence[Item], unit: Scoring) -> dict[str, Any]:
-    """rewardkit's outcomes in batches (throughput), then one at a time (latency)."""
-    pool = SymbolicPool(workers=unit.workers, timeout=unit.timeout)
-    try:
-        pool.run([("x", "x")])  # start the workers before timing
-        start = time.perf_counter()
-        outcomes = _rewardkit_batch(items, pool, chunk=512)
-        seconds = time.perf_counter() - start
-        latencies = _rewardkit_each(items, pool)
-    finally:
-        pool.close()
-    return _scored(items, outcomes, seconds, latencies)
-
-
-def score_math_verify(items: Sequence[Item], unit: Scoring) -> dict[str, Any]:
-    """math-verify's outcomes and latencies, one completion at a time, as it is called."""
-    start = time.perf_counter()
-    outcomes, latencies = _math_verify_each(items, unit.timeout)
-    return _scored(items, outcomes, time.perf_counter() - start, latencies)
-
-
-def _scored(
-    items: Sequence[Item], outcomes: list[str], seconds: float, latencies: list[float]
-) -> dict[str, Any]:
-    return _metrics(items, outcomes) | {
-        "throughput": len(items) / seconds,
-        "latency": latency_summary(latencies),
-        "latency_by_variant": _by_variant(items, latencies),
-        "disagreements": _disagreements(items, outcomes),
-    }
-
-
-def targets(results: dict[str, Any]) -> dict[str, Any]:
-    """The throughput ratio and the targets rewardkit has to meet against math-verify."""
-    rk, mv = results["rewardkit"], results["math_verify"]
-    ratio = rk["throughput"] / mv["throughput"]
-    limit_ms = (results["config"]["timeout"] + 0.5) * 1000
-    met = {
-        "agreement >= math-verify": (
-            rk["agreement"] >= mv["agreement"],
-            f"{rk['agreement']:.4f} vs {mv['agreement']:.4f}",
-        ),
-        "zero adversarial false positives": (
-            rk["adversarial_false_positives"] == 0,
-            f"{rk['adversarial_false_positives']} of {rk['adversarial_items']}",
-        ),
-        "throughput >= 10x math-verify": (ratio >= 10, f"{ratio:.1f}x"),
-        "max latency <= timeout + 0.5 s": (
-            rk["latency"]["max_ms"] <= limit_ms,
-            f"{rk['latency']['max_ms']:.0f} ms vs {limit_ms:.0f} ms",
-        ),
-    }
-    return {
-        "throughput_ratio": ratio,
-        "targets": {name: {"met": m, "detail": d} for name, (m, d) in met.items()},
-    }
 
 
 # ----------------------------------------------------------------- report
-_METHOD = (
-    "rewardkit's throughput is measured in batches (fast path in process, symbolic cases "
-    "in the worker pool); math-verify's one completion at a time, as it is called. "
-    "Latencies are per completion, one at a time, for both. Both get the same time "
-    "budget per completion: math-verify's own parsing and comparison timeouts are set "
-    "to the symbolic timeout."
-)
-_NOTES = [
-    "- Construction labels are ours: a rounded decimal for a longer exact value is wrong, "
-    "an unevaluated expression for a number is wrong, several candidate answers are wrong.",
-    "- Completions without an answer are `unparseable` for rewardkit (not applicable, "
-    "never a score); math-verify returns False for them, counted here as `wrong` or "
-    "`unparseable` when its parser found nothing.",
-    "- `results.json` lists the first disagreements of each verifier with the labels.",
-]
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
 
 
-def _summary_table(results: dict[str, Any]) -> str:
-    rk, mv = results["rewardkit"], results["math_verify"]
+def _corpus_table(result: dict[str, Any]) -> str:
+    rk, mv = result["rewardkit"], result.get("math_verify")
+    systems = [rk] if mv is None else [rk, mv]
 
-    def row(label: str, value: Callable[[dict[str, Any]], str], ratio: str = "") -> list[str]:
-        return [label, value(rk), value(mv), ratio]
+    def row(name: str, key: Any, fmt: str, ratio: bool = False) -> list[str]:
+        values = [key(s) for s in systems]
+        cells = [format(v, fmt) for v in values]
+        if mv is not None:
+            cells.append(_ratio(values[0], values[1]) if ratio else "")
+        return [name, *cells]
 
     rows = [
+        row("label agreement", lambda s: s["agreement"], ".4f", ratio=True),
+        row("false positives", lambda s: s["false_positives"], "d"),
+        row("no answer", lambda s: s["outcomes"].get("no_answer", 0), "d"),
+        row("timeouts", lambda s: s["outcomes"].get("timeout", 0), "d"),
+        row("errors", lambda s: s["outcomes"].get("error", 0), "d"),
         row(
-            "label agreement",
-            lambda s: f"{s['agreement']:.4f}",
-            f"{rk['agreement'] / mv['agreement']:.3f}",
+            "throughput, batched (items/s)",
+            lambda s: s.get("batched_per_second", s["one_at_a_time_per_second"]),
+            ",.0f",
+            ratio=True,
         ),
         row(
-            "adversarial false positives",
-            lambda s: f"{s['adversarial_false_positives']}/{s['adversarial_items']}",
+            "throughput, one at a time (items/s)",
+            lambda s: s["one_at_a_time_per_second"],
+            ",.0f",
+            ratio=True,
         ),
-        row(
-            "throughput (completions/s)",
-            lambda s: f"{s['throughput']:,.0f}",
-            f"{results['throughput_ratio']:.1f}x",
-        ),
-        row("latency p50 (ms)", lambda s: f"{s['latency']['p50_ms']:.3f}"),
-        row("latency p99 (ms)", lambda s: f"{s['latency']['p99_ms']:.2f}"),
-        row("latency max (ms)", lambda s: f"{s['latency']['max_ms']:.1f}"),
+        row("latency p50 (ms)", lambda s: s["latency"]["p50_ms"], ".2f"),
+        row("latency p99 (ms)", lambda s: s["latency"]["p99_ms"], ".1f"),
+        row("latency max (ms)", lambda s: s["latency"]["max_ms"], ".0f"),
     ]
-    return markdown_table(["", "rewardkit", "math-verify", "ratio"], rows)
+    header = ["", "rewardkit"] + ([] if mv is None else ["math-verify", "ratio"])
+    return markdown_table(header, rows)
 
 
-def _detail_sections(results: dict[str, Any]) -> list[str]:
-    """Targets, both confusion matrices and the agreement per task."""
-    lines = ["## Targets", ""]
-    for name, target in results["targets"].items():
-        lines.append(f"- {name}: {'met' if target['met'] else 'MISSED'} ({target['detail']})")
-    for system, key in (("rewardkit", "rewardkit"), ("math-verify", "math_verify")):
-        confusion = results[key]["confusion"]
-        rows = [[label, *(confusion[label][o] for o in OUTCOMES)] for label in LABELS]
-        table = markdown_table(["label \\ outcome", *OUTCOMES], rows)
-        lines += ["", f"## Confusion matrix: {system}", "", table]
-    rk, mv = (
-        results["rewardkit"]["per_task_agreement"],
-        results["math_verify"]["per_task_agreement"],
+def _two_process_table(results: dict[str, Any]) -> str:
+    rows = []
+    for corpus in CORPORA:
+        result = results["corpora"].get(corpus)
+        if not result or "rewardkit_x2" not in result:
+            continue
+        single = result["rewardkit"]
+        for n, run in enumerate(result["rewardkit_x2"], start=1):
+            rows.append(
+                [
+                    corpus,
+                    f"process {n}",
+                    f"{run['agreement']:.4f} ({single['agreement']:.4f})",
+                    run["false_positives"],
+                    run["outcomes"].get("timeout", 0),
+                    f"{run['latency']['p99_ms']:.1f}",
+                    f"{run['latency']['max_ms']:.0f}",
+                ]
+            )
+    header = ["corpus", "", "agreement (alone)", "false positives", "timeouts", "p99 ms", "max ms"]
+    return markdown_table(header, rows)
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets, each met or missed with the figure reached."""
+    corpora, timeout = results["corpora"], results["config"]["timeout"]
+    limit_ms = (timeout + 0.5) * 1000
+    met: dict[str, tuple[bool, str]] = {}
+    regressions = corpora.get("regressions")
+    if regressions:
+        rk = regressions["rewardkit"]
+        met["regression corpus: agreement >= 0.99, 0 false positives"] = (
+            rk["agreement"] >= 0.99 and rk["false_positives"] == 0,
+            f"{rk['agreement']:.4f}, {rk['false_positives']} false positives",
+        )
+    adversarial = corpora["adversarial"]["rewardkit"]
+    met["adversarial: 0 false positives"] = (
+        adversarial["false_positives"] == 0,
+        f"{adversarial['false_positives']} of {adversarial['items']}",
     )
-    rows = [[t, f"{rk[t]:.3f}", f"{mv[t]:.3f}"] for t in rk]
-    lines += [
-        "",
-        "## Agreement per task",
-        "",
-        markdown_table(["task", "rewardkit", "math-verify"], rows),
+    gym = corpora["reasoning-gym"]
+    if "math_verify" in gym:
+        ratio = (
+            gym["rewardkit"]["batched_per_second"] / gym["math_verify"]["one_at_a_time_per_second"]
+        )
+        met["reasoning-gym throughput >= 10x math-verify one at a time"] = (
+            ratio >= 10,
+            f"{ratio:.1f}x (batched {gym['rewardkit']['batched_per_second']:,.0f}/s vs "
+            f"{gym['math_verify']['one_at_a_time_per_second']:,.0f}/s)",
+        )
+    worst = max(corpora[c]["rewardkit"]["latency"]["max_ms"] for c in corpora)
+    met["max latency <= timeout + 0.5 s, every item"] = (
+        worst <= limit_ms,
+        f"{worst:,.0f} ms vs {limit_ms:,.0f} ms",
+    )
+    pairs = [
+        (corpora[c]["rewardkit"], run)
+        for c in corpora
+        for run in corpora[c].get("rewardkit_x2", [])
     ]
-    return lines
+    if pairs:
+        same = all(abs(run["agreement"] - alone["agreement"]) < 1e-12 for alone, run in pairs)
+        worst_pair = max(run["latency"]["max_ms"] for _, run in pairs)
+        met["2 processes at once: same agreement, max latency <= timeout + 0.5 s"] = (
+            same and worst_pair <= limit_ms,
+            f"agreement {'identical' if same else 'DIFFERS'}, max {worst_pair:,.0f} ms",
+        )
+    return {"targets": {name: {"met": m, "detail": d} for name, (m, d) in met.items()}}
+
+
+def render_disagreements(results: dict[str, Any]) -> str:
+    """Every kept disagreement with the labels, per corpus and verifier."""
+    lines = ["# verify-math: disagreements with the labels", ""]
+    for corpus in CORPORA:
+        result = results["corpora"].get(corpus)
+        if not result:
+            continue
+        for system in ("rewardkit", "math_verify"):
+            if system not in result:
+                continue
+            scored = result[system]
+            kept = scored["disagreements"]
+            lines += [
+                f"## {corpus}: {system} ({scored['disagreement_count']} disagreements"
+                + (
+                    f", first {len(kept)} shown)"
+                    if len(kept) < scored["disagreement_count"]
+                    else ")"
+                ),
+                "",
+            ]
+            rows = [
+                [
+                    d["label"],
+                    d["outcome"],
+                    f"`{d['gold'][:60]}`",
+                    f"`{d['completion'][-100:]}`".replace("\n", " ").replace("|", "\\|"),
+                    f"`{d['extracted']}`".replace("|", "\\|")[:80],
+                    d["variant"][:40],
+                ]
+                for d in kept
+            ]
+            if rows:
+                lines += [
+                    markdown_table(
+                        ["label", "outcome", "gold", "completion (end)", "extracted", "variant"],
+                        rows,
+                    ),
+                    "",
+                ]
+    return "\n".join(lines) + "\n"
 
 
 def render_report(results: dict[str, Any]) -> str:
-    """The report of a run that scored both verifiers."""
-    corpus, config = results["corpus"], results["config"]
+    """The report: each corpus (outside data first), two processes, the targets."""
+    config, sizes = results["config"], results["sizes"]
     lines = [
         "# verify-math",
         "",
         f"Regenerate: `{results['command']}`",
         "",
-        f"Corpus: {corpus['items']} completions of {corpus['golds']} gold "
-        f"answers from {len(corpus['tasks'])} reasoning-gym tasks "
-        f"({corpus['by_label']}). Symbolic timeout {config['timeout']} s, "
-        f"{config['workers']} workers. Machine: {results['environment']['cpus']} CPUs.",
+        f"rewardkit `MathVerifier` defaults (math-verify inside killable workers, "
+        f"`MathPolicy()`), timeout {config['timeout']} s, "
+        f"{results['environment']['cpus']} CPUs. math-verify "
+        f"{results['environment'].get('math_verify', '?')}, called as its README shows, one "
+        "item at a time, with its own timeouts set to the same budget. rewardkit also gets "
+        "each item's prompt, as a training loop passes it. Batched throughput is rewardkit "
+        "scoring the whole corpus in chunks of 512; latencies are one item at a time.",
         "",
-        "## Summary",
+    ]
+    for number, corpus in enumerate(CORPORA, start=1):
+        result = results["corpora"].get(corpus)
+        lines += [f"## {number}. {TITLES[corpus]}", ""]
+        if not result:
+            lines += [f"Not run: {results.get('skipped', {}).get(corpus, 'not found')}.", ""]
+            continue
+        lines += [f"{sizes[corpus]}", "", _corpus_table(result), ""]
+    lines += [
+        "## Two processes verifying at once",
         "",
-        _summary_table(results),
+        "Each corpus scored one item at a time by two processes at once, each starting its "
+        "own pool cold (agreement alone in brackets).",
         "",
-        _METHOD,
+        _two_process_table(results),
         "",
-        *_detail_sections(results),
+        "## Targets",
         "",
-        "## Notes",
+    ]
+    for name, target in results.get("targets", {}).items():
+        lines.append(f"- {name}: {'met' if target['met'] else 'MISSED'} ({target['detail']})")
+    lines += [
         "",
-        *_NOTES,
+        "Every disagreement with the labels, per corpus and verifier: "
+        "[disagreements.md](disagreements.md) (full lists in `results.json`).",
     ]
     return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------- the suite
 class VerifyMath(Suite):
-    """The suite: one corpus, scored by each verifier (one unit each), in this process."""
+    """The suite: three corpora, each scored by rewardkit, math-verify, and two rewardkit
+    processes at once (one unit each)."""
 
     name = "verify-math"
     description = __doc__
-    quick_help = f"small corpus ({QUICK_PER_TASK} golds per task)"
-    options = ("seed", "rerender")
+    quick_help = f"small corpora ({QUICK_PER_TASK} golds per task)"
+    options = ("seed", "resume", "rerender")
 
     def __init__(self) -> None:
-        self.items: list[Item] = []
+        self.corpora: dict[str, list[Item]] = {}
+        self.skipped: dict[str, str] = {}
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--per-task", type=int, default=PER_TASK, help=f"golds per task (default {PER_TASK})"
         )
-        parser.add_argument("--timeout", type=float, default=2.0, help="symbolic timeout, seconds")
-        parser.add_argument("--workers", type=int, default=2, help="symbolic worker processes")
+        parser.add_argument("--timeout", type=float, default=2.0, help="seconds per item")
+        parser.add_argument(
+            "--regressions",
+            default=None,
+            help=f"Math-Verify's regression corpus (default: {REGRESSIONS}, from here or "
+            "beside the project)",
+        )
         parser.add_argument("--skip-peer", action="store_true", help="do not run math-verify")
+        parser.add_argument(
+            "--skip-two-processes", action="store_true", help="do not run two processes at once"
+        )
 
     def check(self, args: argparse.Namespace) -> str | None:
-        return "--per-task must be positive" if _per_task(args) <= 0 else None
+        if _per_task(args) <= 0:
+            return "--per-task must be positive"
+        return "--timeout must be positive" if args.timeout <= 0 else None
 
     def command(self, args: argparse.Namespace) -> str:
         command = f"rewardkit bench {self.name}" + (" --quick" if args.quick else "")
@@ -328,43 +430,121 @@ class VerifyMath(Suite):
 
     def prepare(self, args: argparse.Namespace) -> None:
         per_task = _per_task(args)
-        print(f"building the corpus ({per_task} golds x {len(TASKS)} tasks)...", flush=True)
-        self.items = build_corpus(
-            per_task,
-            args.seed,
-            adversarial_every=10 if args.quick else 20,
-            big_every=50 if args.quick else 400,
-        )
-        print(f"{len(self.items)} completions", flush=True)
+        path = _regressions_path(args.regressions)
+        if path is None:
+            self.skipped["regressions"] = f"{REGRESSIONS} not found (pass --regressions PATH)"
+            print(f"skipping the regression corpus: {self.skipped['regressions']}", flush=True)
+        else:
+            self.corpora["regressions"] = load_regressions(path)
+        print(f"building the corpora ({per_task} golds x {len(TASKS)} tasks)...", flush=True)
+        self.corpora["reasoning-gym"] = build_corpus(per_task, args.seed)
+        every = QUICK_ADVERSARIAL_EVERY if args.quick else ADVERSARIAL_EVERY
+        self.corpora["adversarial"] = build_adversarial(per_task, args.seed, every, every * 10)
+        for corpus, items in self.corpora.items():
+            print(f"  {corpus}: {len(items)} items", flush=True)
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Scoring]:
-        systems = ["rewardkit"] + ([] if args.skip_peer else ["math_verify"])
-        done = {r["system"] for r in runs}
-        return [Scoring(s, args.timeout, args.workers) for s in systems if s not in done]
+        systems = [
+            s
+            for s in SYSTEMS
+            if not (s == "math_verify" and args.skip_peer)
+            and not (s == "rewardkit_x2" and args.skip_two_processes)
+        ]
+        done = {(r["system"], r["corpus"]) for r in runs}
+        return [
+            Scoring(system, corpus, args.timeout)
+            for corpus in self.corpora
+            for system in systems
+            if (system, corpus) not in done
+        ]
 
     def run_unit(self, unit: Scoring) -> dict[str, Any]:
-        score = score_rewardkit if unit.system == "rewardkit" else score_math_verify
-        return {"system": unit.system} | score(self.items, unit)
+        items = self.corpora[unit.corpus]
+        print(f"{unit.corpus}: {unit.system}", flush=True)
+        record: dict[str, Any] = {"system": unit.system, "corpus": unit.corpus}
+        if unit.system == "math_verify":
+            return record | _metrics(items, _math_verify_each(items, unit.timeout))
+        if unit.system == "rewardkit_x2":
+            runs = _two_at_once(items, unit.timeout)
+            return record | {"runs": [_metrics(items, run) for run in runs]}
+        pool = SymbolicPool(timeout=unit.timeout)
+        try:
+            pool.run([("x", "x")])  # warm: batched throughput is the steady rate
+            start = time.perf_counter()
+            batched = _rewardkit_batched(items, pool)
+            seconds = time.perf_counter() - start
+        finally:
+            pool.close()
+        alone = score_items(items, unit.timeout)
+        same = [v.outcome.value for v in batched] == alone["outcomes"]
+        return (
+            record
+            | _metrics(items, alone)
+            | {
+                "batched_per_second": len(items) / seconds,
+                "batched_equals_one_at_a_time": same,
+            }
+        )
+
+    def describe(self, run: dict[str, Any]) -> str | None:
+        if run["system"] == "rewardkit_x2":
+            agreements = ", ".join(f"{r['agreement']:.4f}" for r in run["runs"])
+            return f"{run['corpus']} two processes: agreement {agreements}"
+        return (
+            f"{run['corpus']} {run['system']}: agreement {run['agreement']:.4f}, "
+            f"false positives {run['false_positives']}, max {run['latency']['max_ms']:,.0f} ms"
+        )
 
     def record(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
-        items = self.items
-        config = {"timeout": args.timeout, "workers": args.workers}
+        corpora: dict[str, dict[str, Any]] = {}
+        for run in runs:
+            body = {k: v for k, v in run.items() if k not in ("system", "corpus")}
+            corpora.setdefault(run["corpus"], {})[run["system"]] = body.get("runs", body)
         return {
-            "config": {"per_task": _per_task(args), "seed": args.seed} | config,
-            "environment": environment(),
-            "corpus": {
-                "items": len(items),
-                "golds": len({(i.task, i.gold) for i in items}),
-                "tasks": list(TASKS),
-                "by_label": dict(Counter(i.label for i in items)),
-            },
-        } | {r["system"]: {k: v for k, v in r.items() if k != "system"} for r in runs}
+            "config": {"per_task": _per_task(args), "seed": args.seed, "timeout": args.timeout},
+            "environment": environment() | {"math_verify": _math_verify_version()},
+            "sizes": {name: _describe(items) for name, items in self.corpora.items()},
+            "skipped": self.skipped,
+            "corpora": corpora,
+        }
 
     def summarize(self, results: dict[str, Any]) -> dict[str, Any]:
-        return targets(results) if "math_verify" in results else {}
+        return targets(results)
+
+    def plot(self, folder: Any, results: dict[str, Any]) -> list[str]:
+        folder.write_text("disagreements.md", render_disagreements(results))
+        return []
 
     def report(self, results: dict[str, Any], plots: list[str]) -> str | None:
-        return render_report(results) if "math_verify" in results else None
+        return render_report(results)
+
+
+def _describe(items: Sequence[Item]) -> str:
+    labels = Counter(i.label for i in items)
+    golds = len({(i.task, i.gold) for i in items})
+    return f"{len(items)} items of {golds} gold answers ({dict(labels)})."
+
+
+def _math_verify_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("math-verify")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _regressions_path(given: str | None) -> Path | None:
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise SystemExit(f"--regressions: no file at {path}")
+        return path
+    project = Path(__file__).resolve().parents[3]
+    for path in (REGRESSIONS, project / REGRESSIONS):
+        if path.is_file():
+            return path
+    return None
 
 
 def _per_task(args: argparse.Namespace) -> int:

@@ -14,17 +14,23 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import random
 import re
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 __all__ = [
+    "GENERIC_ATTACKS",
     "LABELS",
     "TASKS",
     "Item",
+    "build_adversarial",
     "build_corpus",
+    "load_regressions",
     "render_adversarial",
     "render_correct",
     "render_wrong",
@@ -58,6 +64,7 @@ class Item:
     completion: str
     label: str  # correct | wrong | adversarial
     variant: str
+    prompt: str = ""  # the question, as a training loop would pass it
 
 
 # ----------------------------------------------------------------- rendering
@@ -194,28 +201,83 @@ def render_adversarial(gold: str, question: str, big: bool) -> list[tuple[str, s
     return attacks
 
 
-def build_corpus(
-    per_task: int, seed: int, adversarial_every: int = 20, big_every: int = 400
-) -> list[Item]:
-    """The labelled corpus: per task ``per_task`` golds, each rendered several ways."""
+def _datasets(per_task: int, seed: int) -> list[tuple[str, list[dict[str, Any]]]]:
     import reasoning_gym
 
-    rng = random.Random(seed)
-    items: list[Item] = []
-    gold_index = 0
+    found = []
     for task in TASKS:
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
-            dataset = reasoning_gym.create_dataset(task, size=per_task, seed=seed)
+            found.append((task, list(reasoning_gym.create_dataset(task, size=per_task, seed=seed))))
+    return found
+
+
+def build_corpus(per_task: int, seed: int) -> list[Item]:
+    """The labelled corpus: per task ``per_task`` golds, each rendered correctly in
+    several formats and as near-miss wrong answers. The labels are this project's
+    own construction."""
+    rng = random.Random(seed)
+    items: list[Item] = []
+    for task, dataset in _datasets(per_task, seed):
         for entry in dataset:
-            gold = str(entry["answer"])
+            gold, question = str(entry["answer"]), str(entry["question"])
             for variant, text in render_correct(gold, rng):
-                items.append(Item(task, gold, text, "correct", variant))
+                items.append(Item(task, gold, text, "correct", variant, question))
             for variant, text in render_wrong(gold, rng):
-                items.append(Item(task, gold, text, "wrong", variant))
-            if gold_index % adversarial_every == 0:
+                items.append(Item(task, gold, text, "wrong", variant, question))
+    return items
+
+
+#: attacks that need no gold: each is scored against the gold "42"
+GENERIC_ATTACKS = {
+    "enumeration_100_boxes": "".join(rf"\boxed{{{k}}} " for k in range(100)),
+    "enumeration_100_in_one_box": r"\boxed{" + ", ".join(str(k) for k in range(100)) + "}",
+    "two_answer_tags": "<answer>41</answer><answer>42</answer>",
+    "deep_braces": r"\boxed{" + "{" * 5000 + "42" + "}" * 5000 + "}",
+    "unbalanced_braces": r"\boxed{" + "{" * 100_000,
+    "megabyte_of_nines": "9" * 1_000_000,
+    "megabyte_of_tags": "<answer>" * 120_000,
+    "empty_box": r"\boxed{}",
+    "whitespace": "   ",
+}
+
+
+def build_adversarial(
+    per_task: int, seed: int, every: int = 20, big_every: int = 400
+) -> list[Item]:
+    """Completions that must never score: the attacks of ``render_adversarial`` on every
+    ``every``-th gold (the megabyte one on every ``big_every``-th), and GENERIC_ATTACKS.
+
+    Example:
+        >>> items = build_adversarial(per_task=1, seed=0, every=7)
+        >>> {i.label for i in items}, len({i.task for i in items}) >= 2
+        ({'adversarial'}, True)
+    """
+    items: list[Item] = []
+    gold_index = 0
+    for task, dataset in _datasets(per_task, seed):
+        for entry in dataset:
+            if gold_index % every == 0:
+                gold, question = str(entry["answer"]), str(entry["question"])
                 big = gold_index % big_every == 0
-                for variant, text in render_adversarial(gold, str(entry["question"]), big):
-                    items.append(Item(task, gold, text, "adversarial", variant))
+                for variant, text in render_adversarial(gold, question, big):
+                    items.append(Item(task, gold, text, "adversarial", variant, question))
             gold_index += 1
+    for variant, text in GENERIC_ATTACKS.items():
+        items.append(Item("generic", "42", text, "adversarial", variant, "What is 6 times 7?"))
+    return items
+
+
+def load_regressions(path: str | Path) -> list[Item]:
+    """Math-Verify's regression corpus (``{"gold", "completion", "label", "source"}`` per
+    line), as items labelled ``correct`` (label 1) or ``wrong`` (label 0)."""
+    items = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            label = "correct" if int(row["label"]) == 1 else "wrong"
+            source = str(row.get("source", "")).split("::")[-1]
+            items.append(
+                Item("math-verify", str(row["gold"]), str(row["completion"]), label, source)
+            )
     return items

@@ -105,6 +105,10 @@ def _math_forms(text: str) -> tuple[str, ...]:
     return (text,) if delimited else (f"${text}$", f"\\boxed{{{text}}}", text)
 
 
+#: a bare gold such as 1,22: read as math-verify reads a number in plain text (1.22)
+_COMMA_NUMBER = re.compile(r"[-+]?\d+,\d+")
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_gold(gold: str, units: bool) -> tuple[Any, ...]:
     """A bare gold answer is math, not prose: ``1,2,3`` is a list, not 1.2.
@@ -112,7 +116,8 @@ def _parse_gold(gold: str, units: bool) -> tuple[Any, ...]:
     Cached: a GRPO group shares its gold, so it is parsed once per group."""
 
     config = _extraction_config(units)
-    for form in _math_forms(gold):
+    forms = (gold,) if _COMMA_NUMBER.fullmatch(gold.strip()) else _math_forms(gold)
+    for form in forms:
         parsed = parse(form, extraction_config=config, parsing_timeout=None, raise_on_error=True)
         if parsed:
             return tuple(parsed)

@@ -199,7 +199,8 @@ def _verify_with_math_verify(
             message = f"no answer: the completion is {len(text):,} characters, over {max_chars:,}"
             verdicts[index] = Verdict(Outcome.NO_ANSWER, None, 0.0, message)
             continue
-        question = None if prompts is None else completion_text(prompts[index])
+        prompt = None if prompts is None else prompts[index]
+        question = None if prompt is None else completion_text(prompt)
         if question is not None:
             text = _without_copied_prompt(text, question)
         start = time.perf_counter()
