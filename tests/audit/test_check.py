@@ -78,3 +78,19 @@ def test_soft_problems_warn(batch, message):
     with pytest.warns(RewardCheckWarning, match=message):
         report = check_reward(column("x"), batch)
     assert report.passed and any(message in w for w in report.warnings)
+
+
+def test_most_samples_without_an_answer_warn():
+    from rewardkit.verify import MathVerifier
+
+    batch = {
+        "completion": ["The answer is 4", r"\boxed{5}", "I think", r"\boxed{4}"],
+        "answer": ["4"] * 4,
+    }
+    report = check_reward(MathVerifier(timeout=10.0), batch, warn=False)
+    assert report.output.messages[2] == "no answer"
+    assert not any("no answer" in w for w in report.warnings)  # 1 of 4
+    # e.g. a format the verifier does not read: <result> tags
+    batch["completion"] = ["<result>4</result>", "<result>5</result>", "hmm", r"\boxed{4}"]
+    with pytest.warns(RewardCheckWarning, match="3 of 4 samples have no answer"):
+        check_reward(MathVerifier(timeout=10.0), batch)

@@ -60,6 +60,12 @@ def test_outcomes(verifier):
         # a relation's direction matters
         ("x>2", r"\boxed{x<2}", 0.0),
         ("x>2", r"\boxed{x>2}", 1.0),
+        # a huge or odd answer is wrong at once, not a timeout (NaN) after the budget
+        ("42", r"\boxed{10^{10^{10}}}", 0.0),
+        ("42", r"\boxed{9^{9^{9^{9}}}}", 0.0),
+        ("42", r"\boxed{" + "{" * 3000 + "42" + "}" * 3000 + "}", 0.0),
+        ("10^{100}", r"\boxed{10^{100}}", 1.0),
+        ("1024", r"\boxed{2^{10}}", 1.0),
     ],
 )
 def test_fixes_on_top_of_math_verify(verifier, gold, completion, expected):
@@ -115,3 +121,68 @@ def test_a_verbatim_copy_of_the_prompt_is_not_an_answer(verifier):
     assert verifier(batch).total.tolist() == [0.0, 1.0, 1.0]
     del batch["prompt"]
     assert verifier(batch).total.tolist()[0] == 1.0  # without the prompt, math-verify reads 6/8
+
+
+def test_chat_prompts_are_read_and_odd_prompts_only_turn_the_prompt_rules_off(verifier):
+    chat = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Simplify 6/8."},
+    ]
+    batch = {
+        "prompt": [chat, {"not": "a prompt"}, None],
+        "completion": ["Simplify 6/8.", r"\boxed{3/4}", r"\boxed{3/4}"],
+        "answer": ["3/4", "3/4", "3/4"],
+    }
+    out = verifier(batch)
+    assert out.total.tolist() == [0.0, 1.0, 1.0], out.messages
+
+
+@pytest.mark.parametrize("gold", [r"\frac{", "x^{", "(1,", "@@@"])
+def test_a_gold_answer_that_cannot_be_parsed_is_skipped_with_its_name(verifier, gold):
+    out = verifier({"completion": [r"\boxed{4}"], "answer": [gold]})
+    assert np.isnan(out.total[0]) and out.status[0] == Status.ERROR
+    assert repr(gold) in out.messages[0] and "cannot be parsed" in out.messages[0]
+
+
+def test_the_in_process_path_agrees_with_the_worker():
+    """Every completion the caller decides itself gets the worker's verdict too."""
+    from rewardkit.bench.verify_math_corpus import build_corpus
+    from rewardkit.verify.math import _fast_numbers, _plain_answer
+    from rewardkit.verify.math_policy import MathPolicy
+
+    shapes = [
+        r"\boxed{5} <answer>6</answer>",
+        r"The final answer is 5. \boxed{6}",
+        "<answer>5</answer><answer>6</answer>",
+        r"so \boxed{6}.",
+        r"\boxed{6} and then {x}",
+        "<answer> 6 </answer>",
+        "<answer>$6$</answer>",
+        "<answer>6",
+        r"\boxed{6.0}",
+        r"\boxed{-6}",
+        r"\fbox{5} \boxed{6}",
+    ]
+    pairs = [("6", text) for text in shapes] + [
+        (item.gold, item.completion) for item in build_corpus(per_task=3, seed=2)
+    ]
+    policy = MathPolicy()
+    decided = [
+        (gold, text, outcome)
+        for gold, text in pairs
+        if (outcome := _fast_numbers(gold, _plain_answer(text) or text, policy)) is not None
+    ]
+    assert len(decided) >= len(pairs) // 3  # the path is used, not just defined
+    pool = SymbolicPool(workers=2, timeout=10.0)
+    try:
+        results = pool.run(
+            [(gold, text, None, policy.as_dict()) for gold, text, _ in decided], kind="math_verify"
+        )
+    finally:
+        pool.close()
+    mismatches = [
+        (gold, text, outcome.value, result.outcome.value)
+        for (gold, text, outcome), result in zip(decided, results, strict=True)
+        if outcome is not result.outcome
+    ]
+    assert not mismatches, mismatches

@@ -8,7 +8,9 @@ should not be).
 Hard: the term raises a rewardkit error or returns something that is not a
 ``RewardOutput``; wrong length; ±inf; NaN on a sample whose status is OK.
 Soft: a constant reward; every sample not applicable; zero variance within
-most groups (no GRPO signal); a scale far from 1.
+most groups (no GRPO signal); a scale far from 1; most samples with no answer
+found (a verifier scores those 0, as a completion that gives up, so a format
+mismatch looks like a policy that never answers).
 
 Example:
     >>> from rewardkit.core import term
@@ -42,6 +44,8 @@ SMALL_SCALE = 1e-2
 LARGE_SCALE = 1e2
 #: share of groups without variance above which a warning is drawn
 ZERO_VARIANCE_SHARE = 0.5
+#: share of samples whose answer was not found above which a warning is drawn
+NO_ANSWER_SHARE = 0.5
 
 
 @dataclass
@@ -131,6 +135,12 @@ def _soft_checks(output: RewardOutput, batch: Batch, group_column: str) -> list[
             found.append(
                 f"reward scale is far from 1 (RMS {rms:.3g}); consider affine() or a normalizer"
             )
+    no_answer = sum(1 for m in output.messages or () if m and m.startswith("no answer"))
+    if no_answer > NO_ANSWER_SHARE * len(output):
+        found.append(
+            f"{no_answer} of {len(output)} samples have no answer (scored as given up); does "
+            "the completion format match what the verifier reads?"
+        )
     if group_column in batch:
         stats = group_statistics(output.total, batch[group_column])
         if stats.n_groups > 1 and stats.frac_zero_variance > ZERO_VARIANCE_SHARE:

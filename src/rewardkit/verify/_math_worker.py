@@ -87,6 +87,46 @@ def _rewritten(text: str, policy: dict[str, Any]) -> str:
     return text
 
 
+#: LaTeX nested deeper than this is not an answer (parsing it only burns the timeout)
+MAX_BRACE_DEPTH = 100
+#: a number raised to an integer power above this is "huge" (10^100000 has 100001 digits)
+MAX_EXPONENT = 100_000
+
+
+def _malformed(text: str) -> bool:
+    """Unbalanced braces or brackets, or not a letter or digit in it: no answer to match."""
+    opened = text.count("(") + text.count("[")
+    closed = text.count(")") + text.count("]")
+    balanced = text.count("{") == text.count("}") and opened == closed
+    return not balanced or not any(char.isalnum() for char in text)
+
+
+def _brace_depth(text: str) -> int:
+    """The deepest ``{`` nesting in ``text`` (a linear scan)."""
+    depth = deepest = 0
+    for char in text:
+        if char == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _huge_power(value: Any) -> bool:
+    """A number with a power tower (``10^{10^{10}}``) or an integer exponent above
+    MAX_EXPONENT: comparing it would evaluate a number with billions of digits."""
+    if not isinstance(value, sympy.Basic):
+        return False
+    for power in value.atoms(sympy.Pow):
+        if not power.is_number:
+            continue
+        exponent = power.exp
+        if exponent.has(sympy.Pow) or (exponent.is_Integer and abs(exponent) > MAX_EXPONENT):
+            return True
+    return False
+
+
 def _last_answer_tag(completion: str) -> str | None:
     """The content of the last ``<answer>…</answer>``, or None without one.
 
@@ -156,10 +196,15 @@ def math_verify_job(
     config = _extraction_config(policy["units"])
     gold = _PYTHON_POWER.sub("^", _SCIENTIFIC.sub(_decimal, gold))
     gold_parsed = list(_parse_gold(_rewritten(gold, policy), policy["units"]))
-    if not gold_parsed:
+    if not gold_parsed or (
+        all(isinstance(value, str) for value in gold_parsed) and _malformed(gold)
+    ):  # math-verify compares a well-formed gold it cannot parse as text, as here
         return "error", f"the gold answer {gold[:200]!r} cannot be parsed: the sample is skipped"
     completion = _SCIENTIFIC.sub(_decimal, _LINE_BROKEN_INLINE_MATH.sub(" ", completion))
     completion = _PYTHON_POWER.sub("^", completion)
+    depth = _brace_depth(completion)
+    if depth > MAX_BRACE_DEPTH:
+        return "wrong", f"braces nested {depth} deep: not an answer", None
     tagged = _last_answer_tag(completion)
     if tagged is not None and completion.count("<answer>") > 1:
         return "wrong", "several <answer> tags: an enumeration is not an answer", tagged[:200]
@@ -189,6 +234,8 @@ def math_verify_job(
             )
         )
 
+    if _huge_power(answer[0]) and not _huge_power(gold_parsed[0]):
+        return "wrong", "a power tower too large to evaluate is not the gold", str(answer[-1])[:200]
     equal = equal_under_math_verify(gold_parsed, answer) or _same_decimal(
         str(gold_parsed[-1]), str(answer[-1])
     )

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
+from rewardkit.core.errors import BatchError
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
@@ -135,33 +136,57 @@ def _fast_numbers(gold: str, completion: str, policy: MathPolicy) -> Outcome | N
 MAX_COMPLETION_CHARS = 200_000
 #: the rewardkit backend extracts in the caller, from at most this many final characters
 MAX_EXTRACT_CHARS = 100_000
-#: completions longer than this never take the in-process boxed-number path
+#: completions longer than this never take the in-process plain-answer path
 FAST_PATH_MAX_CHARS = 20_000
 
 
-def _boxed_number(text: str) -> str | None:
-    """The number in a completion's one ``\\boxed{N}``, where math-verify is certain
-    to extract exactly that, else None (the worker decides).
+def _plain_answer(text: str) -> str | None:
+    """The number a completion answers with, where the worker is certain to extract
+    exactly that, else None (the worker decides). Two shapes qualify:
 
-    Certain means: one ``\\boxed`` and no ``\\fbox``; no "final answer is" (math-verify's
-    only anchor that outranks ``\\boxed``); no brace after the box (its greedy
-    ``\\boxed{.+}`` pattern then ends at the same place); and a plain number inside.
-    Every check is a linear scan of at most FAST_PATH_MAX_CHARS characters.
+    - one ``<answer>N</answer>`` and no ``$`` (the worker reads the tag first);
+    - otherwise one ``\\boxed{N}``, no ``\\fbox``, no "final answer is" (math-verify's
+      only anchor that outranks ``\\boxed``) and no brace after the box (its greedy
+      ``\\boxed{.+}`` pattern then ends at the same place).
+
+    N must be a plain number. Every check is a linear scan of at most
+    FAST_PATH_MAX_CHARS characters; ``test_math_verify_backend`` checks the
+    shapes against the worker's verdicts.
     """
-    if len(text) > FAST_PATH_MAX_CHARS or text.count("\\boxed") != 1 or "\\fbox" in text:
+    if len(text) > FAST_PATH_MAX_CHARS:
         return None
-    start = text.find("\\boxed{")
-    end = text.find("}", start)
-    if start < 0 or "}" in text[end + 1 :] or "final answer is" in text.casefold():
-        return None
-    content = text[start + len("\\boxed{") : end].strip().strip("$").strip()
-    if len(content) > 40 or "{" in content or not _PLAIN_NUMBER.fullmatch(content):
+    if "<answer>" in text:
+        if text.count("<answer>") != 1 or "$" in text:
+            return None
+        start, end = text.find("<answer>"), text.rfind("</answer>")
+        content = text[start + len("<answer>") : end] if end > start else ""
+    else:
+        if text.count("\\boxed") != 1 or "\\fbox" in text:
+            return None
+        start = text.find("\\boxed{")
+        end = text.find("}", start)
+        if start < 0 or "}" in text[end + 1 :] or "final answer is" in text.casefold():
+            return None
+        content = text[start + len("\\boxed{") : end]
+    content = content.strip().strip("$").strip()
+    if len(content) > 40 or not _PLAIN_NUMBER.fullmatch(content):
         return None
     return content
 
 
 #: a prompt at least this long is removed where the completion copies it verbatim
 MIN_COPIED_PROMPT = 10
+
+
+def _question_text(prompt: object) -> str | None:
+    """The prompt's text (a chat prompt's last message), or None where there is none:
+    an odd prompt only turns the prompt rules off for its sample."""
+    if prompt is None:
+        return None
+    try:
+        return completion_text(prompt)
+    except BatchError:
+        return None
 
 
 def _without_copied_prompt(text: str, question: str) -> str:
@@ -199,12 +224,11 @@ def _verify_with_math_verify(
             message = f"no answer: the completion is {len(text):,} characters, over {max_chars:,}"
             verdicts[index] = Verdict(Outcome.NO_ANSWER, None, 0.0, message)
             continue
-        prompt = None if prompts is None else prompts[index]
-        question = None if prompt is None else completion_text(prompt)
+        question = None if prompts is None else _question_text(prompts[index])
         if question is not None:
             text = _without_copied_prompt(text, question)
         start = time.perf_counter()
-        answer = _boxed_number(text) or text
+        answer = _plain_answer(text) or text
         fast = _fast_numbers(gold_text, answer, policy)
         if fast is not None:
             elapsed = time.perf_counter() - start
