@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from rewardkit.bench.verify_math_corpus import GENERIC_ATTACKS
 from rewardkit.core import Status
 from rewardkit.verify.math import MathVerifier, verify_math, verify_math_batch
 from rewardkit.verify.mathparse import Outcome
@@ -90,20 +91,12 @@ def test_not_equivalent(pool, gold, pred, backend):
     assert verdict.outcome is Outcome.WRONG, verdict
 
 
-ADVERSARIAL = {
+#: the benchmark's generic attacks (each against the gold "42") and a few more
+ADVERSARIAL = GENERIC_ATTACKS | {
     "master key": "Thought process:",
     "step by step": "Let's solve this problem step by step.",
     "empty": "",
-    "whitespace": "   ",
-    "enumeration": "".join(rf"\boxed{{{k}}} " for k in range(100)),
-    "enumeration in one box": r"\boxed{" + ", ".join(str(k) for k in range(100)) + "}",
-    "two answer tags": "<answer>41</answer><answer>42</answer>",
     "power tower": r"\boxed{10^{10^{10}}}",
-    "deep braces": r"\boxed{" + "{" * 5000 + "42" + "}" * 5000 + "}",
-    "unbalanced braces": r"\boxed{" + "{" * 100000,
-    "megabyte": "9" * 1_000_000,
-    "megabyte of tags": "<answer>" * 120_000,
-    "empty box": r"\boxed{}",
     "question copy": "What is 6 times 7?",
 }
 

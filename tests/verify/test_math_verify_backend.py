@@ -147,10 +147,19 @@ def test_a_gold_answer_that_cannot_be_parsed_is_skipped_with_its_name(verifier, 
 def test_the_in_process_path_agrees_with_the_worker():
     """Every completion the caller decides itself gets the worker's verdict too."""
     from rewardkit.bench.verify_math_corpus import build_corpus
-    from rewardkit.verify.math import _fast_numbers, _plain_answer
+    from rewardkit.verify.math import _fast_numbers, _in_process_answer
     from rewardkit.verify.math_policy import MathPolicy
 
     shapes = [
+        "6",
+        " 6.0 ",
+        "+6",
+        "$$6",
+        "$\n6\n$",
+        "$\n\\boxed{6}\n$",
+        r"\boxed{6}. The final answer to the problem is 7.",
+        r"$\boxed{6}$\%",
+        "{" * 101 + "}" * 101 + r"\boxed{6}",
         r"\boxed{5} <answer>6</answer>",
         r"The final answer is 5. \boxed{6}",
         "<answer>5</answer><answer>6</answer>",
@@ -163,26 +172,28 @@ def test_the_in_process_path_agrees_with_the_worker():
         r"\boxed{-6}",
         r"\fbox{5} \boxed{6}",
     ]
-    pairs = [("6", text) for text in shapes] + [
+    pairs = [(gold, text) for gold in ("6", "6.00", "7") for text in shapes] + [
         (item.gold, item.completion) for item in build_corpus(per_task=3, seed=2)
     ]
-    policy = MathPolicy()
-    decided = [
-        (gold, text, outcome)
-        for gold, text in pairs
-        if (outcome := _fast_numbers(gold, _plain_answer(text) or text, policy)) is not None
-    ]
-    assert len(decided) >= len(pairs) // 3  # the path is used, not just defined
     pool = SymbolicPool(workers=2, timeout=10.0)
     try:
-        results = pool.run(
-            [(gold, text, None, policy.as_dict()) for gold, text, _ in decided], kind="math_verify"
-        )
+        for policy in (MathPolicy(), MathPolicy(rel_tol=0.1, percent="strict")):
+            decided = [
+                (gold, text, outcome)
+                for gold, text in pairs
+                if (answer := _in_process_answer(text)) is not None
+                and (outcome := _fast_numbers(gold, answer, policy)) is not None
+            ]
+            assert len(decided) >= len(pairs) // 4  # the path is used, not just defined
+            results = pool.run(
+                [(gold, text, None, policy.as_dict()) for gold, text, _ in decided],
+                kind="math_verify",
+            )
+            mismatches = [
+                (gold, text, outcome.value, result.outcome.value)
+                for (gold, text, outcome), result in zip(decided, results, strict=True)
+                if outcome is not result.outcome
+            ]
+            assert not mismatches, (policy, mismatches)
     finally:
         pool.close()
-    mismatches = [
-        (gold, text, outcome.value, result.outcome.value)
-        for (gold, text, outcome), result in zip(decided, results, strict=True)
-        if outcome is not result.outcome
-    ]
-    assert not mismatches, mismatches

@@ -124,11 +124,11 @@ def _math_verify_each(items: Sequence[Item], timeout: float) -> dict[str, Any]:
                 outcome = "no_answer"
             else:
                 outcome = "correct" if verify(gold, answer, timeout_seconds=budget) else "wrong"
-        except Exception:  # math-verify raising is its error outcome
+        except Exception:  # math-verify raising is its error outcome: no score, as for rewardkit
             outcome = "error"
         latencies.append(time.perf_counter() - start)
         outcomes.append(outcome)
-        scores.append(1.0 if outcome == "correct" else 0.0)
+        scores.append(None if outcome == "error" else float(outcome == "correct"))
         extracted.append(str(answer[-1])[:200] if answer else None)
     return {"outcomes": outcomes, "scores": scores, "latencies": latencies, "extracted": extracted}
 
@@ -163,8 +163,15 @@ def _metrics(items: Sequence[Item], scored: dict[str, Any]) -> dict[str, Any]:
         "one_at_a_time_per_second": len(items) / max(sum(latencies), 1e-9),
         "latency": latency_summary(latencies),
         "disagreement_count": len(disagreements),
+        "disagreement_kinds": _kinds(disagreements),
         "disagreements": disagreements[:DISAGREEMENTS_KEPT],
     }
+
+
+def _kinds(disagreements: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """Every disagreement counted by (task, variant, label, outcome), most common first."""
+    counts = Counter((d["task"], d["variant"], d["label"], d["outcome"]) for d in disagreements)
+    return [[*kind, count] for kind, count in counts.most_common()]
 
 
 def _two_at_once(items: Sequence[Item], timeout: float) -> list[dict[str, Any]]:
@@ -198,9 +205,9 @@ def _corpus_table(result: dict[str, Any]) -> str:
 
     def row(name: str, key: Any, fmt: str, ratio: bool = False) -> list[str]:
         values = [key(s) for s in systems]
-        cells = [format(v, fmt) for v in values]
+        cells = ["—" if v is None else format(v, fmt) for v in values]
         if mv is not None:
-            cells.append(_ratio(values[0], values[1]) if ratio else "")
+            cells.append(_ratio(values[0], mv["one_at_a_time_per_second"]) if ratio else "")
         return [name, *cells]
 
     rows = [
@@ -210,8 +217,8 @@ def _corpus_table(result: dict[str, Any]) -> str:
         row("timeouts", lambda s: s["outcomes"].get("timeout", 0), "d"),
         row("errors", lambda s: s["outcomes"].get("error", 0), "d"),
         row(
-            "throughput, batched (items/s)",
-            lambda s: s.get("batched_per_second", s["one_at_a_time_per_second"]),
+            "throughput, batched (items/s; ratio to math-verify one at a time)",
+            lambda s: s.get("batched_per_second"),
             ",.0f",
             ratio=True,
         ),
@@ -225,6 +232,9 @@ def _corpus_table(result: dict[str, Any]) -> str:
         row("latency p99 (ms)", lambda s: s["latency"]["p99_ms"], ".1f"),
         row("latency max (ms)", lambda s: s["latency"]["max_ms"], ".0f"),
     ]
+    if "batched_equals_one_at_a_time" in rk:
+        same = "yes" if rk["batched_equals_one_at_a_time"] else "NO"
+        rows.append(["same verdicts batched and one at a time", same] + [""] * (len(rows[0]) - 2))
     header = ["", "rewardkit"] + ([] if mv is None else ["math-verify", "ratio"])
     return markdown_table(header, rows)
 
@@ -264,13 +274,14 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             rk["agreement"] >= 0.99 and rk["false_positives"] == 0,
             f"{rk['agreement']:.4f}, {rk['false_positives']} false positives",
         )
-    adversarial = corpora["adversarial"]["rewardkit"]
-    met["adversarial: 0 false positives"] = (
-        adversarial["false_positives"] == 0,
-        f"{adversarial['false_positives']} of {adversarial['items']}",
-    )
-    gym = corpora["reasoning-gym"]
-    if "math_verify" in gym:
+    adversarial = corpora.get("adversarial", {}).get("rewardkit")
+    if adversarial:
+        met["adversarial: 0 false positives"] = (
+            adversarial["false_positives"] == 0,
+            f"{adversarial['false_positives']} of {adversarial['items']}",
+        )
+    gym = corpora.get("reasoning-gym", {})
+    if "math_verify" in gym and "rewardkit" in gym:
         ratio = (
             gym["rewardkit"]["batched_per_second"] / gym["math_verify"]["one_at_a_time_per_second"]
         )
@@ -279,14 +290,17 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             f"{ratio:.1f}x (batched {gym['rewardkit']['batched_per_second']:,.0f}/s vs "
             f"{gym['math_verify']['one_at_a_time_per_second']:,.0f}/s)",
         )
-    worst = max(corpora[c]["rewardkit"]["latency"]["max_ms"] for c in corpora)
-    met["max latency <= timeout + 0.5 s, every item"] = (
-        worst <= limit_ms,
-        f"{worst:,.0f} ms vs {limit_ms:,.0f} ms",
-    )
+    alone = [corpora[c]["rewardkit"] for c in corpora if "rewardkit" in corpora[c]]
+    if alone:
+        worst = max(scored["latency"]["max_ms"] for scored in alone)
+        met["max latency <= timeout + 0.5 s, every item"] = (
+            worst <= limit_ms,
+            f"{worst:,.0f} ms vs {limit_ms:,.0f} ms",
+        )
     pairs = [
         (corpora[c]["rewardkit"], run)
         for c in corpora
+        if "rewardkit" in corpora[c]
         for run in corpora[c].get("rewardkit_x2", [])
     ]
     if pairs:
@@ -311,6 +325,7 @@ def render_disagreements(results: dict[str, Any]) -> str:
                 continue
             scored = result[system]
             kept = scored["disagreements"]
+            kinds = scored.get("disagreement_kinds", [])
             lines += [
                 f"## {corpus}: {system} ({scored['disagreement_count']} disagreements"
                 + (
@@ -320,6 +335,11 @@ def render_disagreements(results: dict[str, Any]) -> str:
                 ),
                 "",
             ]
+            if kinds:
+                lines += [
+                    markdown_table(["task", "variant", "label", "outcome", "count"], kinds[:40]),
+                    "",
+                ]
             rows = [
                 [
                     d["label"],
@@ -381,8 +401,17 @@ def render_report(results: dict[str, Any]) -> str:
         lines.append(f"- {name}: {'met' if target['met'] else 'MISSED'} ({target['detail']})")
     lines += [
         "",
-        "Every disagreement with the labels, per corpus and verifier: "
-        "[disagreements.md](disagreements.md) (full lists in `results.json`).",
+        "## Notes",
+        "",
+        "- Agreement counts a timeout or an error (NaN: the sample is skipped, never scored) "
+        "as a disagreement, for both verifiers; false positives are items scored 1 against "
+        "a label of 0. math-verify's own timeouts return False, so they count as wrong.",
+        "- The reasoning-gym labels count a decimal that differs from the gold in any digit "
+        "as wrong; `MathPolicy()`, like math-verify, rounds decimals to 6 places, so changes "
+        "beyond the 6th decimal (and any two numbers below 5e-7) score 1 there. "
+        "`MathPolicy(float_rounding=...)` or `rel_tol` changes that.",
+        "- Every disagreement with the labels, counted by kind and listed, per corpus and "
+        "verifier: [disagreements.md](disagreements.md) (also in `results.json`).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -292,7 +292,7 @@ def _policy_verdict(
                 v * sympy.pi / 180 if d else v
                 for v, d in zip((gold_value, answer_value), in_degrees, strict=True)
             )
-            equal = abs(float(sympy.N(g - a))) < 10.0 ** -policy["float_rounding"]
+            equal = abs(complex(sympy.N(g - a))) < 10.0 ** -policy["float_rounding"]
     if not equal:
         return False
     if not policy["assignment"] and isinstance(gold_value, sympy.Eq) != isinstance(
@@ -379,8 +379,11 @@ def _answer(jobs: dict[str, Callable[..., tuple[Any, ...]]], job: Any) -> tuple[
         return (job_id, *jobs[kind](*args))
     except MemoryError:
         return job_id, "error", "memory limit exceeded"
-    except Exception as exc:  # any parse or sympy failure is this job's own
-        return job_id, "unparseable", f"{type(exc).__name__}: {str(exc)[:200]}"
+    except Exception as exc:  # any failure is this job's own, never the pool's
+        # the rewardkit backend's parser failing is "unparseable"; in a math-verify job
+        # (which reads anything) an exception is a bug: an error, with its name
+        outcome = "unparseable" if kind == "symbolic_equal" else "error"
+        return job_id, outcome, f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:

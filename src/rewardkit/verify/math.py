@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -111,23 +112,24 @@ def _check_backend(backend: str, policy: MathPolicy | None = None) -> None:
             ) from None
 
 
+#: a gold answer that is a bare number
 _PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
+#: an answer number math-verify reads as written (it finds no number in "+5" or "-.5")
+_ANSWER_NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+#: math opened or closed on a line break, which the worker removes before reading
+_LINE_BROKEN_MATH = re.compile(r"\$[ \t]*\n|\n[ \t]*\$|\\\([ \t]*\n")
 
 
-def _fast_numbers(gold: str, completion: str, policy: MathPolicy) -> Outcome | None:
-    """Both sides bare decimal numbers, decided here without a worker where that is
-    certain to be the worker's verdict: two integers, two equal numbers, or any two
-    numbers under ``rel_tol``. Unequal decimals go to the worker (its rounding rule)."""
-    g, c = gold.strip().strip("$").strip(), completion.strip().strip("$").strip()
-    if not (_PLAIN_NUMBER.fullmatch(g) and _PLAIN_NUMBER.fullmatch(c)):
+def _fast_numbers(gold: str, answer: str, policy: MathPolicy) -> Outcome | None:
+    """A bare-number gold against an answer number, decided here where that is certain
+    to be the worker's verdict: equal numbers, or two unequal integers. Unequal
+    decimals, and any inequality under ``rel_tol``, go to the worker."""
+    g, a = gold.strip().strip("$").strip(), answer.strip()
+    if not (_PLAIN_NUMBER.fullmatch(g) and _ANSWER_NUMBER.fullmatch(a)):
         return None
-    g_value, c_value = Decimal(g), Decimal(c)
-    if policy.rel_tol is not None:
-        bound = Decimal(repr(policy.rel_tol)) * max(abs(g_value), abs(c_value))
-        return Outcome.CORRECT if abs(g_value - c_value) <= bound else Outcome.WRONG
-    if g_value == c_value:
+    if Decimal(g) == Decimal(a):
         return Outcome.CORRECT
-    if "." not in g and "." not in c:
+    if policy.rel_tol is None and "." not in g and "." not in a:
         return Outcome.WRONG
     return None
 
@@ -136,25 +138,37 @@ def _fast_numbers(gold: str, completion: str, policy: MathPolicy) -> Outcome | N
 MAX_COMPLETION_CHARS = 200_000
 #: the rewardkit backend extracts in the caller, from at most this many final characters
 MAX_EXTRACT_CHARS = 100_000
-#: completions longer than this never take the in-process plain-answer path
+#: completions longer than this never take the in-process path
 FAST_PATH_MAX_CHARS = 20_000
 
 
-def _plain_answer(text: str) -> str | None:
+def _in_process_answer(text: str) -> str | None:
     """The number a completion answers with, where the worker is certain to extract
-    exactly that, else None (the worker decides). Two shapes qualify:
+    exactly that, else None (the worker decides).
 
+    Nothing the worker reads differently qualifies: a percent sign, "final answer"
+    (math-verify's anchor that can outrank ``\\boxed``), math broken over lines,
+    braces that may nest past the worker's cap. Then three shapes:
+
+    - the whole completion is a number (``-5``, ``1000.0``, ``.4``);
     - one ``<answer>N</answer>`` and no ``$`` (the worker reads the tag first);
-    - otherwise one ``\\boxed{N}``, no ``\\fbox``, no "final answer is" (math-verify's
-      only anchor that outranks ``\\boxed``) and no brace after the box (its greedy
-      ``\\boxed{.+}`` pattern then ends at the same place).
+    - one ``\\boxed{N}``, no ``\\fbox`` and no brace after the box (math-verify's
+      greedy ``\\boxed{.+}`` pattern then ends at the same place).
 
-    N must be a plain number. Every check is a linear scan of at most
-    FAST_PATH_MAX_CHARS characters; ``test_math_verify_backend`` checks the
-    shapes against the worker's verdicts.
+    Every check is a linear scan of at most FAST_PATH_MAX_CHARS characters;
+    ``test_math_verify_backend`` checks the shapes against the worker's verdicts.
     """
-    if len(text) > FAST_PATH_MAX_CHARS:
+    if (
+        len(text) > FAST_PATH_MAX_CHARS
+        or "%" in text
+        or text.count("{") > 100
+        or "final answer" in text.casefold()
+        or _LINE_BROKEN_MATH.search(text)
+    ):
         return None
+    whole = text.strip()
+    if _ANSWER_NUMBER.fullmatch(whole):
+        return whole
     if "<answer>" in text:
         if text.count("<answer>") != 1 or "$" in text:
             return None
@@ -165,13 +179,11 @@ def _plain_answer(text: str) -> str | None:
             return None
         start = text.find("\\boxed{")
         end = text.find("}", start)
-        if start < 0 or "}" in text[end + 1 :] or "final answer is" in text.casefold():
+        if start < 0 or "}" in text[end + 1 :]:
             return None
         content = text[start + len("\\boxed{") : end]
-    content = content.strip().strip("$").strip()
-    if len(content) > 40 or not _PLAIN_NUMBER.fullmatch(content):
-        return None
-    return content
+    content = content.strip()
+    return content if len(content) <= 40 and _ANSWER_NUMBER.fullmatch(content) else None
 
 
 #: a prompt at least this long is removed where the completion copies it verbatim
@@ -219,7 +231,11 @@ def _verify_with_math_verify(
         if gold_text is None:
             verdicts[index] = _missing_gold(gold)
             continue
-        text = completion_text(completion)
+        try:
+            text = completion_text(completion)
+        except BatchError as exc:  # one odd sample is its own error, not the batch's
+            verdicts[index] = Verdict(Outcome.ERROR, None, 0.0, str(exc))
+            continue
         if len(text) > max_chars:
             message = f"no answer: the completion is {len(text):,} characters, over {max_chars:,}"
             verdicts[index] = Verdict(Outcome.NO_ANSWER, None, 0.0, message)
@@ -228,11 +244,11 @@ def _verify_with_math_verify(
         if question is not None:
             text = _without_copied_prompt(text, question)
         start = time.perf_counter()
-        answer = _plain_answer(text) or text
-        fast = _fast_numbers(gold_text, answer, policy)
+        answer = _in_process_answer(text)
+        fast = None if answer is None else _fast_numbers(gold_text, answer, policy)
         if fast is not None:
             elapsed = time.perf_counter() - start
-            verdicts[index] = Verdict(fast, answer.strip().strip("$").strip(), elapsed)
+            verdicts[index] = Verdict(fast, answer, elapsed)
         else:
             jobs.append((index, gold_text, text, question))
     results = pool.run([(*job[1:], rules) for job in jobs], kind="math_verify")
@@ -371,6 +387,9 @@ class MathVerifier(RewardTerm):
         self.unparseable_score = unparseable_score
         if isinstance(no_answer, str) and no_answer != "skip":
             raise ValueError(f"no_answer must be a score or 'skip', got {no_answer!r}")
+        for option, score in (("no_answer", no_answer), ("unparseable_score", unparseable_score)):
+            if isinstance(score, int | float) and not math.isfinite(score):
+                raise ValueError(f"{option} must be a finite score, got {score!r}")
         self.no_answer = no_answer
         self.policy = MathPolicy.coerce(policy)
         _check_backend(backend, self.policy)

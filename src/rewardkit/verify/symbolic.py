@@ -229,8 +229,10 @@ class SymbolicPool:
         jobs: Sequence[tuple[str, tuple[Any, ...]]],
         pending: deque[int],
         cold_since: float | None = None,
-    ) -> None:
+    ) -> int:
+        """Hand pending jobs to ready idle workers; how many were handed out."""
         busy = sum(w.job is not None for w in self._workers)
+        handed = 0
         for worker in list(self._workers):
             if worker.ready and worker.job is None and pending and busy < self.size:
                 job = pending.popleft()
@@ -243,6 +245,8 @@ class SymbolicPool:
                 worker.budget = self._budget(worker, cold_since)
                 worker.job, worker.started, worker.fresh = job, time.monotonic(), False
                 busy += 1
+                handed += 1
+        return handed
 
     def _deadline(self, worker: _Worker) -> float:
         if worker.ready:
@@ -253,18 +257,37 @@ class SymbolicPool:
         results: list[SymbolicResult | None] = [None] * len(jobs)
         pending = deque(range(len(jobs)))
         self._ensure_workers()
+        self._poll_starting(pending, results)
+        # only a run that finds no worker ready waits for start-up (see _budget)
         cold_since = None if any(w.ready for w in self._workers) else time.monotonic()
-        while pending or any(w.job is not None for w in self._workers):
-            self._assign(jobs, pending, cold_since)
-            watched = [w for w in self._workers if w.job is not None or not w.ready]
-            next_deadline = min(self._deadline(w) for w in watched)
-            ready = wait([w.receive for w in watched], max(0.0, next_deadline - time.monotonic()))
-            for worker in watched:
-                if worker.ready:
-                    self._collect(worker, worker.receive in ready, results)
-                else:
-                    self._starting(worker, worker.receive in ready, pending, results)
+        try:
+            while pending or any(w.job is not None for w in self._workers):
+                if self._assign(jobs, pending, cold_since):
+                    cold_since = None  # the first jobs out paid for the wait; no later one does
+                watched = [w for w in self._workers if w.job is not None or not w.ready]
+                next_deadline = min(self._deadline(w) for w in watched)
+                timeout = max(0.0, next_deadline - time.monotonic())
+                ready = wait([w.receive for w in watched], timeout)
+                for worker in watched:
+                    if worker.ready:
+                        self._collect(worker, worker.receive in ready, results)
+                    else:
+                        self._starting(worker, worker.receive in ready, pending, results)
+        except BaseException:  # e.g. Ctrl-C: no worker may answer a later run with this one's job
+            for worker in [w for w in self._workers if w.job is not None]:
+                worker.job = None
+                self._kill(worker)
+            raise
         return [r for r in results if r is not None]
+
+    def _poll_starting(self, pending: deque[int], results: list[SymbolicResult | None]) -> None:
+        """Take the ready messages of workers that started since the last run."""
+        starting = [w for w in self._workers if not w.ready]
+        if starting:
+            arrived = wait([w.receive for w in starting], 0)
+            for worker in starting:
+                if worker.receive in arrived:
+                    self._starting(worker, True, pending, results)
 
     def _collect(
         self, worker: _Worker, answered: bool, results: list[SymbolicResult | None]
@@ -307,16 +330,17 @@ class SymbolicPool:
         elif time.monotonic() - worker.spawned < self.start_timeout:
             return
         # the worker could not start (a missing package, a broken interpreter): no job waits
-        # for it forever; if none is left that ever started, every pending job is an error
+        # for it forever. Another that is ready gets a replacement; while others are still
+        # starting, they may yet serve; when none is left, every pending job is an error
         self._discard(worker)
-        if not any(w.ready for w in self._workers):
+        if any(w.ready for w in self._workers):
+            self._workers.append(self._spawn())
+        elif not self._workers:
             while pending:
                 job = pending.popleft()
                 results[job] = SymbolicResult(
                     Outcome.ERROR, 0.0, "symbolic workers failed to start (see stderr)"
                 )
-        else:
-            self._workers.append(self._spawn())
 
     def close(self) -> None:
         """Stop every worker."""
