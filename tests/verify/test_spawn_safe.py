@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+import time
 
 from rewardkit.verify.mathparse import Outcome
 from rewardkit.verify.symbolic import SymbolicPool
@@ -44,5 +45,30 @@ def test_a_cold_pool_does_not_charge_start_up_to_the_first_job():
         assert result.outcome is Outcome.CORRECT, result
         assert result.seconds < 0.3
         assert pool.kills == 0
+    finally:
+        pool.close()
+
+
+def test_a_warm_pool_gives_every_job_its_whole_timeout():
+    """Workers that started before the run are not "cold": the spare that takes over after
+    a kill gets the whole timeout, not the timeout less the time the batch has run."""
+    pool = SymbolicPool(workers=1, spares=1, timeout=1.0)
+    try:
+        time.sleep(5.0)  # both workers start and say ready before the run
+        slow, quick = (r"2^{2^{40}} x", "x"), ("x^2+1", "1+x^2")
+        results = pool.run([slow, quick])
+        assert [r.outcome for r in results] == [Outcome.TIMEOUT, Outcome.CORRECT]
+        assert "less its start-up" not in (results[0].message or "")
+        assert min(w.budget for w in pool._workers if not w.fresh) == 1.0
+    finally:
+        pool.close()
+
+
+def test_a_worker_failing_to_start_is_replaced():
+    pool = SymbolicPool(workers=2, spares=0, timeout=5.0)
+    try:
+        pool._workers[0].process.kill()  # the first worker dies before it says ready
+        results = pool.run([("x", "x"), ("2x", "x+x")])
+        assert [r.outcome for r in results] == [Outcome.CORRECT, Outcome.CORRECT]
     finally:
         pool.close()

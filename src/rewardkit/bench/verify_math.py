@@ -203,15 +203,18 @@ def _corpus_table(result: dict[str, Any]) -> str:
     rk, mv = result["rewardkit"], result.get("math_verify")
     systems = [rk] if mv is None else [rk, mv]
 
-    def row(name: str, key: Any, fmt: str, ratio: bool = False) -> list[str]:
+    def row(name: str, key: Any, fmt: str, ratio: str = "") -> list[str]:
+        """``ratio``: "peer" (rewardkit / math-verify on this row) or "serial" (rewardkit /
+        math-verify's one-at-a-time rate)."""
         values = [key(s) for s in systems]
         cells = ["—" if v is None else format(v, fmt) for v in values]
         if mv is not None:
-            cells.append(_ratio(values[0], mv["one_at_a_time_per_second"]) if ratio else "")
+            peer = mv["one_at_a_time_per_second"] if ratio == "serial" else values[1]
+            cells.append(_ratio(values[0], peer) if ratio else "")
         return [name, *cells]
 
     rows = [
-        row("label agreement", lambda s: s["agreement"], ".4f", ratio=True),
+        row("label agreement", lambda s: s["agreement"], ".4f", ratio="peer"),
         row("false positives", lambda s: s["false_positives"], "d"),
         row("no answer", lambda s: s["outcomes"].get("no_answer", 0), "d"),
         row("timeouts", lambda s: s["outcomes"].get("timeout", 0), "d"),
@@ -220,13 +223,13 @@ def _corpus_table(result: dict[str, Any]) -> str:
             "throughput, batched (items/s; ratio to math-verify one at a time)",
             lambda s: s.get("batched_per_second"),
             ",.0f",
-            ratio=True,
+            ratio="serial",
         ),
         row(
             "throughput, one at a time (items/s)",
             lambda s: s["one_at_a_time_per_second"],
             ",.0f",
-            ratio=True,
+            ratio="peer",
         ),
         row("latency p50 (ms)", lambda s: s["latency"]["p50_ms"], ".2f"),
         row("latency p99 (ms)", lambda s: s["latency"]["p99_ms"], ".1f"),

@@ -156,7 +156,8 @@ class SymbolicPool:
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()  # one run() at a time; runs are internally parallel
         self.kills = 0
-        self._ensure_workers()  # start now: by the first job they are ready
+        self.start_failures = 0  # in a row, since a worker last became ready
+        self._ensure_workers()  # start now: by the first job one is ready
 
     def _spawn(self) -> _Worker:
         to_child_read, to_child_write = os.pipe()
@@ -184,6 +185,16 @@ class SymbolicPool:
     def _ensure_workers(self) -> None:
         for worker in [w for w in self._workers if not w.alive()]:
             self._discard(worker)
+        self._top_up()
+
+    def _top_up(self) -> None:
+        """Start the missing workers, but only one until one is ready: on a busy machine
+        (two processes starting pools at once on 2 CPUs) one worker alone is ready in
+        about a second, several at once take several times as long."""
+        if not any(w.ready for w in self._workers):
+            if not self._workers:
+                self._workers.append(self._spawn())
+            return
         while len(self._workers) < self.size + self.spares:
             self._workers.append(self._spawn())
 
@@ -323,17 +334,20 @@ class SymbolicPool:
         if answered:
             try:
                 worker.receive.recv()  # ("ready", pid)
-                worker.ready = True
+                worker.ready, self.start_failures = True, 0
+                self._top_up()
                 return
             except (EOFError, OSError):
                 pass
         elif time.monotonic() - worker.spawned < self.start_timeout:
             return
-        # the worker could not start (a missing package, a broken interpreter): no job waits
-        # for it forever. Another that is ready gets a replacement; while others are still
-        # starting, they may yet serve; when none is left, every pending job is an error
+        # the worker could not start: no job waits for it forever. It is replaced while
+        # another one is ready or this is one of the first MAX_START_FAILURES in a row (a
+        # passing hiccup); after that (a missing package, a broken interpreter), once no
+        # worker is left, every pending job is an error
         self._discard(worker)
-        if any(w.ready for w in self._workers):
+        self.start_failures += 1
+        if any(w.ready for w in self._workers) or self.start_failures < MAX_START_FAILURES:
             self._workers.append(self._spawn())
         elif not self._workers:
             while pending:
@@ -352,6 +366,8 @@ class SymbolicPool:
             self._discard(worker)
 
 
+#: workers in a row that may fail to start before pending jobs are errors
+MAX_START_FAILURES = 3
 #: seconds a job may wait for a cold pool's workers to start before the wait counts
 #: against its timeout (a job's wall time stays under timeout + 0.5 s)
 START_GRACE = 0.4
