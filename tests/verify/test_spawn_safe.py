@@ -72,3 +72,17 @@ def test_a_worker_failing_to_start_is_replaced():
         assert [r.outcome for r in results] == [Outcome.CORRECT, Outcome.CORRECT]
     finally:
         pool.close()
+
+
+def test_workers_that_never_start_make_errors_not_a_hang(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # every start fails at once
+    pool = SymbolicPool(workers=2, timeout=5.0)
+    try:
+        start = time.perf_counter()
+        results = pool.run([("x", "x"), ("2x", "x+x")])
+        assert time.perf_counter() - start < 10.0
+        assert [r.outcome for r in results] == [Outcome.ERROR, Outcome.ERROR]
+        assert "failed to start" in (results[0].message or "")
+        assert pool.start_failures == 3
+    finally:
+        pool.close()
