@@ -197,3 +197,8 @@ def test_the_in_process_path_agrees_with_the_worker():
             assert not mismatches, (policy, mismatches)
     finally:
         pool.close()
+
+
+def test_a_prompt_column_of_the_wrong_length_is_a_clear_error():
+    with pytest.raises(ValueError, match="1 prompts for 2 completions"):
+        verify_math_batch(["1", "2"], ["1", "2"], prompts=["only one"])

@@ -291,6 +291,8 @@ def verify_math_batch(
     """
     if len(golds) != len(completions):
         raise ValueError(f"{len(golds)} gold answers for {len(completions)} completions")
+    if prompts is not None and len(prompts) != len(completions):
+        raise ValueError(f"{len(prompts)} prompts for {len(completions)} completions")
     rules = MathPolicy.coerce(policy)
     _check_backend(backend, rules)
     if backend == "math_verify":
