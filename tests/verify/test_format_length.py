@@ -108,3 +108,14 @@ def test_repetition_penalty():
     out = RepetitionPenalty(n=2)(batch).total
     assert out[0] == 0.0 and out[2] == 0.0
     assert math.isclose(out[1], -(1 - 1 / 5))
+
+
+def test_a_numeric_gold_answer_is_compared_as_a_number():
+    from rewardkit.verify import exact_match
+
+    term = exact_match(extract=r"<answer>(.*?)</answer>")
+    batch = {
+        "completion": [f"<answer>{a}</answer>" for a in ("42", "42.0", "43", "forty-two", "1")],
+        "answer": [42.0, 42, 42.0, 42.0, True],  # as JSON gives them; a bool is not a number
+    }
+    assert term(batch).total.tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]

@@ -52,6 +52,36 @@ def check_same_shape(reference_name: str, reference: FloatArray, **others: Float
             )
 
 
+def check_finite(array: FloatArray, name: str, where: Any = None) -> None:
+    """Raise if ``array`` (where ``where`` is True) holds NaN or ±inf, naming the first
+    index: one NaN in a backward recursion poisons every earlier step.
+
+    Example:
+        >>> check_finite(np.array([0.0, np.nan]), "r_t")
+        Traceback (most recent call last):
+        ...
+        rewardkit.core.errors.ShapeError: r_t[1] is nan: credit needs finite values ...
+    """
+    bad = ~np.isfinite(array)
+    if where is not None:
+        bad &= np.asarray(where, dtype=bool)
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        shown = index[0] if len(index) == 1 else index
+        raise ShapeError(
+            f"{name}[{shown}] is {array[index]}: credit needs finite values (mark a sample "
+            "without a reward in the reward term's status, or clip it)"
+        )
+
+
+def check_epsilon(value: float, name: str = "epsilon") -> float:
+    """A finite, non-negative stabilizer."""
+    value = float(value)
+    if not (np.isfinite(value) and value >= 0):
+        raise ShapeError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
 def check_unit_interval(value: float, name: str) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:

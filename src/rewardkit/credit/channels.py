@@ -48,7 +48,13 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardkit.core.errors import EmptyGroupWarning, ShapeError
-from rewardkit.credit._arrays import FloatArray, as_float_array, like
+from rewardkit.credit._arrays import (
+    FloatArray,
+    as_float_array,
+    check_epsilon,
+    check_finite,
+    like,
+)
 from rewardkit.credit.group import Scale, group_advantages
 
 __all__ = [
@@ -129,6 +135,8 @@ def multi_channel_advantages(
                 f"{what} name unknown channels {sorted(unknown)}; have {list(columns)}"
             )
     w = {name: float((weights or {}).get(name, 1.0)) for name in columns}
+    check_finite(np.array(list(w.values())), "weights")
+    epsilon = check_epsilon(epsilon)
     per_channel, eligible = {}, {}
     for name, rewards in columns.items():
         gate = np.ones(n, dtype=bool)
@@ -226,6 +234,8 @@ def gdpo_advantages(
         )
     k = values.shape[1]
     w = np.ones(k) if weights is None else as_float_array(weights, "weights")
+    check_finite(w, "weights")
+    epsilon = check_epsilon(epsilon)
     if w.shape != (k,):
         raise ShapeError(f"weights has shape {w.shape}, expected ({k},)")
     out = multi_channel_advantages(

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardkit.core.errors import EmptyGroupWarning, ShapeError
-from rewardkit.credit._arrays import FloatArray, as_float_array, like
+from rewardkit.credit._arrays import FloatArray, as_float_array, check_epsilon, like
 
 __all__ = [
     "GroupStatistics",
@@ -66,6 +66,10 @@ def _group_index(group: Any, n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[
     except TypeError:
         raise ShapeError("group ids must be all of one comparable type (ints or strings)") from None
     return inverse.reshape(-1).astype(np.intp), labels
+
+
+#: rewards above this in magnitude are rescaled before the group statistics
+HUGE_REWARD = 1e100
 
 
 def _rewards_vector(rewards: Any) -> FloatArray:
@@ -135,12 +139,25 @@ def group_advantages(
         >>> group_advantages([1.0, 0.0, 0.0, 0.0], [0, 0, 1, 1], scale="none")
         array([ 0.5, -0.5,  0. ,  0. ])
     """
-    values = _rewards_vector(rewards)
+    epsilon = check_epsilon(epsilon)
+    raw = _rewards_vector(rewards)
+    # rescale by a power of two (exact) so sums and squares of huge rewards (1e308) do not
+    # overflow; the advantages are scale-free apart from ε, which is rescaled with them
+    magnitude = float(np.nanmax(np.abs(raw))) if np.any(~np.isnan(raw)) else 0.0
+    factor = 2.0 ** np.floor(np.log2(magnitude)) if magnitude > HUGE_REWARD else 1.0
+    values = raw / factor
+    epsilon = epsilon / factor
     groups = _moments(values, group)
     _warn_empty(groups)
     centered = _centered(values, groups)
     if scale == "none":
-        result = centered
+        with np.errstate(over="raise"):
+            try:
+                result = centered * factor
+            except FloatingPointError:
+                raise ShapeError(
+                    "rewards differ by more than the largest float within a group; rescale them"
+                ) from None
     elif scale == "group":
         sigma = np.nan_to_num(groups.std[groups.inverse], nan=0.0) + epsilon
         # σ + ε = 0 only with ε = 0 in a group without spread, where r − mean is 0 too

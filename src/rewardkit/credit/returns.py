@@ -29,6 +29,7 @@ from rewardkit.credit._arrays import (
     FloatArray,
     as_bool_array,
     as_float_array,
+    check_finite,
     check_same_shape,
     check_unit_interval,
     like,
@@ -52,6 +53,10 @@ def _inputs(
     check_same_shape("r_t", rewards, v_tp1=next_values)
     term = as_bool_array(terminated, "terminated", rewards.shape)
     trunc = as_bool_array(truncated, "truncated", rewards.shape)
+    check_finite(rewards, "r_t")
+    # v_tp1 after a terminal step is unused: masked out (NaN there is fine), never multiplied
+    check_finite(next_values, "v_tp1", where=~term)
+    next_values = np.where(term, 0.0, next_values)
     not_terminated = 1.0 - term.astype(np.float64)
     # Continue the recursion into t+1 only within an episode and within the rollout.
     continues = (~term & ~trunc).astype(np.float64)
@@ -157,6 +162,7 @@ def generalized_advantage_estimation(
     rewards, next_values, not_terminated, continues = _inputs(r_t, v_tp1, terminated, truncated)
     values = as_float_array(v_t, "v_t")
     check_same_shape("r_t", rewards, v_t=values)
+    check_finite(values, "v_t")
     deltas = rewards + gamma * not_terminated * next_values - values
     advantages = np.empty_like(rewards)
     following = np.zeros_like(rewards[0])

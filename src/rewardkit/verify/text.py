@@ -12,8 +12,10 @@ Example:
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -59,7 +61,8 @@ class ExactMatch(RewardTerm):
     it does not match, or matches more than once (enumerating candidate
     answers is a known reward hack), scores 0.0. Normalization strips and
     collapses whitespace (and case, if ``ignore_case``). A missing gold answer
-    (``None``) is not applicable.
+    (``None``) is not applicable. A numeric gold answer (``42.0`` read from
+    JSON) is compared as a number: ``"42"`` matches it.
 
     Example:
         >>> term = ExactMatch(extract=r"<answer>(.*?)</answer>")
@@ -97,9 +100,18 @@ class ExactMatch(RewardTerm):
             if gold is None:
                 scores.append(None)
             else:
-                match = given is not None and self._normalize(given) == self._normalize(str(gold))
-                scores.append(float(match))
+                scores.append(float(given is not None and self._matches(given, gold)))
         return scores
+
+    def _matches(self, given: str, gold: object) -> bool:
+        """Text equality; a numeric gold (``42.0`` from JSON) is compared as a number,
+        so ``"42"`` matches it, as it would the string ``"42"``."""
+        if isinstance(gold, int | float) and not isinstance(gold, bool):
+            try:
+                return math.isfinite(gold) and Decimal(given.strip()) == Decimal(repr(gold))
+            except InvalidOperation:
+                return False
+        return self._normalize(given) == self._normalize(str(gold))
 
 
 exact_match = ExactMatch
