@@ -70,7 +70,6 @@ def test_explained_nan_is_fine():
         ({"x": [1.0, 1.0, 1.0]}, "constant"),
         ({"x": [1000.0, -2000.0]}, "scale is far from 1"),
         ({"x": [0.001, -0.002]}, "scale is far from 1"),
-        ({"x": [None, None]}, "no sample has a reward"),
         ({"x": [1.0, 1.0, 0.0, 0.0, 1.0, 0.0], "group": [0, 0, 1, 1, 2, 2]}, "no reward variance"),
     ],
 )
@@ -94,3 +93,8 @@ def test_most_samples_without_an_answer_warn():
     batch["completion"] = ["<result>4</result>", "<result>5</result>", "hmm", r"\boxed{4}"]
     with pytest.warns(RewardCheckWarning, match="3 of 4 samples have no answer"):
         check_reward(MathVerifier(timeout=10.0), batch)
+
+
+def test_a_batch_where_no_sample_has_a_reward_fails():
+    with pytest.raises(RewardCheckError, match="no sample has a reward"):
+        check_reward(column("x"), {"x": [None, None]})

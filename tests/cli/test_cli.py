@@ -39,6 +39,11 @@ def test_check_prints_per_term_table_and_json(capsys, tmp_path):
         ("name = ", '{"completion": "x"}', "not valid TOML"),
         ("term = 'exact_match'", '{"completion": "x"}\n{oops', "invalid JSON"),
         ("term = 'exact_match'", '{"completion": "x"}', "no column 'answer'"),
+        (
+            "term = 'length_linear'\nmax_length = nan",
+            '{"completion": "x"}',
+            "max_length must be a positive integer, got nan",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, spec_text, batch_text, message):
@@ -60,6 +65,9 @@ def test_failed_check_exits_1(tmp_path, capsys):
     batch.write_text('{"score": 1.0}\n{"score": 1e400}\n')  # JSON parses 1e400 as inf
     assert main(["check", str(spec), "--batch", str(batch)]) == 1
     assert "check failed" in capsys.readouterr().err
+    batch.write_text('{"score": null}\n{"score": null}\n')  # no sample has a reward
+    assert main(["check", str(spec), "--batch", str(batch)]) == 1
+    assert "no sample has a reward" in capsys.readouterr().err
 
 
 def test_missing_file_and_usage_errors(capsys):

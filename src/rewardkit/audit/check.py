@@ -6,8 +6,9 @@ violations (the output cannot be used), and warns with
 should not be).
 
 Hard: the term raises a rewardkit error or returns something that is not a
-``RewardOutput``; wrong length; ±inf; NaN on a sample whose status is OK.
-Soft: a constant reward; every sample not applicable; zero variance within
+``RewardOutput``; wrong length; ±inf; NaN on a sample whose status is OK; no
+sample with a reward at all.
+Soft: a constant reward; zero variance within
 most groups (no GRPO signal); a scale far from 1; most samples with no answer
 found (a verifier scores those 0, as a completion that gives up, so a format
 mismatch looks like a policy that never answers).
@@ -125,8 +126,6 @@ def _hard_checks(name: str, output: Any, n: int) -> RewardOutput:
 def _soft_checks(output: RewardOutput, batch: Batch, group_column: str) -> list[str]:
     found: list[str] = []
     values = output.total[output.ok]
-    if values.size == 0:
-        return ["no sample has a reward (every status is not OK)"]
     if values.size > 1 and np.all(values == values[0]):
         found.append(f"the reward is constant ({values[0]:g}) across {values.size} samples")
     else:
@@ -178,6 +177,12 @@ def check_reward(
     except Exception as exc:
         raise RewardCheckError(f"term {term.name!r} raised {type(exc).__name__}: {exc}") from exc
     output = _hard_checks(term.name, raw, n)
+    if n and not np.any(output.ok):
+        counts = ", ".join(f"{k.lower()}={v}" for k, v in output.status_counts().items() if v)
+        raise RewardCheckError(
+            f"term {term.name!r}: no sample has a reward ({counts}); a training step would "
+            "learn nothing from this batch"
+        )
     found = _soft_checks(output, batch, group_column)
     if warn:
         for message in found:

@@ -208,7 +208,12 @@ class _Builder:
                 params[key] = self.node(value, f"{where}.{key}")
         if node.get("name") is not None:
             params["name"] = node["name"]
-        return self.registry.create(term_name, **params)
+        try:
+            return self.registry.create(term_name, **params)
+        except SpecError:
+            raise
+        except (ValueError, TypeError, OverflowError) as exc:  # a bad value: the spec's error
+            raise SpecError(f"{where}: term {term_name!r}: {exc}") from None
 
     def _children(self, node: Mapping[str, Any], kind: str, where: str) -> list[Term]:
         children = node[kind]

@@ -52,7 +52,13 @@ def completion_lengths(batch: Batch, unit: Unit) -> FloatArray:
 
 
 def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or int(value) != value
+        or int(value) <= 0
+    ):
         raise CompositionError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
 
