@@ -25,9 +25,26 @@ __all__ = ["ActionL2", "Column", "Constant", "action_l2", "column", "constant", 
 
 
 def _numeric_column(values: Any, column_name: str) -> FloatArray:
+    """The column as float64; numbers only: a string ("-0.5"), a boolean or a complex
+    value is refused rather than converted (a reward read from text is a bug upstream)."""
     if isinstance(values, np.ndarray) and values.dtype != object:
+        if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
+            values.dtype, np.complexfloating
+        ):
+            raise BatchError(f"column {column_name!r} must hold real numbers, got {values.dtype}")
         array = values.astype(np.float64)
     else:
+        odd = [
+            v
+            for v in values
+            if v is not None
+            and (isinstance(v, bool | np.bool_ | str | bytes | complex | np.complexfloating))
+        ]
+        if odd:
+            raise BatchError(
+                f"column {column_name!r} must hold real numbers (or None), got "
+                f"{type(odd[0]).__name__} {odd[0]!r}"
+            )
         try:
             array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         except (TypeError, ValueError):

@@ -61,9 +61,13 @@ def _as_float_vector(values: Any, what: str) -> FloatArray:
         array = np.asarray(
             [np.nan if v is None else v for v in values] if isinstance(values, Sequence) else values
         )
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
+    if np.issubdtype(array.dtype, np.bool_):
+        raise RewardCheckError(
+            f"{what} must be numbers, got booleans: convert them on purpose (float(x))"
+        )
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise RewardCheckError(f"{what} must be real numbers, got complex values")
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
         raise RewardCheckError(f"{what} must be numeric, got dtype {array.dtype}")
     if array.ndim != 1:
         raise RewardCheckError(f"{what} must have shape (N,), got {array.shape}")

@@ -95,6 +95,9 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
             )
     except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
         first_line = str(exc).strip().splitlines()[0]
+        mark = getattr(exc, "problem_mark", None)  # YAML says where only here
+        if mark is not None:
+            first_line += f" (line {mark.line + 1}, column {mark.column + 1})"
         raise SpecError(f"{path.name}: not valid {suffix[1:].upper()}: {first_line}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path.name}: the top level must be a table/mapping describing one reward")
