@@ -154,3 +154,63 @@ def test_extract_code_takes_the_last_block():
     text = "```python\nprint(1)\n```\nbetter:\n```py\nprint(2)\n```"
     assert extract_code(text) == "print(2)\n"
     assert extract_code("no code") is None
+
+
+FENCE = "`" * 3
+
+
+def _program(source):
+    return f"{FENCE}python\n{source}\n{FENCE}"
+
+
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("sys.exit(0) before the asserts", "import sys\ndef f(x):\n    return 0\nsys.exit(0)"),
+        ("os._exit(0) before the asserts", "import os\ndef f(x):\n    return 0\nos._exit(0)"),
+        (
+            "an object equal to everything",
+            "class A:\n    def __eq__(self, other):\n        return True\n"
+            "    __hash__ = object.__hash__\ndef f(x):\n    return A()",
+        ),
+        (
+            "reading the nonce and printing a guess",
+            "import sys\nn = sys.stdin.readline().strip()\nprint()\nprint(n, 5)\nsys.exit(0)",
+        ),
+        ("a string that looks like the answer", "def f(x):\n    return '4'"),
+        ("a boolean for a number", "def f(x):\n    return True"),
+    ],
+)
+def test_assert_style_tests_cannot_be_passed_without_the_answer(name, source):
+    tests = [{"assert": "assert f(2) == 4"}, {"assert": "assert f(3) in (9,)"}]
+    out = CodeTests(wall_seconds=5.0)({"completion": [_program(source)], "tests": [tests]})
+    assert out.total[0] == 0.0, (name, out.messages)
+
+
+def test_assert_style_tests_pass_a_correct_program():
+    source = "def f(x):\n    print('working...')\n    return x * x"
+    tests = [
+        {"assert": "assert f(2) == 4"},
+        {"assert": "assert f(3) in (9,)"},
+        {"assert": "assert f(1.5) == 2.25"},
+        {"assert": "assert [f(i) for i in range(3)] == [0, 1, 4]"},
+    ]
+    out = CodeTests(wall_seconds=5.0)({"completion": [_program(source)], "tests": [tests]})
+    assert out.total[0] == 1.0, out.messages
+
+
+def test_assert_forms_are_judged_outside_like_python_would():
+    source = "def f(x):\n    return [x] * x\ndef g(x):\n    return x > 1"
+    tests = [
+        {"assert": "assert f(2) == [2, 2]"},
+        {"assert": "assert f(2) != [2]"},
+        {"assert": "assert len(f(3)) >= 3"},
+        {"assert": "assert g(2)"},
+        {"assert": "assert not g(0)"},  # not a comparison: a truth value, judged outside
+        {"assert": "assert f(1) in ([1], [2])"},
+    ]
+    out = CodeTests(wall_seconds=5.0)({"completion": [_program(source)], "tests": [tests]})
+    assert out.total[0] == 1.0, out.messages
+    failing = [{"assert": "assert f(2) == [2]"}, {"assert": "assert g(0)"}]
+    out = CodeTests(wall_seconds=5.0)({"completion": [_program(source)], "tests": [failing]})
+    assert out.total[0] == 0.0

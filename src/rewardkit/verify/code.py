@@ -22,17 +22,19 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
 import queue
 import re
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,20 +304,146 @@ def extract_code(text: str) -> str | None:
     return blocks[-1] if blocks and blocks[-1].strip() else None
 
 
-def _test_job(code: str, test: Mapping[str, Any]) -> tuple[str, str, str | None]:
-    """(source, stdin, expected stdout or None for assert-style tests)."""
+#: what a judge reads from a finished run: did the test pass
+Judge = Callable[[ExecutionResult], bool]
+
+_HARNESS_VALUE = """
+
+import sys as _rk_sys
+_rk_nonce = _rk_sys.stdin.readline().strip()
+_rk_value = ({expression})
+_rk_sys.stdout.write("\\n" + _rk_nonce + " " + repr(_rk_value) + "\\n")
+"""
+_HARNESS_END = """
+
+import sys as _rk_sys
+_rk_nonce = _rk_sys.stdin.readline().strip()
+{assertion}
+_rk_sys.stdout.write("\\n" + _rk_nonce + "\\n")
+"""
+
+
+#: comparisons done outside the sandbox, on the parsed value
+_OPERATORS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: lambda value, expected: _same(value, expected),
+    ast.NotEq: lambda value, expected: not _same(value, expected),
+    ast.In: lambda value, expected: any(_same(value, e) for e in expected),
+    ast.NotIn: lambda value, expected: not any(_same(value, e) for e in expected),
+    ast.Lt: lambda value, expected: _numbers(value, expected) and value < expected,
+    ast.LtE: lambda value, expected: _numbers(value, expected) and value <= expected,
+    ast.Gt: lambda value, expected: _numbers(value, expected) and value > expected,
+    ast.GtE: lambda value, expected: _numbers(value, expected) and value >= expected,
+}
+
+
+def _value_assertion(assertion: str) -> tuple[str, Callable[[Any], bool]] | None:
+    """``assert EXPR OP LITERAL`` (OP one of == != in not in < <= > >=) or ``assert EXPR``
+    as (EXPR's source, the check to run outside on EXPR's value), else None."""
+    try:
+        tree = ast.parse(assertion)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
+        return None
+    test = tree.body[0].test
+    if not isinstance(test, ast.Compare):
+        return ast.unparse(test), bool  # the truth of a plain value, as assert takes it
+    if len(test.ops) != 1 or type(test.ops[0]) not in _OPERATORS:
+        return None
+    try:
+        expected = ast.literal_eval(test.comparators[0])
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(test.ops[0], ast.In | ast.NotIn) and not isinstance(
+        expected, list | tuple | set | frozenset
+    ):
+        return None
+    operator = _OPERATORS[type(test.ops[0])]
+    return ast.unparse(test.left), lambda value: bool(operator(value, expected))
+
+
+def _same(value: Any, expected: Any) -> bool:
+    """Equal and of the same kind (an int for a float literal is fine, True for 1 is not),
+    compared here on plain values, never by the program's own ``__eq__``."""
+    if _numbers(value, expected):
+        return bool(value == expected)
+    if type(value) is not type(expected):
+        return False
+    if isinstance(value, list | tuple):
+        return len(value) == len(expected) and all(
+            _same(v, e) for v, e in zip(value, expected, strict=True)
+        )
+    if isinstance(value, dict):
+        return value.keys() == expected.keys() and all(_same(value[k], expected[k]) for k in value)
+    return bool(value == expected)
+
+
+def _reported(stdout: str, nonce: str) -> str | None:
+    """What the harness wrote after the nonce on its last line, or None."""
+    lines = stdout.rstrip("\n").splitlines()
+    if not lines or not lines[-1].startswith(nonce):
+        return None
+    return lines[-1][len(nonce) :].strip()
+
+
+def _test_job(code: str, test: Mapping[str, Any]) -> tuple[str, str, Judge]:
+    """(source, stdin, judge) for one test.
+
+    An assert-style test passes only when the harness after the program reaches
+    its end and writes a fresh random nonce, which the run gets on stdin: a
+    ``sys.exit(0)`` or ``os._exit(0)`` before the asserts fails. ``assert EXPR OP
+    LITERAL`` (and ``assert EXPR``) go further: the sandbox only evaluates EXPR
+    and prints its ``repr``; the comparison happens here, outside, on the parsed
+    plain value, so an object whose ``__eq__`` is always True fails and the
+    expected value never enters the sandbox. Other asserts (``assert g(f(2))``)
+    run inside and are only protected against early exit.
+    """
     if "assert" in test:
-        return f"{code}\n\n{test['assert']}\n", "", None
+        assertion = str(test["assert"])
+        nonce = secrets.token_hex(16)
+        plan = _value_assertion(assertion)
+        if plan is not None:
+            expression, check = plan
+
+            def same_value(result: ExecutionResult) -> bool:
+                reported = _reported(result.stdout, nonce) if result.status == "ok" else None
+                if reported is None:
+                    return False
+                try:
+                    value = ast.literal_eval(reported)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    return False  # not a plain value: an object is not an answer
+                try:
+                    return check(value)
+                except TypeError:  # e.g. 3 < "a": the value is not the kind asked for
+                    return False
+
+            source = code + _HARNESS_VALUE.format(expression=expression)
+            return source, nonce + "\n", same_value
+
+        def reached_the_end(result: ExecutionResult) -> bool:
+            return result.status == "ok" and _reported(result.stdout, nonce) == ""
+
+        return code + _HARNESS_END.format(assertion=assertion), nonce + "\n", reached_the_end
     if "output" in test:
-        return code, str(test.get("input", "")), str(test["output"])
+        expected_output = str(test["output"])
+        return (
+            code,
+            str(test.get("input", "")),
+            lambda result: _passed(result, expected_output),
+        )
     raise BatchError(f"a test needs 'input'/'output' or 'assert', got keys {sorted(test)}")
 
 
-def _passed(result: ExecutionResult, expected: str | None) -> bool:
+def _numbers(value: Any, expected: Any) -> bool:
+    """Both plain numbers (an int result for a float literal is fine, a bool is not)."""
+    kinds = (int, float)
+    return all(isinstance(v, kinds) and not isinstance(v, bool) for v in (value, expected))
+
+
+def _passed(result: ExecutionResult, expected: str) -> bool:
     if result.status != "ok":
         return False
-    if expected is None:
-        return True
     return result.stdout.rstrip().splitlines() == expected.rstrip().splitlines() or (
         result.stdout.split() == expected.split()
     )
@@ -359,7 +487,7 @@ class CodeTests(RewardTerm):
         tests = get_column(batch, "tests")
         n = len(completions)
         jobs: list[tuple[str, str]] = []
-        owners: list[tuple[int, str | None]] = []
+        owners: list[tuple[int, Judge]] = []
         status = np.zeros(n, dtype=np.int8)
         messages: list[str | None] = [None] * n
         for index, (completion, sample_tests) in enumerate(zip(completions, tests, strict=True)):
@@ -369,18 +497,18 @@ class CodeTests(RewardTerm):
                 messages[index] = "unparseable: no code block" if code is None else "no tests"
                 continue
             for test in sample_tests:
-                source, stdin, expected = _test_job(code, test)
+                source, stdin, judge = _test_job(code, test)
                 jobs.append((source, stdin))
-                owners.append((index, expected))
+                owners.append((index, judge))
         results = sandbox.run_many(jobs)
         passed = np.zeros(n)
         total = np.zeros(n)
-        for (index, expected), result in zip(owners, results, strict=True):
+        for (index, judge), result in zip(owners, results, strict=True):
             total[index] += 1
             if result.status == "sandbox_error":
                 status[index] = Status.ERROR
                 messages[index] = f"sandbox error: {result.stderr[:200]}"
-            passed[index] += _passed(result, expected)
+            passed[index] += judge(result)
             if result.status in ("timeout", "output_limit") and messages[index] is None:
                 messages[index] = result.status
         with np.errstate(invalid="ignore", divide="ignore"):
