@@ -346,6 +346,9 @@ def _value_assertion(assertion: str) -> tuple[str, Callable[[Any], bool]] | None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
         return None
     test = tree.body[0].test
+    evaluated = test.left if isinstance(test, ast.Compare) else test
+    if any(isinstance(node, ast.Compare) for node in ast.walk(evaluated)):
+        return None  # a comparison inside EXPR would run the program's own __eq__
     if not isinstance(test, ast.Compare):
         return ast.unparse(test), bool  # the truth of a plain value, as assert takes it
     if len(test.ops) != 1 or type(test.ops[0]) not in _OPERATORS:
@@ -395,8 +398,9 @@ def _test_job(code: str, test: Mapping[str, Any]) -> tuple[str, str, Judge]:
     LITERAL`` (and ``assert EXPR``) go further: the sandbox only evaluates EXPR
     and prints its ``repr``; the comparison happens here, outside, on the parsed
     plain value, so an object whose ``__eq__`` is always True fails and the
-    expected value never enters the sandbox. Other asserts (``assert g(f(2))``)
-    run inside and are only protected against early exit.
+    expected value never enters the sandbox. Other asserts (a comparison inside
+    EXPR, as in ``assert f(2) == 4 and f(3) == 9``) run inside and are only
+    protected against early exit.
     """
     if "assert" in test:
         assertion = str(test["assert"])
