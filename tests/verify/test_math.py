@@ -1,6 +1,7 @@
 """Math equivalence: a table of equivalent and non-equivalent pairs, and adversarial input."""
 
 import time
+from collections import deque
 
 import numpy as np
 import pytest
@@ -112,9 +113,19 @@ def test_adversarial_never_scores_and_never_hangs(pool, name, backend):
     assert verdict.outcome in allowed, verdict
 
 
+def _wait_until_ready(pool, seconds=60.0):
+    """Every worker, spare included, has started (a kill then costs the next job nothing)."""
+    deadline = time.monotonic() + seconds
+    pool.run([("x", "x")])  # the first worker is up; the others start after it
+    while not all(w.ready for w in pool._workers) and time.monotonic() < deadline:
+        pool._poll_starting(deque(), [])
+        time.sleep(0.05)
+
+
 def test_symbolic_timeout_kills_the_worker_and_is_not_wrong():
     pool = SymbolicPool(workers=1, timeout=0.5)
     try:
+        _wait_until_ready(pool)
         start = time.perf_counter()
         verdicts = verify_math_batch(
             ["x", "x + 1"],

@@ -86,3 +86,14 @@ def test_workers_that_never_start_make_errors_not_a_hang(monkeypatch):
         assert pool.start_failures == 3
     finally:
         pool.close()
+
+
+def test_the_first_item_on_a_cold_pool_stays_within_timeout_plus_half_a_second():
+    pool = SymbolicPool(workers=1, timeout=2.0)  # cold: the worker is starting now
+    try:
+        start = time.perf_counter()
+        (result,) = pool.run([(r"2^{2^{40}} x", "x")])  # runs over any budget
+        assert result.outcome is Outcome.TIMEOUT
+        assert time.perf_counter() - start < 2.0 + 0.5
+    finally:
+        pool.close()

@@ -370,7 +370,7 @@ class SymbolicPool:
 MAX_START_FAILURES = 3
 #: seconds a job may wait for a cold pool's workers to start before the wait counts
 #: against its timeout (a job's wall time stays under timeout + 0.5 s)
-START_GRACE = 0.4
+START_GRACE = 0.3
 #: ...but a first job on a cold pool always gets at least this much (or the timeout):
 #: the bound holds for timeouts above the start-up time, about a second
 MIN_COLD_BUDGET = 0.25
