@@ -27,7 +27,7 @@ from typing import Any
 import sympy
 
 from rewardkit.verify.math_policy import MathPolicy
-from rewardkit.verify.mathparse import normalize, parse_literal, split_top_level
+from rewardkit.verify.mathparse import PLAIN_NUMBER, normalize, parse_literal, split_top_level
 
 try:  # the math-verify backend, where installed (the ``llm`` extra)
     from latex2sympy2_extended.latex2sympy2 import NormalizationConfig
@@ -202,7 +202,7 @@ def math_verify_job(
         return "error", f"the gold answer {gold[:200]!r} cannot be parsed: the sample is skipped"
     completion = _SCIENTIFIC.sub(_decimal, _LINE_BROKEN_INLINE_MATH.sub(" ", completion))
     completion = _PYTHON_POWER.sub("^", completion)
-    depth = _brace_depth(completion)
+    depth = _brace_depth(completion) if completion.count("{") > MAX_BRACE_DEPTH else 0
     if depth > MAX_BRACE_DEPTH:
         return "wrong", f"braces nested {depth} deep: not an answer", None
     tagged = _last_answer_tag(completion)
@@ -327,14 +327,11 @@ def _within(gold: Any, answer: Any, rel_tol: float) -> bool:
     return abs(g - a) <= rel_tol * max(abs(g), abs(a))
 
 
-_PLAIN_DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
-
-
 def _same_decimal(gold: str, answer: str) -> bool:
     """Two plain decimals with the same value (math-verify reads 897303639322.64140
     and 897303639322.6414 as different floats at 15 digits)."""
     g, a = gold.strip(), answer.strip()
-    if not (_PLAIN_DECIMAL.fullmatch(g) and _PLAIN_DECIMAL.fullmatch(a)):
+    if not (PLAIN_NUMBER.fullmatch(g) and PLAIN_NUMBER.fullmatch(a)):
         return False
     return Decimal(g) == Decimal(a)
 

@@ -40,7 +40,7 @@ from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 from rewardkit.verify.extract import DEFAULT_EXTRACTORS, EXTRACTORS, extract_answer, extract_boxed
 from rewardkit.verify.math_policy import MathPolicy
-from rewardkit.verify.mathparse import Outcome, compare, parse_answer
+from rewardkit.verify.mathparse import PLAIN_NUMBER, Outcome, compare, parse_answer
 from rewardkit.verify.symbolic import SymbolicPool, default_pool
 from rewardkit.verify.text import completion_text
 
@@ -112,8 +112,6 @@ def _check_backend(backend: str, policy: MathPolicy | None = None) -> None:
             ) from None
 
 
-#: a gold answer that is a bare number
-_PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
 #: an answer number math-verify reads as written (it finds no number in "+5" or "-.5")
 _ANSWER_NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
 #: math opened or closed on a line break, which the worker removes before reading
@@ -125,7 +123,7 @@ def _fast_numbers(gold: str, answer: str, policy: MathPolicy) -> Outcome | None:
     to be the worker's verdict: equal numbers, or two unequal integers. Unequal
     decimals, and any inequality under ``rel_tol``, go to the worker."""
     g, a = gold.strip().strip("$").strip(), answer.strip()
-    if not (_PLAIN_NUMBER.fullmatch(g) and _ANSWER_NUMBER.fullmatch(a)):
+    if not (PLAIN_NUMBER.fullmatch(g) and _ANSWER_NUMBER.fullmatch(a)):
         return None
     if Decimal(g) == Decimal(a):
         return Outcome.CORRECT

@@ -28,8 +28,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import permutations
 
-__all__ = ["Answer", "Outcome", "compare", "normalize", "parse_answer", "split_top_level"]
+__all__ = [
+    "PLAIN_NUMBER",
+    "Answer",
+    "Outcome",
+    "compare",
+    "normalize",
+    "parse_answer",
+    "split_top_level",
+]
 
+#: a bare decimal number as written: 42, -0.5, .4, 5. (no separators, no exponent)
+PLAIN_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)")
 #: exponents beyond this are not evaluated on the fast path
 MAX_EXPONENT = 64
 #: sets larger than this are compared in order-insensitive mode by sorting only
