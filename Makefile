@@ -10,7 +10,7 @@ TORCH_VERSION := 2.13.0
 EXTRAS := dev,control,llm,bench
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install demo test lint format clean
+.PHONY: install sandbox-tools demo test lint format clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,17 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# The code sandbox needs bubblewrap (Debian: bubblewrap); as root with apt, install it.
+sandbox-tools:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q bubblewrap >/dev/null || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
+	  else \
+	    echo "rewardkit: the code sandbox needs bubblewrap: install it (apt-get install bubblewrap)"; \
+	  fi; }
+
+install: $(STAMP) sandbox-tools
 
 demo: install
 	$(VENV)/bin/rewardkit check examples/math_reward.toml --batch examples/completions.jsonl

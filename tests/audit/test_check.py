@@ -98,3 +98,34 @@ def test_most_samples_without_an_answer_warn():
 def test_a_batch_where_no_sample_has_a_reward_fails():
     with pytest.raises(RewardCheckError, match="no sample has a reward"):
         check_reward(column("x"), {"x": [None, None]})
+
+
+def test_nan_from_a_term_that_never_abstains_warns():
+    @term(per_sample=True, abstains=False)
+    def accuracy(hits, tries):
+        return hits / tries if tries else float("nan")  # a 0/0 the author did not mean
+
+    batch = {"hits": [1.0, 0.0, 2.0], "tries": [2.0, 0.0, 2.0]}
+    with pytest.warns(RewardCheckWarning, match=r"1 samples are NaN .*\[1\].*never to abstain"):
+        report = check_reward(accuracy, batch)
+    assert report.output.status[1] == Status.NOT_APPLICABLE
+
+    @term(per_sample=True)
+    def may_abstain(hits, tries):
+        return hits / tries if tries else None
+
+    assert check_reward(may_abstain, batch).warnings == []
+    with pytest.raises(RewardCheckError, match="no sample has a reward"):
+        check_reward(accuracy, {"hits": [0.0], "tries": [0.0]})
+
+
+@term(abstains=False)
+def never_abstains(x):
+    return [float(v) for v in x]
+
+
+def test_the_declaration_survives_pickling():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(never_abstains)).abstains is False
+    assert pickle.loads(pickle.dumps(fine)).abstains is True

@@ -9,14 +9,7 @@ import numpy as np
 import pytest
 
 from rewardkit.core import Status
-from rewardkit.verify.code import (
-    BASE_UID,
-    CodeTests,
-    Sandbox,
-    SandboxLimits,
-    _live_processes,
-    extract_code,
-)
+from rewardkit.verify.code import CodeTests, Sandbox, SandboxLimits, extract_code
 
 LIMITS = SandboxLimits(wall_seconds=2.0, cpu_seconds=3, memory_mb=256, max_processes=16)
 
@@ -58,8 +51,6 @@ def test_contains_a_fork_bomb(sandbox):
     )
     result = timed(sandbox, bomb)
     assert result.status in ("timeout", "runtime_error")
-    if sandbox.isolation["separate_uid"]:  # nothing of the bomb survives (zombies aside)
-        assert not any(_live_processes(uid) for uid in (BASE_UID, BASE_UID + 1))
 
 
 def test_kills_processes_that_leave_the_session(sandbox):
@@ -71,9 +62,7 @@ def test_kills_processes_that_leave_the_session(sandbox):
         "print('parent done')\n"
     )
     result = timed(sandbox, escape)
-    assert result.status == "ok"
-    if sandbox.isolation["separate_uid"]:
-        assert not any(_live_processes(uid) for uid in (BASE_UID, BASE_UID + 1))
+    assert result.status == "ok"  # the survivors are looked for in test_sandbox_attacks
 
 
 def test_memory_bomb_is_an_error(sandbox):
@@ -91,7 +80,7 @@ def test_files_stay_in_a_fresh_directory(sandbox):
     first = timed(sandbox, "open('note.txt', 'w').write('hi')\nimport os\nprint(os.getcwd())")
     second = timed(sandbox, "import os\nprint(os.path.exists('note.txt'))")
     assert first.status == "ok" and second.stdout.strip() == "False"
-    assert not os.path.exists(first.stdout.strip())  # removed after the run
+    assert first.stdout.strip() == "/tmp"  # a private tmpfs, gone with the run
 
 
 def test_network_is_denied_or_reported(sandbox):
@@ -110,10 +99,8 @@ def test_network_is_denied_or_reported(sandbox):
     )
     result = timed(sandbox, client)
     server.close()
-    if sandbox.isolation["network_namespace"]:
-        assert result.status == "runtime_error" and "connected" not in result.stdout
-    else:  # the machine does not permit a network namespace: the sandbox must say so
-        assert sandbox.isolation["network_namespace"] is False
+    assert result.status == "runtime_error" and "connected" not in result.stdout
+    assert not accepted
 
 
 def test_run_many_is_concurrent_and_ordered(sandbox):

@@ -8,7 +8,8 @@ should not be).
 Hard: the term raises a rewardkit error or returns something that is not a
 ``RewardOutput``; wrong length; ±inf; NaN on a sample whose status is OK; no
 sample with a reward at all.
-Soft: a constant reward; zero variance within
+Soft: NaN ("not applicable") from a term declared ``abstains=False``; a
+constant reward; zero variance within
 most groups (no GRPO signal); a scale far from 1; most samples with no answer
 found (a verifier scores those 0, as a completion that gives up, so a format
 mismatch looks like a policy that never answers).
@@ -123,8 +124,20 @@ def _hard_checks(name: str, output: Any, n: int) -> RewardOutput:
     return output
 
 
-def _soft_checks(output: RewardOutput, batch: Batch, group_column: str) -> list[str]:
+def _soft_checks(
+    output: RewardOutput, batch: Batch, group_column: str, abstains: bool = True
+) -> list[str]:
     found: list[str] = []
+    if not abstains:
+        unexpected = np.flatnonzero(
+            np.isnan(output.total) & (output.status == Status.NOT_APPLICABLE)
+        )
+        if unexpected.size:
+            found.append(
+                f"{unexpected.size} samples are NaN (not applicable, e.g. samples "
+                f"{unexpected[:5].tolist()}) from a term declared never to abstain; "
+                "a 0/0 or a missing value inside the term?"
+            )
     values = output.total[output.ok]
     if values.size > 1 and np.all(values == values[0]):
         found.append(f"the reward is constant ({values[0]:g}) across {values.size} samples")
@@ -183,7 +196,7 @@ def check_reward(
             f"term {term.name!r}: no sample has a reward ({counts}); a training step would "
             "learn nothing from this batch"
         )
-    found = _soft_checks(output, batch, group_column)
+    found = _soft_checks(output, batch, group_column, getattr(term, "abstains", True))
     if warn:
         for message in found:
             warnings.warn(f"{term.name}: {message}", RewardCheckWarning, stacklevel=2)

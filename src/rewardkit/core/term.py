@@ -90,6 +90,10 @@ class RewardTerm(abc.ABC):
 
     #: columns this term reads; used in error messages and docs.
     columns: tuple[str, ...] = ()
+    #: False declares that every sample gets a score: a NaN ("not applicable")
+    #: from this term is then a bug (a 0/0, a missing value), and
+    #: ``check_reward`` warns about it.
+    abstains: bool = True
 
     def __init__(self, name: str) -> None:
         self.name = validate_name(name)
@@ -139,10 +143,12 @@ class FunctionTerm(RewardTerm):
         name: str | None = None,
         per_sample: bool = False,
         params: Mapping[str, Any] | None = None,
+        abstains: bool = True,
     ) -> None:
         super().__init__(name or fn.__name__)
         self.fn = fn
         self.per_sample = per_sample
+        self.abstains = abstains
         self.params = dict(params or {})
         signature = inspect.signature(fn)
         self._takes_var_kwargs = any(
@@ -183,7 +189,7 @@ class FunctionTerm(RewardTerm):
         qualname = getattr(self.fn, "__qualname__", "")
         if module and "<" not in qualname and _lookup(module, qualname) is self:
             return (_lookup, (module, qualname))
-        return (FunctionTerm, (self.fn, self.name, self.per_sample, self.params))
+        return (FunctionTerm, (self.fn, self.name, self.per_sample, self.params, self.abstains))
 
 
 def _lookup(module: str, qualname: str) -> Any:
@@ -223,6 +229,7 @@ def term(
     *,
     name: str | None = None,
     per_sample: bool = False,
+    abstains: bool = True,
 ) -> Any:
     """Turn a plain function into a term.
 
@@ -236,6 +243,8 @@ def term(
         per_sample: call ``fn`` once per row with scalars instead of once
             with whole columns. An exception in one row marks that row
             ``ERROR`` instead of failing the batch.
+        abstains: False declares that the function scores every sample, so
+            that ``check_reward`` warns when a NaN (a 0/0, say) comes out.
 
     Example:
         >>> @term(per_sample=True)
@@ -247,7 +256,7 @@ def term(
     """
 
     def wrap(function: Callable[..., Any]) -> FunctionTerm:
-        return FunctionTerm(function, name=name, per_sample=per_sample)
+        return FunctionTerm(function, name=name, per_sample=per_sample, abstains=abstains)
 
     return wrap(fn) if fn is not None else wrap
 

@@ -1,44 +1,29 @@
-"""Code-execution rewards: run a completion's program against tests in a sandbox.
+"""Code-execution rewards: run a completion's program against tests in the sandbox.
 
-Each run gets a fresh temporary directory, resource limits (CPU seconds,
-address space, processes, file size), no network (a new network namespace
-where the machine permits it; :attr:`Sandbox.isolation` says what was
-achieved) and a hard kill on wall-clock timeout. As root, each concurrent
-slot runs under its own unprivileged uid, so the process limit holds and the
-kill reaches every process the program forked, even ones that left the
-session.
+The programs run in :class:`~rewardkit.verify.sandbox.Sandbox`, whose contract
+(no network, a separate uid, a per-run process limit, a private filesystem, a
+clean environment) is enforced or refused: see :mod:`rewardkit.verify.sandbox`.
 
 A program that exceeds its time limit fails that test, as a judge's
 "time limit exceeded" would: otherwise looping would be a way to dodge a low
-score. Only failures of the sandbox itself are not applicable.
+score. Only failures of the sandbox itself are not applicable. A program
+cannot pass an assert-style test by exiting early, and its objects' ``__eq__``
+is never trusted (see :func:`_test_job`).
 
 Example:
-    >>> sandbox = Sandbox(SandboxLimits(wall_seconds=5))
-    >>> sandbox.run("print(input()[::-1])", stdin="abc").stdout
-    'cba\\n'
-    >>> sandbox.run("while True: pass", limits=SandboxLimits(wall_seconds=0.5)).status
-    'timeout'
+    >>> term = CodeTests(wall_seconds=5)
+    >>> completion = "```python\\nprint(int(input()) ** 2)\\n```"
+    >>> term({"completion": [completion], "tests": [[{"input": "3", "output": "9"}]]}).total
+    array([1.])
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
-import json
-import os
-import queue
 import re
 import secrets
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,250 +32,29 @@ from rewardkit.core.errors import BatchError, CompositionError
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
+from rewardkit.verify.sandbox import (
+    ExecutionResult,
+    Isolation,
+    Sandbox,
+    SandboxCapabilities,
+    SandboxLimits,
+    SandboxUnavailableError,
+    sandbox_capabilities,
+)
 from rewardkit.verify.text import completion_text
 
-__all__ = ["CodeTests", "ExecutionResult", "Sandbox", "SandboxLimits", "extract_code"]
+__all__ = [
+    "CodeTests",
+    "ExecutionResult",
+    "Sandbox",
+    "SandboxCapabilities",
+    "SandboxLimits",
+    "SandboxUnavailableError",
+    "extract_code",
+    "sandbox_capabilities",
+]
 
-_LAUNCHER = str(Path(__file__).with_name("_sandbox_launch.py"))
-#: first uid of the per-slot unprivileged users (when running as root)
-BASE_UID = 61000
 _FENCE = re.compile(r"```(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-
-RunStatus = Literal["ok", "runtime_error", "timeout", "output_limit", "sandbox_error"]
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Limits of one program run.
-
-    Attributes:
-        wall_seconds: wall-clock limit; the program is killed after it.
-        cpu_seconds: CPU-time limit (RLIMIT_CPU).
-        memory_mb: address-space limit (RLIMIT_AS).
-        max_processes: processes the slot's uid may have (RLIMIT_NPROC, as root).
-        max_output_bytes: stdout/stderr file-size limit (RLIMIT_FSIZE).
-    """
-
-    wall_seconds: float = 5.0
-    cpu_seconds: int = 5
-    memory_mb: int = 512
-    max_processes: int = 32
-    max_output_bytes: int = 1_000_000
-
-    def __post_init__(self) -> None:
-        for field_name in (
-            "wall_seconds",
-            "cpu_seconds",
-            "memory_mb",
-            "max_processes",
-            "max_output_bytes",
-        ):
-            if getattr(self, field_name) <= 0:
-                raise CompositionError(f"SandboxLimits.{field_name} must be positive")
-
-
-@dataclass(frozen=True)
-class ExecutionResult:
-    """What one run did."""
-
-    status: RunStatus
-    returncode: int | None
-    stdout: str
-    stderr: str
-    seconds: float
-
-
-class Sandbox:
-    """Runs Python programs under limits, several at a time.
-
-    Args:
-        limits: default limits per run.
-        slots: concurrent runs (default: CPU count).
-        python: interpreter for the programs. Default: this one, or, as root,
-            the first Python that an unprivileged uid can run (a pyenv under
-            /root cannot be).
-    """
-
-    _isolation_cache: ClassVar[dict[str, dict[str, bool]]] = {}
-
-    def __init__(
-        self,
-        limits: SandboxLimits | None = None,
-        slots: int | None = None,
-        python: str | None = None,
-    ) -> None:
-        self.limits = limits or SandboxLimits()
-        self.slots = slots or (os.cpu_count() or 1)
-        self._root = os.geteuid() == 0
-        self.python = python or _default_python(self._root)
-        self._free: queue.Queue[int] = queue.Queue()
-        for slot in range(self.slots):
-            self._free.put(slot)
-
-    @property
-    def _drop_uid(self) -> bool:
-        return self._root and _world_executable(self.python)
-
-    @property
-    def isolation(self) -> dict[str, bool]:
-        """Which isolation steps this machine permits (probed once per interpreter).
-
-        Keys: ``network_namespace``, ``separate_uid``, ``rlimits``. A False
-        value means weaker isolation than documented; say so to your users.
-        """
-        if self.python not in self._isolation_cache:
-            config = self._config(0, "", "", self.limits) | {"report": True}
-            try:
-                done = subprocess.run(
-                    [self.python, "-I", "-S", _LAUNCHER, json.dumps(config)],
-                    capture_output=True,
-                    text=True,
-                    timeout=30,
-                    check=True,
-                )
-                report = json.loads(done.stdout)
-            except (subprocess.SubprocessError, json.JSONDecodeError, OSError):
-                report = {"network_namespace": False, "separate_uid": False, "rlimits": False}
-            self._isolation_cache[self.python] = report
-        return dict(self._isolation_cache[self.python])
-
-    def _config(
-        self, slot: int, workdir: str, program: str, limits: SandboxLimits
-    ) -> dict[str, Any]:
-        return {
-            "cpu_seconds": int(limits.cpu_seconds),
-            "memory_bytes": int(limits.memory_mb) * 1024 * 1024,
-            "file_bytes": int(limits.max_output_bytes),
-            "max_processes": int(limits.max_processes),
-            "uid": BASE_UID + slot if self._drop_uid else None,
-            "workdir": workdir,
-            "program": program,
-            "python": self.python,
-        }
-
-    def _kill_slot(self, slot: int, process: subprocess.Popen[bytes]) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, 9)
-        if not self._drop_uid:
-            return
-        # Processes that left the session still belong to the slot's uid. A fork
-        # bomb can create processes while kill(-1) walks the list: repeat until
-        # none is alive.
-        uid = BASE_UID + slot
-        deadline = time.monotonic() + 2.0
-        while _live_processes(uid) and time.monotonic() < deadline:
-            subprocess.run(
-                ["kill", "-9", "-1"], user=uid, group=uid, capture_output=True, check=False
-            )
-
-    def run(
-        self, source: str, stdin: str = "", limits: SandboxLimits | None = None
-    ) -> ExecutionResult:
-        """Run ``source`` with ``stdin``; never raises for the program's behaviour."""
-        limits = limits or self.limits
-        slot = self._free.get()
-        workdir = tempfile.mkdtemp(prefix="rewardkit-sandbox-")
-        start = time.monotonic()
-        try:
-            return self._run_in(slot, workdir, source, stdin, limits, start)
-        except OSError as exc:
-            return ExecutionResult("sandbox_error", None, "", str(exc), time.monotonic() - start)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-            self._free.put(slot)
-
-    def _run_in(
-        self, slot: int, workdir: str, source: str, stdin: str, limits: SandboxLimits, start: float
-    ) -> ExecutionResult:
-        program = os.path.join(workdir, "program.py")
-        Path(program).write_text(source, encoding="utf-8")
-        Path(workdir, "stdin.txt").write_text(stdin, encoding="utf-8")
-        if self._drop_uid:
-            uid = BASE_UID + slot
-            os.chown(workdir, uid, uid)
-            os.chown(program, uid, uid)
-        config = self._config(slot, workdir, program, limits)
-        with (
-            open(os.path.join(workdir, "stdin.txt"), "rb") as stdin_file,
-            tempfile.TemporaryFile() as out_file,
-            tempfile.TemporaryFile() as err_file,
-        ):
-            process = subprocess.Popen(
-                [self.python, "-I", "-S", _LAUNCHER, json.dumps(config)],
-                stdin=stdin_file,
-                stdout=out_file,
-                stderr=err_file,
-                start_new_session=True,
-                close_fds=True,
-            )
-            timed_out = False
-            try:
-                process.wait(timeout=limits.wall_seconds)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            self._kill_slot(slot, process)
-            process.wait()
-            stdout, out_size = _read_capped(out_file, limits.max_output_bytes)
-            stderr, _ = _read_capped(err_file, 64_000)
-        seconds = time.monotonic() - start
-        returncode = process.returncode
-        if timed_out or returncode in (-9, -24):  # SIGKILL by us, SIGXCPU by the CPU limit
-            return ExecutionResult("timeout", None, stdout, stderr, seconds)
-        if returncode == -25 or out_size >= limits.max_output_bytes:  # SIGXFSZ
-            return ExecutionResult("output_limit", returncode, stdout, stderr, seconds)
-        status: RunStatus = "ok" if returncode == 0 else "runtime_error"
-        return ExecutionResult(status, returncode, stdout, stderr, seconds)
-
-    def run_many(
-        self, jobs: Sequence[tuple[str, str]], limits: SandboxLimits | None = None
-    ) -> list[ExecutionResult]:
-        """Run (source, stdin) jobs concurrently, ``slots`` at a time; results in order."""
-        with ThreadPoolExecutor(max_workers=self.slots) as executor:
-            return list(executor.map(lambda job: self.run(job[0], job[1], limits), jobs))
-
-
-def _live_processes(uid: int) -> bool:
-    """True if a non-zombie process of ``uid`` exists (read from /proc)."""
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = Path(entry.path, "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("Uid", "").split()[:1] == [str(uid)] and not fields.get(
-            "State", ""
-        ).strip().startswith(("Z", "X")):
-            return True
-    return False
-
-
-def _world_executable(path: str) -> bool:
-    """True if any user can execute ``path`` (every parent directory is o+x)."""
-    real = Path(os.path.realpath(path))
-    try:
-        if not real.stat().st_mode & 0o001:
-            return False
-        return all(parent.stat().st_mode & 0o001 for parent in real.parents)
-    except OSError:
-        return False
-
-
-def _default_python(root: bool) -> str:
-    if not root or _world_executable(sys.executable):
-        return sys.executable
-    for candidate in ("/usr/bin/python3", shutil.which("python3") or ""):
-        if candidate and _world_executable(candidate):
-            return candidate
-    return sys.executable  # runs, but without the separate uid (see Sandbox.isolation)
-
-
-def _read_capped(handle: Any, limit: int) -> tuple[str, int]:
-    handle.seek(0, os.SEEK_END)
-    size = handle.tell()
-    handle.seek(0)
-    return handle.read(limit).decode("utf-8", errors="replace"), size
 
 
 def extract_code(text: str) -> str | None:
@@ -462,6 +226,15 @@ class CodeTests(RewardTerm):
     stdout tests or ``{"assert": "assert f(2) == 4"}`` tests. A completion
     without a code block is not applicable (unparseable); a sandbox failure is
     an error.
+
+    Args:
+        mode: "pass_rate" (fraction of tests passed) or "all_pass" (1 or 0).
+        wall_seconds: wall-clock limit per test run (CPU limit: one second more).
+        memory_mb: address-space limit per run.
+        slots: concurrent runs (default: CPU count).
+        isolation: "full" (default) needs the whole sandbox contract and raises
+            :class:`SandboxUnavailableError` here, at construction, when the machine
+            cannot enforce it; "minimal" accepts weaker isolation with a warning.
     """
 
     columns = ("completion", "tests")
@@ -472,6 +245,7 @@ class CodeTests(RewardTerm):
         wall_seconds: float = 5.0,
         memory_mb: int = 512,
         slots: int | None = None,
+        isolation: Isolation = "full",
         name: str = "code_tests",
     ) -> None:
         super().__init__(name)
@@ -484,9 +258,11 @@ class CodeTests(RewardTerm):
             memory_mb=memory_mb,
         )
         self.slots = slots
+        self.isolation: Isolation = isolation
+        Sandbox(self.limits, slots=1, isolation=isolation)  # refuse now, not mid-training
 
     def _compute(self, batch: Batch) -> RewardOutput:
-        sandbox = Sandbox(self.limits, slots=self.slots)
+        sandbox = Sandbox(self.limits, slots=self.slots, isolation=self.isolation)
         completions = get_column(batch, "completion")
         tests = get_column(batch, "tests")
         n = len(completions)

@@ -1,0 +1,157 @@
+"""The sandbox contract: measured, enforced or refused, and never shared between runs."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from rewardkit.core.errors import CompositionError, RewardKitWarning
+from rewardkit.verify import sandbox as sandbox_module
+from rewardkit.verify._uid_lease import FIRST_UID, UID_COUNT, UidLease
+from rewardkit.verify.code import CodeTests
+from rewardkit.verify.sandbox import (
+    HOW_TO_GET_FULL,
+    Sandbox,
+    SandboxLimits,
+    SandboxUnavailableError,
+    sandbox_capabilities,
+)
+
+
+def test_the_full_contract_holds_here():
+    capabilities = sandbox_capabilities()
+    assert capabilities.complete, capabilities.describe()
+    assert capabilities.backend.startswith("bubblewrap")
+    assert "network_namespace    yes" in capabilities.describe()
+
+
+def test_missing_bwrap_is_refused_with_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    monkeypatch.setattr(sandbox_module, "_capability_cache", {})
+    with pytest.raises(SandboxUnavailableError) as caught:
+        Sandbox()
+    message = str(caught.value)
+    assert "bwrap not found" in message and "apt-get install bubblewrap" in message
+    assert "isolation='minimal'" in message and message.endswith(HOW_TO_GET_FULL)
+    with pytest.raises(SandboxUnavailableError):
+        CodeTests()  # refused at construction, before any training step
+
+
+def test_a_partial_contract_is_refused(monkeypatch):
+    report = sandbox_module.SandboxCapabilities("full", "bubblewrap", True, True, True, False, True)
+    monkeypatch.setattr(sandbox_module, "sandbox_capabilities", lambda *a, **k: report)
+    with pytest.raises(SandboxUnavailableError, match="private_filesystem|contract"):
+        Sandbox()
+
+
+def test_the_probe_is_judged_from_inside_views():
+    limits = SandboxLimits(max_processes=29)
+    good = {
+        "interfaces": ["lo"],
+        "uid": 61001,
+        "uid_map": ["61001", "0", "1"],
+        "usr_owner": 65534,
+        "nproc": 29,
+        "root": ["bin", "dev", "etc", "lib", "proc", "tmp", "usr"],
+        "etc": ["ld.so.cache"],
+        "tmp": ["program.py"],
+        "env": ["HOME", "PATH"],
+    }
+    judge = sandbox_module._judge_probe
+    assert judge("full", "bwrap", "/usr/bin/python3", good, limits).complete
+    cases = {
+        "network_namespace": {"interfaces": ["lo", "eth0"]},
+        "separate_uid": {"usr_owner": 0},  # the host's root is mapped: bwrap ran as root
+        "process_limit": {"nproc": -1},
+        "private_filesystem": {"root": [*good["root"], "home"]},
+        "clean_environment": {"env": ["HOME", "PATH", "ENV_SECRET"]},
+    }
+    for check, change in cases.items():
+        report = judge("full", "bwrap", "/usr/bin/python3", good | change, limits)
+        assert not getattr(report, check) and check in report.problem, check
+    leaked_etc = judge("full", "bwrap", "/usr/bin/python3", good | {"etc": ["passwd"]}, limits)
+    assert not leaked_etc.private_filesystem and "etc/passwd" in leaked_etc.problem
+
+
+def test_minimal_isolation_warns_once_and_reports_what_it_lacks(monkeypatch):
+    monkeypatch.setattr(sandbox_module, "_warned_minimal", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Sandbox(isolation="minimal")
+        Sandbox(isolation="minimal")
+    messages = [w for w in caught if issubclass(w.category, RewardKitWarning)]
+    assert len(messages) == 1 and "minimal" in str(messages[0].message)
+    report = sandbox_capabilities("minimal")
+    assert not report.complete and not report.private_filesystem and report.clean_environment
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RewardKitWarning)
+        result = Sandbox(isolation="minimal").run("import os\nprint(sorted(os.environ))")
+    assert result.stdout.strip() == "['LANG', 'PATH']"
+
+
+def test_bad_settings_are_clear_errors():
+    with pytest.raises(CompositionError, match="isolation"):
+        Sandbox(isolation="none")  # type: ignore[arg-type]
+    with pytest.raises(CompositionError, match="wall_seconds"):
+        SandboxLimits(wall_seconds=float("nan"))
+    with pytest.raises(CompositionError, match="scratch_mb"):
+        SandboxLimits(scratch_mb=0)
+
+
+def test_scratch_space_is_capped_and_private():
+    sandbox = Sandbox(SandboxLimits(scratch_mb=2, max_output_bytes=4 << 20))
+    program = (
+        "import os\nwritten = 0\n"
+        "try:\n    with open('/tmp/fill', 'wb') as f:\n"
+        "        for _ in range(8):\n            f.write(b'x' * (1 << 19))\n            f.flush()\n"
+        "            os.fsync(f.fileno())\n            written += 1\n"
+        "except OSError:\n    pass\nprint(written)\n"
+    )
+    result = sandbox.run(program)
+    assert result.status == "ok" and int(result.stdout) < 8  # 2 MB of 4 MB asked
+
+
+def test_uid_leases_are_unique_across_threads():
+    with ThreadPoolExecutor(8) as pool:
+        leases = [UidLease() for _ in range(8)]
+        uids = list(pool.map(lambda lease: lease.__enter__(), leases))
+    try:
+        assert len(set(uids)) == 8
+        assert all(FIRST_UID <= uid < FIRST_UID + UID_COUNT for uid in uids)
+    finally:
+        for lease in leases:
+            lease.__exit__(None, None, None)
+
+
+def _lease_and_report(queue) -> None:
+    with UidLease() as uid:
+        queue.put(uid)
+        queue.get()  # hold the lease until the parent has compared
+
+
+def test_a_uid_held_by_another_process_is_never_leased():
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    other = context.Process(target=_lease_and_report, args=(queue,))
+    other.start()
+    try:
+        held = queue.get(timeout=60)
+        mine = [UidLease() for _ in range(50)]
+        uids = [lease.__enter__() for lease in mine]
+        assert held not in uids and len(set(uids)) == 50
+        for lease in mine:
+            lease.__exit__(None, None, None)
+    finally:
+        queue.put("done")
+        other.join(30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root leases uids (others run as themselves)")
+def test_runs_as_root_never_run_as_root():
+    result = Sandbox().run("import os\nprint(os.getuid(), os.stat('/usr').st_uid)")
+    inside_uid, usr_owner = map(int, result.stdout.split())
+    assert FIRST_UID <= inside_uid < FIRST_UID + UID_COUNT and usr_owner != 0
