@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     from rewardkit.cli.audit import add_audit_parser
 
     add_audit_parser(commands)
+    from rewardkit.cli.doctor import add_doctor_parser
+
+    add_doctor_parser(commands)
     bench = commands.add_parser(
         "bench",
         help="run a benchmark suite (see `rewardkit bench SUITE --help`)",
@@ -133,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _terms()
         if args.command == "bench":
             return _bench(args)
+        if args.command == "doctor":
+            from rewardkit.cli.doctor import run_doctor
+
+            return run_doctor(args)
         if args.command == "audit":
             from rewardkit.cli.audit import run_audit
 

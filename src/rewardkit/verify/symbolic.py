@@ -43,7 +43,13 @@ from typing import Any
 
 from rewardkit.verify.mathparse import Answer, Outcome, parse_answer
 
-__all__ = ["SymbolicPool", "SymbolicResult", "default_pool", "symbolic_equal"]
+__all__ = [
+    "SymbolicPool",
+    "SymbolicResult",
+    "default_pool",
+    "default_pool_states",
+    "symbolic_equal",
+]
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,21 @@ class SymbolicPool:
         self.kills += 1
         self._discard(worker)
         self._workers.append(self._spawn())
+
+    def state(self) -> dict[str, Any]:
+        """The pool's workers right now: started, alive, ready, busy; kills so far."""
+        alive = [w for w in self._workers if w.alive()]
+        return {
+            "size": self.size,
+            "spares": self.spares,
+            "timeout": self.timeout,
+            "workers": len(self._workers),
+            "alive": len(alive),
+            "ready": sum(w.ready for w in alive),
+            "busy": sum(w.job is not None for w in alive),
+            "kills": self.kills,
+            "start_failures": self.start_failures,
+        }
 
     def run(
         self, pairs: Sequence[tuple[Any, ...]], kind: str = "symbolic_equal"
@@ -384,6 +405,11 @@ def default_pool(workers: int | None = None, timeout: float = 2.0) -> SymbolicPo
     if key not in _DEFAULT:
         _DEFAULT[key] = SymbolicPool(workers=workers, timeout=timeout)
     return _DEFAULT[key]
+
+
+def default_pool_states() -> dict[str, dict[str, Any]]:
+    """:meth:`SymbolicPool.state` of every shared pool started in this process."""
+    return {f"workers={w or 'auto'} timeout={t:g}": p.state() for (w, t), p in _DEFAULT.items()}
 
 
 @atexit.register
