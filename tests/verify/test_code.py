@@ -1,6 +1,5 @@
 """The code sandbox ends every hostile program within its limits, and scores tests."""
 
-import os
 import socket
 import threading
 import time

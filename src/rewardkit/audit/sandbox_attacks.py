@@ -23,11 +23,15 @@ import contextlib
 import json
 import multiprocessing
 import os
+import pwd
 import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sys
+import sysconfig
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,9 +40,17 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.verify.code import CodeTests
-from rewardkit.verify.sandbox import ExecutionResult, Isolation, Sandbox, SandboxLimits
+from rewardkit.verify.sandbox import Isolation, Sandbox, SandboxLimits
 
-__all__ = ["ATTACKS", "AttackOutcome", "run_attack", "run_attacks"]
+__all__ = [
+    "ATTACKS",
+    "NORMAL_USER_UID",
+    "AttackOutcome",
+    "CannotRunAsUser",
+    "run_attack",
+    "run_attacks",
+    "run_attacks_as_user",
+]
 
 #: the limits the corpus runs under (the default process limit, short walls)
 LIMITS = SandboxLimits(wall_seconds=5.0, cpu_seconds=5, memory_mb=512, max_processes=32)
@@ -134,7 +146,7 @@ def home_read(isolation: Isolation) -> tuple[bool, str, str]:
         (folder / "secret").write_text(secret)
         (folder / "secret").chmod(0o600)
         result = _sandbox(isolation).run(f"print(open({str(folder / 'secret')!r}).read())")
-    return secret in result.stdout, result.status, result.stderr.strip()[-120:]
+    return secret in result.stdout, result.status, _last_line(result.stderr)
 
 
 def home_write(isolation: Isolation) -> tuple[bool, str, str]:
@@ -142,7 +154,12 @@ def home_write(isolation: Isolation) -> tuple[bool, str, str]:
         target = folder / "written"
         result = _sandbox(isolation).run(f"open({str(target)!r}, 'w').write('x')")
         escaped = target.exists()
-    return escaped, result.status, result.stderr.strip()[-120:]
+    return escaped, result.status, _last_line(result.stderr)
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1][-160:] if lines else ""
 
 
 def fork_past_limit(isolation: Isolation) -> tuple[bool, str, str]:
@@ -176,7 +193,8 @@ def setsid_grandchild(isolation: Isolation) -> tuple[bool, str, str]:
         "if os.fork() == 0:\n"
         "    os.setsid()\n"
         "    if os.fork() == 0:\n"
-        f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(8)', {token!r}])\n"
+        "        sleeper = 'import time; time.sleep(8)'\n"
+        f"        os.execv(sys.executable, [sys.executable, '-c', sleeper, {token!r}])\n"
         "    os._exit(0)\n"
         "import time\ntime.sleep(0.3)\nprint('parent done')\n"
     )
@@ -308,7 +326,7 @@ def _assert_tests(source: str, tests: list[str], isolation: Isolation) -> tuple[
     completion = f"{FENCE}python\n{source}\n{FENCE}"
     term = CodeTests(wall_seconds=LIMITS.wall_seconds, slots=2, isolation=isolation)
     out = term({"completion": [completion], "tests": [[{"assert": t} for t in tests]]})
-    return float(out.total[0]), str(out.messages[0])
+    return float(out.total[0]), str((out.messages or (None,))[0])
 
 
 _SQUARE_TESTS = ["assert f(2) == 4", "assert f(3) in (9,)", "assert f(5) > 24"]
@@ -412,6 +430,76 @@ def run_attacks(
 ) -> list[AttackOutcome]:
     """Run the corpus (or the named attacks) in order."""
     return [run_attack(name, isolation) for name in names or list(_BY_NAME)]
+
+
+#: an unnamed uid outside the sandbox's leased range, standing for a normal user
+NORMAL_USER_UID = 60999
+
+
+class CannotRunAsUser(RuntimeError):  # noqa: N818 - a reason to skip, not a failure
+    """This machine cannot run the corpus as another user; the message says why."""
+
+
+def _normal_user_python(uid: int) -> tuple[str, dict[str, str]]:
+    """(python, env) with which ``uid`` can import rewardkit, or CannotRunAsUser."""
+    if os.geteuid() != 0:
+        raise CannotRunAsUser("only root can start a run as another user")
+    try:
+        pwd.getpwuid(uid)
+        raise CannotRunAsUser(f"uid {uid} is a named account here")
+    except KeyError:
+        pass
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        raise CannotRunAsUser("no /usr/bin/python3 for the unprivileged run")
+    source = str(Path(__file__).resolve().parents[2])
+    packages = sysconfig.get_paths()["purelib"]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{source}:{packages}", "LANG": "C.UTF-8"}
+    check = f"import sys; assert sys.version_info[:2] == {tuple(sys.version_info[:2])}"
+    probe = subprocess.run(
+        [python, "-c", f"{check}; import {__name__}"],
+        env=env, user=uid, group=uid, extra_groups=[], capture_output=True, text=True,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        raise CannotRunAsUser(
+            f"uid {uid} cannot import rewardkit with {python}: {probe.stderr.strip()[-200:]}"
+        )
+    return python, env
+
+
+def run_attacks_as_user(
+    uid: int = NORMAL_USER_UID, names: list[str] | None = None, timeout: float = 300
+) -> list[AttackOutcome]:
+    """Run the corpus as an unprivileged ``uid`` (from root), with a home of its own.
+
+    Raises:
+        CannotRunAsUser: not root, or that user cannot import rewardkit here.
+        RuntimeError: the run as that user died (itself an escape: it was killed).
+    """
+    python, env = _normal_user_python(uid)
+    home = tempfile.mkdtemp(prefix="rewardkit-normal-user-home-", dir="/var/tmp")
+    os.chown(home, uid, uid)
+    try:
+        done = subprocess.run(
+            [python, "-m", __name__, *(names or [])],
+            env=env | {"HOME": home},
+            cwd=home,
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    outcomes = [AttackOutcome(**json.loads(line)) for line in done.stdout.splitlines()]
+    if done.returncode != 0 or len(outcomes) != len(names or ATTACKS):
+        raise RuntimeError(
+            f"the run as uid {uid} ended with code {done.returncode} after "
+            f"{len(outcomes)} attacks: {done.stderr.strip()[-500:]}"
+        )
+    return outcomes
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,7 @@ SUITES: dict[str, str] = {
     "reward-hacking": "rewardkit.bench.reward_hacking:main",
     "grpo-lab": "rewardkit.bench.grpo_lab:main",
     "explore-minigrid": "rewardkit.bench.explore_minigrid:main",
+    "sandbox": "rewardkit.bench.sandbox:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).
