@@ -32,7 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardkit.audit.sandbox_attacks import ATTACKS, run_attack
+from rewardkit.audit.sandbox_attacks import (
+    ATTACKS,
+    NORMAL_USER_UID,
+    CannotRunAsUser,
+    run_attack,
+    run_attacks_as_user,
+)
 from rewardkit.bench.runner import Suite, drive, environment, markdown_table
 from rewardkit.verify.sandbox import Sandbox, SandboxLimits, sandbox_capabilities
 
@@ -56,7 +62,7 @@ CROSS_KILL_ROWS = ("cross_kill_threads", "cross_kill_processes")
 
 @dataclass(frozen=True)
 class Unit:
-    kind: str  # "attack" or "throughput"
+    kind: str  # "attack", "attacks_as_normal_user" or "throughput"
     name: str  # attack name or program name
     callers: int = 1
     runner: str = "sandbox"
@@ -140,6 +146,7 @@ class SandboxBench(Suite):
         if runs:
             return []
         units = [Unit("attack", attack.name) for attack in ATTACKS]
+        units.append(Unit("attacks_as_normal_user", "all"))
         seeds = 1 if args.quick else args.seeds
         for seed in range(seeds):
             for program, counts in PER_CALLER.items():
@@ -158,10 +165,21 @@ class SandboxBench(Suite):
             "seed": unit.seed,
         }
         if unit.kind == "attack":
-            return record | run_attack(unit.name).as_dict()
+            return record | {"user": _this_user()} | run_attack(unit.name).as_dict()
+        if unit.kind == "attacks_as_normal_user":
+            try:
+                outcomes = run_attacks_as_user()
+            except CannotRunAsUser as reason:
+                return record | {"skipped": str(reason)}
+            return record | {"outcomes": [o.as_dict() for o in outcomes]}
         return record | _throughput(unit)
 
     def describe(self, run: dict[str, Any]) -> str | None:
+        if run["kind"] == "attacks_as_normal_user":
+            if "skipped" in run:
+                return f"attacks as a normal user: skipped ({run['skipped']})"
+            escaped = [o["name"] for o in run["outcomes"] if o["escaped"]]
+            return f"attacks as a normal user (uid {NORMAL_USER_UID}): {len(escaped)} escaped"
         if run["kind"] == "attack":
             verdict = "ESCAPED" if run["escaped"] else "held"
             return f"attack {run['name']}: {verdict} ({run['status']}, {run['seconds']:.2f}s)"
@@ -185,9 +203,23 @@ class SandboxBench(Suite):
         return render_report(results)
 
 
+def _this_user() -> str:
+    return "root" if os.geteuid() == 0 else f"uid {os.geteuid()}"
+
+
+def attack_outcomes(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every attack outcome of a run, each with the user it ran as."""
+    found = [run for run in runs if run["kind"] == "attack"]
+    for run in runs:
+        if run["kind"] == "attacks_as_normal_user" and "outcomes" in run:
+            user = f"normal user (uid {NORMAL_USER_UID})"
+            found += [outcome | {"user": user} for outcome in run["outcomes"]]
+    return found
+
+
 def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Throughput medians over seeds, the sandbox/bare ratios, and the four targets."""
-    attacks = [run for run in runs if run["kind"] == "attack"]
+    attacks = attack_outcomes(runs)
     throughput: dict[str, dict[str, Any]] = {}
     for program in PROGRAMS:
         for callers in CALLERS:
@@ -215,7 +247,7 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     overhead = trivial.get("sandbox_latency_ms", float("nan")) - trivial.get(
         "bare_subprocess_latency_ms", float("nan")
     )
-    escapes = [run["name"] for run in attacks if run["escaped"]]
+    escapes = [f"{run['name']} as {run['user']}" for run in attacks if run["escaped"]]
     targets = {
         "escapes": {"value": len(escapes), "target": 0, "met": not escapes, "which": escapes},
         "early_exit_passes": _count_target(attacks, GAMING_ROWS),
@@ -230,7 +262,11 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _count_target(attacks: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
-    hits = [run["name"] for run in attacks if run["name"] in names and run["escaped"]]
+    hits = [
+        f"{run['name']} as {run['user']}"
+        for run in attacks
+        if run["name"] in names and run["escaped"]
+    ]
     return {"value": len(hits), "target": 0, "met": not hits, "which": hits}
 
 
@@ -248,18 +284,20 @@ def render_report(results: dict[str, Any]) -> str:
         + ", ".join(f"{k} {'yes' if capabilities[k] else 'NO'}" for k in checks)
         + ".",
         "",
-        "## Attacks (as " + ("root" if os.geteuid() == 0 else "this user") + ")",
+        "## Attacks",
         "",
     ]
     rows = [
-        [run["name"], run["row"], "**ESCAPED**" if run["escaped"] else "no", run["status"],
-         f"{run['seconds']:.2f}", run["detail"].replace("|", "/").replace("\n", " ")[:90]]
-        for run in results["runs"]
-        if run["kind"] == "attack"
+        [run["name"], run["user"], run["row"], "**ESCAPED**" if run["escaped"] else "no",
+         run["status"], f"{run['seconds']:.2f}",
+         run["detail"].replace("|", "/").replace("\n", " ")[:90]]
+        for run in attack_outcomes(results["runs"])
     ]  # fmt: skip
-    lines.append(
-        markdown_table(["attack", "table row", "escaped", "status", "s", "evidence"], rows)
-    )
+    header = ["attack", "as", "table row", "escaped", "status", "s", "evidence"]
+    lines.append(markdown_table(header, rows))
+    skipped = [run["skipped"] for run in results["runs"] if "skipped" in run]
+    if skipped:
+        lines += ["", f"Not run as a normal user: {skipped[0]}."]
     lines += ["", "## Throughput (programs per second; peer: bare subprocess with a timeout)", ""]
     rows = []
     for row in results["throughput"].values():
