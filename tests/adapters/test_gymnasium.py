@@ -46,7 +46,7 @@ def test_wrapper_single_env_keeps_original_reward_and_updates_bonus():
 
 
 def test_wrapper_vector_env_skips_autoreset_steps():
-    from rewardkit.adapters.gymnasium import RewardkitWrapper
+    from rewardkit.adapters.gymnasium import RewardkitVectorWrapper
     from rewardkit.core import constant
 
     seen = []
@@ -57,7 +57,7 @@ def test_wrapper_vector_env_skips_autoreset_steps():
             return {}
 
     vec = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
-    env = RewardkitWrapper(vec, Spy(1.0, name="one"))
+    env = RewardkitVectorWrapper(vec, Spy(1.0, name="one"))
     env.reset(seed=0)
     vec.action_space.seed(0)  # the episode lengths below must not depend on the run
     rewards = []

@@ -2,7 +2,10 @@
 
 ``collect_steps`` is how a step reward (a term over ``obs, action, next_obs,
 reward, terminated, truncated``) meets a real environment: check it, audit it,
-or compare it with another before training.
+or compare it with another before training. :class:`RewardkitWrapper` (a
+``gymnasium.Wrapper``) and :class:`RewardkitVectorWrapper` (a
+``gymnasium.vector.VectorWrapper``) apply a term online, so they compose with
+``Monitor``, ``make_vec_env(wrapper_class=...)``, SB3 and both env checkers.
 
 Example:
     >>> import gymnasium as gym
@@ -18,12 +21,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from rewardkit.core.errors import BatchError
-from rewardkit.core.rollout import merge_batches, score_rollout
+from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.rollout import OnlineScorer
+from rewardkit.core.term import as_term
 
-__all__ = ["RewardkitWrapper", "collect_steps"]
+__all__ = ["RewardkitVectorWrapper", "RewardkitWrapper", "collect_steps", "select_observation"]
 
 
 def collect_steps(
@@ -77,26 +82,48 @@ def _random_policy(env: Any) -> Callable[[Any], Any]:
     return sample
 
 
-class RewardkitWrapper:
-    """Apply a rewardkit term to a Gymnasium env online, single or vector.
-
-    Each step builds a one-transition batch per environment (``obs, action,
-    next_obs, reward, terminated, truncated``, plus ``env`` for vector
-    envs), replaces the reward with the term's total, and keeps the original
-    in ``info["original_reward"]`` and the parts in ``info["rewardkit"]``.
-    A sample without a reward (not applicable, timeout) gets
-    ``not_applicable_reward``. Stateful terms (bonuses) are updated every
-    ``update_every`` steps with the transitions since the last update.
-
-    Vector envs in Gymnasium's default next-step autoreset mode return, on
-    the step after an episode ends, the first observation of the next
-    episode with a placeholder reward; that step is not a transition, so it
-    is passed through with reward 0 and not shown to the term.
-
-    Nothing is stepped in the constructor.
+def select_observation(obs: Any, key: str | None) -> Any:
+    """The part of an observation a term reads: ``obs[key]`` for Dict observations.
 
     Example:
-        >>> import gymnasium as gym
+        >>> select_observation({"image": 1, "direction": 2}, "image")
+        1
+        >>> select_observation([0.1, 0.2], None)
+        [0.1, 0.2]
+    """
+    if isinstance(obs, dict):
+        if key is None:
+            raise CompositionError(
+                f"the observation is a Dict with keys {sorted(obs)}; pass obs_key= to name "
+                "the one the reward reads"
+            )
+        if key not in obs:
+            raise CompositionError(
+                f"obs_key {key!r} is not in the observation's keys {sorted(obs)}"
+            )
+        return obs[key]
+    return obs
+
+
+class RewardkitWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: ignore[misc]
+    """Apply a rewardkit term to a Gymnasium env online.
+
+    Each step builds a one-transition batch (``obs, action, next_obs, reward,
+    terminated, truncated``), replaces the reward with the term's total, and
+    keeps the original in ``info["original_reward"]`` and the parts in
+    ``info["rewardkit"]``. A sample without a reward (not applicable, timeout)
+    gets ``not_applicable_reward``. Stateful terms (bonuses) are updated every
+    ``update_every`` steps with the transitions since the last update.
+
+    Args:
+        env: a single Gymnasium env (for a vector env, use
+            :class:`RewardkitVectorWrapper`).
+        term: the reward term.
+        update_every: steps between ``term.update`` calls.
+        not_applicable_reward: the reward of a step without one.
+        obs_key: for Dict observations, the key the term reads as ``obs``.
+
+    Example:
         >>> from rewardkit.core import constant, env_reward, weighted_sum
         >>> env = RewardkitWrapper(gym.make("CartPole-v1"),
         ...                        weighted_sum([env_reward(), constant(-0.5, name="cost")]))
@@ -107,77 +134,132 @@ class RewardkitWrapper:
     """
 
     def __init__(
-        self, env: Any, term: Any, update_every: int = 1, not_applicable_reward: float = 0.0
+        self,
+        env: gym.Env,
+        term: Any,
+        update_every: int = 1,
+        not_applicable_reward: float = 0.0,
+        obs_key: str | None = None,
     ) -> None:
-        from rewardkit.core.term import as_term
-
-        self.env = env
+        if isinstance(env, gym.vector.VectorEnv) or hasattr(env, "num_envs"):
+            raise CompositionError(
+                "RewardkitWrapper wraps a single env; use RewardkitVectorWrapper for a vector "
+                "env, or make_vec_env(..., wrapper_class=RewardkitWrapper) to wrap each env"
+            )
+        gym.utils.RecordConstructorArgs.__init__(
+            self,
+            term=term,
+            update_every=update_every,
+            not_applicable_reward=not_applicable_reward,
+            obs_key=obs_key,
+        )  # so gymnasium can recreate the env from its spec (check_env does)
+        gym.Wrapper.__init__(self, env)
         self.term = as_term(term)
-        self.update_every = max(1, int(update_every))
-        self.not_applicable_reward = float(not_applicable_reward)
-        self.vector = hasattr(env, "num_envs")
+        self.obs_key = obs_key
+        self.scorer = OnlineScorer(self.term, update_every, not_applicable_reward)
         self._last_obs: Any = None
-        self._pending: list[dict[str, Any]] = []
-        self._steps = 0
-        self._autoreset: np.ndarray | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.env, name)
 
     def reset(self, **kwargs: Any) -> Any:
         obs, info = self.env.reset(**kwargs)
         self._last_obs = obs
-        self._autoreset = np.zeros(self.env.num_envs, dtype=bool) if self.vector else None
         return obs, info
 
-    def _transitions(
-        self, action: Any, obs: Any, reward: Any, terminated: Any, truncated: Any
-    ) -> dict[str, Any]:
-        if not self.vector:
-            return {
-                "obs": np.asarray([self._last_obs]),
-                "action": np.asarray([action]),
-                "next_obs": np.asarray([obs]),
-                "reward": np.asarray([float(reward)]),
-                "terminated": np.asarray([bool(terminated)]),
-                "truncated": np.asarray([bool(truncated)]),
-            }
-        assert self._autoreset is not None
+    def step(self, action: Any) -> Any:
+        if self._last_obs is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        batch = {
+            "obs": np.asarray([select_observation(self._last_obs, self.obs_key)]),
+            "action": np.asarray([action]),
+            "next_obs": np.asarray([select_observation(obs, self.obs_key)]),
+            "reward": np.asarray([float(reward)]),
+            "terminated": np.asarray([bool(terminated)]),
+            "truncated": np.asarray([bool(truncated)]),
+        }
+        scored = self.scorer.step(batch)
+        assert scored is not None
+        info = dict(info)
+        info["original_reward"] = reward
+        info["rewardkit"] = {k: float(v[0]) for k, v in scored.output.terms.items()}
+        self._last_obs = obs
+        return obs, float(scored.rewards[0]), terminated, truncated, info
+
+
+class RewardkitVectorWrapper(gym.vector.VectorWrapper):  # type: ignore[misc]
+    """Apply a rewardkit term to a Gymnasium vector env online.
+
+    As :class:`RewardkitWrapper`, with an ``env`` column (the sub-env index)
+    and per-env arrays in ``info["rewardkit"]``. In Gymnasium's default
+    next-step autoreset mode, the step after an episode ends returns the next
+    episode's first observation with a placeholder reward; that step is not a
+    transition, so it gets reward 0 and is not shown to the term. In same-step
+    mode the true final observation comes from ``info["final_obs"]``.
+
+    Example:
+        >>> from rewardkit.core import env_reward
+        >>> vec = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+        >>> env = RewardkitVectorWrapper(vec, env_reward())
+        >>> _ = env.reset(seed=0)
+        >>> env.step(np.array([0, 1]))[1]
+        array([1., 1.])
+    """
+
+    def __init__(
+        self,
+        env: gym.vector.VectorEnv,
+        term: Any,
+        update_every: int = 1,
+        not_applicable_reward: float = 0.0,
+        obs_key: str | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.term = as_term(term)
+        self.obs_key = obs_key
+        self.scorer = OnlineScorer(self.term, update_every, not_applicable_reward)
+        mode = env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
+        mode = str(getattr(mode, "value", mode))
+        self.same_step = mode == "SameStep"
+        self.skips_after_end = mode == "NextStep"  # the step after an end is a reset
+        self._last_obs: Any = None
+        self._autoreset = np.zeros(env.num_envs, dtype=bool)
+
+    def reset(self, **kwargs: Any) -> Any:
+        obs, info = self.env.reset(**kwargs)
+        self._last_obs = obs
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        return obs, info
+
+    def step(self, actions: Any) -> Any:
+        if self._last_obs is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        ended = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)
+        next_obs = np.array(select_observation(obs, self.obs_key), copy=True)
+        if self.same_step and ended.any() and "final_obs" in info:
+            for i in np.flatnonzero(ended):
+                next_obs[i] = select_observation(info["final_obs"][i], self.obs_key)
         live = np.flatnonzero(~self._autoreset)
-        return {
-            "obs": np.asarray(self._last_obs)[live],
-            "action": np.asarray(action)[live],
-            "next_obs": np.asarray(obs)[live],
+        batch = {
+            "obs": np.asarray(select_observation(self._last_obs, self.obs_key))[live],
+            "action": np.asarray(actions)[live],
+            "next_obs": next_obs[live],
             "reward": np.asarray(reward, dtype=float)[live],
             "terminated": np.asarray(terminated, dtype=bool)[live],
             "truncated": np.asarray(truncated, dtype=bool)[live],
             "env": live,
         }
-
-    def step(self, action: Any) -> Any:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        batch = self._transitions(action, obs, reward, terminated, truncated)
-        new_reward = np.zeros(self.env.num_envs) if self.vector else 0.0
-        if len(batch["next_obs"]):
-            scored = score_rollout(self.term, batch, fill=self.not_applicable_reward)
-            if self.vector:
-                new_reward[batch["env"]] = scored.rewards
-            else:
-                new_reward = float(scored.rewards[0])
-            info = dict(info)
-            info["original_reward"] = reward
-            info["rewardkit"] = {
-                k: (v if self.vector else float(v[0])) for k, v in scored.output.terms.items()
-            }
-            self._pending.append(batch)
-        self._steps += 1
-        if self._steps % self.update_every == 0 and self._pending:
-            self.term.update(merge_batches(self._pending))
-            self._pending = []
+        new_reward = np.zeros(self.num_envs)
+        scored = self.scorer.step(batch)
+        info = dict(info)
+        info["original_reward"] = reward
+        if scored is not None:
+            new_reward[live] = scored.rewards
+            parts = {}
+            for name, values in scored.output.terms.items():
+                full = np.full(self.num_envs, np.nan)
+                full[live] = values
+                parts[name] = full
+            info["rewardkit"] = parts
         self._last_obs = obs
-        if self.vector:
-            self._autoreset = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)
+        self._autoreset = ended if self.skips_after_end else np.zeros(self.num_envs, dtype=bool)
         return obs, new_reward, terminated, truncated, info
-
-    def close(self) -> None:
-        self.env.close()

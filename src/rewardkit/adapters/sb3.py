@@ -12,6 +12,13 @@ terminated, truncated, env``), with ``next_obs`` the true final observation
 at episode ends (SB3 keeps it in ``info["terminal_observation"]``). Stateful
 terms are updated once per rollout, after scoring it.
 
+For Dict observations (``MultiInputPolicy``), ``obs_key`` names the entry
+the term reads as ``obs``/``next_obs``.
+
+:class:`RewardkitVecEnvWrapper` is the other way in: a ``VecEnvWrapper``
+that replaces each step's reward before SB3 stores it, for a reward that is
+the whole reward rather than a bonus on top.
+
 Example:
 
 .. code-block:: python
@@ -28,33 +35,39 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from rewardkit.core.rollout import flat_rollout_batch, score_rollout
+from rewardkit.adapters.gymnasium import select_observation
+from rewardkit.core.rollout import OnlineScorer, flat_rollout_batch, score_rollout
 from rewardkit.core.term import as_term
 
-__all__ = ["RewardkitCallback"]
+__all__ = ["RewardkitCallback", "RewardkitVecEnvWrapper"]
 
 
-def _callback_base() -> Any:
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    return BaseCallback
-
-
-class RewardkitCallback(_callback_base()):  # type: ignore[misc]
+class RewardkitCallback(BaseCallback):  # type: ignore[misc]
     """Adds ``coef`` × term reward to SB3's rollout buffer and recomputes GAE.
 
     Args:
         term: the reward term (a bonus, a shaping term, a composed reward).
         coef: its weight.
         update: call ``term.update`` with each rollout (for learned bonuses).
+        obs_key: for Dict observations, the entry the term reads.
     """
 
-    def __init__(self, term: Any, coef: float = 1.0, update: bool = True, verbose: int = 0):
+    def __init__(
+        self,
+        term: Any,
+        coef: float = 1.0,
+        update: bool = True,
+        verbose: int = 0,
+        obs_key: str | None = None,
+    ):
         super().__init__(verbose)
         self.term = as_term(term)
         self.coef = float(coef)
         self.update_term = update
+        self.obs_key = obs_key
         self._next_obs: list[np.ndarray] = []
         self._dones: list[np.ndarray] = []
         self._truncated: list[np.ndarray] = []
@@ -64,14 +77,10 @@ class RewardkitCallback(_callback_base()):  # type: ignore[misc]
         self._next_obs, self._dones, self._truncated = [], [], []
 
     def _on_step(self) -> bool:
-        new_obs = np.array(self.locals["new_obs"], copy=True)
         dones = np.asarray(self.locals["dones"], dtype=bool)
-        infos = self.locals["infos"]
-        truncated = np.zeros_like(dones)
-        for i, done in enumerate(dones):
-            if done and infos[i].get("terminal_observation") is not None:
-                new_obs[i] = infos[i]["terminal_observation"]
-                truncated[i] = bool(infos[i].get("TimeLimit.truncated", False))
+        new_obs, truncated = _final_observations(
+            self.locals["new_obs"], dones, self.locals["infos"], self.obs_key
+        )
         self._next_obs.append(new_obs)
         self._dones.append(dones)
         self._truncated.append(truncated)
@@ -82,7 +91,7 @@ class RewardkitCallback(_callback_base()):  # type: ignore[misc]
         steps, n_envs = buffer.rewards.shape
         dones, truncated = np.stack(self._dones), np.stack(self._truncated)
         batch = flat_rollout_batch(
-            obs=np.asarray(buffer.observations),
+            obs=np.asarray(select_observation(buffer.observations, self.obs_key)),
             action=np.asarray(buffer.actions),
             next_obs=np.stack(self._next_obs),
             reward=np.asarray(buffer.rewards),
@@ -98,3 +107,89 @@ class RewardkitCallback(_callback_base()):  # type: ignore[misc]
             last_values=self.locals["values"], dones=self.locals["dones"]
         )
         self.last_batch = batch
+
+
+def _final_observations(
+    new_obs: Any, dones: np.ndarray, infos: Any, obs_key: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """SB3's step output as transitions: ``next_obs`` is the true final observation
+    (``info["terminal_observation"]``) where an episode ended, and the flags say
+    which ends were time limits."""
+    next_obs = np.array(select_observation(new_obs, obs_key), copy=True)
+    truncated = np.zeros_like(dones)
+    for i in np.flatnonzero(dones):
+        final = infos[i].get("terminal_observation")
+        if final is not None:
+            next_obs[i] = select_observation(final, obs_key)
+        truncated[i] = bool(infos[i].get("TimeLimit.truncated", False))
+    return next_obs, truncated
+
+
+class RewardkitVecEnvWrapper(VecEnvWrapper):  # type: ignore[misc]
+    """An SB3 ``VecEnvWrapper`` whose rewards are a rewardkit term's.
+
+    Each step scores the transitions of all envs (with the true final
+    observation at episode ends, and time limits as ``truncated``), replaces
+    the rewards, and keeps the original in ``info["original_reward"]`` and the
+    parts in ``info["rewardkit"]``.
+
+    Args:
+        venv: the SB3 vector env.
+        term: the reward term.
+        update_every: steps between ``term.update`` calls.
+        not_applicable_reward: the reward of a step without one.
+        obs_key: for Dict observations, the entry the term reads.
+
+    Example:
+        >>> from stable_baselines3.common.env_util import make_vec_env
+        >>> from rewardkit.core import constant
+        >>> venv = RewardkitVecEnvWrapper(make_vec_env("CartPole-v1", n_envs=2), constant(0.5))
+        >>> _ = venv.reset()
+        >>> venv.step(np.array([0, 1]))[1]
+        array([0.5, 0.5], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        venv: VecEnv,
+        term: Any,
+        update_every: int = 1,
+        not_applicable_reward: float = 0.0,
+        obs_key: str | None = None,
+    ) -> None:
+        super().__init__(venv)
+        self.term = as_term(term)
+        self.obs_key = obs_key
+        self.scorer = OnlineScorer(self.term, update_every, not_applicable_reward)
+        self._last_obs: Any = None
+        self._actions: Any = None
+
+    def reset(self) -> Any:
+        obs = self.venv.reset()
+        self._last_obs = np.array(select_observation(obs, self.obs_key), copy=True)
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        dones = np.asarray(dones, dtype=bool)
+        next_obs, truncated = _final_observations(obs, dones, infos, self.obs_key)
+        batch = {
+            "obs": self._last_obs,
+            "action": np.asarray(self._actions),
+            "next_obs": next_obs,
+            "reward": np.asarray(rewards, dtype=float),
+            "terminated": dones & ~truncated,
+            "truncated": truncated,
+            "env": np.arange(self.num_envs),
+        }
+        scored = self.scorer.step(batch)
+        assert scored is not None
+        for i, info in enumerate(infos):
+            info["original_reward"] = float(rewards[i])
+            info["rewardkit"] = {k: float(v[i]) for k, v in scored.output.terms.items()}
+        self._last_obs = np.array(select_observation(obs, self.obs_key), copy=True)
+        return obs, scored.rewards.astype(np.float32), dones, infos

@@ -34,6 +34,7 @@ from rewardkit.core.output import FloatArray, RewardOutput
 from rewardkit.core.term import Term
 
 __all__ = [
+    "OnlineScorer",
     "ScoredRollout",
     "flat_rollout_batch",
     "merge_batches",
@@ -126,3 +127,40 @@ def merge_batches(batches: list[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     if not batches:
         raise ShapeError("no batches to merge")
     return {key: np.concatenate([np.asarray(b[key]) for b in batches]) for key in batches[0]}
+
+
+class OnlineScorer:
+    """What an env wrapper does each step: score the step's transitions, update on schedule.
+
+    Shared by the Gymnasium wrappers and the SB3 ``VecEnvWrapper``: each step
+    scores a batch of live transitions (samples without a reward get ``fill``),
+    keeps them, and every ``update_every`` steps calls ``term.update`` with the
+    transitions since the last update.
+
+    Example:
+        >>> from rewardkit.core.builtin import column
+        >>> scorer = OnlineScorer(column("reward"), update_every=2)
+        >>> scorer.step({"reward": np.array([1.0, np.nan])}).rewards
+        array([1., 0.])
+    """
+
+    def __init__(self, term: Term, update_every: int = 1, fill: float = 0.0) -> None:
+        if int(update_every) < 1:
+            raise ShapeError(f"update_every must be at least 1, got {update_every}")
+        self.term = term
+        self.update_every = int(update_every)
+        self.fill = float(fill)
+        self._pending: list[Mapping[str, Any]] = []
+        self._steps = 0
+
+    def step(self, batch: Mapping[str, Any] | None) -> ScoredRollout | None:
+        """Score this step's transitions (None or an empty batch: nothing to score)."""
+        scored = None
+        if batch is not None and len(next(iter(batch.values()))):
+            scored = score_rollout(self.term, batch, fill=self.fill)
+            self._pending.append(batch)
+        self._steps += 1
+        if self._steps % self.update_every == 0 and self._pending:
+            self.term.update(merge_batches(self._pending))
+            self._pending = []
+        return scored
