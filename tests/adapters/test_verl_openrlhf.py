@@ -1,5 +1,4 @@
 import inspect
-import math
 
 import pytest
 import torch
@@ -30,7 +29,8 @@ def test_verl_signature_and_dict(reward):
     assert good["correct"] == 1.0 and good["format"] == 1.0
     missing = compute_score("math", "I give up", "3", None)
     assert missing["score"] == 0.0 and missing["applicable"] == 0.0
-    assert missing["status"] == "NOT_APPLICABLE" and math.isnan(missing["correct"])
+    assert missing["status"] == "NOT_APPLICABLE" and missing["correct"] == 0.0
+    assert missing["correct_applicable"] == 0.0 and missing["format_applicable"] == 1.0
     assert set(good) == set(missing)  # verl needs the same keys for every sample
     gave_up = VerlReward(MathVerifier(timeout=5.0))("math", "I give up", "3", None)
     assert gave_up["score"] == 0.0 and gave_up["applicable"] == 1.0  # the default scores it 0

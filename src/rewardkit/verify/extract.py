@@ -22,11 +22,13 @@ from collections.abc import Callable, Sequence
 __all__ = [
     "DEFAULT_EXTRACTORS",
     "EXTRACTORS",
+    "GSM8K_SOURCES",
     "extract_answer",
     "extract_answer_line",
     "extract_answer_tag",
     "extract_boxed",
     "extract_choice",
+    "extract_gsm8k",
     "extract_last_number",
 ]
 
@@ -167,7 +169,31 @@ def extract_choice(text: str) -> str | None:
     return letters.pop() if len(letters) == 1 else None
 
 
+_GSM8K = re.compile(r"#### \$?(-?[0-9.,]+)")
+#: data sources whose answers come as GSM8K's ``#### N`` (verl's names among them)
+GSM8K_SOURCES = frozenset({"openai/gsm8k", "gsm8k"})
+_GSM8K_WINDOW = 300  # as verl's gsm8k scorer: the answer line is at the end
+
+
+def extract_gsm8k(text: str) -> str | None:
+    """GSM8K's final answer, ``#### N``: the last one in the last 300 characters.
+
+    As verl's strict GSM8K scorer reads it (``verl/utils/reward_score/gsm8k.py``),
+    with commas and a dollar sign dropped.
+
+    Example:
+        >>> extract_gsm8k("48 + 24 = 72 clips\\n#### 72\\n\\nThat took 2 steps.")
+        '72'
+        >>> extract_gsm8k("#### $1,234.50") , extract_gsm8k("no marker 7")
+        ('1234.50', None)
+    """
+    matches = _GSM8K.findall(text[-_GSM8K_WINDOW:])
+    answer = matches[-1].replace(",", "").rstrip(".") if matches else ""
+    return answer if any(c.isdigit() for c in answer) else None
+
+
 EXTRACTORS: dict[str, Callable[[str], str | None]] = {
+    "gsm8k": extract_gsm8k,
     "boxed": extract_boxed,
     "answer_tag": extract_answer_tag,
     "answer_line": extract_answer_line,

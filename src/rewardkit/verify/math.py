@@ -38,7 +38,14 @@ from rewardkit.core.errors import BatchError
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
-from rewardkit.verify.extract import DEFAULT_EXTRACTORS, EXTRACTORS, extract_answer, extract_boxed
+from rewardkit.verify.extract import (
+    DEFAULT_EXTRACTORS,
+    EXTRACTORS,
+    GSM8K_SOURCES,
+    extract_answer,
+    extract_boxed,
+    extract_gsm8k,
+)
 from rewardkit.verify.math_policy import MathPolicy
 from rewardkit.verify.mathparse import PLAIN_NUMBER, Outcome, compare, parse_answer
 from rewardkit.verify.symbolic import SymbolicPool, default_pool
@@ -361,6 +368,11 @@ class MathVerifier(RewardTerm):
     ``unparseable_score`` scores an answer that cannot be parsed (default:
     not applicable). A gold answer that cannot be parsed is an error: the
     sample is skipped.
+
+    Where a ``data_source`` column names GSM8K (``openai/gsm8k``, verl's
+    name, or ``gsm8k``), a ``#### N`` final answer is the answer, as verl's
+    GSM8K scorer reads it; text after it (``#### 72`` then "That took 2
+    steps.") does not change the answer.
     """
 
     columns = ("completion", "answer")
@@ -400,9 +412,16 @@ class MathVerifier(RewardTerm):
         default_pool(timeout=self.timeout)  # workers start now, warm by the first batch
 
     def _compute(self, batch: Batch) -> RewardOutput:
+        completions = list(get_column(batch, "completion"))
+        sources = batch.get("data_source")
+        if sources is not None:
+            for index, source in enumerate(sources):
+                if isinstance(source, str) and source.lower() in GSM8K_SOURCES:
+                    final = extract_gsm8k(completion_text(completions[index]))
+                    completions[index] = completions[index] if final is None else final
         verdicts = verify_math_batch(
             get_column(batch, "answer"),
-            get_column(batch, "completion"),
+            completions,
             extractors=self.extractors,
             timeout=self.timeout,
             backend=self.backend,
