@@ -1,49 +1,101 @@
 """OpenRLHF: any rewardkit term as a remote reward function.
 
-OpenRLHF's ``--remote_rm_url`` accepts a Python file defining
-``reward_func(queries, prompts, labels, **kwargs)``. ``queries`` are the full
-prompt + response texts; the response is the part after the prompt. It
-returns ``{"rewards": ..., "scores": ..., "extra_logs": {...}}`` with one
-value per sample, as torch tensors.
+OpenRLHF loads a Python file given as ``--remote_rm_url reward.py`` (up to
+v0.10.1) or ``--reward.remote_url reward.py`` (v0.10.2 and later) and calls its
+module-level ``reward_func(queries, prompts, labels, **kwargs)``: through
+``ray.remote(reward_module.reward_func)`` in v0.8-v0.9.0, which needs a real
+function, and in a thread with one sample at a time from v0.9.1. ``queries``
+are prompt + response, decoded with ``skip_special_tokens=False``, so they
+end in the model's EOS token (``</s>``, ``<|im_end|>``, ...). It returns
+``{"rewards": ..., "scores": ..., "extra_logs": {...}}``, one value per
+sample, as torch tensors.
 
-.. code-block:: python
+This module is such a file: point OpenRLHF at it and name the spec in
+``REWARDKIT_SPEC``::
 
-    # reward.py, passed as --remote_rm_url reward.py
-    from rewardkit.adapters.openrlhf import OpenRLHFReward
-    from rewardkit.core import load_spec
-    reward_func = OpenRLHFReward(load_spec("math_reward.toml"))
+    RM_FILE=$(python -c "import rewardkit.adapters.openrlhf as m; print(m.__file__)")
+    REWARDKIT_SPEC=math_reward.toml python -m openrlhf.cli.train_ppo_ray ... \\
+        --reward.remote_url "$RM_FILE"
 
-Samples without a reward get ``not_applicable_score`` and
-``extra_logs["applicable"] = 0``.
+or write your own file with ``reward_func = OpenRLHFReward(term).as_function()``.
+
+Before scoring, the special tokens are removed from the response (the
+tokenizer's, when given, else a list of the common ones), so a correct
+answer followed by ``<eos>`` is not scored as wrong. A query that does not
+start with its prompt is not applicable (with a message): scoring the whole
+query would score the prompt's own example answers. Samples without a reward
+get ``not_applicable_score`` and ``extra_logs["applicable"] = 0``.
 
 Example:
     >>> from rewardkit.verify import exact_match
-    >>> reward_func = OpenRLHFReward(exact_match(name="correct"))
-    >>> out = reward_func(queries=["Q: 2+2? A: 4", "Q: 3+3? A: 7"],
-    ...                   prompts=["Q: 2+2? A: ", "Q: 3+3? A: "], labels=["4", "6"])
+    >>> reward_func = OpenRLHFReward(exact_match(name="correct")).as_function()
+    >>> out = reward_func(["Q: 2+2? A: 4<|im_end|>", "Q: 3+3? A: 7</s>"],
+    ...                   ["Q: 2+2? A: ", "Q: 3+3? A: "], ["4", "6"])
     >>> out["rewards"].tolist(), sorted(out["extra_logs"])
     ([1.0, 0.0], ['applicable', 'correct'])
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from rewardkit.core.errors import CompositionError
+from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.term import Term, as_term
 
-__all__ = ["OpenRLHFReward", "split_response"]
+__all__ = ["COMMON_SPECIAL_TOKENS", "OpenRLHFReward", "reward_func", "split_response"]
+
+#: end-of-sequence and padding tokens of common model families, removed from responses
+COMMON_SPECIAL_TOKENS = (
+    "</s>",
+    "<s>",
+    "<pad>",
+    "<eos>",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",  # DeepSeek's, in full-width bars
+)
+SPEC_VARIABLE = "REWARDKIT_SPEC"
 
 
-def split_response(query: str, prompt: str) -> str:
-    """The response part of an OpenRLHF query (the text after the prompt).
+def _without(text: str, tokens: Sequence[str]) -> str:
+    for token in tokens:
+        text = text.replace(token, "")
+    return text
+
+
+def split_response(
+    query: str, prompt: str, special_tokens: Sequence[str] = COMMON_SPECIAL_TOKENS
+) -> str | None:
+    """The response part of an OpenRLHF query, without special tokens; None if the
+    query does not start with the prompt (leading special tokens such as a BOS
+    that decoding added are ignored).
 
     Example:
-        >>> split_response("Q: hi A: hello", "Q: hi A: ")
+        >>> split_response("Q: hi A: hello</s>", "Q: hi A: ")
         'hello'
+        >>> split_response("<s>Q: hi A: hello", "Q: hi A: ")
+        'hello'
+        >>> split_response("a different prompt A: 7", "Q: hi A: ") is None
+        True
     """
-    return query[len(prompt) :] if query.startswith(prompt) else query
+    if not query.startswith(prompt):
+        trimmed = query
+        while trimmed and any(trimmed.startswith(t) for t in special_tokens):
+            token = next(t for t in special_tokens if trimmed.startswith(t))
+            trimmed = trimmed[len(token) :]
+        if not trimmed.startswith(prompt):
+            return None
+        query = trimmed
+    return _without(query[len(prompt) :], special_tokens)
 
 
 class OpenRLHFReward:
@@ -51,33 +103,112 @@ class OpenRLHFReward:
 
     The term reads ``completion`` (the response), ``prompt``, ``answer``
     (OpenRLHF's ``labels``) and ``query``.
+
+    Args:
+        term: the reward term.
+        not_applicable_score: the reward of a sample without one.
+        special_tokens: strings removed from responses, or a Hugging Face
+            tokenizer (its ``all_special_tokens``). Default:
+            :data:`COMMON_SPECIAL_TOKENS`.
     """
 
-    def __init__(self, term: Term, not_applicable_score: float = 0.0) -> None:
+    def __init__(
+        self,
+        term: Term,
+        not_applicable_score: float = 0.0,
+        special_tokens: Sequence[str] | Any = COMMON_SPECIAL_TOKENS,
+    ) -> None:
         self.term = as_term(term)
         self.not_applicable_score = float(not_applicable_score)
+        tokens = getattr(special_tokens, "all_special_tokens", special_tokens)
+        if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
+            raise CompositionError("special_tokens must be a list of strings or a tokenizer")
+        # longest first, so "<|end|>" does not cut "<|endoftext|>" apart
+        self.special_tokens = tuple(sorted({t for t in tokens if t}, key=len, reverse=True))
         self.__name__ = self.term.name
 
     def __call__(
-        self, queries: list[str], prompts: list[str], labels: list[Any] | None = None, **_: Any
+        self,
+        queries: Sequence[str],
+        prompts: Sequence[str],
+        labels: Sequence[Any] | None = None,
+        **_: Any,
     ) -> dict[str, Any]:
+        queries, prompts = list(queries), list(prompts)
+        if len(queries) != len(prompts):
+            raise CompositionError(f"{len(queries)} queries for {len(prompts)} prompts")
+        responses = [
+            split_response(q, p, self.special_tokens) for q, p in zip(queries, prompts, strict=True)
+        ]
         n = len(queries)
         batch = {
-            "query": list(queries),
-            "prompt": list(prompts),
-            "completion": [split_response(q, p) for q, p in zip(queries, prompts, strict=True)],
+            "query": queries,
+            "prompt": prompts,
+            "completion": [r if r is not None else "" for r in responses],
             "answer": list(labels) if labels is not None else [None] * n,
         }
-        out = self.term(batch)
+        out = _mark_unsplit(self.term(batch), responses)
         applicable = out.ok
         rewards = np.where(applicable, out.total, self.not_applicable_score)
-        extra = {name: values for name, values in out.terms.items()}
+        extra = dict(out.terms)
         extra["applicable"] = applicable.astype(np.float64)
         return {
             "rewards": _tensor(rewards),
             "scores": _tensor(rewards),
             "extra_logs": {k: _tensor(np.nan_to_num(v, nan=0.0)) for k, v in extra.items()},
         }
+
+    def as_function(self) -> Callable[..., dict[str, Any]]:
+        """A plain function doing the same, for ``ray.remote`` (OpenRLHF v0.8-v0.9.0)."""
+
+        def reward_func(
+            queries: Sequence[str],
+            prompts: Sequence[str],
+            labels: Sequence[Any] | None = None,
+            **kwargs: Any,
+        ) -> dict[str, Any]:
+            return self(queries, prompts, labels, **kwargs)
+
+        reward_func.__name__ = reward_func.__qualname__ = "reward_func"
+        return reward_func
+
+
+def _mark_unsplit(out: RewardOutput, responses: Sequence[str | None]) -> RewardOutput:
+    unsplit = np.array([r is None for r in responses], dtype=bool)
+    if not unsplit.any():
+        return out
+    total = np.where(unsplit, np.nan, out.total)
+    status = np.where(unsplit, Status.NOT_APPLICABLE, out.status).astype(np.int8)
+    terms = {k: np.where(unsplit, np.nan, v) for k, v in out.terms.items()}
+    messages = list(out.messages or (None,) * len(out))
+    for index in np.flatnonzero(unsplit):
+        messages[index] = "the query does not start with its prompt: response unknown"
+    return RewardOutput(total, terms, status, tuple(messages))
+
+
+_loaded: OpenRLHFReward | None = None
+
+
+def reward_func(
+    queries: Sequence[str],
+    prompts: Sequence[str],
+    labels: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """OpenRLHF's entry point when this file is the remote reward: the reward spec
+    named by the ``REWARDKIT_SPEC`` environment variable, loaded on first call."""
+    global _loaded
+    if _loaded is None:
+        path = os.environ.get(SPEC_VARIABLE)
+        if not path:
+            raise CompositionError(
+                f"set {SPEC_VARIABLE} to a reward spec file (TOML/YAML/JSON) to use "
+                "rewardkit.adapters.openrlhf as OpenRLHF's remote reward"
+            )
+        from rewardkit.core.spec import load_spec
+
+        _loaded = OpenRLHFReward(load_spec(path))
+    return _loaded(queries, prompts, labels, **kwargs)
 
 
 def _tensor(values: np.ndarray) -> Any:
