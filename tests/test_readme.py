@@ -56,3 +56,14 @@ def test_readme_cli_commands(spec, batch):
     )
     assert result.returncode == 0, result.stderr
     assert "term" in result.stdout and "total" in result.stdout
+
+
+def test_readme_audit_log_command_runs_on_a_shipped_log(tmp_path):
+    line = next(line for line in README.splitlines() if line.startswith("rewardkit audit log "))
+    arguments = line.split()[1:]
+    assert (ROOT / arguments[2]).is_file(), f"the README's log {arguments[2]} is not shipped"
+    result = subprocess.run(
+        [sys.executable, "-m", "rewardkit", *arguments], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "proxy_gold_divergence" in result.stdout
