@@ -20,7 +20,11 @@ compute_score = VerlReward(load_spec(SPEC))
 if __name__ == "__main__":
     results = compute_score(
         data_sources=np.array(["math", "math", "openai/gsm8k"], dtype=object),
-        solution_strs=["<think>2+2</think> \\boxed{4}", "no idea", "2+2 is 4.\n#### 4\n\nOne step."],
+        solution_strs=[
+            "<think>2+2</think> \\boxed{4}",
+            "no idea",
+            "2+2 is 4.\n#### 4\n\nOne step.",
+        ],
         ground_truths=["4", "4", "4"],
         extra_infos=np.array([{"index": i} for i in range(3)], dtype=object),
     )
