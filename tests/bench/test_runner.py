@@ -96,3 +96,21 @@ def test_bad_options_and_a_plan_that_never_ends(tmp_path, capsys):
         drive(Doubling(), ["--resume", str(tmp_path / "missing")])
     with pytest.raises(RuntimeError, match="already ran"):
         drive(Doubling(repeat_plan=True), ["--out", str(tmp_path)])
+
+
+def test_an_option_that_quick_would_ignore_is_an_error(capsys):
+    from rewardkit.bench.grpo_lab import main as grpo_lab
+
+    with pytest.raises(SystemExit) as exit_info:
+        grpo_lab(["--quick", "--steps", "20"])
+    assert exit_info.value.code == 2
+    assert "--quick sets --steps itself" in capsys.readouterr().err
+
+
+def test_progress_lines_carry_an_eta():
+    from rewardkit.core.progress import eta_text
+
+    assert eta_text(elapsed=60.0, done=2, total=5) == "ETA 1:30"  # 30 s each, 3 to go
+    assert eta_text(elapsed=7300.0, done=1, total=2) == "ETA 2:01:40"
+    assert eta_text(elapsed=5.0, done=0, total=3) == "ETA ?"
+    assert eta_text(elapsed=5.0, done=3, total=3) == "ETA 0:00"

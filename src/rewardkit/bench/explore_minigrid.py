@@ -193,6 +193,7 @@ class ExploreMinigrid(Suite):
     name = "explore-minigrid"
     description = __doc__
     quick_help = "DoorKey-5x5, sparse/count/shaping, one seed, 150k frames"
+    quick_sets = ("tasks", "designs", "seeds", "frames")
     options = ("seeds", "jobs", "resume", "rerender")
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:

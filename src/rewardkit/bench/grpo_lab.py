@@ -311,6 +311,7 @@ class GrpoLab(Suite):
     name = "grpo-lab"
     description = __doc__
     quick_help = "one seed of credit, 200 steps"
+    quick_sets = ("experiments", "seeds", "steps")
     options = ("seeds", "jobs", "rerender")
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:

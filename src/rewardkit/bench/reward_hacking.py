@@ -223,6 +223,7 @@ class RewardHacking(Suite):
     name = "reward-hacking"
     description = __doc__
     quick_help = f"{QUICK_EPISODES} episodes"
+    quick_sets = ("episodes",)
     options = ("seed", "rerender")
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:

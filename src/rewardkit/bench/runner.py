@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from rewardkit.core.progress import eta_text, progress, write
+
 __all__ = [
     "SHARED_OPTIONS",
     "SUITES",
@@ -151,6 +153,8 @@ class Suite(ABC):
     description: ClassVar[str | None] = None
     #: the help of ``--quick``
     quick_help: ClassVar[str] = "a small run"
+    #: options (argparse dests) that --quick fixes: setting one with --quick is an error
+    quick_sets: ClassVar[tuple[str, ...]] = ()
     #: shared options the suite takes besides --quick and --out (keys of SHARED_OPTIONS)
     options: ClassVar[tuple[str, ...]] = ()
 
@@ -230,7 +234,7 @@ def drive(suite: Suite, argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "rerender", None):
         return rerender(suite, args.rerender)
-    problem = _usage_problem(suite, args)
+    problem = _usage_problem(suite, args, parser)
     if problem:
         parser.error(problem)
     folder, runs = _open_run(suite, args)
@@ -281,10 +285,23 @@ def execute(
         yield from pool.imap_unordered(function, units)
 
 
-def _usage_problem(suite: Suite, args: argparse.Namespace) -> str | None:
+def _usage_problem(
+    suite: Suite, args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> str | None:
     for option in _POSITIVE:
         if option in suite.options and getattr(args, option) < 1:
             return f"--{option} must be positive"
+    if args.quick:
+        ignored = [
+            "--" + option.replace("_", "-")
+            for option in suite.quick_sets
+            if getattr(args, option, None) != parser.get_default(option)
+        ]
+        if ignored:
+            return (
+                f"--quick sets {', '.join(ignored)} itself ({suite.quick_help}); "
+                "drop --quick to choose them"
+            )
     return suite.check(args)
 
 
@@ -315,7 +332,9 @@ def _run_plan(
         if jobs is not None:
             done = f"; {len(runs)} already done" if runs else ""
             print(f"{len(units)} runs with {jobs} job(s){done}", flush=True)
-        for run in execute(suite.run_unit, units, jobs):
+        batch_start, done_before = time.monotonic(), len(runs)
+        results = progress(execute(suite.run_unit, units, jobs), suite.name, total=len(units))
+        for run in results:
             runs.append(run)
             if "resume" in suite.options:  # one line per run, so a crash loses no run
                 with (folder.path / RUNS_FILE).open("a") as partial:
@@ -324,7 +343,8 @@ def _run_plan(
             line = suite.describe(run)
             if line:
                 elapsed = time.monotonic() - start
-                print(f"  [{len(runs)}/{total}] {line} ({elapsed:,.0f}s)", flush=True)
+                eta = eta_text(time.monotonic() - batch_start, len(runs) - done_before, len(units))
+                write(f"  [{len(runs)}/{total}] {line} ({elapsed:,.0f}s, {eta})")
 
 
 @dataclass

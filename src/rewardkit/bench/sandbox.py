@@ -132,6 +132,7 @@ class SandboxBench(Suite):
     name = "sandbox"
     description = __doc__
     quick_help = "one seed, fewer programs per caller"
+    quick_sets = ("seeds",)
     options = ("seeds", "rerender")
 
     def command(self, args: argparse.Namespace) -> str:

@@ -427,6 +427,7 @@ class VerifyMath(Suite):
     name = "verify-math"
     description = __doc__
     quick_help = f"small corpora ({QUICK_PER_TASK} golds per task)"
+    quick_sets = ("per_task",)
     options = ("seed", "resume", "rerender")
 
     def __init__(self) -> None:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rewardkit.core.progress import progress
 from rewardkit.envs.arithmetic import ALPHABET, STYLES, make_problems, sft_completion
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 
@@ -57,7 +58,7 @@ def train_warm_start(spec: WarmStartSpec) -> tuple[Any, Any]:
     problems = make_problems(spec.train_problems, seed=spec.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate)
     model.train()
-    for _ in range(spec.sft_steps):
+    for _ in progress(range(spec.sft_steps), "warm start"):
         chunk = rng.sample(problems, spec.batch_size)
         rows, masks = [], []
         for problem in chunk:
@@ -99,6 +100,11 @@ def load_or_train_warm_start(
         model.load_state_dict(torch.load(path, weights_only=True))
         model.eval()
         return model, tokenizer
+    print(
+        f"warm start: training the tiny policy ({spec.sft_steps} steps, about 40 s; "
+        f"cached in {path})",
+        flush=True,
+    )
     model, tokenizer = train_warm_start(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
+from rewardkit.core.progress import progress as show_progress
 from rewardkit.core.term import Term
 from rewardkit.credit.group import group_statistics
 from rewardkit.credit.token import (
@@ -376,7 +377,7 @@ class GRPOTrainer:
     ) -> list[dict[str, float]]:
         """Run ``config.steps`` steps; returns the per-step log."""
         start = time.monotonic()
-        for index in range(self.config.steps):
+        for index in show_progress(range(self.config.steps), "grpo"):
             record = self.step(index)
             record["seconds"] = time.monotonic() - start
             self.history.append(record)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
+from rewardkit.core.progress import progress as show_progress
 from rewardkit.core.rollout import flat_rollout_batch, score_rollout
 from rewardkit.core.term import Term, as_term
 from rewardkit.credit.returns import bootstrap_values, generalized_advantage_estimation
@@ -343,7 +344,7 @@ class PPOTrainer:
         outside = 0.0  # seconds spent in the progress callback (e.g. evaluations), not training
         hook = 0.0  # seconds spent scoring the rollout with the reward and bonus terms
         stats = _EpisodeStats(N)
-        for update in range(updates):
+        for update in show_progress(range(updates), "ppo"):
             if cfg.anneal_lr:
                 self.optimizer.param_groups[0]["lr"] = cfg.learning_rate * (1 - update / updates)
             roll, obs = self._collect(obs, stats)

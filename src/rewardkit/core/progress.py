@@ -1,0 +1,60 @@
+"""Progress bars with an ETA for long work (benchmarks, warm starts, trainers).
+
+A thin layer over tqdm: a bar on an interactive terminal, nothing on a
+pipe or a log file (where the callers print their own lines, with
+:func:`eta_text`), and ``REWARDKIT_PROGRESS=0`` or ``=1`` to force it off or on.
+
+Example:
+    >>> for _ in progress(range(3), "demo", enabled=False):
+    ...     pass
+    >>> eta_text(elapsed=30.0, done=3, total=4)
+    'ETA 0:10'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from tqdm.auto import tqdm
+
+__all__ = ["eta_text", "progress", "write"]
+
+T = TypeVar("T")
+
+
+def _enabled(enabled: bool | None) -> bool | None:
+    setting = os.environ.get("REWARDKIT_PROGRESS")
+    if setting in ("0", "1"):
+        return setting == "1"
+    return enabled
+
+
+def progress(
+    items: Iterable[T], description: str, total: int | None = None, enabled: bool | None = None
+) -> Iterator[T]:
+    """``items`` with a bar (description, count, rate, ETA) while they are consumed.
+
+    ``enabled=None`` shows it only on an interactive terminal.
+    """
+    flag = _enabled(enabled)
+    yield from tqdm(
+        items, desc=description, total=total, disable=None if flag is None else not flag,
+        dynamic_ncols=True, leave=False,
+    )  # fmt: skip
+
+
+def write(line: str) -> None:
+    """Print a line without breaking a bar that is on screen."""
+    tqdm.write(line)
+
+
+def eta_text(elapsed: float, done: int, total: int) -> str:
+    """'ETA m:ss' from the average time per finished item."""
+    if done <= 0 or total <= done:
+        return "ETA 0:00" if total <= done else "ETA ?"
+    seconds = round(elapsed / done * (total - done))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"ETA {hours}:{minutes:02d}:{seconds:02d}" if hours else f"ETA {minutes}:{seconds:02d}"
