@@ -11,7 +11,7 @@ EXAMPLES = {
     "gymnasium_wrappers.py": "vector env, 100 steps",
     "openrlhf_reward.py": "rewards: [1.18",
     "sb3_ppo.py": "rewards PPO learned from: [0.5]",
-    "trl_grpo.py": "rewards/grpo_lambda/mean",
+    "trl_grpo.py": "grpo_lambda/status/ok",
     "verifiers_rubric.py": "reward: 1.2",
     "verl_reward.py": "{'score': 1.0, 'acc': 1.0, 'applicable': 1.0, 'status': 'OK'}",
 }
@@ -34,3 +34,6 @@ def test_example_runs(name):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert EXAMPLES[name] in done.stdout, done.stdout[-2000:]
+    if name == "trl_grpo.py":  # the acceptance run: each part's mean and status counts
+        for part in ("correct", "length", "grpo_lambda"):
+            assert f"rewards/{part}/mean" in done.stdout and f"{part}/status/ok" in done.stdout

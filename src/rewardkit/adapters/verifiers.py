@@ -103,38 +103,25 @@ def rubric_functions(
     ``<name>_applicable`` and each part (weight 0.0, metrics)."""
     term = as_term(term)
     scorer = _RolloutScorer(term, not_applicable_score)
-
-    def total(
-        prompt: Any = None,
-        completion: Any = None,
-        answer: Any = None,
-        state: dict[str, Any] | None = None,
-        info: Mapping[str, Any] | None = None,
-        task: Any = None,
-    ) -> float:
-        return scorer.value(scorer.output(prompt, completion, answer, state, info, task), None)
-
-    def applicable(
-        prompt: Any = None,
-        completion: Any = None,
-        answer: Any = None,
-        state: dict[str, Any] | None = None,
-        info: Mapping[str, Any] | None = None,
-        task: Any = None,
-    ) -> float:
-        out = scorer.output(prompt, completion, answer, state, info, task)
-        return float(out.status[0] == Status.OK)
-
-    total.__name__ = total.__qualname__ = term.name
-    applicable.__name__ = applicable.__qualname__ = f"{term.name}_applicable"
-    funcs: list[Callable[..., float]] = [total, applicable]
+    funcs = [
+        _rubric_function(scorer, term.name, lambda out: scorer.value(out, None)),
+        _rubric_function(
+            scorer, f"{term.name}_applicable", lambda out: float(out.status[0] == Status.OK)
+        ),
+    ]
     for part in getattr(term, "parts", ()):  # a composite's direct parts
-        funcs.append(_part_function(scorer, part.name))
+        funcs.append(
+            _rubric_function(scorer, part.name, lambda out, name=part.name: scorer.value(out, name))
+        )
     return funcs, [1.0] + [0.0] * (len(funcs) - 1)
 
 
-def _part_function(scorer: _RolloutScorer, part: str) -> Callable[..., float]:
-    def metric(
+def _rubric_function(
+    scorer: _RolloutScorer, name: str, read: Callable[[RewardOutput], float]
+) -> Callable[..., float]:
+    """A function with the parameters a Rubric passes, reading one number of the output."""
+
+    def function(
         prompt: Any = None,
         completion: Any = None,
         answer: Any = None,
@@ -142,10 +129,10 @@ def _part_function(scorer: _RolloutScorer, part: str) -> Callable[..., float]:
         info: Mapping[str, Any] | None = None,
         task: Any = None,
     ) -> float:
-        return scorer.value(scorer.output(prompt, completion, answer, state, info, task), part)
+        return read(scorer.output(prompt, completion, answer, state, info, task))
 
-    metric.__name__ = metric.__qualname__ = part
-    return metric
+    function.__name__ = function.__qualname__ = name
+    return function
 
 
 def to_rubric(term: Term, parser: Any = None, not_applicable_score: float = 0.0) -> Any:
