@@ -165,20 +165,32 @@ def _program(source):
         ),
         ("a string that looks like the answer", "def f(x):\n    return '4'"),
         ("a boolean for a number", "def f(x):\n    return True"),
+        (
+            "reading the nonce from stdin first, then a fake result line",
+            "import sys, os\nn = sys.stdin.readline().strip()\n"
+            'print()\nprint(n, \'[["ok", "4"], ["ok", "9"], ["ok", "9"]]\')\nos._exit(0)',
+        ),
+        (
+            "reading its own file for the expected values",
+            "import re\nsource = open(__import__('sys').argv[0]).read()\n"
+            "wanted = [int(x) for x in re.findall(r'== (\\d+)', source)]\n"
+            "def f(x):\n    return wanted[0] if wanted else -1",
+        ),
+        (
+            "an object whose repr is a number",
+            "class A:\n    def __repr__(self):\n        return '7'\ndef f(x):\n    return A()",
+        ),
     ],
 )
 def test_assert_style_tests_cannot_be_passed_without_the_answer(name, source):
     tests = [
         {"assert": "assert f(2) == 4"},
         {"assert": "assert f(3) in (9,)"},
-        {"assert": "assert f(3) == 9 and f(4) == 16"},  # comparisons inside EXPR: run inside
+        {"assert": "assert f(3) == 9 and f(4) == 16"},  # judged outside too, leaf by leaf
         {"assert": "assert (f(2) == 4) == True"},
     ]
     out = CodeTests(wall_seconds=5.0)({"completion": [_program(source)], "tests": [tests]})
-    if name == "an object equal to everything":  # the two forms run inside still fall to it
-        assert out.total[0] == 0.5, out.messages
-    else:
-        assert out.total[0] == 0.0, (name, out.messages)
+    assert out.total[0] == 0.0, (name, out.messages)
 
 
 def test_assert_style_tests_pass_a_correct_program():
@@ -188,8 +200,26 @@ def test_assert_style_tests_pass_a_correct_program():
         {"assert": "assert f(3) in (9,)"},
         {"assert": "assert f(1.5) == 2.25"},
         {"assert": "assert [f(i) for i in range(3)] == [0, 1, 4]"},
+        {"assert": "assert f(3) == 9 and (f(4) == 16 or f(4) == -1)"},
+        {"assert": "assert not f(0) and f(1) is not None"},
+        {"assert": "assert abs(f(0.1) - 0.01) < 1e-9"},
+        {"assert": "assert 0 < f(2) <= 4"},
+        {"assert": "x = f(5)\nassert x == 25\nx = f(6)\nassert x == 36"},
+        {"assert": "assert f(2) == f(-2)"},  # both sides computed by the program
+        {"assert": "assert 'a' in 'cat' and f(2) not in [1, 2, 3]"},
     ]
     out = CodeTests(wall_seconds=5.0)({"completion": [_program(source)], "tests": [tests]})
+    assert out.total[0] == 1.0, out.messages
+
+
+def test_a_program_with_a_daemon_still_reports():
+    source = (
+        "import os, time\nif os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)\n"
+        "def f(x):\n    return x * x"
+    )
+    out = CodeTests(wall_seconds=3.0)(
+        {"completion": [_program(source)], "tests": [[{"assert": "assert f(3) == 9"}]]}
+    )
     assert out.total[0] == 1.0, out.messages
 
 

@@ -42,7 +42,9 @@ def test_missing_bwrap_is_refused_with_how_to_get_it(monkeypatch, tmp_path):
 
 
 def test_a_partial_contract_is_refused(monkeypatch):
-    report = sandbox_module.SandboxCapabilities("full", "bubblewrap", True, True, True, False, True)
+    report = sandbox_module.SandboxCapabilities(
+        "full", "bubblewrap", True, True, True, False, True, True
+    )
     monkeypatch.setattr(sandbox_module, "sandbox_capabilities", lambda *a, **k: report)
     with pytest.raises(SandboxUnavailableError, match="cannot enforce its contract"):
         Sandbox()
@@ -60,6 +62,7 @@ def test_the_probe_is_judged_from_inside_views():
         "etc": ["ld.so.cache"],
         "tmp": ["program.py"],
         "env": ["HOME", "PATH"],
+        "nested_userns": False,
     }
     judge = sandbox_module._judge_probe
     assert judge("full", "bwrap", "/usr/bin/python3", good, limits).complete
@@ -69,6 +72,7 @@ def test_the_probe_is_judged_from_inside_views():
         "process_limit": {"nproc": -1},
         "private_filesystem": {"root": [*good["root"], "home"]},
         "clean_environment": {"env": ["HOME", "PATH", "ENV_SECRET"]},
+        "no_new_namespaces": {"nested_userns": True},
     }
     for check, change in cases.items():
         report = judge("full", "bwrap", "/usr/bin/python3", good | change, limits)
@@ -155,3 +159,28 @@ def test_runs_as_root_never_run_as_root():
     result = Sandbox().run("import os\nprint(os.getuid(), os.stat('/usr').st_uid)")
     inside_uid, usr_owner = map(int, result.stdout.split())
     assert FIRST_UID <= inside_uid < FIRST_UID + UID_COUNT and usr_owner != 0
+
+
+def test_a_sandbox_that_fails_to_start_is_a_sandbox_error_not_a_wrong_answer(monkeypatch):
+    sandbox = Sandbox()
+    build = sandbox._bwrap_command
+
+    def broken(program, limits):  # a bind bwrap cannot make: setup fails before the program
+        command = build(program, limits)
+        return [command[0], "--ro-bind", "/nonexistent-rewardkit", "/x", *command[1:]]
+
+    monkeypatch.setattr(sandbox, "_bwrap_command", broken)
+    result = sandbox.run("print(1)")
+    assert result.status == "sandbox_error" and "nonexistent" in result.stderr
+    monkeypatch.undo()
+    assert sandbox.run("import sys\nsys.exit(1)").status == "runtime_error"
+
+
+def test_an_interpreter_outside_an_install_folder_is_refused(tmp_path):
+    fake = tmp_path / "bin" / "python3"
+    fake.parent.mkdir()
+    fake.symlink_to("/usr/bin/python3")  # resolves into /usr: fine
+    assert sandbox_module._prefix_problem(str(fake)) is None
+    lonely = tmp_path / "python3"
+    lonely.write_text("")
+    assert "not a Python install" in sandbox_module._prefix_problem(str(lonely))

@@ -105,6 +105,13 @@ def select_observation(obs: Any, key: str | None) -> Any:
     return obs
 
 
+def _snapshot(obs: Any) -> Any:
+    """A copy of an observation that the env may overwrite in place on its next step."""
+    if isinstance(obs, dict):
+        return {key: _snapshot(value) for key, value in obs.items()}
+    return np.array(obs, copy=True) if isinstance(obs, np.ndarray) else obs
+
+
 class RewardkitWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: ignore[misc]
     """Apply a rewardkit term to a Gymnasium env online.
 
@@ -161,7 +168,7 @@ class RewardkitWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: i
 
     def reset(self, **kwargs: Any) -> Any:
         obs, info = self.env.reset(**kwargs)
-        self._last_obs = obs
+        self._last_obs = _snapshot(obs)
         return obs, info
 
     def step(self, action: Any) -> Any:
@@ -181,7 +188,7 @@ class RewardkitWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: i
         info = dict(info)
         info["original_reward"] = reward
         info["rewardkit"] = {k: float(v[0]) for k, v in scored.output.terms.items()}
-        self._last_obs = obs
+        self._last_obs = _snapshot(obs)
         return obs, float(scored.rewards[0]), terminated, truncated, info
 
 
@@ -225,7 +232,7 @@ class RewardkitVectorWrapper(gym.vector.VectorWrapper):  # type: ignore[misc]
 
     def reset(self, **kwargs: Any) -> Any:
         obs, info = self.env.reset(**kwargs)
-        self._last_obs = obs
+        self._last_obs = _snapshot(obs)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         return obs, info
 
@@ -260,6 +267,6 @@ class RewardkitVectorWrapper(gym.vector.VectorWrapper):  # type: ignore[misc]
                 full[live] = values
                 parts[name] = full
             info["rewardkit"] = parts
-        self._last_obs = obs
+        self._last_obs = _snapshot(obs)
         self._autoreset = ended if self.skips_after_end else np.zeros(self.num_envs, dtype=bool)
         return obs, new_reward, terminated, truncated, info

@@ -19,8 +19,8 @@ This module is such a file: point OpenRLHF at it and name the spec in
 
 or write your own file with ``reward_func = OpenRLHFReward(term).as_function()``.
 
-Before scoring, the special tokens are removed from the response (the
-tokenizer's, when given, else a list of the common ones), so a correct
+Before scoring, special tokens are removed from both ends of the response
+(the tokenizer's, when given, else a list of the common ones), so a correct
 answer followed by ``<eos>`` is not scored as wrong. A query that does not
 start with its prompt is not applicable (with a message): scoring the whole
 query would score the prompt's own example answers. Samples without a reward
@@ -66,9 +66,18 @@ COMMON_SPECIAL_TOKENS = (
 SPEC_VARIABLE = "REWARDKIT_SPEC"
 
 
-def _without(text: str, tokens: Sequence[str]) -> str:
-    for token in tokens:
-        text = text.replace(token, "")
+def _strip_tokens(text: str, tokens: Sequence[str]) -> str:
+    """``text`` without the special tokens (and whitespace) at its start and end; a
+    ``<s>`` inside an answer (HTML strikethrough, say) stays."""
+    changed = True
+    while changed:
+        changed = False
+        text = text.strip()
+        for token in tokens:
+            if text.endswith(token):
+                text, changed = text[: -len(token)], True
+            if text.startswith(token):
+                text, changed = text[len(token) :], True
     return text
 
 
@@ -95,7 +104,7 @@ def split_response(
         if not trimmed.startswith(prompt):
             return None
         query = trimmed
-    return _without(query[len(prompt) :], special_tokens)
+    return _strip_tokens(query[len(prompt) :], special_tokens)
 
 
 class OpenRLHFReward:

@@ -45,13 +45,14 @@ import asyncio
 import copy
 import json
 import math
+import warnings
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from rewardkit.core.compose import WeightedSum
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import CompositionError, RewardKitWarning
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.term import Term, as_term
 
@@ -149,6 +150,7 @@ class TRLReward:
             batch[ours] = columns[theirs]
         if "group" not in batch:
             batch["group"] = trl_groups(prompts, self.num_generations)
+            _warn_partial_groups(self.__name__, batch["group"], self.num_generations)
         return batch
 
     def _evaluate(self, prompts: list[Any], completions: list[Any], columns: dict[str, Any]) -> Any:
@@ -237,6 +239,28 @@ def split_parts(
         )
     make = async_trl_reward if asynchronous else TRLReward
     return [make(part, **options) for part in term.parts], list(term.weights)
+
+
+_warned_partial: set[str] = set()
+
+
+def _warn_partial_groups(name: str, groups: Sequence[int], num_generations: int | None) -> None:
+    """Warn once when a group is smaller than num_generations: TRL gives each process a
+    slice of the batch, and a slice that is not a multiple of num_generations cuts a
+    group in two, so group terms see part of it."""
+    if num_generations is None or name in _warned_partial:
+        return
+    sizes = np.bincount(np.asarray(groups, dtype=np.int64))
+    if np.any(sizes != num_generations):
+        _warned_partial.add(name)
+        warnings.warn(
+            f"{name}: groups of {sorted(set(sizes.tolist()))} completions, not "
+            f"num_generations={num_generations}: a group is split across processes, and "
+            "group terms see part of it; make per_device_train_batch_size a multiple of "
+            "num_generations",
+            RewardKitWarning,
+            stacklevel=4,
+        )
 
 
 def _with_missing_parts(term: Term, missing_parts: MissingParts) -> Term:

@@ -9,8 +9,8 @@ weight-0 function is a logged metric only (``Rubric.add_metric``).
 
 :func:`rubric_functions` gives the term's total as the one weighted function
 (weight 1) and each part, plus ``<name>_applicable``, as weight-0 metrics.
-The term runs once per rollout: the total stores its output in ``state`` and
-the metrics read it there. A sample without a reward scores
+The term runs once per rollout: the metrics read the total's output from a
+small cache keyed on the rollout. A sample without a reward scores
 ``not_applicable_score`` (verifiers sums floats, so a NaN would poison the
 reward). :func:`to_rubric` builds the ``verifiers.Rubric`` itself.
 
@@ -32,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import json
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -45,7 +47,6 @@ __all__ = ["VerifiersFunction", "from_verifiers", "rubric_functions", "to_rubric
 
 #: what a Rubric passes to its reward functions (verifiers' ``score_objects``)
 RUBRIC_ARGUMENTS = ("prompt", "completion", "answer", "state", "info", "task")
-_STATE_KEY = "rewardkit"
 
 
 def _plain_messages(value: Any) -> Any:
@@ -58,11 +59,14 @@ def _plain_messages(value: Any) -> Any:
 
 
 class _RolloutScorer:
-    """Runs the term once per rollout and keeps the output in the rollout's state."""
+    """Runs the term once per rollout: the outputs of recent rollouts are kept, keyed on
+    the rollout's text (some verifiers versions pass each function a fresh ``state``)."""
 
-    def __init__(self, term: Term, not_applicable_score: float) -> None:
+    def __init__(self, term: Term, not_applicable_score: float, keep: int = 4096) -> None:
         self.term = term
         self.fill = float(not_applicable_score)
+        self.keep = keep
+        self._recent: OrderedDict[str, RewardOutput] = OrderedDict()
 
     def output(
         self,
@@ -73,10 +77,10 @@ class _RolloutScorer:
         info: Mapping[str, Any] | None = None,
         task: Any = None,
     ) -> RewardOutput:
-        cache = state.setdefault(_STATE_KEY, {}) if isinstance(state, dict) else {}
-        if self.term.name in cache:
-            cached: RewardOutput = cache[self.term.name]
-            return cached
+        key = json.dumps([prompt, completion, answer, info, task], default=repr, sort_keys=True)
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            return self._recent[key]
         batch: dict[str, list[Any]] = {
             "prompt": [_plain_messages(prompt)],
             "completion": [_plain_messages(completion)],
@@ -86,7 +90,9 @@ class _RolloutScorer:
         for key, value in (info or {}).items():
             batch.setdefault(key, [value])
         out = self.term(batch)
-        cache[self.term.name] = out
+        self._recent[key] = out
+        if len(self._recent) > self.keep:
+            self._recent.popitem(last=False)
         return out
 
     def value(self, out: RewardOutput, part: str | None) -> float:

@@ -53,6 +53,10 @@ from rewardkit.core.term import Term, as_term
 __all__ = ["VerlReward"]
 
 
+#: the keys every result has; a part may not take one
+RESERVED_KEYS = frozenset({"score", "acc", "applicable", "status"})
+
+
 def _as_list(values: Any, n: int | None = None) -> list[Any]:
     """A verl batch argument (list, tuple or numpy object array) as a list; None → Nones."""
     if values is None:
@@ -124,6 +128,12 @@ class VerlReward:
         for key in sorted({k for info in infos for k in info} - set(batch)):
             batch[key] = [info.get(key) for info in infos]
         out = self.term(batch)
+        clash = sorted(set(out.terms) & RESERVED_KEYS)
+        if clash:
+            raise CompositionError(
+                f"parts named {clash} would overwrite verl's own keys {sorted(RESERVED_KEYS)}; "
+                "rename them (name=...)"
+            )
         if self.acc_part is not None and self.acc_part not in out.terms:
             raise CompositionError(
                 f"acc_part {self.acc_part!r} is not a part of {self.term.name!r}: "

@@ -322,6 +322,41 @@ def shm_memory(isolation: Isolation) -> tuple[bool, str, str]:
     return written > LIMITS.scratch_mb, result.status, f"{written:g} MB written to /dev/shm"
 
 
+def nested_namespace(isolation: Isolation) -> tuple[bool, str, str]:
+    """A user namespace of the program's own, where it holds capabilities: a tmpfs
+    mounted there holds memory past the scratch cap."""
+    program = (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "if libc.unshare(0x10000000 | 0x00020000) != 0:\n"  # CLONE_NEWUSER | CLONE_NEWNS
+        "    print('refused', ctypes.get_errno())\n    raise SystemExit(0)\n"
+        "os.makedirs('/tmp/mine', exist_ok=True)\n"
+        "mounted = libc.mount(b'none', b'/tmp/mine', b'tmpfs', 0, b'size=200m') == 0\n"
+        "written = 0\n"
+        "for k in range(80 if mounted else 0):\n"
+        "    try:\n        open(f'/tmp/mine/{k}', 'wb').write(b'x' * (1 << 19))\n"
+        "    except OSError:\n        break\n    written += 0.5\n"
+        "print('unshared', 'mounted' if mounted else 'no mount', written)\n"
+    )
+    result = _sandbox(isolation).run(program)
+    return result.stdout.startswith("unshared"), result.status, result.stdout.strip()[:120]
+
+
+def forged_result(isolation: Isolation) -> tuple[bool, str, str]:
+    """Forge the harness's report: read the nonce from stdin and the expected values
+    from the program's own file, print a result line, exit before the tests run."""
+    forger = (
+        "import os, re, sys\n"
+        "nonce = sys.stdin.readline().strip()\n"
+        "source = open(sys.argv[0]).read()\n"
+        "wanted = [int(x) for x in re.findall(r'== (\\d+)', source)] or [4, 9]\n"
+        "values = [['ok', str(v)] for v in wanted]\n"
+        "import json\nprint()\nprint(nonce, json.dumps(values))\nprint(nonce)\n"
+        "sys.stdout.flush()\nos._exit(0)\n"
+    )
+    score, message = _assert_tests(forger, ["assert f(2) == 4 and f(3) == 9"], isolation)
+    return score > 0, "ok", f"score {score} ({message})"
+
+
 def _assert_tests(source: str, tests: list[str], isolation: Isolation) -> tuple[float, str]:
     completion = f"{FENCE}python\n{source}\n{FENCE}"
     term = CodeTests(wall_seconds=LIMITS.wall_seconds, slots=2, isolation=isolation)
@@ -409,6 +444,14 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("shm_memory", "/dev/shm: 100 MB bypasses the memory limit", shm_memory),
     Attack("early_exit", "assert-style tests: sys.exit(0) / os._exit(0)", early_exit),
     Attack("always_equal", "assert-style tests: __eq__ always True", always_equal),
+    Attack(
+        "forged_result",
+        "assert-style tests: the nonce read from stdin, a fake result line",
+        forged_result,
+    ),
+    Attack(
+        "nested_namespace", "a user namespace of its own: a tmpfs past the cap", nested_namespace
+    ),
     Attack("cross_kill_threads", "two CodeTests at once (threads): kill -1", cross_kill_threads),
     Attack(
         "cross_kill_processes", "two CodeTests at once (processes): kill -1", cross_kill_processes
@@ -481,7 +524,7 @@ def run_attacks_as_user(
     os.chown(home, uid, uid)
     try:
         done = subprocess.run(
-            [python, "-m", __name__, *(names or [])],
+            [python, "-m", "rewardkit.audit.sandbox_attacks", *(names or [])],
             env=env | {"HOME": home},
             cwd=home,
             user=uid,
@@ -491,6 +534,8 @@ def run_attacks_as_user(
             text=True,
             timeout=timeout,
         )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"the run as uid {uid} did not end within {timeout} s") from exc
     finally:
         shutil.rmtree(home, ignore_errors=True)
     outcomes = [AttackOutcome(**json.loads(line)) for line in done.stdout.splitlines()]

@@ -56,7 +56,7 @@ CALLERS = (1, 2)
 RUNNERS = ("sandbox", "bare_subprocess")
 LIMITS = SandboxLimits(wall_seconds=5.0, cpu_seconds=5)
 OVERHEAD_TARGET_MS = 50.0
-GAMING_ROWS = ("early_exit", "always_equal")
+GAMING_ROWS = ("early_exit", "always_equal", "forged_result")
 CROSS_KILL_ROWS = ("cross_kill_threads", "cross_kill_processes")
 
 

@@ -72,7 +72,11 @@ def _requirement_name(requirement: str) -> str:
 def extras() -> dict[str, dict[str, Any]]:
     """Per optional extra of rewardkit: installed or not, and what is missing."""
     found: dict[str, list[str]] = {}
-    for requirement in importlib.metadata.requires("rewardkit") or []:
+    try:
+        requirements = importlib.metadata.requires("rewardkit") or []
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        requirements = []
+    for requirement in requirements:
         marker = _EXTRA.search(requirement)
         if marker:
             found.setdefault(marker.group(1), []).append(_requirement_name(requirement))
@@ -169,5 +173,10 @@ def run_doctor(args: argparse.Namespace) -> int:
     print(render(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
-    healthy = report["math_pool"]["ok"] and report["sandbox"].get("complete", False)
+    sandbox = report["sandbox"]
+    healthy = (
+        report["math_pool"]["ok"]
+        and sandbox.get("complete", False)
+        and sandbox.get("trivial_run_status") == "ok"
+    )
     return 0 if healthy else 1

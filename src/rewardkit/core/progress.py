@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -46,8 +47,9 @@ def progress(
 
 
 def write(line: str) -> None:
-    """Print a line without breaking a bar that is on screen."""
+    """Print a line without breaking a bar that is on screen (flushed: logs see it now)."""
     tqdm.write(line)
+    sys.stdout.flush()
 
 
 def eta_text(elapsed: float, done: int, total: int) -> str:

@@ -34,9 +34,15 @@ def _lock_dir() -> Path:
         folder = Path(base, "rewardkit-uids")
         try:
             folder.mkdir(mode=0o700, exist_ok=True)
+            info = os.lstat(folder)
         except OSError:
             continue
-        if os.access(folder, os.W_OK):
+        # in a shared temp dir, someone else may have made it first: use only our own
+        if (
+            info.st_uid == os.geteuid()
+            and not os.path.islink(folder)
+            and os.access(folder, os.W_OK)
+        ):
             return folder
     raise OSError("no writable folder for the sandbox's uid locks (/run or the temp dir)")
 
@@ -66,10 +72,11 @@ class UidLease:
                 uid = FIRST_UID + (offset + step) % UID_COUNT
                 if _named(uid):
                     continue  # a real account: never borrow it
-                fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+                fd = os.open(folder / f"{uid}.lock", flags, 0o600)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
+                except OSError:  # held by another run (or the lock failed): not ours
                     os.close(fd)
                     continue
                 self.uid, self._fd = uid, fd

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import ast
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -32,6 +31,7 @@ from rewardkit.core.errors import BatchError, CompositionError
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
+from rewardkit.verify.assertions import harness_source, plan_assertions, read_report
 from rewardkit.verify.sandbox import (
     ExecutionResult,
     Isolation,
@@ -71,128 +71,25 @@ def extract_code(text: str) -> str | None:
 #: what a judge reads from a finished run: did the test pass
 Judge = Callable[[ExecutionResult], bool]
 
-_HARNESS_VALUE = """
-
-import sys as _rk_sys
-_rk_nonce = _rk_sys.stdin.readline().strip()
-_rk_value = ({expression})
-_rk_sys.stdout.write("\\n" + _rk_nonce + " " + repr(_rk_value) + "\\n")
-"""
-_HARNESS_END = """
-
-import sys as _rk_sys
-_rk_nonce = _rk_sys.stdin.readline().strip()
-{assertion}
-_rk_sys.stdout.write("\\n" + _rk_nonce + "\\n")
-"""
-
-
-#: comparisons done outside the sandbox, on the parsed value
-_OPERATORS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
-    ast.Eq: lambda value, expected: _same(value, expected),
-    ast.NotEq: lambda value, expected: not _same(value, expected),
-    ast.In: lambda value, expected: any(_same(value, e) for e in expected),
-    ast.NotIn: lambda value, expected: not any(_same(value, e) for e in expected),
-    ast.Lt: lambda value, expected: _numbers(value, expected) and value < expected,
-    ast.LtE: lambda value, expected: _numbers(value, expected) and value <= expected,
-    ast.Gt: lambda value, expected: _numbers(value, expected) and value > expected,
-    ast.GtE: lambda value, expected: _numbers(value, expected) and value >= expected,
-}
-
-
-def _value_assertion(assertion: str) -> tuple[str, Callable[[Any], bool]] | None:
-    """``assert EXPR OP LITERAL`` (OP one of == != in not in < <= > >=) or ``assert EXPR``
-    as (EXPR's source, the check to run outside on EXPR's value), else None."""
-    try:
-        tree = ast.parse(assertion)
-    except SyntaxError:
-        return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
-        return None
-    test = tree.body[0].test
-    evaluated = test.left if isinstance(test, ast.Compare) else test
-    if any(isinstance(node, ast.Compare) for node in ast.walk(evaluated)):
-        return None  # a comparison inside EXPR would run the program's own __eq__
-    if not isinstance(test, ast.Compare):
-        return ast.unparse(test), bool  # the truth of a plain value, as assert takes it
-    if len(test.ops) != 1 or type(test.ops[0]) not in _OPERATORS:
-        return None
-    try:
-        expected = ast.literal_eval(test.comparators[0])
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
-    if isinstance(test.ops[0], ast.In | ast.NotIn) and not isinstance(
-        expected, list | tuple | set | frozenset
-    ):
-        return None
-    operator = _OPERATORS[type(test.ops[0])]
-    return ast.unparse(test.left), lambda value: bool(operator(value, expected))
-
-
-def _same(value: Any, expected: Any) -> bool:
-    """Equal and of the same kind (an int for a float literal is fine, True for 1 is not),
-    compared here on plain values, never by the program's own ``__eq__``."""
-    if _numbers(value, expected):
-        return bool(value == expected)
-    if type(value) is not type(expected):
-        return False
-    if isinstance(value, list | tuple):
-        return len(value) == len(expected) and all(
-            _same(v, e) for v, e in zip(value, expected, strict=True)
-        )
-    if isinstance(value, dict):
-        return value.keys() == expected.keys() and all(_same(value[k], expected[k]) for k in value)
-    return bool(value == expected)
-
-
-def _reported(stdout: str, nonce: str) -> str | None:
-    """What the harness wrote after the nonce on its last line, or None."""
-    lines = stdout.rstrip("\n").splitlines()
-    if not lines or not lines[-1].startswith(nonce):
-        return None
-    return lines[-1][len(nonce) :].strip()
-
 
 def _test_job(code: str, test: Mapping[str, Any]) -> tuple[str, str, Judge]:
     """(source, stdin, judge) for one test.
 
-    An assert-style test passes only when the harness after the program reaches
-    its end and writes a fresh random nonce, which the run gets on stdin: a
-    ``sys.exit(0)`` or ``os._exit(0)`` before the asserts fails. ``assert EXPR OP
-    LITERAL`` (and ``assert EXPR``) go further: the sandbox only evaluates EXPR
-    and prints its ``repr``; the comparison happens here, outside, on the parsed
-    plain value, so an object whose ``__eq__`` is always True fails and the
-    expected value never enters the sandbox. Other asserts (a comparison inside
-    EXPR, as in ``assert f(2) == 4 and f(3) == 9``) run inside and are only
-    protected against early exit.
+    An assert-style test runs in a harness that evaluates the test's
+    expressions after the program in a forked child and reports their values
+    under a nonce only the harness's parent reads; the asserts are judged here,
+    outside, on those plain values (see :mod:`rewardkit.verify.assertions`).
+    An I/O test compares the program's stdout with the expected output here.
     """
     if "assert" in test:
-        assertion = str(test["assert"])
+        plan = plan_assertions(str(test["assert"]))
         nonce = secrets.token_hex(16)
-        plan = _value_assertion(assertion)
-        if plan is not None:
-            expression, check = plan
 
-            def same_value(result: ExecutionResult) -> bool:
-                reported = _reported(result.stdout, nonce) if result.status == "ok" else None
-                if reported is None:
-                    return False
-                try:
-                    value = ast.literal_eval(reported)
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    return False  # not a plain value: an object is not an answer
-                try:
-                    return check(value)
-                except TypeError:  # e.g. 3 < "a": the value is not the kind asked for
-                    return False
+        def holds(result: ExecutionResult) -> bool:
+            reported = read_report(result.stdout, nonce) if result.status == "ok" else None
+            return reported is not None and plan.judge(reported)
 
-            source = code + _HARNESS_VALUE.format(expression=expression)
-            return source, nonce + "\n", same_value
-
-        def reached_the_end(result: ExecutionResult) -> bool:
-            return result.status == "ok" and _reported(result.stdout, nonce) == ""
-
-        return code + _HARNESS_END.format(assertion=assertion), nonce + "\n", reached_the_end
+        return harness_source(code, plan), nonce + "\n", holds
     if "output" in test:
         expected_output = str(test["output"])
         return (
@@ -201,12 +98,6 @@ def _test_job(code: str, test: Mapping[str, Any]) -> tuple[str, str, Judge]:
             lambda result: _passed(result, expected_output),
         )
     raise BatchError(f"a test needs 'input'/'output' or 'assert', got keys {sorted(test)}")
-
-
-def _numbers(value: Any, expected: Any) -> bool:
-    """Both plain numbers (an int result for a float literal is fine, a bool is not)."""
-    kinds = (int, float)
-    return all(isinstance(v, kinds) and not isinstance(v, bool) for v in (value, expected))
 
 
 def _passed(result: ExecutionResult, expected: str) -> bool:

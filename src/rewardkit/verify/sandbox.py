@@ -163,6 +163,9 @@ class SandboxCapabilities:
         process_limit: RLIMIT_NPROC is in force and counts only this run.
         private_filesystem: no home, /root, /etc, /var; private /tmp and /dev/shm.
         clean_environment: none of the caller's environment variables.
+        no_new_namespaces: the program cannot create a user namespace of its own
+            (where it would hold capabilities: mount a tmpfs past the scratch cap,
+            reach more of the kernel).
         problem: why a capability is missing ("" when none is).
     """
 
@@ -173,6 +176,7 @@ class SandboxCapabilities:
     process_limit: bool
     private_filesystem: bool
     clean_environment: bool
+    no_new_namespaces: bool = False
     problem: str = ""
 
     CHECKS: ClassVar[tuple[str, ...]] = (
@@ -181,6 +185,7 @@ class SandboxCapabilities:
         "process_limit",
         "private_filesystem",
         "clean_environment",
+        "no_new_namespaces",
     )
 
     @property
@@ -214,6 +219,7 @@ print(json.dumps({
     'etc': sorted(os.listdir('/etc')) if os.path.isdir('/etc') else [],
     'tmp': sorted(os.listdir('/tmp')),
     'env': sorted(os.environ),
+    'nested_userns': __import__('ctypes').CDLL(None).unshare(0x10000000) == 0,
 }))
 """
 _PRIVATE_ROOT = {
@@ -242,7 +248,7 @@ def _judge_probe(
         separate = in_namespace and report.get("usr_owner") not in (None, 0)
     else:
         separate = report.get("uid") not in (None, os.getuid())
-    allowed_root = _PRIVATE_ROOT | {Path(_python_prefix(python)).parts[1]}
+    allowed_root = _PRIVATE_ROOT | set(Path(_python_prefix(python)).parts[1:2])
     visible = set(report.get("root", ["?"])) - allowed_root
     visible |= {f"etc/{name}" for name in report.get("etc", [])} - {"etc/ld.so.cache"}
     capabilities = SandboxCapabilities(
@@ -253,6 +259,7 @@ def _judge_probe(
         process_limit=report.get("nproc") == limits.max_processes,
         private_filesystem=not visible and report.get("tmp") == ["program.py"],
         clean_environment=set(report.get("env", ["?"])) <= _ALLOWED_ENV,
+        no_new_namespaces=report.get("nested_userns") is False,
     )
     missing = [check for check in capabilities.CHECKS if not getattr(capabilities, check)]
     if not missing:
@@ -289,10 +296,10 @@ def sandbox_capabilities(
             return _capability_cache[key]
         limits = SandboxLimits(wall_seconds=20, cpu_seconds=10, max_processes=29)
         backend = _bwrap_version() if isolation == "full" else "rlimits + launcher"
-        if backend is None:
-            capabilities = SandboxCapabilities(
-                isolation, "none", False, False, False, False, False, "bwrap not found on PATH"
-            )
+        prefix_problem = _prefix_problem(python) if isolation == "full" else None
+        if backend is None or prefix_problem:
+            problem = prefix_problem or "bwrap not found on PATH"
+            capabilities = _nothing(isolation, backend or "none", problem)
         else:
             runner = Sandbox._unchecked(limits, python, isolation)
             result = runner.run(_PROBE)
@@ -302,21 +309,36 @@ def sandbox_capabilities(
                 detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [
                     result.status
                 ]
-                capabilities = SandboxCapabilities(
-                    isolation,
-                    backend,
-                    False,
-                    False,
-                    False,
-                    False,
-                    False,
-                    f"the probe failed: {detail[0]}",
-                )
+                capabilities = _nothing(isolation, backend, f"the probe failed: {detail[0]}")
             else:
                 capabilities = _judge_probe(isolation, backend, python, report, limits)
         _capability_cache[key] = capabilities
         logger.info("%s", capabilities.describe())
         return capabilities
+
+
+def _nothing(isolation: str, backend: str, problem: str) -> SandboxCapabilities:
+    return SandboxCapabilities(
+        isolation, backend, False, False, False, False, False, False, problem=problem
+    )
+
+
+def _prefix_problem(python: str) -> str | None:
+    """Why binding the interpreter's install folder would expose more than Python, or None.
+
+    The folder is bound read-only into the sandbox, so it must be a Python
+    install (it has ``lib/pythonX.Y``) and not a home folder or ``/``.
+    """
+    prefix = Path(_python_prefix(python))
+    if any(prefix.is_relative_to(system) for system in _SYSTEM_DIRS):
+        return None
+    homes = {Path("/"), Path("/home"), Path("/root"), Path.home()}
+    if prefix in homes or not any(prefix.glob("lib/python3*")):
+        return (
+            f"the interpreter {python} lives in {prefix}, which is not a Python install "
+            "folder that can be shown to programs; pass python= a system Python (/usr/bin/python3)"
+        )
+    return None
 
 
 def _bwrap_version() -> str | None:
@@ -448,6 +470,7 @@ class Sandbox:
             "bwrap",
             "--unshare-all",
             "--unshare-user",
+            "--disable-userns",  # no nested user namespace: no mounts, no capabilities
             "--die-with-parent",
             "--new-session",
             "--cap-drop",
@@ -484,7 +507,7 @@ class Sandbox:
             "--nofile=64",
             "--core=0",
             "--",
-            self.python, "-I", "-S", "-B", "/tmp/program.py",
+            os.path.realpath(self.python), "-I", "-S", "-B", "/tmp/program.py",
         ]  # fmt: skip
         return command
 
@@ -517,21 +540,29 @@ class Sandbox:
         as_uid: dict[str, Any] = (
             {"user": uid, "group": uid, "extra_groups": []} if full and uid is not None else {}
         )
+        status_read, status_write = os.pipe() if full else (-1, -1)
+        if full:  # bwrap reports the program's exit code there, if the program ran
+            command = [command[0], "--json-status-fd", str(status_write), *command[1:]]
         with (
             open(stdin_path, "rb") as stdin_file,
             tempfile.TemporaryFile() as out_file,
             tempfile.TemporaryFile() as err_file,
         ):
-            process = subprocess.Popen(
-                command,
-                stdin=stdin_file,
-                stdout=out_file,
-                stderr=err_file,
-                env=_CLEAN_ENV,
-                start_new_session=True,
-                close_fds=True,
-                **as_uid,
-            )
+            try:
+                process = subprocess.Popen(
+                    command,
+                    stdin=stdin_file,
+                    stdout=out_file,
+                    stderr=err_file,
+                    env=_CLEAN_ENV,
+                    start_new_session=True,
+                    close_fds=True,
+                    pass_fds=(status_write,) if full else (),
+                    **as_uid,
+                )
+            finally:
+                if full:
+                    os.close(status_write)
             timed_out = False
             try:
                 process.wait(timeout=limits.wall_seconds)
@@ -540,10 +571,13 @@ class Sandbox:
             if timed_out or not full:
                 _kill_run(process, uid, sweep=not full)
             process.wait()
+            started = _program_ran(status_read) if full else True
             stdout, out_size = _read_capped(out_file, limits.max_output_bytes)
             stderr, _ = _read_capped(err_file, 64_000)
         seconds = time.monotonic() - start
         returncode = process.returncode
+        if not started and not timed_out:  # bwrap failed before the program ran
+            return ExecutionResult("sandbox_error", returncode, stdout, stderr, seconds)
         killed = (-9, -24, 128 + 9, 128 + 24) if full else (-9, -24)
         if timed_out or returncode in killed:  # SIGKILL by us or by the CPU limit, SIGXCPU
             return ExecutionResult("timeout", None, stdout, stderr, seconds)
@@ -551,6 +585,13 @@ class Sandbox:
             return ExecutionResult("output_limit", returncode, stdout, stderr, seconds)
         status: RunStatus = "ok" if returncode == 0 else "runtime_error"
         return ExecutionResult(status, returncode, stdout, stderr, seconds)
+
+
+def _program_ran(status_fd: int) -> bool:
+    """Whether bwrap's JSON status (``--json-status-fd``) has the program's exit code: it
+    has none when bwrap's own setup failed (a bind, a namespace). Closes the fd."""
+    with os.fdopen(status_fd, "rb") as status:
+        return b'"exit-code"' in status.read(1 << 16)
 
 
 def _kill_run(process: subprocess.Popen[bytes], uid: int | None, sweep: bool) -> None:

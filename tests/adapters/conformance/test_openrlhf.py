@@ -117,3 +117,9 @@ def test_without_a_spec_the_entry_point_says_what_to_set(monkeypatch):
     monkeypatch.setattr(openrlhf_module, "_loaded", None)
     with pytest.raises(CompositionError, match="REWARDKIT_SPEC"):
         openrlhf_module.reward_func(["q"], ["q"], ["1"])
+
+
+def test_special_tokens_inside_an_answer_stay():
+    from rewardkit.adapters.openrlhf import split_response
+
+    assert split_response("Q: A: use <s>old</s> new</s>", "Q: A: ") == "use <s>old</s> new"

@@ -113,3 +113,19 @@ def test_statuses_reach_the_completions_table_and_the_metrics():
 def test_split_parts_refuses_what_is_not_a_weighted_sum():
     with pytest.raises(CompositionError, match="TRLReward"):
         split_parts(grpo_lambda(MathVerifier(), LengthLinear(max_length=20), threshold=0.5))
+
+
+def test_a_group_split_across_processes_is_warned_once():
+    import warnings
+
+    from rewardkit.core import RewardKitWarning
+
+    reward = TRLReward(MathVerifier(timeout=5.0, name="split_check"), num_generations=4)
+    # a per-process slice of 6 from G=4: the second group is cut (TRL's own diagram)
+    prompts = ["a", "a", "a", "a", "b", "b"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reward(prompts=prompts, completions=["1"] * 6, answer=["1"] * 6)
+        reward(prompts=prompts, completions=["1"] * 6, answer=["1"] * 6)
+    messages = [w for w in caught if issubclass(w.category, RewardKitWarning)]
+    assert len(messages) == 1 and "split across processes" in str(messages[0].message)

@@ -140,3 +140,13 @@ def test_dapo_group_filter_reads_acc_per_sample():
         groups[uid].append(value)
     kept = [uid for uid, values in groups.items() if np.std(values) > 0 or len(values) == 1]
     assert kept == ["a", "b"]  # each group has a right and a wrong answer
+
+
+def test_a_part_named_like_verls_own_keys_is_refused():
+    import pytest
+
+    from rewardkit.core import CompositionError
+    from rewardkit.verify import exact_match
+
+    with pytest.raises(CompositionError, match="'acc'"):
+        VerlReward(weighted_sum([exact_match(name="acc")]))("math", "4", "4")
