@@ -69,6 +69,13 @@ EXAMPLES = {
     "episodic_count_bonus": ({"beta": 0.5}, {**STEPS, "truncated": [False, False, False]}),
     "rnd_bonus": ({"feature_dim": 8, "hidden": 16}, STEPS),
     "rdd_bonus": ({"feature_dim": 8, "hidden": 16}, STEPS),
+    "reward_model": (
+        {"path": "<TINY_REWARD_MODEL>", "allow_untrained": True},
+        {
+            "prompt": ["2+2=", "2+2=", "2+2="],
+            "completion": ["4", "9" * 100, [{"role": "assistant", "content": "4"}]],
+        },
+    ),
     "code_tests": (
         {"wall_seconds": 2.0},
         {
@@ -113,9 +120,20 @@ def test_every_registered_term_has_an_example():
     assert not missing, f"add contract examples for {sorted(missing)}"
 
 
+@pytest.fixture(scope="module")
+def tiny_reward_model_dir(tmp_path_factory):
+    from rewardkit.models import PreferenceRewardModel
+
+    folder = tmp_path_factory.mktemp("models") / "tiny-rm"
+    PreferenceRewardModel.tiny("0123456789+=", seed=0).save(folder)
+    return str(folder)
+
+
 @pytest.mark.parametrize("name", sorted([*EXAMPLES, *UNREGISTERED]))
-def test_term_contract(name):
+def test_term_contract(name, request):
     params, batch = EXAMPLES[name] if name in EXAMPLES else UNREGISTERED[name][1:]
+    if params.get("path") == "<TINY_REWARD_MODEL>":
+        params = {**params, "path": request.getfixturevalue("tiny_reward_model_dir")}
     term = _build(name, params)
     n = len(next(iter(batch.values())))
     out = term(batch)

@@ -1,0 +1,298 @@
+"""A Bradley–Terry preference reward model: a scalar head on a causal LM, trained on pairs.
+
+Given pairs (prompt x, chosen y_c, rejected y_r) in TRL's preference format
+(``prompt``, ``chosen``, ``rejected``, optional ``margin``), the model r_θ is
+trained on
+
+    L = −E[log σ(r_θ(x, y_c) − r_θ(x, y_r) − m)] + c · E[(r_θ(x, y_c) + r_θ(x, y_r))²]
+
+(Bradley & Terry 1952; Ouyang et al. 2022; the centring term of Eisenstein et
+al. 2023 with coefficient c). Training uses TRL's ``RewardTrainer``, which
+trains a from-config model on the CPU in seconds: the default backbone is a
+tiny GPT-2 (``GPT2ForSequenceClassification``) over a character tokenizer; a
+local Hugging Face model directory works too. TRL joins ``prompt + chosen`` and
+appends the tokenizer's EOS, and so does :meth:`PreferenceRewardModel.score`.
+
+Saved as a directory: the model's ``config.json`` and ``model.safetensors``,
+the tokenizer's files, and ``rewardkit.json`` (max length, whether trained,
+training metrics), written to a temporary directory and renamed into place.
+
+Example:
+    >>> pairs = [{"prompt": f"{a}+{a}=", "chosen": str(2 * a), "rejected": str(2 * a + 1)}
+    ...          for a in range(5)]
+    >>> model = PreferenceRewardModel.tiny("0123456789+=", seed=0)
+    >>> scores, truncated = model.score(["1+1="], ["2"])
+    >>> scores.shape, truncated.tolist()
+    ((1,), [False])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardkit.core.errors import CompositionError
+
+__all__ = [
+    "ModelError",
+    "PreferenceRewardModel",
+    "RewardModelTraining",
+    "bradley_terry_loss",
+]
+
+MANIFEST = "rewardkit.json"
+
+
+class ModelError(CompositionError):
+    """A reward model that is missing, untrained, or does not match its tokenizer."""
+
+
+def bradley_terry_loss(
+    r_chosen: Any, r_rejected: Any, margin: Any = None, center_coefficient: float = 0.0
+) -> Any:
+    """−mean(log σ(r_c − r_r − m)) + c · mean((r_c + r_r)²), as torch tensors.
+
+    Example:
+        >>> import torch
+        >>> loss = bradley_terry_loss(torch.tensor([2.0]), torch.tensor([0.0]))
+        >>> round(float(loss), 4)  # −log σ(2) = log(1 + e^−2)
+        0.1269
+    """
+    import torch
+
+    difference = r_chosen - r_rejected
+    if margin is not None:
+        difference = difference - margin
+    loss = -torch.nn.functional.logsigmoid(difference).mean()
+    if center_coefficient:
+        loss = loss + center_coefficient * torch.mean((r_chosen + r_rejected) ** 2)
+    return loss
+
+
+@dataclass(frozen=True)
+class RewardModelTraining:
+    """Settings of one training run (passed to TRL's ``RewardConfig``).
+
+    Attributes:
+        epochs: passes over the pairs.
+        batch_size: pairs per step.
+        learning_rate: AdamW learning rate.
+        center_coefficient: weight of the centring term (0 disables it).
+        seed: seed of the run (and of a bootstrap sample in an ensemble).
+    """
+
+    epochs: float = 3.0
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    center_coefficient: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "learning_rate"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise CompositionError(f"RewardModelTraining.{name} must be positive, got {value}")
+        if not (math.isfinite(self.center_coefficient) and self.center_coefficient >= 0):
+            raise CompositionError("center_coefficient must be a finite number >= 0")
+
+
+class PreferenceRewardModel:
+    """A scalar reward model r_θ(prompt, completion) with its tokenizer.
+
+    Args:
+        model: a Hugging Face sequence-classification model with one label.
+        tokenizer: its tokenizer (with a pad and an EOS token).
+        max_length: tokens the model reads (default: its position limit).
+        trained: whether it has been trained (an untrained model is refused
+            by :class:`~rewardkit.models.term.RewardModelTerm`).
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Any, max_length: int | None = None, trained: bool = False
+    ) -> None:
+        vocabulary = len(tokenizer)
+        embeddings = model.get_input_embeddings().num_embeddings
+        if vocabulary > embeddings:
+            raise ModelError(
+                f"the tokenizer has {vocabulary} tokens but the model embeds {embeddings}: "
+                "they do not belong together"
+            )
+        if tokenizer.pad_token_id is None or tokenizer.eos_token is None:
+            raise ModelError("the tokenizer needs a pad token and an EOS token")
+        if getattr(model.config, "num_labels", 1) != 1:
+            raise ModelError(f"a reward model has one output, this one {model.config.num_labels}")
+        model.config.pad_token_id = tokenizer.pad_token_id
+        limit = getattr(model.config, "n_positions", None) or getattr(
+            model.config, "max_position_embeddings", None
+        )
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length or limit or 512)
+        self.trained = trained
+        self.metrics: dict[str, float] = {}
+
+    @classmethod
+    def tiny(
+        cls,
+        alphabet: str,
+        n_layer: int = 1,
+        n_embd: int = 32,
+        n_head: int = 2,
+        n_positions: int = 64,
+        seed: int = 0,
+    ) -> PreferenceRewardModel:
+        """An untrained tiny GPT-2 reward model over a character tokenizer, from config."""
+        import torch
+        from transformers import GPT2Config, GPT2ForSequenceClassification
+
+        from rewardkit.models.tiny import build_char_tokenizer
+
+        tokenizer = build_char_tokenizer(alphabet)
+        config = GPT2Config(
+            vocab_size=len(tokenizer), n_positions=n_positions, n_embd=n_embd, n_layer=n_layer,
+            n_head=n_head, num_labels=1, pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        )  # fmt: skip
+        torch.manual_seed(seed)
+        return cls(GPT2ForSequenceClassification(config), tokenizer)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PreferenceRewardModel:
+        """Load a model saved by :meth:`save` (or any one-label HF reward model directory)."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        folder = Path(path)
+        if not folder.is_dir():
+            raise ModelError(f"no reward model at {folder}: train one and save() it there")
+        manifest = (
+            json.loads((folder / MANIFEST).read_text()) if (folder / MANIFEST).is_file() else {}
+        )
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                folder, num_labels=1, local_files_only=True
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{folder} is not a reward model directory: {exc}") from exc
+        loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True))
+        loaded.metrics = dict(manifest.get("metrics", {}))
+        model.eval()
+        return loaded
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model, tokenizer and manifest to ``path`` atomically (safetensors)."""
+        folder = Path(path)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        self.model.save_pretrained(staging, safe_serialization=True)
+        self.tokenizer.save_pretrained(staging)
+        manifest = {"max_length": self.max_length, "trained": self.trained, "metrics": self.metrics}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        if folder.exists():
+            retired = folder.with_name(f".{folder.name}-old-{os.getpid()}")
+            folder.rename(retired)
+            staging.rename(folder)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(folder)
+        return folder
+
+    def fit(
+        self, pairs: Iterable[Mapping[str, Any]] | Any, training: RewardModelTraining | None = None
+    ) -> dict[str, float]:
+        """Train on preference pairs with TRL's ``RewardTrainer``; returns the run's metrics."""
+        import torch
+        from datasets import Dataset
+        from transformers import PrinterCallback
+        from trl import RewardConfig, RewardTrainer
+
+        training = training or RewardModelTraining()
+        dataset = pairs if isinstance(pairs, Dataset) else Dataset.from_list(list(pairs))
+        missing = {"chosen", "rejected"} - set(dataset.column_names)
+        if missing:
+            raise CompositionError(f"preference pairs need columns {sorted(missing)}")
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory() as output_dir:
+            config = RewardConfig(
+                output_dir=output_dir, num_train_epochs=training.epochs,
+                per_device_train_batch_size=training.batch_size,
+                learning_rate=training.learning_rate, seed=training.seed,
+                center_rewards_coefficient=training.center_coefficient or None,
+                max_length=self.max_length, report_to=[], use_cpu=True, save_strategy="no",
+                logging_steps=10, disable_tqdm=True, bf16=False,
+                gradient_checkpointing=False,
+            )  # fmt: skip
+            torch.manual_seed(training.seed)
+            trainer = RewardTrainer(
+                model=self.model,
+                args=config,
+                train_dataset=dataset,
+                processing_class=self.tokenizer,
+            )
+            trainer.remove_callback(PrinterCallback)  # metrics are returned, not printed
+            kept = len(trainer.train_dataset)
+            trainer.train()
+        self.model.eval()
+        self.trained = True
+        losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+        self.metrics = {
+            "pairs": float(len(dataset)),
+            "pairs_too_long": float(len(dataset) - kept),
+            "seconds": time.monotonic() - start,
+            "final_loss": float(losses[-1]) if losses else float("nan"),
+        }
+        return dict(self.metrics)
+
+    def _texts(self, prompts: Sequence[str] | None, completions: Sequence[str]) -> list[str]:
+        eos = self.tokenizer.eos_token
+        prompts = prompts if prompts is not None else [""] * len(completions)
+        return [
+            p + (c if c.endswith(eos) else c + eos)
+            for p, c in zip(prompts, completions, strict=True)
+        ]
+
+    def score(
+        self,
+        prompts: Sequence[str] | None,
+        completions: Sequence[str],
+        batch_size: int = 64,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """r_θ(prompt, completion) for every pair, batched under ``no_grad``, and a mask of
+        the completions cut at ``max_length`` (their score reads only the first tokens)."""
+        import torch
+
+        texts = self._texts(prompts, completions)
+        scores = np.empty(len(texts))
+        truncated = np.zeros(len(texts), dtype=bool)
+        self.model.eval()
+        with torch.no_grad():
+            for begin in range(0, len(texts), batch_size):
+                chunk = texts[begin : begin + batch_size]
+                ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in chunk]
+                truncated[begin : begin + len(chunk)] = [len(i) > self.max_length for i in ids]
+                ids = [i[: self.max_length] for i in ids]
+                width = max(len(i) for i in ids)
+                pad = self.tokenizer.pad_token_id
+                input_ids = torch.tensor([i + [pad] * (width - len(i)) for i in ids])
+                attention = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids])
+                logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+                scores[begin : begin + len(chunk)] = logits.squeeze(-1).float().numpy()
+        return scores, truncated
+
+    def pair_accuracy(self, pairs: Iterable[Mapping[str, Any]]) -> float:
+        """Share of pairs whose chosen completion scores above the rejected one."""
+        rows = list(pairs)
+        prompts = [row.get("prompt", "") for row in rows]
+        chosen, _ = self.score(prompts, [row["chosen"] for row in rows])
+        rejected, _ = self.score(prompts, [row["rejected"] for row in rows])
+        return float(np.mean(chosen > rejected)) if rows else float("nan")

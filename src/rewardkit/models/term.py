@@ -1,0 +1,207 @@
+"""Learned rewards as terms: a preference reward model, and an ensemble of them.
+
+:class:`RewardModelTerm` scores ``prompt`` + ``completion`` with a
+:class:`~rewardkit.models.preference.PreferenceRewardModel`, batched under
+``torch.no_grad``. A completion longer than the model's context is cut to
+fit and marked: by default it is not applicable ("truncated: ..."), never
+silently scored on its beginning. In a spec, name the model by its path::
+
+    [[sum]]
+    term = "reward_model"
+    path = "runs/rm"
+
+:class:`RewardEnsemble` combines members (any terms, typically reward models
+trained on bootstrap samples or with other seeds) by mean, min (the worst
+case) or mean − λ·std (uncertainty-weighted; Coste et al. 2024, Eisenstein et
+al. 2023), and logs the std as a part.
+
+Example:
+    >>> import numpy as np
+    >>> aggregate_ensemble(np.array([[1.0, 2.0], [3.0, 2.0]]), "mean_minus_std", lam=1.0)
+    array([1., 2.])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from rewardkit.core.batch import Batch, batch_size, get_column
+from rewardkit.core.errors import CompositionError
+from rewardkit.core.output import RewardOutput, Status
+from rewardkit.core.registry import register
+from rewardkit.core.term import RewardTerm, Term, as_term
+from rewardkit.models.preference import ModelError, PreferenceRewardModel
+
+__all__ = ["RewardEnsemble", "RewardModelTerm", "aggregate_ensemble"]
+
+Aggregation = Literal["mean", "min", "mean_minus_std"]
+
+
+def _texts(values: Sequence[Any]) -> list[str]:
+    texts = []
+    for value in values:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, Sequence) and value and isinstance(value[-1], dict):
+            texts.append(str(value[-1].get("content", "")))  # chat messages: the last one
+        else:
+            texts.append("" if value is None else str(value))
+    return texts
+
+
+@register("reward_model")
+class RewardModelTerm(RewardTerm):
+    """A preference reward model's score of ``prompt`` + ``completion``.
+
+    Args:
+        path: a directory saved by ``PreferenceRewardModel.save`` (loaded on
+            first use, so the term pickles as its path).
+        model: an in-memory model instead of ``path``.
+        on_truncation: "skip" (default) makes a completion longer than the
+            context not applicable; "score" scores its first tokens, with a
+            message.
+        batch_size: completions per forward pass.
+        allow_untrained: score with an untrained model (for tests of the plumbing).
+    """
+
+    columns = ("completion",)
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        model: PreferenceRewardModel | None = None,
+        on_truncation: Literal["skip", "score"] = "skip",
+        batch_size: int = 64,
+        allow_untrained: bool = False,
+        name: str = "reward_model",
+    ) -> None:
+        super().__init__(name)
+        if (path is None) == (model is None):
+            raise CompositionError("give a reward model's path or the model, not both")
+        if on_truncation not in ("skip", "score"):
+            raise CompositionError(
+                f"on_truncation must be 'skip' or 'score', got {on_truncation!r}"
+            )
+        if batch_size < 1:
+            raise CompositionError(f"batch_size must be at least 1, got {batch_size}")
+        self.path = None if path is None else str(path)
+        self.on_truncation = on_truncation
+        self.batch_size = int(batch_size)
+        self.allow_untrained = allow_untrained
+        self._model = model
+        if model is not None:
+            self._check(model)
+        elif not os.path.isdir(self.path or ""):
+            raise ModelError(f"no reward model at {self.path}: train one and save() it there")
+
+    def _check(self, model: PreferenceRewardModel) -> None:
+        if not model.trained and not self.allow_untrained:
+            raise ModelError(
+                f"{self.name}: the reward model is untrained; fit() it first "
+                "(or pass allow_untrained=True to test the plumbing)"
+            )
+
+    @property
+    def model(self) -> PreferenceRewardModel:
+        if self._model is None:
+            assert self.path is not None
+            self._model = PreferenceRewardModel.load(self.path)
+            self._check(self._model)
+        return self._model
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self.path is not None:
+            state["_model"] = None  # reloaded from the path on first use
+        return state
+
+    def _compute(self, batch: Batch) -> RewardOutput:
+        n = batch_size(batch)
+        completions = _texts(get_column(batch, "completion"))
+        prompts = _texts(batch["prompt"]) if "prompt" in batch else None
+        scores, truncated = self.model.score(prompts, completions, self.batch_size)
+        status = np.zeros(n, dtype=np.int8)
+        messages: list[str | None] = [None] * n
+        note = f"truncated: longer than the model's {self.model.max_length} tokens"
+        for index in np.flatnonzero(truncated):
+            messages[index] = note
+            if self.on_truncation == "skip":
+                status[index] = Status.NOT_APPLICABLE
+        values = np.where(status == Status.OK, scores, np.nan)
+        return RewardOutput(values, status=status, messages=tuple(messages))
+
+
+def aggregate_ensemble(scores: np.ndarray, how: Aggregation, lam: float = 1.0) -> np.ndarray:
+    """Combine member scores of shape (k, N): mean, min, or mean − λ·std (population std).
+
+    NaN members are left out; a sample with no member score is NaN.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or scores.shape[0] == 0:
+        raise CompositionError(f"ensemble scores must be (k, N) with k >= 1, got {scores.shape}")
+    present = ~np.isnan(scores)
+    any_present = present.any(axis=0)
+    safe = np.where(present, scores, 0.0)
+    count = np.maximum(present.sum(axis=0), 1)
+    mean = safe.sum(axis=0) / count
+    if how == "mean":
+        result = mean
+    elif how == "min":
+        result = np.where(present, scores, np.inf).min(axis=0)
+    elif how == "mean_minus_std":
+        variance = (np.where(present, scores - mean, 0.0) ** 2).sum(axis=0) / count
+        result = mean - lam * np.sqrt(variance)
+    else:
+        raise CompositionError(f"aggregation must be mean, min or mean_minus_std, got {how!r}")
+    return np.where(any_present, result, np.nan)
+
+
+class RewardEnsemble(RewardTerm):
+    """An ensemble of reward terms: mean, min, or mean − λ·std, with the std as a part.
+
+    Args:
+        members: the member terms (reward models, or any terms).
+        aggregation: "mean", "min" or "mean_minus_std".
+        lam: λ of mean − λ·std.
+        name: the term's name.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[Term],
+        aggregation: Aggregation = "mean",
+        lam: float = 1.0,
+        name: str = "ensemble",
+    ) -> None:
+        super().__init__(name)
+        if len(members) < 1:
+            raise CompositionError("an ensemble needs at least one member")
+        if aggregation not in ("mean", "min", "mean_minus_std"):
+            raise CompositionError(
+                f"aggregation must be mean, min or mean_minus_std, got {aggregation!r}"
+            )
+        if not np.isfinite(lam) or lam < 0:
+            raise CompositionError(f"lam must be a finite number >= 0, got {lam}")
+        self.members = [as_term(m) for m in members]
+        names = [m.name for m in self.members]
+        if len(set(names)) != len(names):
+            raise CompositionError(f"ensemble members need distinct names, got {names}")
+        self.aggregation: Aggregation = aggregation
+        self.lam = float(lam)
+        self.columns = tuple(dict.fromkeys(c for m in self.members for c in m.columns))
+
+    def _compute(self, batch: Batch) -> RewardOutput:
+        outputs = [member(batch) for member in self.members]
+        scores = np.stack([np.where(o.ok, o.total, np.nan) for o in outputs])
+        total = aggregate_ensemble(scores, self.aggregation, self.lam)
+        std = aggregate_ensemble(scores, "mean", 0.0) - aggregate_ensemble(
+            scores, "mean_minus_std", 1.0
+        )
+        status = np.where(np.isnan(total), Status.NOT_APPLICABLE, Status.OK).astype(np.int8)
+        terms = {self.name: total, f"{self.name}/std": std}
+        terms.update({m.name: o.total for m, o in zip(self.members, outputs, strict=True)})
+        return RewardOutput(total, terms, status)

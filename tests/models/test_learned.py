@@ -1,0 +1,166 @@
+"""Learned rewards: the BT loss, a tiny RM trained on pairs, ensembles, PAR, and their errors."""
+
+import math
+import pickle
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from rewardkit.core import CompositionError, column, load_spec, weighted_sum
+from rewardkit.models import (
+    ModelError,
+    PreferenceRewardModel,
+    RewardEnsemble,
+    RewardModelTerm,
+    RewardModelTraining,
+    aggregate_ensemble,
+    bradley_terry_loss,
+)
+from rewardkit.shaping import par_transform, preference_as_reward
+
+ALPHABET = "0123456789+="
+
+
+def sum_pairs(count, seed):
+    """Preference pairs on a+b (digits 0-4): the right sum is chosen over a wrong one."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(count):
+        a, b = rng.randrange(5), rng.randrange(5)
+        wrong = a + b + rng.choice([-2, -1, 1, 2])
+        pairs.append({"prompt": f"{a}+{b}=", "chosen": str(a + b), "rejected": str(abs(wrong))})
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.set_num_threads(1)
+    model = PreferenceRewardModel.tiny(ALPHABET, n_layer=2, n_embd=64, seed=0)
+    model.fit(sum_pairs(600, seed=0), RewardModelTraining(epochs=10, learning_rate=3e-3))
+    return model
+
+
+def test_bradley_terry_loss_by_hand():
+    chosen, rejected = torch.tensor([2.0, 0.5]), torch.tensor([0.0, 1.0])
+    expected = (math.log1p(math.exp(-2.0)) + math.log1p(math.exp(0.5))) / 2
+    assert float(bradley_terry_loss(chosen, rejected)) == pytest.approx(expected, rel=1e-6)
+    margin = torch.tensor([1.0, 0.0])
+    with_margin = (math.log1p(math.exp(-1.0)) + math.log1p(math.exp(0.5))) / 2
+    assert float(bradley_terry_loss(chosen, rejected, margin)) == pytest.approx(with_margin)
+    centred = expected + 0.1 * ((2.0 + 0.0) ** 2 + (0.5 + 1.0) ** 2) / 2
+    assert float(bradley_terry_loss(chosen, rejected, center_coefficient=0.1)) == pytest.approx(
+        centred
+    )
+
+
+def test_a_tiny_model_learns_which_sum_is_right(trained):
+    held_out = sum_pairs(200, seed=1)
+    accuracy = trained.pair_accuracy(held_out)
+    assert accuracy > 0.8, accuracy  # 0.9 when measured; chance is 0.5
+    assert trained.metrics["pairs"] == 600 and trained.metrics["pairs_too_long"] == 0
+
+
+def test_save_and_load_give_the_same_scores(trained, tmp_path):
+    folder = trained.save(tmp_path / "rm")
+    assert (folder / "model.safetensors").is_file() and (folder / "rewardkit.json").is_file()
+    loaded = PreferenceRewardModel.load(folder)
+    prompts, completions = ["1+2=", "3+4="], ["3", "8"]
+    before, after = trained.score(prompts, completions)[0], loaded.score(prompts, completions)[0]
+    np.testing.assert_allclose(after, before, rtol=1e-5)
+    trained.save(folder)  # over an existing save: replaced whole
+    assert loaded.trained and loaded.metrics["pairs"] == 600
+
+
+def test_the_term_marks_truncation_and_pickles_as_its_path(trained, tmp_path):
+    folder = trained.save(tmp_path / "rm")
+    term = RewardModelTerm(path=folder)
+    out = term({"prompt": ["1+2=", "1+2="], "completion": ["3", "3" * 200]})
+    assert np.isfinite(out.total[0]) and np.isnan(out.total[1])
+    assert out.messages[1].startswith("truncated")
+    scored = RewardModelTerm(path=folder, on_truncation="score")(
+        {"prompt": ["1+2="], "completion": ["3" * 200]}
+    )
+    assert np.isfinite(scored.total[0]) and scored.messages[0].startswith("truncated")
+    clone = pickle.loads(pickle.dumps(term))
+    assert clone._model is None and clone({"completion": ["3"]}).total.shape == (1,)
+
+
+def test_a_spec_and_the_trl_adapter_take_the_model(trained, tmp_path):
+    from rewardkit.adapters.trl import TRLReward
+
+    folder = trained.save(tmp_path / "rm")
+    spec = tmp_path / "reward.toml"
+    spec.write_text(
+        f'[[sum]]\nterm = "reward_model"\npath = "{folder}"\n\n'
+        '[[sum]]\nterm = "constant"\nvalue = 0.5\n'
+    )
+    reward = load_spec(spec)
+    scores = TRLReward(reward)(prompts=["1+2=", "1+2="], completions=["3", "5"])
+    assert scores[0] > scores[1]  # the right sum scores higher
+
+
+def test_errors_say_what_is_wrong(tmp_path):
+    untrained = PreferenceRewardModel.tiny(ALPHABET)
+    with pytest.raises(ModelError, match="untrained"):
+        RewardModelTerm(model=untrained)
+    with pytest.raises(ModelError, match="no reward model at"):
+        RewardModelTerm(path=tmp_path / "missing")
+    with pytest.raises(ModelError, match="no reward model at"):
+        PreferenceRewardModel.load(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="not a reward model directory"):
+        PreferenceRewardModel.load(tmp_path / "empty")
+    from rewardkit.models.tiny import build_char_tokenizer
+
+    bigger = build_char_tokenizer(ALPHABET + "abcdefghijklmnopqrstuvwxyz")
+    with pytest.raises(ModelError, match="do not belong together"):
+        PreferenceRewardModel(untrained.model, bigger)
+    with pytest.raises(CompositionError, match="path or the model"):
+        RewardModelTerm()
+
+
+def test_ensemble_aggregations_by_hand():
+    scores = np.array([[1.0, 2.0, np.nan], [3.0, 2.0, np.nan], [2.0, np.nan, np.nan]])
+    np.testing.assert_allclose(aggregate_ensemble(scores, "mean"), [2.0, 2.0, np.nan])
+    np.testing.assert_allclose(aggregate_ensemble(scores, "min"), [1.0, 2.0, np.nan])
+    std = math.sqrt(2 / 3)  # population std of 1, 3, 2
+    np.testing.assert_allclose(
+        aggregate_ensemble(scores, "mean_minus_std", lam=0.5), [2.0 - 0.5 * std, 2.0, np.nan]
+    )
+    ensemble = RewardEnsemble([column("a"), column("b")], "min", name="worst")
+    out = ensemble({"a": [1.0, 5.0], "b": [3.0, 2.0]})
+    np.testing.assert_allclose(out.total, [1.0, 2.0])
+    np.testing.assert_allclose(out.terms["worst/std"], [1.0, 1.5])
+    with pytest.raises(CompositionError, match="distinct names"):
+        RewardEnsemble([column("a"), column("a")])
+
+
+def test_par_ignores_a_per_prompt_constant():
+    rng = np.random.default_rng(0)
+    r, r_ref = rng.normal(size=6), rng.normal(size=(6, 2))
+    shift = np.repeat(rng.normal(size=3) * 10, 2)  # one constant per prompt (2 samples each)
+    np.testing.assert_allclose(
+        par_transform(r + shift, r_ref + shift[:, None]), par_transform(r, r_ref)
+    )
+    expected = np.mean(1 / (1 + np.exp(-(r[:, None] - r_ref))), axis=1)
+    np.testing.assert_allclose(par_transform(r, r_ref), expected)
+
+
+def test_par_scores_reference_completions_with_the_same_term():
+    from rewardkit.core import term
+
+    @term
+    def length(completion):
+        return [float(len(c)) for c in completion]
+
+    reward = preference_as_reward(length, reference="reference")
+    out = reward({"completion": ["aaa", "a"], "reference": [["aa", "aaaa"], "a"]})
+    expected = [(1 / (1 + math.exp(-1)) + 1 / (1 + math.exp(1))) / 2, 0.5]
+    np.testing.assert_allclose(out.total, expected)
+    np.testing.assert_allclose(out.terms["length/reference"], [3.0, 1.0])
+    with pytest.raises(CompositionError, match="exactly one"):
+        preference_as_reward(length, reference="reference", reference_reward="r")
+    plain = weighted_sum([reward])({"completion": ["aaa"], "reference": [None]})
+    assert np.isnan(plain.total[0])  # no reference: not applicable, never a guess
