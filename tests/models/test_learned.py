@@ -164,3 +164,42 @@ def test_par_scores_reference_completions_with_the_same_term():
         preference_as_reward(length, reference="reference", reference_reward="r")
     plain = weighted_sum([reward])({"completion": ["aaa"], "reference": [None]})
     assert np.isnan(plain.total[0])  # no reference: not applicable, never a guess
+
+
+@pytest.fixture(scope="module")
+def generative():
+    from rewardkit.models import GenerativeRewardModel, GenerativeTraining, yes_no_examples
+
+    torch.set_num_threads(1)
+    model = GenerativeRewardModel.tiny(ALPHABET, seed=0)
+    model.fit(yes_no_examples(sum_pairs(600, seed=0)), GenerativeTraining(epochs=10))
+    return model
+
+
+def test_the_generative_model_learns_yes_for_right_sums(generative, tmp_path):
+    from rewardkit.models import load_reward_model
+
+    accuracy = generative.pair_accuracy(sum_pairs(200, seed=1))
+    assert accuracy > 0.6, accuracy  # 0.70 measured (0.745 with 20 epochs); chance is 0.5
+    held_out = sum_pairs(100, seed=2)
+    prompts = [p["prompt"] for p in held_out]
+    chosen, _ = generative.score(prompts, [p["chosen"] for p in held_out])
+    rejected, _ = generative.score(prompts, [p["rejected"] for p in held_out])
+    assert ((chosen > 0) & (chosen < 1)).all() and chosen.mean() > rejected.mean()
+    scores, _ = generative.score(["1+2="], ["3"])
+    folder = generative.save(tmp_path / "grm")
+    loaded = load_reward_model(folder)
+    np.testing.assert_allclose(loaded.score(["1+2="], ["3"])[0], scores[:1], rtol=1e-5)
+    term = RewardModelTerm(path=folder, name="judge")
+    out = term({"prompt": ["1+2=", "1+2="], "completion": ["3", "3" * 100]})
+    assert 0 < out.total[0] < 1 and np.isnan(out.total[1])  # the long one is marked
+    assert pickle.loads(pickle.dumps(term))({"completion": ["3"]}).total.shape == (1,)
+
+
+def test_the_generative_model_needs_its_answer_tokens():
+    from rewardkit.models import GenerativeRewardModel
+    from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
+
+    tokenizer = build_char_tokenizer("0123456789")  # no Y or N
+    with pytest.raises(ModelError, match="one token each"):
+        GenerativeRewardModel(build_tiny_gpt2(tokenizer, 1, 16, 2), tokenizer)

@@ -44,10 +44,13 @@ import numpy as np
 from rewardkit.core.errors import CompositionError
 
 __all__ = [
+    "MANIFEST",
     "ModelError",
     "PreferenceRewardModel",
     "RewardModelTraining",
     "bradley_terry_loss",
+    "read_manifest",
+    "save_model_dir",
 ]
 
 MANIFEST = "rewardkit.json"
@@ -104,6 +107,35 @@ class RewardModelTraining:
                 raise CompositionError(f"RewardModelTraining.{name} must be positive, got {value}")
         if not (math.isfinite(self.center_coefficient) and self.center_coefficient >= 0):
             raise CompositionError("center_coefficient must be a finite number >= 0")
+
+
+def save_model_dir(
+    model: Any, tokenizer: Any, manifest: Mapping[str, Any], path: str | os.PathLike[str]
+) -> Path:
+    """Save a HF model (safetensors), its tokenizer and ``rewardkit.json`` into ``path``:
+    written to a temporary sibling directory, then renamed into place."""
+    folder = Path(path)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    model.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    (staging / MANIFEST).write_text(json.dumps(dict(manifest), indent=2) + "\n")
+    if folder.exists():
+        retired = folder.with_name(f".{folder.name}-old-{os.getpid()}")
+        folder.rename(retired)
+        staging.rename(folder)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(folder)
+    return folder
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The ``rewardkit.json`` of a saved model, or {} (any HF model directory loads)."""
+    if not folder.is_dir():
+        raise ModelError(f"no reward model at {folder}: train one and save() it there")
+    path = folder / MANIFEST
+    return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
 class PreferenceRewardModel:
@@ -191,21 +223,8 @@ class PreferenceRewardModel:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model, tokenizer and manifest to ``path`` atomically (safetensors)."""
-        folder = Path(path)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-        self.model.save_pretrained(staging, safe_serialization=True)
-        self.tokenizer.save_pretrained(staging)
         manifest = {"max_length": self.max_length, "trained": self.trained, "metrics": self.metrics}
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if folder.exists():
-            retired = folder.with_name(f".{folder.name}-old-{os.getpid()}")
-            folder.rename(retired)
-            staging.rename(folder)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.rename(folder)
-        return folder
+        return save_model_dir(self.model, self.tokenizer, manifest, path)
 
     def fit(
         self, pairs: Iterable[Mapping[str, Any]] | Any, training: RewardModelTraining | None = None

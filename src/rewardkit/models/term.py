@@ -34,11 +34,23 @@ from rewardkit.core.errors import CompositionError
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term
-from rewardkit.models.preference import ModelError, PreferenceRewardModel
+from rewardkit.models.generative import GenerativeRewardModel
+from rewardkit.models.preference import ModelError, PreferenceRewardModel, read_manifest
 
-__all__ = ["RewardEnsemble", "RewardModelTerm", "aggregate_ensemble"]
+__all__ = ["RewardEnsemble", "RewardModelTerm", "aggregate_ensemble", "load_reward_model"]
 
 Aggregation = Literal["mean", "min", "mean_minus_std"]
+LearnedModel = PreferenceRewardModel | GenerativeRewardModel
+
+
+def load_reward_model(path: str | os.PathLike[str]) -> LearnedModel:
+    """Load a saved reward model of either kind (its manifest says which)."""
+    from pathlib import Path
+
+    kind = read_manifest(Path(path)).get("kind", "preference")
+    if kind == "generative":
+        return GenerativeRewardModel.load(path)
+    return PreferenceRewardModel.load(path)
 
 
 def _texts(values: Sequence[Any]) -> list[str]:
@@ -55,11 +67,14 @@ def _texts(values: Sequence[Any]) -> list[str]:
 
 @register("reward_model")
 class RewardModelTerm(RewardTerm):
-    """A preference reward model's score of ``prompt`` + ``completion``.
+    """A learned reward model's score of ``prompt`` + ``completion``.
+
+    The model is a Bradley–Terry :class:`PreferenceRewardModel` (an unbounded
+    score) or a :class:`GenerativeRewardModel` (P(yes), in [0, 1]).
 
     Args:
-        path: a directory saved by ``PreferenceRewardModel.save`` (loaded on
-            first use, so the term pickles as its path).
+        path: a directory saved by the model's ``save`` (loaded on first use, so
+            the term pickles as its path).
         model: an in-memory model instead of ``path``.
         on_truncation: "skip" (default) makes a completion longer than the
             context not applicable; "score" scores its first tokens, with a
@@ -73,7 +88,7 @@ class RewardModelTerm(RewardTerm):
     def __init__(
         self,
         path: str | os.PathLike[str] | None = None,
-        model: PreferenceRewardModel | None = None,
+        model: LearnedModel | None = None,
         on_truncation: Literal["skip", "score"] = "skip",
         batch_size: int = 64,
         allow_untrained: bool = False,
@@ -98,7 +113,7 @@ class RewardModelTerm(RewardTerm):
         elif not os.path.isdir(self.path or ""):
             raise ModelError(f"no reward model at {self.path}: train one and save() it there")
 
-    def _check(self, model: PreferenceRewardModel) -> None:
+    def _check(self, model: LearnedModel) -> None:
         if not model.trained and not self.allow_untrained:
             raise ModelError(
                 f"{self.name}: the reward model is untrained; fit() it first "
@@ -106,10 +121,10 @@ class RewardModelTerm(RewardTerm):
             )
 
     @property
-    def model(self) -> PreferenceRewardModel:
+    def model(self) -> LearnedModel:
         if self._model is None:
             assert self.path is not None
-            self._model = PreferenceRewardModel.load(self.path)
+            self._model = load_reward_model(self.path)
             self._check(self._model)
         return self._model
 

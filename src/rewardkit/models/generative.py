@@ -1,0 +1,255 @@
+"""A generative "yes-token" reward model: the reward is the LM's probability of answering yes.
+
+After RewardDance (Wu et al. 2025), which reads a reward off a generative
+model's probability of the "yes" token. Here a causal LM reads
+
+    prompt + completion + question
+
+and the reward is P(yes | ·) renormalised over the two answer tokens,
+p_yes / (p_yes + p_no), in [0, 1]. It is trained with the language-model loss
+on the answer token only (cross-entropy of the yes/no target at the last
+position), from labelled completions or from preference pairs (chosen → yes,
+rejected → no). This is the yes-token reward alone, not RewardDance's whole
+recipe (no reasoning traces, reference comparisons or scaling study).
+
+Training is a short loop rather than TRL's ``SFTTrainer``: the target is one
+token at one position, which a masked cross-entropy states in a few lines;
+an SFT setup would need a completion-only collator and a chat template for
+the same thing.
+
+Example:
+    >>> model = GenerativeRewardModel.tiny("0123456789+=", seed=0)
+    >>> scores, truncated = model.score(["1+1="], ["2"])
+    >>> bool(0.0 < scores[0] < 1.0), truncated.tolist()
+    (True, [False])
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardkit.core.errors import CompositionError
+from rewardkit.models.preference import ModelError, read_manifest, save_model_dir
+
+__all__ = ["GenerativeRewardModel", "GenerativeTraining", "yes_no_examples"]
+
+#: the question appended to every completion, and the answer tokens
+QUESTION = "?"
+YES, NO = "Y", "N"
+
+
+@dataclass(frozen=True)
+class GenerativeTraining:
+    """Settings of one training run.
+
+    Attributes:
+        epochs: passes over the examples.
+        batch_size: examples per step.
+        learning_rate: AdamW learning rate.
+        seed: shuffling and initialisation seed.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "learning_rate"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise CompositionError(f"GenerativeTraining.{name} must be positive, got {value}")
+
+
+def yes_no_examples(pairs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Preference pairs as labelled examples: chosen → yes, rejected → no.
+
+    Example:
+        >>> yes_no_examples([{"prompt": "q", "chosen": "a", "rejected": "b"}])
+        [{'prompt': 'q', 'completion': 'a', 'label': True}, {'prompt': 'q', 'completion': 'b', \
+'label': False}]
+    """
+    examples = []
+    for pair in pairs:
+        prompt = pair.get("prompt", "")
+        examples.append({"prompt": prompt, "completion": pair["chosen"], "label": True})
+        examples.append({"prompt": prompt, "completion": pair["rejected"], "label": False})
+    return examples
+
+
+class GenerativeRewardModel:
+    """P(yes | prompt, completion, question) from a causal LM (see the module docs).
+
+    Args:
+        model: a Hugging Face causal LM.
+        tokenizer: its tokenizer; the question and the answer tokens must each be
+            one token of it.
+        max_length: tokens the model reads (default: its position limit).
+        trained: whether it has been trained.
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Any, max_length: int | None = None, trained: bool = False
+    ) -> None:
+        vocabulary = len(tokenizer)
+        embeddings = model.get_input_embeddings().num_embeddings
+        if vocabulary > embeddings:
+            raise ModelError(
+                f"the tokenizer has {vocabulary} tokens but the model embeds {embeddings}: "
+                "they do not belong together"
+            )
+        ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in (YES, NO)]
+        if any(len(i) != 1 for i in ids) or ids[0] == ids[1]:
+            raise ModelError(f"the tokenizer must spell {YES!r} and {NO!r} as one token each")
+        self.yes_id, self.no_id = ids[0][0], ids[1][0]
+        limit = getattr(model.config, "n_positions", None) or getattr(
+            model.config, "max_position_embeddings", None
+        )
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length or limit or 512)
+        self.trained = trained
+        self.metrics: dict[str, float] = {}
+
+    @classmethod
+    def tiny(
+        cls,
+        alphabet: str,
+        n_layer: int = 2,
+        n_embd: int = 64,
+        n_head: int = 2,
+        n_positions: int = 64,
+        seed: int = 0,
+    ) -> GenerativeRewardModel:
+        """An untrained tiny GPT-2 over a character tokenizer (the alphabet plus ?YN)."""
+        from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
+
+        tokenizer = build_char_tokenizer(alphabet + QUESTION + YES + NO)
+        model = build_tiny_gpt2(tokenizer, n_layer, n_embd, n_head, n_positions, seed=seed)
+        return cls(model, tokenizer)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> GenerativeRewardModel:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = Path(path)
+        manifest = read_manifest(folder)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{folder} is not a generative reward model directory: {exc}") from exc
+        loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True))
+        loaded.metrics = dict(manifest.get("metrics", {}))
+        model.eval()
+        return loaded
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        manifest = {
+            "kind": "generative",
+            "max_length": self.max_length,
+            "trained": self.trained,
+            "metrics": self.metrics,
+        }
+        return save_model_dir(self.model, self.tokenizer, manifest, path)
+
+    def _encode(
+        self, prompts: Sequence[str] | None, completions: Sequence[str]
+    ) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of prompt + completion + question; completions are cut (from the end of
+        the completion, so the question stays) to fit, and marked."""
+        prompts = prompts if prompts is not None else [""] * len(completions)
+        question = self.tokenizer(QUESTION, add_special_tokens=False)["input_ids"]
+        rows, truncated = [], np.zeros(len(completions), dtype=bool)
+        for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
+            ids = self.tokenizer(prompt + completion, add_special_tokens=False)["input_ids"]
+            room = self.max_length - len(question)
+            if len(ids) > room:
+                truncated[index] = True
+                ids = ids[:room]
+            rows.append(ids + question)
+        return rows, truncated
+
+    def _last_logits(self, rows: list[list[int]]) -> Any:
+        import torch
+
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        attention = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+        last = torch.tensor([len(r) - 1 for r in rows])
+        return logits[torch.arange(len(rows)), last][:, [self.yes_id, self.no_id]]
+
+    def score(
+        self, prompts: Sequence[str] | None, completions: Sequence[str], batch_size: int = 64
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """p_yes / (p_yes + p_no) per completion, and the mask of truncated completions."""
+        import torch
+
+        rows, truncated = self._encode(prompts, completions)
+        scores = np.empty(len(rows))
+        self.model.eval()
+        with torch.no_grad():
+            for begin in range(0, len(rows), batch_size):
+                pair = self._last_logits(rows[begin : begin + batch_size])
+                scores[begin : begin + len(pair)] = torch.softmax(pair, dim=-1)[:, 0].numpy()
+        return scores, truncated
+
+    def fit(
+        self, examples: Iterable[Mapping[str, Any]], training: GenerativeTraining | None = None
+    ) -> dict[str, float]:
+        """Train on ``{"prompt", "completion", "label"}`` examples (see :func:`yes_no_examples`)."""
+        import torch
+
+        training = training or GenerativeTraining()
+        rows = list(examples)
+        if not rows or any("completion" not in r or "label" not in r for r in rows):
+            raise CompositionError("examples need 'completion' and 'label' (and may have 'prompt')")
+        encoded, truncated = self._encode(
+            [r.get("prompt", "") for r in rows], [r["completion"] for r in rows]
+        )
+        targets = [0 if r["label"] else 1 for r in rows]  # index into (yes, no)
+        torch.manual_seed(training.seed)
+        order = list(range(len(rows)))
+        shuffle = random.Random(training.seed)
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=training.learning_rate)
+        self.model.train()
+        start, losses = time.monotonic(), []
+        for _ in range(int(training.epochs)):
+            shuffle.shuffle(order)
+            for begin in range(0, len(order), training.batch_size):
+                chunk = order[begin : begin + training.batch_size]
+                pair = self._last_logits([encoded[i] for i in chunk])
+                loss = torch.nn.functional.cross_entropy(
+                    pair, torch.tensor([targets[i] for i in chunk])
+                )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.detach()))
+        self.model.eval()
+        self.trained = True
+        self.metrics = {
+            "examples": float(len(rows)),
+            "examples_truncated": float(truncated.sum()),
+            "seconds": time.monotonic() - start,
+            "final_loss": float(np.mean(losses[-10:])) if losses else float("nan"),
+        }
+        return dict(self.metrics)
+
+    def pair_accuracy(self, pairs: Iterable[Mapping[str, Any]]) -> float:
+        """Share of pairs whose chosen completion gets the higher P(yes)."""
+        rows = list(pairs)
+        prompts = [row.get("prompt", "") for row in rows]
+        chosen, _ = self.score(prompts, [row["chosen"] for row in rows])
+        rejected, _ = self.score(prompts, [row["rejected"] for row in rows])
+        return float(np.mean(chosen > rejected)) if rows else float("nan")
