@@ -76,6 +76,10 @@ EXAMPLES = {
             "completion": ["4", "9" * 100, [{"role": "assistant", "content": "4"}]],
         },
     ),
+    "process_reward_model": (
+        {"path": "<TINY_PROCESS_MODEL>", "allow_untrained": True},
+        {"completion": ["1+1=2\n2+2=4\n", "", [{"role": "assistant", "content": "3\n"}]]},
+    ),
     "code_tests": (
         {"wall_seconds": 2.0},
         {
@@ -129,11 +133,26 @@ def tiny_reward_model_dir(tmp_path_factory):
     return str(folder)
 
 
+@pytest.fixture(scope="module")
+def tiny_process_model_dir(tmp_path_factory):
+    from rewardkit.models import ProcessRewardModel
+
+    folder = tmp_path_factory.mktemp("models") / "tiny-prm"
+    ProcessRewardModel.tiny("0123456789+=", seed=0).save(folder)
+    return str(folder)
+
+
+MODEL_FIXTURES = {
+    "<TINY_REWARD_MODEL>": "tiny_reward_model_dir",
+    "<TINY_PROCESS_MODEL>": "tiny_process_model_dir",
+}
+
+
 @pytest.mark.parametrize("name", sorted([*EXAMPLES, *UNREGISTERED]))
 def test_term_contract(name, request):
     params, batch = EXAMPLES[name] if name in EXAMPLES else UNREGISTERED[name][1:]
-    if params.get("path") == "<TINY_REWARD_MODEL>":
-        params = {**params, "path": request.getfixturevalue("tiny_reward_model_dir")}
+    if params.get("path") in MODEL_FIXTURES:
+        params = {**params, "path": request.getfixturevalue(MODEL_FIXTURES[params["path"]])}
     term = _build(name, params)
     n = len(next(iter(batch.values())))
     out = term(batch)

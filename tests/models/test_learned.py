@@ -203,3 +203,55 @@ def test_the_generative_model_needs_its_answer_tokens():
     tokenizer = build_char_tokenizer("0123456789")  # no Y or N
     with pytest.raises(ModelError, match="one token each"):
         GenerativeRewardModel(build_tiny_gpt2(tokenizer, 1, 16, 2), tokenizer)
+
+
+def _toy_rollout(p, length, seed=0):
+    """Finishes a prefix of 'c,'/'w,' steps: each missing step is right ('c') with chance p."""
+    rng = random.Random(seed)
+
+    def rollout(prefix, n):
+        done = prefix.count(",")
+        steps = length - done
+        return ["".join("c," if rng.random() < p else "w," for _ in range(steps)) for _ in range(n)]
+
+    return rollout
+
+
+def test_step_labels_estimate_known_step_values():
+    from rewardkit.models import step_labels
+
+    p, length = 0.7, 4
+    verifier = lambda text: text == "c," * length  # noqa: E731 - every step right
+    soft = step_labels("", ["c,", "c,", "w,", "c,"], _toy_rollout(p, length), verifier, n=4000)
+    expected = [p**3, p**2, 0.0, 0.0]  # a right prefix of k steps is worth p^(4-k); a wrong one 0
+    np.testing.assert_allclose(soft, expected, atol=0.03)
+    hard = step_labels("", ["c,", "w,"], _toy_rollout(p, length), verifier, n=50, hard=True)
+    assert hard == [1.0, 0.0]
+
+
+def test_a_trained_prm_scores_a_wrong_step_low_and_aggregates(tmp_path):
+    from rewardkit.models import ProcessRewardModel, ProcessRewardTerm, ProcessTraining, step_labels
+
+    torch.set_num_threads(1)
+    rng = random.Random(0)
+    length, p = 4, 0.8
+    verifier = lambda text: text == "c," * length  # noqa: E731
+    examples = []
+    for index in range(200):
+        steps = ["c," if rng.random() < 0.7 else "w," for _ in range(length)]
+        labels = step_labels("", steps, _toy_rollout(p, length, seed=index), verifier, n=16)
+        examples.append({"prompt": "", "steps": steps, "labels": labels})
+    prm = ProcessRewardModel.tiny("cw", separator=",", seed=0, n_layer=1, n_embd=32)
+    prm.fit(examples, ProcessTraining(epochs=8))
+    (right, wrong), _ = prm.step_scores(None, ["c,c,c,c,", "c,w,c,c,"])
+    assert right.shape == (4,) and wrong[1] < right[1] - 0.3  # the wrong step is seen
+    term = ProcessRewardTerm(model=prm, aggregate="min")
+    out = term({"completion": ["c,c,c,c,", "c,w,c,c,", ""]})
+    assert out.total[0] > out.total[1] and np.isnan(out.total[2]) and out.messages[2] == "no steps"
+    last = ProcessRewardTerm(model=prm, aggregate="last")({"completion": ["c,c,"]})
+    assert last.total[0] == pytest.approx(right[1], rel=1e-5)
+    folder = prm.save(tmp_path / "prm")
+    clone = pickle.loads(pickle.dumps(ProcessRewardTerm(path=folder)))
+    np.testing.assert_allclose(clone({"completion": ["c,c,c,c,"]}).total, out.total[:1], rtol=1e-5)
+    with pytest.raises(ModelError, match="process reward model"):
+        RewardModelTerm(path=folder)({"completion": ["c,"]})

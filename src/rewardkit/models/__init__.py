@@ -14,7 +14,15 @@ from rewardkit.models.preference import (
     RewardModelTraining,
     bradley_terry_loss,
 )
+from rewardkit.models.process import (
+    ProcessRewardModel,
+    ProcessTraining,
+    aggregate_steps,
+    split_steps,
+    step_labels,
+)
 from rewardkit.models.term import (
+    ProcessRewardTerm,
     RewardEnsemble,
     RewardModelTerm,
     aggregate_ensemble,
@@ -28,13 +36,19 @@ __all__ = [
     "GenerativeTraining",
     "ModelError",
     "PreferenceRewardModel",
+    "ProcessRewardModel",
+    "ProcessRewardTerm",
+    "ProcessTraining",
     "RewardEnsemble",
     "RewardModelTerm",
     "RewardModelTraining",
     "aggregate_ensemble",
+    "aggregate_steps",
     "bradley_terry_loss",
     "build_char_tokenizer",
     "build_tiny_gpt2",
     "load_reward_model",
+    "split_steps",
+    "step_labels",
     "yes_no_examples",
 ]

@@ -36,8 +36,15 @@ from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term
 from rewardkit.models.generative import GenerativeRewardModel
 from rewardkit.models.preference import ModelError, PreferenceRewardModel, read_manifest
+from rewardkit.models.process import ProcessRewardModel, StepAggregate, aggregate_steps
 
-__all__ = ["RewardEnsemble", "RewardModelTerm", "aggregate_ensemble", "load_reward_model"]
+__all__ = [
+    "ProcessRewardTerm",
+    "RewardEnsemble",
+    "RewardModelTerm",
+    "aggregate_ensemble",
+    "load_reward_model",
+]
 
 Aggregation = Literal["mean", "min", "mean_minus_std"]
 LearnedModel = PreferenceRewardModel | GenerativeRewardModel
@@ -50,6 +57,8 @@ def load_reward_model(path: str | os.PathLike[str]) -> LearnedModel:
     kind = read_manifest(Path(path)).get("kind", "preference")
     if kind == "generative":
         return GenerativeRewardModel.load(path)
+    if kind == "process":
+        raise ModelError(f"{path} is a process reward model: use process_reward_model")
     return PreferenceRewardModel.load(path)
 
 
@@ -220,3 +229,96 @@ class RewardEnsemble(RewardTerm):
         terms = {self.name: total, f"{self.name}/std": std}
         terms.update({m.name: o.total for m, o in zip(self.members, outputs, strict=True)})
         return RewardOutput(total, terms, status)
+
+
+@register("process_reward_model")
+class ProcessRewardTerm(RewardTerm):
+    """A process reward model's per-step scores, aggregated into one reward.
+
+    Args:
+        path: a directory saved by ``ProcessRewardModel.save`` (loaded on first use).
+        model: an in-memory model instead of ``path``.
+        aggregate: "min" (default: the weakest step), "product" or "last".
+        on_truncation: "skip" (default) or "score", as in :class:`RewardModelTerm`.
+        allow_untrained: score with an untrained model (for tests of the plumbing).
+
+    A completion without any step is not applicable. The per-step scores, for
+    step-level credit, come from :meth:`step_scores`.
+    """
+
+    columns = ("completion",)
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        model: ProcessRewardModel | None = None,
+        aggregate: StepAggregate = "min",
+        on_truncation: Literal["skip", "score"] = "skip",
+        allow_untrained: bool = False,
+        name: str = "process_reward",
+    ) -> None:
+        super().__init__(name)
+        if (path is None) == (model is None):
+            raise CompositionError("give a process reward model's path or the model, not both")
+        if aggregate not in ("min", "product", "last"):
+            raise CompositionError(f"aggregate must be min, product or last, got {aggregate!r}")
+        if on_truncation not in ("skip", "score"):
+            raise CompositionError(
+                f"on_truncation must be 'skip' or 'score', got {on_truncation!r}"
+            )
+        self.path = None if path is None else str(path)
+        self.aggregate: StepAggregate = aggregate
+        self.on_truncation = on_truncation
+        self.allow_untrained = allow_untrained
+        self._model = model
+        if model is not None:
+            self._check(model)
+        elif not os.path.isdir(self.path or ""):
+            raise ModelError(f"no reward model at {self.path}: train one and save() it there")
+
+    def _check(self, model: ProcessRewardModel) -> None:
+        if not model.trained and not self.allow_untrained:
+            raise ModelError(f"{self.name}: the process reward model is untrained; fit() it first")
+
+    @property
+    def model(self) -> ProcessRewardModel:
+        if self._model is None:
+            assert self.path is not None
+            self._model = ProcessRewardModel.load(self.path)
+            self._check(self._model)
+        return self._model
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self.path is not None:
+            state["_model"] = None
+        return state
+
+    def step_scores(self, batch: Batch) -> list[np.ndarray]:
+        """Each completion's per-step scores in [0, 1] (empty: no steps)."""
+        completions = _texts(get_column(batch, "completion"))
+        prompts = _texts(batch["prompt"]) if "prompt" in batch else None
+        return self.model.step_scores(prompts, completions)[0]
+
+    def _compute(self, batch: Batch) -> RewardOutput:
+        n = batch_size(batch)
+        completions = _texts(get_column(batch, "completion"))
+        prompts = _texts(batch["prompt"]) if "prompt" in batch else None
+        per_step, truncated = self.model.step_scores(prompts, completions)
+        values = np.array([aggregate_steps(scores, self.aggregate) for scores in per_step])
+        status = np.zeros(n, dtype=np.int8)
+        messages: list[str | None] = [None] * n
+        for index, scores in enumerate(per_step):
+            if len(scores) == 0:
+                status[index], messages[index] = Status.NOT_APPLICABLE, "no steps"
+            elif truncated[index]:
+                messages[index] = (
+                    f"truncated: longer than the model's {self.model.max_length} tokens"
+                )
+                if self.on_truncation == "skip":
+                    status[index] = Status.NOT_APPLICABLE
+        values = np.where(status == Status.OK, values, np.nan)
+        steps = np.array([float(len(s)) for s in per_step])
+        return RewardOutput(
+            values, {self.name: values, f"{self.name}/steps": steps}, status, tuple(messages)
+        )
