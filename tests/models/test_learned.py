@@ -255,3 +255,22 @@ def test_a_trained_prm_scores_a_wrong_step_low_and_aggregates(tmp_path):
     np.testing.assert_allclose(clone({"completion": ["c,c,c,c,"]}).total, out.total[:1], rtol=1e-5)
     with pytest.raises(ModelError, match="process reward model"):
         RewardModelTerm(path=folder)({"completion": ["c,"]})
+
+
+def test_an_ensemble_of_bootstrapped_models_logs_its_disagreement():
+    from rewardkit.models import fit_ensemble
+
+    torch.set_num_threads(1)
+    ensemble = fit_ensemble(
+        lambda seed: PreferenceRewardModel.tiny(ALPHABET, seed=seed),
+        sum_pairs(200, seed=0),
+        k=3,
+        training=RewardModelTraining(epochs=2),
+        aggregation="mean_minus_std",
+        lam=1.0,
+    )
+    out = ensemble({"prompt": ["1+2=", "1+2="], "completion": ["3", "4"]})
+    members = np.stack([out.terms[f"ensemble_member_{k}"] for k in range(3)])
+    np.testing.assert_allclose(out.terms["ensemble/std"], members.std(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(out.total, members.mean(axis=0) - members.std(axis=0), rtol=1e-6)
+    assert (out.terms["ensemble/std"] > 0).all()  # bootstrap members disagree

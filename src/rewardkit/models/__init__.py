@@ -26,6 +26,7 @@ from rewardkit.models.term import (
     RewardEnsemble,
     RewardModelTerm,
     aggregate_ensemble,
+    fit_ensemble,
     load_reward_model,
 )
 from rewardkit.models.tiny import SPECIAL_TOKENS, build_char_tokenizer, build_tiny_gpt2
@@ -47,6 +48,7 @@ __all__ = [
     "bradley_terry_loss",
     "build_char_tokenizer",
     "build_tiny_gpt2",
+    "fit_ensemble",
     "load_reward_model",
     "split_steps",
     "step_labels",

@@ -24,7 +24,8 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -35,7 +36,12 @@ from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term
 from rewardkit.models.generative import GenerativeRewardModel
-from rewardkit.models.preference import ModelError, PreferenceRewardModel, read_manifest
+from rewardkit.models.preference import (
+    ModelError,
+    PreferenceRewardModel,
+    RewardModelTraining,
+    read_manifest,
+)
 from rewardkit.models.process import ProcessRewardModel, StepAggregate, aggregate_steps
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "RewardEnsemble",
     "RewardModelTerm",
     "aggregate_ensemble",
+    "fit_ensemble",
     "load_reward_model",
 ]
 
@@ -182,6 +189,42 @@ def aggregate_ensemble(scores: np.ndarray, how: Aggregation, lam: float = 1.0) -
     else:
         raise CompositionError(f"aggregation must be mean, min or mean_minus_std, got {how!r}")
     return np.where(any_present, result, np.nan)
+
+
+def fit_ensemble(
+    make_model: Callable[[int], PreferenceRewardModel],
+    pairs: Sequence[Mapping[str, Any]],
+    k: int = 3,
+    bootstrap: bool = True,
+    training: RewardModelTraining | None = None,
+    aggregation: Aggregation = "mean",
+    lam: float = 1.0,
+    name: str = "ensemble",
+) -> RewardEnsemble:
+    """Train ``k`` reward models (seeds 0..k-1, each on a bootstrap sample of the pairs
+    when ``bootstrap``) and combine them.
+
+    Args:
+        make_model: builds an untrained model for a seed (e.g.
+            ``lambda seed: PreferenceRewardModel.tiny(alphabet, seed=seed)``).
+        pairs: the preference pairs.
+        k: members.
+        bootstrap: resample the pairs with replacement for each member.
+        training: the settings of each run (its seed is replaced by the member's).
+        aggregation, lam, name: as :class:`RewardEnsemble`.
+    """
+    if k < 1:
+        raise CompositionError(f"an ensemble needs k >= 1 members, got {k}")
+    rows = list(pairs)
+    base = training or RewardModelTraining()
+    members = []
+    for seed in range(k):
+        rng = np.random.default_rng(seed)
+        sample = [rows[i] for i in rng.integers(0, len(rows), len(rows))] if bootstrap else rows
+        model = make_model(seed)
+        model.fit(sample, replace(base, seed=seed))
+        members.append(RewardModelTerm(model=model, name=f"{name}_member_{seed}"))
+    return RewardEnsemble(members, aggregation, lam, name)
 
 
 class RewardEnsemble(RewardTerm):
