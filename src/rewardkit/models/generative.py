@@ -30,14 +30,20 @@ import os
 import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
-from rewardkit.models.preference import ModelError, read_manifest, save_model_dir
+from rewardkit.models._common import (
+    LoopTraining,
+    ModelError,
+    check_vocabulary,
+    context_length,
+    padded,
+)
+from rewardkit.models.preference import read_manifest, save_model_dir
 
 __all__ = ["GenerativeRewardModel", "GenerativeTraining", "yes_no_examples"]
 
@@ -46,27 +52,8 @@ QUESTION = "?"
 YES, NO = "Y", "N"
 
 
-@dataclass(frozen=True)
-class GenerativeTraining:
-    """Settings of one training run.
-
-    Attributes:
-        epochs: passes over the examples.
-        batch_size: examples per step.
-        learning_rate: AdamW learning rate.
-        seed: shuffling and initialisation seed.
-    """
-
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 3e-3
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "learning_rate"):
-            value = getattr(self, name)
-            if not value > 0:
-                raise CompositionError(f"GenerativeTraining.{name} must be positive, got {value}")
+class GenerativeTraining(LoopTraining):
+    """Settings of a generative reward model's training loop (see :class:`LoopTraining`)."""
 
 
 def yes_no_examples(pairs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -99,23 +86,14 @@ class GenerativeRewardModel:
     def __init__(
         self, model: Any, tokenizer: Any, max_length: int | None = None, trained: bool = False
     ) -> None:
-        vocabulary = len(tokenizer)
-        embeddings = model.get_input_embeddings().num_embeddings
-        if vocabulary > embeddings:
-            raise ModelError(
-                f"the tokenizer has {vocabulary} tokens but the model embeds {embeddings}: "
-                "they do not belong together"
-            )
+        check_vocabulary(model, tokenizer)
         ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in (YES, NO)]
         if any(len(i) != 1 for i in ids) or ids[0] == ids[1]:
             raise ModelError(f"the tokenizer must spell {YES!r} and {NO!r} as one token each")
         self.yes_id, self.no_id = ids[0][0], ids[1][0]
-        limit = getattr(model.config, "n_positions", None) or getattr(
-            model.config, "max_position_embeddings", None
-        )
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = int(max_length or limit or 512)
+        self.max_length = context_length(model, max_length)
         self.trained = trained
         self.metrics: dict[str, float] = {}
 
@@ -181,10 +159,7 @@ class GenerativeRewardModel:
     def _last_logits(self, rows: list[list[int]]) -> Any:
         import torch
 
-        width = max(len(r) for r in rows)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-        attention = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        input_ids, attention = padded(rows, self.tokenizer.pad_token_id)
         logits = self.model(input_ids=input_ids, attention_mask=attention).logits
         last = torch.tensor([len(r) - 1 for r in rows])
         return logits[torch.arange(len(rows)), last][:, [self.yes_id, self.no_id]]

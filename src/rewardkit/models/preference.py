@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
+from rewardkit.models._common import ModelError, check_vocabulary, context_length, padded
 
 __all__ = [
     "MANIFEST",
@@ -54,10 +55,6 @@ __all__ = [
 ]
 
 MANIFEST = "rewardkit.json"
-
-
-class ModelError(CompositionError):
-    """A reward model that is missing, untrained, or does not match its tokenizer."""
 
 
 def bradley_terry_loss(
@@ -152,24 +149,15 @@ class PreferenceRewardModel:
     def __init__(
         self, model: Any, tokenizer: Any, max_length: int | None = None, trained: bool = False
     ) -> None:
-        vocabulary = len(tokenizer)
-        embeddings = model.get_input_embeddings().num_embeddings
-        if vocabulary > embeddings:
-            raise ModelError(
-                f"the tokenizer has {vocabulary} tokens but the model embeds {embeddings}: "
-                "they do not belong together"
-            )
+        check_vocabulary(model, tokenizer)
         if tokenizer.pad_token_id is None or tokenizer.eos_token is None:
             raise ModelError("the tokenizer needs a pad token and an EOS token")
         if getattr(model.config, "num_labels", 1) != 1:
             raise ModelError(f"a reward model has one output, this one {model.config.num_labels}")
         model.config.pad_token_id = tokenizer.pad_token_id
-        limit = getattr(model.config, "n_positions", None) or getattr(
-            model.config, "max_position_embeddings", None
-        )
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = int(max_length or limit or 512)
+        self.max_length = context_length(model, max_length)
         self.trained = trained
         self.metrics: dict[str, float] = {}
 
@@ -300,10 +288,7 @@ class PreferenceRewardModel:
                 ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in chunk]
                 truncated[begin : begin + len(chunk)] = [len(i) > self.max_length for i in ids]
                 ids = [i[: self.max_length] for i in ids]
-                width = max(len(i) for i in ids)
-                pad = self.tokenizer.pad_token_id
-                input_ids = torch.tensor([i + [pad] * (width - len(i)) for i in ids])
-                attention = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids])
+                input_ids, attention = padded(ids, self.tokenizer.pad_token_id)
                 logits = self.model(input_ids=input_ids, attention_mask=attention).logits
                 scores[begin : begin + len(chunk)] = logits.squeeze(-1).float().numpy()
         return scores, truncated

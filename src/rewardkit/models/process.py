@@ -27,19 +27,14 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
-from rewardkit.models.preference import (
-    ModelError,
-    PreferenceRewardModel,
-    read_manifest,
-    save_model_dir,
-)
+from rewardkit.models._common import LoopTraining, ModelError
+from rewardkit.models.preference import PreferenceRewardModel, read_manifest, save_model_dir
 
 __all__ = [
     "ProcessRewardModel",
@@ -111,20 +106,8 @@ def aggregate_steps(scores: Sequence[float], how: StepAggregate) -> float:
     raise CompositionError(f"aggregate must be min, product or last, got {how!r}")
 
 
-@dataclass(frozen=True)
-class ProcessTraining:
-    """Settings of one PRM training run (binary cross-entropy on step labels)."""
-
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 3e-3
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "learning_rate"):
-            value = getattr(self, name)
-            if not value > 0:
-                raise CompositionError(f"ProcessTraining.{name} must be positive, got {value}")
+class ProcessTraining(LoopTraining):
+    """Settings of a PRM's training loop (binary cross-entropy on step labels)."""
 
 
 class ProcessRewardModel:

@@ -81,8 +81,73 @@ def _texts(values: Sequence[Any]) -> list[str]:
     return texts
 
 
+class _SavedModelTerm(RewardTerm):
+    """A term over a saved model: built from its path (loaded on first use, pickled as
+    the path) or from the model in memory; an untrained model is refused."""
+
+    columns = ("completion",)
+    kind = "reward model"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        model: Any,
+        on_truncation: str,
+        allow_untrained: bool,
+        name: str,
+    ) -> None:
+        super().__init__(name)
+        if (path is None) == (model is None):
+            raise CompositionError(f"give a {self.kind}'s path or the model, not both")
+        if on_truncation not in ("skip", "score"):
+            raise CompositionError(
+                f"on_truncation must be 'skip' or 'score', got {on_truncation!r}"
+            )
+        self.path = None if path is None else str(path)
+        self.on_truncation = on_truncation
+        self.allow_untrained = allow_untrained
+        self._model = model
+        if model is not None:
+            self._check(model)
+        elif not os.path.isdir(self.path or ""):
+            raise ModelError(f"no {self.kind} at {self.path}: train one and save() it there")
+
+    def _load(self, path: str) -> Any:
+        raise NotImplementedError
+
+    def _check(self, model: Any) -> None:
+        if not model.trained and not self.allow_untrained:
+            raise ModelError(
+                f"{self.name}: the {self.kind} is untrained; fit() it first "
+                "(or pass allow_untrained=True to test the plumbing)"
+            )
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            assert self.path is not None
+            self._model = self._load(self.path)
+            self._check(self._model)
+        return self._model
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self.path is not None:
+            state["_model"] = None  # reloaded from the path on first use
+        return state
+
+    def _truncation_status(
+        self, truncated: np.ndarray, status: np.ndarray, messages: list[str | None]
+    ) -> None:
+        note = f"truncated: longer than the model's {self.model.max_length} tokens"
+        for index in np.flatnonzero(truncated & (status == Status.OK)):
+            messages[index] = note
+            if self.on_truncation == "skip":
+                status[index] = Status.NOT_APPLICABLE
+
+
 @register("reward_model")
-class RewardModelTerm(RewardTerm):
+class RewardModelTerm(_SavedModelTerm):
     """A learned reward model's score of ``prompt`` + ``completion``.
 
     The model is a Bradley–Terry :class:`PreferenceRewardModel` (an unbounded
@@ -99,8 +164,6 @@ class RewardModelTerm(RewardTerm):
         allow_untrained: score with an untrained model (for tests of the plumbing).
     """
 
-    columns = ("completion",)
-
     def __init__(
         self,
         path: str | os.PathLike[str] | None = None,
@@ -110,45 +173,13 @@ class RewardModelTerm(RewardTerm):
         allow_untrained: bool = False,
         name: str = "reward_model",
     ) -> None:
-        super().__init__(name)
-        if (path is None) == (model is None):
-            raise CompositionError("give a reward model's path or the model, not both")
-        if on_truncation not in ("skip", "score"):
-            raise CompositionError(
-                f"on_truncation must be 'skip' or 'score', got {on_truncation!r}"
-            )
         if batch_size < 1:
             raise CompositionError(f"batch_size must be at least 1, got {batch_size}")
-        self.path = None if path is None else str(path)
-        self.on_truncation = on_truncation
         self.batch_size = int(batch_size)
-        self.allow_untrained = allow_untrained
-        self._model = model
-        if model is not None:
-            self._check(model)
-        elif not os.path.isdir(self.path or ""):
-            raise ModelError(f"no reward model at {self.path}: train one and save() it there")
+        super().__init__(path, model, on_truncation, allow_untrained, name)
 
-    def _check(self, model: LearnedModel) -> None:
-        if not model.trained and not self.allow_untrained:
-            raise ModelError(
-                f"{self.name}: the reward model is untrained; fit() it first "
-                "(or pass allow_untrained=True to test the plumbing)"
-            )
-
-    @property
-    def model(self) -> LearnedModel:
-        if self._model is None:
-            assert self.path is not None
-            self._model = load_reward_model(self.path)
-            self._check(self._model)
-        return self._model
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        if self.path is not None:
-            state["_model"] = None  # reloaded from the path on first use
-        return state
+    def _load(self, path: str) -> LearnedModel:
+        return load_reward_model(path)
 
     def _compute(self, batch: Batch) -> RewardOutput:
         n = batch_size(batch)
@@ -157,11 +188,7 @@ class RewardModelTerm(RewardTerm):
         scores, truncated = self.model.score(prompts, completions, self.batch_size)
         status = np.zeros(n, dtype=np.int8)
         messages: list[str | None] = [None] * n
-        note = f"truncated: longer than the model's {self.model.max_length} tokens"
-        for index in np.flatnonzero(truncated):
-            messages[index] = note
-            if self.on_truncation == "skip":
-                status[index] = Status.NOT_APPLICABLE
+        self._truncation_status(truncated, status, messages)
         values = np.where(status == Status.OK, scores, np.nan)
         return RewardOutput(values, status=status, messages=tuple(messages))
 
@@ -275,7 +302,7 @@ class RewardEnsemble(RewardTerm):
 
 
 @register("process_reward_model")
-class ProcessRewardTerm(RewardTerm):
+class ProcessRewardTerm(_SavedModelTerm):
     """A process reward model's per-step scores, aggregated into one reward.
 
     Args:
@@ -289,7 +316,7 @@ class ProcessRewardTerm(RewardTerm):
     step-level credit, come from :meth:`step_scores`.
     """
 
-    columns = ("completion",)
+    kind = "process reward model"
 
     def __init__(
         self,
@@ -300,48 +327,20 @@ class ProcessRewardTerm(RewardTerm):
         allow_untrained: bool = False,
         name: str = "process_reward",
     ) -> None:
-        super().__init__(name)
-        if (path is None) == (model is None):
-            raise CompositionError("give a process reward model's path or the model, not both")
         if aggregate not in ("min", "product", "last"):
             raise CompositionError(f"aggregate must be min, product or last, got {aggregate!r}")
-        if on_truncation not in ("skip", "score"):
-            raise CompositionError(
-                f"on_truncation must be 'skip' or 'score', got {on_truncation!r}"
-            )
-        self.path = None if path is None else str(path)
         self.aggregate: StepAggregate = aggregate
-        self.on_truncation = on_truncation
-        self.allow_untrained = allow_untrained
-        self._model = model
-        if model is not None:
-            self._check(model)
-        elif not os.path.isdir(self.path or ""):
-            raise ModelError(f"no reward model at {self.path}: train one and save() it there")
+        super().__init__(path, model, on_truncation, allow_untrained, name)
 
-    def _check(self, model: ProcessRewardModel) -> None:
-        if not model.trained and not self.allow_untrained:
-            raise ModelError(f"{self.name}: the process reward model is untrained; fit() it first")
-
-    @property
-    def model(self) -> ProcessRewardModel:
-        if self._model is None:
-            assert self.path is not None
-            self._model = ProcessRewardModel.load(self.path)
-            self._check(self._model)
-        return self._model
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        if self.path is not None:
-            state["_model"] = None
-        return state
+    def _load(self, path: str) -> ProcessRewardModel:
+        return ProcessRewardModel.load(path)
 
     def step_scores(self, batch: Batch) -> list[np.ndarray]:
         """Each completion's per-step scores in [0, 1] (empty: no steps)."""
         completions = _texts(get_column(batch, "completion"))
         prompts = _texts(batch["prompt"]) if "prompt" in batch else None
-        return self.model.step_scores(prompts, completions)[0]
+        per_step: list[np.ndarray] = self.model.step_scores(prompts, completions)[0]
+        return per_step
 
     def _compute(self, batch: Batch) -> RewardOutput:
         n = batch_size(batch)
@@ -354,14 +353,8 @@ class ProcessRewardTerm(RewardTerm):
         for index, scores in enumerate(per_step):
             if len(scores) == 0:
                 status[index], messages[index] = Status.NOT_APPLICABLE, "no steps"
-            elif truncated[index]:
-                messages[index] = (
-                    f"truncated: longer than the model's {self.model.max_length} tokens"
-                )
-                if self.on_truncation == "skip":
-                    status[index] = Status.NOT_APPLICABLE
+        self._truncation_status(truncated, status, messages)
         values = np.where(status == Status.OK, values, np.nan)
         steps = np.array([float(len(s)) for s in per_step])
-        return RewardOutput(
-            values, {self.name: values, f"{self.name}/steps": steps}, status, tuple(messages)
-        )
+        terms = {self.name: values, f"{self.name}/steps": steps}
+        return RewardOutput(values, terms, status, tuple(messages))

@@ -1,0 +1,69 @@
+"""What the learned reward models share: checks, padding, and a training-loop config."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rewardkit.core.errors import CompositionError
+
+__all__ = ["LoopTraining", "ModelError", "check_vocabulary", "context_length", "padded"]
+
+
+class ModelError(CompositionError):
+    """A reward model that is missing, untrained, or does not match its tokenizer."""
+
+
+def check_vocabulary(model: Any, tokenizer: Any) -> None:
+    """Refuse a tokenizer with more tokens than the model embeds."""
+    vocabulary = len(tokenizer)
+    embeddings = model.get_input_embeddings().num_embeddings
+    if vocabulary > embeddings:
+        raise ModelError(
+            f"the tokenizer has {vocabulary} tokens but the model embeds {embeddings}: "
+            "they do not belong together"
+        )
+
+
+def context_length(model: Any, max_length: int | None) -> int:
+    """``max_length``, else the model's position limit, else 512."""
+    limit = getattr(model.config, "n_positions", None) or getattr(
+        model.config, "max_position_embeddings", None
+    )
+    return int(max_length or limit or 512)
+
+
+def padded(rows: Sequence[Sequence[int]], pad: int) -> tuple[Any, Any]:
+    """Right-padded ``input_ids`` and ``attention_mask`` tensors for rows of token ids."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    input_ids = torch.tensor([list(row) + [pad] * (width - len(row)) for row in rows])
+    attention = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+    return input_ids, attention
+
+
+@dataclass(frozen=True)
+class LoopTraining:
+    """Settings of a short supervised loop (AdamW, shuffled mini-batches).
+
+    Attributes:
+        epochs: passes over the examples.
+        batch_size: examples per step.
+        learning_rate: AdamW learning rate.
+        seed: shuffling and initialisation seed.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "learning_rate"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise CompositionError(
+                    f"{type(self).__name__}.{name} must be positive, got {value}"
+                )
