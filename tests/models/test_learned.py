@@ -274,3 +274,53 @@ def test_an_ensemble_of_bootstrapped_models_logs_its_disagreement():
     np.testing.assert_allclose(out.terms["ensemble/std"], members.std(axis=0), rtol=1e-6)
     np.testing.assert_allclose(out.total, members.mean(axis=0) - members.std(axis=0), rtol=1e-6)
     assert (out.terms["ensemble/std"] > 0).all()  # bootstrap members disagree
+
+
+def test_saving_replaces_whole_and_a_failed_save_keeps_the_old_model(
+    trained, tmp_path, monkeypatch
+):
+    folder = trained.save(tmp_path / "rm")
+    trained.save(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rm"]  # nothing left aside
+    before = PreferenceRewardModel.load(folder).score(["1+2="], ["3"])[0]
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(trained.model, "save_pretrained", broken)
+    with pytest.raises(OSError, match="disk full"):
+        trained.save(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rm"]
+    np.testing.assert_allclose(PreferenceRewardModel.load(folder).score(["1+2="], ["3"])[0], before)
+
+
+def test_a_language_model_without_a_reward_head_is_refused(tmp_path):
+    from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
+
+    tokenizer = build_char_tokenizer(ALPHABET)
+    build_tiny_gpt2(tokenizer, 1, 16, 2).save_pretrained(tmp_path / "lm")
+    tokenizer.save_pretrained(tmp_path / "lm")
+    with pytest.raises(ModelError, match="no trained reward head"):
+        PreferenceRewardModel.load(tmp_path / "lm")
+
+
+def test_an_ensemble_needs_every_member():
+    from rewardkit.core import Status
+
+    ensemble = RewardEnsemble([column("a"), column("b")], "min")
+    out = ensemble({"a": [1.0, None], "b": [3.0, 2.0]})
+    assert out.total[0] == 1.0 and np.isnan(out.total[1])
+    assert out.status[1] == Status.NOT_APPLICABLE
+
+
+def test_par_takes_a_chat_reference_as_one_reference():
+    from rewardkit.core import term
+
+    @term
+    def length(completion):
+        texts = [c if isinstance(c, str) else c[-1]["content"] for c in completion]
+        return [float(len(t)) for t in texts]
+
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "aa"}]
+    out = preference_as_reward(length)({"completion": ["aaa"], "reference": [chat]})
+    np.testing.assert_allclose(out.total, [1 / (1 + math.exp(-1))])

@@ -61,6 +61,10 @@ class LoopTraining:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if int(self.epochs) != self.epochs or int(self.batch_size) != self.batch_size:
+            raise CompositionError(
+                f"{type(self).__name__}: epochs and batch_size are whole numbers"
+            )
         for name in ("epochs", "batch_size", "learning_rate"):
             value = getattr(self, name)
             if not value > 0:

@@ -87,6 +87,8 @@ class GenerativeRewardModel:
         self, model: Any, tokenizer: Any, max_length: int | None = None, trained: bool = False
     ) -> None:
         check_vocabulary(model, tokenizer)
+        if tokenizer.pad_token_id is None:
+            raise ModelError("the tokenizer needs a pad token")
         ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in (YES, NO)]
         if any(len(i) != 1 for i in ids) or ids[0] == ids[1]:
             raise ModelError(f"the tokenizer must spell {YES!r} and {NO!r} as one token each")
@@ -194,7 +196,7 @@ class GenerativeRewardModel:
         )
         targets = [0 if r["label"] else 1 for r in rows]  # index into (yes, no)
         torch.manual_seed(training.seed)
-        order = list(range(len(rows)))
+        order = list(range(len(encoded)))
         shuffle = random.Random(training.seed)
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=training.learning_rate)
         self.model.train()
@@ -215,7 +217,7 @@ class GenerativeRewardModel:
         self.trained = True
         self.metrics = {
             "examples": float(len(rows)),
-            "examples_truncated": float(truncated.sum()),
+            "examples_too_long": float(truncated.sum()),
             "seconds": time.monotonic() - start,
             "final_loss": float(np.mean(losses[-10:])) if losses else float("nan"),
         }

@@ -109,22 +109,37 @@ class RewardModelTraining:
 def save_model_dir(
     model: Any, tokenizer: Any, manifest: Mapping[str, Any], path: str | os.PathLike[str]
 ) -> Path:
-    """Save a HF model (safetensors), its tokenizer and ``rewardkit.json`` into ``path``:
-    written to a temporary sibling directory, then renamed into place."""
+    """Save a HF model (safetensors), its tokenizer and ``rewardkit.json`` into ``path``.
+
+    Everything is written to a temporary sibling directory first, which is
+    renamed into place; an older save is moved aside and removed only after,
+    and moved back if the rename fails, so ``path`` holds a whole model or the
+    previous one.
+    """
     folder = Path(path)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    model.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
-    (staging / MANIFEST).write_text(json.dumps(dict(manifest), indent=2) + "\n")
-    if folder.exists():
-        retired = folder.with_name(f".{folder.name}-old-{os.getpid()}")
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-new-", dir=folder.parent))
+    try:
+        staging.chmod(0o755)
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        (staging / MANIFEST).write_text(json.dumps(dict(manifest), indent=2) + "\n")
+        if not folder.exists():
+            staging.rename(folder)
+            return folder
+        retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}-old-", dir=folder.parent))
+        retired.rmdir()  # a fresh unique name for the old save
         folder.rename(retired)
-        staging.rename(folder)
+        try:
+            staging.rename(folder)
+        except OSError:
+            retired.rename(folder)
+            raise
         shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(folder)
-    return folder
+        return folder
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -199,11 +214,17 @@ class PreferenceRewardModel:
         )
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                folder, num_labels=1, local_files_only=True
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                folder, num_labels=1, local_files_only=True, output_loading_info=True
             )
         except (OSError, ValueError) as exc:
             raise ModelError(f"{folder} is not a reward model directory: {exc}") from exc
+        missing = [key for key in info.get("missing_keys", ()) if "score" in key]
+        if missing:
+            raise ModelError(
+                f"{folder} has no trained reward head ({', '.join(missing)}): it is a language "
+                "model, not a reward model; fit() a PreferenceRewardModel on it first"
+            )
         loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True))
         loaded.metrics = dict(manifest.get("metrics", {}))
         model.eval()
@@ -228,6 +249,11 @@ class PreferenceRewardModel:
         missing = {"chosen", "rejected"} - set(dataset.column_names)
         if missing:
             raise CompositionError(f"preference pairs need columns {sorted(missing)}")
+        if len(dataset) and not isinstance(dataset[0]["chosen"], str):
+            raise CompositionError(
+                "conversational pairs are not supported: score() reads plain text, so train "
+                "on the text the policy's completions will be scored as"
+            )
         start = time.monotonic()
         with tempfile.TemporaryDirectory() as output_dir:
             config = RewardConfig(
@@ -285,7 +311,8 @@ class PreferenceRewardModel:
         with torch.no_grad():
             for begin in range(0, len(texts), batch_size):
                 chunk = texts[begin : begin + batch_size]
-                ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in chunk]
+                # as TRL tokenized them for training, special tokens (a BOS) included
+                ids = [self.tokenizer(t)["input_ids"] for t in chunk]
                 truncated[begin : begin + len(chunk)] = [len(i) > self.max_length for i in ids]
                 ids = [i[: self.max_length] for i in ids]
                 input_ids, attention = padded(ids, self.tokenizer.pad_token_id)

@@ -176,9 +176,16 @@ class ProcessRewardModel:
                 text += step
                 prefixes.append(text)
                 targets.append(float(label))
-        if not prefixes:
-            raise CompositionError("no labelled steps to train on")
         model, tokenizer = self.backbone.model, self.backbone.tokenizer
+        fits = [
+            len(tokenizer(p, add_special_tokens=False)["input_ids"]) <= self.max_length
+            for p in prefixes
+        ]  # a cut prefix would carry the whole prefix's label
+        too_long = len(prefixes) - sum(fits)
+        prefixes = [p for p, ok in zip(prefixes, fits, strict=True) if ok]
+        targets = [t for t, ok in zip(targets, fits, strict=True) if ok]
+        if not prefixes:
+            raise CompositionError("no labelled steps (that fit the model's context) to train on")
         torch.manual_seed(training.seed)
         optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate)
         order, shuffle = list(range(len(prefixes))), random.Random(training.seed)
@@ -199,8 +206,9 @@ class ProcessRewardModel:
         self.backbone.trained = True
         self.metrics = {
             "steps": float(len(prefixes)),
+            "steps_too_long": float(too_long),
             "seconds": time.monotonic() - start,
-            "final_loss": float(np.mean(losses[-10:])),
+            "final_loss": float(np.mean(losses[-10:])) if losses else float("nan"),
         }
         return dict(self.metrics)
 
@@ -228,6 +236,7 @@ class ProcessRewardModel:
         tokenizer = self.backbone.tokenizer
         results: list[np.ndarray] = []
         truncated = np.zeros(len(completions), dtype=bool)
+        self.backbone.model.eval()
         with torch.no_grad():
             for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
                 steps = split_steps(completion, self.separator)

@@ -32,7 +32,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size, get_column
 from rewardkit.core.errors import CompositionError
-from rewardkit.core.output import RewardOutput, Status
+from rewardkit.core.output import RewardOutput, Status, worst_status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term
 from rewardkit.models.generative import GenerativeRewardModel
@@ -103,7 +103,7 @@ class _SavedModelTerm(RewardTerm):
             raise CompositionError(
                 f"on_truncation must be 'skip' or 'score', got {on_truncation!r}"
             )
-        self.path = None if path is None else str(path)
+        self.path = None if path is None else os.path.abspath(path)  # workers may cd elsewhere
         self.on_truncation = on_truncation
         self.allow_untrained = allow_untrained
         self._model = model
@@ -257,6 +257,9 @@ def fit_ensemble(
 class RewardEnsemble(RewardTerm):
     """An ensemble of reward terms: mean, min, or mean − λ·std, with the std as a part.
 
+    A sample gets a reward only when every member scores it; otherwise it takes
+    the worst member status (an error stays an error).
+
     Args:
         members: the member terms (reward models, or any terms).
         aggregation: "mean", "min" or "mean_minus_std".
@@ -291,11 +294,14 @@ class RewardEnsemble(RewardTerm):
     def _compute(self, batch: Batch) -> RewardOutput:
         outputs = [member(batch) for member in self.members]
         scores = np.stack([np.where(o.ok, o.total, np.nan) for o in outputs])
+        # a sample some member could not score has no ensemble reward: the min or the std
+        # of the others would understate the disagreement the ensemble is there to measure
+        status = worst_status(*(o.status for o in outputs))
+        scores[:, status != Status.OK] = np.nan
         total = aggregate_ensemble(scores, self.aggregation, self.lam)
         std = aggregate_ensemble(scores, "mean", 0.0) - aggregate_ensemble(
             scores, "mean_minus_std", 1.0
         )
-        status = np.where(np.isnan(total), Status.NOT_APPLICABLE, Status.OK).astype(np.int8)
         terms = {self.name: total, f"{self.name}/std": std}
         terms.update({m.name: o.total for m, o in zip(self.members, outputs, strict=True)})
         return RewardOutput(total, terms, status)
@@ -335,12 +341,13 @@ class ProcessRewardTerm(_SavedModelTerm):
     def _load(self, path: str) -> ProcessRewardModel:
         return ProcessRewardModel.load(path)
 
-    def step_scores(self, batch: Batch) -> list[np.ndarray]:
-        """Each completion's per-step scores in [0, 1] (empty: no steps)."""
+    def step_scores(self, batch: Batch) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each completion's per-step scores in [0, 1] (empty: no steps), and the mask of
+        completions too long for the model (their later steps were read cut)."""
         completions = _texts(get_column(batch, "completion"))
         prompts = _texts(batch["prompt"]) if "prompt" in batch else None
-        per_step: list[np.ndarray] = self.model.step_scores(prompts, completions)[0]
-        return per_step
+        per_step, truncated = self.model.step_scores(prompts, completions)
+        return per_step, truncated
 
     def _compute(self, batch: Batch) -> RewardOutput:
         n = batch_size(batch)

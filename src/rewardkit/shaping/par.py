@@ -25,7 +25,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -100,7 +100,11 @@ class PreferenceAsReward(RewardTerm):
         table = np.full((n, max(width, 1)), np.nan)
         for m in range(width):  # one scoring pass per reference slot, all samples at once
             owners = [i for i, row in enumerate(rows) if len(row) > m]
-            sub = {k: [v[i] for i in owners] for k, v in batch.items() if _is_column(v, n)}
+            sub = {
+                k: [v[i] for i in owners]
+                for k, v in batch.items()
+                if _is_column(v, n) and not k.startswith(_OF_THE_COMPLETION)
+            }
             sub["completion"] = [rows[i][m] for i in owners]
             out = self.term(sub)
             table[owners, m] = np.where(out.ok, out.total, np.nan)
@@ -131,20 +135,23 @@ class PreferenceAsReward(RewardTerm):
         return dict(self.term.update(batch) or {})
 
 
+#: columns that describe the policy's completion, not the prompt: not carried to a reference
+_OF_THE_COMPLETION = ("completion", "logprobs")
+
+
 def _as_list(value: Any) -> list[Any]:
+    """A sample's references: one string or chat (a list of message dicts), or a list of them."""
     if value is None:
         return []
     if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
         return [value]
+    if len(value) and isinstance(value[0], Mapping):
+        return [value]  # one chat-format reference, not one reference per message
     return list(value)
 
 
 def _is_column(values: Any, n: int) -> bool:
-    return (
-        isinstance(values, Sequence | np.ndarray)
-        and not isinstance(values, str)
-        and len(values) == n
-    )
+    return not isinstance(values, str | bytes) and hasattr(values, "__len__") and len(values) == n
 
 
 def preference_as_reward(
