@@ -73,6 +73,12 @@ DESIGNS: dict[str, dict[str, tuple[str, str, dict[str, Any]]]] = {
 }
 MAX_NEW_TOKENS = 12
 LENGTH_WEIGHT = 0.5
+#: per lab task: the completion budget, and the warm start's supervised steps (chosen so
+#: that its greedy accuracy lies in the lab's 15-40 % band)
+TASK_SETTINGS: dict[str, dict[str, int]] = {
+    "sums": {"max_new_tokens": MAX_NEW_TOKENS, "sft_steps": 100},
+    "carries": {"max_new_tokens": 20, "sft_steps": 350},
+}
 
 
 @dataclass(frozen=True)
@@ -84,14 +90,16 @@ class RunSpec:
     seed: int
     steps: int
     model: str | None = None
+    task: str = "sums"
 
 
-def load_policy(model: str | None) -> tuple[Any, Any]:
+def load_policy(model: str | None, task: str = "sums") -> tuple[Any, Any]:
     """The warm-started tiny GPT-2 (cached), or any local pretrained causal LM and tokenizer."""
     if model is None:
         from rewardkit.bench.warmstart import WarmStartSpec, load_or_train_warm_start
 
-        return load_or_train_warm_start(WarmStartSpec())
+        spec = WarmStartSpec(task=task, sft_steps=TASK_SETTINGS[task]["sft_steps"])
+        return load_or_train_warm_start(spec)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
@@ -102,68 +110,76 @@ def load_policy(model: str | None) -> tuple[Any, Any]:
 
 _CORRECT = {"term": "arith_answer", "missing_score": 0.0, "name": "correct"}
 _CLOSENESS = {"term": "arith_closeness", "scale": 5.0, "missing_score": 0.0, "name": "closeness"}
-_LENGTH = {"term": "length_linear", "max_length": MAX_NEW_TOKENS, "unit": "tokens"}
-_WEIGHTED_LENGTH = {"affine": _LENGTH, "scale": LENGTH_WEIGHT, "name": "length"}
+
+
+def reward_specs(max_new_tokens: int = MAX_NEW_TOKENS) -> dict[str, dict[str, Any]]:
+    """The reward designs as specs, with the length terms over ``max_new_tokens``."""
+    _LENGTH = {"term": "length_linear", "max_length": max_new_tokens, "unit": "tokens"}
+    _WEIGHTED_LENGTH = {"affine": _LENGTH, "scale": LENGTH_WEIGHT, "name": "length"}
+    return {
+        "binary": _CORRECT,
+        "graded": _CLOSENESS,
+        "tiered": {
+            "tiered": _CLOSENESS,
+            "thresholds": [0.5, 0.8, 0.99],
+            "rewards": [0.0, 0.1, 0.3, 1.0],
+            "name": "tiered",
+        },
+        "naive_length": {"sum": [_CORRECT, _WEIGHTED_LENGTH], "name": "naive"},
+        # GRPO-λ: the length penalty, on correct samples only, in groups at least 75 % correct
+        "grpo_lambda": {
+            "group_switch": _CORRECT,
+            "penalty": {
+                "conditional": _CORRECT,
+                "then": _WEIGHTED_LENGTH,
+                "otherwise": 0.0,
+                "name": "length_on_correct",
+            },
+            "threshold": 0.75,
+            "name": "grpo_lambda",
+        },
+        # HDPO reads the two parts as channels; the total is only logged
+        "channels": {"sum": [_CORRECT, {**_LENGTH, "name": "length"}], "name": "reward"},
+    }
+
 
 #: reward designs as specs (``build_reward(spec, registry=rewardkit.envs.arithmetic.TERMS)``)
-REWARDS: dict[str, dict[str, Any]] = {
-    "binary": _CORRECT,
-    "graded": _CLOSENESS,
-    "tiered": {
-        "tiered": _CLOSENESS,
-        "thresholds": [0.5, 0.8, 0.99],
-        "rewards": [0.0, 0.1, 0.3, 1.0],
-        "name": "tiered",
-    },
-    "naive_length": {"sum": [_CORRECT, _WEIGHTED_LENGTH], "name": "naive"},
-    # GRPO-λ: the length penalty, on correct samples only, in groups at least 75 % correct
-    "grpo_lambda": {
-        "group_switch": _CORRECT,
-        "penalty": {
-            "conditional": _CORRECT,
-            "then": _WEIGHTED_LENGTH,
-            "otherwise": 0.0,
-            "name": "length_on_correct",
-        },
-        "threshold": 0.75,
-        "name": "grpo_lambda",
-    },
-    # HDPO reads the two parts as channels; the total is only logged
-    "channels": {"sum": [_CORRECT, {**_LENGTH, "name": "length"}], "name": "reward"},
-}
+REWARDS: dict[str, dict[str, Any]] = reward_specs()
 
 
-def build_reward(design: str) -> Any:
-    """The reward term of a design, built from its spec in :data:`REWARDS`."""
+def build_reward(design: str, max_new_tokens: int = MAX_NEW_TOKENS) -> Any:
+    """The reward term of a design, built from its spec (:func:`reward_specs`)."""
     from rewardkit.core.spec import build_reward as build
     from rewardkit.envs.arithmetic import TERMS
 
-    if design not in REWARDS:
-        raise ValueError(f"unknown reward design {design!r}; choose from {sorted(REWARDS)}")
-    return build(REWARDS[design], registry=TERMS)
+    specs = reward_specs(max_new_tokens)
+    if design not in specs:
+        raise ValueError(f"unknown reward design {design!r}; choose from {sorted(specs)}")
+    return build(specs[design], registry=TERMS)
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
     """Warm start → GRPO → evaluation, in this process (one thread)."""
     import torch
 
-    from rewardkit.envs.arithmetic import ArithmeticAnswer, make_problems
+    from rewardkit.envs.arithmetic import ArithmeticAnswer, task_problems
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer, evaluate_greedy
 
     torch.set_num_threads(1)
     start = time.monotonic()
-    model, tokenizer = load_policy(spec.model)
+    model, tokenizer = load_policy(spec.model, spec.task)
+    budget = TASK_SETTINGS[spec.task]["max_new_tokens"]
     reward_design, estimator, estimator_params = DESIGNS[spec.experiment][spec.design]
-    reward = build_reward(reward_design)
+    reward = build_reward(reward_design, budget)
     correct = ArithmeticAnswer(missing_score=0.0, name="correct")
-    held_out = make_problems(300, seed=99_999)
-    before = evaluate_greedy(model, tokenizer, held_out, correct, MAX_NEW_TOKENS)
-    train_rows = make_problems(2000, seed=spec.seed + 17)
+    held_out = task_problems(spec.task, 300, seed=99_999)
+    before = evaluate_greedy(model, tokenizer, held_out, correct, budget)
+    train_rows = task_problems(spec.task, 2000, seed=spec.seed + 17)
     config = GRPOConfig(
         steps=spec.steps,
         prompts_per_step=8,
         group_size=8,
-        max_new_tokens=MAX_NEW_TOKENS,
+        max_new_tokens=budget,
         learning_rate=2e-4,
         estimator=estimator,
         estimator_params=dict(estimator_params),
@@ -172,8 +188,9 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     )
     trainer = GRPOTrainer(model, tokenizer, reward, train_rows, config, accuracy=correct)
     history = trainer.train()
-    after = evaluate_greedy(model, tokenizer, held_out, correct, MAX_NEW_TOKENS)
+    after = evaluate_greedy(model, tokenizer, held_out, correct, budget)
     return {
+        "task": spec.task,
         "experiment": spec.experiment,
         "design": spec.design,
         "seed": spec.seed,
@@ -318,6 +335,13 @@ class GrpoLab(Suite):
         parser.add_argument("--experiments", default="reward,credit,length")
         parser.add_argument("--steps", type=int, default=600)
         parser.add_argument(
+            "--task",
+            choices=sorted(TASK_SETTINGS),
+            default="sums",
+            help="sums (v1: 3-term sums, solved without steps) or carries (v2: 3-digit "
+            "additions, where showing the column sums is what makes them solvable)",
+        )
+        parser.add_argument(
             "--model",
             default=None,
             help="a local Hugging Face causal LM folder to train instead of the tiny warm start",
@@ -335,17 +359,22 @@ class GrpoLab(Suite):
         return None
 
     def command(self, args: argparse.Namespace) -> str:
-        return "rewardkit bench grpo-lab" + (" --quick" if args.quick else f" --jobs {args.jobs}")
+        command = "rewardkit bench grpo-lab" + (
+            " --quick" if args.quick else f" --jobs {args.jobs}"
+        )
+        if not args.quick and args.experiments != "reward,credit,length":
+            command += f" --experiments {args.experiments}"
+        return command + ("" if args.task == "sums" else f" --task {args.task}")
 
     def prepare(self, args: argparse.Namespace) -> None:
-        load_policy(args.model)  # train and cache the warm start once, before the pool
+        load_policy(args.model, args.task)  # train and cache the warm start once, before the pool
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[RunSpec]:
         if runs:
             return []
         experiments, seeds, steps = self._settings(args)
         return [
-            RunSpec(e, d, s, steps, args.model)
+            RunSpec(e, d, s, steps, args.model, args.task)
             for e in experiments
             for d in DESIGNS[e]
             for s in range(seeds)
@@ -363,7 +392,13 @@ class GrpoLab(Suite):
 
     def record(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
         _, seeds, steps = self._settings(args)
-        return {"steps": steps, "seeds": seeds, "environment": environment(), "runs": runs}
+        return {
+            "steps": steps,
+            "seeds": seeds,
+            "task": args.task,
+            "environment": environment(),
+            "runs": runs,
+        }
 
     def summarize(self, results: dict[str, Any]) -> dict[str, Any]:
         runs = sorted(results["runs"], key=lambda r: (r["experiment"], r["design"], r["seed"]))
@@ -377,24 +412,30 @@ class GrpoLab(Suite):
         return _report(results, plots)
 
 
-def _design_rows(experiment: str) -> list[list[str]]:
+def _design_rows(experiment: str, budget: int = MAX_NEW_TOKENS) -> list[list[str]]:
     rows = []
     for design, (reward, estimator, params) in DESIGNS[experiment].items():
         config = f"estimator={estimator!r}" + (f", estimator_params={params!r}" if params else "")
-        spec = json.dumps(REWARDS[reward])
+        spec = json.dumps(reward_specs(budget)[reward])
         rows.append([design, f"`{spec}`", f"`GRPOConfig({config})`"])
     return rows
 
 
 def _report(results: dict[str, Any], plots: list[str]) -> str:
     steps, seeds = results["steps"], results["seeds"]
+    task = results.get("task", "sums")
+    budget = TASK_SETTINGS[task]["max_new_tokens"]
+    described = {
+        "sums": "3-term sums (task v1)",
+        "carries": "3-digit additions with carries (task v2)",
+    }[task]
     lines = [
         "# grpo-lab",
         "",
         f"Regenerate: `{results['command']}`",
         "",
-        f"Tiny char-level GPT-2 warm-started on 3-term sums; {steps} GRPO steps of 8 prompts x "
-        f"8 completions (max {MAX_NEW_TOKENS} tokens) per run, {seeds} seed(s); greedy "
+        f"Tiny char-level GPT-2 warm-started on {described}; {steps} GRPO steps of 8 prompts x "
+        f"8 completions (max {budget} tokens) per run, {seeds} seed(s); greedy "
         "accuracy and length on 300 held-out problems, medians over seeds. Sampled tokens "
         "count the tokens of every completion the policy sampled in training, PPPO's "
         "continuations included (up to the length budget).",
@@ -431,7 +472,7 @@ def _report(results: dict[str, Any], plots: list[str]) -> str:
         "",
     ]
     for experiment in results["summary"]:
-        table = markdown_table(["design", "reward", "credit"], _design_rows(experiment))
+        table = markdown_table(["design", "reward", "credit"], _design_rows(experiment, budget))
         lines += [f"### {experiment}", "", table, ""]
     return "\n".join(lines) + "\n"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.core.progress import progress
-from rewardkit.envs.arithmetic import ALPHABET, STYLES, make_problems, sft_completion
+from rewardkit.envs.arithmetic import ALPHABET, STYLES, sft_completion, task_problems
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 
 __all__ = ["WarmStartSpec", "load_or_train_warm_start", "train_warm_start"]
@@ -41,9 +41,13 @@ class WarmStartSpec:
     learning_rate: float = 2e-3
     style_weights: tuple[float, float, float] = (0.4, 0.4, 0.2)
     seed: int = 1234
+    task: str = "sums"
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        fields = asdict(self)
+        if fields["task"] == "sums":  # v1 warm starts keep the key they had before tasks
+            del fields["task"]
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def train_warm_start(spec: WarmStartSpec) -> tuple[Any, Any]:
@@ -55,7 +59,7 @@ def train_warm_start(spec: WarmStartSpec) -> tuple[Any, Any]:
         tokenizer, spec.n_layer, spec.n_embd, spec.n_head, spec.n_positions, seed=spec.seed
     )
     rng = random.Random(spec.seed)
-    problems = make_problems(spec.train_problems, seed=spec.seed)
+    problems = task_problems(spec.task, spec.train_problems, seed=spec.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate)
     model.train()
     for _ in progress(range(spec.sft_steps), "warm start"):

@@ -37,11 +37,14 @@ from rewardkit.verify.text import completion_text
 
 __all__ = [
     "ALPHABET",
+    "TASKS",
     "TERMS",
     "ArithmeticAnswer",
     "NumericCloseness",
+    "make_carry_problems",
     "make_problems",
     "sft_completion",
+    "task_problems",
 ]
 
 ALPHABET = "0123456789+=,>"
@@ -63,6 +66,48 @@ def make_problems(n: int, seed: int, terms: int = 3, max_value: int = 9) -> list
             }
         )
     return problems
+
+
+def make_carry_problems(n: int, seed: int, digits: int = 3) -> list[dict[str, Any]]:
+    """``n`` additions of two ``digits``-digit numbers, with column sums as the steps.
+
+    The lab's task v2: a tiny model cannot add with carries in one go (the
+    first answer digit depends on every carry), but it can write the column
+    sums from the units up, each a sum of two digits and the previous carry
+    (``"347+586="`` → ``"13,13,9>933"``), and read the answer off them, so
+    its accuracy depends on showing work.
+
+    Example:
+        >>> problem = make_carry_problems(1, seed=0)[0]
+        >>> problem["prompt"], sft_completion(problem, "steps")
+        ('964+494=', '8,15,14>1458')
+    """
+    if digits < 1:
+        raise ValueError(f"digits must be at least 1, got {digits}")
+    rng = random.Random(seed)
+    low, high = 10 ** (digits - 1), 10**digits - 1
+    problems = []
+    for _ in range(n):
+        a, b = rng.randint(low, high), rng.randint(low, high)
+        columns, carry = [], 0
+        for x, y in zip(reversed(str(a)), reversed(str(b)), strict=True):
+            total = int(x) + int(y) + carry
+            columns.append(str(total))
+            carry = total // 10
+        problems.append({"prompt": f"{a}+{b}=", "answer": str(a + b), "partial_sums": columns})
+    return problems
+
+
+#: the lab's tasks: v1 ("sums", 3-term sums of digits, solved without steps) and v2
+#: ("carries", 3-digit additions, where showing the column sums is what makes it solvable)
+TASKS = {"sums": make_problems, "carries": make_carry_problems}
+
+
+def task_problems(task: str, n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` problems of a lab task by name (see :data:`TASKS`)."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
+    return TASKS[task](n, seed=seed)
 
 
 def sft_completion(problem: dict[str, Any], style: str) -> str:
