@@ -467,7 +467,7 @@ class Sandbox:
     def _bwrap_command(self, program: str, limits: SandboxLimits) -> list[str]:
         scratch = str(limits.scratch_mb * 1024 * 1024)
         command = [
-            "bwrap",
+            shutil.which("bwrap") or "bwrap",  # found on the caller's PATH, run by full path
             "--unshare-all",
             "--unshare-user",
             "--disable-userns",  # no nested user namespace: no mounts, no capabilities
