@@ -98,8 +98,7 @@ def split_response(
     """
     if not query.startswith(prompt):
         trimmed = query
-        while trimmed and any(trimmed.startswith(t) for t in special_tokens):
-            token = next(t for t in special_tokens if trimmed.startswith(t))
+        while token := next((t for t in special_tokens if trimmed.startswith(t)), None):
             trimmed = trimmed[len(token) :]
         if not trimmed.startswith(prompt):
             return None

@@ -73,7 +73,6 @@ class _RolloutScorer:
         prompt: Any = None,
         completion: Any = None,
         answer: Any = None,
-        state: dict[str, Any] | None = None,
         info: Mapping[str, Any] | None = None,
         task: Any = None,
     ) -> RewardOutput:
@@ -135,7 +134,8 @@ def _rubric_function(
         info: Mapping[str, Any] | None = None,
         task: Any = None,
     ) -> float:
-        return read(scorer.output(prompt, completion, answer, state, info, task))
+        del state  # a Rubric passes it; the scorer keys its cache on the rollout instead
+        return read(scorer.output(prompt, completion, answer, info, task))
 
     function.__name__ = function.__qualname__ = name
     return function

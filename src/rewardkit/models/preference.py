@@ -312,7 +312,7 @@ class PreferenceRewardModel:
             for begin in range(0, len(texts), batch_size):
                 chunk = texts[begin : begin + batch_size]
                 # as TRL tokenized them for training, special tokens (a BOS) included
-                ids = [self.tokenizer(t)["input_ids"] for t in chunk]
+                ids = self.tokenizer(chunk)["input_ids"]
                 truncated[begin : begin + len(chunk)] = [len(i) > self.max_length for i in ids]
                 ids = [i[: self.max_length] for i in ids]
                 input_ids, attention = padded(ids, self.tokenizer.pad_token_id)

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -112,8 +113,9 @@ class _SavedModelTerm(RewardTerm):
         elif not os.path.isdir(self.path or ""):
             raise ModelError(f"no {self.kind} at {self.path}: train one and save() it there")
 
+    @abc.abstractmethod
     def _load(self, path: str) -> Any:
-        raise NotImplementedError
+        """Load the model saved at ``path``."""
 
     def _check(self, model: Any) -> None:
         if not model.trained and not self.allow_untrained:

@@ -93,21 +93,17 @@ def _evaluate(node: _Node, leaf: Callable[[int], Any]) -> Any:
     if node.kind == "leaf":
         return leaf(node.value)
     if node.kind == "not":
-        return not _truth(_evaluate(node.children[0], leaf))
+        return not bool(_evaluate(node.children[0], leaf))
     if node.kind == "and":
-        return all(_truth(_evaluate(child, leaf)) for child in node.children)
+        return all(bool(_evaluate(child, leaf)) for child in node.children)
     if node.kind == "or":
-        return any(_truth(_evaluate(child, leaf)) for child in node.children)
+        return any(bool(_evaluate(child, leaf)) for child in node.children)
     values = [_evaluate(node.children[0], leaf)]
     for operator, child in zip(node.operators, node.children[1:], strict=True):
         values.append(_evaluate(child, leaf))
         if not _compare(operator, values[-2], values[-1]):
             return False
     return True
-
-
-def _truth(value: Any) -> bool:
-    return bool(value)
 
 
 def _numbers(*values: Any) -> bool:

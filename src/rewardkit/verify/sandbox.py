@@ -48,6 +48,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -381,8 +382,10 @@ class Sandbox:
         self.limits = limits or SandboxLimits()
         self.slots = slots or (os.cpu_count() or 1)
         self.isolation: Isolation = isolation
-        self._root = os.geteuid() == 0
-        self.python = python or _default_python(self._root)
+        root = os.geteuid() == 0
+        self.python = python or _default_python(root)
+        # as root, each run's program gets a leased uid (it must be able to run the interpreter)
+        self._leases_uid = root and _world_executable(self.python)
         self._free: queue.Queue[int] = queue.Queue()
         for slot in range(self.slots):
             self._free.put(slot)
@@ -401,7 +404,8 @@ class Sandbox:
         """A sandbox that skips the capability check (the probe itself runs in one)."""
         sandbox = cls.__new__(cls)
         sandbox.limits, sandbox.slots, sandbox.isolation = limits, 1, isolation
-        sandbox._root, sandbox.python = os.geteuid() == 0, python
+        sandbox.python = python
+        sandbox._leases_uid = os.geteuid() == 0 and _world_executable(python)
         sandbox._free = queue.Queue()
         sandbox._free.put(0)
         return sandbox
@@ -410,10 +414,6 @@ class Sandbox:
     def capabilities(self) -> SandboxCapabilities:
         """What this sandbox enforces here (see :func:`sandbox_capabilities`)."""
         return sandbox_capabilities(self.isolation, self.python)
-
-    @property
-    def _leases_uid(self) -> bool:
-        return self._root and _world_executable(self.python)
 
     def run(
         self, source: str, stdin: str = "", limits: SandboxLimits | None = None
@@ -466,34 +466,8 @@ class Sandbox:
 
     def _bwrap_command(self, program: str, limits: SandboxLimits) -> list[str]:
         scratch = str(limits.scratch_mb * 1024 * 1024)
-        command = [
-            shutil.which("bwrap") or "bwrap",  # found on the caller's PATH, run by full path
-            "--unshare-all",
-            "--unshare-user",
-            "--disable-userns",  # no nested user namespace: no mounts, no capabilities
-            "--die-with-parent",
-            "--new-session",
-            "--cap-drop",
-            "ALL",
-            "--clearenv",
-            "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
-            "--setenv", "HOME", "/tmp",
-            "--setenv", "TMPDIR", "/tmp",
-            "--setenv", "LANG", "C.UTF-8",
-        ]  # fmt: skip
-        for path in _SYSTEM_DIRS:
-            if os.path.islink(path):
-                command += ["--symlink", os.readlink(path), path]
-            elif os.path.isdir(path):
-                command += ["--ro-bind", path, path]
-        prefix = _python_prefix(self.python)
-        if not any(Path(prefix).is_relative_to(path) for path in _SYSTEM_DIRS):
-            command += ["--ro-bind", prefix, prefix]
-        if os.path.exists(_LINKER_CACHE):
-            command += ["--ro-bind", _LINKER_CACHE, _LINKER_CACHE]
-        command += [
-            "--proc", "/proc",
-            "--dev", "/dev",
+        return [
+            *_fixed_bwrap_arguments(self.python),
             "--size", scratch, "--tmpfs", "/tmp",
             "--size", scratch, "--tmpfs", "/dev/shm",
             "--ro-bind", program, "/tmp/program.py",
@@ -509,7 +483,6 @@ class Sandbox:
             "--",
             os.path.realpath(self.python), "-I", "-S", "-B", "/tmp/program.py",
         ]  # fmt: skip
-        return command
 
     def _launcher_command(
         self, staging: str, program: str, limits: SandboxLimits, uid: int | None
@@ -592,6 +565,37 @@ def _program_ran(status_fd: int) -> bool:
     has none when bwrap's own setup failed (a bind, a namespace). Closes the fd."""
     with os.fdopen(status_fd, "rb") as status:
         return b'"exit-code"' in status.read(1 << 16)
+
+
+@functools.lru_cache(maxsize=8)
+def _fixed_bwrap_arguments(python: str) -> tuple[str, ...]:
+    """The part of the bwrap command that is the same for every run (read from the
+    filesystem once per interpreter, not once per program)."""
+    command = [
+        shutil.which("bwrap") or "bwrap",  # found on the caller's PATH, run by full path
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",  # no nested user namespace: no mounts, no capabilities
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop", "ALL",
+        "--clearenv",
+        "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
+        "--setenv", "HOME", "/tmp",
+        "--setenv", "TMPDIR", "/tmp",
+        "--setenv", "LANG", "C.UTF-8",
+    ]  # fmt: skip
+    for path in _SYSTEM_DIRS:
+        if os.path.islink(path):
+            command += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            command += ["--ro-bind", path, path]
+    prefix = _python_prefix(python)
+    if not any(Path(prefix).is_relative_to(path) for path in _SYSTEM_DIRS):
+        command += ["--ro-bind", prefix, prefix]
+    if os.path.exists(_LINKER_CACHE):
+        command += ["--ro-bind", _LINKER_CACHE, _LINKER_CACHE]
+    return (*command, "--proc", "/proc", "--dev", "/dev")
 
 
 def _kill_run(process: subprocess.Popen[bytes], uid: int | None, sweep: bool) -> None:
