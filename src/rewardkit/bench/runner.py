@@ -61,6 +61,7 @@ SUITES: dict[str, str] = {
     "grpo-lab": "rewardkit.bench.grpo_lab:main",
     "explore-minigrid": "rewardkit.bench.explore_minigrid:main",
     "sandbox": "rewardkit.bench.sandbox:main",
+    "rm-overoptimization": "rewardkit.bench.rm_overoptimization:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -104,6 +105,17 @@ class RewardModelTraining:
                 raise CompositionError(f"RewardModelTraining.{name} must be positive, got {value}")
         if not (math.isfinite(self.center_coefficient) and self.center_coefficient >= 0):
             raise CompositionError("center_coefficient must be a finite number >= 0")
+
+
+def _checkpointing_option(config_class: Any) -> str:
+    """TRL turns activation checkpointing on by default; its option's name since transformers
+    5 is ``activation_checkpointing`` (``gradient_checkpointing`` is a deprecated alias)."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in names
+        else ("gradient_checkpointing")
+    )
 
 
 def save_model_dir(
@@ -263,7 +275,7 @@ class PreferenceRewardModel:
                 center_rewards_coefficient=training.center_coefficient or None,
                 max_length=self.max_length, report_to=[], use_cpu=True, save_strategy="no",
                 logging_steps=10, disable_tqdm=True, bf16=False,
-                gradient_checkpointing=False,
+                **{_checkpointing_option(RewardConfig): False},
             )  # fmt: skip
             torch.manual_seed(training.seed)
             trainer = RewardTrainer(

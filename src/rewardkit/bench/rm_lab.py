@@ -1,0 +1,532 @@
+"""The work of the ``rm-overoptimization`` lab: pairs, proxy reward models, best-of-n and RL runs.
+
+One seed's models (:func:`train_models`): the warm-started tiny policy of
+lab task v2 samples ``samples_per_prompt`` completions per prompt; every
+(correct, incorrect) pair of one prompt, as the gold verifier labels them,
+is a preference pair, with a share ``label_noise`` of them flipped. Proxy
+reward models are trained on two data sizes, an ensemble on bootstrap
+samples of the larger set and a generative yes-token model on the same
+pairs; each is saved under the seed's folder. Best-of-n curves, RM accuracy
+on held-out (noise-free) pairs, scoring throughput and the probe battery come
+from the same unit.
+
+One RL run (:func:`train_policy`): GRPO against one design's reward, with
+gold, the plain proxy, the optimized reward and √KL(π‖π_init) measured on
+held-out prompts every ``eval_every`` steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardkit.audit.overoptimization import best_of_n_mean, kl_best_of_n
+
+__all__ = [
+    "DESIGNS",
+    "LabSettings",
+    "ModelsUnit",
+    "PolicyUnit",
+    "preference_pairs",
+    "train_models",
+    "train_policy",
+]
+
+#: the RL designs: what GRPO optimizes (the lab's report explains each)
+DESIGNS = (
+    "gold",
+    "rm_small",
+    "rm",
+    "ensemble_min",
+    "ensemble_mean_std",
+    "par",
+    "kl_penalty",
+    "generative",
+)
+#: best-of-n selectors: the gold (an oracle) and each learned reward
+SELECTORS = ("gold", "rm_small", "rm", "ensemble_min", "ensemble_mean_std", "generative")
+#: the preference reward models, trained per seed (architecture of PreferenceRewardModel.tiny)
+RM_SHAPE = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """Everything a run of the lab depends on (the full run's defaults)."""
+
+    task: str = "carries"
+    pair_prompts: int = 1500
+    samples_per_prompt: int = 8
+    held_out_prompts: int = 300
+    small_pairs: int = 250
+    large_pairs: int = 4000
+    label_noise: float = 0.0
+    rm_epochs: float = 3.0
+    generative_epochs: int = 2
+    ensemble_size: int = 3
+    ensemble_lambda: float = 1.0
+    bon_prompts: int = 200
+    bon_samples: int = 64
+    steps: int = 300
+    eval_every: int = 10
+    eval_prompts: int = 128
+    eval_samples: int = 4
+    monitor_window: int = 4
+    learning_rate: float = 3e-5
+    kl_coef: float = 0.1
+    designs: tuple[str, ...] = DESIGNS
+    probe_questions: int = 50
+    cache: str = "runs/rm-overoptimization-cache"
+
+    def models_key(self) -> str:
+        """A hash of the settings the reward models depend on (their cache folder)."""
+        fields = asdict(self)
+        kept = (
+            "task", "pair_prompts", "samples_per_prompt", "held_out_prompts", "small_pairs",
+            "large_pairs", "label_noise", "rm_epochs", "generative_epochs", "ensemble_size",
+        )  # fmt: skip
+        text = json.dumps({k: fields[k] for k in kept} | {"rm": RM_SHAPE}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def models_dir(self, seed: int) -> Path:
+        return Path(self.cache) / self.models_key() / f"seed-{seed}"
+
+
+@dataclass(frozen=True)
+class ModelsUnit:
+    """Train one seed's reward models; measure best-of-n, accuracy, throughput, probes."""
+
+    settings: LabSettings
+    seed: int
+    kind: str = field(default="models", init=False)
+
+
+@dataclass(frozen=True)
+class PolicyUnit:
+    """One GRPO run of ``design`` for ``seed``."""
+
+    settings: LabSettings
+    design: str
+    seed: int
+    kind: str = field(default="policy", init=False)
+
+
+def _gold() -> Any:
+    from rewardkit.envs.arithmetic import ArithmeticAnswer
+
+    return ArithmeticAnswer(missing_score=0.0, name="gold")
+
+
+def _budget(settings: LabSettings) -> int:
+    from rewardkit.bench.grpo_lab import TASK_SETTINGS
+
+    return TASK_SETTINGS[settings.task]["max_new_tokens"]
+
+
+def _policy(settings: LabSettings) -> tuple[Any, Any]:
+    from rewardkit.bench.grpo_lab import load_policy
+
+    return load_policy(None, settings.task)
+
+
+def _batch(rows: Sequence[Mapping[str, Any]], texts: Sequence[str], k: int) -> dict[str, Any]:
+    return {
+        "prompt": [r["prompt"] for r in rows for _ in range(k)],
+        "completion": list(texts),
+        "answer": [r["answer"] for r in rows for _ in range(k)],
+    }
+
+
+def preference_pairs(
+    rows: Sequence[Mapping[str, Any]],
+    texts: Sequence[str],
+    gold: np.ndarray,
+    k: int,
+    label_noise: float = 0.0,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Every (correct, incorrect) pair of one prompt's ``k`` samples, shuffled; a share
+    ``label_noise`` of them has chosen and rejected swapped.
+
+    Example:
+        >>> pairs = preference_pairs([{"prompt": "1+1="}], ["2", "3", "4"], np.array([1, 0, 0]), 3)
+        >>> sorted((p["chosen"], p["rejected"]) for p in pairs)
+        [('2', '3'), ('2', '4')]
+    """
+    if not 0.0 <= label_noise <= 0.5:
+        raise ValueError(f"label_noise must be in [0, 0.5], got {label_noise}")
+    pairs = []
+    for index, row in enumerate(rows):
+        own = range(index * k, index * k + k)
+        right = [texts[i] for i in own if gold[i] == 1]
+        wrong = [texts[i] for i in own if gold[i] == 0]
+        pairs += [
+            {"prompt": row["prompt"], "chosen": c, "rejected": w} for c in right for w in wrong
+        ]
+    rng = random.Random(seed)
+    rng.shuffle(pairs)
+    for pair in pairs:
+        if rng.random() < label_noise:
+            pair["chosen"], pair["rejected"] = pair["rejected"], pair["chosen"]
+    return pairs
+
+
+def _sampled_pairs(settings: LabSettings, seed: int, model: Any, tokenizer: Any) -> dict[str, Any]:
+    import torch
+
+    from rewardkit.envs.arithmetic import task_problems
+    from rewardkit.train.sampling import sample_completions
+
+    gold, k, budget = _gold(), settings.samples_per_prompt, _budget(settings)
+    out: dict[str, Any] = {}
+    for split, count, offset, noise in (
+        ("train", settings.pair_prompts, 1000, settings.label_noise),
+        ("held_out", settings.held_out_prompts, 2000, 0.0),
+    ):
+        rows = task_problems(settings.task, count, seed=offset + seed)
+        torch.manual_seed(offset + seed)
+        texts = sample_completions(model, tokenizer, [r["prompt"] for r in rows], k, budget).texts
+        labels = gold(_batch(rows, texts, k)).total
+        out[split] = preference_pairs(rows, texts, labels, k, noise, seed)
+        out[f"{split}_sample_accuracy"] = float(np.mean(labels))
+    return out
+
+
+def _member_names(settings: LabSettings) -> list[str]:
+    return [f"member-{m}" for m in range(settings.ensemble_size)]
+
+
+def _fit_preference(pairs: list[dict[str, Any]], epochs: float, seed: int) -> Any:
+    from rewardkit.envs.arithmetic import ALPHABET
+    from rewardkit.models import PreferenceRewardModel, RewardModelTraining
+
+    model = PreferenceRewardModel.tiny(ALPHABET, seed=seed, **RM_SHAPE)
+    model.fit(pairs, RewardModelTraining(epochs=epochs, seed=seed))
+    return model
+
+
+def _fit_all(settings: LabSettings, seed: int, pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Train every reward model of one seed and save it under the seed's folder."""
+    from rewardkit.envs.arithmetic import ALPHABET
+    from rewardkit.models import GenerativeRewardModel, GenerativeTraining, yes_no_examples
+
+    folder = settings.models_dir(seed)
+    small, large = pairs[: settings.small_pairs], pairs[: settings.large_pairs]
+    models: dict[str, Any] = {
+        "rm_small": _fit_preference(small, settings.rm_epochs, seed),
+        "rm": _fit_preference(large, settings.rm_epochs, seed),
+    }
+    rng = np.random.default_rng(seed)
+    for index, name in enumerate(_member_names(settings)):
+        bootstrap = [large[i] for i in rng.integers(0, len(large), len(large))]
+        models[name] = _fit_preference(bootstrap, settings.rm_epochs, 100 * seed + index + 1)
+    generative = GenerativeRewardModel.tiny(ALPHABET, seed=seed)
+    generative.fit(
+        yes_no_examples(large), GenerativeTraining(epochs=settings.generative_epochs, seed=seed)
+    )
+    models["generative"] = generative
+    for name, model in models.items():
+        model.save(folder / name)
+    return models
+
+
+def reward_terms(settings: LabSettings, seed: int) -> dict[str, Any]:
+    """The seed's learned rewards as terms, loaded from its folder (see :data:`SELECTORS`)."""
+    from rewardkit.models import RewardEnsemble, RewardModelTerm
+
+    folder = settings.models_dir(seed)
+    members = [RewardModelTerm(folder / m, name=m) for m in _member_names(settings)]
+    return {
+        "rm_small": RewardModelTerm(folder / "rm_small", name="rm_small"),
+        "rm": RewardModelTerm(folder / "rm", name="rm"),
+        "ensemble_min": RewardEnsemble(members, "min", name="ensemble_min"),
+        "ensemble_mean_std": RewardEnsemble(
+            members, "mean_minus_std", settings.ensemble_lambda, name="ensemble_mean_std"
+        ),
+        "generative": RewardModelTerm(folder / "generative", name="generative"),
+    }
+
+
+def _accuracy(term: Any, pairs: list[dict[str, Any]]) -> float:
+    prompts = [p["prompt"] for p in pairs]
+    chosen = term({"prompt": prompts, "completion": [p["chosen"] for p in pairs]}).total
+    rejected = term({"prompt": prompts, "completion": [p["rejected"] for p in pairs]}).total
+    return float(np.mean(chosen > rejected)) if pairs else float("nan")
+
+
+def _best_of_n(
+    settings: LabSettings, seed: int, model: Any, tokenizer: Any, terms: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Best-of-n curves of every selector, and the scoring throughput of the plain RM."""
+    import torch
+
+    from rewardkit.envs.arithmetic import task_problems
+    from rewardkit.train.sampling import sample_completions
+
+    rows = task_problems(settings.task, settings.bon_prompts, seed=3000 + seed)
+    k = settings.bon_samples
+    torch.manual_seed(3000 + seed)
+    texts = sample_completions(model, tokenizer, [r["prompt"] for r in rows], k, _budget(settings))
+    batch = _batch(rows, texts.texts, k)
+    gold = _gold()(batch).total.reshape(-1, k)
+    scores = {"gold": gold}
+    seconds: dict[str, float] = {}
+    for name, term in terms.items():
+        start = time.monotonic()
+        scores[name] = term(batch).total.reshape(-1, k)
+        seconds[name] = time.monotonic() - start
+    ns = [n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256) if n <= k]
+    curves = {
+        name: {
+            "n": ns,
+            "kl": [kl_best_of_n(n) for n in ns],
+            "gold": [float(best_of_n_mean(scores[name], gold, n).mean()) for n in ns],
+            "proxy": [float(np.nanmean(best_of_n_mean(scores[name], scores[name], n))) for n in ns],
+        }
+        for name in SELECTORS
+    }
+    completions = len(texts.texts)
+    throughput = {
+        "completions": float(completions),
+        "rm_completions_per_s": completions / seconds["rm"],
+        "generative_completions_per_s": completions / seconds["generative"],
+        "correct_threshold_rm": float(np.nanmedian(scores["rm"][gold == 1]))
+        if (gold == 1).any()
+        else float("nan"),
+        "correct_threshold_rm_small": float(np.nanmedian(scores["rm_small"][gold == 1]))
+        if (gold == 1).any()
+        else float("nan"),
+    }
+    return curves, throughput
+
+
+def _probes(
+    settings: LabSettings, seed: int, thresholds: Mapping[str, float]
+) -> dict[str, dict[str, Any]]:
+    """``rewardkit audit probe``, the command itself, against each learned reward."""
+    from rewardkit.envs.arithmetic import task_problems
+
+    folder = settings.models_dir(seed)
+    questions = folder / "probe-questions.jsonl"
+    rows = task_problems(settings.task, settings.probe_questions, seed=4000 + seed)
+    questions.write_text(
+        "".join(json.dumps({"question": r["prompt"], "answer": r["answer"]}) + "\n" for r in rows)
+    )
+    reports = {}
+    for name, threshold in thresholds.items():
+        if math.isnan(threshold):  # no correct sample to set it by
+            continue
+        spec = folder / f"probe-{name}.toml"
+        spec.write_text(
+            f'term = "reward_model"\npath = {json.dumps(str((folder / name).resolve()))}\n'
+        )
+        out = folder / f"probe-{name}.json"
+        command = [
+            sys.executable, "-m", "rewardkit", "audit", "probe", str(spec), "--questions",
+            str(questions), "--threshold", repr(threshold), "--json", str(out),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"rewardkit audit probe exited {done.returncode} for {name}: {done.stderr[-2000:]}"
+            )
+        report = json.loads(out.read_text())
+        reports[name] = {"threshold": threshold, "max_fpr": report["max_fpr"], "fpr": report["fpr"]}
+    return reports
+
+
+def _quiet() -> None:
+    """One thread, and no per-call progress bars from datasets and transformers."""
+    import datasets
+    import torch
+    from transformers.utils import logging as transformers_logging
+
+    torch.set_num_threads(1)
+    datasets.disable_progress_bars()
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+
+
+def train_models(unit: ModelsUnit) -> dict[str, Any]:
+    """One seed's reward models and their measurements (see the module docs)."""
+    _quiet()
+    settings, seed = unit.settings, unit.seed
+    start = time.monotonic()
+    model, tokenizer = _policy(settings)
+    data = _sampled_pairs(settings, seed, model, tokenizer)
+    pairs, held_out = data["train"], data["held_out"]
+    if len(pairs) < settings.large_pairs:
+        raise RuntimeError(
+            f"only {len(pairs)} preference pairs from {settings.pair_prompts} prompts, "
+            f"fewer than large_pairs={settings.large_pairs}: raise pair_prompts"
+        )
+    fitted = _fit_all(settings, seed, pairs)
+    terms = reward_terms(settings, seed)
+    accuracy = {name: _accuracy(term, held_out) for name, term in terms.items()}
+    curves, throughput = _best_of_n(settings, seed, model, tokenizer, terms)
+    thresholds = {
+        "rm_small": throughput["correct_threshold_rm_small"],
+        "rm": throughput["correct_threshold_rm"],
+        "generative": 0.5,
+    }
+    seconds_per_1k = {
+        name: fitted[name].metrics["seconds"] / (fitted[name].metrics["pairs"] / 1000)
+        for name in ("rm_small", "rm")
+    }
+    return {
+        "kind": "models",
+        "seed": seed,
+        "pairs": {"train": len(pairs), "held_out": len(held_out)},
+        "sample_accuracy": data["train_sample_accuracy"],
+        "accuracy": accuracy,
+        "training_seconds_per_1k_pairs": seconds_per_1k,
+        "generative_training_seconds": fitted["generative"].metrics["seconds"],
+        "throughput": throughput,
+        "best_of_n": curves,
+        "probes": _probes(settings, seed, thresholds),
+        "seconds": time.monotonic() - start,
+    }
+
+
+def _design_reward(settings: LabSettings, design: str, seed: int) -> Any:
+    from rewardkit.shaping.par import preference_as_reward
+
+    if design == "gold":
+        return _gold()
+    terms = reward_terms(settings, seed)
+    if design in ("rm", "kl_penalty"):
+        return terms["rm"]
+    if design == "par":
+        return preference_as_reward(terms["rm"], reference="reference", name="par")
+    return terms[design]
+
+
+def _with_references(
+    rows: list[dict[str, Any]], model: Any, tokenizer: Any, budget: int, seed: int
+) -> list[dict[str, Any]]:
+    """``rows`` with a ``reference`` column: one completion of the initial policy each (PAR)."""
+    import torch
+
+    from rewardkit.train.sampling import sample_completions
+
+    torch.manual_seed(5000 + seed)
+    texts = sample_completions(model, tokenizer, [r["prompt"] for r in rows], 1, budget).texts
+    return [{**row, "reference": text} for row, text in zip(rows, texts, strict=True)]
+
+
+def _evaluate(
+    step: int,
+    model: Any,
+    reference: Any,
+    tokenizer: Any,
+    rows: list[dict[str, Any]],
+    settings: LabSettings,
+    rewards: Mapping[str, Any],
+) -> dict[str, float]:
+    from rewardkit.train.sampling import sample_completions
+
+    k = settings.eval_samples
+    samples = sample_completions(
+        model, tokenizer, [r["prompt"] for r in rows], k, _budget(settings), reference=reference
+    )
+    batch = _batch(rows, samples.texts, k)
+    batch["reference"] = [r["reference"] for r in rows for _ in range(k)]
+    kl = max(float(np.mean(samples.log_ratio)), 0.0)
+    record = {"step": float(step), "kl": kl, "d": kl**0.5, "length": float(samples.lengths.mean())}
+    for key, term in rewards.items():
+        record[key] = float(np.nanmean(term(batch).total))
+    return record
+
+
+def train_policy(unit: PolicyUnit) -> dict[str, Any]:
+    """GRPO against one design's reward, measured every ``eval_every`` steps."""
+    import torch
+
+    from rewardkit.audit.monitors import HackingMonitor, ProxyGoldDivergence
+    from rewardkit.audit.overoptimization import peak_and_drop
+    from rewardkit.envs.arithmetic import task_problems
+    from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
+
+    _quiet()
+    settings, design, seed = unit.settings, unit.design, unit.seed
+    start = time.monotonic()
+    model, tokenizer = _policy(settings)
+    initial = copy.deepcopy(model).eval()
+    budget = _budget(settings)
+    train_rows = task_problems(settings.task, 2000, seed=seed + 17)
+    eval_rows = task_problems(settings.task, settings.eval_prompts, seed=99_999)
+    train_rows = _with_references(train_rows, initial, tokenizer, budget, seed)
+    eval_rows = _with_references(eval_rows, initial, tokenizer, budget, seed + 1)
+    optimized = _design_reward(settings, design, seed)
+    rewards = {"gold": _gold(), "proxy": reward_terms(settings, seed)["rm"], "optimized": optimized}
+    config = GRPOConfig(
+        steps=settings.steps, prompts_per_step=8, group_size=8, max_new_tokens=budget,
+        learning_rate=settings.learning_rate, seed=seed, loss_aggregation="token_mean",
+        kl_coef=settings.kl_coef if design == "kl_penalty" else 0.0,
+    )  # fmt: skip
+    trainer = GRPOTrainer(model, tokenizer, optimized, train_rows, config)
+    torch.manual_seed(7000 + seed)
+    curve = [_evaluate(0, model, initial, tokenizer, eval_rows, settings, rewards)]
+    for index in range(settings.steps):
+        trainer.step(index)
+        if (index + 1) % settings.eval_every == 0 or index + 1 == settings.steps:
+            curve.append(
+                _evaluate(index + 1, model, initial, tokenizer, eval_rows, settings, rewards)
+            )
+    window = settings.monitor_window
+    monitor = HackingMonitor([ProxyGoldDivergence("optimized", "gold", window=window)])
+    alerts = monitor.replay(curve)
+    steps, gold = [r["step"] for r in curve], [r["gold"] for r in curve]
+    peak, peak_step, fallen_step = peak_and_drop(steps, gold)
+    # an alert before gold peaks is a false alarm: stopping there would lose the gain
+    detections = [a for a in alerts if a.step >= peak_step]
+    return {
+        "kind": "policy",
+        "design": design,
+        "seed": seed,
+        "curve": [{k: round(v, 5) for k, v in r.items()} for r in curve],
+        "gold_initial": curve[0]["gold"],
+        "gold_final": curve[-1]["gold"],
+        "gold_peak": peak,
+        "gold_peak_step": peak_step,
+        "gold_fell_10pct_step": fallen_step,
+        "monitor_step": detections[0].step if detections else None,
+        "monitor_message": detections[0].message if detections else None,
+        "monitor_false_alarms": len(alerts) - len(detections),
+        "monitor_window": window,
+        "proxy_initial": curve[0]["proxy"],
+        "proxy_final": curve[-1]["proxy"],
+        "kl_final": curve[-1]["kl"],
+        "seconds": time.monotonic() - start,
+    }
+
+
+def quick_settings() -> LabSettings:
+    """A small run: one seed's worth of everything, a few minutes on 2 cores."""
+    return replace(
+        LabSettings(),
+        pair_prompts=500,
+        held_out_prompts=100,
+        small_pairs=100,
+        large_pairs=1000,
+        ensemble_size=2,
+        generative_epochs=1,
+        bon_prompts=48,
+        bon_samples=16,
+        steps=60,
+        eval_prompts=64,
+        eval_samples=2,
+        designs=("rm", "ensemble_min", "par"),
+        probe_questions=20,
+    )
