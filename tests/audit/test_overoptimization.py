@@ -76,4 +76,30 @@ def test_fit_gao_reports_a_worse_r2_for_noise_and_rejects_too_few_points():
 
 def test_peak_and_drop_finds_the_first_step_ten_percent_below_the_peak():
     assert peak_and_drop([0, 10, 20, 30, 40], [0.1, 0.5, 0.46, 0.44, 0.6]) == (0.6, 40.0, None)
-    assert peak_and_drop([0, 10, 20, 30], [0.1, 0.5, 0.46, 0.45]) == (0.5, 10.0, 30.0)
+    assert peak_and_drop([0, 10, 20, 30], [0.1, 0.5, 0.46, 0.44]) == (0.5, 10.0, 30.0)
+
+
+def test_a_nan_value_that_cannot_be_picked_does_not_spoil_the_prompt():
+    # the NaN sample ranks lowest, so it is never the best of 2: (1 + 2 + 2) / 3
+    result = best_of_n_mean([[np.nan, 0.0, 1.0]], [[np.nan, 1.0, 2.0]], 2)
+    assert result.tolist() == [pytest.approx(5 / 3)]
+
+
+def test_ties_go_to_the_later_sample():
+    assert best_of_n_mean([[1.0, 1.0]], [[0.0, 1.0]], 2).tolist() == [1.0]
+
+
+def test_peaks_are_nan_or_inf_where_the_fit_has_none():
+    from rewardkit.audit.overoptimization import GaoFit
+
+    assert math.isnan(GaoFit("bon", -0.5, 1.0, 1.0, 5).peak())  # falls from the start
+    assert math.isnan(GaoFit("rl", 0.2, -0.1, 1.0, 5).peak())  # never turns down
+    assert GaoFit("rl", 0.2, 1e-4, 1.0, 5).peak() == math.inf  # beyond any distance
+
+
+def test_a_fall_needs_a_positive_peak_and_a_strict_drop():
+    assert peak_and_drop([0, 1, 2], [-0.5, -0.2, -0.21]) == (-0.2, 1.0, None)
+    assert peak_and_drop([0, 1, 2], [0.0, 0.0, 0.0]) == (0.0, 0.0, None)
+    assert peak_and_drop([0, 1], [0.5, 0.45]) == (0.5, 0.0, None)  # exactly 10 %: not below
+    with pytest.raises(ValueError, match="NaN"):
+        peak_and_drop([0, 1], [np.nan, np.nan])

@@ -1,7 +1,5 @@
 """rm-overoptimization: pairs, the plan's two phases, and claims judged from the records."""
 
-import argparse
-
 import numpy as np
 import pytest
 
@@ -70,7 +68,7 @@ def test_plan_trains_models_first_then_every_design_for_every_seed():
 
 def _models_record(seed):
     ns = [1, 2, 4, 8]
-    gold = {"gold": [0.1, 0.2, 0.3, 0.4], **{s: [0.1, 0.15, 0.12, 0.08] for s in SELECTORS}}
+    gold = {"gold": [0.1, 0.2, 0.3, 0.4], **{s: [0.1, 0.2, 0.15, 0.05] for s in SELECTORS}}
     gold["gold"] = [0.1, 0.2, 0.3, 0.4]
     return {
         "kind": "models",
@@ -92,46 +90,79 @@ def _models_record(seed):
     }  # fmt: skip
 
 
-def _policy_record(design, seed, gold):
-    steps = [0.0, 10.0, 20.0, 30.0, 40.0]
+def _policy_record(design, seed, gold, optimized=None):
+    steps = [15.0 * i for i in range(len(gold))]
+    optimized = optimized or [0.1 * i for i in range(len(gold))]
     curve = [
-        {"step": s, "gold": g, "proxy": 0.1 * i, "optimized": 0.1 * i, "kl": 0.5 * i,
+        {"step": s, "gold": g, "proxy": 0.1 * i, "optimized": o, "kl": 0.5 * i,
          "d": (0.5 * i) ** 0.5, "length": 10.0}
-        for i, (s, g) in enumerate(zip(steps, gold, strict=True))
+        for i, (s, g, o) in enumerate(zip(steps, gold, optimized, strict=True))
     ]  # fmt: skip
-    peak = max(gold)
-    peak_step = steps[gold.index(peak)]
-    fallen = next(
-        (s for s, g in zip(steps, gold, strict=True) if s > peak_step and g <= 0.9 * peak), None
-    )
     return {
         "kind": "policy", "design": design, "seed": seed, "curve": curve,
-        "gold_initial": gold[0], "gold_final": gold[-1], "gold_peak": peak,
-        "gold_peak_step": peak_step, "gold_fell_10pct_step": fallen,
-        "monitor_step": 30.0 if design == "rm" else None, "monitor_false_alarms": 0,
-        "proxy_initial": 0.0, "proxy_final": 0.4, "kl_final": 2.0, "seconds": 1.0,
+        "gold_initial": gold[0], "gold_final": gold[-1], "gold_peak": max(gold),
+        "gold_peak_step": 0.0, "gold_fell_10pct_step": None,
+        "proxy_initial": 0.0, "proxy_final": 0.1 * (len(gold) - 1), "kl_final": 2.0,
+        "seconds": 1.0,
     }  # fmt: skip
 
 
-def test_summary_judges_the_claims_from_the_records(tmp_path):
-    suite, args = _args("--seeds", "3", "--designs", "rm,par,ensemble_min")
-    runs = [_models_record(s) for s in range(3)]
-    for seed in range(3):
-        runs.append(_policy_record("rm", seed, [0.1, 0.2, 0.19, 0.15, 0.05]))
-        runs.append(_policy_record("par", seed, [0.1, 0.15, 0.2, 0.2, 0.19]))
-        runs.append(_policy_record("ensemble_min", seed, [0.1, 0.12, 0.14, 0.16, 0.18]))
+# gold slips a little (the monitor sees it) before it falls 10 % below its peak
+HACKED = [0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.28, 0.275, 0.275, 0.2, 0.1, 0.0, 0.0]
+SUDDEN = [0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.1, 0.0, 0.0, 0.0, 0.0]
+KEPT = [0.1, 0.2, 0.3, 0.3, 0.3, 0.31, 0.3, 0.3, 0.3, 0.3, 0.31, 0.3, 0.3]
+FLAT = [0.1] * 13
+
+
+def _results(curves, seeds=3):
+    suite, args = _args("--seeds", str(seeds), "--designs", ",".join(curves))
+    runs = [_models_record(s) for s in range(seeds)]
+    runs += [_policy_record(d, seed, gold) for seed in range(seeds) for d, gold in curves.items()]
     results = {"command": "x", "seconds": 60.0, **suite.record(args, runs)}
     results.update(suite.summarize(results))
+    return suite, results
+
+
+def test_summary_judges_the_claims_from_the_records():
+    suite, results = _results({"rm": HACKED, "par": KEPT, "ensemble_min": KEPT})
     claims = {name: c["met"] for name, c in results["claims"].items()}
     assert claims["RM accuracy rises with data size"]
     assert claims["RL: the proxy keeps rising while gold peaks and falls (Gao et al.)"]
-    assert claims["best-of-n: the proxy keeps rising while gold peaks and falls (Gao et al.)"]
-    assert claims["PAR and ensemble-min keep gold near its peak where the plain RM does not"]
-    # rm's gold fell 10% at step 30 and the monitor fired at 30: in time
+    assert claims["best-of-n: gold peaks and falls while the proxy rises (Gao et al.)"]
+    key = "PAR and ensemble-min keep gold near its peak where the plain RM does not"
+    assert claims[next(k for k in claims if k.startswith(key))]
     assert claims["the monitor fires before gold has fallen 10% from its peak"]
-    assert results["policy"]["rm"]["gold_fell_step"] == 30.0
+    rm = results["policy"]["rm"]
+    assert (rm["gained"], rm["fell"], rm["kept"], rm["monitor_in_time"]) == (3, 3, 0, 3)
+    assert rm["monitor_step"] < rm["fell_step"]
     assert results["models"]["accuracy"]["rm_small"] == pytest.approx(0.61)
     report = suite.report(results, [])
     assert "**not reproduced**" not in report and report.count("**reproduced**") == 5
     assert list(results["policy"]) == [d for d in DESIGNS if d in ("rm", "par", "ensemble_min")]
-    assert isinstance(args, argparse.Namespace)
+
+
+def test_a_mitigation_that_learns_nothing_or_a_plain_rm_that_holds_is_not_a_reproduction():
+    _, flat = _results({"rm": HACKED, "par": FLAT, "ensemble_min": KEPT})
+    key = next(k for k in flat["claims"] if k.startswith("PAR and ensemble-min"))
+    assert not flat["claims"][key]["met"]  # PAR never gained: nothing was kept
+    _, holds = _results({"rm": KEPT, "par": KEPT, "ensemble_min": KEPT})
+    assert not holds["claims"][key]["met"]
+    assert not holds["claims"][
+        "RL: the proxy keeps rising while gold peaks and falls (Gao et al.)"
+    ]["met"]
+    # no run fell, so the monitor has nothing to catch in time
+    monitor = "the monitor fires before gold has fallen 10% from its peak"
+    assert not holds["claims"][monitor]["met"]
+    # a sudden fall is caught only after it happened
+    _, sudden = _results({"rm": SUDDEN, "par": KEPT})
+    assert not sudden["claims"][monitor]["met"]
+    assert sudden["policy"]["rm"]["monitor_in_time"] == 0 and sudden["policy"]["rm"]["fell"] == 3
+
+
+def test_an_alert_before_the_peak_is_a_false_alarm():
+    from rewardkit.bench.rm_claims import analyse_run
+
+    noisy = [0.1, 0.2, 0.12, 0.05, 0.3, 0.3, 0.3, 0.3, 0.3]  # a dip on the way up
+    run = _policy_record("rm", 0, noisy, optimized=[0.0, 0.1, 0.5, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0])
+    seen = analyse_run(run, eval_n=512, window=4)
+    assert seen["false_alarms"] == 1 and seen["monitor_step"] is None and not seen["fell"]

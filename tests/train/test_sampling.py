@@ -12,7 +12,7 @@ from rewardkit.train.sampling import _completion_logprobs, sample_completions
 @pytest.fixture(scope="module")
 def tiny():
     tokenizer = build_char_tokenizer("0123456789+=")
-    return tokenizer, build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, seed=0)
+    return tokenizer, build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, seed=0).eval()
 
 
 def test_samples_are_prompt_major_and_bounded(tiny):
@@ -28,7 +28,7 @@ def test_samples_are_prompt_major_and_bounded(tiny):
 
 def test_log_ratio_is_the_summed_token_log_ratio_of_each_sample(tiny):
     tokenizer, model = tiny
-    other = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, seed=1)
+    other = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, seed=1).eval()
     torch.manual_seed(3)
     samples = sample_completions(
         model, tokenizer, ["12+3="], k=64, max_new_tokens=4, reference=other
@@ -47,3 +47,42 @@ def test_log_ratio_is_the_summed_token_log_ratio_of_each_sample(tiny):
     assert samples.log_ratio.mean() > 0  # KL(π‖π_ref) > 0 for different models
     same = sample_completions(model, tokenizer, ["12+3="], k=4, max_new_tokens=4, reference=model)
     np.testing.assert_allclose(same.log_ratio, 0.0, atol=1e-5)
+
+
+def test_left_padded_prompts_get_the_log_ratio_they_would_get_alone(tiny):
+    tokenizer, model = tiny
+    other = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, seed=1).eval()
+    prompts = ["1=", "123+456+789="]  # the short one is left padded in the batch
+    torch.manual_seed(5)
+    samples = sample_completions(model, tokenizer, prompts, k=3, max_new_tokens=4, reference=other)
+    for index in range(6):
+        prompt = tokenizer(prompts[index // 3], add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([prompt + samples.ids[index]])
+        attention = torch.ones_like(ids)
+        with torch.no_grad():
+            alone = (
+                _completion_logprobs(model, ids, attention, len(prompt)).sum()
+                - _completion_logprobs(other, ids, attention, len(prompt)).sum()
+            )
+        assert samples.log_ratio[index] == pytest.approx(float(alone), abs=1e-4)
+
+
+def test_the_log_ratio_is_read_at_the_sampling_temperature_and_training_mode_is_kept(tiny):
+    tokenizer, model = tiny
+    other = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, seed=1).eval()
+    model.train()
+    torch.manual_seed(2)
+    samples = sample_completions(
+        model, tokenizer, ["7+8="], k=2, max_new_tokens=3, temperature=0.5, reference=other
+    )
+    assert model.training
+    model.eval()
+    prompt = tokenizer("7+8=", add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt + samples.ids[0]])
+    attention = torch.ones_like(ids)
+    with torch.no_grad():
+        tempered = (
+            _completion_logprobs(model, ids, attention, len(prompt), 0.5).sum()
+            - _completion_logprobs(other, ids, attention, len(prompt), 0.5).sum()
+        )
+    assert samples.log_ratio[0] == pytest.approx(float(tempered), abs=1e-4)

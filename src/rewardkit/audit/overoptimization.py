@@ -57,8 +57,9 @@ def best_of_n_mean(selector: Any, values: Any, n: int) -> np.ndarray:
     prompts. The estimate averages over every size-n subset of the N samples
     (drawn without replacement), as Gao et al. do: with the samples ranked by
     ``selector`` from 1 (lowest) to N, the one ranked i is the best of a
-    random subset with probability C(i − 1, n − 1) / C(N, n). Ties in
-    ``selector`` are broken by sample order; NaN selectors rank lowest.
+    random subset with probability C(i − 1, n − 1) / C(N, n). Between tied
+    selectors the later sample wins; NaN selectors rank lowest, and a NaN
+    value counts only where it can be picked.
 
     Example:
         >>> best_of_n_mean([[0.1, 0.9, 0.5]], [[0.0, 1.0, 0.0]], 2)  # 2 of 3 subsets hold 0.9
@@ -77,7 +78,7 @@ def best_of_n_mean(selector: Any, values: Any, n: int) -> np.ndarray:
     ranks = np.arange(1, count + 1)
     weights = np.array([math.comb(int(i) - 1, n - 1) for i in ranks], dtype=np.float64)
     weights /= math.comb(count, n)
-    result: np.ndarray = ranked @ weights
+    result: np.ndarray = np.where(weights > 0, ranked, 0.0) @ weights
     return result
 
 
@@ -96,12 +97,14 @@ class GaoFit:
         return np.asarray(d * (self.alpha - self.beta * _shape(d, self.form)))
 
     def peak(self) -> float:
-        """The d at which the fitted gold peaks (NaN if it never turns down)."""
+        """The d > 0 at which the fitted gold peaks (NaN if it never turns down, inf if
+        beyond any reachable distance)."""
         if self.beta <= 0:
             return math.nan
         if self.form == "bon":
-            return self.alpha / (2 * self.beta)
-        return math.exp(self.alpha / self.beta - 1)  # d/dd of d(α − β log d) = α − β(log d + 1)
+            return self.alpha / (2 * self.beta) if self.alpha > 0 else math.nan
+        exponent = self.alpha / self.beta - 1  # d/dd of d(α − β log d) = α − β(log d + 1)
+        return math.exp(exponent) if exponent < 700 else math.inf
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"d_peak": self.peak()}
@@ -146,7 +149,9 @@ def fit_gao(d: Any, gain: Any, form: GaoForm) -> GaoFit:
 
 
 def peak_and_drop(steps: Any, gold: Any, drop: float = 0.1) -> tuple[float, float, float | None]:
-    """(peak gold, step of the peak, first later step with gold ≤ (1 − drop)·peak or None).
+    """(peak gold, step of the peak, first later step with gold < (1 − drop)·peak, or None).
+
+    A fall is relative to a positive peak; with a peak ≤ 0 there is none.
 
     Example:
         >>> peak_and_drop([0, 10, 20, 30], [0.1, 0.3, 0.28, 0.2])
@@ -156,8 +161,12 @@ def peak_and_drop(steps: Any, gold: Any, drop: float = 0.1) -> tuple[float, floa
     gold = np.asarray(gold, dtype=np.float64)
     if steps.shape != gold.shape or steps.size == 0:
         raise ValueError("steps and gold must be non-empty and of one length")
+    if np.isnan(gold).all():
+        raise ValueError("every gold value is NaN: there is no peak")
     index = int(np.nanargmax(gold))
     peak = float(gold[index])
-    later = np.nonzero(gold[index + 1 :] <= (1.0 - drop) * peak)[0]
+    if peak <= 0:
+        return peak, float(steps[index]), None
+    later = np.nonzero(gold[index + 1 :] < (1.0 - drop) * peak)[0]
     fallen = float(steps[index + 1 + later[0]]) if later.size else None
     return peak, float(steps[index]), fallen

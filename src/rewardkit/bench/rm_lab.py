@@ -22,8 +22,6 @@ import hashlib
 import json
 import math
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -49,16 +47,22 @@ DESIGNS = (
     "gold",
     "rm_small",
     "rm",
+    "rm_dr",
     "ensemble_min",
     "ensemble_mean_std",
     "par",
+    "par_dr",
     "kl_penalty",
     "generative",
 )
+#: designs trained with Dr. GRPO's advantages (centred, not divided by the group's std)
+DR_GRPO_DESIGNS = ("rm_dr", "par_dr")
 #: best-of-n selectors: the gold (an oracle) and each learned reward
 SELECTORS = ("gold", "rm_small", "rm", "ensemble_min", "ensemble_mean_std", "generative")
 #: the preference reward models, trained per seed (architecture of PreferenceRewardModel.tiny)
 RM_SHAPE = {"n_layer": 2, "n_embd": 64, "n_head": 4, "n_positions": 64}
+#: the ensemble members' standardization, in each seed's model folder
+MEMBER_SCALES = "member-scales.json"
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class LabSettings:
     bon_prompts: int = 200
     bon_samples: int = 64
     steps: int = 300
-    eval_every: int = 10
+    eval_every: int = 15
     eval_prompts: int = 128
     eval_samples: int = 4
     monitor_window: int = 4
@@ -242,11 +246,26 @@ def _fit_all(settings: LabSettings, seed: int, pairs: list[dict[str, Any]]) -> d
 
 
 def reward_terms(settings: LabSettings, seed: int) -> dict[str, Any]:
-    """The seed's learned rewards as terms, loaded from its folder (see :data:`SELECTORS`)."""
+    """The seed's learned rewards as terms, loaded from its folder (see :data:`SELECTORS`).
+
+    Ensemble members are standardized by their mean and std on the initial
+    policy's samples (``member-scales.json``), so that min and std compare
+    the members' judgements rather than their arbitrary offsets and scales.
+    """
+    from rewardkit.core import affine
     from rewardkit.models import RewardEnsemble, RewardModelTerm
 
     folder = settings.models_dir(seed)
-    members = [RewardModelTerm(folder / m, name=m) for m in _member_names(settings)]
+    scales = json.loads((folder / MEMBER_SCALES).read_text())
+    members = [
+        affine(
+            RewardModelTerm(folder / m, name=f"{m}_raw"),
+            scale=1.0 / scales[m]["std"],
+            shift=-scales[m]["mean"] / scales[m]["std"],
+            name=m,
+        )
+        for m in _member_names(settings)
+    ]
     return {
         "rm_small": RewardModelTerm(folder / "rm_small", name="rm_small"),
         "rm": RewardModelTerm(folder / "rm", name="rm"),
@@ -258,6 +277,21 @@ def reward_terms(settings: LabSettings, seed: int) -> dict[str, Any]:
     }
 
 
+def _save_member_scales(settings: LabSettings, seed: int, batch: Mapping[str, Any]) -> None:
+    """Each ensemble member's mean and std on ``batch`` (the initial policy's samples)."""
+    from rewardkit.models import RewardModelTerm
+
+    folder = settings.models_dir(seed)
+    scales = {}
+    for name in _member_names(settings):
+        scores = RewardModelTerm(folder / name, name=name)(batch).total
+        std = float(np.nanstd(scores))
+        if not std > 0:
+            raise RuntimeError(f"ensemble member {name} gives every sample one score")
+        scales[name] = {"mean": float(np.nanmean(scores)), "std": std}
+    (folder / MEMBER_SCALES).write_text(json.dumps(scales, indent=2))
+
+
 def _accuracy(term: Any, pairs: list[dict[str, Any]]) -> float:
     prompts = [p["prompt"] for p in pairs]
     chosen = term({"prompt": prompts, "completion": [p["chosen"] for p in pairs]}).total
@@ -265,10 +299,10 @@ def _accuracy(term: Any, pairs: list[dict[str, Any]]) -> float:
     return float(np.mean(chosen > rejected)) if pairs else float("nan")
 
 
-def _best_of_n(
-    settings: LabSettings, seed: int, model: Any, tokenizer: Any, terms: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, float]]:
-    """Best-of-n curves of every selector, and the scoring throughput of the plain RM."""
+def _initial_samples(
+    settings: LabSettings, seed: int, model: Any, tokenizer: Any
+) -> dict[str, Any]:
+    """``bon_samples`` completions of the initial policy for each of ``bon_prompts`` prompts."""
     import torch
 
     from rewardkit.envs.arithmetic import task_problems
@@ -278,7 +312,14 @@ def _best_of_n(
     k = settings.bon_samples
     torch.manual_seed(3000 + seed)
     texts = sample_completions(model, tokenizer, [r["prompt"] for r in rows], k, _budget(settings))
-    batch = _batch(rows, texts.texts, k)
+    return _batch(rows, texts.texts, k)
+
+
+def _best_of_n(
+    settings: LabSettings, batch: Mapping[str, Any], terms: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Best-of-n curves of every selector, and the scoring throughput of the RMs."""
+    k = settings.bon_samples
     gold = _gold()(batch).total.reshape(-1, k)
     scores = {"gold": gold}
     seconds: dict[str, float] = {}
@@ -296,53 +337,43 @@ def _best_of_n(
         }
         for name in SELECTORS
     }
-    completions = len(texts.texts)
+    completions = gold.size
+    correct = gold == 1
     throughput = {
         "completions": float(completions),
         "rm_completions_per_s": completions / seconds["rm"],
         "generative_completions_per_s": completions / seconds["generative"],
-        "correct_threshold_rm": float(np.nanmedian(scores["rm"][gold == 1]))
-        if (gold == 1).any()
-        else float("nan"),
-        "correct_threshold_rm_small": float(np.nanmedian(scores["rm_small"][gold == 1]))
-        if (gold == 1).any()
-        else float("nan"),
     }
+    for name in ("rm_small", "rm"):  # the probes' bar: the median score of a correct sample
+        throughput[f"correct_median_{name}"] = (
+            float(np.nanmedian(scores[name][correct])) if correct.any() else float("nan")
+        )
     return curves, throughput
 
 
 def _probes(
     settings: LabSettings, seed: int, thresholds: Mapping[str, float]
 ) -> dict[str, dict[str, Any]]:
-    """``rewardkit audit probe``, the command itself, against each learned reward."""
+    """The probe battery against each learned reward: the calls ``rewardkit audit probe
+    probe-<name>.toml --questions probe-questions.jsonl --threshold T`` makes (both files are
+    written to the seed's folder, so the command can be rerun)."""
+    from rewardkit.audit.probe import probe
+    from rewardkit.core.spec import load_spec
     from rewardkit.envs.arithmetic import task_problems
 
     folder = settings.models_dir(seed)
-    questions = folder / "probe-questions.jsonl"
     rows = task_problems(settings.task, settings.probe_questions, seed=4000 + seed)
-    questions.write_text(
-        "".join(json.dumps({"question": r["prompt"], "answer": r["answer"]}) + "\n" for r in rows)
-    )
+    questions = [{"question": r["prompt"], "answer": r["answer"]} for r in rows]
+    (folder / "probe-questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
     reports = {}
     for name, threshold in thresholds.items():
         if math.isnan(threshold):  # no correct sample to set it by
             continue
         spec = folder / f"probe-{name}.toml"
-        spec.write_text(
-            f'term = "reward_model"\npath = {json.dumps(str((folder / name).resolve()))}\n'
-        )
-        out = folder / f"probe-{name}.json"
-        command = [
-            sys.executable, "-m", "rewardkit", "audit", "probe", str(spec), "--questions",
-            str(questions), "--threshold", repr(threshold), "--json", str(out),
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"rewardkit audit probe exited {done.returncode} for {name}: {done.stderr[-2000:]}"
-            )
-        report = json.loads(out.read_text())
-        reports[name] = {"threshold": threshold, "max_fpr": report["max_fpr"], "fpr": report["fpr"]}
+        path = json.dumps(str((folder / name).resolve()))
+        spec.write_text(f'term = "reward_model"\npath = {path}\n')
+        report = probe(load_spec(spec), questions, threshold=threshold)
+        reports[name] = {"threshold": threshold, "max_fpr": report.max_fpr, "fpr": report.fpr}
     return reports
 
 
@@ -372,12 +403,14 @@ def train_models(unit: ModelsUnit) -> dict[str, Any]:
             f"fewer than large_pairs={settings.large_pairs}: raise pair_prompts"
         )
     fitted = _fit_all(settings, seed, pairs)
+    initial = _initial_samples(settings, seed, model, tokenizer)
+    _save_member_scales(settings, seed, initial)
     terms = reward_terms(settings, seed)
     accuracy = {name: _accuracy(term, held_out) for name, term in terms.items()}
-    curves, throughput = _best_of_n(settings, seed, model, tokenizer, terms)
+    curves, throughput = _best_of_n(settings, initial, terms)
     thresholds = {
-        "rm_small": throughput["correct_threshold_rm_small"],
-        "rm": throughput["correct_threshold_rm"],
+        "rm_small": throughput["correct_median_rm_small"],
+        "rm": throughput["correct_median_rm"],
         "generative": 0.5,
     }
     seconds_per_1k = {
@@ -405,9 +438,9 @@ def _design_reward(settings: LabSettings, design: str, seed: int) -> Any:
     if design == "gold":
         return _gold()
     terms = reward_terms(settings, seed)
-    if design in ("rm", "kl_penalty"):
+    if design in ("rm", "rm_dr", "kl_penalty"):
         return terms["rm"]
-    if design == "par":
+    if design in ("par", "par_dr"):
         return preference_as_reward(terms["rm"], reference="reference", name="par")
     return terms[design]
 
@@ -453,7 +486,6 @@ def train_policy(unit: PolicyUnit) -> dict[str, Any]:
     """GRPO against one design's reward, measured every ``eval_every`` steps."""
     import torch
 
-    from rewardkit.audit.monitors import HackingMonitor, ProxyGoldDivergence
     from rewardkit.audit.overoptimization import peak_and_drop
     from rewardkit.envs.arithmetic import task_problems
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
@@ -474,6 +506,7 @@ def train_policy(unit: PolicyUnit) -> dict[str, Any]:
         steps=settings.steps, prompts_per_step=8, group_size=8, max_new_tokens=budget,
         learning_rate=settings.learning_rate, seed=seed, loss_aggregation="token_mean",
         kl_coef=settings.kl_coef if design == "kl_penalty" else 0.0,
+        estimator="dr_grpo" if design in DR_GRPO_DESIGNS else "grpo",
     )  # fmt: skip
     trainer = GRPOTrainer(model, tokenizer, optimized, train_rows, config)
     torch.manual_seed(7000 + seed)
@@ -484,13 +517,9 @@ def train_policy(unit: PolicyUnit) -> dict[str, Any]:
             curve.append(
                 _evaluate(index + 1, model, initial, tokenizer, eval_rows, settings, rewards)
             )
-    window = settings.monitor_window
-    monitor = HackingMonitor([ProxyGoldDivergence("optimized", "gold", window=window)])
-    alerts = monitor.replay(curve)
-    steps, gold = [r["step"] for r in curve], [r["gold"] for r in curve]
-    peak, peak_step, fallen_step = peak_and_drop(steps, gold)
-    # an alert before gold peaks is a false alarm: stopping there would lose the gain
-    detections = [a for a in alerts if a.step >= peak_step]
+    peak, peak_step, fallen_step = peak_and_drop(
+        [r["step"] for r in curve], [r["gold"] for r in curve]
+    )
     return {
         "kind": "policy",
         "design": design,
@@ -501,10 +530,6 @@ def train_policy(unit: PolicyUnit) -> dict[str, Any]:
         "gold_peak": peak,
         "gold_peak_step": peak_step,
         "gold_fell_10pct_step": fallen_step,
-        "monitor_step": detections[0].step if detections else None,
-        "monitor_message": detections[0].message if detections else None,
-        "monitor_false_alarms": len(alerts) - len(detections),
-        "monitor_window": window,
         "proxy_initial": curve[0]["proxy"],
         "proxy_final": curve[-1]["proxy"],
         "kl_final": curve[-1]["kl"],
@@ -525,6 +550,7 @@ def quick_settings() -> LabSettings:
         bon_prompts=48,
         bon_samples=16,
         steps=60,
+        eval_every=10,
         eval_prompts=64,
         eval_samples=2,
         designs=("rm", "ensemble_min", "par"),

@@ -25,13 +25,12 @@ were reproduced. Run: ``rewardkit bench rm-overoptimization --jobs 2``
 from __future__ import annotations
 
 import argparse
-import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from rewardkit.audit.overoptimization import fit_gao
+from rewardkit.bench.rm_claims import analyse_run, judge, median
 from rewardkit.bench.rm_lab import (
     DESIGNS,
     SELECTORS,
@@ -58,163 +57,113 @@ DESIGN_TEXT = {
     "gold": "the gold verifier itself (the reference: no proxy to hack)",
     "rm_small": "the plain RM trained on the small pair set",
     "rm": "the plain RM trained on the large pair set (the proxy)",
-    "ensemble_min": "the minimum over the ensemble's members",
-    "ensemble_mean_std": "ensemble mean − λ·std",
+    "ensemble_min": "the minimum over the ensemble's members (each standardized on the "
+    "initial policy's samples)",
+    "ensemble_mean_std": "ensemble mean − λ·std (λ = 1, standardized members)",
+    "rm_dr": "the plain RM, with Dr. GRPO's advantages (centred, not divided by the group's std)",
     "par": "PAR: σ(r − r_ref), r_ref the RM's score of an initial-policy completion",
+    "par_dr": "PAR, with Dr. GRPO's advantages (so its bound is not undone by the std scaling)",
     "kl_penalty": "the plain RM with a per-token KL penalty to the initial policy",
     "generative": "the generative yes-token RM's P(yes)",
 }
 
 
-def _median(values: Sequence[float | None]) -> float:
-    kept = [v for v in values if v is not None and not math.isnan(v)]
-    return float(statistics.median(kept)) if kept else math.nan
-
-
 def _models_summary(models: list[dict[str, Any]]) -> dict[str, Any]:
     accuracy = {
-        name: _median([m["accuracy"][name] for m in models]) for name in models[0]["accuracy"]
+        name: median([m["accuracy"][name] for m in models]) for name in models[0]["accuracy"]
     }
     bon: dict[str, Any] = {}
     for name in SELECTORS:
         curves = [m["best_of_n"][name] for m in models]
         first = curves[0]
-        gold = [_median([c["gold"][i] for c in curves]) for i in range(len(first["n"]))]
-        proxy = [_median([c["proxy"][i] for c in curves]) for i in range(len(first["n"]))]
+        gold = [median([c["gold"][i] for c in curves]) for i in range(len(first["n"]))]
+        proxy = [median([c["proxy"][i] for c in curves]) for i in range(len(first["n"]))]
         d = [k**0.5 for k in first["kl"]]
         bon[name] = {
             "n": first["n"], "d": d, "gold": gold, "proxy": proxy,
             "fit": fit_gao(d, [g - gold[0] for g in gold], "bon").to_dict(),
         }  # fmt: skip
     probes: dict[str, Any] = {}
-    for name in models[0]["probes"]:
-        rates = models[0]["probes"][name]["fpr"]
-        probes[name] = {
-            probe: _median([m["probes"][name]["fpr"][probe] for m in models]) for probe in rates
-        }
+    for name in dict.fromkeys(n for m in models for n in m["probes"]):
+        mine = [m["probes"][name] for m in models if name in m["probes"]]
+        probes[name] = {probe: median([p["fpr"][probe] for p in mine]) for probe in mine[0]["fpr"]}
     return {
         "accuracy": accuracy,
-        "pairs_train": _median([m["pairs"]["train"] for m in models]),
-        "sample_accuracy": _median([m["sample_accuracy"] for m in models]),
-        "training_seconds_per_1k_pairs": _median(
+        "accuracy_rises_by_seed": [m["accuracy"]["rm"] > m["accuracy"]["rm_small"] for m in models],
+        "pairs_train": median([m["pairs"]["train"] for m in models]),
+        "sample_accuracy": median([m["sample_accuracy"] for m in models]),
+        "training_seconds_per_1k_pairs": median(
             [m["training_seconds_per_1k_pairs"]["rm"] for m in models]
         ),
-        "generative_training_seconds": _median([m["generative_training_seconds"] for m in models]),
-        "rm_completions_per_s": _median([m["throughput"]["rm_completions_per_s"] for m in models]),
-        "generative_completions_per_s": _median(
+        "generative_training_seconds": median([m["generative_training_seconds"] for m in models]),
+        "rm_completions_per_s": median([m["throughput"]["rm_completions_per_s"] for m in models]),
+        "generative_completions_per_s": median(
             [m["throughput"]["generative_completions_per_s"] for m in models]
         ),
         "best_of_n": bon,
         "probes": probes,
         "probe_thresholds": {
-            name: _median([m["probes"][name]["threshold"] for m in models]) for name in probes
+            name: median([m["probes"][name]["threshold"] for m in models if name in m["probes"]])
+            for name in probes
         },
     }
 
 
 def _median_curve(runs: list[dict[str, Any]], key: str) -> list[float]:
     length = min(len(r["curve"]) for r in runs)
-    return [_median([r["curve"][i][key] for r in runs]) for i in range(length)]
+    return [median([r["curve"][i][key] for r in runs]) for i in range(length)]
 
 
-def _policy_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def _policy_summary(runs: list[dict[str, Any]], eval_n: int, window: int) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for design in dict.fromkeys(r["design"] for r in runs):
         mine = [r for r in runs if r["design"] == design]
-        fits = []
-        for run in mine:
-            d = [p["d"] for p in run["curve"]]
-            gain = [p["gold"] - run["curve"][0]["gold"] for p in run["curve"]]
-            fits.append(fit_gao(d, gain, "rl").to_dict())
-        fired = [r for r in mine if r["monitor_step"] is not None]
-        fell = [r for r in mine if r["gold_fell_10pct_step"] is not None]
-        early = [
-            r for r in fell
-            if r["monitor_step"] is not None and r["monitor_step"] <= r["gold_fell_10pct_step"]
-        ]  # fmt: skip
+        seen = [analyse_run(r, eval_n, window) for r in mine]
+        fits = [
+            fit_gao(
+                [p["d"] for p in r["curve"]],
+                [p["gold"] - r["curve"][0]["gold"] for p in r["curve"]],
+                "rl",
+            ).to_dict()
+            for r in mine
+        ]
         table[design] = {
             "seeds": len(mine),
-            "gold_initial": _median([r["gold_initial"] for r in mine]),
-            "gold_final": _median([r["gold_final"] for r in mine]),
-            "gold_peak": _median([r["gold_peak"] for r in mine]),
-            "gold_peak_step": _median([r["gold_peak_step"] for r in mine]),
-            "proxy_initial": _median([r["proxy_initial"] for r in mine]),
-            "proxy_final": _median([r["proxy_final"] for r in mine]),
-            "kl_final": _median([r["kl_final"] for r in mine]),
-            "monitor_fired": len(fired),
-            "monitor_step": _median([r["monitor_step"] for r in fired]),
-            "gold_fell": len(fell),
-            "gold_fell_step": _median([r["gold_fell_10pct_step"] for r in fell]),
-            "monitor_before_fall": len(early),
-            "monitor_false_alarms": sum(r.get("monitor_false_alarms", 0) for r in mine),
+            **{key: median([a[key] for a in seen])
+               for key in ("gold_start", "gold_peak", "gold_peak_step", "gold_final")},
+            **{key: sum(a[key] for a in seen)
+               for key in ("gained", "fell", "kept", "monitor_in_time", "false_alarms")},
+            "fell_step": median([a["fell_step"] for a in seen]),
+            "monitor_step": median([a["monitor_step"] for a in seen]),
+            "monitor_fired": sum(a["monitor_step"] is not None for a in seen),
+            "gao_by_seed": [
+                a["gained"] and a["fell"] and a["proxy_rises_after_peak"] for a in seen
+            ],
+            "proxy_initial": median([r["proxy_initial"] for r in mine]),
+            "proxy_final": median([r["proxy_final"] for r in mine]),
+            "kl_final": median([r["kl_final"] for r in mine]),
             "fit": {
-                key: _median([f[key] for f in fits]) for key in ("alpha", "beta", "r2", "d_peak")
+                key: median([f[key] for f in fits]) for key in ("alpha", "beta", "r2", "d_peak")
             },
             "steps": [p["step"] for p in mine[0]["curve"]],
             "gold_curve": _median_curve(mine, "gold"),
             "proxy_curve": _median_curve(mine, "proxy"),
             "d_curve": _median_curve(mine, "d"),
-        }
+        }  # fmt: skip
     return table
 
 
-def _claims(models: dict[str, Any], policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    claims: dict[str, dict[str, Any]] = {}
-    accuracy = models["accuracy"]
-    claims["RM accuracy rises with data size"] = {
-        "met": accuracy["rm"] > accuracy["rm_small"],
-        "detail": f"held-out pair accuracy {accuracy['rm_small']:.3f} (small set) -> "
-        f"{accuracy['rm']:.3f} (large set)",
-    }
-    rm = policy.get("rm")
-    if rm:
-        rose = rm["gold_peak"] > rm["gold_initial"]
-        fell = rm["gold_final"] <= 0.9 * rm["gold_peak"]
-        proxy_up = rm["proxy_final"] > rm["proxy_initial"]
-        bon = models["best_of_n"]["rm"]
-        bon_peak = max(bon["gold"])
-        claims["RL: the proxy keeps rising while gold peaks and falls (Gao et al.)"] = {
-            "met": rose and fell and proxy_up,
-            "detail": f"gold {rm['gold_initial']:.3f} -> peak {rm['gold_peak']:.3f} at step "
-            f"{rm['gold_peak_step']:.0f} -> {rm['gold_final']:.3f}; proxy "
-            f"{rm['proxy_initial']:.3f} -> {rm['proxy_final']:.3f}; fit d(α − β log d): "
-            f"α={rm['fit']['alpha']:.3f}, β={rm['fit']['beta']:.3f}, R²={rm['fit']['r2']:.2f}",
+def _monitor_windows(runs: list[dict[str, Any]], eval_n: int) -> dict[str, dict[str, int]]:
+    """The monitor's record over every run at other window lengths (in evaluations)."""
+    table = {}
+    for window in (2, 3, 4, 6):
+        seen = [analyse_run(r, eval_n, window) for r in runs]
+        table[str(window)] = {
+            "fell": sum(a["fell"] for a in seen),
+            "in_time": sum(a["monitor_in_time"] for a in seen),
+            "false_alarms": sum(a["false_alarms"] for a in seen),
         }
-        claims["best-of-n: the proxy keeps rising while gold peaks and falls (Gao et al.)"] = {
-            "met": bon_peak > bon["gold"][0]
-            and bon["gold"][-1] <= 0.9 * bon_peak
-            and bon["proxy"][-1] > bon["proxy"][0],
-            "detail": f"gold {bon['gold'][0]:.3f} -> peak {bon_peak:.3f} -> "
-            f"{bon['gold'][-1]:.3f} at n={bon['n'][-1]}; proxy {bon['proxy'][0]:.3f} -> "
-            f"{bon['proxy'][-1]:.3f}; fit d(α − βd): α={bon['fit']['alpha']:.3f}, "
-            f"β={bon['fit']['beta']:.3f}, R²={bon['fit']['r2']:.2f}",
-        }
-
-        def kept(design: str) -> bool:
-            entry = policy[design]
-            return bool(entry["gold_final"] >= 0.9 * entry["gold_peak"])
-
-        mitigations = [d for d in ("par", "ensemble_min") if d in policy]
-        if mitigations:
-            claims["PAR and ensemble-min keep gold near its peak where the plain RM does not"] = {
-                "met": all(kept(d) for d in mitigations) and not kept("rm"),
-                "detail": "; ".join(
-                    f"{d}: final {policy[d]['gold_final']:.3f} vs peak {policy[d]['gold_peak']:.3f}"
-                    for d in ("rm", *mitigations)
-                ),
-            }
-        hacked = [d for d, s in policy.items() if s["gold_fell"]]
-        total = sum(policy[d]["gold_fell"] for d in hacked)
-        early = sum(policy[d]["monitor_before_fall"] for d in hacked)
-        claims["the monitor fires before gold has fallen 10% from its peak"] = {
-            "met": total > 0 and early == total,
-            "detail": f"in {early} of {total} runs where gold fell 10% from its peak ("
-            + ", ".join(
-                f"{d}: {policy[d]['monitor_before_fall']}/{policy[d]['gold_fell']}" for d in hacked
-            )
-            + ")",
-        }
-    return claims
+    return table
 
 
 def _plot(folder: RunFolder, results: dict[str, Any]) -> list[str]:
@@ -320,12 +269,10 @@ class RmOveroptimization(Suite):
         if run["kind"] == "models":
             accuracy = ", ".join(f"{k} {v:.3f}" for k, v in run["accuracy"].items())
             return f"models seed {run['seed']}: pair accuracy {accuracy} ({run['seconds']:.0f}s)"
-        fired = run["monitor_step"]
         return (
             f"{run['design']} seed {run['seed']}: gold {run['gold_initial']:.3f} -> peak "
             f"{run['gold_peak']:.3f} -> {run['gold_final']:.3f}, proxy {run['proxy_initial']:.3f}"
-            f" -> {run['proxy_final']:.3f}, KL {run['kl_final']:.2f}, monitor "
-            f"{'step ' + str(fired) if fired is not None else 'silent'} ({run['seconds']:.0f}s)"
+            f" -> {run['proxy_final']:.3f}, KL {run['kl_final']:.2f} ({run['seconds']:.0f}s)"
         )
 
     def record(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -344,12 +291,15 @@ class RmOveroptimization(Suite):
             (r for r in results["runs"] if r["kind"] == "policy"),
             key=lambda r: (DESIGNS.index(r["design"]), r["seed"]),
         )
+        settings = results["settings"]
+        eval_n = settings["eval_prompts"] * settings["eval_samples"]
         model_summary = _models_summary(models)
-        policy_summary = _policy_summary(policy)
+        policy_summary = _policy_summary(policy, eval_n, settings["monitor_window"])
         return {
             "models": model_summary,
             "policy": policy_summary,
-            "claims": _claims(model_summary, policy_summary),
+            "monitor_windows": _monitor_windows(policy, eval_n),
+            "claims": judge(model_summary, policy_summary, settings["bon_prompts"]),
         }
 
     def plot(self, folder: RunFolder, results: dict[str, Any]) -> list[str]:

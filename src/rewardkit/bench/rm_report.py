@@ -64,8 +64,10 @@ def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
         "",
         f"{settings['bon_samples']} samples of each of {settings['bon_prompts']} held-out "
         "prompts; the expected gold (and the selector's own score) of the best of n, averaged "
-        "over all size-n subsets. d = √KL_bon, KL_bon = log n − (n−1)/n. Fit: gold gain "
-        "≈ d(α − βd).",
+        "over all size-n subsets. d = √KL_bon, KL_bon = log n − (n−1)/n, which is an upper "
+        "bound on the true KL when samples repeat (Beirami et al. 2024), as the tiny policy's "
+        "often do: the best-of-n d axis is not the RL one. Fit: gold gain ≈ d(α − βd). The "
+        "selector's own score can only rise with n, by construction.",
         "",
     ]
     bon = models["best_of_n"]
@@ -92,6 +94,7 @@ def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
     ]
     if "best_of_n.png" in plots:
         lines += ["![best-of-n](best_of_n.png)", ""]
+    window = settings["monitor_window"]
     lines += [
         "## RL against the proxy, and mitigations at equal steps",
         "",
@@ -99,36 +102,53 @@ def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
         f"{settings['learning_rate']:g}. Every {settings['eval_every']} steps: "
         f"{settings['eval_samples']} samples of each of {settings['eval_prompts']} held-out "
         "prompts, scored by the gold and by the plain proxy RM; d = √KL(π‖π_init), the KL "
-        "estimated from the same samples. Peak and final gold are on that curve; the monitor is "
-        "`HackingMonitor([ProxyGoldDivergence('optimized', 'gold', window=4)])` replayed over it "
-        "(the reward each design optimizes against the gold). An alert before gold peaks is "
-        "counted as a false alarm, not a detection: stopping there would give up the gain. "
-        "Fit: gold gain ≈ d(α − β log d).",
+        "estimated from the same samples (mean of log π − log π_init). Gold is judged on a "
+        "centred 3-point moving average, and a change counts only beyond 2 binomial standard "
+        "errors (`rewardkit.bench.rm_claims`): *gained* (peak above start), *fell* (below 90 % "
+        "of the peak, and the final value significantly below it), *kept* (gained, and the "
+        "final value within 10 % of the peak). The monitor is `HackingMonitor("
+        f"[ProxyGoldDivergence('optimized', 'gold', window={window}, tolerance=se)])` replayed "
+        "over the raw curve, the reward each design optimizes against the gold; an alert after "
+        "the peak of a run that fell is a detection, any other alert a false alarm. "
+        "Fit: gold gain ≈ d(α − β log d), per seed, medians.",
         "",
     ]
     header = [
-        "design", "gold start", "gold peak (step)", "gold final", "proxy start → final",
-        "KL final", "monitor fired (median step)", "gold fell 10% (median step)",
-        "fired first", "false alarms", "α", "β", "R²",
+        "design", "gold start", "gold peak (step)", "gold final", "gained / fell / kept",
+        "proxy start → final", "KL final", "monitor: in time / fell (median step)",
+        "false alarms", "α", "β", "R²",
     ]  # fmt: skip
     rows = []
     for design, entry in policy.items():
         rows.append([
-            design, _number(entry["gold_initial"]),
+            design, _number(entry["gold_start"]),
             f"{_number(entry['gold_peak'])} ({_step(entry['gold_peak_step'])})",
             _number(entry["gold_final"]),
+            f"{entry['gained']} / {entry['fell']} / {entry['kept']} of {entry['seeds']}",
             f"{_number(entry['proxy_initial'])} → {_number(entry['proxy_final'])}",
             _number(entry["kl_final"], 2),
-            f"{entry['monitor_fired']}/{entry['seeds']} ({_step(entry['monitor_step'])})",
-            f"{entry['gold_fell']}/{entry['seeds']} ({_step(entry['gold_fell_step'])})",
-            f"{entry['monitor_before_fall']}/{entry['gold_fell']}",
-            str(entry.get("monitor_false_alarms", 0)),
+            f"{entry['monitor_in_time']} / {entry['fell']} ({_step(entry['monitor_step'])})",
+            str(entry["false_alarms"]),
             _number(entry["fit"]["alpha"]), _number(entry["fit"]["beta"]),
             _number(entry["fit"]["r2"], 2),
         ])  # fmt: skip
     lines += [markdown_table(header, rows), ""]
     if "rl.png" in plots:
         lines += ["![RL](rl.png)", ""]
+    windows = results.get("monitor_windows", {})
+    if windows:
+        lines += [
+            "The monitor at other window lengths (evaluations; all runs):",
+            "",
+            markdown_table(
+                ["window", "in time / fell", "false alarms"],
+                [
+                    [w, f"{v['in_time']} / {v['fell']}", v["false_alarms"]]
+                    for w, v in windows.items()
+                ],
+            ),
+            "",
+        ]
     lines += ["Designs:", ""]
     lines += [f"- `{d}`: {designs[d]}" for d in policy]
     lines += [

@@ -229,7 +229,10 @@ class GRPOTrainer:
         return rewards, int(sampled)
 
     def _token_logprobs(self, model: Any, full: Any, attention: Any, width: int) -> tuple[Any, Any]:
-        logits = model(input_ids=full, attention_mask=attention).logits[:, width - 1 : -1]
+        # left-padded rows: positions count from the first real token, as in generate()
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        logits = model(input_ids=full, attention_mask=attention, position_ids=positions).logits
+        logits = logits[:, width - 1 : -1] / self.config.temperature  # the sampling distribution
         logprobs = logits.log_softmax(-1)
         targets = full[:, width:]
         chosen = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)

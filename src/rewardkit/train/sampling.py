@@ -8,7 +8,10 @@ every sample
 
 whose mean over samples y ~ π is an unbiased estimate of KL(π‖π_ref)
 (Schulman's k1 estimator, summed over the completion's tokens, the EOS
-included). The overoptimization lab reads d = √KL off it.
+included). The overoptimization lab reads d = √KL off it. Both models are
+read at the sampling temperature (π is the distribution the samples came
+from: plain ancestral sampling, no top-k, top-p or repetition penalty), and
+with the position ids ``generate`` gave left-padded prompts.
 
 Example:
     >>> from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
@@ -70,6 +73,7 @@ def sample_completions(
     token_ids: list[list[int]] = []
     lengths: list[int] = []
     ratios: list[float] = []
+    was_training = model.training
     model.eval()
     if reference is not None:
         reference.eval()
@@ -83,9 +87,9 @@ def sample_completions(
         attention = (ids != pad).long()
         with torch.no_grad():
             output = model.generate(
-                input_ids=ids, attention_mask=attention, do_sample=True, top_k=0,
-                temperature=temperature, max_new_tokens=max_new_tokens, pad_token_id=pad,
-                eos_token_id=eos,
+                input_ids=ids, attention_mask=attention, do_sample=True, top_k=0, top_p=1.0,
+                repetition_penalty=1.0, temperature=temperature, max_new_tokens=max_new_tokens,
+                pad_token_id=pad, eos_token_id=eos,
             )  # fmt: skip
             completion = output[:, width:]
             mask = torch.zeros(completion.shape, dtype=torch.float32)
@@ -99,14 +103,20 @@ def sample_completions(
                 ratios.extend([float("nan")] * len(completion))
                 continue
             full_attention = torch.cat([attention, mask.long()], dim=1)
-            own = _completion_logprobs(model, output, full_attention, width)
-            base = _completion_logprobs(reference, output, full_attention, width)
+            own = _completion_logprobs(model, output, full_attention, width, temperature)
+            base = _completion_logprobs(reference, output, full_attention, width, temperature)
             ratio = ((own - base) * mask).sum(1)
             ratios.extend(ratio.tolist())
+    model.train(was_training)
     return Samples(texts, token_ids, np.asarray(lengths), np.asarray(ratios, dtype=np.float64))
 
 
-def _completion_logprobs(model: Any, output: Any, attention: Any, width: int) -> Any:
-    """log p(token) of every completion token of ``output`` (prompts ``width`` wide)."""
-    logits = model(input_ids=output, attention_mask=attention).logits[:, width - 1 : -1]
+def _completion_logprobs(
+    model: Any, output: Any, attention: Any, width: int, temperature: float = 1.0
+) -> Any:
+    """log p(token) at ``temperature`` of every completion token of ``output`` (prompts
+    ``width`` wide, left padded: positions count from each row's first real token)."""
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=output, attention_mask=attention, position_ids=positions).logits
+    logits = logits[:, width - 1 : -1] / temperature
     return logits.log_softmax(-1).gather(-1, output[:, width:].unsqueeze(-1)).squeeze(-1)
