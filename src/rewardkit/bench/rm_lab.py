@@ -190,7 +190,7 @@ def _sampled_pairs(settings: LabSettings, seed: int, model: Any, tokenizer: Any)
     import torch
 
     from rewardkit.envs.arithmetic import task_problems
-    from rewardkit.train.sampling import sample_completions
+    from rewardkit.steer.sampling import sample_completions
 
     gold, k, budget = _gold(), settings.samples_per_prompt, _budget(settings)
     out: dict[str, Any] = {}
@@ -306,7 +306,7 @@ def _initial_samples(
     import torch
 
     from rewardkit.envs.arithmetic import task_problems
-    from rewardkit.train.sampling import sample_completions
+    from rewardkit.steer.sampling import sample_completions
 
     rows = task_problems(settings.task, settings.bon_prompts, seed=3000 + seed)
     k = settings.bon_samples
@@ -451,7 +451,7 @@ def _with_references(
     """``rows`` with a ``reference`` column: one completion of the initial policy each (PAR)."""
     import torch
 
-    from rewardkit.train.sampling import sample_completions
+    from rewardkit.steer.sampling import sample_completions
 
     torch.manual_seed(5000 + seed)
     texts = sample_completions(model, tokenizer, [r["prompt"] for r in rows], 1, budget).texts
@@ -467,7 +467,7 @@ def _evaluate(
     settings: LabSettings,
     rewards: Mapping[str, Any],
 ) -> dict[str, float]:
-    from rewardkit.train.sampling import sample_completions
+    from rewardkit.steer.sampling import sample_completions
 
     k = settings.eval_samples
     samples = sample_completions(

@@ -6,7 +6,7 @@ import torch
 
 from rewardkit.core.errors import CompositionError
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
-from rewardkit.train.sampling import _completion_logprobs, sample_completions
+from rewardkit.steer.sampling import _completion_logprobs, sample_completions
 
 
 @pytest.fixture(scope="module")
