@@ -156,9 +156,9 @@ class TermPotential:
     ) -> np.ndarray:
         """Rewards of ``texts`` (NaN where a prefix cannot be judged)."""
         complete = np.asarray(complete, dtype=bool)
-        rows = np.arange(len(texts)) if self.partial else np.flatnonzero(complete)
+        rows = (np.arange(len(texts)) if self.partial else np.flatnonzero(complete)).tolist()
         rewards = np.full(len(texts), np.nan)
-        if rows.size == 0:
+        if not rows:
             return rewards
         batch: dict[str, Any] = {
             "prompt": [prompts[i] for i in rows],
@@ -168,7 +168,7 @@ class TermPotential:
         for key, values in (columns or {}).items():
             batch[key] = [values[i] for i in rows]
         out = self.term(batch)
-        self.evaluations += int(rows.size)
+        self.evaluations += len(rows)
         scores = np.where(out.ok, out.total, np.nan)
         unscored = complete[rows] & np.isnan(scores)
         self.missing += int(unscored.sum())

@@ -240,7 +240,7 @@ def smc(
     rng = np.random.default_rng(config.seed)
     evaluations_before, missing_before = potential.evaluations, potential.missing
     particles = _Particles(model, tokenizer, prompts, config)
-    owner = np.repeat(np.arange(count), k)
+    owner = np.repeat(np.arange(count), k).tolist()
     expanded = {key: [values[i] for i in owner] for key, values in (columns or {}).items()}
     repeated_prompts = [prompts[i] for i in owner]
     state, log_w = FKState.start(count * k), np.zeros(count * k)
