@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     from rewardkit.cli.doctor import add_doctor_parser
 
     add_doctor_parser(commands)
+    from rewardkit.cli.steer import add_steer_parser
+
+    add_steer_parser(commands)
     bench = commands.add_parser(
         "bench",
         help="run a benchmark suite (see `rewardkit bench SUITE --help`)",
@@ -144,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rewardkit.cli.audit import run_audit
 
             return run_audit(args)
+        if args.command == "steer":
+            from rewardkit.cli.steer import run_steer
+
+            return run_steer(args)
         parser.print_help()
         return EXIT_USAGE
     except (SpecError, BatchError, RegistryError, CompositionError, ShapeError) as exc:

@@ -41,6 +41,7 @@ __all__ = [
     "TERMS",
     "ArithmeticAnswer",
     "NumericCloseness",
+    "StepCheck",
     "make_carry_problems",
     "make_problems",
     "sft_completion",
@@ -183,7 +184,60 @@ class NumericCloseness(_AnswerTerm):
         return max(0.0, 1.0 - abs(int(answer) - int(gold)) / self.scale)
 
 
+class StepCheck(RewardTerm):
+    """The lab task's step check, for prefixes as well as complete texts (SMC potentials).
+
+    A complete completion scores 1.0 if its answer is right, else 0.0 (no
+    answer: 0.0). A prefix (``partial`` True) scores the share of the
+    problem's steps (``partial_sums``) it has written correctly, in order, up
+    to its first wrong step; once it writes the answer, 0.0 as soon as the
+    answer digits so far stop being the start of the right answer. Steps still
+    being written do not count yet.
+
+    Example:
+        >>> check = StepCheck()
+        >>> batch = {"completion": ["13,1", "13,14,", "13,13,9>9", "13,13,9>933"],
+        ...          "partial_sums": [["13", "13", "9"]] * 4, "answer": ["933"] * 4,
+        ...          "partial": [True, True, True, False]}
+        >>> check(batch).total.round(3).tolist()
+        [0.333, 0.333, 1.0, 1.0]
+    """
+
+    scores_partial = True
+    columns = ("completion", "partial_sums", "answer", "partial")
+
+    def __init__(self, name: str = "steps") -> None:
+        super().__init__(name)
+
+    def _compute(self, batch: Batch) -> list[float | None]:
+        texts = get_column(batch, "completion")
+        steps_column = get_column(batch, "partial_sums")
+        answers = get_column(batch, "answer")
+        partial = batch.get("partial", [False] * len(texts))
+        out: list[float | None] = []
+        for text, steps, answer, is_prefix in zip(
+            texts, steps_column, answers, partial, strict=True
+        ):
+            text = completion_text(text)
+            if not is_prefix:
+                out.append(float(_final_answer(text) == str(answer)))
+                continue
+            work, _, written = text.partition(">")
+            if ">" in text and not str(answer).startswith(written.strip()):
+                out.append(0.0)
+                continue
+            done = work.split(",") if ">" in text else work.split(",")[:-1]
+            correct = 0
+            for got, want in zip(done, steps, strict=False):
+                if got != want:
+                    break
+                correct += 1
+            out.append(correct / max(len(steps), 1))
+        return out
+
+
 #: the global terms plus this task's answer terms, for the task's reward specs
 TERMS = Registry(parent=REGISTRY)
 TERMS.register("arith_answer", ArithmeticAnswer)
 TERMS.register("arith_closeness", NumericCloseness)
+TERMS.register("arith_steps", StepCheck)
