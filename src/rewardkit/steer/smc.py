@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -152,6 +153,9 @@ class _Particles:
         mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
         self.ids, self.attention = ids, mask.repeat_interleave(config.particles, 0)
         self.cache: Any = None
+        # transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns)
+        parameters = inspect.signature(model.forward).parameters
+        self.cache_argument = "cache" if "cache" in parameters else "past_key_values"
         self.logits = self._forward(self.ids)
         self.tokens: list[list[int]] = [[] for _ in range(len(ids))]
 
@@ -163,9 +167,10 @@ class _Particles:
             if self.config.use_cache:
                 out = self.model(
                     input_ids=new_ids, attention_mask=self.attention, use_cache=True,
-                    position_ids=positions[:, -new_ids.shape[1] :], past_key_values=self.cache,
+                    position_ids=positions[:, -new_ids.shape[1] :],
+                    **{self.cache_argument: self.cache},
                 )  # fmt: skip
-                self.cache = out.past_key_values
+                self.cache = out.get("cache", out.get("past_key_values"))
             else:
                 out = self.model(
                     input_ids=self.ids, attention_mask=self.attention, position_ids=positions,
