@@ -151,10 +151,12 @@ def test_an_indicator_potential_gives_the_exact_conditional_distribution(tiny):
     assert _chi_square_p(Counter(result.completions), expected, count) > 0.001
 
 
-def test_the_kv_cache_gives_what_recomputing_every_prefix_gives(tiny):
+@pytest.mark.parametrize("delimiter", [None, "b"])
+def test_the_kv_cache_gives_what_recomputing_every_prefix_gives(tiny, delimiter):
     tokenizer, model = tiny
     count_a = term(lambda completion: [c.count("a") / 4 for c in completion], name="a")
-    kwargs = {"particles": 6, "max_new_tokens": 8, "block_size": 2, "ess_threshold": 1.0}
+    kwargs = {"particles": 6, "max_new_tokens": 8, "block_size": 3, "ess_threshold": 1.0,
+              "delimiter": delimiter}  # fmt: skip
     cached = smc(model, tokenizer, ["a", "abba"], count_a, SMCConfig(**kwargs, seed=7))
     plain = smc(
         model, tokenizer, ["a", "abba"], count_a, SMCConfig(**kwargs, seed=7, use_cache=False)
@@ -163,6 +165,9 @@ def test_the_kv_cache_gives_what_recomputing_every_prefix_gives(tiny):
     for mine, theirs in zip(cached.weights, plain.weights, strict=True):
         np.testing.assert_allclose(mine, theirs, atol=1e-6)
     assert cached.tokens_generated == plain.tokens_generated
+    # every particle gets its whole budget unless it ended: waiting at a delimiter costs none
+    lengths = [len(tokenizer(p)["input_ids"]) for row in cached.particles for p in row]
+    assert max(lengths) <= 8
 
 
 def test_bad_input_gets_a_clear_error(tiny):

@@ -66,7 +66,7 @@ class SMCConfig:
 
     Attributes:
         particles: K, particles per prompt.
-        max_new_tokens: the completion budget per particle.
+        max_new_tokens: the completion budget of each particle, in tokens.
         block_size: tokens per block between reweightings.
         delimiter: a token that also ends a particle's block (e.g. ``","``).
         potential: ``difference``, ``max`` or ``sum`` (FK steering).
@@ -252,22 +252,24 @@ def smc(
     finished = np.zeros(count * k, dtype=bool)
     final_rewards = np.full(count * k, np.nan)
     result = SMCResult([], [], [], [], 0, 0, 0)
-    steps, block = 0, 0
-    while steps < config.max_new_tokens and not finished.all():
-        active = ~finished
+    lengths = np.zeros(count * k, dtype=int)
+    complete = np.zeros(count * k, dtype=bool)
+    block = 0
+    while not state.done.all():
+        active = ~complete
         for _ in range(config.block_size):
-            if steps >= config.max_new_tokens or not active.any():
+            if not active.any():
                 break
             sampled = particles.extend(active.copy(), generator).tolist()
             for i in np.flatnonzero(active):
                 particles.tokens[i].append(sampled[i])
+                lengths[i] += 1
                 result.tokens_generated += 1
                 if sampled[i] == particles.eos:
                     finished[i], active[i] = True, False
-                elif sampled[i] == delimiter:
+                elif sampled[i] == delimiter or lengths[i] >= config.max_new_tokens:
                     active[i] = False
-            steps += 1
-        complete = finished | (steps >= config.max_new_tokens)
+        complete = finished | (lengths >= config.max_new_tokens)
         group_done = np.repeat(complete.reshape(count, k).all(axis=1), k)
         texts = [_decode(tokenizer, t) for t in particles.tokens]
         # a term that cannot judge prefixes judges a prompt's particles together, once all
@@ -300,6 +302,7 @@ def smc(
             particles.select(order)
             state.select(order)
             finished, final_rewards = finished[order], final_rewards[order]
+            lengths, complete = lengths[order], complete[order]
         block += 1
     texts = [_decode(tokenizer, t) for t in particles.tokens]
     for p in range(count):
