@@ -42,6 +42,8 @@ __all__ = [
     "ArithmeticAnswer",
     "NumericCloseness",
     "StepCheck",
+    "StepConsistency",
+    "implied_answer",
     "make_carry_problems",
     "make_problems",
     "sft_completion",
@@ -236,8 +238,47 @@ class StepCheck(RewardTerm):
         return out
 
 
+def implied_answer(steps: list[str]) -> str | None:
+    """The sum that column sums written units first imply: each column's last digit, then the
+    last column's carry (``["13", "13", "9"]`` → ``"933"``); None if a step is not a number."""
+    if not steps or not all(step.isdigit() for step in steps):
+        return None
+    digits = [str(int(step) % 10) for step in steps]
+    carry = int(steps[-1]) // 10
+    return (str(carry) if carry else "") + "".join(reversed(digits))
+
+
+class StepConsistency(RewardTerm):
+    """1.0 if a worked completion's answer is the one its own column sums imply, else 0.0.
+
+    A verifier that does not know the gold: it checks the completion against
+    itself (a self-consistency check), so a wrong but consistent completion
+    passes. A completion without steps or without an answer is not applicable.
+
+    Example:
+        >>> StepConsistency()({"completion": ["13,13,9>933", "13,13,9>934", ">933"]}).total
+        array([ 1.,  0., nan])
+    """
+
+    columns = ("completion",)
+
+    def __init__(self, name: str = "consistent") -> None:
+        super().__init__(name)
+
+    def _compute(self, batch: Batch) -> list[float | None]:
+        out: list[float | None] = []
+        for text in get_column(batch, "completion"):
+            text = completion_text(text)
+            answer = _final_answer(text)
+            work = text.rsplit(">", 1)[0]
+            implied = implied_answer(work.split(",")) if work else None
+            out.append(None if answer is None or implied is None else float(answer == implied))
+        return out
+
+
 #: the global terms plus this task's answer terms, for the task's reward specs
 TERMS = Registry(parent=REGISTRY)
 TERMS.register("arith_answer", ArithmeticAnswer)
 TERMS.register("arith_closeness", NumericCloseness)
 TERMS.register("arith_steps", StepCheck)
+TERMS.register("arith_consistent", StepConsistency)
