@@ -62,6 +62,7 @@ SUITES: dict[str, str] = {
     "explore-minigrid": "rewardkit.bench.explore_minigrid:main",
     "sandbox": "rewardkit.bench.sandbox:main",
     "rm-overoptimization": "rewardkit.bench.rm_overoptimization:main",
+    "steer-lab": "rewardkit.bench.steer_lab:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).
