@@ -33,8 +33,8 @@ def _seed_record(seed, smc_accuracy):
 def _results(smc_accuracy):
     suite = SteerLab()
     runs = [_seed_record(s, smc_accuracy) for s in range(3)]
-    results = {"command": "x", "settings": vars(SteerSettings()) | {}, "seeds": 3, "runs": runs}
-    results["settings"] = {"task": "carries", "prompts": 100, "lam": 10.0, "bon_max": 8}
+    settings = {**vars(SteerSettings()), "bon_max": 8}
+    results = {"command": "x", "settings": settings, "seeds": 3, "runs": runs}
     results.update(suite.summarize(results))
     return suite, results
 
