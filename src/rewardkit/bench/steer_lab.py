@@ -98,10 +98,10 @@ def _methods(
     model: Any,
     tokenizer: Any,
     rows: list[dict[str, Any]],
-    full: bool = True,
+    rm: Any = None,
 ) -> list[dict[str, Any]]:
-    """Every method at every budget on ``rows``: accuracy and tokens per prompt (``full``
-    False: sampling and SMC-difference only)."""
+    """Every method at every budget on ``rows``: accuracy and tokens per prompt (without
+    ``rm``, the learned reward model: sampling and SMC-difference only)."""
     import torch
 
     from rewardkit.envs.arithmetic import StepCheck, StepConsistency
@@ -123,12 +123,9 @@ def _methods(
     start = time.monotonic()
     plain = sample_completions(model, tokenizer, prompts, 1, budget)
     add("sampling", 1, _accuracy(rows, plain.texts), plain.lengths.sum(), time.monotonic() - start)
+    full = rm is not None
     selectors = (
-        {
-            "bon_gold (oracle)": _gold(),
-            "bon_consistency": StepConsistency(),
-            "bon_rm": _learned_rm(settings, seed, model, tokenizer),
-        }
+        {"bon_gold (oracle)": _gold(), "bon_consistency": StepConsistency(), "bon_rm": rm}
         if full
         else {}
     )
@@ -163,7 +160,12 @@ def _max_tokens(settings: SteerSettings) -> int:
 
 
 def _overoptimization(
-    settings: SteerSettings, seed: int, model: Any, tokenizer: Any, rows: list[dict[str, Any]]
+    settings: SteerSettings,
+    seed: int,
+    model: Any,
+    tokenizer: Any,
+    rows: list[dict[str, Any]],
+    rm: Any,
 ) -> dict[str, Any]:
     """Gold of best-of-n under the learned RM and the consistency check, n = 1…bon_max."""
     import torch
@@ -185,8 +187,7 @@ def _overoptimization(
     gold = _gold()(batch).total.reshape(-1, k)
     ns = [n for n in (1, 2, 4, 8, 16, 32, 64, 128) if n <= k]
     curves = {}
-    for name, selector in (("rm", _learned_rm(settings, seed, model, tokenizer)),
-                           ("consistency", StepConsistency())):  # fmt: skip
+    for name, selector in (("rm", rm), ("consistency", StepConsistency())):
         scores = selector(batch).total.reshape(-1, k)
         curves[name] = {
             "n": ns,
@@ -234,16 +235,16 @@ def run_seed(unit: tuple[SteerSettings, int]) -> dict[str, Any]:
     rows = task_problems(settings.task, settings.prompts, seed=6000 + seed)
     large, tokenizer = models["large"]
     small, _ = models["small"]
-    records = _methods(settings, seed, large, tokenizer, rows)
+    rm = _learned_rm(settings, seed, large, tokenizer)
+    records = _methods(settings, seed, large, tokenizer, rows, rm)
     small_records = [
-        r for r in _methods(settings, seed, small, tokenizer, rows, full=False)
-        if r["method"] != "greedy"
-    ]  # fmt: skip
+        r for r in _methods(settings, seed, small, tokenizer, rows) if r["method"] != "greedy"
+    ]
     return {
         "seed": seed,
         "methods": records,
         "small": small_records,
-        "overoptimization": _overoptimization(settings, seed, large, tokenizer, rows),
+        "overoptimization": _overoptimization(settings, seed, large, tokenizer, rows, rm),
         "overhead": _overhead(settings, large, tokenizer, rows),
         "seconds": time.monotonic() - start,
     }
