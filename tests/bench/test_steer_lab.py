@@ -9,7 +9,7 @@ def _seed_record(seed, smc_accuracy):
         {"method": "sampling", "budget": 1, "accuracy": 0.10, "tokens": 12.0, "seconds": 1.0},
     ]
     for n in BUDGETS[1:]:
-        for name, accuracy in (("bon_gold (oracle)", 0.5), ("bon_consistency", 0.2),
+        for name, accuracy in (("bon_gold (oracle)", 0.25), ("bon_consistency", 0.2),
                                ("bon_rm", 0.15)):  # fmt: skip
             methods.append({"method": name, "budget": n, "accuracy": accuracy + seed * 0.01,
                             "tokens": 12.0 * n, "seconds": 1.0})  # fmt: skip
@@ -42,7 +42,7 @@ def _results(smc_accuracy):
 def test_claims_follow_the_medians():
     suite, results = _results(smc_accuracy=0.3)
     claims = {name.split(" (")[0]: c["met"] for name, c in results["claims"].items()}
-    assert claims["SMC beats best-of-N at equal tokens"]  # 0.3 vs the best baseline 0.21
+    assert claims["SMC beats best-of-N at equal tokens"]  # 0.3 vs the oracle best-of-N 0.26
     assert claims["FK steering lets a smaller model match or beat a larger model's sampling"]
     assert claims["best-of-n under rm improves then hurts gold past some n"]
     assert claims["SMC bookkeeping costs <= 30 % of the sampling time per token"]

@@ -128,13 +128,20 @@ def _chi_square_p(observed: Counter, expected: dict, count: int) -> float:
     return float(1 - torch.special.gammainc(torch.tensor(dof / 2), torch.tensor(stat / 2)))
 
 
-def test_a_constant_potential_gives_plain_sampling(tiny):
+@pytest.mark.parametrize("delimiter", [None, "a", "b"])
+def test_a_constant_potential_gives_plain_sampling(tiny, delimiter):
+    from rewardkit.steer import TermPotential
+
     tokenizer, model = tiny
     constant = term(lambda completion: [1.0] * len(completion), name="constant")
     count = 1500
-    config = SMCConfig(particles=4, max_new_tokens=2, block_size=1, ess_threshold=1.0, seed=4)
-    result = smc(model, tokenizer, ["ab"] * count, constant, config)
-    assert result.resampled  # threshold 1: uniform weights are resampled too
+    config = SMCConfig(
+        particles=4, max_new_tokens=2, block_size=1 if delimiter is None else 2,
+        ess_threshold=1.0, delimiter=delimiter,
+        resampling="multinomial", seed=4,
+    )  # fmt: skip
+    result = smc(model, tokenizer, ["ab"] * count, TermPotential(constant, partial=True), config)
+    assert result.reorders > 0  # particles were really resampled, the cache really moved
     expected = _exact(model, tokenizer, "ab", 2)
     assert _chi_square_p(Counter(result.completions), expected, count) > 0.001
 
@@ -153,15 +160,18 @@ def test_an_indicator_potential_gives_the_exact_conditional_distribution(tiny):
 
 @pytest.mark.parametrize("delimiter", [None, "b"])
 def test_the_kv_cache_gives_what_recomputing_every_prefix_gives(tiny, delimiter):
+    from rewardkit.steer import TermPotential
+
     tokenizer, model = tiny
     count_a = term(lambda completion: [c.count("a") / 4 for c in completion], name="a")
-    kwargs = {"particles": 6, "max_new_tokens": 8, "block_size": 3, "ess_threshold": 1.0,
-              "delimiter": delimiter}  # fmt: skip
-    cached = smc(model, tokenizer, ["a", "abba"], count_a, SMCConfig(**kwargs, seed=7))
+    potential = TermPotential(count_a, partial=True)
+    kwargs = {"particles": 6, "max_new_tokens": 8, "block_size": 3, "delimiter": delimiter,
+              "resampling": "multinomial", "lam": 3.0}  # fmt: skip
+    cached = smc(model, tokenizer, ["a", "abba"], potential, SMCConfig(**kwargs, seed=7))
     plain = smc(
-        model, tokenizer, ["a", "abba"], count_a, SMCConfig(**kwargs, seed=7, use_cache=False)
+        model, tokenizer, ["a", "abba"], potential, SMCConfig(**kwargs, seed=7, use_cache=False)
     )
-    assert cached.resampled and cached.particles == plain.particles
+    assert cached.reorders > 0 and cached.particles == plain.particles
     for mine, theirs in zip(cached.weights, plain.weights, strict=True):
         np.testing.assert_allclose(mine, theirs, atol=1e-6)
     assert cached.tokens_generated == plain.tokens_generated

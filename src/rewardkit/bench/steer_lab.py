@@ -23,6 +23,7 @@ Run: ``rewardkit bench steer-lab --jobs 2`` (``--quick``: one seed, 30 prompts).
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -199,23 +200,29 @@ def _overoptimization(
 def _overhead(
     settings: SteerSettings, model: Any, tokenizer: Any, rows: list[dict[str, Any]]
 ) -> dict[str, float]:
-    """Seconds per generated token: SMC (constant potential, 16 particles) vs plain sampling."""
+    """Seconds per generated token: SMC as the lab runs it (the step-check potential, one block
+    per step, 16 particles) against plain sampling of 16 completions per prompt."""
     import torch
 
-    from rewardkit.core import constant
+    from rewardkit.envs.arithmetic import StepCheck
     from rewardkit.steer import SMCConfig, sample_completions, smc
 
     prompts, budget = [r["prompt"] for r in rows], _max_tokens(settings)
+    columns = {
+        "answer": [r["answer"] for r in rows],
+        "partial_sums": [r["partial_sums"] for r in rows],
+    }
     torch.manual_seed(0)
     start = time.monotonic()
     plain = sample_completions(model, tokenizer, prompts, 16, budget)
     plain_rate = (time.monotonic() - start) / plain.lengths.sum()
-    config = SMCConfig(particles=16, max_new_tokens=budget, block_size=4, ess_threshold=1.0)
+    config = SMCConfig(particles=16, max_new_tokens=budget, block_size=budget, delimiter=",",
+                       lam=settings.lam)  # fmt: skip
     start = time.monotonic()
-    steered = smc(model, tokenizer, prompts, constant(1.0), config)
+    steered = smc(model, tokenizer, prompts, StepCheck(), config, columns)
     smc_rate = (time.monotonic() - start) / steered.tokens_generated
     return {"sampling_s_per_token": plain_rate, "smc_s_per_token": smc_rate,
-            "ratio": smc_rate / plain_rate}  # fmt: skip
+            "ratio": smc_rate / plain_rate, "reorders": float(steered.reorders)}  # fmt: skip
 
 
 def run_seed(unit: tuple[SteerSettings, int]) -> dict[str, Any]:
@@ -274,21 +281,24 @@ def _claims(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     table, small = results["table"], results["small_table"]
     top = str(BUDGETS[-1])
     claims: dict[str, dict[str, Any]] = {}
-    smc_best = max((f"smc_steps_{k}" for k in FK_KINDS if f"smc_steps_{k}" in table),
-                   key=lambda m: table[m][top]["accuracy"])  # fmt: skip
+    # pre-registered: FK's difference potential (the paper's text setting); the others are shown
+    smc_name = "smc_steps_difference"
+    ours, oracle = table[smc_name][top], table["bon_gold (oracle)"][top]
+    gain = ours["accuracy"] / oracle["accuracy"] - 1 if oracle["accuracy"] > 0 else math.nan
+    token_ratio = ours["tokens"] / oracle["tokens"]
     baselines = {m: table[m][top]["accuracy"] for m in ("bon_consistency", "bon_rm") if m in table}
-    baselines["sampling"] = table["sampling"]["1"]["accuracy"]
-    best_name = max(baselines, key=lambda m: baselines[m])
-    ours, theirs = table[smc_best][top]["accuracy"], baselines[best_name]
-    gain = ours / theirs - 1 if theirs > 0 else float("inf")
+    others = ", ".join(f"{m} {a:.3f}" for m, a in baselines.items())
+    kinds = ", ".join(f"{k} {table[f'smc_steps_{k}'][top]['accuracy']:.3f}" for k in FK_KINDS)
     claims["SMC beats best-of-N at equal tokens (Sampling for Quality: +9-15 % over the best "
            "sampling baseline)"] = {
-        "met": gain >= 0.09,
-        "detail": f"{smc_best} at {top} particles: {ours:.3f} ({table[smc_best][top]['tokens']:.0f}"
-        f" tokens/prompt) vs the best non-oracle baseline {best_name}: {theirs:.3f} "
-        f"({gain:+.0%}); the oracle best-of-{top} reaches "
-        f"{table['bon_gold (oracle)'][top]['accuracy']:.3f}. The SMC potential checks the running "
-        "column sums against the reference ones: it is a process oracle.",
+        "met": bool(gain >= 0.09 and 0.8 <= token_ratio <= 1.25),
+        "detail": f"{smc_name} with {top} particles: {ours['accuracy']:.3f} "
+        f"({ours['tokens']:.0f} tokens/prompt) vs best-of-{top} by the gold verifier "
+        f"{oracle['accuracy']:.3f} ({oracle['tokens']:.0f}): {gain:+.0%} at {token_ratio:.2f}x "
+        f"the tokens. Both know the gold: SMC's step check compares the running column sums "
+        f"with the reference ones and its final reward is the gold verdict (a process oracle); "
+        f"best-of-N by the gold is an outcome oracle. Non-oracle best-of-{top}: {others}; "
+        f"FK potentials: {kinds}.",
     }  # fmt: skip
     large_sampling = table["sampling"]["1"]["accuracy"]
     small_fk = {
@@ -316,7 +326,7 @@ def _claims(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
             f"{gold[-1]:.3f} at n={curve['n'][-1]} (se {se:.3f})",
         }
     ratio = results["overhead"]["ratio"]
-    claims["SMC bookkeeping costs <= 30 % of the sampling time per token"] = {
+    claims["SMC bookkeeping costs <= 30 % of the sampling time per token (as the lab runs it)"] = {
         "met": ratio <= 1.3,
         "detail": f"SMC {results['overhead']['smc_s_per_token'] * 1e3:.3f} ms/token vs "
         f"sampling {results['overhead']['sampling_s_per_token'] * 1e3:.3f} ms/token "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -92,13 +93,14 @@ def run_steer(args: argparse.Namespace) -> int:
     tokens = evaluations = 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
-        for chunk in progress(chunks, f"steer ({args.method})", total=len(chunks)):
+        for number, chunk in enumerate(progress(chunks, f"steer ({args.method})", len(chunks))):
+            seed = args.seed + number  # each chunk its own draws
             prompts = [r["prompt"] for r in chunk]
             columns = {k: [r.get(k) for r in chunk] for k in chunk[0] if k != "prompt"}
             if args.method == "bon":
                 picked = best_of_n(
                     model, tokenizer, prompts, reward, args.n, args.max_new_tokens,
-                    columns=columns, seed=args.seed,
+                    columns=columns, seed=seed,
                 )  # fmt: skip
                 tokens += picked.tokens_generated
                 evaluations += picked.reward_evaluations
@@ -110,13 +112,17 @@ def run_steer(args: argparse.Namespace) -> int:
                         "samples": samples, "scores": [_number(s) for s in scores],
                     }) + "\n")  # fmt: skip
             else:
-                result = smc(model, tokenizer, prompts, potential, config, columns)
+                result = smc(
+                    model, tokenizer, prompts, potential, replace(config, seed=seed), columns
+                )
                 tokens += result.tokens_generated
                 evaluations += result.potential_evaluations
                 for index, row in enumerate(chunk):
                     chosen = result.completions[index]
+                    pick = result.particles[index].index(chosen)
                     out.write(json.dumps({
                         **row, "completion": chosen,
+                        "score": _number(result.rewards[index][pick]),
                         "particles": result.particles[index],
                         "weights": [float(w) for w in result.weights[index]],
                         "rewards": [_number(r) for r in result.rewards[index]],

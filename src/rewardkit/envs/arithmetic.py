@@ -198,7 +198,7 @@ class StepCheck(RewardTerm):
 
     Example:
         >>> check = StepCheck()
-        >>> batch = {"completion": ["13,1", "13,14,", "13,13,9>9", "13,13,9>933"],
+        >>> batch = {"completion": ["13,1", "13,14,", "13,13,9=9", "13,13,9>933"],
         ...          "partial_sums": [["13", "13", "9"]] * 4, "answer": ["933"] * 4,
         ...          "partial": [True, True, True, False]}
         >>> check(batch).total.round(3).tolist()
@@ -228,7 +228,8 @@ class StepCheck(RewardTerm):
             if ">" in text and not str(answer).startswith(written.strip()):
                 out.append(0.0)
                 continue
-            done = work.split(",") if ">" in text else work.split(",")[:-1]
+            work = work.split("=")[0]  # a restated answer after the steps is not a step
+            done = work.split(",") if ">" in text or "=" in text else work.split(",")[:-1]
             correct = 0
             for got, want in zip(done, steps, strict=False):
                 if got != want:
@@ -256,8 +257,9 @@ class StepConsistency(RewardTerm):
     passes. A completion without steps or without an answer is not applicable.
 
     Example:
-        >>> StepConsistency()({"completion": ["13,13,9>933", "13,13,9>934", ">933"]}).total
-        array([ 1.,  0., nan])
+        >>> batch = {"completion": ["13,13,9>933", "13,13,9=933>933", "13,13,9>934", ">933"]}
+        >>> StepConsistency()(batch).total
+        array([ 1.,  1.,  0., nan])
     """
 
     columns = ("completion",)
@@ -270,7 +272,7 @@ class StepConsistency(RewardTerm):
         for text in get_column(batch, "completion"):
             text = completion_text(text)
             answer = _final_answer(text)
-            work = text.rsplit(">", 1)[0]
+            work = text.rsplit(">", 1)[0].split("=")[0]  # without a restated answer
             implied = implied_answer(work.split(",")) if work else None
             out.append(None if answer is None or implied is None else float(answer == implied))
         return out

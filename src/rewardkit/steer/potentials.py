@@ -20,8 +20,9 @@ FK steering: one that completes early (EOS) keeps its final text and keeps
 receiving potentials from its reward, and every particle of the prompt is
 corrected together once all are complete (``final``), so a particle is never
 favoured merely for finishing first. A reward of NaN (a term that cannot
-judge a prefix) is neutral: G_t = 1 at that step, and the particle's reward
-history skips it.
+judge a prefix) adds nothing to the particle's reward history: under
+``difference`` its G_t is 1; under ``max`` and ``sum`` it is built from the
+history so far.
 
 :func:`fk_log_potential` is the pure step; :class:`TermPotential` turns any
 rewardkit term into the rewards of particles' texts (see its docs for the

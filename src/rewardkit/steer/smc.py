@@ -73,7 +73,8 @@ class SMCConfig:
         lam: λ, the strength of exp(λ r).
         ess_threshold: resample when ESS < ess_threshold · K (0: never, 1: always).
         resampling: ``systematic`` or ``multinomial``.
-        temperature: sampling temperature of the proposal.
+        temperature: sampling temperature of the proposal; with T ≠ 1 the particles target
+            p_T(y | x) · exp(λ r) for the tempered model p_T (no correction to p is applied).
         select: return the particle drawn by weight (``sample``) or the heaviest (``argmax``).
         seed: seeds token sampling and resampling.
         use_cache: keep the KV cache (False recomputes every prefix).
@@ -113,7 +114,8 @@ class SMCResult:
     """Per prompt: the chosen completion, every particle, their weights and rewards.
 
     ``ess`` holds each prompt's ESS after each block (before resampling),
-    ``resampled`` the (block, prompt) pairs that were resampled.
+    ``resampled`` the (block, prompt) pairs that were resampled, ``reorders``
+    the resamplings that changed which particles survive (the KV cache moved).
     """
 
     completions: list[str]
@@ -125,6 +127,7 @@ class SMCResult:
     missing_rewards: int
     ess: list[list[float]] = field(default_factory=list)
     resampled: list[tuple[int, int]] = field(default_factory=list)
+    reorders: int = 0
 
 
 def _token_id(tokenizer: Any, text: str | None) -> int | None:
@@ -188,7 +191,8 @@ class _Particles:
         step = torch.where(mask, sampled, torch.full_like(sampled, self.pad))
         self.ids = torch.cat([self.ids, step[:, None]], dim=1)
         self.attention = torch.cat([self.attention, mask.long()[:, None]], dim=1)
-        self.logits = self._forward(step[:, None])
+        # a waiting particle keeps the logits of its last real token, not the padding's
+        self.logits = torch.where(mask[:, None], self._forward(step[:, None]), self.logits)
         return sampled
 
     def select(self, order: np.ndarray) -> None:
@@ -275,8 +279,9 @@ def smc(
         # a term that cannot judge prefixes judges a prompt's particles together, once all
         # are complete: an early finisher is not weighted before the others can be
         judged = np.ones(count * k, dtype=bool) if potential.partial else group_done
-        judged &= ~state.done
-        rewards = np.full(count * k, np.nan)
+        known = complete & ~np.isnan(final_rewards)  # a complete text is scored once
+        judged &= ~state.done & ~known
+        rewards = np.where(known & ~state.done, final_rewards, np.nan)
         if judged.any():
             rows = np.flatnonzero(judged)
             rewards[rows] = potential(
@@ -299,6 +304,7 @@ def smc(
                 result.resampled.append((block, p))
         result.ess.append(ess)
         if not np.array_equal(order, np.arange(count * k)):
+            result.reorders += 1
             particles.select(order)
             state.select(order)
             finished, final_rewards = finished[order], final_rewards[order]
