@@ -275,7 +275,6 @@ def smc(
                     active[i] = False
         complete = finished | (lengths >= config.max_new_tokens)
         group_done = np.repeat(complete.reshape(count, k).all(axis=1), k)
-        texts = [_decode(tokenizer, t) for t in particles.tokens]
         # a term that cannot judge prefixes judges a prompt's particles together, once all
         # are complete: an early finisher is not weighted before the others can be
         judged = np.ones(count * k, dtype=bool) if potential.partial else group_done
@@ -286,7 +285,7 @@ def smc(
             rows = np.flatnonzero(judged)
             rewards[rows] = potential(
                 [repeated_prompts[i] for i in rows],
-                [texts[i] for i in rows],
+                [_decode(tokenizer, particles.tokens[i]) for i in rows],
                 complete[rows],
                 {key: [values[i] for i in rows] for key, values in expanded.items()},
             )
