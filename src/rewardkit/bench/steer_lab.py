@@ -97,6 +97,8 @@ def _learned_rm(settings: SteerSettings, seed: int, model: Any, tokenizer: Any) 
 
     lab = replace(LabSettings(), task=settings.task, pair_prompts=600, held_out_prompts=20)
     pairs = _sampled_pairs(lab, seed, model, tokenizer)["train"]
+    if not pairs:
+        raise RuntimeError(f"seed {seed}: the policy's samples gave no (correct, incorrect) pair")
     return RewardModelTerm(model=_fit_preference(pairs[: settings.rm_pairs], 3.0, seed), name="rm")
 
 
