@@ -6,7 +6,7 @@ import torch
 
 from rewardkit.core.errors import CompositionError
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
-from rewardkit.steer.sampling import _completion_logprobs, sample_completions
+from rewardkit.steer.sampling import completion_log_probs, sample_completions
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,8 @@ def test_log_ratio_is_the_summed_token_log_ratio_of_each_sample(tiny):
     attention = torch.ones_like(ids)
     width = len(prompt)
     with torch.no_grad():
-        mine = _completion_logprobs(model, ids, attention, width).sum()
-        theirs = _completion_logprobs(other, ids, attention, width).sum()
+        mine = completion_log_probs(model, ids, attention, width)[0].sum()
+        theirs = completion_log_probs(other, ids, attention, width)[0].sum()
     assert samples.log_ratio[0] == pytest.approx(float(mine - theirs), abs=1e-4)
     assert samples.log_ratio.mean() > 0  # KL(π‖π_ref) > 0 for different models
     same = sample_completions(model, tokenizer, ["12+3="], k=4, max_new_tokens=4, reference=model)
@@ -61,8 +61,8 @@ def test_left_padded_prompts_get_the_log_ratio_they_would_get_alone(tiny):
         attention = torch.ones_like(ids)
         with torch.no_grad():
             alone = (
-                _completion_logprobs(model, ids, attention, len(prompt)).sum()
-                - _completion_logprobs(other, ids, attention, len(prompt)).sum()
+                completion_log_probs(model, ids, attention, len(prompt))[0].sum()
+                - completion_log_probs(other, ids, attention, len(prompt))[0].sum()
             )
         assert samples.log_ratio[index] == pytest.approx(float(alone), abs=1e-4)
 
@@ -82,7 +82,7 @@ def test_the_log_ratio_is_read_at_the_sampling_temperature_and_training_mode_is_
     attention = torch.ones_like(ids)
     with torch.no_grad():
         tempered = (
-            _completion_logprobs(model, ids, attention, len(prompt), 0.5).sum()
-            - _completion_logprobs(other, ids, attention, len(prompt), 0.5).sum()
+            completion_log_probs(model, ids, attention, len(prompt), 0.5)[0].sum()
+            - completion_log_probs(other, ids, attention, len(prompt), 0.5)[0].sum()
         )
     assert samples.log_ratio[0] == pytest.approx(float(tempered), abs=1e-4)

@@ -37,7 +37,11 @@ __all__ = [
     "LabSettings",
     "ModelsUnit",
     "PolicyUnit",
+    "completion_budget",
+    "fit_preference",
+    "gold_term",
     "preference_pairs",
+    "sampled_pairs",
     "train_models",
     "train_policy",
 ]
@@ -126,16 +130,18 @@ class PolicyUnit:
     kind: str = field(default="policy", init=False)
 
 
-def _gold() -> Any:
+def gold_term() -> Any:
+    """The lab task's gold verifier: 1 for the right answer, 0 otherwise (no answer: 0)."""
     from rewardkit.envs.arithmetic import ArithmeticAnswer
 
     return ArithmeticAnswer(missing_score=0.0, name="gold")
 
 
-def _budget(settings: LabSettings) -> int:
+def completion_budget(task: str) -> int:
+    """The lab task's completion budget (max new tokens), as grpo-lab sets it."""
     from rewardkit.bench.grpo_lab import TASK_SETTINGS
 
-    return TASK_SETTINGS[settings.task]["max_new_tokens"]
+    return TASK_SETTINGS[task]["max_new_tokens"]
 
 
 def _policy(settings: LabSettings) -> tuple[Any, Any]:
@@ -186,13 +192,13 @@ def preference_pairs(
     return pairs
 
 
-def _sampled_pairs(settings: LabSettings, seed: int, model: Any, tokenizer: Any) -> dict[str, Any]:
+def sampled_pairs(settings: LabSettings, seed: int, model: Any, tokenizer: Any) -> dict[str, Any]:
     import torch
 
     from rewardkit.envs.arithmetic import task_problems
     from rewardkit.steer.sampling import sample_completions
 
-    gold, k, budget = _gold(), settings.samples_per_prompt, _budget(settings)
+    gold, k, budget = gold_term(), settings.samples_per_prompt, completion_budget(settings.task)
     out: dict[str, Any] = {}
     for split, count, offset, noise in (
         ("train", settings.pair_prompts, 1000, settings.label_noise),
@@ -211,7 +217,7 @@ def _member_names(settings: LabSettings) -> list[str]:
     return [f"member-{m}" for m in range(settings.ensemble_size)]
 
 
-def _fit_preference(pairs: list[dict[str, Any]], epochs: float, seed: int) -> Any:
+def fit_preference(pairs: list[dict[str, Any]], epochs: float, seed: int) -> Any:
     from rewardkit.envs.arithmetic import ALPHABET
     from rewardkit.models import PreferenceRewardModel, RewardModelTraining
 
@@ -228,13 +234,13 @@ def _fit_all(settings: LabSettings, seed: int, pairs: list[dict[str, Any]]) -> d
     folder = settings.models_dir(seed)
     small, large = pairs[: settings.small_pairs], pairs[: settings.large_pairs]
     models: dict[str, Any] = {
-        "rm_small": _fit_preference(small, settings.rm_epochs, seed),
-        "rm": _fit_preference(large, settings.rm_epochs, seed),
+        "rm_small": fit_preference(small, settings.rm_epochs, seed),
+        "rm": fit_preference(large, settings.rm_epochs, seed),
     }
     rng = np.random.default_rng(seed)
     for index, name in enumerate(_member_names(settings)):
         bootstrap = [large[i] for i in rng.integers(0, len(large), len(large))]
-        models[name] = _fit_preference(bootstrap, settings.rm_epochs, 100 * seed + index + 1)
+        models[name] = fit_preference(bootstrap, settings.rm_epochs, 100 * seed + index + 1)
     generative = GenerativeRewardModel.tiny(ALPHABET, seed=seed)
     generative.fit(
         yes_no_examples(large), GenerativeTraining(epochs=settings.generative_epochs, seed=seed)
@@ -311,7 +317,9 @@ def _initial_samples(
     rows = task_problems(settings.task, settings.bon_prompts, seed=3000 + seed)
     k = settings.bon_samples
     torch.manual_seed(3000 + seed)
-    texts = sample_completions(model, tokenizer, [r["prompt"] for r in rows], k, _budget(settings))
+    texts = sample_completions(
+        model, tokenizer, [r["prompt"] for r in rows], k, completion_budget(settings.task)
+    )
     return _batch(rows, texts.texts, k)
 
 
@@ -320,7 +328,7 @@ def _best_of_n(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Best-of-n curves of every selector, and the scoring throughput of the RMs."""
     k = settings.bon_samples
-    gold = _gold()(batch).total.reshape(-1, k)
+    gold = gold_term()(batch).total.reshape(-1, k)
     scores = {"gold": gold}
     seconds: dict[str, float] = {}
     for name, term in terms.items():
@@ -395,7 +403,7 @@ def train_models(unit: ModelsUnit) -> dict[str, Any]:
     settings, seed = unit.settings, unit.seed
     start = time.monotonic()
     model, tokenizer = _policy(settings)
-    data = _sampled_pairs(settings, seed, model, tokenizer)
+    data = sampled_pairs(settings, seed, model, tokenizer)
     pairs, held_out = data["train"], data["held_out"]
     if len(pairs) < settings.large_pairs:
         raise RuntimeError(
@@ -432,12 +440,12 @@ def train_models(unit: ModelsUnit) -> dict[str, Any]:
     }
 
 
-def _design_reward(settings: LabSettings, design: str, seed: int) -> Any:
+def _design_reward(design: str, terms: Mapping[str, Any]) -> Any:
+    """What ``design`` optimizes, built from the seed's learned rewards ``terms``."""
     from rewardkit.shaping.par import preference_as_reward
 
     if design == "gold":
-        return _gold()
-    terms = reward_terms(settings, seed)
+        return gold_term()
     if design in ("rm", "rm_dr", "kl_penalty"):
         return terms["rm"]
     if design in ("par", "par_dr"):
@@ -471,7 +479,12 @@ def _evaluate(
 
     k = settings.eval_samples
     samples = sample_completions(
-        model, tokenizer, [r["prompt"] for r in rows], k, _budget(settings), reference=reference
+        model,
+        tokenizer,
+        [r["prompt"] for r in rows],
+        k,
+        completion_budget(settings.task),
+        reference=reference,
     )
     batch = _batch(rows, samples.texts, k)
     batch["reference"] = [r["reference"] for r in rows for _ in range(k)]
@@ -495,13 +508,14 @@ def train_policy(unit: PolicyUnit) -> dict[str, Any]:
     start = time.monotonic()
     model, tokenizer = _policy(settings)
     initial = copy.deepcopy(model).eval()
-    budget = _budget(settings)
+    budget = completion_budget(settings.task)
     train_rows = task_problems(settings.task, 2000, seed=seed + 17)
     eval_rows = task_problems(settings.task, settings.eval_prompts, seed=99_999)
     train_rows = _with_references(train_rows, initial, tokenizer, budget, seed)
     eval_rows = _with_references(eval_rows, initial, tokenizer, budget, seed + 1)
-    optimized = _design_reward(settings, design, seed)
-    rewards = {"gold": _gold(), "proxy": reward_terms(settings, seed)["rm"], "optimized": optimized}
+    terms = reward_terms(settings, seed)
+    optimized = _design_reward(design, terms)
+    rewards = {"gold": gold_term(), "proxy": terms["rm"], "optimized": optimized}
     config = GRPOConfig(
         steps=settings.steps, prompts_per_step=8, group_size=8, max_new_tokens=budget,
         learning_rate=settings.learning_rate, seed=seed, loss_aggregation="token_mean",

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.bench.rm_claims import median
+from rewardkit.bench.rm_lab import completion_budget, gold_term
 from rewardkit.bench.runner import (
     RunFolder,
     Suite,
@@ -78,28 +79,22 @@ def _models(settings: SteerSettings) -> dict[str, tuple[Any, Any]]:
     return {"large": load_or_train_warm_start(large), "small": load_or_train_warm_start(small)}
 
 
-def _gold() -> Any:
-    from rewardkit.envs.arithmetic import ArithmeticAnswer
-
-    return ArithmeticAnswer(missing_score=0.0, name="gold")
-
-
 def _accuracy(rows: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> float:
     batch = {"completion": list(texts), "answer": [r["answer"] for r in rows]}
-    return float(np.mean(_gold()(batch).total))
+    return float(np.mean(gold_term()(batch).total))
 
 
 def _learned_rm(settings: SteerSettings, seed: int, model: Any, tokenizer: Any) -> Any:
     """A Bradley–Terry RM on the policy's own (correct, incorrect) pairs, as in
     rm-overoptimization."""
-    from rewardkit.bench.rm_lab import LabSettings, _fit_preference, _sampled_pairs
+    from rewardkit.bench.rm_lab import LabSettings, fit_preference, sampled_pairs
     from rewardkit.models import RewardModelTerm
 
     lab = replace(LabSettings(), task=settings.task, pair_prompts=600, held_out_prompts=20)
-    pairs = _sampled_pairs(lab, seed, model, tokenizer)["train"]
+    pairs = sampled_pairs(lab, seed, model, tokenizer)["train"]
     if not pairs:
         raise RuntimeError(f"seed {seed}: the policy's samples gave no (correct, incorrect) pair")
-    return RewardModelTerm(model=_fit_preference(pairs[: settings.rm_pairs], 3.0, seed), name="rm")
+    return RewardModelTerm(model=fit_preference(pairs[: settings.rm_pairs], 3.0, seed), name="rm")
 
 
 def _methods(
@@ -118,7 +113,7 @@ def _methods(
     from rewardkit.steer import SMCConfig, best_of_n, sample_completions, smc
     from rewardkit.train.grpo import evaluate_greedy
 
-    prompts, budget = [r["prompt"] for r in rows], _max_tokens(settings)
+    prompts, budget = [r["prompt"] for r in rows], completion_budget(settings.task)
     count = len(rows)
     records = []
 
@@ -127,7 +122,7 @@ def _methods(
                         "tokens": tokens / count, "seconds": seconds})  # fmt: skip
 
     start = time.monotonic()
-    greedy = evaluate_greedy(model, tokenizer, rows, _gold(), budget)
+    greedy = evaluate_greedy(model, tokenizer, rows, gold_term(), budget)
     add("greedy", 1, greedy.accuracy, greedy.mean_length * count, time.monotonic() - start)
     torch.manual_seed(seed)
     start = time.monotonic()
@@ -135,7 +130,7 @@ def _methods(
     add("sampling", 1, _accuracy(rows, plain.texts), plain.lengths.sum(), time.monotonic() - start)
     full = rm is not None
     selectors = (
-        {"bon_gold (oracle)": _gold(), "bon_consistency": StepConsistency(), "bon_rm": rm}
+        {"bon_gold (oracle)": gold_term(), "bon_consistency": StepConsistency(), "bon_rm": rm}
         if full
         else {}
     )
@@ -163,12 +158,6 @@ def _methods(
     return records
 
 
-def _max_tokens(settings: SteerSettings) -> int:
-    from rewardkit.bench.grpo_lab import TASK_SETTINGS
-
-    return TASK_SETTINGS[settings.task]["max_new_tokens"]
-
-
 def _overoptimization(
     settings: SteerSettings,
     seed: int,
@@ -187,14 +176,14 @@ def _overoptimization(
     k = settings.bon_max
     torch.manual_seed(9000 + seed)
     texts = sample_completions(
-        model, tokenizer, [r["prompt"] for r in rows], k, _max_tokens(settings)
+        model, tokenizer, [r["prompt"] for r in rows], k, completion_budget(settings.task)
     )
     batch = {
         "prompt": [r["prompt"] for r in rows for _ in range(k)],
         "completion": texts.texts,
         "answer": [r["answer"] for r in rows for _ in range(k)],
     }
-    gold = _gold()(batch).total.reshape(-1, k)
+    gold = gold_term()(batch).total.reshape(-1, k)
     ns = [n for n in (1, 2, 4, 8, 16, 32, 64, 128) if n <= k]
     curves = {}
     for name, selector in (("rm", rm), ("consistency", StepConsistency())):
@@ -216,7 +205,7 @@ def _overhead(
     from rewardkit.envs.arithmetic import StepCheck
     from rewardkit.steer import SMCConfig, sample_completions, smc
 
-    prompts, budget = [r["prompt"] for r in rows], _max_tokens(settings)
+    prompts, budget = [r["prompt"] for r in rows], completion_budget(settings.task)
     columns = {
         "answer": [r["answer"] for r in rows],
         "partial_sums": [r["partial_sums"] for r in rows],
@@ -297,7 +286,7 @@ def at_tokens(curve: Sequence[tuple[float, float]], tokens: float) -> float:
     return math.nan
 
 
-def _budget(item: tuple[str, float]) -> int:
+def _by_budget(item: tuple[str, float]) -> int:
     return int(item[0])
 
 
@@ -335,7 +324,7 @@ def _claims(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "met": best_budget is not None,
         "detail": f"small model ({SMALL_MODEL}) sampling {small['sampling']['1']['accuracy']:.3f}, "
         + ", ".join(
-            f"FK-difference K={b}: {a:.3f}" for b, a in sorted(small_fk.items(), key=_budget)
+            f"FK-difference K={b}: {a:.3f}" for b, a in sorted(small_fk.items(), key=_by_budget)
         )
         + f"; the large model's sampling {large_sampling:.3f}",
     }  # fmt: skip

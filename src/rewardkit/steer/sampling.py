@@ -33,7 +33,7 @@ import numpy as np
 
 from rewardkit.core.errors import CompositionError
 
-__all__ = ["Samples", "sample_completions"]
+__all__ = ["Samples", "completion_log_probs", "sample_completions"]
 
 
 @dataclass(frozen=True)
@@ -103,20 +103,22 @@ def sample_completions(
                 ratios.extend([float("nan")] * len(completion))
                 continue
             full_attention = torch.cat([attention, mask.long()], dim=1)
-            own = _completion_logprobs(model, output, full_attention, width, temperature)
-            base = _completion_logprobs(reference, output, full_attention, width, temperature)
+            own, _ = completion_log_probs(model, output, full_attention, width, temperature)
+            base, _ = completion_log_probs(reference, output, full_attention, width, temperature)
             ratio = ((own - base) * mask).sum(1)
             ratios.extend(ratio.tolist())
     model.train(was_training)
     return Samples(texts, token_ids, np.asarray(lengths), np.asarray(ratios, dtype=np.float64))
 
 
-def _completion_logprobs(
+def completion_log_probs(
     model: Any, output: Any, attention: Any, width: int, temperature: float = 1.0
-) -> Any:
-    """log p(token) at ``temperature`` of every completion token of ``output`` (prompts
-    ``width`` wide, left padded: positions count from each row's first real token)."""
+) -> tuple[Any, Any]:
+    """(log p(token), log p over the vocabulary) at ``temperature`` for every completion
+    position of ``output`` (prompts ``width`` wide, left padded: positions count from each
+    row's first real token, as ``generate`` counts them). Shapes (N, T) and (N, T, V)."""
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
     logits = model(input_ids=output, attention_mask=attention, position_ids=positions).logits
-    logits = logits[:, width - 1 : -1] / temperature
-    return logits.log_softmax(-1).gather(-1, output[:, width:].unsqueeze(-1)).squeeze(-1)
+    log_probs = (logits[:, width - 1 : -1] / temperature).log_softmax(-1)
+    chosen = log_probs.gather(-1, output[:, width:].unsqueeze(-1)).squeeze(-1)
+    return chosen, log_probs

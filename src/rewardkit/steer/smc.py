@@ -189,7 +189,8 @@ class _Particles:
         sampled = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         mask = torch.from_numpy(active)
         step = torch.where(mask, sampled, torch.full_like(sampled, self.pad))
-        self.ids = torch.cat([self.ids, step[:, None]], dim=1)
+        if not self.config.use_cache:  # only recomputation reads the whole ids
+            self.ids = torch.cat([self.ids, step[:, None]], dim=1)
         self.attention = torch.cat([self.attention, mask.long()[:, None]], dim=1)
         # a waiting particle keeps the logits of its last real token, not the padding's
         self.logits = torch.where(mask[:, None], self._forward(step[:, None]), self.logits)

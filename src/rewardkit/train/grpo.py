@@ -41,6 +41,7 @@ from rewardkit.credit.token import (
     TokenAdvantages,
     make_estimator,
 )
+from rewardkit.steer.sampling import completion_log_probs
 
 __all__ = ["ESTIMATORS", "GRPOConfig", "GRPOTrainer", "TokenAdvantages"]
 
@@ -229,14 +230,12 @@ class GRPOTrainer:
         return rewards, int(sampled)
 
     def _token_logprobs(self, model: Any, full: Any, attention: Any, width: int) -> tuple[Any, Any]:
-        # left-padded rows: positions count from the first real token, as in generate()
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        logits = model(input_ids=full, attention_mask=attention, position_ids=positions).logits
-        logits = logits[:, width - 1 : -1] / self.config.temperature  # the sampling distribution
-        logprobs = logits.log_softmax(-1)
-        targets = full[:, width:]
-        chosen = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        entropy = -(logprobs.exp() * logprobs).sum(-1)
+        """Per-token log-probs of the sampled tokens and the policy's entropy, at the
+        sampling temperature."""
+        chosen, log_probs = completion_log_probs(
+            model, full, attention, width, self.config.temperature
+        )
+        entropy = -(log_probs.exp() * log_probs).sum(-1)
         return chosen, entropy
 
     # ------------------------------------------------------------ a step
