@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.core.progress import progress
-from rewardkit.envs.arithmetic import ALPHABET, STYLES, sft_completion, task_problems
+from rewardkit.envs.arithmetic import STYLES, sft_completion, task_alphabet, task_problems
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 
 __all__ = ["WarmStartSpec", "load_or_train_warm_start", "train_warm_start"]
@@ -54,7 +54,7 @@ def train_warm_start(spec: WarmStartSpec) -> tuple[Any, Any]:
     """Build the tokenizer and model and fit them by supervised learning."""
     import torch
 
-    tokenizer = build_char_tokenizer(ALPHABET)
+    tokenizer = build_char_tokenizer(task_alphabet(spec.task))
     model = build_tiny_gpt2(
         tokenizer, spec.n_layer, spec.n_embd, spec.n_head, spec.n_positions, seed=spec.seed
     )
@@ -98,7 +98,7 @@ def load_or_train_warm_start(
     import torch
 
     path = Path(cache_dir) / f"warmstart-{spec.key()}.pt"
-    tokenizer = build_char_tokenizer(ALPHABET)
+    tokenizer = build_char_tokenizer(task_alphabet(spec.task))
     if path.is_file():
         model = build_tiny_gpt2(tokenizer, spec.n_layer, spec.n_embd, spec.n_head, spec.n_positions)
         model.load_state_dict(torch.load(path, weights_only=True))

@@ -47,6 +47,7 @@ __all__ = [
     "make_carry_problems",
     "make_problems",
     "sft_completion",
+    "task_alphabet",
     "task_problems",
 ]
 
@@ -101,9 +102,31 @@ def make_carry_problems(n: int, seed: int, digits: int = 3) -> list[dict[str, An
     return problems
 
 
-#: the lab's tasks: v1 ("sums", 3-term sums of digits, solved without steps) and v2
+def _chain_sum_problems(n: int, seed: int) -> list[dict[str, Any]]:
+    from rewardkit.envs.chain_sum import make_chain_sum_problems
+
+    return make_chain_sum_problems(n, seed)
+
+
+#: the lab's tasks: v1 ("sums", 3-term sums of digits, solved without steps), v2
 #: ("carries", 3-digit additions, where showing the column sums is what makes it solvable)
-TASKS = {"sums": make_problems, "carries": make_carry_problems}
+#: and reasoning-gym's ``chain_sum`` (see :mod:`rewardkit.envs.chain_sum`)
+TASKS = {"sums": make_problems, "carries": make_carry_problems, "chain_sum": _chain_sum_problems}
+#: characters beyond :data:`ALPHABET` that a task's problems use (a task's tokenizer is
+#: ``build_char_tokenizer(task_alphabet(task))``; the first tasks keep their vocabulary)
+_EXTRA_CHARACTERS = {"chain_sum": "-"}
+
+
+def task_alphabet(task: str) -> str:
+    """The characters of a lab task's prompts and completions.
+
+    Example:
+        >>> task_alphabet("carries") == ALPHABET, task_alphabet("chain_sum")[-1]
+        (True, '-')
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
+    return ALPHABET + _EXTRA_CHARACTERS.get(task, "")
 
 
 def task_problems(task: str, n: int, seed: int) -> list[dict[str, Any]]:
@@ -129,7 +152,7 @@ def _final_answer(text: str) -> str | None:
     if ">" not in text:
         return None
     answer = text.rsplit(">", 1)[1].strip()
-    return answer if answer.isdigit() else None
+    return answer if answer.removeprefix("-").isdigit() else None
 
 
 class _AnswerTerm(RewardTerm):

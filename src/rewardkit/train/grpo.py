@@ -425,7 +425,8 @@ def evaluate_greedy(
     max_new_tokens: int,
     batch_size: int = 64,
 ) -> Evaluation:
-    """Greedy decoding accuracy of ``model`` on ``rows`` (prompt, answer) under ``correct``."""
+    """Greedy decoding accuracy of ``model`` on ``rows`` (prompt, answer, any other columns the
+    verifier reads) under ``correct``."""
     import torch
 
     scores: list[float] = []
@@ -455,10 +456,7 @@ def evaluate_greedy(
                 tokens.append(token)
             lengths.append(len(tokens) + 1)
             texts.append(tokenizer.decode(tokens))
-        batch = {
-            "prompt": [r["prompt"] for r in chunk],
-            "completion": texts,
-            "answer": [r["answer"] for r in chunk],
-        }
+        # every column of the rows (answer, a task's entry, ...) reaches the verifier
+        batch = {key: [r[key] for r in chunk] for key in chunk[0]} | {"completion": texts}
         scores.extend(np.nan_to_num(correct(batch).total, nan=0.0).tolist())
     return Evaluation(float(np.mean(scores)), float(np.mean(lengths)))
