@@ -250,6 +250,11 @@ def test_a_trained_prm_scores_a_wrong_step_low_and_aggregates(tmp_path):
     assert out.total[0] > out.total[1] and np.isnan(out.total[2]) and out.messages[2] == "no steps"
     last = ProcessRewardTerm(model=prm, aggregate="last")({"completion": ["c,c,"]})
     assert last.total[0] == pytest.approx(right[1], rel=1e-5)
+    # a prefix is judged on its completed steps: "c,w,c" as "c,w,"; "c" has none yet
+    prefixes = term({"completion": ["c,w,c", "c,w,", "c"], "partial": [True, False, True]})
+    assert prefixes.total[0] == pytest.approx(min(wrong[:2]), rel=1e-5)
+    assert prefixes.total[1] == pytest.approx(prefixes.total[0], rel=1e-5)
+    assert np.isnan(prefixes.total[2]) and term.scores_partial
     folder = prm.save(tmp_path / "prm")
     clone = pickle.loads(pickle.dumps(ProcessRewardTerm(path=folder)))
     np.testing.assert_allclose(clone({"completion": ["c,c,c,c,"]}).total, out.total[:1], rtol=1e-5)

@@ -130,10 +130,15 @@ class PolicyUnit:
     kind: str = field(default="policy", init=False)
 
 
-def gold_term() -> Any:
-    """The lab task's gold verifier: 1 for the right answer, 0 otherwise (no answer: 0)."""
+def gold_term(task: str = "carries") -> Any:
+    """A lab task's gold verifier: 1 for the right answer, 0 otherwise (no answer: 0);
+    reasoning-gym's own scorer for its ``chain_sum``."""
     from rewardkit.envs.arithmetic import ArithmeticAnswer
 
+    if task == "chain_sum":
+        from rewardkit.envs.chain_sum import ReasoningGymAnswer
+
+        return ReasoningGymAnswer("chain_sum", name="gold")
     return ArithmeticAnswer(missing_score=0.0, name="gold")
 
 
@@ -151,11 +156,9 @@ def _policy(settings: LabSettings) -> tuple[Any, Any]:
 
 
 def _batch(rows: Sequence[Mapping[str, Any]], texts: Sequence[str], k: int) -> dict[str, Any]:
-    return {
-        "prompt": [r["prompt"] for r in rows for _ in range(k)],
-        "completion": list(texts),
-        "answer": [r["answer"] for r in rows for _ in range(k)],
-    }
+    """The rows' columns, each row repeated ``k`` times, beside the ``k`` completions of each."""
+    columns = {key: [r[key] for r in rows for _ in range(k)] for key in rows[0]}
+    return columns | {"completion": list(texts)}
 
 
 def preference_pairs(
@@ -198,7 +201,7 @@ def sampled_pairs(settings: LabSettings, seed: int, model: Any, tokenizer: Any) 
     from rewardkit.envs.arithmetic import task_problems
     from rewardkit.steer.sampling import sample_completions
 
-    gold, k, budget = gold_term(), settings.samples_per_prompt, completion_budget(settings.task)
+    gold, k, budget = gold_term(settings.task), settings.samples_per_prompt, completion_budget(settings.task)
     out: dict[str, Any] = {}
     for split, count, offset, noise in (
         ("train", settings.pair_prompts, 1000, settings.label_noise),
@@ -217,11 +220,14 @@ def _member_names(settings: LabSettings) -> list[str]:
     return [f"member-{m}" for m in range(settings.ensemble_size)]
 
 
-def fit_preference(pairs: list[dict[str, Any]], epochs: float, seed: int) -> Any:
-    from rewardkit.envs.arithmetic import ALPHABET
+def fit_preference(
+    pairs: list[dict[str, Any]], epochs: float, seed: int, task: str = "carries"
+) -> Any:
+    """A Bradley–Terry RM of the lab's shape over ``task``'s characters, fitted to ``pairs``."""
+    from rewardkit.envs.arithmetic import task_alphabet
     from rewardkit.models import PreferenceRewardModel, RewardModelTraining
 
-    model = PreferenceRewardModel.tiny(ALPHABET, seed=seed, **RM_SHAPE)
+    model = PreferenceRewardModel.tiny(task_alphabet(task), seed=seed, **RM_SHAPE)
     model.fit(pairs, RewardModelTraining(epochs=epochs, seed=seed))
     return model
 
@@ -328,7 +334,7 @@ def _best_of_n(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Best-of-n curves of every selector, and the scoring throughput of the RMs."""
     k = settings.bon_samples
-    gold = gold_term()(batch).total.reshape(-1, k)
+    gold = gold_term(settings.task)(batch).total.reshape(-1, k)
     scores = {"gold": gold}
     seconds: dict[str, float] = {}
     for name, term in terms.items():
@@ -515,7 +521,7 @@ def train_policy(unit: PolicyUnit) -> dict[str, Any]:
     eval_rows = _with_references(eval_rows, initial, tokenizer, budget, seed + 1)
     terms = reward_terms(settings, seed)
     optimized = _design_reward(design, terms)
-    rewards = {"gold": gold_term(), "proxy": terms["rm"], "optimized": optimized}
+    rewards = {"gold": gold_term(settings.task), "proxy": terms["rm"], "optimized": optimized}
     config = GRPOConfig(
         steps=settings.steps, prompts_per_step=8, group_size=8, max_new_tokens=budget,
         learning_rate=settings.learning_rate, seed=seed, loss_aggregation="token_mean",

@@ -5,6 +5,8 @@ from a config, with nothing downloaded. :mod:`rewardkit.models.preference`
 trains a Bradley–Terry reward model on preference pairs (TRL's
 ``RewardTrainer``), :mod:`rewardkit.models.generative` a yes-token generative
 one; :mod:`rewardkit.models.term` makes them, and ensembles of them, terms.
+:mod:`rewardkit.models.process` is a process reward model (Math-Shepherd
+labels) and :mod:`rewardkit.models.value` a value head on a frozen policy.
 """
 
 from rewardkit.models.generative import GenerativeRewardModel, GenerativeTraining, yes_no_examples
@@ -30,12 +32,14 @@ from rewardkit.models.term import (
     load_reward_model,
 )
 from rewardkit.models.tiny import SPECIAL_TOKENS, build_char_tokenizer, build_tiny_gpt2
+from rewardkit.models.value import PolicyValueHead, ValueTerm, ValueTraining
 
 __all__ = [
     "SPECIAL_TOKENS",
     "GenerativeRewardModel",
     "GenerativeTraining",
     "ModelError",
+    "PolicyValueHead",
     "PreferenceRewardModel",
     "ProcessRewardModel",
     "ProcessRewardTerm",
@@ -43,6 +47,8 @@ __all__ = [
     "RewardEnsemble",
     "RewardModelTerm",
     "RewardModelTraining",
+    "ValueTerm",
+    "ValueTraining",
     "aggregate_ensemble",
     "aggregate_steps",
     "bradley_terry_loss",

@@ -322,9 +322,16 @@ class ProcessRewardTerm(_SavedModelTerm):
 
     A completion without any step is not applicable. The per-step scores, for
     step-level credit, come from :meth:`step_scores`.
+
+    Prefixes (a ``partial`` column, as SMC steering passes it): a row marked
+    partial is judged on its completed steps only (up to its last
+    separator), aggregated the same way, so that a PRM is an FK potential
+    whose last value is the complete text's reward; a prefix without a
+    completed step is not applicable (a neutral weight).
     """
 
     kind = "process reward model"
+    scores_partial = True
 
     def __init__(
         self,
@@ -354,6 +361,12 @@ class ProcessRewardTerm(_SavedModelTerm):
     def _compute(self, batch: Batch) -> RewardOutput:
         n = batch_size(batch)
         completions = _texts(get_column(batch, "completion"))
+        partial = np.asarray(batch.get("partial", np.zeros(n, dtype=bool)), dtype=bool)
+        separator = self.model.separator
+        completions = [
+            text[: text.rfind(separator) + 1] if prefix else text
+            for text, prefix in zip(completions, partial, strict=True)
+        ]  # a prefix's step still being written is not judged
         prompts = _texts(batch["prompt"]) if "prompt" in batch else None
         per_step, truncated = self.model.step_scores(prompts, completions)
         values = np.array([aggregate_steps(scores, self.aggregate) for scores in per_step])

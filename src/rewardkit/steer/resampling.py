@@ -8,7 +8,9 @@ chosen w_i·K times in expectation:
 - multinomial: K independent draws from Categorical(w);
 - systematic: one uniform u ~ U[0, 1/K), then the points u + j/K, j = 0…K−1,
   each read off the cumulative weights (Kitagawa 1996): lower variance, and
-  particle i is drawn ⌊K w_i⌋ or ⌈K w_i⌉ times.
+  particle i is drawn ⌊K w_i⌋ or ⌈K w_i⌉ times;
+- greedy: every one of the K is the heaviest particle (not unbiased: it is the
+  selection step of blockwise value-guided decoding, not of SMC).
 
 Example:
     >>> import numpy as np
@@ -30,6 +32,7 @@ from rewardkit.core.errors import BatchError
 __all__ = [
     "RESAMPLERS",
     "effective_sample_size",
+    "greedy_resample",
     "multinomial_resample",
     "normalize_log_weights",
     "systematic_resample",
@@ -86,8 +89,20 @@ def systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.nda
     return np.searchsorted(cumulative, points, side="right")
 
 
+def greedy_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """K copies of the heaviest particle (the first of ties); ``rng`` is not used.
+
+    Example:
+        >>> greedy_resample(np.array([0.2, 0.5, 0.3]), np.random.default_rng(0)).tolist()
+        [1, 1, 1]
+    """
+    weights = _check(weights)
+    return np.full(weights.size, int(weights.argmax()))
+
+
 #: resampling scheme by name
 RESAMPLERS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     "systematic": systematic_resample,
     "multinomial": multinomial_resample,
+    "greedy": greedy_resample,
 }

@@ -1,0 +1,195 @@
+"""A value head on a frozen policy: V(x, y_{≤t}) ≈ E[r | prefix], for value-guided decoding.
+
+The head reads the policy's last hidden state after each prefix and is
+trained on the policy's own rollouts by Monte-Carlo regression: every
+prefix y_{≤t} of a rollout y with outcome r ∈ [0, 1] is one example,
+
+    L(φ) = Σ_t BCE(σ(f_φ(h_t)), r),
+
+so σ(f_φ(h_t)) estimates the probability that the policy, continuing from
+the prefix, succeeds (the prefix scorer of Controlled Decoding's CD-FUDGE,
+Mudgal et al. 2024, "Controlled Decoding from Language Models"). The policy's
+weights never change; only the small MLP f_φ trains.
+
+:class:`ValueTerm` makes it a term that judges prefixes as well as complete
+texts (``scores_partial``), so it is an SMC potential and the scorer of
+:func:`rewardkit.steer.value_guided` unchanged.
+
+Example:
+    >>> from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
+    >>> tokenizer = build_char_tokenizer("01")
+    >>> policy = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2).eval()
+    >>> value = PolicyValueHead(policy, tokenizer)
+    >>> metrics = value.fit(["0"] * 8, ["1", "11", "0", "00"] * 2, [1, 1, 0, 0] * 2,
+    ...                     ValueTraining(epochs=60))
+    >>> bool(value.values(["0"], ["1"])[0] > value.values(["0"], ["0"])[0])
+    True
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rewardkit.core.batch import Batch, get_column
+from rewardkit.core.errors import CompositionError
+from rewardkit.core.term import RewardTerm
+from rewardkit.models._common import LoopTraining, context_length, padded
+
+__all__ = ["PolicyValueHead", "ValueTerm", "ValueTraining"]
+
+
+class ValueTraining(LoopTraining):
+    """Settings of the value head's loop (binary cross-entropy on rollout outcomes)."""
+
+
+class PolicyValueHead:
+    """σ(MLP(h)) on the frozen ``policy``'s last hidden state after a prefix.
+
+    Args:
+        policy: a Hugging Face causal LM (its weights are not trained).
+        tokenizer: the policy's tokenizer (prompt and completion are tokenized
+            apart and joined, as the policy generated them).
+        hidden: width of the MLP's hidden layer.
+        seed: initialisation seed of the head.
+    """
+
+    def __init__(self, policy: Any, tokenizer: Any, hidden: int = 64, seed: int = 0) -> None:
+        import torch
+
+        if policy is None or tokenizer is None:
+            raise CompositionError("a value head needs a policy and its tokenizer")
+        if hidden < 1:
+            raise CompositionError(f"hidden must be at least 1, got {hidden}")
+        self.policy, self.tokenizer = policy, tokenizer
+        width = int(policy.config.hidden_size)
+        torch.manual_seed(seed)
+        self.head = torch.nn.Sequential(
+            torch.nn.Linear(width, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1)
+        )
+        self.max_length = context_length(policy, None)
+        self.trained = False
+        self.metrics: dict[str, float] = {}
+
+    def _ids(self, prompt: str, completion: str) -> tuple[list[int], int]:
+        """Token ids of prompt + completion (cut to the context), and the prompt's length."""
+        encode = self.tokenizer
+        prompt_ids = encode(prompt, add_special_tokens=False)["input_ids"]
+        if not prompt_ids:
+            raise CompositionError("a value head needs a non-empty prompt")
+        ids = prompt_ids + encode(completion, add_special_tokens=False)["input_ids"]
+        return ids[: self.max_length], len(prompt_ids)
+
+    def _hidden(self, rows: Sequence[Sequence[int]]) -> Any:
+        import torch
+
+        input_ids, attention = padded(rows, self.tokenizer.pad_token_id)
+        with torch.no_grad():
+            out = self.policy(input_ids=input_ids, attention_mask=attention,
+                              output_hidden_states=True)  # fmt: skip
+        return out.hidden_states[-1].float()
+
+    def _features(
+        self, prompts: Sequence[str], completions: Sequence[str], batch_size: int
+    ) -> tuple[Any, list[int]]:
+        """The hidden state after every prefix (the prompt alone, then each completion token),
+        and the number of prefixes of each text."""
+        import torch
+
+        chunks, counts = [], []
+        encoded = [self._ids(p, c) for p, c in zip(prompts, completions, strict=True)]
+        for start in range(0, len(encoded), batch_size):
+            part = encoded[start : start + batch_size]
+            hidden = self._hidden([ids for ids, _ in part])
+            for row, (ids, prompt_length) in enumerate(part):
+                chunks.append(hidden[row, prompt_length - 1 : len(ids)])
+                counts.append(len(ids) - prompt_length + 1)
+        return torch.cat(chunks), counts
+
+    def fit(
+        self,
+        prompts: Sequence[str],
+        completions: Sequence[str],
+        outcomes: Sequence[float],
+        training: ValueTraining | None = None,
+    ) -> dict[str, float]:
+        """Train the head on the policy's rollouts and their outcomes in [0, 1]."""
+        import torch
+
+        training = training or ValueTraining()
+        targets_per_text = np.asarray(outcomes, dtype=np.float64)
+        if not len(prompts) == len(completions) == len(targets_per_text) > 0:
+            raise CompositionError("fit needs as many prompts, completions and outcomes (> 0)")
+        if not np.all((targets_per_text >= 0) & (targets_per_text <= 1)):
+            raise CompositionError("outcomes must be in [0, 1] (NaN is not an outcome)")
+        self.policy.eval()
+        features, counts = self._features(prompts, completions, batch_size=64)
+        targets = torch.tensor(np.repeat(targets_per_text, counts), dtype=torch.float32)
+        torch.manual_seed(training.seed)
+        optimizer = torch.optim.AdamW(self.head.parameters(), lr=training.learning_rate)
+        order, shuffle, losses = list(range(len(targets))), random.Random(training.seed), []
+        start = time.monotonic()
+        for _ in range(int(training.epochs)):
+            shuffle.shuffle(order)
+            for begin in range(0, len(order), training.batch_size):
+                chunk = torch.tensor(order[begin : begin + training.batch_size])
+                logits = self.head(features[chunk]).squeeze(-1)
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[chunk])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.detach()))
+        self.trained = True
+        self.metrics = {
+            "prefixes": float(len(targets)),
+            "seconds": time.monotonic() - start,
+            "final_loss": float(np.mean(losses[-20:])) if losses else float("nan"),
+        }
+        return dict(self.metrics)
+
+    def values(
+        self, prompts: Sequence[str], completions: Sequence[str], batch_size: int = 64
+    ) -> np.ndarray:
+        """V of each (prompt, completion so far): the head's estimate after its last token."""
+        import torch
+
+        if len(prompts) != len(completions):
+            raise CompositionError(f"{len(prompts)} prompts for {len(completions)} completions")
+        if not completions:
+            return np.empty(0)
+        self.policy.eval()
+        out = []
+        encoded = [self._ids(p, c)[0] for p, c in zip(prompts, completions, strict=True)]
+        with torch.no_grad():
+            for start in range(0, len(encoded), batch_size):
+                part = encoded[start : start + batch_size]
+                hidden = self._hidden(part)
+                last = torch.stack([hidden[row, len(ids) - 1] for row, ids in enumerate(part)])
+                out.append(torch.sigmoid(self.head(last).squeeze(-1)).double().numpy())
+        return np.concatenate(out)
+
+
+class ValueTerm(RewardTerm):
+    """A :class:`PolicyValueHead`'s estimate as a reward, for prefixes and complete texts.
+
+    Args:
+        value: a trained value head (an untrained one is refused).
+    """
+
+    scores_partial = True
+    columns = ("prompt", "completion")
+
+    def __init__(self, value: PolicyValueHead, name: str = "value") -> None:
+        if not value.trained:
+            raise CompositionError("ValueTerm needs a trained value head (call fit first)")
+        super().__init__(name)
+        self.value = value
+
+    def _compute(self, batch: Batch) -> list[float | None]:
+        prompts = [str(p) for p in get_column(batch, "prompt")]
+        completions = [str(c) for c in get_column(batch, "completion")]
+        return [float(v) for v in self.value.values(prompts, completions)]
