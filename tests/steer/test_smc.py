@@ -11,7 +11,6 @@ import torch
 
 from rewardkit.core import term
 from rewardkit.core.errors import BatchError, CompositionError
-from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.steer import (
     FKState,
     SMCConfig,
@@ -72,17 +71,6 @@ def test_the_product_of_potentials_is_exp_lambda_times_the_final_reward(kind):
         final[newly] = rewards[newly]
         total += fk_log_potential(state, rewards, complete, kind, lam)
     np.testing.assert_allclose(total, lam * final)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    """A 6-token vocabulary (pad, bos, eos, unk, a, b) and a small random GPT-2."""
-    tokenizer = build_char_tokenizer("ab")
-    torch.manual_seed(0)
-    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, seed=3).eval()
-    with torch.no_grad():  # sharpen it a little so that sequences differ in probability
-        model.lm_head.weight.mul_(8.0)
-    return tokenizer, model
 
 
 def _exact(model, tokenizer, prompt, length, reward=None, lam=0.0):

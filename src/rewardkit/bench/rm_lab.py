@@ -41,6 +41,7 @@ __all__ = [
     "fit_preference",
     "gold_term",
     "preference_pairs",
+    "rows_batch",
     "sampled_pairs",
     "train_models",
     "train_policy",
@@ -155,7 +156,7 @@ def _policy(settings: LabSettings) -> tuple[Any, Any]:
     return load_policy(None, settings.task)
 
 
-def _batch(rows: Sequence[Mapping[str, Any]], texts: Sequence[str], k: int) -> dict[str, Any]:
+def rows_batch(rows: Sequence[Mapping[str, Any]], texts: Sequence[str], k: int) -> dict[str, Any]:
     """The rows' columns, each row repeated ``k`` times, beside the ``k`` completions of each."""
     columns = {key: [r[key] for r in rows for _ in range(k)] for key in rows[0]}
     return columns | {"completion": list(texts)}
@@ -201,7 +202,8 @@ def sampled_pairs(settings: LabSettings, seed: int, model: Any, tokenizer: Any) 
     from rewardkit.envs.arithmetic import task_problems
     from rewardkit.steer.sampling import sample_completions
 
-    gold, k, budget = gold_term(settings.task), settings.samples_per_prompt, completion_budget(settings.task)
+    gold, budget = gold_term(settings.task), completion_budget(settings.task)
+    k = settings.samples_per_prompt
     out: dict[str, Any] = {}
     for split, count, offset, noise in (
         ("train", settings.pair_prompts, 1000, settings.label_noise),
@@ -210,7 +212,7 @@ def sampled_pairs(settings: LabSettings, seed: int, model: Any, tokenizer: Any) 
         rows = task_problems(settings.task, count, seed=offset + seed)
         torch.manual_seed(offset + seed)
         texts = sample_completions(model, tokenizer, [r["prompt"] for r in rows], k, budget).texts
-        labels = gold(_batch(rows, texts, k)).total
+        labels = gold(rows_batch(rows, texts, k)).total
         out[split] = preference_pairs(rows, texts, labels, k, noise, seed)
         out[f"{split}_sample_accuracy"] = float(np.mean(labels))
     return out
@@ -326,7 +328,7 @@ def _initial_samples(
     texts = sample_completions(
         model, tokenizer, [r["prompt"] for r in rows], k, completion_budget(settings.task)
     )
-    return _batch(rows, texts.texts, k)
+    return rows_batch(rows, texts.texts, k)
 
 
 def _best_of_n(
@@ -492,7 +494,7 @@ def _evaluate(
         completion_budget(settings.task),
         reference=reference,
     )
-    batch = _batch(rows, samples.texts, k)
+    batch = rows_batch(rows, samples.texts, k)
     batch["reference"] = [r["reference"] for r in rows for _ in range(k)]
     kl = max(float(np.mean(samples.log_ratio)), 0.0)
     record = {"step": float(step), "kl": kl, "d": kl**0.5, "length": float(samples.lengths.mean())}

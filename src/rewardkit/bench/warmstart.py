@@ -105,7 +105,8 @@ def load_or_train_warm_start(
         model.eval()
         return model, tokenizer
     print(
-        f"warm start: training the tiny policy ({spec.sft_steps} steps, about 40 s; "
+        f"warm start: training the tiny policy ({spec.sft_steps} steps, about "
+        f"{max(10, round(spec.sft_steps * 0.12))} s on one core; "
         f"cached in {path})",
         flush=True,
     )

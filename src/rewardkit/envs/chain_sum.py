@@ -97,7 +97,8 @@ class ReasoningGymAnswer(RewardTerm):
 
     def _compute(self, batch: Batch) -> list[float | None]:
         out: list[float | None] = []
-        for text, entry in zip(get_column(batch, "completion"), get_column(batch, "entry"), strict=True):
+        texts, entries = get_column(batch, "completion"), get_column(batch, "entry")
+        for text, entry in zip(texts, entries, strict=True):
             text = completion_text(text)
             answer = text.rsplit(">", 1)[1].strip() if ">" in text else None
             out.append(float(self._score(answer, entry)))

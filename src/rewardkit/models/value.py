@@ -21,7 +21,7 @@ Example:
     >>> policy = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2).eval()
     >>> value = PolicyValueHead(policy, tokenizer)
     >>> metrics = value.fit(["0"] * 8, ["1", "11", "0", "00"] * 2, [1, 1, 0, 0] * 2,
-    ...                     ValueTraining(epochs=60))
+    ...                     ValueTraining(epochs=30))
     >>> bool(value.values(["0"], ["1"])[0] > value.values(["0"], ["0"])[0])
     True
 """
@@ -31,6 +31,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,13 @@ from rewardkit.models._common import LoopTraining, context_length, padded
 __all__ = ["PolicyValueHead", "ValueTerm", "ValueTraining"]
 
 
+@dataclass(frozen=True)
 class ValueTraining(LoopTraining):
-    """Settings of the value head's loop (binary cross-entropy on rollout outcomes)."""
+    """Settings of the value head's loop (binary cross-entropy on rollout outcomes); only a
+    small MLP trains, so the defaults take more and larger steps than a whole model's."""
+
+    epochs: int = 20
+    learning_rate: float = 1e-2
 
 
 class PolicyValueHead:

@@ -1,0 +1,62 @@
+"""The value head: its features match the prefixes it scores, it learns a known rule, and bad
+input gets a clear error."""
+
+import numpy as np
+import pytest
+import torch
+
+from rewardkit.core.errors import CompositionError
+from rewardkit.models import PolicyValueHead, ValueTerm, ValueTraining
+from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
+
+
+@pytest.fixture(scope="module")
+def policy():
+    tokenizer = build_char_tokenizer("01")
+    torch.manual_seed(0)
+    return build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, seed=1).eval(), tokenizer
+
+
+def test_training_features_are_the_states_after_each_prefix(policy):
+    model, tokenizer = policy
+    value = PolicyValueHead(model, tokenizer, hidden=8)
+    features, counts = value._features(["01", "1"], ["110", ""], batch_size=1)
+    assert counts == [4, 1]  # the prompt alone, then one state per completion token
+    with torch.no_grad():
+        by_prefix = torch.sigmoid(value.head(features).squeeze(-1)).double().numpy()
+    reference = value.values(["01"] * 4 + ["1"], ["", "1", "11", "110", ""])
+    np.testing.assert_allclose(by_prefix, reference, rtol=1e-5)
+
+
+def test_the_value_learns_that_a_leading_one_succeeds(policy):
+    model, tokenizer = policy
+    rng = np.random.default_rng(0)
+    completions = ["".join(rng.choice(["0", "1"], size=3)) for _ in range(200)]
+    outcomes = [float(c[0] == "1") for c in completions]
+    value = PolicyValueHead(model, tokenizer, seed=0)
+    metrics = value.fit(["0"] * 200, completions, outcomes, ValueTraining(epochs=30))
+    assert metrics["prefixes"] == 200 * 4 and value.trained
+    good, bad, start = value.values(["0"] * 3, ["10", "01", ""])
+    assert good > 0.8 and bad < 0.2 and 0.2 < start < 0.8  # the empty prefix: the base rate
+    term = ValueTerm(value)
+    assert term.scores_partial
+    np.testing.assert_allclose(
+        term({"prompt": ["0", "0"], "completion": ["10", "01"]}).total, [good, bad], rtol=1e-6
+    )
+
+
+def test_bad_input_gets_a_clear_error(policy):
+    model, tokenizer = policy
+    value = PolicyValueHead(model, tokenizer)
+    with pytest.raises(CompositionError, match="in \\[0, 1\\]"):
+        value.fit(["0"], ["1"], [2.0])
+    with pytest.raises(CompositionError, match="in \\[0, 1\\]"):
+        value.fit(["0"], ["1"], [float("nan")])
+    with pytest.raises(CompositionError, match="as many"):
+        value.fit(["0", "0"], ["1"], [1.0])
+    with pytest.raises(CompositionError, match="non-empty prompt"):
+        value.values([""], ["1"])
+    with pytest.raises(CompositionError, match="trained value head"):
+        ValueTerm(value)
+    with pytest.raises(CompositionError, match="a policy"):
+        PolicyValueHead(None, tokenizer)
