@@ -33,7 +33,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["GaoFit", "best_of_n_mean", "fit_gao", "kl_best_of_n", "peak_and_drop"]
+__all__ = [
+    "GaoFit",
+    "best_of_n_mean",
+    "fit_gao",
+    "kl_best_of_n",
+    "paired_accuracy",
+    "peak_and_drop",
+]
 
 GaoForm = Literal["bon", "rl"]
 
@@ -80,6 +87,35 @@ def best_of_n_mean(selector: Any, values: Any, n: int) -> np.ndarray:
     weights /= math.comb(count, n)
     result: np.ndarray = np.where(weights > 0, ranked, 0.0) @ weights
     return result
+
+
+def paired_accuracy(selector: Any, gold: Any, keep: Any = None) -> float:
+    """Over every (correct, incorrect) pair of samples of the same prompt, the share the
+    selector ranks correctly (a tie counts ½): what best-of-n needs of a proxy.
+
+    ``selector`` and ``gold`` (1 correct, 0 incorrect) have shape (P, N);
+    ``keep`` (same shape, bool) restricts the pairs to the samples it marks,
+    e.g. the completions that show their work. A NaN selector ranks lowest.
+    NaN if there is no pair.
+
+    Example:
+        >>> paired_accuracy([[0.9, 0.1, 0.5], [0.2, 0.2, 0.0]], [[1, 0, 0], [1, 0, 1]])
+        0.625
+    """
+    selector = np.nan_to_num(np.asarray(selector, dtype=np.float64), nan=-np.inf)
+    gold = np.asarray(gold, dtype=np.float64)
+    keep = np.ones(gold.shape, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    if not selector.shape == gold.shape == keep.shape or gold.ndim != 2:
+        raise ValueError(f"selector, gold and keep must all be (P, N), got {selector.shape}, "
+                         f"{gold.shape}, {keep.shape}")  # fmt: skip
+    wins = pairs = 0.0
+    for scores, labels, mask in zip(selector, gold, keep, strict=True):
+        right, wrong = scores[mask & (labels == 1)], scores[mask & (labels == 0)]
+        above = (right[:, None] > wrong[None, :]).sum() + 0.5 * (
+            right[:, None] == wrong[None, :]
+        ).sum()
+        wins, pairs = wins + above, pairs + right.size * wrong.size
+    return float(wins / pairs) if pairs else float("nan")
 
 
 @dataclass(frozen=True)

@@ -203,10 +203,11 @@ def _overoptimization(
     learned: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Gold of best-of-n under each learned scorer (and the consistency check on the carries
-    task), n = 1…bon_max."""
+    task), n = 1…bon_max; and each one's paired accuracy on the same samples, over all of
+    them and within the completions that show their work (``,`` before the answer)."""
     import torch
 
-    from rewardkit.audit.overoptimization import best_of_n_mean
+    from rewardkit.audit.overoptimization import best_of_n_mean, paired_accuracy
     from rewardkit.envs.arithmetic import StepConsistency
     from rewardkit.steer import sample_completions
 
@@ -221,12 +222,15 @@ def _overoptimization(
     proxies = dict(learned)
     if task == "carries":
         proxies["consistency"] = StepConsistency()
+    worked = np.array([">" in t and "," in t.split(">")[0] for t in texts.texts]).reshape(-1, k)
     curves = {}
     for name, selector in proxies.items():
         scores = selector(batch).total.reshape(-1, k)
         curves[name] = {
             "n": ns,
             "gold": [float(best_of_n_mean(scores, gold, n).mean()) for n in ns],
+            "paired_accuracy": paired_accuracy(scores, gold),
+            "paired_accuracy_worked": paired_accuracy(scores, gold, worked),
         }
     return curves
 
@@ -330,11 +334,12 @@ def _by_budget(item: tuple[str, float]) -> int:
 def _against_best_of_n(
     table: Mapping[str, Any], method: str, baseline: str
 ) -> tuple[dict[str, float], float, float]:
-    """``method`` at the top SMC budget; ``baseline``'s best-of-N accuracy read at its tokens
-    (interpolated in log tokens); and the relative gain."""
+    """``method`` at the top SMC budget; the best sampling baseline at its tokens: the higher
+    of ``baseline``'s best-of-N accuracy read there (interpolated in log tokens) and plain
+    sampling's; and the relative gain over it."""
     ours = table[method][str(SMC_BUDGETS[-1])]
     curve = sorted((v["tokens"], v["accuracy"]) for v in table[baseline].values())
-    theirs = at_tokens(curve, ours["tokens"])
+    theirs = max(at_tokens(curve, ours["tokens"]), table["sampling"]["1"]["accuracy"])
     gain = ours["accuracy"] / theirs - 1 if theirs > 0 else math.nan
     return ours, theirs, gain
 
@@ -352,8 +357,8 @@ def _task_claims(task: str, summary: Mapping[str, Any], prompts: int) -> dict[st
         "met": bool(gain >= 0.09),  # NaN (SMC beyond the oracle's curve) is not met
         "detail": f"smc_steps_difference with {top} particles: {ours['accuracy']:.3f} "
         f"({ours['tokens']:.0f} tokens/prompt) vs best-of-N by the gold verifier at the same "
-        f"tokens {oracle:.3f}: {gain:+.0%}. Both know the gold: the step check compares the "
-        f"running results with the reference ones and its final reward is the gold verdict (a "
+        f"tokens (or plain sampling, if higher) {oracle:.3f}: {gain:+.0%}. Both know the "
+        f"gold: the step check compares the running results with the reference ones and its final reward is the gold verdict (a "
         f"process oracle); best-of-N by the gold is an outcome oracle. FK potentials: {kinds}.",
     }  # fmt: skip
     ours, theirs, gain = _against_best_of_n(table, "smc_prm", "bon_prm")
@@ -361,7 +366,8 @@ def _task_claims(task: str, summary: Mapping[str, Any], prompts: int) -> dict[st
     claims[same_prm + " (non-oracle)"] = {
         "met": bool(gain >= 0.09),
         "detail": f"smc_prm with {top} particles: {ours['accuracy']:.3f} ({ours['tokens']:.0f} "
-        f"tokens/prompt) vs best-of-N by the PRM at the same tokens {theirs:.3f}: {gain:+.0%}; "
+        f"tokens/prompt) vs best-of-N by the PRM at the same tokens (or plain sampling, if "
+        f"higher) {theirs:.3f}: {gain:+.0%}; "
         f"sampling {table['sampling']['1']['accuracy']:.3f}",
     }  # fmt: skip
     ours, theirs, gain = _against_best_of_n(table, "vgd_value", "bon_value")
@@ -369,7 +375,8 @@ def _task_claims(task: str, summary: Mapping[str, Any], prompts: int) -> dict[st
            "tokens (our comparison; no paper's figure)"] = {
         "met": bool(gain > 0),
         "detail": f"vgd_value with {top} candidates: {ours['accuracy']:.3f} "
-        f"({ours['tokens']:.0f} tokens/prompt) vs best-of-N by the value head {theirs:.3f}: "
+        f"({ours['tokens']:.0f} tokens/prompt) vs best-of-N by the value head (or plain "
+        f"sampling, if higher) {theirs:.3f}: "
         f"{gain:+.0%}; vgd_prm {table['vgd_prm'][top]['accuracy']:.3f}, smc_value "
         f"{table['smc_value'][top]['accuracy']:.3f}",
     }  # fmt: skip
@@ -418,6 +425,8 @@ def _summarize_task(runs: list[dict[str, Any]]) -> dict[str, Any]:
             name: {"n": first["overoptimization"][name]["n"],
                    "gold": [median([r["overoptimization"][name]["gold"][i] for r in runs])
                             for i in range(len(first["overoptimization"][name]["n"]))]}
+                  | {key: median([r["overoptimization"][name].get(key, math.nan) for r in runs])
+                     for key in ("paired_accuracy", "paired_accuracy_worked")}
             for name in first["overoptimization"]
         },
         "overhead": {key: median([r["overhead"][key] for r in runs]) for key in first["overhead"]},
@@ -544,6 +553,13 @@ class SteerLab(Suite):
             for name, curve in summary["overoptimization"].items():
                 pairs = zip(curve["n"], curve["gold"], strict=True)
                 lines.append(f"- {name}: " + ", ".join(f"n={n}: {g:.3f}" for n, g in pairs))
+            lines += ["", "How well each proxy ranks a prompt's correct samples above its wrong "
+                      "ones (paired accuracy on the same samples; 0.5 is chance). Within the "
+                      "completions that show their work, style no longer gives the answer away:",
+                      ""]  # fmt: skip
+            lines += [f"- {name}: {curve['paired_accuracy']:.3f} (worked only: "
+                      f"{curve['paired_accuracy_worked']:.3f})"
+                      for name, curve in summary["overoptimization"].items()]  # fmt: skip
             lines.append("")
         if "steer.png" in plots:
             lines += ["![steer](steer.png)", ""]

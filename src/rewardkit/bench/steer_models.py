@@ -38,6 +38,9 @@ def fit_lab_prm(
     samples: int = 2,
     rollouts: int = 8,
     epochs: int = 8,
+    learning_rate: float = 3e-3,
+    from_policy: bool = False,
+    hard: bool = False,
 ) -> Any:
     """A PRM on ``samples`` completions of ``prompts`` problems, Math-Shepherd-labelled."""
     import torch
@@ -77,10 +80,13 @@ def fit_lab_prm(
         def rollout(prefix: str, n: int, end: str = prompt + text) -> list[str]:
             return [""] * n if prefix == end else continuations[prefix]
 
-        labels = step_labels(prompt, steps, rollout, verifier, n=rollouts)
+        labels = step_labels(prompt, steps, rollout, verifier, n=rollouts, hard=hard)
         examples.append({"prompt": prompt, "steps": steps, "labels": labels})
-    prm = ProcessRewardModel.tiny(task_alphabet(task), STEP_SEPARATOR, seed=seed, **RM_SHAPE)
-    prm.fit(examples, ProcessTraining(epochs=epochs, seed=seed))
+    if from_policy:
+        prm = ProcessRewardModel.from_policy(model, tokenizer, STEP_SEPARATOR, seed=seed)
+    else:
+        prm = ProcessRewardModel.tiny(task_alphabet(task), STEP_SEPARATOR, seed=seed, **RM_SHAPE)
+    prm.fit(examples, ProcessTraining(epochs=epochs, learning_rate=learning_rate, seed=seed))
     return prm
 
 

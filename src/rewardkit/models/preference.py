@@ -214,6 +214,35 @@ class PreferenceRewardModel:
         return cls(GPT2ForSequenceClassification(config), tokenizer)
 
     @classmethod
+    def from_policy(cls, policy: Any, tokenizer: Any, seed: int = 0) -> PreferenceRewardModel:
+        """An untrained reward model that starts from a causal LM: the LM's transformer
+        weights under a new one-output head (as InstructGPT's reward models start from the
+        SFT policy), so it begins with what the policy knows of the task.
+
+        Example:
+            >>> from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
+            >>> tokenizer = build_char_tokenizer("01")
+            >>> policy = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2)
+            >>> rm = PreferenceRewardModel.from_policy(policy, tokenizer)
+            >>> bool((rm.model.transformer.wte.weight == policy.transformer.wte.weight).all())
+            True
+        """
+        import copy
+
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        config = copy.deepcopy(policy.config)
+        config.num_labels, config.pad_token_id = 1, tokenizer.pad_token_id
+        torch.manual_seed(seed)
+        model = AutoModelForSequenceClassification.from_config(config)
+        missing, _ = model.load_state_dict(policy.state_dict(), strict=False)
+        unmatched = [key for key in missing if not key.startswith("score")]
+        if unmatched:
+            raise ModelError(f"the policy's weights do not fit a reward model: {unmatched[:3]}")
+        return cls(model, tokenizer)
+
+    @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PreferenceRewardModel:
         """Load a model saved by :meth:`save` (or any one-label HF reward model directory)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

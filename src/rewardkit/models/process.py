@@ -141,6 +141,14 @@ class ProcessRewardModel:
         return cls(PreferenceRewardModel.tiny(alphabet + separator, seed=seed, **sizes), separator)
 
     @classmethod
+    def from_policy(
+        cls, policy: Any, tokenizer: Any, separator: str = "\n", seed: int = 0
+    ) -> ProcessRewardModel:
+        """A PRM that starts from the policy's weights (see
+        :meth:`PreferenceRewardModel.from_policy`), as Math-Shepherd's PRMs start from an LM."""
+        return cls(PreferenceRewardModel.from_policy(policy, tokenizer, seed=seed), separator)
+
+    @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ProcessRewardModel:
         manifest = read_manifest(Path(path))
         if manifest.get("kind") != "process":
