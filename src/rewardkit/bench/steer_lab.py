@@ -358,8 +358,9 @@ def _task_claims(task: str, summary: Mapping[str, Any], prompts: int) -> dict[st
         "detail": f"smc_steps_difference with {top} particles: {ours['accuracy']:.3f} "
         f"({ours['tokens']:.0f} tokens/prompt) vs best-of-N by the gold verifier at the same "
         f"tokens (or plain sampling, if higher) {oracle:.3f}: {gain:+.0%}. Both know the "
-        f"gold: the step check compares the running results with the reference ones and its final reward is the gold verdict (a "
-        f"process oracle); best-of-N by the gold is an outcome oracle. FK potentials: {kinds}.",
+        f"gold: the step check compares the running results with the reference ones and its "
+        f"final reward is the gold verdict (a process oracle); best-of-N by the gold is an "
+        f"outcome oracle. FK potentials: {kinds}.",
     }  # fmt: skip
     ours, theirs, gain = _against_best_of_n(table, "smc_prm", "bon_prm")
     same_prm = f"[{task}] SMC beats best-of-N at equal tokens under the same learned PRM"
