@@ -339,7 +339,8 @@ def _against_best_of_n(
     sampling's; and the relative gain over it."""
     ours = table[method][str(SMC_BUDGETS[-1])]
     curve = sorted((v["tokens"], v["accuracy"]) for v in table[baseline].values())
-    theirs = max(at_tokens(curve, ours["tokens"]), table["sampling"]["1"]["accuracy"])
+    read = at_tokens(curve, ours["tokens"])  # NaN beyond the curve: no comparison
+    theirs = read if math.isnan(read) else max(read, table["sampling"]["1"]["accuracy"])
     gain = ours["accuracy"] / theirs - 1 if theirs > 0 else math.nan
     return ours, theirs, gain
 
