@@ -24,7 +24,7 @@ def setup(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("method", ["bon", "smc"])
+@pytest.mark.parametrize("method", ["bon", "smc", "vgd"])
 def test_steer_writes_one_line_per_prompt_with_every_sample(setup, method, capsys):
     out = setup / f"{method}.jsonl"
     code = main([
@@ -41,6 +41,10 @@ def test_steer_writes_one_line_per_prompt_with_every_sample(setup, method, capsy
             assert row["completion"] == row["samples"][row["scores"].index(row["score"])]
     else:
         assert all(len(r["particles"]) == 4 and abs(sum(r["weights"]) - 1) < 1e-6 for r in rows)
+    if method == "vgd":  # the kept candidate is the best of the last block
+        for row in rows:
+            known = [r for r in row["rewards"] if r is not None]
+            assert row["score"] is None or row["score"] == max(known)
     assert "tokens generated" in capsys.readouterr().out
 
 

@@ -2,7 +2,9 @@
 
 It reads prompts from a JSONL file (one object per line with ``prompt`` and any
 columns the reward reads, e.g. ``answer``), generates with best-of-N or SMC
-steered by the reward declared in SPEC, and writes one JSON line per prompt:
+steered by the reward declared in SPEC, or with blockwise value-guided
+decoding (``vgd``: the best of ``--particles`` candidate blocks under the
+reward, block by block), and writes one JSON line per prompt:
 the chosen completion, its score, every sample or particle with its score or
 weight, and the tokens generated and reward evaluations spent.
 
@@ -28,16 +30,18 @@ def add_steer_parser(commands: Any) -> None:
     """Add ``rewardkit steer`` to the command line's subparsers."""
     steer = commands.add_parser(
         "steer",
-        help="generate with best-of-N or SMC steered by a reward spec",
+        help="generate with best-of-N, SMC or value-guided decoding steered by a reward spec",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     steer.add_argument("spec", type=Path, help="reward spec file (.toml, .yaml, .yml, .json)")
     steer.add_argument("--model", type=Path, required=True, help="a local HF causal LM folder")
     steer.add_argument("--prompts", type=Path, required=True, help="JSONL with a prompt column")
-    steer.add_argument("--method", choices=("bon", "smc"), default="smc")
+    steer.add_argument("--method", choices=("bon", "smc", "vgd"), default="smc")
     steer.add_argument("--n", type=int, default=8, help="best-of-N: samples per prompt")
-    steer.add_argument("--particles", type=int, default=8, help="SMC: particles per prompt")
+    steer.add_argument(
+        "--particles", type=int, default=8, help="SMC: particles; vgd: candidates per block"
+    )
     steer.add_argument("--max-new-tokens", type=int, default=32)
     steer.add_argument("--block-size", type=int, default=4, help="SMC: tokens per block")
     steer.add_argument("--delimiter", default=None, help="SMC: a token that ends a block")
@@ -73,7 +77,7 @@ def run_steer(args: argparse.Namespace) -> int:
     from rewardkit.core.batch import read_jsonl, to_records
     from rewardkit.core.progress import progress
     from rewardkit.core.spec import load_spec
-    from rewardkit.steer import SMCConfig, TermPotential, best_of_n, smc
+    from rewardkit.steer import SMCConfig, TermPotential, best_of_n, smc, value_guided
 
     if min(args.n, args.particles, args.max_new_tokens, args.batch_prompts) < 1:
         raise CompositionError(
@@ -112,9 +116,16 @@ def run_steer(args: argparse.Namespace) -> int:
                         "samples": samples, "scores": [_number(s) for s in scores],
                     }) + "\n")  # fmt: skip
             else:
-                result = smc(
-                    model, tokenizer, prompts, potential, replace(config, seed=seed), columns
-                )
+                result = (
+                    value_guided(
+                        model, tokenizer, prompts, potential, candidates=args.particles,
+                        max_new_tokens=args.max_new_tokens, block_size=args.block_size,
+                        delimiter=args.delimiter, seed=seed, columns=columns,
+                    )
+                    if args.method == "vgd"
+                    else smc(model, tokenizer, prompts, potential, replace(config, seed=seed),
+                             columns)
+                )  # fmt: skip
                 tokens += result.tokens_generated
                 evaluations += result.potential_evaluations
                 for index, row in enumerate(chunk):
