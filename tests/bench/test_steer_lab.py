@@ -37,7 +37,7 @@ def _record(task, seed, smc_accuracy, prm_accuracy):
     }  # fmt: skip
 
 
-def _results(smc_accuracy, prm_accuracy=0.3):
+def _results(smc_accuracy, prm_accuracy=0.5):
     suite = SteerLab()
     runs = [_record(task, s, smc_accuracy, prm_accuracy)
             for task in ("carries", "chain_sum") for s in range(3)]  # fmt: skip
@@ -54,10 +54,10 @@ def _met(results, task):
 
 
 def test_claims_follow_the_medians_per_task():
-    suite, results = _results(smc_accuracy=0.3)
+    suite, results = _results(smc_accuracy=0.5)
     for task in ("carries", "chain_sum"):
         claims = _met(results, task)
-        assert claims["SMC beats best-of-N at equal tokens, process oracle"]  # 0.3 vs 0.26
+        assert claims["SMC beats best-of-N at equal tokens, process oracle"]  # 0.5 vs 0.26
         assert claims["SMC beats best-of-N at equal tokens under the same learned PRM"]
         assert not claims["value-guided decoding beats best-of-N under the same value head at "
                           "equal tokens"]  # 0.11 vs 0.13  # fmt: skip
@@ -71,8 +71,11 @@ def test_claims_follow_the_medians_per_task():
     assert "reasoning-gym chain_sum" in report and "vgd_value" in report
 
 
-def test_smc_no_better_than_best_of_n_is_not_a_reproduction():
+def test_smc_no_better_than_best_of_n_or_within_the_noise_is_not_a_reproduction():
     _, results = _results(smc_accuracy=0.21, prm_accuracy=0.15)
     claims = _met(results, "chain_sum")
     assert not claims["SMC beats best-of-N at equal tokens, process oracle"]
     assert not claims["SMC beats best-of-N at equal tokens under the same learned PRM"]
+    # +15 % (0.30 vs 0.26) on 100 problems is within two standard errors
+    _, results = _results(smc_accuracy=0.3, prm_accuracy=0.15)
+    assert not _met(results, "carries")["SMC beats best-of-N at equal tokens, process oracle"]

@@ -152,15 +152,21 @@ class _Particles:
             raise CompositionError("every prompt needs at least one token")
         width = max(len(e) for e in encoded)
         rows = [[self.pad] * (width - len(e)) + e for e in encoded]
-        ids = torch.tensor(rows).repeat_interleave(config.particles, 0)
-        mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
-        self.ids, self.attention = ids, mask.repeat_interleave(config.particles, 0)
+        # each prompt is read once; its K particles then share copies of its cache rows
+        self.ids = torch.tensor(rows)
+        self.attention = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
         self.cache: Any = None
         # transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns)
         parameters = inspect.signature(model.forward).parameters
         self.cache_argument = "cache" if "cache" in parameters else "past_key_values"
-        self.logits = self._forward(self.ids)
-        self.tokens: list[list[int]] = [[] for _ in range(len(ids))]
+        logits = self._forward(self.ids)
+        k = config.particles
+        self.ids = self.ids.repeat_interleave(k, 0)
+        self.attention = self.attention.repeat_interleave(k, 0)
+        self.logits = logits.repeat_interleave(k, 0)
+        if self.cache is not None:
+            self.cache.batch_repeat_interleave(k)
+        self.tokens: list[list[int]] = [[] for _ in range(len(self.ids))]
 
     def _forward(self, new_ids: Any) -> Any:
         import torch
