@@ -519,6 +519,7 @@ class SteerLab(Suite):
         if plt is None:
             return []
         tasks = list(results["tasks"])
+        methods = list(dict.fromkeys(m for t in tasks for m in results["tasks"][t]["table"]))
         fig, axes = plt.subplots(len(tasks), 2, figsize=(12, 4.2 * len(tasks)), squeeze=False)
         for row, task in enumerate(tasks):
             summary = results["tasks"][task]
@@ -528,7 +529,7 @@ class SteerLab(Suite):
                 axes[row][0].plot(
                     [budgets[b]["tokens"] for b in order],
                     [budgets[b]["accuracy"] for b in order],
-                    style, marker="o", label=method,
+                    style, marker="o", label=method, color=plt.cm.tab20(methods.index(method) % 20),
                 )  # fmt: skip
             for name, curve in summary["overoptimization"].items():
                 axes[row][1].plot(curve["n"], curve["gold"], marker="o", label=f"by {name}")
