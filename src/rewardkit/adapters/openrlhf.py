@@ -44,66 +44,18 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
-from rewardkit.core.output import RewardOutput, Status
+from rewardkit.core.queries import (
+    COMMON_SPECIAL_TOKENS,
+    mark_unsplit,
+    query_batch,
+    special_token_list,
+    split_response,
+)
 from rewardkit.core.term import Term, as_term
 
 __all__ = ["COMMON_SPECIAL_TOKENS", "OpenRLHFReward", "reward_func", "split_response"]
 
-#: end-of-sequence and padding tokens of common model families, removed from responses
-COMMON_SPECIAL_TOKENS = (
-    "</s>",
-    "<s>",
-    "<pad>",
-    "<eos>",
-    "<|im_end|>",
-    "<|endoftext|>",
-    "<|eot_id|>",
-    "<|end_of_text|>",
-    "<|end|>",
-    "<end_of_turn>",
-    "<\uff5cend\u2581of\u2581sentence\uff5c>",  # DeepSeek's, in full-width bars
-)
 SPEC_VARIABLE = "REWARDKIT_SPEC"
-
-
-def _strip_tokens(text: str, tokens: Sequence[str]) -> str:
-    """``text`` without the special tokens (and whitespace) at its start and end; a
-    ``<s>`` inside an answer (HTML strikethrough, say) stays."""
-    changed = True
-    while changed:
-        changed = False
-        text = text.strip()
-        for token in tokens:
-            if text.endswith(token):
-                text, changed = text[: -len(token)], True
-            if text.startswith(token):
-                text, changed = text[len(token) :], True
-    return text
-
-
-def split_response(
-    query: str, prompt: str, special_tokens: Sequence[str] = COMMON_SPECIAL_TOKENS
-) -> str | None:
-    """The response part of an OpenRLHF query, without special tokens; None if the
-    query does not start with the prompt (leading special tokens such as a BOS
-    that decoding added are ignored).
-
-    Example:
-        >>> split_response("Q: hi A: hello</s>", "Q: hi A: ")
-        'hello'
-        >>> split_response("<s>Q: hi A: hello", "Q: hi A: ")
-        'hello'
-        >>> split_response("a different prompt A: 7", "Q: hi A: ") is None
-        True
-    """
-    if not query.startswith(prompt):
-        trimmed = query
-        while token := next((t for t in special_tokens if trimmed.startswith(t)), None):
-            trimmed = trimmed[len(token) :]
-        if not trimmed.startswith(prompt):
-            return None
-        query = trimmed
-    return _strip_tokens(query[len(prompt) :], special_tokens)
 
 
 class OpenRLHFReward:
@@ -128,11 +80,7 @@ class OpenRLHFReward:
     ) -> None:
         self.term = as_term(term)
         self.not_applicable_score = float(not_applicable_score)
-        tokens = getattr(special_tokens, "all_special_tokens", special_tokens)
-        if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-            raise CompositionError("special_tokens must be a list of strings or a tokenizer")
-        # longest first, so "<|end|>" does not cut "<|endoftext|>" apart
-        self.special_tokens = tuple(sorted({t for t in tokens if t}, key=len, reverse=True))
+        self.special_tokens = special_token_list(special_tokens)
         self.__name__ = self.term.name
 
     def __call__(
@@ -142,20 +90,8 @@ class OpenRLHFReward:
         labels: Sequence[Any] | None = None,
         **_: Any,
     ) -> dict[str, Any]:
-        queries, prompts = list(queries), list(prompts)
-        if len(queries) != len(prompts):
-            raise CompositionError(f"{len(queries)} queries for {len(prompts)} prompts")
-        responses = [
-            split_response(q, p, self.special_tokens) for q, p in zip(queries, prompts, strict=True)
-        ]
-        n = len(queries)
-        batch = {
-            "query": queries,
-            "prompt": prompts,
-            "completion": [r if r is not None else "" for r in responses],
-            "answer": list(labels) if labels is not None else [None] * n,
-        }
-        out = _mark_unsplit(self.term(batch), responses)
+        batch, responses = query_batch(queries, prompts, labels, self.special_tokens)
+        out = mark_unsplit(self.term(batch), responses)
         applicable = out.ok
         rewards = np.where(applicable, out.total, self.not_applicable_score)
         extra = dict(out.terms)
@@ -179,19 +115,6 @@ class OpenRLHFReward:
 
         reward_func.__name__ = reward_func.__qualname__ = "reward_func"
         return reward_func
-
-
-def _mark_unsplit(out: RewardOutput, responses: Sequence[str | None]) -> RewardOutput:
-    unsplit = np.array([r is None for r in responses], dtype=bool)
-    if not unsplit.any():
-        return out
-    total = np.where(unsplit, np.nan, out.total)
-    status = np.where(unsplit, Status.NOT_APPLICABLE, out.status).astype(np.int8)
-    terms = {k: np.where(unsplit, np.nan, v) for k, v in out.terms.items()}
-    messages = list(out.messages or (None,) * len(out))
-    for index in np.flatnonzero(unsplit):
-        messages[index] = "the query does not start with its prompt: response unknown"
-    return RewardOutput(total, terms, status, tuple(messages))
 
 
 _loaded: OpenRLHFReward | None = None

@@ -1,0 +1,148 @@
+"""Queries as OpenRLHF sends them: prompt + response in one string, special tokens included.
+
+OpenRLHF's remote reward (a Python file or an HTTP URL) receives ``queries``,
+each the prompt and the response decoded together with
+``skip_special_tokens=False``, beside the ``prompts`` and ``labels``.
+:func:`split_response` recovers the response; :func:`query_batch` builds the
+rewardkit batch (``query``, ``prompt``, ``completion``, ``answer``) that the
+OpenRLHF adapter and the reward server's ``/get_reward`` both score, and
+:func:`mark_unsplit` makes a sample whose response cannot be recovered not
+applicable, with a message.
+
+Example:
+    >>> batch, responses = query_batch(["Q: 2+2? A: 4</s>"], ["Q: 2+2? A: "], ["4"])
+    >>> batch["completion"], batch["answer"]
+    (['4'], ['4'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rewardkit.core.errors import CompositionError
+from rewardkit.core.output import RewardOutput, Status
+
+__all__ = [
+    "COMMON_SPECIAL_TOKENS",
+    "mark_unsplit",
+    "query_batch",
+    "special_token_list",
+    "split_response",
+]
+
+#: end-of-sequence and padding tokens of common model families, removed from responses
+COMMON_SPECIAL_TOKENS = (
+    "</s>",
+    "<s>",
+    "<pad>",
+    "<eos>",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",  # DeepSeek's, in full-width bars
+)
+
+
+def _strip_tokens(text: str, tokens: Sequence[str]) -> str:
+    """``text`` without the special tokens (and whitespace) at its start and end; a
+    ``<s>`` inside an answer (HTML strikethrough, say) stays."""
+    changed = True
+    while changed:
+        changed = False
+        text = text.strip()
+        for token in tokens:
+            if text.endswith(token):
+                text, changed = text[: -len(token)], True
+            if text.startswith(token):
+                text, changed = text[len(token) :], True
+    return text
+
+
+def split_response(
+    query: str, prompt: str, special_tokens: Sequence[str] = COMMON_SPECIAL_TOKENS
+) -> str | None:
+    """The response part of an OpenRLHF query, without special tokens; None if the
+    query does not start with the prompt (leading special tokens such as a BOS
+    that decoding added are ignored).
+
+    Example:
+        >>> split_response("Q: hi A: hello</s>", "Q: hi A: ")
+        'hello'
+        >>> split_response("<s>Q: hi A: hello", "Q: hi A: ")
+        'hello'
+        >>> split_response("a different prompt A: 7", "Q: hi A: ") is None
+        True
+    """
+    if not query.startswith(prompt):
+        trimmed = query
+        while token := next((t for t in special_tokens if trimmed.startswith(t)), None):
+            trimmed = trimmed[len(token) :]
+        if not trimmed.startswith(prompt):
+            return None
+        query = trimmed
+    return _strip_tokens(query[len(prompt) :], special_tokens)
+
+
+def special_token_list(special_tokens: Sequence[str] | Any) -> tuple[str, ...]:
+    """Strings to remove from responses: a list of them, or a Hugging Face tokenizer's
+    ``all_special_tokens``; longest first, so ``"<|end|>"`` does not cut
+    ``"<|endoftext|>"`` apart."""
+    tokens = getattr(special_tokens, "all_special_tokens", special_tokens)
+    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
+        raise CompositionError("special_tokens must be a list of strings or a tokenizer")
+    return tuple(sorted({t for t in tokens if t}, key=len, reverse=True))
+
+
+def query_batch(
+    queries: Sequence[str],
+    prompts: Sequence[str] | None,
+    labels: Sequence[Any] | None = None,
+    special_tokens: Sequence[str] = COMMON_SPECIAL_TOKENS,
+) -> tuple[dict[str, list[Any]], list[str | None]]:
+    """The batch of OpenRLHF's ``queries`` (with ``query``, ``prompt``, ``completion``,
+    ``answer``), and each response (None where the query does not start with its prompt).
+
+    Without ``prompts`` (OpenRLHF's newest HTTP client sends queries only) the
+    response is the whole query without its special tokens, and the prompt is
+    empty.
+    """
+    queries = list(queries)
+    if prompts is None:
+        responses: list[str | None] = [_strip_tokens(q, special_tokens) for q in queries]
+        prompts = [""] * len(queries)
+    else:
+        prompts = list(prompts)
+        if len(queries) != len(prompts):
+            raise CompositionError(f"{len(queries)} queries for {len(prompts)} prompts")
+        responses = [
+            split_response(q, p, special_tokens) for q, p in zip(queries, prompts, strict=True)
+        ]
+    if labels is not None and len(labels) != len(queries):
+        raise CompositionError(f"{len(labels)} labels for {len(queries)} queries")
+    batch: dict[str, list[Any]] = {
+        "query": queries,
+        "prompt": list(prompts),
+        "completion": [r if r is not None else "" for r in responses],
+        "answer": list(labels) if labels is not None else [None] * len(queries),
+    }
+    return batch, responses
+
+
+def mark_unsplit(out: RewardOutput, responses: Sequence[str | None]) -> RewardOutput:
+    """``out`` with the samples whose response is unknown (None) made not applicable."""
+    unsplit = np.array([r is None for r in responses], dtype=bool)
+    if not unsplit.any():
+        return out
+    total = np.where(unsplit, np.nan, out.total)
+    status = np.where(unsplit, Status.NOT_APPLICABLE, out.status).astype(np.int8)
+    terms = {k: np.where(unsplit, np.nan, v) for k, v in out.terms.items()}
+    messages = list(out.messages or (None,) * len(out))
+    for index in np.flatnonzero(unsplit):
+        messages[index] = "the query does not start with its prompt: response unknown"
+    return RewardOutput(total, terms, status, tuple(messages))
