@@ -31,6 +31,7 @@ def test_steer_writes_one_line_per_prompt_with_every_sample(setup, method, capsy
         "steer", str(setup / "reward.toml"), "--model", str(setup / "model"),
         "--prompts", str(setup / "prompts.jsonl"), "--method", method, "--n", "4",
         "--particles", "4", "--max-new-tokens", "4", "--out", str(out),
+        *(["--partial"] if method == "vgd" else []),
     ])  # fmt: skip
     assert code == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -43,8 +44,7 @@ def test_steer_writes_one_line_per_prompt_with_every_sample(setup, method, capsy
         assert all(len(r["particles"]) == 4 and abs(sum(r["weights"]) - 1) < 1e-6 for r in rows)
     if method == "vgd":  # the kept candidate is the best of the last block
         for row in rows:
-            known = [r for r in row["rewards"] if r is not None]
-            assert row["score"] is None or row["score"] == max(known)
+            assert row["score"] == max(r for r in row["rewards"] if r is not None)
     assert "tokens generated" in capsys.readouterr().out
 
 
@@ -59,3 +59,12 @@ def test_steer_reports_a_missing_model_and_bad_prompts(setup, tmp_path, capsys):
         str(bad), "--out", str(tmp_path / "o"),
     ])  # fmt: skip
     assert code == 2 and "needs a string 'prompt'" in capsys.readouterr().err
+
+
+def test_vgd_needs_a_reward_that_judges_prefixes(setup, tmp_path, capsys):
+    code = main([
+        "steer", str(setup / "reward.toml"), "--model", str(setup / "model"),
+        "--prompts", str(setup / "prompts.jsonl"), "--method", "vgd",
+        "--out", str(tmp_path / "o.jsonl"),
+    ])  # fmt: skip
+    assert code == 2 and "judges prefixes" in capsys.readouterr().err

@@ -20,11 +20,14 @@ def policy():
 def test_training_features_are_the_states_after_each_prefix(policy):
     model, tokenizer = policy
     value = PolicyValueHead(model, tokenizer, hidden=8)
-    features, counts = value._features(["01", "1"], ["110", ""], batch_size=1)
-    assert counts == [4, 1]  # the prompt alone, then one state per completion token
+    features, counts = value._features(["01", "1"], ["110", ""], 1, finished=[False, True])
+    assert counts == [4, 2]  # the prompt alone, one state per completion token, EOS if ended
     with torch.no_grad():
         by_prefix = torch.sigmoid(value.head(features).squeeze(-1)).double().numpy()
-    reference = value.values(["01"] * 4 + ["1"], ["", "1", "11", "110", ""])
+    reference = np.concatenate([
+        value.values(["01"] * 4 + ["1"], ["", "1", "11", "110", ""]),
+        value.values(["1"], [""], finished=[True]),
+    ])  # fmt: skip
     np.testing.assert_allclose(by_prefix, reference, rtol=1e-5)
 
 
@@ -34,15 +37,24 @@ def test_the_value_learns_that_a_leading_one_succeeds(policy):
     completions = ["".join(rng.choice(["0", "1"], size=3)) for _ in range(200)]
     outcomes = [float(c[0] == "1") for c in completions]
     value = PolicyValueHead(model, tokenizer, seed=0)
-    metrics = value.fit(["0"] * 200, completions, outcomes, ValueTraining(epochs=30))
-    assert metrics["prefixes"] == 200 * 4 and value.trained
+    metrics = value.fit(
+        ["0"] * 200, completions, outcomes, ValueTraining(epochs=30), finished=[True] * 200
+    )
+    assert metrics["prefixes"] == 200 * 5 and value.trained  # the prompt, 3 tokens, EOS
     good, bad, start = value.values(["0"] * 3, ["10", "01", ""])
     assert good > 0.8 and bad < 0.2 and 0.2 < start < 0.8  # the empty prefix: the base rate
     term = ValueTerm(value)
     assert term.scores_partial
-    np.testing.assert_allclose(
-        term({"prompt": ["0", "0"], "completion": ["10", "01"]}).total, [good, bad], rtol=1e-6
+    ended = value.values(["0", "0"], ["10", "01"], finished=[True, True])
+    np.testing.assert_allclose(  # a row not marked partial is read as finished (EOS after it)
+        term({"prompt": ["0", "0"], "completion": ["10", "01"]}).total, ended, rtol=1e-6
     )
+    prefixes = {"prompt": ["0", "0"], "completion": ["10", "01"], "partial": [True, True]}
+    np.testing.assert_allclose(term(prefixes).total, [good, bad], rtol=1e-6)
+    model.train()  # scoring leaves a policy that is training in training mode
+    value.values(["0"], ["1"])
+    assert model.training
+    model.eval()
 
 
 def test_bad_input_gets_a_clear_error(policy):
@@ -56,6 +68,8 @@ def test_bad_input_gets_a_clear_error(policy):
         value.fit(["0", "0"], ["1"], [1.0])
     with pytest.raises(CompositionError, match="non-empty prompt"):
         value.values([""], ["1"])
+    with pytest.raises(CompositionError, match="no room"):
+        value.values(["0" * value.max_length], ["1"])
     with pytest.raises(CompositionError, match="trained value head"):
         ValueTerm(value)
     with pytest.raises(CompositionError, match="a policy"):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rewardkit.core import term
-from rewardkit.core.errors import BatchError
+from rewardkit.core.errors import BatchError, CompositionError
 from rewardkit.steer import (
     SMCConfig,
     TermPotential,
@@ -25,9 +25,18 @@ def _count_a():
 def test_greedy_resampling_copies_the_heaviest_particle():
     rng = np.random.default_rng(0)
     assert greedy_resample(np.array([0.1, 0.6, 0.3]), rng).tolist() == [1, 1, 1]
-    assert greedy_resample(np.array([0.5, 0.5]), rng).tolist() == [0, 0]  # the first of ties
+    assert greedy_resample(np.array([0.5, 0.5]), rng).tolist() == [0, 1]  # nothing to choose by
+    ties = {greedy_resample(np.array([0.4, 0.4, 0.2]), rng)[0] for _ in range(50)}
+    assert ties == {0, 1}  # a tie is broken at random, not always towards the first
     with pytest.raises(BatchError, match="sums to 1"):
         greedy_resample(np.array([0.5, 0.6]), rng)
+
+
+def test_a_value_that_cannot_judge_prefixes_is_refused(tiny):
+    tokenizer, model = tiny
+    outcome_only = term(lambda completion: [1.0] * len(completion), name="outcome_only")
+    with pytest.raises(CompositionError, match="judges prefixes"):
+        value_guided(model, tokenizer, ["a"], outcome_only, candidates=2, max_new_tokens=2)
 
 
 def test_the_kept_candidate_is_the_best_of_the_last_block(tiny):
@@ -46,12 +55,12 @@ def test_the_kept_candidate_is_the_best_of_the_last_block(tiny):
     assert result.tokens_generated <= 3 * 5 * 6
 
 
-def test_one_candidate_is_plain_sampling(tiny):
+def test_one_candidate_selects_nothing(tiny):
     tokenizer, model = tiny
     kwargs = {"max_new_tokens": 5, "block_size": 2, "seed": 11}
     searched = value_guided(model, tokenizer, ["ab"] * 4, _count_a(), candidates=1, **kwargs)
     sampled = smc(model, tokenizer, ["ab"] * 4, _count_a(), SMCConfig(particles=1, **kwargs))
-    assert searched.completions == sampled.completions
+    assert searched.reorders == 0 and searched.completions == sampled.completions
 
 
 def test_a_value_that_prefers_a_steers_decoding_towards_it(tiny):

@@ -373,8 +373,8 @@ def _task_claims(task: str, summary: Mapping[str, Any], prompts: int) -> dict[st
         f"({ours['tokens']:.0f} tokens/prompt) vs best-of-N by the gold verifier at the same "
         f"tokens (or plain sampling, if higher) {oracle:.3f}: {gain:+.0%}. Both know the "
         f"gold: the step check compares the running results with the reference ones and its "
-        f"final reward is the gold verdict (a process oracle); best-of-N by the gold is an "
-        f"outcome oracle. FK potentials: {kinds}.",
+        f"final reward is an exact match with the reference answer (a process oracle); "
+        f"best-of-N by the gold verifier is an outcome oracle. FK potentials: {kinds}.",
     }  # fmt: skip
     ours, theirs, gain = _against_best_of_n(table, "smc_prm", "bon_prm")
     same_prm = f"[{task}] SMC beats best-of-N at equal tokens under the same learned PRM"
@@ -403,8 +403,9 @@ def _task_claims(task: str, summary: Mapping[str, Any], prompts: int) -> dict[st
         (b for b, a in small_fk.items() if a >= large_sampling), key=int, default=None
     )
     claims[f"[{task}] FK steering lets a smaller model match or beat a larger model's sampling"] = {
-        "met": best_budget is not None,
-        "detail": f"small model ({SMALL_MODEL}) sampling {small['sampling']['1']['accuracy']:.3f}, "
+        "met": best_budget is not None and large_sampling > 0,
+        "detail": "steered by the step check (a process oracle); "
+        f"small model ({SMALL_MODEL}) sampling {small['sampling']['1']['accuracy']:.3f}, "
         + ", ".join(
             f"FK-difference K={b}: {a:.3f}" for b, a in sorted(small_fk.items(), key=_by_budget)
         )
@@ -414,7 +415,8 @@ def _task_claims(task: str, summary: Mapping[str, Any], prompts: int) -> dict[st
         gold = curve["gold"]
         peak = max(gold)
         index = gold.index(peak)
-        se = (peak * (1 - peak) / prompts) ** 0.5
+        # the standard error of the drop from the peak, at least that of one problem in all
+        se = max(((peak * (1 - peak) + gold[-1] * (1 - gold[-1])) / prompts) ** 0.5, 1 / prompts)
         claims[f"[{task}] best-of-n under {name} improves then hurts gold past some n"] = {
             "met": index > 0 and peak - gold[-1] > 2 * se,
             "detail": f"gold {gold[0]:.3f} at n=1, peak {peak:.3f} at n={curve['n'][index]}, "

@@ -109,9 +109,11 @@ def fit_lab_value(
 
     rows = task_problems(task, prompts, seed=8000 + seed)
     torch.manual_seed(8000 + seed)
-    texts = sample_completions(
+    sampled = sample_completions(
         model, tokenizer, [r["prompt"] for r in rows], samples, completion_budget(task)
-    ).texts
+    )
+    texts = sampled.texts
+    ended = [bool(ids) and ids[-1] == tokenizer.eos_token_id for ids in sampled.ids]
     outcomes = gold_term(task)(rows_batch(rows, texts, samples)).total
     value = PolicyValueHead(model, tokenizer, seed=seed)
     value.fit(
@@ -119,5 +121,6 @@ def fit_lab_value(
         texts,
         np.nan_to_num(outcomes, nan=0.0),
         ValueTraining(epochs=epochs, batch_size=256, seed=seed),
+        finished=ended,
     )
     return value

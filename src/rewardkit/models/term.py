@@ -364,7 +364,9 @@ class ProcessRewardTerm(_SavedModelTerm):
         partial = np.asarray(batch.get("partial", np.zeros(n, dtype=bool)), dtype=bool)
         separator = self.model.separator
         completions = [
-            text[: text.rfind(separator) + 1] if prefix else text
+            text[: text.rfind(separator) + len(separator)]
+            if prefix and separator in text
+            else ("" if prefix else text)
             for text, prefix in zip(completions, partial, strict=True)
         ]  # a prefix's step still being written is not judged
         prompts = _texts(batch["prompt"]) if "prompt" in batch else None

@@ -28,9 +28,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,14 +82,34 @@ class PolicyValueHead:
         self.trained = False
         self.metrics: dict[str, float] = {}
 
-    def _ids(self, prompt: str, completion: str) -> tuple[list[int], int]:
-        """Token ids of prompt + completion (cut to the context), and the prompt's length."""
+    def _ids(self, prompt: str, completion: str, finished: bool) -> tuple[list[int], int]:
+        """Token ids of prompt + completion (+ EOS if it ``finished``), cut to the context,
+        and the prompt's length."""
         encode = self.tokenizer
         prompt_ids = encode(prompt, add_special_tokens=False)["input_ids"]
         if not prompt_ids:
             raise CompositionError("a value head needs a non-empty prompt")
+        if len(prompt_ids) >= self.max_length:
+            raise CompositionError(
+                f"a prompt of {len(prompt_ids)} tokens leaves no room in the policy's context "
+                f"of {self.max_length}"
+            )
         ids = prompt_ids + encode(completion, add_special_tokens=False)["input_ids"]
+        if finished:  # a text that ended is not the same state as the prefix of a longer one
+            ids.append(self.tokenizer.eos_token_id)
         return ids[: self.max_length], len(prompt_ids)
+
+    def _encode_all(
+        self, prompts: Sequence[str], completions: Sequence[str], finished: Sequence[bool] | None
+    ) -> list[tuple[list[int], int]]:
+        if (
+            not len(prompts)
+            == len(completions)
+            == (len(completions) if finished is None else len(finished))
+        ):
+            raise CompositionError("as many prompts, completions (and finished flags) are needed")
+        ends = [False] * len(completions) if finished is None else [bool(f) for f in finished]
+        return [self._ids(p, c, e) for p, c, e in zip(prompts, completions, ends, strict=True)]
 
     def _hidden(self, rows: Sequence[Sequence[int]]) -> Any:
         import torch
@@ -100,14 +121,18 @@ class PolicyValueHead:
         return out.hidden_states[-1].float()
 
     def _features(
-        self, prompts: Sequence[str], completions: Sequence[str], batch_size: int
+        self,
+        prompts: Sequence[str],
+        completions: Sequence[str],
+        batch_size: int,
+        finished: Sequence[bool] | None = None,
     ) -> tuple[Any, list[int]]:
-        """The hidden state after every prefix (the prompt alone, then each completion token),
-        and the number of prefixes of each text."""
+        """The hidden state after every prefix (the prompt alone, then each completion token,
+        then EOS if the text finished), and the number of prefixes of each text."""
         import torch
 
         chunks, counts = [], []
-        encoded = [self._ids(p, c) for p, c in zip(prompts, completions, strict=True)]
+        encoded = self._encode_all(prompts, completions, finished)
         for start in range(0, len(encoded), batch_size):
             part = encoded[start : start + batch_size]
             hidden = self._hidden([ids for ids, _ in part])
@@ -122,8 +147,10 @@ class PolicyValueHead:
         completions: Sequence[str],
         outcomes: Sequence[float],
         training: ValueTraining | None = None,
+        finished: Sequence[bool] | None = None,
     ) -> dict[str, float]:
-        """Train the head on the policy's rollouts and their outcomes in [0, 1]."""
+        """Train the head on the policy's rollouts and their outcomes in [0, 1]; ``finished``
+        marks the rollouts that ended with EOS (rather than at the budget)."""
         import torch
 
         training = training or ValueTraining()
@@ -132,8 +159,8 @@ class PolicyValueHead:
             raise CompositionError("fit needs as many prompts, completions and outcomes (> 0)")
         if not np.all((targets_per_text >= 0) & (targets_per_text <= 1)):
             raise CompositionError("outcomes must be in [0, 1] (NaN is not an outcome)")
-        self.policy.eval()
-        features, counts = self._features(prompts, completions, batch_size=64)
+        with _evaluating(self.policy):
+            features, counts = self._features(prompts, completions, 64, finished)
         targets = torch.tensor(np.repeat(targets_per_text, counts), dtype=torch.float32)
         torch.manual_seed(training.seed)
         optimizer = torch.optim.AdamW(self.head.parameters(), lr=training.learning_rate)
@@ -158,19 +185,23 @@ class PolicyValueHead:
         return dict(self.metrics)
 
     def values(
-        self, prompts: Sequence[str], completions: Sequence[str], batch_size: int = 64
+        self,
+        prompts: Sequence[str],
+        completions: Sequence[str],
+        batch_size: int = 64,
+        finished: Sequence[bool] | None = None,
     ) -> np.ndarray:
-        """V of each (prompt, completion so far): the head's estimate after its last token."""
+        """V of each (prompt, completion so far): the head's estimate after its last token
+        (after EOS for the texts marked ``finished``)."""
         import torch
 
         if len(prompts) != len(completions):
             raise CompositionError(f"{len(prompts)} prompts for {len(completions)} completions")
         if not completions:
             return np.empty(0)
-        self.policy.eval()
         out = []
-        encoded = [self._ids(p, c)[0] for p, c in zip(prompts, completions, strict=True)]
-        with torch.no_grad():
+        encoded = [ids for ids, _ in self._encode_all(prompts, completions, finished)]
+        with torch.no_grad(), _evaluating(self.policy):
             for start in range(0, len(encoded), batch_size):
                 part = encoded[start : start + batch_size]
                 hidden = self._hidden(part)
@@ -179,8 +210,21 @@ class PolicyValueHead:
         return np.concatenate(out)
 
 
+@contextlib.contextmanager
+def _evaluating(model: Any) -> Iterator[None]:
+    """``model`` in eval mode for the block, then back in the mode it was in."""
+    was_training = bool(getattr(model, "training", False))
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 class ValueTerm(RewardTerm):
-    """A :class:`PolicyValueHead`'s estimate as a reward, for prefixes and complete texts.
+    """A :class:`PolicyValueHead`'s estimate as a reward, for prefixes and complete texts:
+    a row is read as finished (EOS after it) unless the batch's ``partial`` column marks it
+    a prefix.
 
     Args:
         value: a trained value head (an untrained one is refused).
@@ -198,4 +242,6 @@ class ValueTerm(RewardTerm):
     def _compute(self, batch: Batch) -> list[float | None]:
         prompts = [str(p) for p in get_column(batch, "prompt")]
         completions = [str(c) for c in get_column(batch, "completion")]
-        return [float(v) for v in self.value.values(prompts, completions)]
+        partial = np.asarray(batch.get("partial", np.zeros(len(completions))), dtype=bool)
+        values = self.value.values(prompts, completions, finished=~partial)
+        return [float(v) for v in values]

@@ -9,8 +9,9 @@ chosen w_i·K times in expectation:
 - systematic: one uniform u ~ U[0, 1/K), then the points u + j/K, j = 0…K−1,
   each read off the cumulative weights (Kitagawa 1996): lower variance, and
   particle i is drawn ⌊K w_i⌋ or ⌈K w_i⌉ times;
-- greedy: every one of the K is the heaviest particle (not unbiased: it is the
-  selection step of blockwise value-guided decoding, not of SMC).
+- greedy: every one of the K is the heaviest particle (a tie broken at random;
+  equal weights change nothing). Not unbiased: it is the selection step of
+  blockwise value-guided decoding, a search, not of SMC.
 
 Example:
     >>> import numpy as np
@@ -90,14 +91,21 @@ def systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.nda
 
 
 def greedy_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """K copies of the heaviest particle (the first of ties); ``rng`` is not used.
+    """K copies of the heaviest particle, a tie broken at random by ``rng``; equal weights
+    (nothing to choose by) keep every particle as it is.
 
     Example:
-        >>> greedy_resample(np.array([0.2, 0.5, 0.3]), np.random.default_rng(0)).tolist()
+        >>> rng = np.random.default_rng(0)
+        >>> greedy_resample(np.array([0.2, 0.5, 0.3]), rng).tolist()
         [1, 1, 1]
+        >>> greedy_resample(np.array([0.25, 0.25, 0.25, 0.25]), rng).tolist()
+        [0, 1, 2, 3]
     """
     weights = _check(weights)
-    return np.full(weights.size, int(weights.argmax()))
+    if np.allclose(weights, weights[0], rtol=1e-9, atol=0.0):
+        return np.arange(weights.size)
+    best = np.flatnonzero(np.isclose(weights, weights.max(), rtol=1e-9, atol=0.0))
+    return np.full(weights.size, int(rng.choice(best)))
 
 
 #: resampling scheme by name

@@ -72,7 +72,9 @@ class SMCConfig:
         potential: ``difference``, ``max`` or ``sum`` (FK steering).
         lam: λ, the strength of exp(λ r).
         ess_threshold: resample when ESS < ess_threshold · K (0: never, 1: always).
-        resampling: ``systematic`` or ``multinomial``.
+        resampling: ``systematic`` or ``multinomial``; ``greedy`` (every particle becomes the
+            heaviest) turns SMC into a search, the selection step of
+            :func:`~rewardkit.steer.value_guided.value_guided`, and targets no distribution.
         temperature: sampling temperature of the proposal; with T ≠ 1 the particles target
             p_T(y | x) · exp(λ r) for the tempered model p_T (no correction to p is applied).
         select: return the particle drawn by weight (``sample``) or the heaviest (``argmax``).

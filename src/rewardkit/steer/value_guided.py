@@ -22,7 +22,7 @@ Example:
     >>> ones = term(lambda completion: [c.count("1") for c in completion], name="ones")
     >>> ones.scores_partial = True
     >>> out = value_guided(model, tokenizer, ["0"], ones, candidates=8, max_new_tokens=6)
-    >>> out.completions[0].count("1") >= 3
+    >>> out.completions[0].count("1") == max(p.count("1") for p in out.particles[0])
     True
 """
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rewardkit.core.errors import CompositionError
 from rewardkit.core.term import Term
 from rewardkit.steer.potentials import TermPotential
 from rewardkit.steer.smc import SMCConfig, SMCResult, smc
@@ -53,18 +54,25 @@ def value_guided(
     """Decode ``prompts`` block by block, keeping the best of ``candidates`` under ``value``.
 
     Args:
-        value: a term that judges prefixes (``scores_partial``), e.g.
-            :class:`~rewardkit.models.value.ValueTerm`; a term that cannot
-            judges only complete texts, so selection happens once all are done.
+        value: a term that judges prefixes (``scores_partial``, or a
+            :class:`TermPotential` with ``partial=True``), e.g.
+            :class:`~rewardkit.models.value.ValueTerm`. Where it cannot judge a
+            prefix (NaN) the candidates tie and are all kept.
         candidates: K, the continuations sampled per block.
         block_size, delimiter, max_new_tokens, seed: as in :class:`SMCConfig`.
 
     Returns:
         an :class:`SMCResult`: ``completions`` holds the kept text of each prompt.
     """
+    potential = value if isinstance(value, TermPotential) else TermPotential(value)
+    if not potential.partial:
+        raise CompositionError(
+            f"value_guided needs a value that judges prefixes; {potential.term.name!r} does not "
+            "(give it scores_partial = True, or pass TermPotential(term, partial=True))"
+        )
     config = SMCConfig(
         particles=candidates, max_new_tokens=max_new_tokens, block_size=block_size,
         delimiter=delimiter, potential="difference", lam=1.0, ess_threshold=1.0,
         resampling="greedy", select="argmax", seed=seed,
     )  # fmt: skip
-    return smc(model, tokenizer, prompts, value, config, columns)
+    return smc(model, tokenizer, prompts, potential, config, columns)

@@ -1,0 +1,312 @@
+"""The reward server: one term behind HTTP (FastAPI), with auth, limits, deadlines, metrics.
+
+Endpoints:
+
+- ``POST /v1/score``: ``{"batch": {column: [values]}, "deadline_s": optional}``
+  in; ``{"total", "terms", "status", "messages"}`` out, NaN as ``null`` beside
+  its status (``ok``, ``not_applicable``, ``timeout``, ``error``).
+- ``POST /get_reward``: OpenRLHF's remote reward JSON (``query``, optional
+  ``prompts`` and ``labels``) in; ``{"rewards", "scores", "extra_logs"}`` out,
+  so ``--remote_rm_url http://host:port/get_reward`` works unchanged. A sample
+  without a reward gets ``not_applicable_score`` and ``extra_logs.applicable = 0``
+  (OpenRLHF needs numbers); its status is in ``status``.
+- ``GET /healthz`` (no token needed) and ``GET /metrics`` (Prometheus text).
+
+Every request but ``/healthz`` needs ``Authorization: Bearer <token>`` when
+the server has a token: 401 without one, 403 with a wrong one (compared in
+constant time). Limits answer before any scoring: 413 for a body over
+``max_body_bytes`` or a batch over ``max_batch``, 422 for a string over
+``max_string_chars`` and for a malformed field (with its path), 400 for JSON
+that does not parse, 429 with ``Retry-After`` when ``max_in_flight`` requests
+are being scored. A request that was accepted is always answered: samples
+past the deadline come back as ``timeout``, a term's exception as ``error``.
+A repeated ``Idempotency-Key`` gets the first answer again, without scoring.
+CORS is off (no CORS headers are sent), and so are the interactive docs.
+
+Example:
+    >>> from fastapi.testclient import TestClient
+    >>> from rewardkit.core import term
+    >>> length = term(lambda completion: [len(c) for c in completion], name="length")
+    >>> with TestClient(create_app(length)) as client:
+    ...     client.post("/v1/score", json={"batch": {"completion": ["ab", ""]}}).json()["total"]
+    [2.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rewardkit.core.output import RewardOutput, Status
+from rewardkit.core.queries import mark_unsplit, query_batch
+from rewardkit.core.term import Term, as_term
+from rewardkit.serve.scoring import STATUS_NAMES, output_json, score_in_chunks
+from rewardkit.serve.settings import ServeSettings
+
+__all__ = ["create_app"]
+
+#: idempotency keys remembered (the oldest is forgotten first)
+IDEMPOTENCY_MEMORY = 4096
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    batch: dict[str, list[Any]] = Field(min_length=1)
+    deadline_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _columns_align(self) -> ScoreRequest:
+        lengths = {name: len(values) for name, values in self.batch.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"every column needs as many values: {lengths}")
+        return self
+
+
+class OpenRLHFRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    query: list[str]
+    prompts: list[str] | None = None
+    labels: list[Any] | None = None
+
+
+class _RefusalError(Exception):
+    """A request refused before scoring: its status code, message and headers."""
+
+    def __init__(self, code: int, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.code, self.message, self.headers = code, message, dict(headers or {})
+
+
+def _longest_string(value: Any, path: str) -> tuple[int, str]:
+    """The length and path of the longest string anywhere in a JSON value."""
+    if isinstance(value, str):
+        return len(value), path
+    items: Any = ()
+    if isinstance(value, dict):
+        items = ((f"{path}.{k}", v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}.{i}", v) for i, v in enumerate(value))
+    best = (0, path)
+    for child_path, child in items:
+        best = max(best, _longest_string(child, child_path), key=lambda pair: pair[0])
+    return best
+
+
+class _Metrics:
+    """Prometheus metrics in the app's own registry."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter("rewardkit_requests", "Requests answered, by endpoint and code",
+                                ["endpoint", "code"], registry=self.registry)  # fmt: skip
+        self.latency = Histogram(
+            "rewardkit_request_seconds", "Time to answer a request", ["endpoint"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )  # fmt: skip
+        self.samples = Counter("rewardkit_samples", "Samples scored, by term and status",
+                               ["term", "status"], registry=self.registry)  # fmt: skip
+        self.in_flight = Gauge("rewardkit_in_flight", "Requests being scored now (queue depth)",
+                               registry=self.registry)  # fmt: skip
+
+
+class _Server:
+    """The state behind the endpoints: term, settings, pool, metrics, idempotency memory."""
+
+    def __init__(self, term: Term, settings: ServeSettings) -> None:
+        self.term, self.settings = term, settings
+        self.executor: ThreadPoolExecutor | None = None
+        self.metrics = _Metrics()
+        self.in_flight = 0
+        self.answers: collections.OrderedDict[str, asyncio.Future[tuple[int, Any]]] = (
+            collections.OrderedDict()
+        )
+
+    def authorize(self, header: str | None) -> None:
+        token = self.settings.token
+        if token is None:
+            return
+        if not header or not header.startswith("Bearer "):
+            raise _RefusalError(401, "this server needs 'Authorization: Bearer <token>'",
+                           {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        given = header.removeprefix("Bearer ").strip()
+        if not secrets.compare_digest(given.encode(), token.encode()):
+            raise _RefusalError(403, "the bearer token is not this server's")
+
+    async def body(self, request: Any) -> Any:
+        """The request's JSON, read within ``max_body_bytes``."""
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _RefusalError(413, f"the body is {declared} bytes; the limit (max_body_bytes) "
+                                f"is {limit}")  # fmt: skip
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _RefusalError(
+                    413, f"the body is over the limit (max_body_bytes) of {limit} bytes"
+                )
+            chunks.append(chunk)
+        try:
+            return json.loads(b"".join(chunks))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _RefusalError(400, f"the body is not valid JSON: {exc}") from exc
+
+    def check_sizes(self, payload: Any, samples: int) -> None:
+        if samples > self.settings.max_batch:
+            raise _RefusalError(413, f"the batch has {samples} samples; the limit (max_batch) is "
+                                f"{self.settings.max_batch}")  # fmt: skip
+        length, path = _longest_string(payload, "body")
+        if length > self.settings.max_string_chars:
+            raise _RefusalError(422, f"{path} is {length} characters; the limit (max_string_chars) "
+                                f"is {self.settings.max_string_chars}")  # fmt: skip
+
+    async def score(self, batch: Mapping[str, Any], deadline_s: float | None) -> RewardOutput:
+        assert self.executor is not None, "the server's worker pool is not running"
+        deadline = min(deadline_s or self.settings.deadline_s, self.settings.deadline_s)
+        out = await score_in_chunks(self.term, batch, self.executor, self.settings.chunk_size,
+                                    deadline)  # fmt: skip
+        for code, count in zip(*np.unique(out.status, return_counts=True), strict=True):
+            self.metrics.samples.labels(self.term.name, STATUS_NAMES[int(code)]).inc(int(count))
+        return out
+
+
+def _validation_errors(exc: Any) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
+        for error in exc.errors()
+    )
+
+
+def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
+    """A FastAPI app that serves ``term`` (see the module docs); run it with uvicorn."""
+    server = _Server(as_term(term), settings or ServeSettings())
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        server.executor = ThreadPoolExecutor(server.settings.workers, "rewardkit-serve")
+        try:
+            yield
+        finally:
+            server.executor.shutdown(wait=True, cancel_futures=True)
+
+    app = FastAPI(title="rewardkit", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # fmt: skip
+    app.state.rewardkit = server
+
+    async def answer(
+        request: Request, endpoint: str, work: Callable[[], Awaitable[tuple[int, Any]]]
+    ) -> Response:
+        """Authorize, shed load, run ``work`` once per idempotency key, and count it all."""
+        start = time.perf_counter()
+        counted = False
+        try:
+            server.authorize(request.headers.get("authorization"))
+            if server.in_flight >= server.settings.max_in_flight:
+                busy = f"{server.in_flight} requests are being scored (the limit, max_in_flight)"
+                raise _RefusalError(429, f"{busy}; retry shortly", {"Retry-After": "1"})
+            server.in_flight += 1
+            counted = True
+            server.metrics.in_flight.set(server.in_flight)
+            key = request.headers.get("idempotency-key")
+            if key is not None and (key := f"{endpoint}:{key}") in server.answers:
+                code, content = await asyncio.shield(server.answers[key])
+            else:
+                pending: asyncio.Future[tuple[int, Any]] = (
+                    asyncio.get_running_loop().create_future()
+                )
+                if key is not None:
+                    server.answers[key] = pending
+                    while len(server.answers) > IDEMPOTENCY_MEMORY:
+                        server.answers.popitem(last=False)
+                try:
+                    code, content = await work()
+                except _RefusalError:
+                    if key is not None:  # a refused request may be sent again and scored
+                        server.answers.pop(key, None)
+                    pending.cancel()
+                    raise
+                except Exception as exc:  # a bug of ours: still an answer, never a hang
+                    code, content = 500, {"detail": f"{type(exc).__name__}: {exc}"}
+                pending.set_result((code, content))
+            response: Response = JSONResponse(content, status_code=code)
+        except _RefusalError as refusal:
+            response = JSONResponse({"detail": refusal.message}, status_code=refusal.code,
+                                    headers=refusal.headers)  # fmt: skip
+        finally:
+            if counted:
+                server.in_flight -= 1
+                server.metrics.in_flight.set(server.in_flight)
+        server.metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        server.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+        return response
+
+    @app.post("/v1/score")
+    async def score(request: Request) -> Response:
+        async def work() -> tuple[int, Any]:
+            payload = await server.body(request)
+            try:
+                parsed = ScoreRequest.model_validate(payload)
+            except ValidationError as exc:
+                raise _RefusalError(422, _validation_errors(exc)) from exc
+            samples = len(next(iter(parsed.batch.values())))
+            server.check_sizes(payload, samples)
+            out = await server.score(parsed.batch, parsed.deadline_s)
+            return 200, output_json(out)
+
+        return await answer(request, "/v1/score", work)
+
+    @app.post("/get_reward")
+    async def get_reward(request: Request) -> Response:
+        async def work() -> tuple[int, Any]:
+            payload = await server.body(request)
+            try:
+                parsed = OpenRLHFRequest.model_validate(payload)
+                batch, responses = query_batch(parsed.query, parsed.prompts, parsed.labels)
+            except ValidationError as exc:
+                raise _RefusalError(422, _validation_errors(exc)) from exc
+            except ValueError as exc:  # lengths that do not match
+                raise _RefusalError(422, str(exc)) from exc
+            server.check_sizes(payload, len(parsed.query))
+            out = mark_unsplit(await server.score(batch, None), responses)
+            applicable = out.status == Status.OK
+            rewards = np.where(applicable, out.total, server.settings.not_applicable_score)
+            extra = {name: np.nan_to_num(v, nan=0.0).tolist() for name, v in out.terms.items()}
+            extra["applicable"] = applicable.astype(np.float64).tolist()
+            return 200, {
+                "rewards": rewards.tolist(), "scores": rewards.tolist(), "extra_logs": extra,
+                "status": [STATUS_NAMES[int(s)] for s in out.status],
+            }  # fmt: skip
+
+        return await answer(request, "/get_reward", work)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "term": server.term.name, "in_flight": server.in_flight}
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        try:
+            server.authorize(request.headers.get("authorization"))
+        except _RefusalError as refusal:
+            return JSONResponse({"detail": refusal.message}, status_code=refusal.code,
+                                headers=refusal.headers)  # fmt: skip
+        return Response(generate_latest(server.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
