@@ -76,6 +76,7 @@ EXAMPLES = {
             "completion": ["4", "9" * 100, [{"role": "assistant", "content": "4"}]],
         },
     ),
+    "remote": ({"url": "<LIVE_SERVER_URL>"}, TEXT),
     "process_reward_model": (
         {"path": "<TINY_PROCESS_MODEL>", "allow_untrained": True},
         {"completion": ["1+1=2\n2+2=4\n", "", [{"role": "assistant", "content": "3\n"}]]},
@@ -142,10 +143,21 @@ def tiny_process_model_dir(tmp_path_factory):
     return str(folder)
 
 
+@pytest.fixture(scope="module")
+def live_server_url():
+    """A reward server (the length term) on an ephemeral loopback port."""
+    from rewardkit.serve import create_app
+    from tests.serve.conftest import live_server
+
+    with live_server(create_app(build_reward({"term": "length_linear", "max_length": 8}))) as url:
+        yield url
+
+
 MODEL_FIXTURES = {
     "<TINY_REWARD_MODEL>": "tiny_reward_model_dir",
     "<TINY_PROCESS_MODEL>": "tiny_process_model_dir",
 }
+URL_FIXTURES = {"<LIVE_SERVER_URL>": "live_server_url"}
 
 
 @pytest.mark.parametrize("name", sorted([*EXAMPLES, *UNREGISTERED]))
@@ -153,6 +165,8 @@ def test_term_contract(name, request):
     params, batch = EXAMPLES[name] if name in EXAMPLES else UNREGISTERED[name][1:]
     if params.get("path") in MODEL_FIXTURES:
         params = {**params, "path": request.getfixturevalue(MODEL_FIXTURES[params["path"]])}
+    if params.get("url") in URL_FIXTURES:
+        params = {**params, "url": request.getfixturevalue(URL_FIXTURES[params["url"]])}
     term = _build(name, params)
     n = len(next(iter(batch.values())))
     out = term(batch)

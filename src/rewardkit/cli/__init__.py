@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     from rewardkit.cli.steer import add_steer_parser
 
     add_steer_parser(commands)
+    from rewardkit.cli.serve import add_serve_parser
+
+    add_serve_parser(commands)
     bench = commands.add_parser(
         "bench",
         help="run a benchmark suite (see `rewardkit bench SUITE --help`)",
@@ -151,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rewardkit.cli.steer import run_steer
 
             return run_steer(args)
+        if args.command == "serve":
+            from rewardkit.cli.serve import run_serve
+
+            return run_serve(args)
         parser.print_help()
         return EXIT_USAGE
     except (SpecError, BatchError, RegistryError, CompositionError, ShapeError) as exc:

@@ -147,8 +147,9 @@ class RemoteReward(RewardTerm):
         try:
             total = np.array([_float(v) for v in payload["total"]], dtype=np.float64)
             status = np.array([_STATUS_CODES[s] for s in payload["status"]], dtype=np.int8)
-            terms = {name: np.array([_float(v) for v in values], dtype=np.float64)
-                     for name, values in payload.get("terms", {}).items()}  # fmt: skip
+            terms = {self.name: total.copy()}  # the server's parts, under this term's name
+            terms.update({f"{self.name}/{name}": np.array([_float(v) for v in values])
+                          for name, values in payload.get("terms", {}).items()})  # fmt: skip
             messages = payload.get("messages")
             if len(total) != count:
                 raise ValueError(f"{len(total)} rewards for {count} samples")
