@@ -55,10 +55,10 @@ def read_token(token_file: str | os.PathLike[str] | None) -> str | None:
         if not token:
             raise ServeError(f"--token-file {path} is empty")
         return token
-    token = os.environ.get(TOKEN_VARIABLE)
-    if token is not None and not token.strip():
+    from_environment = os.environ.get(TOKEN_VARIABLE)
+    if from_environment is not None and not from_environment.strip():
         raise ServeError(f"{TOKEN_VARIABLE} is set but empty")
-    return token.strip() if token else None
+    return from_environment.strip() if from_environment else None
 
 
 @dataclass(frozen=True)
