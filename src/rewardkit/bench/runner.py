@@ -63,6 +63,7 @@ SUITES: dict[str, str] = {
     "sandbox": "rewardkit.bench.sandbox:main",
     "rm-overoptimization": "rewardkit.bench.rm_overoptimization:main",
     "steer-lab": "rewardkit.bench.steer_lab:main",
+    "serve-load": "rewardkit.bench.serve_load:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).
