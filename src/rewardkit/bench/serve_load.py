@@ -247,53 +247,62 @@ def run_load(unit: tuple[LoadSettings, str, int, int]) -> dict[str, Any]:
             "overhead": local / figures["completions_per_s"]}  # fmt: skip
 
 
-def _children(pid: int) -> list[int]:
+def _math_workers(pid: int) -> list[int]:
+    """The math verifier's worker processes among ``pid``'s children (from /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(fields[1]) == pid:
+            if int(fields[1]) == pid and b"_math_worker" in command:
                 found.append(int(entry.name))
     return found
 
 
+def _distinct_math_batch(size: int, offset: int) -> dict[str, Any]:
+    """``size`` answers that each need a symbolic comparison (k·4 / k against 4)."""
+    ks = range(offset + 2, offset + 2 + size)
+    return {"completion": [rf"The answer is $\boxed{{\frac{{{4 * k}}}{{{k}}}}}$." for k in ks],
+            "answer": ["4"] * size}  # fmt: skip
+
+
 async def _worker_killed(settings: LoadSettings) -> dict[str, Any]:
-    """A math worker is SIGKILLed while the server scores a batch of 64."""
+    """A math worker is SIGKILLed while the server scores a batch of 512 distinct answers;
+    the request is answered (scored, or error/timeout for the killed worker's jobs), and the
+    pool serves the requests after it."""
     import aiohttp
 
     server = _Server(SPECS["math"], settings.workers)
+    typed = {"Content-Type": "application/json"}
+    url = f"{server.url}/v1/score"
+
+    async def post(session: Any, batch: dict[str, Any]) -> tuple[int, list[str]]:
+        async with session.post(url, data=json.dumps({"batch": batch}), headers=typed) as reply:
+            return reply.status, (await reply.json()).get("status", [])
+
     try:
-        body = json.dumps({"batch": _batch("math", 64)})
         async with aiohttp.ClientSession(headers=server.headers()) as session:
-            async with session.post(
-                f"{server.url}/v1/score", data=body, headers={"Content-Type": "application/json"}
-            ) as warm:
-                await warm.read()  # the pool is up
-            workers = _children(server.process.pid)
-            typed = {"Content-Type": "application/json"}
-            request = asyncio.ensure_future(
-                session.post(f"{server.url}/v1/score", data=body, headers=typed)
-            )
-            await asyncio.sleep(0.05)
+            await post(session, _distinct_math_batch(8, 10_000))  # the pool is up
+            workers = _math_workers(server.process.pid)
+            request = asyncio.ensure_future(post(session, _distinct_math_batch(512, 0)))
+            await asyncio.sleep(0.2)
             killed = workers[0] if workers else None
             if killed is not None:
                 os.kill(killed, signal.SIGKILL)
-            response = await request
-            reply = await response.json()
-            after = await session.post(f"{server.url}/v1/score", data=body,
-                                       headers={"Content-Type": "application/json"})  # fmt: skip
-            after_reply = await after.json()
+            code, statuses = await request
+            after = [await post(session, _distinct_math_batch(64, 1000 * i)) for i in (1, 2)]
     finally:
-        code = server.stop()
+        exit_code = server.stop()
+    counts = Counter(statuses)
+    answered = code == 200 and len(statuses) == 512 and set(counts) <= {"ok", "error", "timeout"}
+    recovered = after[-1][0] == 200 and set(after[-1][1]) == {"ok"}
     return {"kind": "fault", "fault": "worker_killed", "workers": len(workers),
-            "killed_pid": killed, "code": response.status,
-            "statuses": dict(Counter(reply["status"])), "lost": 0,
-            "after_statuses": dict(Counter(after_reply["status"])), "exit_code": code,
-            "passed": response.status == 200 and after.status == 200
-            and set(after_reply["status"]) == {"ok"}}  # fmt: skip
+            "killed_pid": killed, "code": code, "statuses": dict(counts), "lost": 0,
+            "after_statuses": [dict(Counter(a[1])) for a in after], "exit_code": exit_code,
+            "passed": killed is not None and answered and recovered}  # fmt: skip
 
 
 async def _past_deadline(settings: LoadSettings) -> dict[str, Any]:
