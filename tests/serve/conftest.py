@@ -1,7 +1,5 @@
 """Terms with known behaviour, and a live server on an ephemeral loopback port."""
 
-import contextlib
-import threading
 import time
 
 import numpy as np
@@ -10,28 +8,10 @@ import pytest
 from rewardkit.core import term
 from rewardkit.core.output import RewardOutput
 from rewardkit.core.term import RewardTerm
+from rewardkit.serve.background import app_in_thread
 
-
-@contextlib.contextmanager
-def live_server(app):
-    """``app`` served by uvicorn in a thread on 127.0.0.1:<free port>; yields its base URL."""
-    import uvicorn
-
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+#: any ASGI app on 127.0.0.1:<free port>, in a thread; yields its base URL
+live_server = app_in_thread
 
 
 @pytest.fixture()

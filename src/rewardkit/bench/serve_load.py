@@ -122,7 +122,8 @@ class _Server:
             command = [sys.executable, "-m", "rewardkit", "serve", str(folder / "spec.toml"),
                        "--port", str(self.port), "--token-file", str(folder / "token"),
                        "--workers", str(workers), *extra]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        self.log = (folder / "server.log").open("w+")
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log)
         self.url = f"http://127.0.0.1:{self.port}"
         self._wait()
 
@@ -151,8 +152,22 @@ class _Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.log.seek(0)
+        self.counts = _server_counts(self.log.read())
+        self.log.close()
         self.folder.cleanup()
         return int(self.process.returncode)
+
+
+def _server_counts(log: str) -> dict[str, int]:
+    """The scoring requests the server says it received and answered (its last log line)."""
+    import re
+
+    found = re.findall(r"(\d+) scoring requests received, (\d+) answered", log)
+    if not found:
+        return {}
+    received, answered = found[-1]
+    return {"received": int(received), "answered": int(answered)}
 
 
 def _batch(spec: str, size: int) -> dict[str, Any]:
@@ -384,9 +399,13 @@ async def _sigterm(settings: LoadSettings) -> dict[str, Any]:
     figures = await load
     code = server.stop()
     refused = sum(v for k, v in figures["failures"].items() if "Connector" in k)
-    lost = figures["sent"] - figures["answered"] - refused
+    # a request the server received and did not answer, or whose answer did not arrive;
+    # one reset on a keep-alive connection the server was closing never reached it
+    counts = server.counts
+    lost = counts.get("received", figures["sent"]) - figures["answered"]
+    drained = bool(counts) and counts["received"] == counts["answered"]
     return {"kind": "fault", "fault": "sigterm", **figures, "refused": refused, "lost": lost,
-            "exit_code": code, "passed": lost == 0}  # fmt: skip
+            "server": counts, "exit_code": code, "passed": drained and lost == 0}  # fmt: skip
 
 
 def run_fault(unit: tuple[LoadSettings, str]) -> dict[str, Any]:

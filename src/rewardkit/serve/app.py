@@ -38,6 +38,7 @@ import asyncio
 import collections
 import json
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -133,6 +134,7 @@ class _Server:
         self.executor: ThreadPoolExecutor | None = None
         self.metrics = _Metrics()
         self.in_flight = 0
+        self.received = self.answered = 0  # requests to the scoring endpoints, for the log
         self.answers: collections.OrderedDict[str, asyncio.Future[tuple[int, Any]]] = (
             collections.OrderedDict()
         )
@@ -205,6 +207,8 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
             yield
         finally:
             server.executor.shutdown(wait=True, cancel_futures=True)
+            print(f"rewardkit serve: stopped; {server.received} scoring requests received, "
+                  f"{server.answered} answered", file=sys.stderr, flush=True)  # fmt: skip
 
     app = FastAPI(title="rewardkit", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)  # fmt: skip
@@ -215,6 +219,7 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
     ) -> Response:
         """Authorize, shed load, run ``work`` once per idempotency key, and count it all."""
         start = time.perf_counter()
+        server.received += 1
         counted = False
         try:
             server.authorize(request.headers.get("authorization"))
@@ -255,6 +260,7 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
                 server.metrics.in_flight.set(server.in_flight)
         server.metrics.requests.labels(endpoint, str(response.status_code)).inc()
         server.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+        server.answered += 1
         return response
 
     @app.post("/v1/score")
