@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 TORCH_VERSION := 2.13.0
-EXTRAS := dev,control,llm,bench,serve
+EXTRAS := dev,control,llm,bench,serve,distributed
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: install sandbox-tools demo test lint format clean

@@ -4,6 +4,7 @@ lose nothing."""
 from rewardkit.bench.serve_load import (
     BATCHES,
     CLIENTS,
+    FAULTS,
     SPECS,
     LoadSettings,
     ServeLoad,
@@ -23,8 +24,8 @@ def _results(requests_per_s, lost=0):
     runs = [_load(s, c, b, requests_per_s, 20.0, lost if (s, c, b) == ("math", 1, 1) else 0)
             for s in SPECS for b in BATCHES for c in CLIENTS]  # fmt: skip
     runs += [{"kind": "fault", "fault": name, "passed": True, "lost": 0, "cases": {},
-              "statuses": {}, "answered": 1, "refused": 0}
-             for name in ("worker_killed", "past_deadline", "bad_requests", "sigterm")]  # fmt: skip
+              "statuses": {}, "answered": 1, "refused": 0, "figures": {}}
+             for name in FAULTS]  # fmt: skip
     suite = ServeLoad()
     results = {"command": "x", "settings": {"seconds": 1.0, "workers": 1, "max_requests": 1},
                "runs": runs}  # fmt: skip

@@ -96,6 +96,9 @@ _POSITIVE = ("seeds", "jobs")
 #: products) is held to one thread through these variables, which spawned workers inherit
 SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
+#: ``--ray`` without an address: ``RAY_ADDRESS`` if set, else a local Ray instance
+LOCAL_RAY = "local"
+
 #: the records of a resumable suite's finished runs, one JSON line each
 RUNS_FILE = "runs.jsonl"
 
@@ -223,6 +226,12 @@ def build_parser(suite: Suite) -> argparse.ArgumentParser:
     for option in suite.options:
         flag, settings = SHARED_OPTIONS[option]
         parser.add_argument(flag, **settings)
+    if "jobs" in suite.options:  # runs that can go to a pool can go to a Ray cluster
+        parser.add_argument(
+            "--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
+            help="run the runs as Ray tasks: on a local Ray instance, or on the cluster at "
+            "ADDRESS (auto, ray://HEAD:10001); needs the distributed extra",
+        )  # fmt: skip
     suite.add_options(parser)
     return parser
 
@@ -327,16 +336,25 @@ def _run_plan(
     start: float,
 ) -> None:
     jobs = getattr(args, "jobs", None)
+    ray_address = getattr(args, "ray", None)
     previous: list[Any] = []
     while units := suite.plan(args, runs):
         if units == previous:
             raise RuntimeError(f"{suite.name}: plan() returned units that already ran")
         previous, total = units, len(runs) + len(units)
-        if jobs is not None:
-            done = f"; {len(runs)} already done" if runs else ""
-            print(f"{len(units)} runs with {jobs} job(s){done}", flush=True)
+        done = f"; {len(runs)} already done" if runs else ""
+        if ray_address is not None:
+            from rewardkit.distributed.suites import run_on_ray
+
+            print(f"{len(units)} runs as Ray tasks{done}", flush=True)
+            address = None if ray_address == LOCAL_RAY else ray_address
+            outcomes: Iterator[dict[str, Any]] = run_on_ray(suite.run_unit, units, address)
+        else:
+            if jobs is not None:
+                print(f"{len(units)} runs with {jobs} job(s){done}", flush=True)
+            outcomes = execute(suite.run_unit, units, jobs)
         batch_start, done_before = time.monotonic(), len(runs)
-        results = progress(execute(suite.run_unit, units, jobs), suite.name, total=len(units))
+        results = progress(outcomes, suite.name, total=len(units))
         for run in results:
             runs.append(run)
             if "resume" in suite.options:  # one line per run, so a crash loses no run

@@ -18,7 +18,9 @@ sizes 1 and 64. Fault runs:
 - ``bad_requests``: malformed JSON, an oversized body, a batch over the limit,
   a string over the limit, a bad field, a missing and a wrong token, and a
   request beyond ``max_in_flight``, each checked for its status code;
-- ``sigterm``: SIGTERM under load; requests in flight must all be answered.
+- ``sigterm``: SIGTERM under load; requests in flight must all be answered;
+- ``ray_overhead``: the specs scored in process, on a local pool of 2 processes
+  and on 2 Ray actors (a local Ray instance), outputs compared: Ray's overhead.
 
 Run: ``rewardkit bench serve-load`` (``--quick``: 1 s per workload).
 """
@@ -66,7 +68,7 @@ COMPLETIONS = {
 }
 CLIENTS = (1, 4, 16)
 BATCHES = (1, 64)
-FAULTS = ("worker_killed", "past_deadline", "bad_requests", "sigterm")
+FAULTS = ("worker_killed", "past_deadline", "bad_requests", "sigterm", "ray_overhead")
 #: a served term that sleeps this long per request (the past_deadline fault)
 SLOW_SECONDS = 2.0
 
@@ -408,8 +410,77 @@ async def _sigterm(settings: LoadSettings) -> dict[str, Any]:
             "server": counts, "exit_code": code, "passed": drained and lost == 0}  # fmt: skip
 
 
+_POOL_TERM: Any = None
+
+
+def _set_pool_term(term: Any) -> None:
+    global _POOL_TERM
+    _POOL_TERM = term
+
+
+def _score_chunk(chunk: dict[str, Any]) -> Any:
+    return _POOL_TERM(chunk)
+
+
+def _ray_overhead(settings: LoadSettings) -> dict[str, Any]:
+    """Completions/s of each spec in this process, on a local pool of 2 processes and on 2
+    Ray actors (a local instance with 2 CPUs), with the outputs compared."""
+    import concurrent.futures
+    import multiprocessing
+    import tomllib
+
+    from rewardkit.core.output import concat_outputs
+    from rewardkit.core.spec import build_reward
+    from rewardkit.distributed import RayScorer, ensure_ray
+
+    ray = ensure_ray(num_cpus=2)
+    figures: dict[str, Any] = {}
+    identical = True
+    try:
+        for spec, size, chunk in (("cheap", 8192, 1024), ("math", 1024, 128)):
+            term = build_reward(tomllib.loads(SPECS[spec]))
+            batch = _distinct_math_batch(size, 0) if spec == "math" else _batch(spec, size)
+            chunks = [{k: v[i : i + chunk] for k, v in batch.items()}
+                      for i in range(0, size, chunk)]  # fmt: skip
+
+            def timed(score: Any, size: int = size) -> tuple[float, Any]:
+                score()  # warm: pools, actors and verifier workers up
+                start, rounds = time.perf_counter(), 0
+                while rounds < 2 or time.perf_counter() - start < min(settings.seconds, 3.0):
+                    out = score()
+                    rounds += 1
+                return rounds * size / (time.perf_counter() - start), out
+
+            local_rate, local = timed(lambda term=term, batch=batch: term(batch))
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(
+                2, mp_context=context, initializer=_set_pool_term, initargs=(term,)
+            ) as pool:
+                pool_rate, pooled = timed(
+                    lambda pool=pool, chunks=chunks: concat_outputs(
+                        list(pool.map(_score_chunk, chunks))
+                    )
+                )
+            scorer = RayScorer(term, actors=2, chunk_size=chunk)
+            ray_rate, remote = timed(lambda scorer=scorer, batch=batch: scorer(batch))
+            same = bool(np.array_equal(remote.total, local.total, equal_nan=True)
+                        and np.array_equal(pooled.total, local.total, equal_nan=True)
+                        and np.array_equal(remote.status, local.status))  # fmt: skip
+            identical &= same
+            figures[spec] = {
+                "batch": size, "chunk": chunk, "in_process": local_rate, "local_pool": pool_rate,
+                "ray": ray_rate, "ray_vs_local_pool": pool_rate / ray_rate, "identical": same,
+            }  # fmt: skip
+    finally:
+        ray.shutdown()
+    return {"kind": "fault", "fault": "ray_overhead", "figures": figures, "lost": 0,
+            "passed": identical}  # fmt: skip
+
+
 def run_fault(unit: tuple[LoadSettings, str]) -> dict[str, Any]:
     settings, fault = unit
+    if fault == "ray_overhead":
+        return _ray_overhead(settings)
     runner = {"worker_killed": _worker_killed, "past_deadline": _past_deadline,
               "bad_requests": _bad_requests, "sigterm": _sigterm}[fault]  # fmt: skip
     return asyncio.run(runner(settings))
@@ -482,6 +553,13 @@ class ServeLoad(Suite):
             "samples past the deadline come back as timeout, never a score": {
                 "met": bool(faults.get("past_deadline", {}).get("passed")),
                 "detail": str(faults.get("past_deadline", {}).get("statuses"))},
+            "Ray pool: the same outputs as in process and on a local process pool": {
+                "met": bool(faults.get("ray_overhead", {}).get("passed")),
+                "detail": "; ".join(
+                    f"{spec}: in process {f['in_process']:.0f}, local pool of 2 "
+                    f"{f['local_pool']:.0f}, 2 Ray actors {f['ray']:.0f} completions/s (local "
+                    f"pool / Ray {f['ray_vs_local_pool']:.2f}x)"
+                    for spec, f in faults.get("ray_overhead", {}).get("figures", {}).items())},
             "SIGTERM under load: requests in flight are answered": {
                 "met": bool(faults.get("sigterm", {}).get("passed")),
                 "detail": f"answered {faults.get('sigterm', {}).get('answered')}, refused after "

@@ -27,7 +27,14 @@ import numpy.typing as npt
 
 from rewardkit.core.errors import RewardCheckError
 
-__all__ = ["FloatArray", "RewardOutput", "Status", "worst_status"]
+__all__ = [
+    "FloatArray",
+    "RewardOutput",
+    "Status",
+    "concat_outputs",
+    "failed_output",
+    "worst_status",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -190,6 +197,50 @@ class RewardOutput:
                 for name, row in self.summary().items()
             ],
         )
+
+
+def failed_output(
+    count: int, status: Status, message: str, names: Sequence[str] = ()
+) -> RewardOutput:
+    """``count`` samples without a reward: all ``status`` (timeout, error, ...) with
+    ``message``, and NaN for every term in ``names``.
+
+    Example:
+        >>> failed_output(2, Status.TIMEOUT, "too slow", ["length"]).status.tolist()
+        [2, 2]
+    """
+    nan = np.full(count, np.nan)
+    codes = np.full(count, int(status), dtype=np.int8)
+    return RewardOutput(nan.copy(), {name: nan.copy() for name in names}, codes, (message,) * count)
+
+
+def concat_outputs(parts: Sequence[RewardOutput]) -> RewardOutput:
+    """The outputs of consecutive chunks of one batch, joined in order; a term missing from a
+    chunk (a chunk that failed) is NaN there.
+
+    Example:
+        >>> a = RewardOutput(np.array([1.0]), {"x": np.array([1.0])})
+        >>> b = failed_output(1, Status.ERROR, "boom")
+        >>> joined = concat_outputs([a, b])
+        >>> joined.total.tolist(), joined.terms["x"].tolist(), joined.messages
+        ([1.0, nan], [1.0, nan], (None, 'boom'))
+    """
+    if not parts:
+        return RewardOutput(np.empty(0), {}, np.empty(0, dtype=np.int8), ())
+    names = list(dict.fromkeys(name for part in parts for name in part.terms))
+    terms = {
+        name: np.concatenate([part.terms.get(name, np.full(len(part), np.nan)) for part in parts])
+        for name in names
+    }
+    messages: list[str | None] = []
+    for part in parts:
+        messages.extend(part.messages or (None,) * len(part))
+    return RewardOutput(
+        np.concatenate([part.total for part in parts]),
+        terms,
+        np.concatenate([part.status for part in parts]).astype(np.int8),
+        tuple(messages),
+    )
 
 
 def summarize(values: FloatArray) -> dict[str, float]:

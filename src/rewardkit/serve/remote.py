@@ -28,7 +28,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size
 from rewardkit.core.errors import CompositionError
-from rewardkit.core.output import RewardOutput, Status
+from rewardkit.core.output import RewardOutput, Status, failed_output
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 
@@ -98,9 +98,7 @@ class RemoteReward(RewardTerm):
         return self._client
 
     def _failed(self, count: int, status: Status, message: str) -> RewardOutput:
-        nan = np.full(count, np.nan)
-        codes = np.full(count, int(status), dtype=np.int8)
-        return RewardOutput(nan, {self.name: nan.copy()}, codes, (message,) * count)
+        return failed_output(count, status, message, [self.name])
 
     def _compute(self, batch: Batch) -> RewardOutput:
         import httpx

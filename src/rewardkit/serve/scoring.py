@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import batch_size
-from rewardkit.core.output import RewardOutput, Status
+from rewardkit.core.output import RewardOutput, Status, concat_outputs, failed_output
 from rewardkit.core.term import Term
 
 __all__ = ["STATUS_NAMES", "output_json", "score_in_chunks"]
@@ -39,33 +39,6 @@ STATUS_NAMES = {int(s): s.name.lower() for s in Status}
 
 def _chunk(batch: Mapping[str, Sequence[Any]], start: int, stop: int) -> dict[str, Any]:
     return {key: list(values[start:stop]) for key, values in batch.items()}
-
-
-def _failed(count: int, status: Status, message: str, names: Sequence[str]) -> RewardOutput:
-    nan = np.full(count, np.nan)
-    return RewardOutput(
-        nan.copy(),
-        {name: nan.copy() for name in names},
-        np.full(count, int(status), dtype=np.int8),
-        (message,) * count,
-    )
-
-
-def _joined(parts: Sequence[RewardOutput]) -> RewardOutput:
-    names = list(dict.fromkeys(name for part in parts for name in part.terms))
-    terms = {
-        name: np.concatenate([part.terms.get(name, np.full(len(part), np.nan)) for part in parts])
-        for name in names
-    }
-    messages: list[str | None] = []
-    for part in parts:
-        messages.extend(part.messages or (None,) * len(part))
-    return RewardOutput(
-        np.concatenate([part.total for part in parts]),
-        terms,
-        np.concatenate([part.status for part in parts]).astype(np.int8),
-        tuple(messages),
-    )
 
 
 async def score_in_chunks(
@@ -100,13 +73,13 @@ async def score_in_chunks(
             parts.append(out)
         elif future in done:
             error = future.exception()
-            parts.append(_failed(stop - start, Status.ERROR,
+            parts.append(failed_output(stop - start, Status.ERROR,
                                  f"{type(error).__name__}: {error}", names))  # fmt: skip
         else:
             future.cancel()  # a chunk not started yet never starts; a running one finishes
             late = f"not scored within the deadline ({deadline_s:g} s)"
-            parts.append(_failed(stop - start, Status.TIMEOUT, late, names))
-    return _joined(parts)
+            parts.append(failed_output(stop - start, Status.TIMEOUT, late, names))
+    return concat_outputs(parts)
 
 
 def _number(value: float) -> float | None:
