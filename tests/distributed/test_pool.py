@@ -119,3 +119,12 @@ def test_suite_runs_go_to_ray_tasks(tmp_path, capsys):
     assert drive(Squares(), ["--ray", "--out", str(tmp_path)]) == 0
     assert "4 runs as Ray tasks" in capsys.readouterr().out
     assert (tmp_path / "report.md").read_text() == "1^2=1\n2^2=4\n3^2=9\n4^2=16\n"
+
+
+def test_chunks_not_back_in_time_are_timeouts_and_close_stops_the_actors():
+    scorer = RayScorer(Sleepy(3.0), actors=1, chunk_size=2, timeout_s=0.5)
+    out = scorer({"completion": ["a", "bb"]})
+    assert out.status.tolist() == [Status.TIMEOUT] * 2 and np.isnan(out.total).all()
+    assert "within 0.5 s" in out.messages[0]
+    scorer.close()
+    assert scorer._pool is None

@@ -3,6 +3,7 @@ idempotency, backpressure, OpenRLHF's JSON and the metrics."""
 
 import concurrent.futures
 import math
+import time
 
 import httpx
 import numpy as np
@@ -112,8 +113,9 @@ def test_more_requests_than_max_in_flight_get_429_with_retry_after():
     with live_server(app) as url, concurrent.futures.ThreadPoolExecutor(2) as pool:
         first = pool.submit(httpx.post, f"{url}/v1/score",
                             json={"batch": {"completion": ["slow"]}}, timeout=10)  # fmt: skip
+        deadline = time.monotonic() + 10
         while httpx.get(f"{url}/healthz").json()["in_flight"] == 0:
-            pass
+            assert time.monotonic() < deadline, "the first request never started"
         refused = httpx.post(f"{url}/v1/score", json={"batch": {"completion": ["a"]}})
         assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
         assert "max_in_flight" in refused.json()["detail"]
@@ -157,3 +159,60 @@ def test_nan_never_travels_as_a_number():
     with _client(term(lambda completion: [math.nan, 1.0], name="nan")) as client:
         body = client.post("/v1/score", json={"batch": {"completion": ["a", "b"]}}).json()
     assert body["total"] == [None, 1.0] and body["status"] == ["not_applicable", "ok"]
+
+
+def test_idempotency_keys_are_bound_to_the_body_and_only_success_is_remembered():
+    slow = Slow(0.0)
+    with _client(slow) as client:
+        key = {"Idempotency-Key": "same"}
+        one = client.post("/v1/score", json={"batch": {"completion": ["ab"]}}, headers=key)
+        two = client.post("/v1/score", json={"batch": {"completion": ["abcd"]}}, headers=key)
+        assert one.json()["total"] == [2.0] and two.json()["total"] == [4.0]  # not replayed
+        bad = {"batch": {"completion": "x"}}
+        assert client.post("/v1/score", json=bad, headers=key).status_code == 422
+        assert client.post("/v1/score", json=bad, headers=key).status_code == 422
+        long_key = {"Idempotency-Key": "k" * 201}
+        refused = client.post("/v1/score", json={"batch": {"completion": ["a"]}}, headers=long_key)
+        assert refused.status_code == 400 and "Idempotency-Key" in refused.json()["detail"]
+    assert slow.calls == 2
+
+
+def test_concurrent_duplicates_share_one_scoring():
+    slow = Slow(0.5)
+    app = create_app(slow, ServeSettings())
+    body = {"batch": {"completion": ["slow"]}}
+    with live_server(app) as url, concurrent.futures.ThreadPoolExecutor(3) as pool:
+        replies = list(pool.map(
+            lambda _: httpx.post(f"{url}/v1/score", json=body, timeout=10,
+                                 headers={"Idempotency-Key": "dup"}), range(3)))  # fmt: skip
+    assert [r.status_code for r in replies] == [200] * 3 and slow.calls == 1
+    assert len({r.text for r in replies}) == 1
+
+
+def test_infinite_rewards_deep_nesting_and_long_keys_are_refused_cleanly():
+    infinite = term(lambda completion: [math.inf, 1.0], name="inf")
+    with _client(infinite, max_string_chars=40) as client:
+        body = client.post("/v1/score", json={"batch": {"completion": ["a", "b"]}}).json()
+        assert body["total"] == [None, 1.0] and body["status"] == ["error", "ok"]
+        assert "non-finite" in body["messages"][0]
+        openrlhf = client.post("/get_reward", json={"query": ["a", "b"]}).json()
+        assert openrlhf["rewards"] == [0.0, 1.0] and openrlhf["extra_logs"]["applicable"] == [0, 1]
+        deep = '{"batch": {"completion": ["a"], "answer": [' + "[" * 100 + "]" * 100 + "]}}"
+        nested = client.post("/v1/score", content=deep)
+        assert nested.status_code == 422 and "nested deeper" in nested.json()["detail"]
+        hostile = client.post("/v1/score", content="[" * 100_000 + "]" * 100_000)
+        assert hostile.status_code in (400, 422)
+        wide = client.post("/v1/score", json={"batch": {"c" * 50: ["a"]}})
+        assert wide.status_code == 422 and "(a key)" in wide.json()["detail"]
+    with pytest.raises(ServeError, match="finite"):
+        ServeSettings(not_applicable_score=math.nan)
+
+
+def test_the_metrics_open_with_the_token_and_the_scheme_is_case_insensitive():
+    with _client(Slow(0.0), token=TOKEN) as client:
+        lower = client.post("/v1/score", json={"batch": {"completion": ["a"]}},
+                            headers={"Authorization": f"bearer {TOKEN}"})  # fmt: skip
+        assert lower.status_code == 200
+        metrics = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert metrics.status_code == 200 and "rewardkit_requests_total" in metrics.text
+        assert "term" not in client.get("/healthz").json()  # nothing about the reward leaks

@@ -208,13 +208,13 @@ async def _load(
                                             headers={**headers, "Content-Type": "application/json"}
                                             ) as response:  # fmt: skip
                         reply = await response.read()
-                except aiohttp.ClientError as exc:
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     failures[type(exc).__name__] += 1
                     continue
                 answered += 1
-                latencies.append(time.perf_counter() - start)
                 codes[str(response.status)] += 1
-                if response.status == 200:
+                if response.status == 200:  # rates and latencies count scored answers only
+                    latencies.append(time.perf_counter() - start)
                     statuses.update(json.loads(reply)["status"])
 
         began = time.perf_counter()
@@ -224,7 +224,8 @@ async def _load(
     ms = np.array(latencies) * 1e3 if latencies else np.array([np.nan])
     return {
         "sent": sent, "answered": answered, "lost": sent - answered, "seconds": elapsed,
-        "requests_per_s": answered / elapsed, "completions_per_s": answered * samples / elapsed,
+        "requests_per_s": len(latencies) / elapsed,
+        "completions_per_s": len(latencies) * samples / elapsed,
         "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
         "max_ms": float(ms.max()), "codes": dict(codes), "statuses": dict(statuses),
         "failures": dict(failures),
@@ -261,7 +262,7 @@ def run_load(unit: tuple[LoadSettings, str, int, int]) -> dict[str, Any]:
     local = _in_process(spec, size, min(settings.seconds, 2.0))
     return {"kind": "load", "spec": spec, "clients": clients, "batch": size, **figures,
             "warm_lost": warm["lost"], "exit_code": code, "in_process_completions_per_s": local,
-            "overhead": local / figures["completions_per_s"]}  # fmt: skip
+            "overhead": local / max(figures["completions_per_s"], 1e-9)}  # fmt: skip
 
 
 def _math_workers(pid: int) -> list[int]:
@@ -296,9 +297,17 @@ async def _worker_killed(settings: LoadSettings) -> dict[str, Any]:
     typed = {"Content-Type": "application/json"}
     url = f"{server.url}/v1/score"
 
+    lost = 0
+
     async def post(session: Any, batch: dict[str, Any]) -> tuple[int, list[str]]:
-        async with session.post(url, data=json.dumps({"batch": batch}), headers=typed) as reply:
-            return reply.status, (await reply.json()).get("status", [])
+        nonlocal lost
+        try:
+            async with session.post(url, data=json.dumps({"batch": batch}),
+                                    headers=typed) as reply:  # fmt: skip
+                return reply.status, (await reply.json()).get("status", [])
+        except (aiohttp.ClientError, TimeoutError):
+            lost += 1
+            return 0, []
 
     try:
         async with aiohttp.ClientSession(headers=server.headers()) as session:
@@ -317,9 +326,9 @@ async def _worker_killed(settings: LoadSettings) -> dict[str, Any]:
     answered = code == 200 and len(statuses) == 512 and set(counts) <= {"ok", "error", "timeout"}
     recovered = after[-1][0] == 200 and set(after[-1][1]) == {"ok"}
     return {"kind": "fault", "fault": "worker_killed", "workers": len(workers),
-            "killed_pid": killed, "code": code, "statuses": dict(counts), "lost": 0,
+            "killed_pid": killed, "code": code, "statuses": dict(counts), "lost": lost,
             "after_statuses": [dict(Counter(a[1])) for a in after], "exit_code": exit_code,
-            "passed": killed is not None and answered and recovered}  # fmt: skip
+            "passed": killed is not None and answered and recovered and lost == 0}  # fmt: skip
 
 
 async def _past_deadline(settings: LoadSettings) -> dict[str, Any]:
@@ -327,19 +336,23 @@ async def _past_deadline(settings: LoadSettings) -> dict[str, Any]:
     import aiohttp
 
     server = _Server(None, settings.workers)
+    status, reply, lost = 0, {"status": [], "total": []}, 0
     try:
         async with aiohttp.ClientSession(headers=server.headers()) as session:
             start = time.perf_counter()
             two = {"batch": {"completion": ["a", "b"]}}
-            async with session.post(f"{server.url}/v1/score", json=two) as response:
-                reply = await response.json()
+            try:
+                async with session.post(f"{server.url}/v1/score", json=two) as response:
+                    status, reply = response.status, await response.json()
+            except (aiohttp.ClientError, TimeoutError):
+                lost = 1
             seconds = time.perf_counter() - start
     finally:
         code = server.stop()
-    return {"kind": "fault", "fault": "past_deadline", "code": response.status,
+    return {"kind": "fault", "fault": "past_deadline", "code": status,
             "statuses": dict(Counter(reply["status"])), "totals": reply["total"],
-            "seconds": seconds, "lost": 0, "exit_code": code,
-            "passed": response.status == 200 and set(reply["status"]) == {"timeout"}
+            "seconds": seconds, "lost": lost, "exit_code": code,
+            "passed": status == 200 and set(reply["status"]) == {"timeout"}
             and all(t is None for t in reply["total"]) and seconds < SLOW_SECONDS}  # fmt: skip
 
 
@@ -364,12 +377,18 @@ async def _bad_requests(settings: LoadSettings) -> dict[str, Any]:
                         {"Authorization": "Bearer wrong"}, 403),
     }  # fmt: skip
     results: dict[str, Any] = {}
+    lost = 0
     try:
         async with aiohttp.ClientSession() as session:
             for name, (data, headers, expected) in cases.items():
-                async with session.post(url, data=data, headers={**headers, **json_header}) as r:
-                    detail = (await r.json()).get("detail", "")
-                results[name] = {"expected": expected, "got": r.status, "detail": str(detail)}
+                try:
+                    async with session.post(url, data=data,
+                                            headers={**headers, **json_header}) as r:  # fmt: skip
+                        detail = (await r.json()).get("detail", "")
+                    results[name] = {"expected": expected, "got": r.status, "detail": str(detail)}
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    lost += 1
+                    results[name] = {"expected": expected, "got": None, "detail": repr(exc)}
             # max_in_flight = 2: two slow requests in flight, the third is refused
             body = json.dumps({"batch": {"completion": ["x"]}}).encode()
             slow = [asyncio.ensure_future(session.post(url, data=body,
@@ -385,7 +404,7 @@ async def _bad_requests(settings: LoadSettings) -> dict[str, Any]:
             answered = [await s for s in slow]
     finally:
         code = server.stop()
-    return {"kind": "fault", "fault": "bad_requests", "cases": results, "lost": 0,
+    return {"kind": "fault", "fault": "bad_requests", "cases": results, "lost": lost,
             "slow_answered": [r.status for r in answered], "exit_code": code,
             "passed": all(c["expected"] == c["got"] for c in results.values())}  # fmt: skip
 

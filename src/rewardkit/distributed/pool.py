@@ -8,7 +8,9 @@ this process (the terms' outputs do not depend on how a batch is chunked).
 Faults: an actor that dies (a killed process, a lost node) is restarted by
 Ray (``max_restarts``) and its chunk is sent again (``max_task_retries``), so
 nothing is lost. A chunk that still fails comes back with status ``error``
-and the reason, never as a score.
+and the reason, and one not back within ``timeout_s`` with ``timeout``: never
+as a score. An actor past its restarts stays failed; :meth:`RayScorer.close`
+and a new call start a fresh pool.
 
 Pointing it at a cluster: start Ray on the machines (``ray start --head`` on
 one, ``ray start --address=HEAD:6379`` on the others), then pass
@@ -29,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,6 +87,8 @@ class RayScorer(RewardTerm):
         address: the Ray cluster to join (None: ``RAY_ADDRESS``, or a local instance).
         max_restarts: times Ray restarts a dead actor.
         max_task_retries: times a chunk is sent again after its actor died.
+        timeout_s: how long a call waits for its chunks; the ones not back by then are
+            cancelled and come back as ``timeout``.
         name: the term's name (default: the wrapped term's).
     """
 
@@ -95,6 +100,7 @@ class RayScorer(RewardTerm):
         address: str | None = None,
         max_restarts: int = 3,
         max_task_retries: int = 3,
+        timeout_s: float = 600.0,
         name: str | None = None,
     ) -> None:
         self.term = as_term(term)
@@ -103,16 +109,37 @@ class RayScorer(RewardTerm):
             raise CompositionError(
                 "actors and chunk_size must be >= 1, max_restarts and max_task_retries >= 0"
             )
+        if not timeout_s > 0:
+            raise CompositionError(f"timeout_s must be positive, got {timeout_s}")
+        self.timeout_s = float(timeout_s)
+        self._lock = threading.Lock()
         self.actors, self.chunk_size, self.address = actors, chunk_size, address
         self.max_restarts, self.max_task_retries = max_restarts, max_task_retries
         self._pool: list[Any] | None = None
         self._term_ref: Any = None
 
     def __getstate__(self) -> dict[str, Any]:  # actor handles stay in their process
-        return {**self.__dict__, "_pool": None, "_term_ref": None}
+        return {**self.__dict__, "_pool": None, "_term_ref": None, "_lock": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the actors (a later call starts new ones)."""
+        with self._lock:
+            if self._pool is not None:
+                ray = ensure_ray(self.address)
+                for actor in self._pool:
+                    ray.kill(actor, no_restart=True)
+            self._pool, self._term_ref = None, None
 
     def pool(self) -> list[Any]:
         """The actor handles (started on first use)."""
+        with self._lock:
+            return self._start_pool()
+
+    def _start_pool(self) -> list[Any]:
         if self._pool is None:
             ray = ensure_ray(self.address)
             actor = ray.remote(num_cpus=1, max_restarts=self.max_restarts,
@@ -133,11 +160,18 @@ class RayScorer(RewardTerm):
             )
             for index, (start, stop) in enumerate(bounds)
         ]
+        ready, _ = ray.wait(pending, num_returns=len(pending), timeout=self.timeout_s)
+        finished = set(ready)
         parts: list[RewardOutput] = []
         for (start, stop), reference in zip(bounds, pending, strict=True):
+            if reference not in finished:
+                ray.cancel(reference)
+                late = f"not scored by the Ray actors within {self.timeout_s:g} s"
+                parts.append(failed_output(stop - start, Status.TIMEOUT, late, [self.term.name]))
+                continue
             try:
                 parts.append(ray.get(reference))
-            except Exception as exc:
+            except Exception as exc:  # retries exhausted: an error, never a score
                 message = f"the Ray actor failed: {type(exc).__name__}: {str(exc)[:300]}"
                 parts.append(failed_output(stop - start, Status.ERROR, message, [self.term.name]))
         out = concat_outputs(parts)

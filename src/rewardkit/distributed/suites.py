@@ -26,11 +26,14 @@ from rewardkit.distributed.pool import ensure_ray
 __all__ = ["run_on_ray"]
 
 
+#: one CPU per task, as with ``--jobs``: BLAS held to one thread in the task's worker
+SINGLE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                         "MKL_NUM_THREADS")}  # fmt: skip
+
+
 def _in_directory(function: Callable[[Any], dict[str, Any]], unit: Any, folder: str) -> Any:
     if os.path.isdir(folder):
         os.chdir(folder)
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")  # one CPU per task, as with --jobs
     return function(unit)
 
 
@@ -43,9 +46,14 @@ def run_on_ray(
     ``address``: a cluster (``auto``, ``ray://HEAD:10001``), or None for ``RAY_ADDRESS`` or
     a local instance."""
     ray = ensure_ray(address)
-    task = ray.remote(num_cpus=1, max_retries=1)(_in_directory)
+    task = ray.remote(num_cpus=1, max_retries=1,
+                      runtime_env={"env_vars": SINGLE_THREAD})(_in_directory)  # fmt: skip
     folder = os.getcwd()
     pending = [task.remote(function, unit, folder) for unit in units]
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        yield ray.get(done[0])
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:  # a failed run (or a caller that stops early) leaves no task running
+        for reference in pending:
+            ray.cancel(reference, force=True)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import json
 import secrets
 import sys
@@ -50,6 +51,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.requests import ClientDisconnect
 
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.queries import mark_unsplit, query_batch
@@ -58,9 +60,6 @@ from rewardkit.serve.scoring import STATUS_NAMES, output_json, score_in_chunks
 from rewardkit.serve.settings import ServeSettings
 
 __all__ = ["create_app"]
-
-#: idempotency keys remembered (the oldest is forgotten first)
-IDEMPOTENCY_MEMORY = 4096
 
 
 class ScoreRequest(BaseModel):
@@ -91,18 +90,32 @@ class _RefusalError(Exception):
         self.code, self.message, self.headers = code, message, dict(headers or {})
 
 
-def _longest_string(value: Any, path: str) -> tuple[int, str]:
-    """The length and path of the longest string anywhere in a JSON value."""
-    if isinstance(value, str):
-        return len(value), path
-    items: Any = ()
-    if isinstance(value, dict):
-        items = ((f"{path}.{k}", v) for k, v in value.items())
-    elif isinstance(value, list):
-        items = ((f"{path}.{i}", v) for i, v in enumerate(value))
-    best = (0, path)
-    for child_path, child in items:
-        best = max(best, _longest_string(child, child_path), key=lambda pair: pair[0])
+#: the deepest nesting a request may have (JSON deeper than this is refused with 422)
+MAX_DEPTH = 32
+#: the longest Idempotency-Key accepted
+MAX_KEY_CHARS = 200
+#: bytes of rendered answers kept for repeated idempotency keys (oldest forgotten first)
+IDEMPOTENCY_BYTES = 64 * 1024 * 1024
+
+
+def _longest_string(value: Any, path: str, max_depth: int = MAX_DEPTH) -> tuple[int, str]:
+    """The length and path of the longest string anywhere in a JSON value, keys included
+    (iteratively); a value nested deeper than ``max_depth`` is refused."""
+    best, stack = (0, path), [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > max_depth:
+            raise _RefusalError(422, f"{where} is nested deeper than {max_depth} levels")
+        if isinstance(item, str):
+            if len(item) > best[0]:
+                best = (len(item), where)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if len(key) > best[0]:
+                    best = (len(key), f"{where} (a key)")
+                stack.append((child, f"{where}.{key[:40]}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}.{i}", depth + 1) for i, child in enumerate(item))
     return best
 
 
@@ -135,40 +148,60 @@ class _Server:
         self.metrics = _Metrics()
         self.in_flight = 0
         self.received = self.answered = 0  # requests to the scoring endpoints, for the log
-        self.answers: collections.OrderedDict[str, asyncio.Future[tuple[int, Any]]] = (
+        # key -> the first request's answer (code, rendered body), resolved when it is known
+        self.answers: collections.OrderedDict[str, asyncio.Future[tuple[int, bytes]]] = (
             collections.OrderedDict()
         )
+        self.answer_bytes = 0
+
+    def remember(self, key: str, code: int, body: bytes) -> None:
+        """Keep a 2xx answer for its key, within :data:`IDEMPOTENCY_BYTES`; forget others."""
+        if code // 100 != 2:
+            self.answers.pop(key, None)
+            return
+        self.answer_bytes += len(body)
+        while self.answer_bytes > IDEMPOTENCY_BYTES and self.answers:
+            _, oldest = self.answers.popitem(last=False)
+            if oldest.done() and not oldest.cancelled():
+                self.answer_bytes -= len(oldest.result()[1])
 
     def authorize(self, header: str | None) -> None:
         token = self.settings.token
         if token is None:
             return
-        if not header or not header.startswith("Bearer "):
+        scheme, _, given = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
             raise _RefusalError(401, "this server needs 'Authorization: Bearer <token>'",
-                           {"WWW-Authenticate": "Bearer"})  # fmt: skip
-        given = header.removeprefix("Bearer ").strip()
+                                {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        given = given.strip()
         if not secrets.compare_digest(given.encode(), token.encode()):
             raise _RefusalError(403, "the bearer token is not this server's")
 
-    async def body(self, request: Any) -> Any:
-        """The request's JSON, read within ``max_body_bytes``."""
+    async def body(self, request: Any) -> tuple[bytes, Any]:
+        """The request's body and its JSON, read within ``max_body_bytes``."""
         limit = self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _RefusalError(413, f"the body is {declared} bytes; the limit (max_body_bytes) "
                                 f"is {limit}")  # fmt: skip
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _RefusalError(
-                    413, f"the body is over the limit (max_body_bytes) of {limit} bytes"
-                )
-            chunks.append(chunk)
         try:
-            return json.loads(b"".join(chunks))
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _RefusalError(
+                        413, f"the body is over the limit (max_body_bytes) of {limit} bytes"
+                    )
+                chunks.append(chunk)
+        except ClientDisconnect as exc:
+            raise _RefusalError(400, "the client went away before sending its body") from exc
+        raw = b"".join(chunks)
+        try:
+            return raw, json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise _RefusalError(400, f"the body is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise _RefusalError(400, "the body's JSON is nested too deeply to read") from exc
 
     def check_sizes(self, payload: Any, samples: int) -> None:
         if samples > self.settings.max_batch:
@@ -187,6 +220,21 @@ class _Server:
         for code, count in zip(*np.unique(out.status, return_counts=True), strict=True):
             self.metrics.samples.labels(self.term.name, STATUS_NAMES[int(code)]).inc(int(count))
         return out
+
+
+def _render(content: Any) -> bytes:
+    """JSON bytes; NaN and infinity are refused (they never travel as numbers)."""
+    return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _idempotency_key(header: str | None, endpoint: str, raw: bytes) -> str | None:
+    """The memory key of a request: its endpoint, Idempotency-Key and body (a key reused
+    with another body is another request)."""
+    if header is None:
+        return None
+    if not header or len(header) > MAX_KEY_CHARS:
+        raise _RefusalError(400, f"an Idempotency-Key must have 1 to {MAX_KEY_CHARS} characters")
+    return f"{endpoint}:{header}:{hashlib.sha256(raw).hexdigest()}"
 
 
 def _validation_errors(exc: Any) -> str:
@@ -215,42 +263,41 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
     app.state.rewardkit = server
 
     async def answer(
-        request: Request, endpoint: str, work: Callable[[], Awaitable[tuple[int, Any]]]
+        request: Request, endpoint: str, work: Callable[[Any], Awaitable[Any]]
     ) -> Response:
-        """Authorize, shed load, run ``work`` once per idempotency key, and count it all."""
+        """Authorize, read the body, shed load, score it once per idempotency key (and body),
+        and count it all. Every request gets a JSON answer."""
         start = time.perf_counter()
         server.received += 1
-        counted = False
+        counted, pending, key = False, None, None
         try:
             server.authorize(request.headers.get("authorization"))
-            if server.in_flight >= server.settings.max_in_flight:
-                busy = f"{server.in_flight} requests are being scored (the limit, max_in_flight)"
-                raise _RefusalError(429, f"{busy}; retry shortly", {"Retry-After": "1"})
-            server.in_flight += 1
-            counted = True
-            server.metrics.in_flight.set(server.in_flight)
-            key = request.headers.get("idempotency-key")
-            if key is not None and (key := f"{endpoint}:{key}") in server.answers:
-                code, content = await asyncio.shield(server.answers[key])
+            raw, payload = await server.body(request)  # before taking a slot: slow uploads
+            key = _idempotency_key(request.headers.get("idempotency-key"), endpoint, raw)
+            if key is not None and key in server.answers:
+                code, body = await asyncio.shield(server.answers[key])
             else:
-                pending: asyncio.Future[tuple[int, Any]] = (
-                    asyncio.get_running_loop().create_future()
-                )
+                if server.in_flight >= server.settings.max_in_flight:
+                    busy = (
+                        f"{server.in_flight} requests are being scored (the limit, max_in_flight)"
+                    )
+                    raise _RefusalError(429, f"{busy}; retry shortly", {"Retry-After": "1"})
+                server.in_flight += 1
+                counted = True
+                server.metrics.in_flight.set(server.in_flight)
                 if key is not None:
+                    pending = asyncio.get_running_loop().create_future()
                     server.answers[key] = pending
-                    while len(server.answers) > IDEMPOTENCY_MEMORY:
-                        server.answers.popitem(last=False)
                 try:
-                    code, content = await work()
-                except _RefusalError:
-                    if key is not None:  # a refused request may be sent again and scored
-                        server.answers.pop(key, None)
-                    pending.cancel()
-                    raise
+                    code, body = 200, _render(await work(payload))
+                except _RefusalError as refusal:
+                    code, body = refusal.code, _render({"detail": refusal.message})
                 except Exception as exc:  # a bug of ours: still an answer, never a hang
-                    code, content = 500, {"detail": f"{type(exc).__name__}: {exc}"}
-                pending.set_result((code, content))
-            response: Response = JSONResponse(content, status_code=code)
+                    code, body = 500, _render({"detail": f"{type(exc).__name__}: {exc}"})
+                if pending is not None and key is not None:
+                    pending.set_result((code, body))
+                    server.remember(key, code, body)
+            response = Response(body, status_code=code, media_type="application/json")
         except _RefusalError as refusal:
             response = JSONResponse({"detail": refusal.message}, status_code=refusal.code,
                                     headers=refusal.headers)  # fmt: skip
@@ -258,6 +305,9 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
             if counted:
                 server.in_flight -= 1
                 server.metrics.in_flight.set(server.in_flight)
+            if pending is not None and not pending.done():  # cancelled: waiters still answered
+                pending.set_result((503, _render({"detail": "the request was cancelled"})))
+                server.answers.pop(key or "", None)
         server.metrics.requests.labels(endpoint, str(response.status_code)).inc()
         server.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
         server.answered += 1
@@ -265,8 +315,7 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
 
     @app.post("/v1/score")
     async def score(request: Request) -> Response:
-        async def work() -> tuple[int, Any]:
-            payload = await server.body(request)
+        async def work(payload: Any) -> Any:
             try:
                 parsed = ScoreRequest.model_validate(payload)
             except ValidationError as exc:
@@ -274,14 +323,13 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
             samples = len(next(iter(parsed.batch.values())))
             server.check_sizes(payload, samples)
             out = await server.score(parsed.batch, parsed.deadline_s)
-            return 200, output_json(out)
+            return output_json(out)
 
         return await answer(request, "/v1/score", work)
 
     @app.post("/get_reward")
     async def get_reward(request: Request) -> Response:
-        async def work() -> tuple[int, Any]:
-            payload = await server.body(request)
+        async def work(payload: Any) -> Any:
             try:
                 parsed = OpenRLHFRequest.model_validate(payload)
                 batch, responses = query_batch(parsed.query, parsed.prompts, parsed.labels)
@@ -293,9 +341,10 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
             out = mark_unsplit(await server.score(batch, None), responses)
             applicable = out.status == Status.OK
             rewards = np.where(applicable, out.total, server.settings.not_applicable_score)
-            extra = {name: np.nan_to_num(v, nan=0.0).tolist() for name, v in out.terms.items()}
+            extra = {name: np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0).tolist()
+                     for name, v in out.terms.items()}  # fmt: skip
             extra["applicable"] = applicable.astype(np.float64).tolist()
-            return 200, {
+            return {
                 "rewards": rewards.tolist(), "scores": rewards.tolist(), "extra_logs": extra,
                 "status": [STATUS_NAMES[int(s)] for s in out.status],
             }  # fmt: skip
@@ -304,7 +353,7 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "term": server.term.name, "in_flight": server.in_flight}
+        return {"status": "ok", "in_flight": server.in_flight}
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import math
+import random
 import time
 import uuid
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size
 from rewardkit.core.errors import CompositionError
-from rewardkit.core.output import RewardOutput, Status, failed_output
+from rewardkit.core.output import RewardOutput, Status, concat_outputs, failed_output
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 
@@ -64,7 +65,9 @@ class RemoteReward(RewardTerm):
         token: its bearer token, if it has one.
         timeout_s: seconds to wait for one attempt's answer (connect and read).
         retries: further attempts after a failed one (connection error, 429, 5xx).
-        backoff_s: the first wait between attempts; it doubles after each.
+        backoff_s: the first wait between attempts; it doubles after each (with jitter, and
+            at least the server's ``Retry-After``, at most 10 s).
+        chunk_size: samples per request (keep it within the server's ``max_batch``).
         name: the term's name.
     """
 
@@ -75,13 +78,17 @@ class RemoteReward(RewardTerm):
         timeout_s: float = 60.0,
         retries: int = 3,
         backoff_s: float = 0.2,
+        chunk_size: int = 1024,
         name: str = "remote",
     ) -> None:
         super().__init__(name)
         if not url.startswith(("http://", "https://")):
             raise CompositionError(f"RemoteReward needs an http(s) URL, got {url!r}")
-        if not (timeout_s > 0 and retries >= 0 and backoff_s >= 0):
-            raise CompositionError("timeout_s must be > 0, retries >= 0 and backoff_s >= 0")
+        if not (timeout_s > 0 and retries >= 0 and backoff_s >= 0 and chunk_size >= 1):
+            raise CompositionError(
+                "timeout_s must be > 0, retries >= 0, backoff_s >= 0 and chunk_size >= 1"
+            )
+        self.chunk_size = int(chunk_size)
         self.url = url.rstrip("/")
         self.token = token
         self.timeout_s, self.retries, self.backoff_s = float(timeout_s), int(retries), backoff_s
@@ -101,48 +108,55 @@ class RemoteReward(RewardTerm):
         return failed_output(count, status, message, [self.name])
 
     def _compute(self, batch: Batch) -> RewardOutput:
-        import httpx
-
         count = batch_size(batch)
         if count == 0:
             return RewardOutput(np.empty(0), {}, np.empty(0, dtype=np.int8), ())
+        parts = [
+            self._request(
+                {key: values[start : start + self.chunk_size] for key, values in batch.items()}
+            )
+            for start in range(0, count, self.chunk_size)
+        ]
+        return concat_outputs(parts)
+
+    def _request(self, batch: Mapping[str, Any]) -> RewardOutput:
+        """One request (retried under one idempotency key) for a chunk of the batch."""
+        import httpx
+
+        count = batch_size(batch)
         headers = {"Idempotency-Key": uuid.uuid4().hex}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         body = {"batch": {key: _jsonable(values) for key, values in batch.items()}}
-        wait, reason, status = self.backoff_s, "", Status.ERROR
+        reason, status, retry_after = "", Status.ERROR, 0.0
         for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(wait)
-                wait *= 2
+            if attempt:  # exponential backoff with jitter, at least the server's Retry-After
+                wait = self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
+                time.sleep(min(MAX_RETRY_AFTER_S, max(wait, retry_after)))
             try:
                 response = self._http().post(f"{self.url}/v1/score", json=body, headers=headers)
             except httpx.TimeoutException as exc:
-                reason, status = (
-                    f"{self.url} did not answer in {self.timeout_s:g} s: {exc}",
-                    Status.TIMEOUT,
-                )
+                reason = f"{self.url} did not answer in {self.timeout_s:g} s: {exc}"
+                status = Status.TIMEOUT
                 continue
             except httpx.HTTPError as exc:
-                reason, status = (
-                    f"cannot reach {self.url}: {type(exc).__name__}: {exc}",
-                    Status.ERROR,
-                )
+                reason = f"cannot reach {self.url}: {type(exc).__name__}: {exc}"
+                status = Status.ERROR
                 continue
             if response.status_code == 200:
-                return self._output(response.json(), count)
+                return self._output(response, count)
             detail = _detail(response)
             reason, status = f"{self.url} answered {response.status_code}: {detail}", Status.ERROR
             if response.status_code == 429 or response.status_code >= 500:
-                retry_after = response.headers.get("retry-after", "")
-                if retry_after.replace(".", "", 1).isdigit():
-                    wait = max(wait, min(float(retry_after), MAX_RETRY_AFTER_S))
+                header = response.headers.get("retry-after", "")
+                retry_after = float(header) if header.replace(".", "", 1).isdigit() else 0.0
                 continue
             break  # 4xx: the request itself is wrong; sending it again will not help
         return self._failed(count, status, reason)
 
-    def _output(self, payload: Mapping[str, Any], count: int) -> RewardOutput:
+    def _output(self, response: Any, count: int) -> RewardOutput:
         try:
+            payload = response.json()
             total = np.array([_float(v) for v in payload["total"]], dtype=np.float64)
             status = np.array([_STATUS_CODES[s] for s in payload["status"]], dtype=np.int8)
             terms = {self.name: total.copy()}  # the server's parts, under this term's name
@@ -153,7 +167,7 @@ class RemoteReward(RewardTerm):
                 raise ValueError(f"{len(total)} rewards for {count} samples")
             return RewardOutput(total, terms, status,
                                 tuple(messages) if messages is not None else None)  # fmt: skip
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             return self._failed(count, Status.ERROR,
                                 f"{self.url} answered with a malformed body: {exc}")  # fmt: skip
 

@@ -79,11 +79,24 @@ async def score_in_chunks(
             future.cancel()  # a chunk not started yet never starts; a running one finishes
             late = f"not scored within the deadline ({deadline_s:g} s)"
             parts.append(failed_output(stop - start, Status.TIMEOUT, late, names))
-    return concat_outputs(parts)
+    return _refuse_non_finite(concat_outputs(parts))
+
+
+def _refuse_non_finite(out: RewardOutput) -> RewardOutput:
+    """An infinite reward (or a NaN marked OK) is an error of the term, never a number."""
+    bad = (out.status == Status.OK) & ~np.isfinite(out.total)
+    if not bad.any():
+        return out
+    status = np.where(bad, Status.ERROR, out.status).astype(np.int8)
+    messages = list(out.messages or (None,) * len(out))
+    for index in np.flatnonzero(bad):
+        messages[index] = f"the term returned a non-finite reward ({out.total[index]})"
+    return RewardOutput(np.where(bad, np.nan, out.total), dict(out.terms), status,
+                        tuple(messages))  # fmt: skip
 
 
 def _number(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)
+    return float(value) if math.isfinite(value) else None
 
 
 def output_json(out: RewardOutput) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,8 @@ class ServeSettings:
             raise ServeError(f"port must be in [0, 65535], got {self.port}")
         if not self.deadline_s > 0:
             raise ServeError(f"deadline_s must be positive, got {self.deadline_s}")
+        if not math.isfinite(self.not_applicable_score):
+            raise ServeError("not_applicable_score must be a finite number")
         if self.token is not None and not self.token:
             raise ServeError("the token must not be empty (None means no token)")
         if self.token is None and not is_loopback(self.host):
