@@ -68,3 +68,33 @@ def test_wrapper_vector_env_skips_autoreset_steps():
     assert set(np.unique(rewards)) <= {0.0, 1.0}
     assert (rewards == 0.0).sum() == 40 * 2 - sum(seen)  # exactly the autoreset steps
     assert (rewards == 0.0).any()  # CartPole episodes end within 40 random steps
+
+
+def test_delayed_reward_keeps_each_episodes_return_at_termination_and_truncation():
+    from rewardkit.adapters.gymnasium import DelayedReward
+
+    for max_steps in (500, 7):  # CartPole terminates on its own, or is truncated at 7
+        plain = gym.make("CartPole-v1", max_episode_steps=max_steps)
+        delayed = DelayedReward(gym.make("CartPole-v1", max_episode_steps=max_steps))
+        for seed in range(3):
+            plain.reset(seed=seed)
+            delayed.reset(seed=seed)
+            rng = np.random.default_rng(seed)
+            returns, paid, withheld = 0.0, [], []
+            while True:
+                action = int(rng.integers(2))
+                _, r, term, trunc, _ = plain.step(action)
+                _, d, d_term, d_trunc, info = delayed.step(action)
+                returns += r
+                paid.append(d)
+                withheld.append(info["withheld_reward"])
+                assert (term, trunc) == (d_term, d_trunc)
+                if term or trunc:
+                    break
+            assert sum(paid) == returns == sum(withheld) and all(p == 0 for p in paid[:-1])
+            assert trunc == (max_steps == 7 and len(paid) == 7)
+    reset_midway = DelayedReward(gym.make("CartPole-v1"))
+    reset_midway.reset(seed=0)
+    reset_midway.step(0)
+    reset_midway.reset(seed=1)  # the unfinished episode's account is dropped
+    assert reset_midway.account == 0.0

@@ -28,7 +28,13 @@ from rewardkit.core.errors import BatchError, CompositionError
 from rewardkit.core.rollout import OnlineScorer
 from rewardkit.core.term import as_term
 
-__all__ = ["RewardkitVectorWrapper", "RewardkitWrapper", "collect_steps", "select_observation"]
+__all__ = [
+    "DelayedReward",
+    "RewardkitVectorWrapper",
+    "RewardkitWrapper",
+    "collect_steps",
+    "select_observation",
+]
 
 
 def collect_steps(
@@ -190,6 +196,47 @@ class RewardkitWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: i
         info["rewardkit"] = {k: float(v[0]) for k, v in scored.output.terms.items()}
         self._last_obs = _snapshot(obs)
         return obs, float(scored.rewards[0]), terminated, truncated, info
+
+
+class DelayedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: ignore[misc]
+    """Withhold every reward until the episode ends, then pay their sum: the standard test bed
+    for return redistribution (RUDDER, LaRe, SPA).
+
+    Each step returns 0 and adds the environment's reward to the episode's
+    account; the step that terminates *or* truncates the episode returns the
+    whole account, so the episode's return is unchanged and only its timing
+    moves. ``info["withheld_reward"]`` carries the step's own reward, for
+    logging and for measuring a redistribution, never for learning. A reset
+    before the episode ends drops the account (that episode had no end).
+
+    Example:
+        >>> env = DelayedReward(gym.make("CartPole-v1", max_episode_steps=3))
+        >>> _ = env.reset(seed=0)
+        >>> [env.step(0)[1] for _ in range(3)]
+        [0.0, 0.0, 3.0]
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+        self.account = 0.0
+
+    def reset(self, **kwargs: Any) -> Any:
+        self.account = 0.0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> Any:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        reward = float(reward)
+        if not np.isfinite(reward):
+            raise BatchError(f"the environment returned a non-finite reward ({reward})")
+        self.account += reward
+        info = dict(info)
+        info["withheld_reward"] = reward
+        paid = 0.0
+        if terminated or truncated:
+            paid, self.account = self.account, 0.0
+        return obs, paid, terminated, truncated, info
 
 
 class RewardkitVectorWrapper(gym.vector.VectorWrapper):  # type: ignore[misc]

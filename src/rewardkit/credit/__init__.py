@@ -14,6 +14,7 @@ from rewardkit.credit.group import (
     grpo_advantages,
     rloo_advantages,
 )
+from rewardkit.credit.redistribution import information_gain_rewards, rudder_redistribution
 from rewardkit.credit.returns import (
     bootstrap_values,
     discounted_returns,
@@ -62,12 +63,14 @@ __all__ = [
     "group_advantages",
     "group_statistics",
     "grpo_advantages",
+    "information_gain_rewards",
     "hdpo_advantages",
     "lambda_returns",
     "make_estimator",
     "multi_channel_advantages",
     "prefix_retention_lengths",
     "rloo_advantages",
+    "rudder_redistribution",
     "sibling_advantages",
     "tempo_advantages",
     "turning_point_credit",
