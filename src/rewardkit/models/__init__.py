@@ -23,6 +23,7 @@ from rewardkit.models.process import (
     split_steps,
     step_labels,
 )
+from rewardkit.models.return_predictor import ReturnPredictor
 from rewardkit.models.term import (
     ProcessRewardTerm,
     RewardEnsemble,
@@ -44,6 +45,7 @@ __all__ = [
     "ProcessRewardModel",
     "ProcessRewardTerm",
     "ProcessTraining",
+    "ReturnPredictor",
     "RewardEnsemble",
     "RewardModelTerm",
     "RewardModelTraining",

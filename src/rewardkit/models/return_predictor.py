@@ -1,0 +1,112 @@
+"""A return predictor for RUDDER: an LSTM that reads an episode step by step and predicts,
+after every prefix, the episode's return.
+
+RUDDER (Arjona-Medina et al. 2019) redistributes a delayed reward with the
+differences of such predictions (see
+:func:`rewardkit.credit.redistribution.rudder_redistribution`). The model is
+trained on finished episodes with the squared error of the prediction at
+*every* step against the episode's return,
+
+    L(θ) = mean_episodes mean_t (g_θ(x_0..x_t) − G)²,
+
+(RUDDER's main loss is the last step's; the all-step loss is its auxiliary
+"continuous prediction" loss, which is what makes the differences meaningful).
+Per-step features x_t are the caller's: observation and action, concatenated.
+
+Example:
+    >>> predictor = ReturnPredictor(feature_dim=2, seed=0)
+    >>> episodes = [(np.array([[1.0, 0.0], [0.0, 1.0]]), 1.0)] * 8
+    >>> loss = predictor.update(episodes, epochs=50)
+    >>> predictor.predict(episodes[0][0]).shape
+    (2,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rewardkit.core.errors import CompositionError
+
+__all__ = ["ReturnPredictor"]
+
+
+class ReturnPredictor:
+    """g_θ(x_0..x_t): an LSTM over per-step features and a linear read-out (see the module docs).
+
+    Args:
+        feature_dim: the size of each step's feature vector.
+        hidden: the LSTM's width.
+        learning_rate: Adam's step size.
+        seed: initialisation seed.
+    """
+
+    def __init__(
+        self, feature_dim: int, hidden: int = 32, learning_rate: float = 1e-2, seed: int = 0
+    ) -> None:
+        import torch
+
+        if feature_dim < 1 or hidden < 1:
+            raise CompositionError("feature_dim and hidden must be at least 1")
+        torch.manual_seed(seed)
+        self.feature_dim = feature_dim
+        self.lstm = torch.nn.LSTM(feature_dim, hidden, batch_first=True)
+        self.head = torch.nn.Linear(hidden, 1)
+        parameters = [*self.lstm.parameters(), *self.head.parameters()]
+        self.optimizer = torch.optim.Adam(parameters, lr=learning_rate)
+
+    def _check(self, features: Any) -> np.ndarray:
+        array = np.asarray(features, dtype=np.float32)
+        if array.ndim != 2 or array.shape[1] != self.feature_dim or len(array) == 0:
+            raise CompositionError(
+                f"an episode's features must have shape (T >= 1, {self.feature_dim}), "
+                f"got {array.shape}"
+            )
+        if not np.isfinite(array).all():
+            raise CompositionError("an episode's features must be finite")
+        return array
+
+    def _forward(self, episodes: Sequence[np.ndarray]) -> tuple[Any, Any]:
+        import torch
+
+        lengths = [len(e) for e in episodes]
+        padded = np.zeros((len(episodes), max(lengths), self.feature_dim), dtype=np.float32)
+        mask = np.zeros((len(episodes), max(lengths)), dtype=np.float32)
+        for row, episode in enumerate(episodes):
+            padded[row, : len(episode)] = episode
+            mask[row, : len(episode)] = 1.0
+        hidden, _ = self.lstm(torch.from_numpy(padded))
+        return self.head(hidden).squeeze(-1), torch.from_numpy(mask)
+
+    def predict(self, features: Any) -> np.ndarray:
+        """g_t for every prefix of one episode's features, shape (T,)."""
+        import torch
+
+        episode = self._check(features)
+        with torch.no_grad():
+            predictions, _ = self._forward([episode])
+        result: np.ndarray = predictions[0].double().numpy()
+        return result
+
+    def update(self, episodes: Sequence[tuple[Any, float]], epochs: int = 1) -> float:
+        """Fit to finished ``(features, return)`` episodes; the last epoch's loss."""
+        import torch
+
+        if not episodes or epochs < 1:
+            raise CompositionError("update needs at least one episode and one epoch")
+        features = [self._check(f) for f, _ in episodes]
+        returns = np.array([float(g) for _, g in episodes])
+        if not np.isfinite(returns).all():
+            raise CompositionError("episode returns must be finite")
+        target = torch.from_numpy(returns.astype(np.float32))[:, None]
+        loss = torch.tensor(0.0)
+        for _ in range(epochs):
+            predictions, mask = self._forward(features)
+            squared = (predictions - target) ** 2 * mask
+            loss = (squared.sum(dim=1) / mask.sum(dim=1)).mean()
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+        return float(loss.detach())
