@@ -9,6 +9,11 @@ one; :mod:`rewardkit.models.term` makes them, and ensembles of them, terms.
 labels) and :mod:`rewardkit.models.value` a value head on a frozen policy.
 """
 
+from rewardkit.models.decomposition import (
+    LatentRewardDecoder,
+    ProgressEstimator,
+    StepDecomposition,
+)
 from rewardkit.models.generative import GenerativeRewardModel, GenerativeTraining, yes_no_examples
 from rewardkit.models.preference import (
     ModelError,
@@ -39,16 +44,19 @@ __all__ = [
     "SPECIAL_TOKENS",
     "GenerativeRewardModel",
     "GenerativeTraining",
+    "LatentRewardDecoder",
     "ModelError",
     "PolicyValueHead",
     "PreferenceRewardModel",
     "ProcessRewardModel",
     "ProcessRewardTerm",
     "ProcessTraining",
+    "ProgressEstimator",
     "ReturnPredictor",
     "RewardEnsemble",
     "RewardModelTerm",
     "RewardModelTraining",
+    "StepDecomposition",
     "ValueTerm",
     "ValueTraining",
     "aggregate_ensemble",
