@@ -6,6 +6,7 @@ from rewardkit.credit.channels import (
     hdpo_advantages,
     multi_channel_advantages,
 )
+from rewardkit.credit.delayed import OnlineRedistribution
 from rewardkit.credit.group import (
     GroupStatistics,
     dr_grpo_advantages,
@@ -49,6 +50,7 @@ __all__ = [
     "ChannelEstimator",
     "ChannelLoss",
     "GroupStatistics",
+    "OnlineRedistribution",
     "PPPOEstimator",
     "PrefixTree",
     "ProgressiveRetention",
