@@ -62,6 +62,7 @@ class OnlineRedistribution(RewardTerm):
         update_every: finished episodes between model updates.
         memory: the latest finished episodes the model trains on.
         epochs: optimizer steps per update.
+        batch_episodes: episodes drawn from memory for each optimizer step.
         seed: the model's seed.
     """
 
@@ -76,7 +77,8 @@ class OnlineRedistribution(RewardTerm):
         encoder_dim: int | None = None,
         update_every: int = 16,
         memory: int = 512,
-        epochs: int = 20,
+        epochs: int = 8,
+        batch_episodes: int = 64,
         seed: int = 0,
         name: str | None = None,
     ) -> None:
@@ -85,9 +87,9 @@ class OnlineRedistribution(RewardTerm):
             raise CompositionError(f"method must be rudder, lare or spa, got {method!r}")
         if obs_dim < 1 or actions < 1 or update_every < 1 or memory < 1 or epochs < 1:
             raise CompositionError("obs_dim, actions, update_every, memory and epochs must be >= 1")
-        self.method, self.obs_dim, self.actions = method, obs_dim, actions
-        self.update_every, self.epochs = update_every, epochs
-        features = obs_dim + actions
+        self.method, self.obs_dim, self.actions = method, int(obs_dim), int(actions)
+        self.update_every, self.epochs, self.batch_episodes = update_every, epochs, batch_episodes
+        features = self.obs_dim + self.actions
         self.model: Any
         if method == "rudder":
             self.model = ReturnPredictor(features, seed=seed)
@@ -154,6 +156,8 @@ class OnlineRedistribution(RewardTerm):
                     self.last_prediction.pop(int(env), None)
                     self.since_update += 1
         if self.since_update >= self.update_every:
-            self.losses.append(self.model.update(list(self.finished), epochs=self.epochs))
+            memory = list(self.finished)
+            loss = self.model.update(memory, epochs=self.epochs, batch_size=self.batch_episodes)
+            self.losses.append(loss)
             self.since_update = 0
         return RewardOutput(out, {self.name: out.copy()})

@@ -6,9 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from rewardkit.core.errors import CompositionError
 
-__all__ = ["LoopTraining", "ModelError", "check_vocabulary", "context_length", "padded"]
+__all__ = [
+    "LoopTraining",
+    "ModelError",
+    "check_vocabulary",
+    "context_length",
+    "minibatch_indices",
+    "padded",
+]
 
 
 class ModelError(CompositionError):
@@ -71,3 +80,11 @@ class LoopTraining:
                 raise CompositionError(
                     f"{type(self).__name__}.{name} must be positive, got {value}"
                 )
+
+
+def minibatch_indices(rng: np.random.Generator, count: int, size: int | None) -> np.ndarray:
+    """All ``count`` indices, or ``size`` of them drawn without replacement."""
+    if size is None or size >= count:
+        return np.arange(count)
+    chosen: np.ndarray = rng.choice(count, size=size, replace=False)
+    return chosen

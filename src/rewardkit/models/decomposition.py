@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
+from rewardkit.models._common import minibatch_indices
 
 __all__ = ["LatentRewardDecoder", "ProgressEstimator", "StepDecomposition"]
 
@@ -66,6 +67,7 @@ class StepDecomposition:
         )
         self.net = torch.nn.Sequential(*layers)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=learning_rate)
+        self.rng = np.random.default_rng(seed)
 
     def _check(self, features: Any) -> np.ndarray:
         array = np.asarray(features, dtype=np.float32)
@@ -87,24 +89,28 @@ class StepDecomposition:
             out: np.ndarray = self.net(torch.from_numpy(episode)).squeeze(-1).double().numpy()
         return out
 
-    def update(self, episodes: Sequence[tuple[Any, float]], epochs: int = 1) -> float:
-        """Fit to finished ``(features, target)`` episodes (all at once, ``epochs`` steps);
-        the last step's loss."""
+    def update(
+        self, episodes: Sequence[tuple[Any, float]], epochs: int = 1, batch_size: int | None = None
+    ) -> float:
+        """Fit to finished ``(features, target)`` episodes: ``epochs`` optimizer steps, each on
+        all of them or on ``batch_size`` of them drawn at random; the last step's loss."""
         import torch
 
-        if not episodes or epochs < 1:
-            raise CompositionError("update needs at least one episode and one epoch")
+        if not episodes or epochs < 1 or (batch_size is not None and batch_size < 1):
+            raise CompositionError("update needs at least one episode, epoch and batch row")
         steps = [self._check(f) for f, _ in episodes]
         targets = np.array([float(g) for _, g in episodes])
         if not np.isfinite(targets).all():
             raise CompositionError("episode targets must be finite")
-        stacked = torch.from_numpy(np.concatenate(steps))
-        owner = torch.from_numpy(np.repeat(np.arange(len(steps)), [len(s) for s in steps]))
-        target = torch.from_numpy(targets.astype(np.float32))
         loss = torch.tensor(0.0)
         for _ in range(epochs):
+            chosen = minibatch_indices(self.rng, len(steps), batch_size)
+            stacked = torch.from_numpy(np.concatenate([steps[i] for i in chosen]))
+            lengths = [len(steps[i]) for i in chosen]
+            owner = torch.from_numpy(np.repeat(np.arange(len(chosen)), lengths))
+            target = torch.from_numpy(targets[chosen].astype(np.float32))
             per_step = self.net(stacked).squeeze(-1)
-            sums = torch.zeros(len(steps)).index_add(0, owner, per_step)
+            sums = torch.zeros(len(chosen)).index_add(0, owner, per_step)
             loss = ((sums - target) ** 2).mean()
             self.optimizer.zero_grad()
             loss.backward()

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
+from rewardkit.models._common import minibatch_indices
 
 __all__ = ["ReturnPredictor"]
 
@@ -56,6 +57,7 @@ class ReturnPredictor:
         self.head = torch.nn.Linear(hidden, 1)
         parameters = [*self.lstm.parameters(), *self.head.parameters()]
         self.optimizer = torch.optim.Adam(parameters, lr=learning_rate)
+        self.rng = np.random.default_rng(seed)
 
     def _check(self, features: Any) -> np.ndarray:
         array = np.asarray(features, dtype=np.float32)
@@ -90,20 +92,24 @@ class ReturnPredictor:
         result: np.ndarray = predictions[0].double().numpy()
         return result
 
-    def update(self, episodes: Sequence[tuple[Any, float]], epochs: int = 1) -> float:
-        """Fit to finished ``(features, return)`` episodes; the last epoch's loss."""
+    def update(
+        self, episodes: Sequence[tuple[Any, float]], epochs: int = 1, batch_size: int | None = None
+    ) -> float:
+        """Fit to finished ``(features, return)`` episodes: ``epochs`` optimizer steps, each on
+        all of them or on ``batch_size`` of them drawn at random; the last step's loss."""
         import torch
 
-        if not episodes or epochs < 1:
-            raise CompositionError("update needs at least one episode and one epoch")
+        if not episodes or epochs < 1 or (batch_size is not None and batch_size < 1):
+            raise CompositionError("update needs at least one episode, epoch and batch row")
         features = [self._check(f) for f, _ in episodes]
         returns = np.array([float(g) for _, g in episodes])
         if not np.isfinite(returns).all():
             raise CompositionError("episode returns must be finite")
-        target = torch.from_numpy(returns.astype(np.float32))[:, None]
         loss = torch.tensor(0.0)
         for _ in range(epochs):
-            predictions, mask = self._forward(features)
+            chosen = minibatch_indices(self.rng, len(features), batch_size)
+            predictions, mask = self._forward([features[i] for i in chosen])
+            target = torch.from_numpy(returns[chosen].astype(np.float32))[:, None]
             squared = (predictions - target) ** 2 * mask
             loss = (squared.sum(dim=1) / mask.sum(dim=1)).mean()
             self.optimizer.zero_grad()
