@@ -64,6 +64,7 @@ SUITES: dict[str, str] = {
     "rm-overoptimization": "rewardkit.bench.rm_overoptimization:main",
     "steer-lab": "rewardkit.bench.steer_lab:main",
     "serve-load": "rewardkit.bench.serve_load:main",
+    "delayed-credit": "rewardkit.bench.delayed_credit:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).

@@ -184,12 +184,15 @@ class _EpisodeStats:
             self.running[i] = 0.0
 
     def record(self) -> dict[str, float]:
+        """The mean return and success of the last 100 episodes, and how many have finished
+        (0 before the first: the return and success then read 0, not a measurement)."""
         recent = self.finished[-100:]
         if not recent:
-            return {"episode_return": 0.0, "episode_success": 0.0}
+            return {"episode_return": 0.0, "episode_success": 0.0, "episodes": 0.0}
         return {
             "episode_return": float(np.mean(recent)),
             "episode_success": float(np.mean([r > 0 for r in recent])),
+            "episodes": float(len(self.finished)),
         }
 
 
