@@ -159,6 +159,10 @@ def _summarize_task(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"start": start, "target": target, "designs": rows}
 
 
+def _frames(value: float) -> str:
+    return "not reached" if math.isnan(value) else f"{value:,.0f}"
+
+
 class DelayedCredit(Suite):
     """The delayed-credit suite (see the module docs)."""
 
@@ -210,7 +214,7 @@ class DelayedCredit(Suite):
                 f"delayed {s['designs']['delayed']['final']:.1f}; gap closed: "
                 + ", ".join(f"{d} {v:.0%}" for d, v in closed.items())
                 + f"; frames to {REACHED:.0%} of the immediate design's gain: "
-                + ", ".join(f"{d} {s['designs'][d]['frames_to_target']:,.0f} "
+                + ", ".join(f"{d} {_frames(s['designs'][d]['frames_to_target'])} "
                             f"({s['designs'][d]['reached']})" for d in s["designs"]),
             }  # fmt: skip
         return {"tasks": summary, "claims": claims}
