@@ -56,9 +56,9 @@ def test_online_rudder_equals_the_offline_redistribution_and_keeps_every_return(
         assert online[: last + 1, env].sum() == pytest.approx(full["reward"][: last + 1, env].sum())
 
 
-def test_lare_and_spa_learn_from_finished_episodes_and_bad_settings_are_refused():
+def test_lare_and_progress_learn_from_finished_episodes_and_bad_settings_are_refused():
     torch.set_num_threads(1)
-    for method, extra in (("spa", {}), ("lare", {"encoder": lambda o, a: [o[2], a],
+    for method, extra in (("progress", {}), ("lare", {"encoder": lambda o, a: [o[2], a],
                                                  "encoder_dim": 2})):  # fmt: skip
         term = OnlineRedistribution(method, obs_dim=4, actions=2, update_every=4, seed=0, **extra)
         for chunk in _rollouts(steps=12, envs=2, chunks=5, seed=1):
@@ -67,8 +67,34 @@ def test_lare_and_spa_learn_from_finished_episodes_and_bad_settings_are_refused(
         assert term.losses and term.losses[-1] < term.losses[0]  # the model learns
     with pytest.raises(CompositionError, match="encoder"):
         OnlineRedistribution("lare", obs_dim=4, actions=2)
-    with pytest.raises(CompositionError, match="rudder, lare or spa"):
+    with pytest.raises(CompositionError, match="rudder, lare or progress"):
         OnlineRedistribution("nope", obs_dim=4, actions=2)
+    with pytest.raises(CompositionError, match="batch_episodes"):
+        OnlineRedistribution("rudder", obs_dim=4, actions=2, batch_episodes=0)
+
+
+def test_bad_input_changes_nothing_and_updates_mid_episode_keep_the_sums():
+    torch.set_num_threads(1)
+    term = OnlineRedistribution("rudder", obs_dim=4, actions=2, update_every=1, epochs=2)
+    chunks = _rollouts(steps=5, envs=2, chunks=8, seed=3)
+    bad = {k: v.copy() for k, v in chunks[0].items()}
+    bad["obs"][2, 1, 0] = np.nan
+    with pytest.raises(CompositionError, match="finite"):
+        term(flat_rollout_batch(**bad))
+    wrong = {k: v.copy() for k, v in chunks[0].items()}
+    wrong["action"][0, 0] = 5
+    with pytest.raises(CompositionError, match="actions must be integers"):
+        term(flat_rollout_batch(**wrong))
+    assert not term.episodes  # nothing was half-recorded
+    emitted = np.concatenate([term(flat_rollout_batch(**c)).total.reshape(5, 2) for c in chunks])
+    rewards = np.concatenate([c["reward"] for c in chunks])
+    ends = np.concatenate([c["terminated"] | c["truncated"] for c in chunks])
+    assert len(term.losses) >= 3  # the predictor moved between the steps of open episodes
+    for env in range(2):
+        last = np.flatnonzero(ends[:, env])[-1]
+        assert emitted[: last + 1, env].sum() == pytest.approx(rewards[: last + 1, env].sum())
+    term.reset()
+    assert not term.episodes and not term.returns
 
 
 def test_ppo_trains_on_delayed_cartpole_with_the_redistributed_reward():

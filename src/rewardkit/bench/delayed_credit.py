@@ -7,10 +7,16 @@ reference PPO (``rewardkit.train.ppo``) with its shipped defaults:
 - ``immediate``: the environment's own per-step reward (the upper bound);
 - ``delayed``: :class:`~rewardkit.adapters.gymnasium.DelayedReward`, the
   episode's return paid at its last step, nothing before;
-- ``rudder``, ``lare``, ``spa``: the delayed reward redistributed online by
-  :class:`~rewardkit.credit.delayed.OnlineRedistribution` (RUDDER's return
-  predictor; LaRe's decoder over a hand-written encoder of task factors;
-  SPA's progress estimator over observation and action).
+- ``rudder``, ``lare``, ``progress``: the delayed reward redistributed online
+  by :class:`~rewardkit.credit.delayed.OnlineRedistribution` (RUDDER's return
+  predictor; LaRe's decoder over a hand-written encoder of task factors, where
+  the paper has an LLM write it; SPA's progress increments over observation and
+  action, without SPA's grounding reward and history-aware estimator).
+
+A caveat on the test beds: CartPole pays +1 and Acrobot −1 per step, so a
+constant per-step reward is an exact decomposition of their delayed returns.
+These tasks test whether a method recovers learning under delay, not whether
+it tells good steps from bad ones.
 
 Per run: the episode return against frames (PPO's log), the final return
 (the mean of the last 3 logged returns) and frames/s. Per task: the frames at
@@ -48,8 +54,8 @@ __all__ = ["DelayedCredit", "DelayedSettings", "main", "run_design"]
 
 TASKS = {"CartPole-v1": 150_000, "Acrobot-v1": 200_000}
 QUICK_FRAMES = {"CartPole-v1": 40_000, "Acrobot-v1": 60_000}
-DESIGNS = ("immediate", "delayed", "rudder", "lare", "spa")
-REDISTRIBUTIONS = ("rudder", "lare", "spa")
+DESIGNS = ("immediate", "delayed", "rudder", "lare", "progress")
+REDISTRIBUTIONS = ("rudder", "lare", "progress")
 #: the share of the way to the immediate design's final return that counts as reached
 REACHED = 0.9
 #: the claim's bar: a redistribution closes at least this share of the delayed-to-immediate gap
@@ -140,6 +146,8 @@ def frames_to_reach(curve: Sequence[Sequence[float]], threshold: float) -> float
 def _summarize_task(runs: list[dict[str, Any]]) -> dict[str, Any]:
     by_design = {d: [r for r in runs if r["design"] == d] for d in DESIGNS}
     final = {d: median([r["final"] for r in rs]) for d, rs in by_design.items() if rs}
+    if "immediate" not in final or "delayed" not in final:
+        raise ValueError("the summary needs the immediate and delayed designs' runs")
     start = median([r["curve"][0][1] for r in runs if r["curve"]])
     target = start + REACHED * (final["immediate"] - start)
     rows: dict[str, Any] = {}
@@ -151,6 +159,8 @@ def _summarize_task(runs: list[dict[str, Any]]) -> dict[str, Any]:
         gap = final["immediate"] - final["delayed"]
         rows[design] = {
             "final": final[design],
+            "finals": [round(r["final"], 1) for r in sorted(design_runs, key=lambda r: r["seed"])],
+            "seeds_above_delayed": sum(r["final"] > final["delayed"] for r in design_runs),
             "frames_to_target": median(finite) if len(finite) * 2 > len(reached) else math.nan,
             "reached": f"{len(finite)}/{len(reached)}",
             "gap_closed": (final[design] - final["delayed"]) / gap if gap > 0 else math.nan,
@@ -203,19 +213,21 @@ class DelayedCredit(Suite):
         summary = {t: _summarize_task([r for r in results["runs"] if r["task"] == t])
                    for t in tasks}  # fmt: skip
         claims: dict[str, dict[str, Any]] = {}
-        for task, s in summary.items():
-            closed = {d: s["designs"][d]["gap_closed"] for d in REDISTRIBUTIONS
-                      if d in s["designs"]}  # fmt: skip
-            best = max(closed, key=lambda d: -math.inf if math.isnan(closed[d]) else closed[d])
-            claims[f"[{task}] redistribution recovers most of the immediate reward's learning "
-                   f"under delay (a design closes >= {GAP_CLOSED:.0%} of the final-return gap)"] = {
-                "met": bool(closed[best] >= GAP_CLOSED),
-                "detail": f"final return: immediate {s['designs']['immediate']['final']:.1f}, "
-                f"delayed {s['designs']['delayed']['final']:.1f}; gap closed: "
-                + ", ".join(f"{d} {v:.0%}" for d, v in closed.items())
-                + f"; frames to {REACHED:.0%} of the immediate design's gain: "
-                + ", ".join(f"{d} {_frames(s['designs'][d]['frames_to_target'])} "
-                            f"({s['designs'][d]['reached']})" for d in s["designs"]),
+        for design in REDISTRIBUTIONS:  # one method must pass on every task
+            closed = {t: s["designs"][design]["gap_closed"] for t, s in summary.items()
+                      if design in s["designs"]}  # fmt: skip
+            claims[f"{design} recovers most of the immediate reward's learning under delay on "
+                   f"every task (closes >= {GAP_CLOSED:.0%} of the final-return gap)"] = {
+                "met": bool(closed) and all(v >= GAP_CLOSED for v in closed.values()),
+                "detail": "; ".join(
+                    f"{task}: {v:.0%} (final returns by seed {s['designs'][design]['finals']}, "
+                    f"immediate {s['designs']['immediate']['final']:.1f}, delayed "
+                    f"{s['designs']['delayed']['final']:.1f}; above delayed in "
+                    f"{s['designs'][design]['seeds_above_delayed']} seed(s); frames to "
+                    f"{REACHED:.0%} of the immediate gain "
+                    f"{_frames(s['designs'][design]['frames_to_target'])} vs "
+                    f"{_frames(s['designs']['immediate']['frames_to_target'])})"
+                    for task, s in summary.items() for v in [closed.get(task, math.nan)]),
             }  # fmt: skip
         return {"tasks": summary, "claims": claims}
 
@@ -231,7 +243,7 @@ class DelayedCredit(Suite):
                 if not runs:
                     continue
                 length = min(len(r["curve"]) for r in runs)
-                frames = [runs[0]["curve"][i][0] for i in range(length)]
+                frames = [median([r["curve"][i][0] for r in runs]) for i in range(length)]
                 values = [median([r["curve"][i][1] for r in runs]) for i in range(length)]
                 axis.plot(frames, values, label=design)
             axis.set_title(f"{task}: episode return (median over seeds)")
@@ -248,11 +260,14 @@ class DelayedCredit(Suite):
                  f"moving average of returns is {REACHED:.0%} of the way from the first logged "
                  "return to the immediate design's final return (– where most seeds never get "
                  "there). Gap closed: (final - delayed's final) / "
-                 "(immediate's - delayed's).", ""]  # fmt: skip
-        header = ["design", "final return", "frames to target", "reached", "gap closed",
-                  "frames/s"]  # fmt: skip
+                 "(immediate's - delayed's). CartPole pays +1 and Acrobot -1 per step, so a "
+                 "constant "
+                 "step reward decomposes their delayed returns exactly: these tasks test recovery "
+                 "under delay, not telling good steps from bad.", ""]  # fmt: skip
+        header = ["design", "final return", "by seed", "frames to target", "reached",
+                  "gap closed", "frames/s"]  # fmt: skip
         for task, summary in results["tasks"].items():
-            rows = [[d, f"{v['final']:.1f}",
+            rows = [[d, f"{v['final']:.1f}", str(v["finals"]),
                      "–" if math.isnan(v["frames_to_target"]) else f"{v['frames_to_target']:,.0f}",
                      v["reached"], "–" if math.isnan(v["gap_closed"]) else f"{v['gap_closed']:.0%}",
                      f"{v['fps']:,.0f}"] for d, v in summary["designs"].items()]  # fmt: skip

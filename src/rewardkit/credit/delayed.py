@@ -9,13 +9,19 @@ dense reward per step:
 - ``rudder``: RUDDER's g_t − g_{t−1} from a :class:`ReturnPredictor`, with the
   prediction's remaining error paid at the episode's end, so each episode's
   rewards sum to its return whatever the predictor;
-- ``lare`` / ``spa``: the step reward f_θ(x_t) of a sum decomposition
-  (:class:`LatentRewardDecoder` over the user's encoder, or
-  :class:`ProgressEstimator` over the step features).
+- ``lare`` / ``progress``: the step reward f_θ(x_t) of a sum decomposition
+  (:class:`LatentRewardDecoder` over the user's encoder: LaRe without the LLM
+  that writes the encoder; or :class:`ProgressEstimator` over observation and
+  action: SPA's progress increments without SPA's grounding reward and its
+  history-aware estimator, so not called SPA).
 
 Finished episodes train the model every ``update_every`` episodes (from a
 window of the latest ``memory`` episodes). Step features are the observation
-(flattened) and the one-hot action, or the LaRe encoder's factors.
+(flattened) and the one-hot action, or the LaRe encoder's factors. After a
+RUDDER update mid-episode, the next step's reward also carries the change of
+the prediction (the episode's sum still equals its return). Each call re-reads
+an open episode's whole prefix: cheap for PPO's rollouts, quadratic for
+one-step batches. :meth:`reset` forgets the open episodes (a new run).
 
 Example:
     >>> import numpy as np
@@ -47,14 +53,14 @@ from rewardkit.models.return_predictor import ReturnPredictor
 
 __all__ = ["OnlineRedistribution"]
 
-Method = Literal["rudder", "lare", "spa"]
+Method = Literal["rudder", "lare", "progress"]
 
 
 class OnlineRedistribution(RewardTerm):
     """A delayed reward, redistributed online by RUDDER, LaRe or SPA (see the module docs).
 
     Args:
-        method: ``rudder``, ``lare`` or ``spa``.
+        method: ``rudder``, ``lare`` or ``progress``.
         obs_dim: the flattened observation size.
         actions: the number of discrete actions.
         encoder: LaRe's ``encoder(observation, action) -> factors`` (``lare`` only).
@@ -83,10 +89,12 @@ class OnlineRedistribution(RewardTerm):
         name: str | None = None,
     ) -> None:
         super().__init__(name or f"{method}_reward")
-        if method not in ("rudder", "lare", "spa"):
-            raise CompositionError(f"method must be rudder, lare or spa, got {method!r}")
-        if obs_dim < 1 or actions < 1 or update_every < 1 or memory < 1 or epochs < 1:
-            raise CompositionError("obs_dim, actions, update_every, memory and epochs must be >= 1")
+        if method not in ("rudder", "lare", "progress"):
+            raise CompositionError(f"method must be rudder, lare or progress, got {method!r}")
+        if min(obs_dim, actions, update_every, memory, epochs, batch_episodes) < 1:
+            raise CompositionError(
+                "obs_dim, actions, update_every, memory, epochs and batch_episodes must be >= 1"
+            )
         self.method, self.obs_dim, self.actions = method, int(obs_dim), int(actions)
         self.update_every, self.epochs, self.batch_episodes = update_every, epochs, batch_episodes
         features = self.obs_dim + self.actions
@@ -106,12 +114,23 @@ class OnlineRedistribution(RewardTerm):
         self.since_update = 0
         self.losses: list[float] = []
 
+    def reset(self) -> None:
+        """Forget the open episodes (the model and the finished episodes stay)."""
+        self.episodes.clear()
+        self.returns.clear()
+        self.last_prediction.clear()
+
     def _features(self, obs: Any, action: Any) -> np.ndarray:
         if self.method == "lare":
             return np.asarray(self.model.encoder(obs, action), dtype=np.float32)
         one_hot = np.zeros(self.actions, dtype=np.float32)
         one_hot[int(action)] = 1.0
-        return np.concatenate([np.asarray(obs, dtype=np.float32).reshape(-1), one_hot])
+        features = np.concatenate([np.asarray(obs, dtype=np.float32).reshape(-1), one_hot])
+        if features.shape != (self.obs_dim + self.actions,):
+            raise CompositionError(
+                f"an observation of {features.size - self.actions} values, expected {self.obs_dim}"
+            )
+        return features
 
     def _segment_rewards(self, env: int, new: int, ended: bool) -> np.ndarray:
         """The rewards of the last ``new`` steps of ``env``'s episode (one model call)."""
@@ -135,16 +154,25 @@ class OnlineRedistribution(RewardTerm):
             get_column(batch, "truncated"), dtype=bool
         )
         envs = np.asarray(get_column(batch, "env"), dtype=int)
+        # the whole batch is checked before any episode changes: bad input loses nothing
         if not np.isfinite(rewards).all():
             raise CompositionError("the rollout's rewards must be finite")
+        if not np.isfinite(np.asarray(obs, dtype=np.float64)).all():
+            raise CompositionError("the rollout's observations must be finite")
+        whole = np.asarray(actions, dtype=np.float64)
+        if self.method != "lare" and not (
+            np.all(whole == np.round(whole)) and np.all((whole >= 0) & (whole < self.actions))
+        ):
+            raise CompositionError(f"actions must be integers in [0, {self.actions})")
+        features = [self._features(obs[row], actions[row]) for row in range(len(rewards))]
+        if not all(np.isfinite(f).all() for f in features):
+            raise CompositionError("the step features (the LaRe encoder's output) must be finite")
         out = np.zeros(len(rewards))
         for env in np.unique(envs):  # rows are time-major: each env's steps in order
             rows = np.flatnonzero(envs == env)
             segment: list[int] = []
             for row in rows:
-                self.episodes.setdefault(int(env), []).append(
-                    self._features(obs[row], actions[row])
-                )
+                self.episodes.setdefault(int(env), []).append(features[row])
                 self.returns[int(env)] = self.returns.get(int(env), 0.0) + float(rewards[row])
                 segment.append(int(row))
                 if ends[row] or row == rows[-1]:

@@ -9,17 +9,21 @@ redistributed reward of step t is the change of that prediction,
 
 and the last step of the episode also gets the prediction's remaining error,
 r̃_T += G − g_T, so that Σ_t r̃_t = G: the episode's return, hence the
-optimal policies, are unchanged. With a perfect predictor of a task whose
-steps add independent rewards, r̃_t is exactly the reward step t earned.
+optimal policies, are unchanged. With a perfect predictor, r̃_t is
+r_t − E[r_t | the history before it] plus the change in the expected future
+reward; it is exactly the reward step t earned when the expected future
+reward of every step is zero (steps with zero-mean independent rewards).
 
 IGPO's turn rewards (information gain, Wang et al. 2025, "Information Gain-
 based Policy Optimization"): in a multi-turn episode with a known answer, turn
 t is rewarded by how much it raised the policy's probability of the answer,
 
-    r_t = p_t − p_{t−1},   p_t = π(answer | history after turn t),
+    r_t = p_t − p_{t−1},   p_t = π(answer | history after turn t),   t < T,
 
 here in probability (``log_space=False``, IGPO's choice) or in log-probability;
-the outcome reward is added to the last turn.
+the last turn T gets the outcome reward instead, as in IGPO. p_t is the
+caller's: IGPO uses the geometric mean of the answer's token probabilities.
+Episodes in one call share their number of turns (no mask).
 
 Arrays are time-major, shape (T, ...) with any trailing batch shape, like the
 rest of ``credit/``; ``episode_end`` marks each episode's last step
@@ -89,8 +93,8 @@ def rudder_redistribution(predictions: Any, rewards: Any, episode_end: Any) -> A
 def information_gain_rewards(
     answer_probabilities: Any, outcome: Any, log_space: bool = False
 ) -> FloatArray:
-    """IGPO's turn rewards: the gain of π(answer | history) over each turn, and the outcome
-    reward added to the last turn.
+    """IGPO's turn rewards: the gain of π(answer | history) over each turn but the last, and
+    the outcome reward for the last turn.
 
     Args:
         answer_probabilities: shape (T + 1, ...): the policy's probability of the known
@@ -100,7 +104,7 @@ def information_gain_rewards(
 
     Example:
         >>> information_gain_rewards(np.array([0.1, 0.4, 0.3]), 1.0).round(3).tolist()
-        [0.3, 0.9]
+        [0.3, 1.0]
     """
     p = as_float_array(answer_probabilities, "answer_probabilities")
     if p.ndim == 0 or p.shape[0] < 2:
@@ -114,5 +118,5 @@ def information_gain_rewards(
     check_finite(final, "outcome")
     values = np.log(p) if log_space else p
     gains: FloatArray = np.diff(values, axis=0)
-    gains[-1] = gains[-1] + final
+    gains[-1] = final  # the last turn: the outcome, not a gain
     return gains

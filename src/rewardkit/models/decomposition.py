@@ -15,7 +15,9 @@ and use f_θ(x_t) as step t's dense reward:
 - **SPA** (Wang et al. 2025, "Stepwise Progress Attribution"): a progress
   estimator whose per-step increments sum to the final outcome; the increment
   is the step's reward (:class:`ProgressEstimator`, over features the caller
-  gives per step, e.g. the agent's state representation).
+  gives per step). SPA also adds a grounding reward and estimates progress
+  from the history; neither is here, so the benchmarks call it ``progress``.
+  LaRe's LLM that writes and checks the encoder is not here either.
 
 The decoder is linear by default (``hidden=0``), or an MLP with one hidden
 layer.
@@ -151,5 +153,7 @@ class LatentRewardDecoder(StepDecomposition):
 
 
 class ProgressEstimator(StepDecomposition):
-    """SPA: per-step progress increments, over the caller's step features, that sum to the
-    episode's final outcome; :meth:`step_rewards` are the increments."""
+    """SPA's progress estimator: per-step increments, over the caller's step features, that
+    sum to the episode's final outcome; :meth:`step_rewards` are the increments. Not all of
+    SPA: its grounding (executability) reward and its history-aware estimator trained before
+    RL are not here."""
