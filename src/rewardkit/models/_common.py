@@ -15,6 +15,8 @@ __all__ = [
     "ModelError",
     "check_vocabulary",
     "context_length",
+    "episode_features",
+    "fitting_episodes",
     "minibatch_indices",
     "padded",
 ]
@@ -88,3 +90,29 @@ def minibatch_indices(rng: np.random.Generator, count: int, size: int | None) ->
         return np.arange(count)
     chosen: np.ndarray = rng.choice(count, size=size, replace=False)
     return chosen
+
+
+def episode_features(features: Any, feature_dim: int) -> np.ndarray:
+    """One episode's step features as float32 (T >= 1, feature_dim), finite, or a clear error."""
+    array = np.asarray(features, dtype=np.float32)
+    if array.ndim != 2 or array.shape[1] != feature_dim or len(array) == 0:
+        raise CompositionError(
+            f"an episode's features must have shape (T >= 1, {feature_dim}), got {array.shape}"
+        )
+    if not np.isfinite(array).all():
+        raise CompositionError("an episode's features must be finite")
+    return array
+
+
+def fitting_episodes(
+    episodes: Sequence[tuple[Any, float]], feature_dim: int, epochs: int, batch_size: int | None
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The checked ``(features, target)`` episodes of an ``update`` call, as a list of feature
+    arrays and a vector of targets."""
+    if not episodes or epochs < 1 or (batch_size is not None and batch_size < 1):
+        raise CompositionError("update needs at least one episode, epoch and batch row")
+    features = [episode_features(f, feature_dim) for f, _ in episodes]
+    targets = np.array([float(g) for _, g in episodes])
+    if not np.isfinite(targets).all():
+        raise CompositionError("episode targets must be finite")
+    return features, targets

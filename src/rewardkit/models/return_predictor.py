@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import CompositionError
-from rewardkit.models._common import minibatch_indices
+from rewardkit.models._common import episode_features, fitting_episodes, minibatch_indices
 
 __all__ = ["ReturnPredictor"]
 
@@ -60,15 +60,7 @@ class ReturnPredictor:
         self.rng = np.random.default_rng(seed)
 
     def _check(self, features: Any) -> np.ndarray:
-        array = np.asarray(features, dtype=np.float32)
-        if array.ndim != 2 or array.shape[1] != self.feature_dim or len(array) == 0:
-            raise CompositionError(
-                f"an episode's features must have shape (T >= 1, {self.feature_dim}), "
-                f"got {array.shape}"
-            )
-        if not np.isfinite(array).all():
-            raise CompositionError("an episode's features must be finite")
-        return array
+        return episode_features(features, self.feature_dim)
 
     def _forward(self, episodes: Sequence[np.ndarray]) -> tuple[Any, Any]:
         import torch
@@ -99,12 +91,7 @@ class ReturnPredictor:
         all of them or on ``batch_size`` of them drawn at random; the last step's loss."""
         import torch
 
-        if not episodes or epochs < 1 or (batch_size is not None and batch_size < 1):
-            raise CompositionError("update needs at least one episode, epoch and batch row")
-        features = [self._check(f) for f, _ in episodes]
-        returns = np.array([float(g) for _, g in episodes])
-        if not np.isfinite(returns).all():
-            raise CompositionError("episode returns must be finite")
+        features, returns = fitting_episodes(episodes, self.feature_dim, epochs, batch_size)
         loss = torch.tensor(0.0)
         for _ in range(epochs):
             chosen = minibatch_indices(self.rng, len(features), batch_size)
