@@ -43,6 +43,7 @@ from rewardkit.bench.rm_claims import median
 from rewardkit.bench.runner import (
     RunFolder,
     Suite,
+    claim_lines,
     drive,
     environment,
     markdown_table,
@@ -276,8 +277,7 @@ class DelayedCredit(Suite):
         if "delayed.png" in plots:
             lines += ["![delayed](delayed.png)", ""]
         lines += ["## Claims", ""]
-        lines += [f"- {name}: {'**reproduced**' if c['met'] else '**not reproduced**'} "
-                  f"({c['detail']})" for name, c in results["claims"].items()]  # fmt: skip
+        lines += claim_lines(results["claims"])
         return "\n".join(lines) + "\n"
 
 

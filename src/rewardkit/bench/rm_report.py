@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from rewardkit.bench.runner import markdown_table
+from rewardkit.bench.runner import claim_lines, markdown_table
 
 __all__ = ["render"]
 
@@ -175,8 +175,5 @@ def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
         "## Claims",
         "",
     ]
-    lines += [
-        f"- {name}: {'**reproduced**' if c['met'] else '**not reproduced**'} ({c['detail']})"
-        for name, c in results["claims"].items()
-    ]
+    lines += claim_lines(results["claims"])
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -493,6 +493,20 @@ def save_figure(plt: Any, fig: Any, folder: RunFolder, name: str) -> str:
     fig.savefig(folder.path / name, dpi=90)
     plt.close(fig)
     return name
+
+
+def claim_lines(claims: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A report's claims, one bullet each: reproduced or not, then the detail.
+
+    Example:
+        >>> claim_lines({"SMC wins": {"met": False, "detail": "0.5 vs 0.6"}})
+        ['- SMC wins: **not reproduced** (0.5 vs 0.6)']
+    """
+    return [
+        f"- {name}: {'**reproduced**' if claim['met'] else '**not reproduced**'} "
+        f"({claim['detail']})"
+        for name, claim in claims.items()
+    ]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -44,6 +44,7 @@ from rewardkit.bench.rm_lab import completion_budget, gold_term, rows_batch
 from rewardkit.bench.runner import (
     RunFolder,
     Suite,
+    claim_lines,
     drive,
     environment,
     markdown_table,
@@ -582,8 +583,7 @@ class SteerLab(Suite):
         if "steer.png" in plots:
             lines += ["![steer](steer.png)", ""]
         lines += ["## Claims", ""]
-        lines += [f"- {name}: {'**reproduced**' if c['met'] else '**not reproduced**'} "
-                  f"({c['detail']})" for name, c in results["claims"].items()]  # fmt: skip
+        lines += claim_lines(results["claims"])
         return "\n".join(lines) + "\n"
 
 
