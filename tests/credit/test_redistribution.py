@@ -68,13 +68,15 @@ def test_bad_input_is_refused():
         rudder_redistribution(np.zeros(3), np.zeros(2), np.zeros(3, dtype=bool))
     with pytest.raises(ShapeError, match=r"\(0, 1\]"):
         information_gain_rewards(np.array([0.0, 0.5]), 1.0)
-    with pytest.raises(ShapeError, match="T \\+ 1"):
-        information_gain_rewards(np.array([0.5]), 1.0)
+    with pytest.raises(ShapeError, match="T >= 1"):
+        information_gain_rewards(np.zeros((0, 2)), np.zeros(2))
+    with pytest.raises(ShapeError, match="outcome has shape"):
+        information_gain_rewards(np.array([0.5, 0.5]), np.zeros(2))
 
 
 def test_information_gain_by_hand_on_two_turns():
-    # the answer's probability: 0.2 before, 0.5 after turn 1, 0.4 after turn 2; outcome 1
-    p = np.array([[0.2, 0.2], [0.5, 0.1], [0.4, 0.1]])  # two episodes side by side
+    # the answer's probability: 0.2 before turn 1, 0.5 after it; turn 2 ends the episode
+    p = np.array([[0.2, 0.2], [0.5, 0.1]])  # two episodes side by side
     gains = information_gain_rewards(p, np.array([1.0, 0.0]))
     np.testing.assert_allclose(gains, [[0.3, -0.1], [1.0, 0.0]])  # the last turn: the outcome
     logs = information_gain_rewards(p, np.array([1.0, 0.0]), log_space=True)

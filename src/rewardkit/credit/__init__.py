@@ -35,6 +35,7 @@ from rewardkit.credit.token import (
     ChannelLoss,
     PPPOEstimator,
     TokenAdvantages,
+    TurnEstimator,
     make_estimator,
 )
 from rewardkit.credit.tree import (
@@ -43,6 +44,7 @@ from rewardkit.credit.tree import (
     sibling_advantages,
     tempo_advantages,
 )
+from rewardkit.credit.turns import turn_advantages, turn_token_advantages
 
 __all__ = [
     "ESTIMATORS",
@@ -55,6 +57,7 @@ __all__ = [
     "PrefixTree",
     "ProgressiveRetention",
     "TokenAdvantages",
+    "TurnEstimator",
     "bootstrap_values",
     "build_prefix_tree",
     "continuation_accumulated_reward",
@@ -75,6 +78,8 @@ __all__ = [
     "rudder_redistribution",
     "sibling_advantages",
     "tempo_advantages",
+    "turn_advantages",
+    "turn_token_advantages",
     "turning_point_credit",
     "turning_points",
 ]

@@ -18,7 +18,7 @@ IGPO's turn rewards (information gain, Wang et al. 2025, "Information Gain-
 based Policy Optimization"): in a multi-turn episode with a known answer, turn
 t is rewarded by how much it raised the policy's probability of the answer,
 
-    r_t = p_t − p_{t−1},   p_t = π(answer | history after turn t),   t < T,
+    r_t = p_t − p_{t−1},   p_t = π(answer | history after turn t),   1 ≤ t < T,
 
 here in probability (``log_space=False``, IGPO's choice) or in log-probability;
 the last turn T gets the outcome reward instead, as in IGPO. p_t is the
@@ -97,18 +97,22 @@ def information_gain_rewards(
     the outcome reward for the last turn.
 
     Args:
-        answer_probabilities: shape (T + 1, ...): the policy's probability of the known
-            answer before the first turn (row 0) and after each of the T turns; in (0, 1].
+        answer_probabilities: shape (T, ...): p_0, …, p_{T−1}, the policy's probability
+            of the known answer before the first turn (row 0) and after each turn but the
+            last; in (0, 1].
         outcome: the episode's outcome reward, shape (...).
         log_space: the gain in log-probability instead of probability.
 
+    Returns:
+        shape (T, ...): r_t = p_t − p_{t−1} for the first T − 1 turns, then the outcome.
+
     Example:
-        >>> information_gain_rewards(np.array([0.1, 0.4, 0.3]), 1.0).round(3).tolist()
+        >>> information_gain_rewards(np.array([0.1, 0.4]), 1.0).round(3).tolist()
         [0.3, 1.0]
     """
     p = as_float_array(answer_probabilities, "answer_probabilities")
-    if p.ndim == 0 or p.shape[0] < 2:
-        raise ShapeError("answer_probabilities needs T + 1 >= 2 rows: before and after each turn")
+    if p.ndim == 0 or p.shape[0] < 1:
+        raise ShapeError("answer_probabilities needs T >= 1 rows: before each turn")
     check_finite(p, "answer_probabilities")
     if np.any((p <= 0) | (p > 1)):
         raise ShapeError("answer probabilities must be in (0, 1]")
@@ -117,6 +121,5 @@ def information_gain_rewards(
         raise ShapeError(f"outcome has shape {final.shape}, expected {p.shape[1:]}")
     check_finite(final, "outcome")
     values = np.log(p) if log_space else p
-    gains: FloatArray = np.diff(values, axis=0)
-    gains[-1] = final  # the last turn: the outcome, not a gain
+    gains: FloatArray = np.concatenate([np.diff(values, axis=0), final[None]], axis=0)
     return gains

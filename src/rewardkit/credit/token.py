@@ -10,7 +10,8 @@ prompt id of each sample, ``sequences`` the completion token ids. An
 estimator that needs more declares it in ``requires`` and the trainer passes
 it by keyword: ``channels`` (the reward's per-part arrays, name → (N,)), or
 ``continuation_rewards`` (N, K) for PPPO, with the prefix lengths it asks for
-in ``prefix_lengths``.
+in ``prefix_lengths``, or ``turn_rewards`` (N, T) and ``turn_spans`` for
+multi-turn episodes (:class:`TurnEstimator`).
 
 The not-applicable policy lives here, once: a NaN reward is left out of every
 statistic (group means, prefix trees), and its sample gets advantage 0 on
@@ -33,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardkit.core.errors import CompositionError, ShapeError
-from rewardkit.credit._arrays import FloatArray
+from rewardkit.credit._arrays import FloatArray, as_float_array
 from rewardkit.credit.channels import hdpo_advantages, multi_channel_advantages
 from rewardkit.credit.group import dr_grpo_advantages, grpo_advantages, rloo_advantages
 from rewardkit.credit.steps import (
@@ -42,6 +43,7 @@ from rewardkit.credit.steps import (
     prefix_retention_lengths,
 )
 from rewardkit.credit.tree import sibling_advantages, tempo_advantages
+from rewardkit.credit.turns import turn_advantages, turn_token_advantages
 
 __all__ = [
     "ESTIMATORS",
@@ -51,6 +53,7 @@ __all__ = [
     "Estimator",
     "PPPOEstimator",
     "TokenAdvantages",
+    "TurnEstimator",
     "broadcast",
     "make_estimator",
 ]
@@ -253,6 +256,56 @@ class PPPOEstimator:
         return TokenAdvantages(broadcast(advantages, sequences), lengths)
 
 
+@dataclass
+class TurnEstimator:
+    """A token estimator over turn rewards: :func:`turn_advantages` on each turn's tokens.
+
+    The trainer passes ``turn_rewards`` (N, T) and ``turn_spans`` (each
+    episode's model-token span per turn). ``rewards`` (the outcomes) only mark
+    which episodes are applicable.
+
+    Example:
+        >>> estimator = TurnEstimator(gamma=1.0)
+        >>> out = estimator(np.array([1.0, 0.0]), np.array([0, 0]), [[5, 6, 7], [5, 6, 7]], 0, 1,
+        ...                 turn_rewards=np.array([[0.3, 1.0], [-0.1, 0.0]]),
+        ...                 turn_spans=[[(0, 1), (2, 3)]] * 2)
+        >>> out.values[0].round(2).tolist()  # token 1 is the environment's
+        [1.41, 0.0, 1.41]
+    """
+
+    gamma: float = 1.0
+    requires: frozenset[str] = field(default=frozenset({"turn_rewards", "turn_spans"}), init=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.gamma <= 1.0:
+            raise CompositionError(f"gamma must be in [0, 1], got {self.gamma}")
+
+    def __call__(
+        self,
+        rewards: Any,
+        group: Any,
+        sequences: Sequence[Sequence[int]],
+        step: int,
+        total: int,
+        *,
+        turn_rewards: Any,
+        turn_spans: Sequence[Sequence[tuple[int, int]]],
+    ) -> TokenAdvantages:
+        outcome = as_float_array(rewards, "rewards")
+        per_turn = as_float_array(turn_rewards, "turn_rewards").copy()
+        if per_turn.ndim != 2 or per_turn.shape[0] != len(sequences):
+            raise ShapeError(
+                f"turn_rewards must have shape ({len(sequences)}, T), got {per_turn.shape}"
+            )
+        if outcome.shape != (len(sequences),):
+            raise ShapeError(f"rewards must have shape ({len(sequences)},)")
+        per_turn[np.isnan(outcome)] = np.nan
+        advantages = turn_advantages(per_turn, group, self.gamma)
+        return TokenAdvantages(
+            turn_token_advantages(advantages, turn_spans, [len(s) for s in sequences])
+        )
+
+
 #: name → estimator(rewards, group, sequences, step, total_steps)
 ESTIMATORS: dict[str, Estimator] = {
     "grpo": _sequence_level(grpo_advantages),
@@ -268,6 +321,7 @@ FACTORIES: dict[str, Callable[..., Estimator]] = {
     "pppo": PPPOEstimator,
     "hdpo": lambda **p: ChannelEstimator(kind="hdpo", **p),
     "gdpo": lambda **p: ChannelEstimator(kind="gdpo", **p),
+    "turn": TurnEstimator,
 }
 
 
