@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardkit.core.progress import progress
 from rewardkit.envs.arithmetic import STYLES, sft_completion, task_alphabet, task_problems
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
+from rewardkit.train.sft import SequenceBatch, fit_sequences
 
 __all__ = ["WarmStartSpec", "load_or_train_warm_start", "train_warm_start"]
 
@@ -52,42 +52,25 @@ class WarmStartSpec:
 
 def train_warm_start(spec: WarmStartSpec) -> tuple[Any, Any]:
     """Build the tokenizer and model and fit them by supervised learning."""
-    import torch
-
     tokenizer = build_char_tokenizer(task_alphabet(spec.task))
     model = build_tiny_gpt2(
         tokenizer, spec.n_layer, spec.n_embd, spec.n_head, spec.n_positions, seed=spec.seed
     )
-    rng = random.Random(spec.seed)
     problems = task_problems(spec.task, spec.train_problems, seed=spec.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate)
-    model.train()
-    for _ in progress(range(spec.sft_steps), "warm start"):
-        chunk = rng.sample(problems, spec.batch_size)
-        rows, masks = [], []
-        for problem in chunk:
+
+    def sample_batch(rng: random.Random) -> SequenceBatch:
+        batch = []
+        for problem in rng.sample(problems, spec.batch_size):
             style = rng.choices(STYLES, weights=spec.style_weights)[0]
             prompt = tokenizer(problem["prompt"], add_special_tokens=False)["input_ids"]
             target = tokenizer(sft_completion(problem, style), add_special_tokens=False)[
                 "input_ids"
             ]
             ids = prompt + target + [tokenizer.eos_token_id]
-            rows.append(ids)
-            masks.append([0] * len(prompt) + [1] * (len(target) + 1))
-        width = max(len(r) for r in rows)
-        ids = torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows])
-        loss_mask = torch.tensor([m + [0] * (width - len(m)) for m in masks], dtype=torch.float32)
-        attention = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
-        logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1]
-        targets = ids[:, 1:]
-        nll = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
-        ).reshape(targets.shape)
-        loss = (nll * loss_mask[:, 1:]).sum() / loss_mask[:, 1:].sum()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
+            batch.append((ids, [0] * len(prompt) + [1] * (len(target) + 1)))
+        return batch
+
+    fit_sequences(model, tokenizer, sample_batch, spec.sft_steps, spec.learning_rate, spec.seed)
     return model, tokenizer
 
 

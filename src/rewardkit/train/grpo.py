@@ -15,6 +15,12 @@ Loss aggregations (``loss_aggregation``):
 - ``dr_grpo``: sum over all tokens / (number of sequences · max new tokens)
   (Dr. GRPO's length-unbiased constant).
 
+Multi-turn episodes: with ``environment`` (see :mod:`rewardkit.train.multiturn`)
+each sample is an episode of several model turns with the environment's
+replies between them; only the model's tokens are trained. The ``turn``
+estimator credits each turn with IGPO's turn advantages over the rewards a
+``turn_rewards`` callable gives (information gain, progress increments).
+
 Works with any Hugging Face causal LM and tokenizer; the lab uses the tiny
 character-level GPT-2 of :mod:`rewardkit.models.tiny`.
 """
@@ -42,6 +48,7 @@ from rewardkit.credit.token import (
     make_estimator,
 )
 from rewardkit.steer.sampling import completion_log_probs
+from rewardkit.train.multiturn import Episodes, TextEnvironment, TurnRewards, sample_episodes
 
 __all__ = ["ESTIMATORS", "GRPOConfig", "GRPOTrainer", "TokenAdvantages"]
 
@@ -108,6 +115,10 @@ class GRPOTrainer:
         estimator: a custom advantage estimator
             ``(rewards, group, sequences, step, total_steps) -> TokenAdvantages``
             (see :mod:`rewardkit.credit.token`); overrides ``config.estimator``.
+        environment: a multi-turn text environment; each sample is then an episode
+            (see :mod:`rewardkit.train.multiturn`).
+        turn_rewards: the per-turn rewards of the ``turn`` estimator, e.g.
+            :class:`~rewardkit.train.multiturn.InformationGainTurns`.
     """
 
     def __init__(
@@ -119,6 +130,8 @@ class GRPOTrainer:
         config: GRPOConfig,
         accuracy: Term | None = None,
         estimator: Estimator | None = None,
+        environment: TextEnvironment | None = None,
+        turn_rewards: TurnRewards | None = None,
     ) -> None:
         import copy
 
@@ -133,6 +146,13 @@ class GRPOTrainer:
         self.estimator: Estimator = estimator or make_estimator(
             config.estimator, **config.estimator_params
         )
+        requires = getattr(self.estimator, "requires", frozenset())
+        if "turn_rewards" in requires and (environment is None or turn_rewards is None):
+            raise CompositionError(
+                "a turn estimator needs multi-turn episodes: pass environment= and turn_rewards="
+            )
+        self.environment, self.turn_rewards = environment, turn_rewards
+        self._episodes: Episodes | None = None
         seed_everything(config.seed)
         self.reference = copy.deepcopy(model).eval() if config.kl_coef > 0 else None
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
@@ -253,6 +273,13 @@ class GRPOTrainer:
         sampled = 0
         if "channels" in requires:
             extras["channels"] = reward_out.terms
+        if "turn_rewards" in requires and self._episodes is not None:
+            assert self.turn_rewards is not None and self.environment is not None
+            extras["turn_rewards"] = self.turn_rewards(
+                self.model, self.tokenizer, self.environment, self._episodes, rows,
+                reward_out.total,
+            )  # fmt: skip
+            extras["turn_spans"] = self._episodes.turn_spans
         if "continuation_rewards" in requires:
             lengths = self.estimator.prefix_lengths(sequences)  # type: ignore[attr-defined]
             count = self.estimator.continuations  # type: ignore[attr-defined]
@@ -288,15 +315,36 @@ class GRPOTrainer:
             if advantages.train_lengths is not None:
                 keep = int(advantages.train_lengths[i])
             mask[i, :keep] = 1.0
+            if self._episodes is not None:  # the environment's tokens are not trained
+                written = torch.as_tensor(self._episodes.trainable[i], dtype=torch.float32)
+                mask[i, : len(written)] *= written
         return mask
+
+    def _rollout(self, rows: list[Mapping[str, Any]]) -> tuple[Any, Any, list[list[int]], int]:
+        """Sample ``group_size`` completions (or episodes) per row: (ids, attention,
+        completions, prompt width); ids are prompt (left-padded) then completion."""
+        import torch
+
+        cfg = self.config
+        expanded = [row for row in rows for _ in range(cfg.group_size)]
+        if self.environment is not None:
+            self._episodes = sample_episodes(
+                self.model, self.tokenizer, self.environment, expanded, cfg.temperature
+            )
+            ids, attention, width = self._episodes.padded(self.tokenizer.pad_token_id)
+            return ids, attention, self._episodes.sequences, width
+        prompt_ids = [self._encode(r["prompt"]) for r in rows]
+        output, sequences, width = self._generate(prompt_ids, cfg.group_size, cfg.max_new_tokens)
+        prompt_attention = (output[:, :width] != self.tokenizer.pad_token_id).long()
+        ones = torch.ones(len(sequences), output.shape[1] - width, dtype=torch.long)
+        return output, torch.cat([prompt_attention, ones], dim=1), sequences, width
 
     def step(self, step_index: int) -> dict[str, float]:
         import torch
 
         cfg = self.config
         rows = [self.rng.choice(self.prompts) for _ in range(cfg.prompts_per_step)]
-        prompt_ids = [self._encode(r["prompt"]) for r in rows]
-        output, sequences, width = self._generate(prompt_ids, cfg.group_size, cfg.max_new_tokens)
+        full, attention, sequences, width = self._rollout(rows)
         expanded = [row for row in rows for _ in range(cfg.group_size)]
         group = np.repeat(np.arange(cfg.prompts_per_step), cfg.group_size)
         batch = self._batch(expanded, sequences, group)
@@ -306,11 +354,7 @@ class GRPOTrainer:
             reward_out, expanded, sequences, group, step_index
         )
 
-        n, length = len(sequences), output.shape[1] - width
-        full = output[:, : width + length]
-        mask = self._masks(advantages, sequences, length)
-        prompt_attention = (full[:, :width] != self.tokenizer.pad_token_id).long()
-        attention = torch.cat([prompt_attention, torch.ones(n, length, dtype=torch.long)], dim=1)
+        mask = self._masks(advantages, sequences, full.shape[1] - width)
 
         # Dropout stays off: the ratio must compare the policy that sampled with itself.
         self.model.eval()
