@@ -314,10 +314,12 @@ class ProgressTurns:
         import torch
 
         ids, attention, width = episodes.padded(tokenizer.pad_token_id)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)  # as generate counts them
         with torch.no_grad():
             hidden = model(
-                input_ids=ids, attention_mask=attention, output_hidden_states=True
-            ).hidden_states[-1]
+                input_ids=ids, attention_mask=attention, position_ids=positions,
+                output_hidden_states=True,
+            ).hidden_states[-1]  # fmt: skip
         rows = []
         for i, (ends, sequence) in enumerate(zip(episodes.reply_ends, episodes.sequences,
                                                  strict=True)):  # fmt: skip
