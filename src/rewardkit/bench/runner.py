@@ -65,6 +65,7 @@ SUITES: dict[str, str] = {
     "steer-lab": "rewardkit.bench.steer_lab:main",
     "serve-load": "rewardkit.bench.serve_load:main",
     "delayed-credit": "rewardkit.bench.delayed_credit:main",
+    "multiturn-credit": "rewardkit.bench.multiturn_credit:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).
@@ -493,6 +494,18 @@ def save_figure(plt: Any, fig: Any, folder: RunFolder, name: str) -> str:
     fig.savefig(folder.path / name, dpi=90)
     plt.close(fig)
     return name
+
+
+def beyond_noise(ours: float, theirs: float, prompts: int) -> bool:
+    """Whether accuracy ``ours`` exceeds ``theirs`` by more than two binomial standard errors
+    of the difference, each measured on ``prompts`` problems.
+
+    Example:
+        >>> beyond_noise(0.11, 0.09, 100), beyond_noise(0.92, 0.71, 100)
+        (False, True)
+    """
+    se = math.sqrt((ours * (1 - ours) + theirs * (1 - theirs)) / prompts)
+    return bool(ours - theirs > 2 * se)
 
 
 def claim_lines(claims: Mapping[str, Mapping[str, Any]]) -> list[str]:

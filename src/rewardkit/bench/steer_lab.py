@@ -44,6 +44,7 @@ from rewardkit.bench.rm_lab import completion_budget, gold_term, rows_batch
 from rewardkit.bench.runner import (
     RunFolder,
     Suite,
+    beyond_noise,
     claim_lines,
     drive,
     environment,
@@ -344,18 +345,6 @@ def _against_best_of_n(
     theirs = read if math.isnan(read) else max(read, table["sampling"]["1"]["accuracy"])
     gain = ours["accuracy"] / theirs - 1 if theirs > 0 else math.nan
     return ours, theirs, gain
-
-
-def beyond_noise(ours: float, theirs: float, prompts: int) -> bool:
-    """Whether accuracy ``ours`` exceeds ``theirs`` by more than two binomial standard errors
-    of the difference, each measured on ``prompts`` problems.
-
-    Example:
-        >>> beyond_noise(0.11, 0.09, 100), beyond_noise(0.92, 0.71, 100)
-        (False, True)
-    """
-    se = math.sqrt((ours * (1 - ours) + theirs * (1 - theirs)) / prompts)
-    return bool(ours - theirs > 2 * se)
 
 
 def _task_claims(task: str, summary: Mapping[str, Any], prompts: int) -> dict[str, dict[str, Any]]:

@@ -35,7 +35,13 @@ from rewardkit.core.errors import CompositionError
 from rewardkit.core.term import RewardTerm
 from rewardkit.verify.text import completion_text
 
-__all__ = ["GUESSING_ALPHABET", "GuessOutcome", "GuessingGame", "interval_policy_accuracy"]
+__all__ = [
+    "GUESSING_ALPHABET",
+    "GuessOutcome",
+    "GuessingGame",
+    "demonstration_ids",
+    "interval_policy_accuracy",
+]
 
 #: the characters of the game's transcripts
 GUESSING_ALPHABET = "0123456789;<>=x!?"
@@ -129,6 +135,20 @@ class GuessingGame:
         answer = found if found is not None else rng.randint(low, high)
         pieces.append((str(answer), True))
         return pieces
+
+
+def demonstration_ids(
+    game: GuessingGame, tokenizer: Any, secret: int, rng: random.Random, guesses: int | None = None
+) -> tuple[list[int], list[int]]:
+    """A demonstration as token ids from the prompt on, and its loss mask: 1 on the tokens
+    the model writes (and the final EOS), 0 on the prompt and the environment's replies."""
+    ids: list[int] = tokenizer("?", add_special_tokens=False)["input_ids"]
+    mask = [0] * len(ids)
+    for text, written_by_model in game.demonstration(secret, rng, guesses):
+        piece = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids += piece
+        mask += [int(written_by_model)] * len(piece)
+    return [*ids, tokenizer.eos_token_id], [*mask, 1]
 
 
 def interval_policy_accuracy(game: GuessingGame, episodes: int = 20_000, seed: int = 0) -> float:

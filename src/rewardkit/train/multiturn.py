@@ -298,15 +298,25 @@ class ProgressTurns:
     Each call scores the batch with the estimator as it is, then fits it on the
     batch (``epochs`` steps) so that each episode's increments sum to its
     outcome. Turns but the last get their increment; the last gets the outcome.
+    The first call fits it for ``warmup_epochs`` steps first (SPA, too, trains its
+    estimator before RL), so an untrained estimator never pays the turns.
     """
 
     def __init__(
-        self, feature_dim: int, epochs: int = 20, learning_rate: float = 1e-2, seed: int = 0
+        self,
+        feature_dim: int,
+        epochs: int = 20,
+        learning_rate: float = 1e-2,
+        warmup_epochs: int = 200,
+        seed: int = 0,
     ) -> None:
         from rewardkit.models.decomposition import ProgressEstimator
 
+        if epochs < 1 or warmup_epochs < 0:
+            raise CompositionError("epochs must be at least 1 and warmup_epochs at least 0")
         self.estimator = ProgressEstimator(feature_dim, learning_rate=learning_rate, seed=seed)
-        self.epochs = epochs
+        self.epochs, self.warmup_epochs = epochs, warmup_epochs
+        self.calls = 0
         self.last_loss = float("nan")
 
     def features(self, model: Any, tokenizer: Any, episodes: Episodes) -> np.ndarray:
@@ -343,9 +353,12 @@ class ProgressTurns:
                 f"feature_dim {self.estimator.feature_dim}"
             )
         outcome = np.nan_to_num(np.asarray(outcome, dtype=np.float64), nan=0.0)
+        episodes_to_fit = [(f, float(o)) for f, o in zip(features, outcome, strict=True)]
+        if self.calls == 0 and self.warmup_epochs:
+            self.estimator.update(episodes_to_fit, epochs=self.warmup_epochs)
+        self.calls += 1
         rewards = np.stack([self.estimator.step_rewards(f) for f in features])
         rewards[:, -1] = outcome
-        episodes_to_fit = [(f, float(o)) for f, o in zip(features, outcome, strict=True)]
         self.last_loss = self.estimator.update(episodes_to_fit, epochs=self.epochs)
         return rewards
 
