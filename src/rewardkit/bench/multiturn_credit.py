@@ -23,12 +23,17 @@ from the same warm start, with the same samples (steps × prompts × group):
   sum to its outcome (SPA's progress attribution without its grounding
   reward, so not called SPA); the same turn advantages.
 
+Every design runs at two learning rates (5e-4 and 1e-3: at 1e-3 outcome-only
+GRPO can collapse); the claims compare each design at its best one.
+
 Per run, every ``eval_every`` steps: the sampled accuracy (temperature 1, 20
 games per secret, a fixed evaluation seed) and the greedy accuracy (one game
-per secret), against the episodes trained on. Per design, medians over seeds:
-final accuracy, the mean over the curve (sample efficiency), the episodes to
-90 % of the way from the warm start's accuracy to outcome-only's final one,
-and the seconds per training step.
+per secret), against the episodes trained on; the final accuracy is the mean
+of the last three evaluations. Per design and learning rate, medians over
+seeds: final accuracy, the seeds that end below the warm start, the mean over
+the curve (sample efficiency), the episodes to 90 % of the way from the warm
+start's accuracy to outcome-only's best final one, and the seconds per
+training step.
 
 Run: ``rewardkit bench multiturn-credit --jobs 2`` (``--quick``: one seed, a
 shorter warm start and fewer steps).
@@ -43,7 +48,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +94,8 @@ class MultiturnSettings:
     steps: int = 300
     prompts_per_step: int = 8
     group_size: int = 8
-    learning_rate: float = 1e-3
+    #: every design runs at each; the claims compare each design at its best
+    learning_rates: tuple[float, ...] = (5e-4, 1e-3)
     eval_every: int = 25
     eval_samples: int = 20
 
@@ -98,9 +104,11 @@ class MultiturnSettings:
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
-_RL_FIELDS = ("steps", "prompts_per_step", "group_size", "learning_rate", "eval_every",
+_RL_FIELDS = ("steps", "prompts_per_step", "group_size", "learning_rates", "eval_every",
               "eval_samples")  # fmt: skip
-QUICK = MultiturnSettings(sft_steps=1500, steps=100, eval_samples=10)
+QUICK = MultiturnSettings(sft_steps=1500, steps=100, eval_samples=10, learning_rates=(1e-3,))
+#: the final accuracy is the mean of this many last evaluations
+FINAL_POINTS = 3
 
 
 def _game(settings: MultiturnSettings) -> Any:
@@ -109,7 +117,7 @@ def _game(settings: MultiturnSettings) -> Any:
     return GuessingGame(settings.low, settings.high, settings.guesses)
 
 
-def warm_start(settings: MultiturnSettings, cache: Path = CACHE) -> tuple[Any, Any]:
+def warm_start(settings: MultiturnSettings, cache: Path | None = None) -> tuple[Any, Any]:
     """The tiny policy after supervised learning on the demonstrator; trained once, cached."""
     import torch
 
@@ -120,7 +128,7 @@ def warm_start(settings: MultiturnSettings, cache: Path = CACHE) -> tuple[Any, A
     tokenizer = build_char_tokenizer(GUESSING_ALPHABET)
     model = build_tiny_gpt2(tokenizer, settings.n_layer, settings.n_embd, settings.n_head,
                             n_positions=64, seed=settings.warm_seed)  # fmt: skip
-    path = cache / f"warmstart-{settings.warm_key()}.pt"
+    path = (cache or CACHE) / f"warmstart-{settings.warm_key()}.pt"
     if path.is_file():
         model.load_state_dict(torch.load(path, weights_only=True))
         model.eval()
@@ -163,8 +171,8 @@ def _evaluate(model: Any, tokenizer: Any, settings: MultiturnSettings) -> tuple[
     return sampled, evaluate_episodes(model, tokenizer, game, rows, outcome)
 
 
-def run_design(unit: tuple[MultiturnSettings, str, int]) -> dict[str, Any]:
-    """One GRPO run of ``design`` from the warm start, with ``seed``."""
+def run_design(unit: tuple[MultiturnSettings, str, float, int]) -> dict[str, Any]:
+    """One GRPO run of ``design`` from the warm start, at a learning rate, with a seed."""
     import torch
 
     from rewardkit.envs.guessing import GuessOutcome
@@ -172,7 +180,7 @@ def run_design(unit: tuple[MultiturnSettings, str, int]) -> dict[str, Any]:
     from rewardkit.train.multiturn import InformationGainTurns, ProgressTurns, TurnRewards
 
     torch.set_num_threads(1)
-    settings, design, seed = unit
+    settings, design, learning_rate, seed = unit
     model, tokenizer = warm_start(settings)
     game = _game(settings)
     turn_rewards: TurnRewards | None = {
@@ -183,7 +191,7 @@ def run_design(unit: tuple[MultiturnSettings, str, int]) -> dict[str, Any]:
     }[design]
     config = GRPOConfig(
         steps=settings.steps, prompts_per_step=settings.prompts_per_step,
-        group_size=settings.group_size, learning_rate=settings.learning_rate, seed=seed,
+        group_size=settings.group_size, learning_rate=learning_rate, seed=seed,
         estimator="grpo" if design == "outcome" else "turn",
     )  # fmt: skip
     trainer = GRPOTrainer(model, tokenizer, GuessOutcome(), game.problems(), config,
@@ -200,57 +208,77 @@ def run_design(unit: tuple[MultiturnSettings, str, int]) -> dict[str, Any]:
             sampled, greedy = _evaluate(model, tokenizer, settings)
             curve.append({"step": step + 1, "episodes": (step + 1) * per_step,
                           "accuracy": sampled, "greedy": greedy})  # fmt: skip
-    return {"design": design, "seed": seed, "curve": curve, "final": curve[-1]["accuracy"],
-            "final_greedy": curve[-1]["greedy"],
+    last = curve[-FINAL_POINTS:]
+    return {"design": design, "learning_rate": learning_rate, "seed": seed, "curve": curve,
+            "final": float(sum(c["accuracy"] for c in last) / len(last)),
+            "final_greedy": float(sum(c["greedy"] for c in last) / len(last)),
             "mean_accuracy": float(sum(c["accuracy"] for c in curve[1:]) / (len(curve) - 1)),
             "seconds_per_step": training / settings.steps}  # fmt: skip
 
 
+def _arm(design: str, learning_rate: float) -> str:
+    return f"{design} lr {learning_rate:g}"
+
+
+def _arm_row(runs: list[dict[str, Any]], target: float, start: float) -> dict[str, Any]:
+    ordered = sorted(runs, key=lambda r: r["seed"])
+    reached = [frames_to_reach([(c["episodes"], c["accuracy"]) for c in r["curve"]], target)
+               if math.isfinite(target) else math.nan for r in ordered]  # fmt: skip
+    finite = [f for f in reached if math.isfinite(f)]
+    return {
+        "design": runs[0]["design"],
+        "learning_rate": runs[0]["learning_rate"],
+        "final": median([r["final"] for r in runs]),
+        "finals": [round(r["final"], 3) for r in ordered],
+        "below_start": sum(r["final"] < start for r in runs),
+        "greedy": median([r["final_greedy"] for r in runs]),
+        "mean_accuracy": median([r["mean_accuracy"] for r in runs]),
+        "episodes_to_target": median(finite) if len(finite) * 2 > len(reached) else math.nan,
+        "reached": f"{len(finite)}/{len(reached)}",
+        "seconds_per_step": median([r["seconds_per_step"] for r in runs]),
+    }
+
+
 def _summarize(runs: list[dict[str, Any]], eval_games: int) -> dict[str, Any]:
-    by_design = {d: [r for r in runs if r["design"] == d] for d in DESIGNS}
-    if not by_design["outcome"]:
-        raise ValueError("the summary needs the outcome design's runs")
+    arms: dict[str, list[dict[str, Any]]] = {}
+    for run in sorted(runs, key=lambda r: (DESIGNS.index(r["design"]), r["learning_rate"])):
+        arms.setdefault(_arm(run["design"], run["learning_rate"]), []).append(run)
     start = median([r["curve"][0]["accuracy"] for r in runs])
-    outcome_final = median([r["final"] for r in by_design["outcome"]])
+    finals = {name: median([r["final"] for r in arm]) for name, arm in arms.items()}
+    best = {}  # design -> its arm with the highest median final accuracy
+    for name, arm in arms.items():
+        design = arm[0]["design"]
+        if design not in best or finals[name] > finals[best[design]]:
+            best[design] = name
+    if "outcome" not in best:
+        raise ValueError("the summary needs the outcome design's runs")
+    outcome_final = finals[best["outcome"]]
     # no gain to reach when outcome-only did not improve on the warm start
     target = start + REACHED * (outcome_final - start) if outcome_final > start else math.nan
-    outcome_cost = median([r["seconds_per_step"] for r in by_design["outcome"]])
-    designs: dict[str, Any] = {}
-    for design, design_runs in by_design.items():
-        if not design_runs:
-            continue
-        ordered = sorted(design_runs, key=lambda r: r["seed"])
-        reached = [frames_to_reach([(c["episodes"], c["accuracy"]) for c in r["curve"]], target)
-                   if math.isfinite(target) else math.nan for r in ordered]  # fmt: skip
-        finite = [f for f in reached if math.isfinite(f)]
-        cost = median([r["seconds_per_step"] for r in design_runs])
-        designs[design] = {
-            "final": median([r["final"] for r in design_runs]),
-            "finals": [round(r["final"], 3) for r in ordered],
-            "greedy": median([r["final_greedy"] for r in design_runs]),
-            "mean_accuracy": median([r["mean_accuracy"] for r in design_runs]),
-            "episodes_to_target": median(finite) if len(finite) * 2 > len(reached) else math.nan,
-            "reached": f"{len(finite)}/{len(reached)}",
-            "seconds_per_step": cost,
-            "cost_ratio": cost / outcome_cost if outcome_cost > 0 else math.nan,
-        }
+    rows = {name: _arm_row(arm, target, start) for name, arm in arms.items()}
+    outcome_cost = rows[best["outcome"]]["seconds_per_step"]
+    for row in rows.values():
+        row["cost_ratio"] = row["seconds_per_step"] / outcome_cost if outcome_cost else math.nan
+        row["best"] = best[row["design"]] == _arm(row["design"], row["learning_rate"])
     claims: dict[str, dict[str, Any]] = {}
-    base = designs["outcome"]
+    base = rows[best["outcome"]]
     for design in TURN_DESIGNS:
-        if design not in designs:
+        if design not in best:
             continue
-        ours = designs[design]
-        claims[f"{design} turn rewards beat outcome-only GRPO at equal samples (final sampled "
-               f"accuracy beyond two binomial standard errors, {eval_games} games)"] = {
+        ours = rows[best[design]]
+        claims[f"{design} turn rewards beat outcome-only GRPO at equal samples, each at its "
+               f"best learning rate (final sampled accuracy beyond two binomial standard "
+               f"errors, {eval_games} games)"] = {
             "met": beyond_noise(ours["final"], base["final"], eval_games),
-            "detail": f"{ours['final']:.3f} vs {base['final']:.3f} (by seed {ours['finals']} vs "
-                      f"{base['finals']}); mean accuracy over training {ours['mean_accuracy']:.3f}"
-                      f" vs {base['mean_accuracy']:.3f}; episodes to target "
-                      f"{_episodes(ours['episodes_to_target'])} vs "
+            "detail": f"{ours['final']:.3f} at lr {ours['learning_rate']:g} vs "
+                      f"{base['final']:.3f} at lr {base['learning_rate']:g} (by seed "
+                      f"{ours['finals']} vs {base['finals']}); mean accuracy over training "
+                      f"{ours['mean_accuracy']:.3f} vs {base['mean_accuracy']:.3f}; episodes to "
+                      f"target {_episodes(ours['episodes_to_target'])} vs "
                       f"{_episodes(base['episodes_to_target'])}; {ours['cost_ratio']:.2f}x the "
                       "time per step",
         }  # fmt: skip
-    return {"start": start, "target": target, "designs": designs, "claims": claims}
+    return {"start": start, "target": target, "arms": rows, "claims": claims}
 
 
 def _episodes(value: float) -> str:
@@ -280,15 +308,17 @@ class MultiturnCredit(Suite):
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
         seeds = 1 if args.quick else args.seeds
         settings = self.settings(args)
-        done = {(r["design"], r["seed"]) for r in runs}
-        return [(settings, design, seed) for seed in range(seeds) for design in DESIGNS
-                if (design, seed) not in done]  # fmt: skip
+        done = {(r["design"], r["learning_rate"], r["seed"]) for r in runs}
+        return [(settings, design, rate, seed) for seed in range(seeds)
+                for rate in settings.learning_rates for design in DESIGNS
+                if (design, rate, seed) not in done]  # fmt: skip
 
     def run_unit(self, unit: Any) -> dict[str, Any]:
         return run_design(unit)
 
     def describe(self, run: dict[str, Any]) -> str:
-        return (f"{run['design']} seed {run['seed']}: sampled accuracy {run['final']:.3f}, "
+        return (f"{_arm(run['design'], run['learning_rate'])} seed {run['seed']}: sampled "
+                f"accuracy {run['final']:.3f}, "
                 f"greedy {run['final_greedy']:.3f}, "
                 f"{run['seconds_per_step']:.2f} s/step")  # fmt: skip
 
@@ -306,10 +336,11 @@ class MultiturnCredit(Suite):
         if plt is None:
             return []
         fig, axis = plt.subplots(figsize=(7, 4))
-        for design in DESIGNS:
-            runs = [r for r in results["runs"] if r["design"] == design]
-            if runs:
-                axis.plot(*median_curve(runs, "episodes", "accuracy"), label=design)
+        for name, row in results["arms"].items():
+            runs = [r for r in results["runs"]
+                    if _arm(r["design"], r["learning_rate"]) == name]  # fmt: skip
+            axis.plot(*median_curve(runs, "episodes", "accuracy"), label=name,
+                      linestyle="-" if row["best"] else ":")  # fmt: skip
         axis.set_title("guessing game: sampled accuracy (median over seeds)")
         axis.set_xlabel("episodes trained on")
         axis.legend(fontsize=8)
@@ -318,34 +349,36 @@ class MultiturnCredit(Suite):
 
     def report(self, results: dict[str, Any], plots: list[str]) -> str:
         settings = results["settings"]
+        target = results["target"]
         lines = ["# multiturn-credit", "",
                  f"Regenerate: `{results['command']}` ({results.get('seconds', 0) / 60:.1f} min)",
                  "", f"The guessing game (secret in {settings['low']}..{settings['high']}, "
                  f"{settings['guesses']} guesses, then the answer) with the tiny GPT-2, GRPO "
                  f"from one warm start for {settings['steps']} steps of "
-                 f"{settings['prompts_per_step']} x {settings['group_size']} episodes; medians "
-                 f"over seeds. Accuracy: sampled at temperature 1 over {results['eval_games']} "
-                 "games (greedy: one game per secret). Episodes to target: the first point at "
-                 f"which the 3-point moving average of accuracy is {REACHED:.0%} of the way from "
-                 f"the warm start ({results['start']:.3f}) to outcome-only's final accuracy "
-                 f"(target {results['target']:.3f}).", ""]  # fmt: skip
-        header = ["design", "final accuracy", "by seed", "greedy", "mean over training",
-                  "episodes to target", "reached", "s/step", "cost vs outcome"]  # fmt: skip
-        rows = [[d, f"{v['final']:.3f}", str(v["finals"]), f"{v['greedy']:.3f}",
-                 f"{v['mean_accuracy']:.3f}", _episodes(v["episodes_to_target"]).replace(
-                     "not reached", "–"), v["reached"], f"{v['seconds_per_step']:.2f}",
-                 f"{v['cost_ratio']:.2f}x"] for d, v in results["designs"].items()]  # fmt: skip
+                 f"{settings['prompts_per_step']} x {settings['group_size']} episodes, each "
+                 "design at each learning rate; medians over seeds; * marks a design's best "
+                 "learning rate, which the claims compare. Accuracy: sampled at temperature 1 "
+                 f"over {results['eval_games']} games (greedy: one game per secret); final: the "
+                 f"mean of the last {FINAL_POINTS} evaluations. Below start: seeds that end "
+                 f"below the warm start's accuracy ({results['start']:.3f}). Episodes to target: "
+                 "the first point at which the 3-point moving average of accuracy is "
+                 f"{REACHED:.0%} of the way from the warm start to outcome-only's best final "
+                 "accuracy (" + ("none: outcome-only did not improve" if math.isnan(target)
+                                 else f"{target:.3f}") + ").", ""]  # fmt: skip
+        header = ["design", "final accuracy", "by seed", "below start", "greedy",
+                  "mean over training", "episodes to target", "reached", "s/step",
+                  "cost vs outcome"]  # fmt: skip
+        rows = [[name + (" *" if v["best"] else ""), f"{v['final']:.3f}", str(v["finals"]),
+                 v["below_start"], f"{v['greedy']:.3f}", f"{v['mean_accuracy']:.3f}",
+                 _episodes(v["episodes_to_target"]).replace("not reached", "–"), v["reached"],
+                 f"{v['seconds_per_step']:.2f}", f"{v['cost_ratio']:.2f}x"]
+                for name, v in results["arms"].items()]  # fmt: skip
         lines += [markdown_table(header, rows), ""]
         if "multiturn.png" in plots:
             lines += ["![multiturn](multiturn.png)", ""]
         lines += ["## Claims", ""]
         lines += claim_lines(results["claims"])
         return "\n".join(lines) + "\n"
-
-
-def quick_settings(**changes: Any) -> MultiturnSettings:
-    """The quick settings with ``changes`` (tests shrink them further)."""
-    return replace(QUICK, **changes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
