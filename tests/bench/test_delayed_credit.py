@@ -57,3 +57,12 @@ def test_frames_to_reach_uses_a_moving_average_and_the_encoders_read_the_task():
     assert cartpole_factors(np.array([-1.0, 2.0, -0.1, 0.3]), 0) == [0.1, 0.3, 1.0, 2.0]
     hanging = np.array([1.0, 0.0, 1.0, 0.0, 0.0, 0.0])  # both links straight down
     assert acrobot_factors(hanging, 1)[0] == pytest.approx(-2.0)
+
+
+def test_the_lunar_lander_encoder_reads_distance_speed_tilt_legs_and_engines():
+    from rewardkit.bench.delayed_credit import lunar_lander_factors
+
+    observation = np.array([0.3, 0.4, -0.6, 0.8, -0.2, 0.1, 1.0, 0.0])
+    assert lunar_lander_factors(observation, 2) == pytest.approx([0.5, 1.0, 0.2, 1.0, 0.0,
+                                                                  1.0, 0.0])  # fmt: skip
+    assert lunar_lander_factors(observation, 3)[5:] == [0.0, 1.0]

@@ -87,6 +87,9 @@ def test_information_gain_turns_read_the_answer_after_each_reply():
     logs = InformationGainTurns(log_space=True)(policy, TOKENIZER, game, episodes,
                                                 [{"answer": "5"}], np.array([0.0]))  # fmt: skip
     np.testing.assert_allclose(logs[0], [np.log(p[1] / p[0]), 0.0])
+    with pytest.raises(CompositionError, match="answer"):
+        InformationGainTurns()(policy, TOKENIZER, game, episodes, [{"prompt": "?"}],
+                               np.array([0.0]))  # fmt: skip
 
 
 def test_progress_turns_fit_increments_that_sum_to_the_outcome():

@@ -77,9 +77,19 @@ def acrobot_factors(observation: Any, action: Any) -> list[float]:
     return [-c1 - (c1 * c2 - s1 * s2), abs(float(observation[4])), abs(float(observation[5]))]
 
 
+def lunar_lander_factors(observation: Any, action: Any) -> list[float]:
+    """A hand-written LaRe encoder for LunarLander: the distance to the pad, the speed, the
+    tilt, each leg's contact, and whether the main or a side engine fires (fuel)."""
+    x, y, vx, vy, angle = (float(v) for v in observation[:5])
+    legs = [float(observation[6]), float(observation[7])]
+    engines = [float(int(action) == 2), float(int(action) in (1, 3))]
+    return [math.hypot(x, y), math.hypot(vx, vy), abs(angle), *legs, *engines]
+
+
 ENCODERS: dict[str, tuple[Callable[[Any, Any], list[float]], int]] = {
     "CartPole-v1": (cartpole_factors, 4),
     "Acrobot-v1": (acrobot_factors, 3),
+    "LunarLander-v3": (lunar_lander_factors, 7),
 }
 
 

@@ -266,13 +266,15 @@ def _summarize(runs: list[dict[str, Any]], eval_games: int) -> dict[str, Any]:
         if design not in best:
             continue
         ours = rows[best[design]]
+        wins = sum(a > b for a, b in zip(ours["finals"], base["finals"], strict=False))
         claims[f"{design} turn rewards beat outcome-only GRPO at equal samples, each at its "
                f"best learning rate (final sampled accuracy beyond two binomial standard "
                f"errors, {eval_games} games)"] = {
             "met": beyond_noise(ours["final"], base["final"], eval_games),
             "detail": f"{ours['final']:.3f} at lr {ours['learning_rate']:g} vs "
                       f"{base['final']:.3f} at lr {base['learning_rate']:g} (by seed "
-                      f"{ours['finals']} vs {base['finals']}); mean accuracy over training "
+                      f"{ours['finals']} vs {base['finals']}; ahead at {wins} of "
+                      f"{len(base['finals'])} seeds); mean accuracy over training "
                       f"{ours['mean_accuracy']:.3f} vs {base['mean_accuracy']:.3f}; episodes to "
                       f"target {_episodes(ours['episodes_to_target'])} vs "
                       f"{_episodes(base['episodes_to_target'])}; {ours['cost_ratio']:.2f}x the "

@@ -271,6 +271,8 @@ class InformationGainTurns:
         rows: Sequence[Mapping[str, Any]],
         outcome: np.ndarray,
     ) -> np.ndarray:
+        if any(row.get("answer") in (None, "") for row in rows):
+            raise CompositionError("IGPO needs each row's known answer in its 'answer' column")
         cue: list[int] = tokenizer(environment.answer_cue, add_special_tokens=False)["input_ids"]
         contexts, answers = [], []
         for prompt, sequence, ends, row in zip(
