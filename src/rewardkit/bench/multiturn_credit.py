@@ -342,6 +342,7 @@ class MultiturnCredit(Suite):
             runs = [r for r in results["runs"]
                     if _arm(r["design"], r["learning_rate"]) == name]  # fmt: skip
             axis.plot(*median_curve(runs, "episodes", "accuracy"), label=name,
+                      color=f"C{DESIGNS.index(row['design'])}",
                       linestyle="-" if row["best"] else ":")  # fmt: skip
         axis.set_title("guessing game: sampled accuracy (median over seeds)")
         axis.set_xlabel("episodes trained on")
