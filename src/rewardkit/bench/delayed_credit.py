@@ -1,8 +1,9 @@
 """The ``delayed-credit`` suite: PPO under a delayed reward, with and without redistribution.
 
-Tasks: CartPole-v1 (150k frames) and Acrobot-v1 (200k frames) from Gymnasium
-(LunarLander needs box2d, which is left out). Designs, each trained by the
-reference PPO (``rewardkit.train.ppo``) with its shipped defaults:
+Tasks: CartPole-v1 (150k frames), Acrobot-v1 (200k frames) and
+LunarLander-v3 (500k frames; box2d installs from the registries) from
+Gymnasium. Designs, each trained by the reference PPO (``rewardkit.train.ppo``)
+with its shipped defaults:
 
 - ``immediate``: the environment's own per-step reward (the upper bound);
 - ``delayed``: :class:`~rewardkit.adapters.gymnasium.DelayedReward`, the
@@ -15,8 +16,12 @@ reference PPO (``rewardkit.train.ppo``) with its shipped defaults:
 
 A caveat on the test beds: CartPole pays +1 and Acrobot −1 per step, so a
 constant per-step reward is an exact decomposition of their delayed returns.
-These tasks test whether a method recovers learning under delay, not whether
-it tells good steps from bad ones.
+These two test whether a method recovers learning under delay, not whether
+it tells good steps from bad ones. LunarLander's step rewards vary (shaping
+by distance, speed and tilt, leg contact, fuel, ±100 at the end), so there a
+redistribution must tell them apart. At 500k frames PPO with the shipped
+defaults does not solve it (a return near 0, not 200): it is a test of
+learning speed under delay.
 
 Per run: the episode return against frames (PPO's log), the final return
 (the mean of the last 3 logged returns) and frames/s. Per task: the frames at
@@ -53,8 +58,8 @@ from rewardkit.bench.runner import (
 
 __all__ = ["DelayedCredit", "DelayedSettings", "main", "run_design"]
 
-TASKS = {"CartPole-v1": 150_000, "Acrobot-v1": 200_000}
-QUICK_FRAMES = {"CartPole-v1": 40_000, "Acrobot-v1": 60_000}
+TASKS = {"CartPole-v1": 150_000, "Acrobot-v1": 200_000, "LunarLander-v3": 500_000}
+QUICK_FRAMES = {"CartPole-v1": 40_000, "Acrobot-v1": 60_000, "LunarLander-v3": 100_000}
 DESIGNS = ("immediate", "delayed", "rudder", "lare", "progress")
 REDISTRIBUTIONS = ("rudder", "lare", "progress")
 #: the share of the way to the immediate design's final return that counts as reached
@@ -189,7 +194,7 @@ class DelayedCredit(Suite):
 
     name = "delayed-credit"
     description = __doc__
-    quick_help = "one seed, 40k/60k frames"
+    quick_help = "one seed, 40k/60k/100k frames"
     quick_sets = ("seeds",)
     options = ("seeds", "jobs", "resume", "rerender")
 
@@ -272,9 +277,9 @@ class DelayedCredit(Suite):
                  "return to the immediate design's final return (– where most seeds never get "
                  "there). Gap closed: (final - delayed's final) / "
                  "(immediate's - delayed's). CartPole pays +1 and Acrobot -1 per step, so a "
-                 "constant "
-                 "step reward decomposes their delayed returns exactly: these tasks test recovery "
-                 "under delay, not telling good steps from bad.", ""]  # fmt: skip
+                 "constant step reward decomposes their delayed returns exactly: these two test "
+                 "recovery under delay, not telling good steps from bad. LunarLander's step "
+                 "rewards vary, and PPO does not solve it in this budget.", ""]  # fmt: skip
         header = ["design", "final return", "by seed", "frames to target", "reached",
                   "gap closed", "frames/s"]  # fmt: skip
         for task, summary in results["tasks"].items():
