@@ -57,6 +57,17 @@ def test_summary_claims_and_report():
     assert designs["outcome"]["below_start"] == 0
 
 
+def test_a_claim_needs_most_seeds_ahead_not_only_the_median():
+    def run(design, seed, final):
+        return dict(_run(design, seed), final=final)
+
+    runs = [run("outcome", s, f) for s, f in enumerate([0.95, 0.50, 0.60])]
+    runs += [run("igpo", s, f) for s, f in enumerate([0.90, 0.90, 0.30])]
+    _, results = _results(runs)
+    (claim,) = results["claims"].values()
+    assert "ahead at 1 of 3 seeds" in claim["detail"] and not claim["met"]  # 0.90 vs 0.60
+
+
 def test_no_target_when_outcome_only_does_not_improve():
     finals = dict(FINALS, outcome=0.35)
     _, results = _results([_run(d, 0, finals=finals) for d in DESIGNS])

@@ -142,3 +142,24 @@ def test_greedy_evaluation_is_deterministic():
     policy, rows = model(seed=4), GAME.problems()
     first = evaluate_episodes(policy, TOKENIZER, GAME, rows, GuessOutcome(), batch_size=4)
     assert first == evaluate_episodes(policy, TOKENIZER, GAME, rows, GuessOutcome())
+
+
+def test_an_episode_without_an_outcome_gets_no_turn_rewards_and_trains_nothing():
+    torch.manual_seed(0)
+    policy, rows = model(seed=5), GAME.problems([4, 11]) * 2
+    episodes = sample_episodes(policy, TOKENIZER, GAME, rows)
+    outcome = np.array([1.0, np.nan, 0.0, 1.0])
+    gains = InformationGainTurns()(policy, TOKENIZER, GAME, episodes, rows, outcome)
+    assert np.isnan(gains[1]).all() and np.isfinite(gains[[0, 2, 3]]).all()
+    progress = ProgressTurns(feature_dim=32, warmup_epochs=0, epochs=1)
+    before = [p.detach().clone() for p in progress.estimator.net.parameters()]
+    rewards = progress(policy, TOKENIZER, GAME, episodes, rows, np.full(4, np.nan))
+    assert np.isnan(rewards).all()  # nothing to fit, nothing fitted
+    after = list(progress.estimator.net.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_pppo_does_not_take_an_environment():
+    config = GRPOConfig(steps=1, prompts_per_step=1, group_size=2, estimator="pppo")
+    with pytest.raises(CompositionError, match="PPPO"):
+        GRPOTrainer(model(), TOKENIZER, GuessOutcome(), GAME.problems(), config, environment=GAME)

@@ -56,7 +56,7 @@ from rewardkit.bench.runner import (
     save_figure,
 )
 
-__all__ = ["DelayedCredit", "DelayedSettings", "main", "run_design"]
+__all__ = ["DelayedCredit", "DelayedSettings", "main", "median_to_reach", "run_design"]
 
 TASKS = {"CartPole-v1": 150_000, "Acrobot-v1": 200_000, "LunarLander-v3": 500_000}
 QUICK_FRAMES = {"CartPole-v1": 40_000, "Acrobot-v1": 60_000, "LunarLander-v3": 100_000}
@@ -159,6 +159,24 @@ def frames_to_reach(curve: Sequence[Sequence[float]], threshold: float) -> float
     return math.nan
 
 
+def median_to_reach(reached: Sequence[float]) -> float:
+    """The median over seeds of the frames (or episodes) each took to reach a target, a seed
+    that never did counting as infinitely many; NaN when that median is infinite.
+
+    Example:
+        >>> median_to_reach([11_200.0, 14_400.0, math.nan])
+        14400.0
+        >>> median_to_reach([1.0, math.nan, math.nan])
+        nan
+    """
+    values = sorted(math.inf if math.isnan(f) else f for f in reached)
+    if not values:
+        return math.nan
+    middle = len(values) // 2
+    value = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    return value if math.isfinite(value) else math.nan
+
+
 def _summarize_task(runs: list[dict[str, Any]]) -> dict[str, Any]:
     by_design = {d: [r for r in runs if r["design"] == d] for d in DESIGNS}
     final = {d: median([r["final"] for r in rs]) for d, rs in by_design.items() if rs}
@@ -177,7 +195,7 @@ def _summarize_task(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "final": final[design],
             "finals": [round(r["final"], 1) for r in sorted(design_runs, key=lambda r: r["seed"])],
             "seeds_above_delayed": sum(r["final"] > final["delayed"] for r in design_runs),
-            "frames_to_target": median(finite) if len(finite) * 2 > len(reached) else math.nan,
+            "frames_to_target": median_to_reach(reached),
             "reached": f"{len(finite)}/{len(reached)}",
             "gap_closed": (final[design] - final["delayed"]) / gap if gap > 0 else math.nan,
             "fps": median([r["fps"] for r in design_runs]),

@@ -20,6 +20,9 @@ each sample is an episode of several model turns with the environment's
 replies between them; only the model's tokens are trained. The ``turn``
 estimator credits each turn with IGPO's turn advantages over the rewards a
 ``turn_rewards`` callable gives (information gain, progress increments).
+In multi-turn runs ``completion`` and ``completion_length`` cover the whole
+episode, the environment's replies included, and ``dr_grpo``'s constant is
+still ``max_new_tokens``: set it to the episode's token budget.
 
 Works with any Hugging Face causal LM and tokenizer; the lab uses the tiny
 character-level GPT-2 of :mod:`rewardkit.models.tiny`.
@@ -150,6 +153,10 @@ class GRPOTrainer:
         if "turn_rewards" in requires and (environment is None or turn_rewards is None):
             raise CompositionError(
                 "a turn estimator needs multi-turn episodes: pass environment= and turn_rewards="
+            )
+        if environment is not None and "continuation_rewards" in requires:
+            raise CompositionError(
+                "PPPO continues single-turn completions; it does not take an environment"
             )
         self.environment, self.turn_rewards = environment, turn_rewards
         self._episodes: Episodes | None = None

@@ -23,15 +23,18 @@ each turn's span. ``GRPOTrainer(environment=...)`` trains on them; with the
   episode's increments sum to its outcome (SPA's progress attribution without
   its grounding reward); the last turn gets the outcome.
 
-Example:
-    >>> from rewardkit.envs.guessing import GUESSING_ALPHABET, GuessingGame
+Example (``rewardkit.envs.guessing.GuessingGame`` is a full environment):
+    >>> class OneQuestion:  # the model writes a turn, is told "!", then answers
+    ...     turns, turn_end, turn_tokens, answer_cue = 2, ";", 3, "!"
+    ...     def reply(self, row, turn, text):
+    ...         return "!"
     >>> from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
-    >>> tokenizer = build_char_tokenizer(GUESSING_ALPHABET)
+    >>> tokenizer = build_char_tokenizer("0123456789;!?")
     >>> model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=32, n_head=2)
-    >>> game = GuessingGame()
-    >>> episodes = sample_episodes(model, tokenizer, game, game.problems([6, 9]))
-    >>> len(episodes.turn_spans[0]), episodes.trainable[0].dtype
-    (4, dtype('bool'))
+    >>> rows = [{"prompt": "?", "answer": "7"}] * 2
+    >>> episodes = sample_episodes(model, tokenizer, OneQuestion(), rows)
+    >>> len(episodes.turn_spans[0]), len(episodes.reply_ends[0]), episodes.trainable[0].dtype
+    (2, 1, dtype('bool'))
 """
 
 from __future__ import annotations
@@ -128,6 +131,9 @@ def _generate_turn(
 
     width = max(len(c) for c in contexts)
     ids = torch.tensor([[pad] * (width - len(c)) + c for c in contexts])
+    # from the lengths, not ``ids != pad``: a tokenizer whose pad is its EOS still attends
+    # to the EOS that ended an earlier turn, as the trainer's forward pass does
+    attention = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts])
     sampling: dict[str, Any] = (
         {"do_sample": True, "temperature": temperature, "top_k": 0}
         if temperature is not None
@@ -136,20 +142,20 @@ def _generate_turn(
     with torch.no_grad():
         out = model.generate(
             input_ids=ids,
-            attention_mask=(ids != pad).long(),
+            attention_mask=attention,
             max_new_tokens=budget,
             pad_token_id=pad,
             eos_token_id=stops,
             **sampling,
         )
     turns = []
-    for row in out[:, width:].tolist():
+    for row in out[:, width:].tolist():  # as sampled, through the first stop token
         tokens: list[int] = []
         for token in row:
             tokens.append(token)
             if token in stops:
                 break
-        turns.append([t for t in tokens if t != pad] or [stops[0]])
+        turns.append(tokens)
     return turns
 
 
@@ -237,6 +243,10 @@ def answer_probabilities(
     return out
 
 
+#: the smallest answer probability IGPO uses: a log-space gain stays within ±14
+PROBABILITY_FLOOR = 1e-6
+
+
 class TurnRewards(Protocol):
     """``(model, tokenizer, environment, episodes, rows, outcome) -> (N, T)`` turn rewards."""
 
@@ -287,9 +297,15 @@ class InformationGainTurns:
                 answers.append([*answer, tokenizer.eos_token_id])
         turns = environment.turns
         p = answer_probabilities(model, tokenizer, contexts, answers).reshape(len(rows), turns)
-        p = np.clip(p, 1e-12, 1.0)
-        outcome = np.nan_to_num(np.asarray(outcome, dtype=np.float64), nan=0.0)
-        rewards: np.ndarray = information_gain_rewards(p.T, outcome, self.log_space).T
+        outcome = np.asarray(outcome, dtype=np.float64)
+        # an episode whose probabilities or outcome are not finite is not applicable (NaN
+        # row: no advantage, out of the group's statistics), never a crash
+        broken = ~np.isfinite(p).all(axis=1) | ~np.isfinite(outcome)
+        p = np.clip(np.where(broken[:, None], 1.0, p), PROBABILITY_FLOOR, 1.0)
+        rewards: np.ndarray = information_gain_rewards(
+            p.T, np.where(broken, 0.0, outcome), self.log_space
+        ).T
+        rewards[broken] = np.nan
         return rewards
 
 
@@ -354,14 +370,18 @@ class ProgressTurns:
                 f"the model's hidden size is {features.shape[-1]}, the estimator's "
                 f"feature_dim {self.estimator.feature_dim}"
             )
-        outcome = np.nan_to_num(np.asarray(outcome, dtype=np.float64), nan=0.0)
-        episodes_to_fit = [(f, float(o)) for f, o in zip(features, outcome, strict=True)]
-        if self.calls == 0 and self.warmup_epochs:
+        outcome = np.asarray(outcome, dtype=np.float64)
+        usable = np.isfinite(outcome) & np.isfinite(features).all(axis=(1, 2))
+        episodes_to_fit = [(features[i], float(outcome[i])) for i in np.flatnonzero(usable)]
+        if episodes_to_fit and self.calls == 0 and self.warmup_epochs:
             self.estimator.update(episodes_to_fit, epochs=self.warmup_epochs)
         self.calls += 1
-        rewards = np.stack([self.estimator.step_rewards(f) for f in features])
-        rewards[:, -1] = outcome
-        self.last_loss = self.estimator.update(episodes_to_fit, epochs=self.epochs)
+        rewards = np.full((len(features), features.shape[1]), np.nan)
+        for i in np.flatnonzero(usable):  # the others are not applicable: NaN rows
+            rewards[i] = self.estimator.step_rewards(features[i])
+            rewards[i, -1] = outcome[i]
+        if episodes_to_fit:
+            self.last_loss = self.estimator.update(episodes_to_fit, epochs=self.epochs)
         return rewards
 
 
