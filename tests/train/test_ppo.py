@@ -8,6 +8,7 @@ import torch
 
 import rewardkit.train.ppo as ppo
 from rewardkit.core import constant, env_reward, weighted_sum
+from rewardkit.core.errors import CompositionError
 from rewardkit.envs.minigrid import minigrid_env
 from rewardkit.explore import CountBonus
 from rewardkit.train.ppo import PPOConfig, PPOTrainer
@@ -107,3 +108,30 @@ def test_moved_names_still_import_with_a_deprecation_warning():
         from rewardkit.core.compose import gate  # noqa: F401
     with pytest.warns(DeprecationWarning, match="credit.channels"):
         from rewardkit.credit.group import gdpo_advantages  # noqa: F401
+
+
+def test_the_grid_cnn_gives_one_feature_vector_per_observation():
+    import torch
+
+    from rewardkit.train.ppo import grid_cnn
+
+    encoder, size = grid_cnn((7, 7, 3))
+    assert size == 64  # 7 -> conv 6 -> pool 3 -> conv 2 -> conv 1: 64 channels of 1x1
+    assert tuple(encoder(torch.zeros(4, 147)).shape) == (4, 64)
+    _, wide = grid_cnn((9, 9, 20))  # 9 -> 8 -> 4 -> 3 -> 2: 64 x 2 x 2
+    assert wide == 256
+    with pytest.raises(CompositionError, match="4x4"):
+        grid_cnn((3, 3, 3))
+
+
+def test_ppo_runs_with_the_cnn_on_a_minigrid_view():
+    from rewardkit.envs.minigrid import minigrid_env
+
+    config = PPOConfig(env_id="MiniGrid-Empty-5x5-v0", num_envs=2, num_steps=32,
+                       total_frames=128, network="cnn")  # fmt: skip
+    log = PPOTrainer(config, env_fn=minigrid_env("MiniGrid-Empty-5x5-v0")).train()
+    assert log and log[-1]["frames"] == 128 and np.isfinite(log[-1]["fps"])
+    with pytest.raises(CompositionError, match="image_shape"):
+        PPOTrainer(PPOConfig(network="cnn"))  # CartPole's 4 values are not a 7x7x3 image
+    with pytest.raises(CompositionError, match="network"):
+        PPOConfig(network="transformer")

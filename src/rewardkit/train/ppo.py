@@ -34,7 +34,7 @@ from rewardkit.core.rollout import flat_rollout_batch, score_rollout
 from rewardkit.core.term import Term, as_term
 from rewardkit.credit.returns import bootstrap_values, generalized_advantage_estimation
 
-__all__ = ["EnvFactory", "PPOConfig", "PPOTrainer", "make_env"]
+__all__ = ["EnvFactory", "PPOConfig", "PPOTrainer", "grid_cnn", "make_env"]
 
 #: a thunk returning a fresh Gymnasium env with flat (1-D) observations
 EnvFactory = Callable[[], Any]
@@ -66,10 +66,17 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     hidden: int = 64
     seed: int = 0
+    #: ``"mlp"`` (two tanh layers on the flat observation) or ``"cnn"``: the small CNN of
+    #: the MiniGrid baselines on the observation reshaped to ``image_shape`` (H, W, C),
+    #: shared by the actor and the critic
+    network: str = "mlp"
+    image_shape: tuple[int, int, int] = (7, 7, 3)
 
     def __post_init__(self) -> None:
         if self.num_envs < 1 or self.num_steps < 1 or self.total_frames < 1:
             raise CompositionError("num_envs, num_steps and total_frames must be positive")
+        if self.network not in ("mlp", "cnn"):
+            raise CompositionError(f"network must be 'mlp' or 'cnn', got {self.network!r}")
         if (self.num_envs * self.num_steps) % self.minibatches:
             raise CompositionError("num_envs * num_steps must be divisible by minibatches")
 
@@ -106,8 +113,49 @@ def make_env(env_id: str) -> EnvFactory:
     return thunk
 
 
+def grid_cnn(image_shape: tuple[int, int, int]) -> tuple[Any, int]:
+    """The small CNN of the MiniGrid baselines (rl-starter-files' ``ACModel``) on a flat
+    observation laid out (H, W, C): three 2×2 convolutions (16, 32, 64 channels), a 2×2
+    max-pool after the first, ReLUs; returns the module and its output size.
+
+    Example:
+        >>> import torch
+        >>> encoder, size = grid_cnn((7, 7, 3))
+        >>> size, tuple(encoder(torch.zeros(5, 147)).shape)
+        (64, (5, 64))
+    """
+    import torch
+    from torch import nn
+
+    height, width, channels = image_shape
+    if min(height, width) < 4 or channels < 1:
+        raise CompositionError(f"the CNN needs an image of at least 4x4, got {image_shape}")
+
+    class ChannelsFirst(nn.Module):
+        def forward(self, flat: Any) -> Any:
+            return flat.reshape(-1, height, width, channels).permute(0, 3, 1, 2)
+
+    encoder = nn.Sequential(
+        ChannelsFirst(),
+        nn.Conv2d(channels, 16, (2, 2)), nn.ReLU(), nn.MaxPool2d((2, 2)),
+        nn.Conv2d(16, 32, (2, 2)), nn.ReLU(),
+        nn.Conv2d(32, 64, (2, 2)), nn.ReLU(),
+        nn.Flatten(),
+    )  # fmt: skip
+    with torch.no_grad():
+        size = int(encoder(torch.zeros(1, height * width * channels)).shape[1])
+    return encoder, size
+
+
 class _Agent:
-    def __init__(self, obs_dim: int, actions: int, hidden: int, two_heads: bool) -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        actions: int,
+        hidden: int,
+        two_heads: bool,
+        image_shape: tuple[int, int, int] | None = None,
+    ) -> None:
         import torch
         from torch import nn
 
@@ -126,20 +174,37 @@ class _Agent:
                 layer(hidden, out, std),
             )
 
-        self.actor = mlp(actions, 0.01)
-        self.critic = mlp(2 if two_heads else 1, 1.0)
-        self.parameters = list(self.actor.parameters()) + list(self.critic.parameters())
+        def heads(inputs: int, out: int, std: float) -> Any:
+            return nn.Sequential(layer(inputs, hidden), nn.Tanh(), layer(hidden, out, std))
+
+        self.encoder: Any = nn.Identity()
+        if image_shape is None:
+            self.actor = mlp(actions, 0.01)
+            self.critic = mlp(2 if two_heads else 1, 1.0)
+        else:
+            self.encoder, size = grid_cnn(image_shape)
+            self.actor = heads(size, actions, 0.01)
+            self.critic = heads(size, 2 if two_heads else 1, 1.0)
+        self.parameters = (
+            list(self.encoder.parameters())
+            + list(self.actor.parameters())
+            + list(self.critic.parameters())
+        )
         self.torch = torch
 
     def values(self, obs: Any) -> Any:
-        return self.critic(obs)
+        return self.critic(self.encoder(obs))
+
+    def logits(self, obs: Any) -> Any:
+        return self.actor(self.encoder(obs))
 
     def act(self, obs: Any, action: Any = None) -> tuple[Any, Any, Any, Any]:
-        logits = self.actor(obs)
+        features = self.encoder(obs)
+        logits = self.actor(features)
         dist = self.torch.distributions.Categorical(logits=logits)
         if action is None:
             action = dist.sample()
-        return action, dist.log_prob(action), dist.entropy(), self.critic(obs)
+        return action, dist.log_prob(action), dist.entropy(), self.critic(features)
 
 
 @dataclass
@@ -239,9 +304,18 @@ class PPOTrainer:
                 f"{self.envs.single_observation_space.shape}; flatten them in env_fn"
             )
         obs_dim = int(np.prod(self.envs.single_observation_space.shape))
+        image_shape = None
+        if config.network == "cnn":
+            image_shape = config.image_shape
+            if int(np.prod(image_shape)) != obs_dim:
+                raise CompositionError(
+                    f"image_shape {image_shape} has {int(np.prod(image_shape))} values, the "
+                    f"observation {obs_dim}"
+                )
         self.agent = _Agent(
-            obs_dim, int(self.envs.single_action_space.n), config.hidden, self.two_heads
-        )
+            obs_dim, int(self.envs.single_action_space.n), config.hidden, self.two_heads,
+            image_shape,
+        )  # fmt: skip
         self.optimizer = torch.optim.Adam(self.agent.parameters, lr=config.learning_rate, eps=1e-5)
         self.log: list[dict[str, float]] = []
 
@@ -433,7 +507,7 @@ class PPOTrainer:
             total, done = 0.0, False
             while not done:
                 with torch.no_grad():
-                    logits = self.agent.actor(torch.as_tensor(obs[None]))
+                    logits = self.agent.logits(torch.as_tensor(obs[None]))
                 if greedy:
                     action = int(logits.argmax())
                 else:
