@@ -35,7 +35,7 @@ def test_a_state_pays_once_per_episode_of_each_env():
     assert bonus.first_visits(batch)[0]
 
 
-def test_novelty_is_rnds_error_over_the_running_std_of_that_error():
+def test_novelty_is_rnds_distance_over_the_running_std_of_that_distance():
     rng = np.random.default_rng(0)
     bonus = NovelDBonus(seed=3)
     raws = []
@@ -44,7 +44,7 @@ def test_novelty_is_rnds_error_over_the_running_std_of_that_error():
         flags = np.zeros(32, dtype=bool)
         batch = {"obs": observations, "next_obs": observations, "terminated": flags,
                  "truncated": flags}  # fmt: skip
-        raws.append(bonus.raw_bonus(observations))
+        raws.append(np.sqrt(bonus.raw_bonus(observations)))  # distance, not squared error
         bonus.update(batch)
     probe = rng.normal(size=(4, 5))
     pooled = np.concatenate(raws)  # the running statistics see every batch's raw error
@@ -52,7 +52,7 @@ def test_novelty_is_rnds_error_over_the_running_std_of_that_error():
     var = (prior * 1.0 + n * pooled.var() + pooled.mean() ** 2 * prior * n / (n + prior)) / (
         n + prior
     )
-    expected = bonus.raw_bonus(probe) / np.sqrt(var + 1e-8)
+    expected = np.sqrt(bonus.raw_bonus(probe)) / np.sqrt(var + 1e-8)
     np.testing.assert_allclose(bonus.novelty(probe), expected, rtol=1e-3)
 
 
@@ -72,3 +72,15 @@ def test_ppo_trains_with_it():
     config = PPOConfig(num_envs=2, num_steps=64, total_frames=256)
     log = PPOTrainer(config, bonus=NovelDBonus()).train()
     assert np.isfinite(log[-1]["bonus/noveld_bonus"]) and log[-1]["bonus/noveld_bonus"] >= 0
+
+
+def test_a_non_finite_observation_scores_nan_and_stays_out_of_the_statistics():
+    bonus = NovelDBonus()
+    observations = np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, 3.0]])
+    flags = np.zeros(3, dtype=bool)
+    batch = {"obs": observations, "next_obs": observations, "terminated": flags,
+             "truncated": flags}  # fmt: skip
+    out = bonus(batch).total
+    assert np.isnan(out[1]) and np.isfinite(out[[0, 2]]).all()
+    bonus.update(batch)
+    assert np.isfinite(bonus.novelty_stats.var) and np.isfinite(bonus.obs_stats.mean).all()

@@ -7,14 +7,18 @@ unknown territory:
 
     b(s_t, s_{t+1}) = β · max(N(s_{t+1}) − α · N(s_t), 0) · 1[N_e(s_{t+1}) = 1],
 
-N the novelty of a state (here RND's prediction error, observations normalized
-as in RND, and the novelty divided by a running std of the novelty so that one
-α fits every task), N_e(s_{t+1}) the number of visits to s_{t+1} in the
+N the novelty of a state (RND's prediction distance ‖f_θ(s) − g(s)‖ up to the
+constant 1/√d, observations normalized as in RND, divided by a running std of
+that distance so that one β fits every task), N_e(s_{t+1}) the number of visits to s_{t+1} in the
 current episode, counting this one (the episodic restriction: a state pays
 once per episode). α = 0.5 as in the paper.
 
 Reads ``obs``, ``next_obs``, ``terminated``, ``truncated`` and, for vector
-envs, ``env`` (rows in time order, as a rollout flattened time-major).
+envs, ``env`` (rows in time order, as a rollout flattened time-major). Scoring
+a batch advances the episodic counts, as scoring a rollout once does (like
+:class:`~rewardkit.explore.counts.EpisodicCountBonus`): score each rollout
+once, and :meth:`NovelDBonus.reset` between runs. A row whose novelty is not
+finite scores NaN (not applicable) and is left out of the statistics.
 
 Example:
     >>> noveld_bonus(np.array([1.0, 3.0, 3.0]), np.array([4.0, 1.0, 3.0]),
@@ -94,9 +98,14 @@ class NovelDBonus(_Distillation):
         self.novelty_stats = RunningMeanStd(())
         self._episodes: dict[Any, Counter[bytes]] = {}
 
+    def distance(self, observations: Any) -> FloatArray:
+        """RND's prediction distance ‖f_θ(s) − g(s)‖/√d (the root of its mean squared error)."""
+        root: FloatArray = np.sqrt(self.raw_bonus(observations))
+        return root
+
     def novelty(self, observations: Any) -> FloatArray:
-        """RND's error divided by the running std of the novelty."""
-        scaled: FloatArray = self.raw_bonus(observations) / np.sqrt(self.novelty_stats.var + 1e-8)
+        """N(s): the distance divided by the running std of the distance."""
+        scaled: FloatArray = self.distance(observations) / np.sqrt(self.novelty_stats.var + 1e-8)
         return scaled
 
     def first_visits(self, batch: Batch) -> np.ndarray:
@@ -118,13 +127,23 @@ class NovelDBonus(_Distillation):
     def _compute(self, batch: Batch) -> FloatArray:
         before = self.novelty(get_column(batch, "obs"))
         after = self.novelty(get_column(batch, "next_obs"))
-        return noveld_bonus(before, after, self.first_visits(batch), self.alpha, self.beta)
+        first = self.first_visits(batch)  # the visits happened, whatever their novelty
+        finite = np.isfinite(before) & np.isfinite(after)
+        bonus = np.full(len(first), np.nan)  # NaN: not applicable, never a crash
+        bonus[finite] = noveld_bonus(before[finite], after[finite], first[finite], self.alpha,
+                                     self.beta)  # fmt: skip
+        return bonus
 
     def update(self, batch: Batch, epochs: int = 1) -> dict[str, float]:
-        observations = get_column(batch, "next_obs")
-        raw = self.raw_bonus(observations)
-        self.novelty_stats.update(raw)
-        return {"loss": self._train(observations, epochs), "raw_bonus": float(raw.mean())}
+        observations = np.asarray(get_column(batch, "next_obs"), dtype=np.float64)
+        flat = observations.reshape(len(observations), -1)
+        usable = np.isfinite(flat).all(axis=1)
+        if not usable.any():
+            return {"loss": float("nan"), "distance": float("nan")}
+        distance = self.distance(flat[usable])
+        self.novelty_stats.update(distance)
+        loss = self._train(flat[usable], epochs)
+        return {"loss": loss, "distance": float(distance.mean())}
 
     def reset(self) -> None:
         """Forget every environment's episode."""
