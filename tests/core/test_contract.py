@@ -69,6 +69,10 @@ EXAMPLES = {
     "episodic_count_bonus": ({"beta": 0.5}, {**STEPS, "truncated": [False, False, False]}),
     "rnd_bonus": ({"feature_dim": 8, "hidden": 16}, STEPS),
     "rdd_bonus": ({"feature_dim": 8, "hidden": 16}, STEPS),
+    "noveld_bonus": (
+        {"feature_dim": 8, "hidden": 16},
+        {**STEPS, "truncated": [False, False, False]},
+    ),
     "reward_model": (
         {"path": "<TINY_REWARD_MODEL>", "allow_untrained": True},
         {
