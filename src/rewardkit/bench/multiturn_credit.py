@@ -122,8 +122,7 @@ def _game(settings: MultiturnSettings) -> Any:
 
 def warm_start(settings: MultiturnSettings, cache: Path | None = None) -> tuple[Any, Any]:
     """The tiny policy after supervised learning on the demonstrator; trained once, cached."""
-    import torch
-
+    from rewardkit.bench.warmstart import cached_weights
     from rewardkit.envs.guessing import GUESSING_ALPHABET, demonstration_ids
     from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
     from rewardkit.train.sft import SequenceBatch, fit_sequences
@@ -132,10 +131,6 @@ def warm_start(settings: MultiturnSettings, cache: Path | None = None) -> tuple[
     model = build_tiny_gpt2(tokenizer, settings.n_layer, settings.n_embd, settings.n_head,
                             n_positions=64, seed=settings.warm_seed)  # fmt: skip
     path = (cache or CACHE) / f"warmstart-{settings.warm_key()}.pt"
-    if path.is_file():
-        model.load_state_dict(torch.load(path, weights_only=True))
-        model.eval()
-        return model, tokenizer
     game = _game(settings)
 
     def sample_batch(rng: random.Random) -> SequenceBatch:
@@ -147,14 +142,12 @@ def warm_start(settings: MultiturnSettings, cache: Path | None = None) -> tuple[
             batch.append(demonstration_ids(game, tokenizer, secret, rng, guesses))
         return batch
 
-    print(f"warm start: {settings.sft_steps} supervised steps (about "
-          f"{settings.sft_steps * 0.05:.0f} s), cached in {path}", flush=True)  # fmt: skip
-    fit_sequences(model, tokenizer, sample_batch, settings.sft_steps, seed=settings.warm_seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)  # atomic: parallel jobs never read a half-written file
-    return model, tokenizer
+    def fit(model: Any) -> None:
+        print(f"warm start: {settings.sft_steps} supervised steps (about "
+              f"{settings.sft_steps * 0.05:.0f} s), cached in {path}", flush=True)  # fmt: skip
+        fit_sequences(model, tokenizer, sample_batch, settings.sft_steps, seed=settings.warm_seed)
+
+    return cached_weights(path, model, fit), tokenizer
 
 
 def _evaluate(model: Any, tokenizer: Any, settings: MultiturnSettings) -> tuple[float, float]:

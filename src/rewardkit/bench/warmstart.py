@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from rewardkit.envs.arithmetic import STYLES, sft_completion, task_alphabet, tas
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.train.sft import SequenceBatch, fit_sequences
 
-__all__ = ["WarmStartSpec", "load_or_train_warm_start", "train_warm_start"]
+__all__ = ["WarmStartSpec", "cached_weights", "load_or_train_warm_start", "train_warm_start"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,22 @@ class WarmStartSpec:
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def train_warm_start(spec: WarmStartSpec) -> tuple[Any, Any]:
-    """Build the tokenizer and model and fit them by supervised learning."""
+def _tokenizer_and_model(spec: WarmStartSpec, seed: int) -> tuple[Any, Any]:
     tokenizer = build_char_tokenizer(task_alphabet(spec.task))
     model = build_tiny_gpt2(
-        tokenizer, spec.n_layer, spec.n_embd, spec.n_head, spec.n_positions, seed=spec.seed
+        tokenizer, spec.n_layer, spec.n_embd, spec.n_head, spec.n_positions, seed=seed
     )
+    return tokenizer, model
+
+
+def train_warm_start(spec: WarmStartSpec) -> tuple[Any, Any]:
+    """Build the tokenizer and model and fit them by supervised learning."""
+    tokenizer, model = _tokenizer_and_model(spec, spec.seed)
+    _fit(spec, tokenizer, model)
+    return model, tokenizer
+
+
+def _fit(spec: WarmStartSpec, tokenizer: Any, model: Any) -> None:
     problems = task_problems(spec.task, spec.train_problems, seed=spec.seed)
 
     def sample_batch(rng: random.Random) -> SequenceBatch:
@@ -71,31 +82,41 @@ def train_warm_start(spec: WarmStartSpec) -> tuple[Any, Any]:
         return batch
 
     fit_sequences(model, tokenizer, sample_batch, spec.sft_steps, spec.learning_rate, spec.seed)
-    return model, tokenizer
+
+
+def cached_weights(path: Path, model: Any, fit: Callable[[Any], None]) -> Any:
+    """``model`` with the weights saved at ``path``, or fitted by ``fit(model)`` and saved
+    there (atomically: parallel jobs never read a half-written file); in eval mode."""
+    import torch
+
+    if path.is_file():
+        model.load_state_dict(torch.load(path, weights_only=True))
+    else:
+        fit(model)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(model.state_dict(), tmp)
+        tmp.replace(path)
+    model.eval()
+    return model
 
 
 def load_or_train_warm_start(
     spec: WarmStartSpec, cache_dir: str | Path = "runs/grpo-lab-cache"
 ) -> tuple[Any, Any]:
     """The warm start for ``spec``: loaded from ``cache_dir`` if saved, else trained and saved."""
-    import torch
-
     path = Path(cache_dir) / f"warmstart-{spec.key()}.pt"
-    tokenizer = build_char_tokenizer(task_alphabet(spec.task))
-    if path.is_file():
-        model = build_tiny_gpt2(tokenizer, spec.n_layer, spec.n_embd, spec.n_head, spec.n_positions)
-        model.load_state_dict(torch.load(path, weights_only=True))
-        model.eval()
-        return model, tokenizer
-    print(
-        f"warm start: training the tiny policy ({spec.sft_steps} steps, about "
-        f"{max(10, round(spec.sft_steps * 0.12))} s on one core; "
-        f"cached in {path})",
-        flush=True,
-    )
-    model, tokenizer = train_warm_start(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)  # atomic: parallel jobs never read a half-written file
-    return model, tokenizer
+    # a saved model is built with seed 0, as it always was: the global RNG state a caller
+    # sees after loading stays what the published runs saw
+    tokenizer, model = _tokenizer_and_model(spec, seed=0 if path.is_file() else spec.seed)
+
+    def fit(model: Any) -> None:
+        print(
+            f"warm start: training the tiny policy ({spec.sft_steps} steps, about "
+            f"{max(10, round(spec.sft_steps * 0.12))} s on one core; "
+            f"cached in {path})",
+            flush=True,
+        )
+        _fit(spec, tokenizer, model)
+
+    return cached_weights(path, model, fit), tokenizer

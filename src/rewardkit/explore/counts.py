@@ -100,6 +100,26 @@ class SimHashCountBonus(CountBonus):
         return [np.packbits(code).tobytes() for code in codes]
 
 
+def earlier_visits_in_episode(episodes: dict[Any, Counter[bytes]], batch: Batch) -> FloatArray:
+    """N_ep(s'): the earlier visits to each row's ``next_obs`` in its env's current episode,
+    counting the row's visit into ``episodes`` (env → counts), which a row that ends its
+    episode (``terminated`` or ``truncated``) clears. Rows are in time order."""
+    observations = np.asarray(get_column(batch, "next_obs"))
+    ended = np.asarray(get_column(batch, "terminated"), dtype=bool) | np.asarray(
+        get_column(batch, "truncated"), dtype=bool
+    )
+    envs = batch.get("env", [0] * len(observations))
+    earlier = np.empty(len(observations))
+    for i, key in enumerate(exact_keys(observations)):
+        counts = episodes.setdefault(envs[i], Counter())
+        earlier[i] = counts[key]
+        if ended[i]:  # the next observation belongs to a new episode
+            del episodes[envs[i]]
+        else:
+            counts[key] += 1
+    return earlier
+
+
 @register("episodic_count_bonus")
 class EpisodicCountBonus(RewardTerm):
     """β / √(N_ep(s') + 1), N_ep the earlier visits to s' in this episode of this env.
@@ -125,20 +145,7 @@ class EpisodicCountBonus(RewardTerm):
         self._episodes: dict[Any, Counter[bytes]] = {}
 
     def _compute(self, batch: Batch) -> FloatArray:
-        observations = np.asarray(get_column(batch, "next_obs"))
-        ended = np.asarray(get_column(batch, "terminated"), dtype=bool) | np.asarray(
-            get_column(batch, "truncated"), dtype=bool
-        )
-        envs = batch.get("env", [0] * len(observations))
-        earlier = np.empty(len(observations))
-        for i, key in enumerate(exact_keys(observations)):
-            counts = self._episodes.setdefault(envs[i], Counter())
-            earlier[i] = counts[key]
-            if ended[i]:  # the next observation belongs to a new episode
-                del self._episodes[envs[i]]
-            else:
-                counts[key] += 1
-        return count_bonus(earlier, self.beta)
+        return count_bonus(earlier_visits_in_episode(self._episodes, batch), self.beta)
 
     def reset(self) -> None:
         """Forget every environment's episode."""

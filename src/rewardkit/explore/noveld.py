@@ -37,7 +37,7 @@ from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.errors import CompositionError, ShapeError
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
-from rewardkit.explore.counts import exact_keys
+from rewardkit.explore.counts import earlier_visits_in_episode
 from rewardkit.explore.rnd import RunningMeanStd, _Distillation
 
 __all__ = ["NovelDBonus", "noveld_bonus"]
@@ -110,18 +110,7 @@ class NovelDBonus(_Distillation):
 
     def first_visits(self, batch: Batch) -> np.ndarray:
         """Whether each ``next_obs`` is new in its episode (and count it)."""
-        observations = np.asarray(get_column(batch, "next_obs"))
-        ended = np.asarray(get_column(batch, "terminated"), dtype=bool) | np.asarray(
-            get_column(batch, "truncated"), dtype=bool
-        )
-        envs = batch.get("env", [0] * len(observations))
-        first = np.empty(len(observations), dtype=bool)
-        for i, key in enumerate(exact_keys(observations)):
-            counts = self._episodes.setdefault(envs[i], Counter())
-            counts[key] += 1
-            first[i] = counts[key] == 1
-            if ended[i]:  # the next row of this env starts a new episode
-                del self._episodes[envs[i]]
+        first: np.ndarray = earlier_visits_in_episode(self._episodes, batch) == 0
         return first
 
     def _compute(self, batch: Batch) -> FloatArray:
