@@ -2,17 +2,31 @@
 
 import pytest
 
-from rewardkit.bench.explore_designs import DESIGN_LABELS, DESIGNS, make_bonus
+from rewardkit.bench.explore_designs import (
+    DESIGN_LABELS,
+    DESIGN_TABLE,
+    DESIGNS,
+    design_spec,
+    make_terms,
+)
 from rewardkit.bench.explore_minigrid import RunSpec, main, run_one
 from rewardkit.bench.explore_report import best_designs, summarize_runs
 
 
 @pytest.mark.parametrize("design", DESIGNS)
 def test_every_design_builds_and_is_labelled(design):
-    bonus, own_head = make_bonus(design, seed=0)
-    assert (bonus is None) == (design == "sparse")
-    assert own_head == (design in ("rnd", "rdd"))
+    reward, bonus = make_terms(design, seed=0)
+    assert (bonus is None) == (design in ("sparse", "shaping"))
+    assert (reward is None) == (design != "shaping")
     assert DESIGN_LABELS[design].startswith(design)
+
+
+@pytest.mark.parametrize(
+    "design", [d for d in DESIGNS if DESIGN_TABLE[d].bonus and DESIGN_TABLE[d].spec]
+)
+def test_every_bonus_runs_with_its_shipped_defaults(design):
+    spec = design_spec(design, seed=3)
+    assert spec is not None and set(spec) <= {"term", "seed"}
 
 
 def test_run_one_and_summary():
@@ -98,10 +112,16 @@ def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path)
     assert (tmp_path / "report.md").read_text() == report
 
 
-@pytest.mark.parametrize("design", ["count", "rnd", "e3b", "ecount"])
-def test_scale_multiplies_the_bonus_only(design):
-    full, _ = make_bonus(design, seed=0)
-    tenth, _ = make_bonus(design, seed=0, scale=0.1)
-    assert tenth.beta == pytest.approx(0.1 * full.beta)
-    shaping, _ = make_bonus("shaping", seed=0, scale=0.1)
-    assert shaping.gamma == 0.99
+def test_scale_multiplies_the_intrinsic_weight_only(monkeypatch):
+    import rewardkit.train.ppo as ppo
+
+    weights = []
+    real = ppo.PPOTrainer.__init__
+
+    def spy(self, config, *args, **kwargs):
+        weights.append(config.intrinsic_coef)
+        real(self, config, *args, **kwargs)
+
+    monkeypatch.setattr(ppo.PPOTrainer, "__init__", spy)
+    run_one(RunSpec("MiniGrid-Empty-5x5-v0", "count", 0, frames=1024, evals=1, scale=0.1))
+    assert weights == [pytest.approx(0.1 * ppo.PPOConfig.intrinsic_coef)]

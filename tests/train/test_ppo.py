@@ -34,7 +34,9 @@ def gae_inputs(monkeypatch):
 def test_rewards_and_bonus_are_added_before_gae(gae_inputs):
     seen = gae_inputs
     reward = weighted_sum([env_reward(), constant(0.25, name="alive")], name="shaped")
-    trainer = PPOTrainer(PPOConfig(**CONFIG), reward=reward, bonus=constant(0.5, name="bonus"))
+    config = PPOConfig(**CONFIG, normalize_intrinsic=False)
+    trainer = PPOTrainer(config, reward=reward, bonus=constant(0.5, name="bonus"),
+                         intrinsic_head=False)  # fmt: skip
     trainer.train()
     # CartPole pays 1 per step: GAE saw 1 + 0.25 (reward term) + 0.5 (bonus) everywhere
     assert len(seen) == 2 and all(np.allclose(r, 1.75) for r in seen)
@@ -42,9 +44,31 @@ def test_rewards_and_bonus_are_added_before_gae(gae_inputs):
 
 def test_intrinsic_head_uses_a_separate_stream(gae_inputs):
     seen = gae_inputs
-    PPOTrainer(PPOConfig(**CONFIG), bonus=constant(0.5, name="bonus"), intrinsic_head=True).train()
+    config = PPOConfig(**CONFIG, normalize_intrinsic=False)
+    PPOTrainer(config, bonus=constant(0.5, name="bonus"), intrinsic_head=True).train()
     extrinsic, intrinsic = seen[0], seen[1]
     assert np.allclose(extrinsic, 1.0) and np.allclose(intrinsic, 0.5)
+
+
+def test_by_default_the_bonus_is_divided_by_the_std_of_its_discounted_return(gae_inputs):
+    seen = gae_inputs
+    log = PPOTrainer(PPOConfig(**CONFIG), bonus=constant(0.5, name="bonus")).train()
+    # own head (two GAE calls per update); first rollout: 16 steps x 2 envs of a constant
+    # 0.5, whose running sums 0.5 (1 + 0.99 + ... + 0.99^t) have this std (plus the prior)
+    sums = np.repeat([0.5 * (1 - 0.99 ** (t + 1)) / (1 - 0.99) for t in range(16)], 2)
+    n, prior = len(sums), 1e-4
+    var = (prior + n * sums.var() + sums.mean() ** 2 * prior * n / (n + prior)) / (n + prior)
+    assert np.allclose(seen[0], 1.0)
+    np.testing.assert_allclose(seen[1], 0.5 / np.sqrt(var + 1e-8), rtol=1e-9)
+    assert np.isclose(log[0]["bonus/return_std"], np.sqrt(var + 1e-8))
+
+
+def test_intrinsic_decay_scales_the_weight_by_the_failure_rate():
+    bonus = constant(0.5, name="bonus")
+    fixed = PPOTrainer(PPOConfig(**CONFIG, intrinsic_coef=0.5), bonus=bonus)
+    decaying = PPOTrainer(PPOConfig(**CONFIG, intrinsic_coef=0.5, intrinsic_decay=True), bonus)
+    assert [fixed.intrinsic_weight(s) for s in (0.0, 0.8)] == [0.5, 0.5]
+    assert np.allclose([decaying.intrinsic_weight(s) for s in (0.0, 0.8, 1.0)], [0.5, 0.1, 0.0])
 
 
 def test_seeded_runs_repeat():

@@ -2,14 +2,15 @@
 
 Each design is a reward spec that :func:`rewardkit.core.build_reward` builds
 (or the same keys in a TOML/YAML file, see :mod:`rewardkit.core.spec`), plus
-whether PPO gives the bonus its own value head. A user copies the spec of
-the report to train with the same bonus. Where a design is ``seeded``, the
-run's seed is added as ``seed``; ``scale`` (``--scale``) multiplies ``beta``.
+whether it is an exploration bonus (PPO scales it and gives it its own value
+head) or a shaping added to the task reward. A user copies the spec of the
+report to train with the same bonus. Where a design is ``seeded``, the run's
+seed is added as ``seed``.
 
 Example:
-    >>> design_spec("rnd", seed=1, scale=0.1)
-    {'term': 'rnd_bonus', 'beta': 0.1, 'learning_rate': 0.0001, 'seed': 1}
-    >>> design_spec("shaping", seed=1, scale=0.1)["term"]
+    >>> design_spec("rnd", seed=1)
+    {'term': 'rnd_bonus', 'seed': 1}
+    >>> design_spec("shaping", seed=1)["term"]
     'potential_shaping'
 """
 
@@ -29,7 +30,7 @@ __all__ = [
     "TASK_NOTES",
     "Design",
     "design_spec",
-    "make_bonus",
+    "make_terms",
 ]
 
 TASKS = ("MiniGrid-DoorKey-8x8-v0", "MiniGrid-KeyCorridorS3R3-v0", "MiniGrid-MultiRoom-N4-S5-v0")
@@ -48,57 +49,83 @@ class Design:
     Attributes:
         label: what the bonus reads and how it is used.
         spec: the spec of the bonus (``None``: the task reward alone).
-        own_head: PPO learns the bonus's return with its own value head.
+        bonus: an exploration bonus (PPO scales it and learns it with its own value head);
+            ``False``: a shaping term added to the task reward.
         seeded: the spec takes the run's seed as ``seed``.
+        claim: the paper behind the design and what it claims, for the report.
     """
 
     label: str
     spec: dict[str, Any] | None = field(default=None)
-    own_head: bool = False
+    bonus: bool = True
     seeded: bool = False
+    claim: str = ""
 
 
-#: the designs, in report order (β values as in the published runs)
+#: the designs, in report order. Every bonus runs with its shipped defaults: PPO divides
+#: it by the running std of its discounted return, so β cancels, and learns it with its
+#: own value head (PPOTrainer's defaults); shaping is added to the task reward instead.
 DESIGN_TABLE: dict[str, Design] = {
     "sparse": Design("task reward only (baseline)"),
     "count": Design(
-        "exact counts of the agent's view, 0.005/sqrt(n)",
-        {"term": "count_bonus", "beta": 0.005},
+        "exact counts of the agent's view, 1/sqrt(n)",
+        {"term": "count_bonus"},
+        claim="MBIE-EB (Strehl & Littman 2008): a beta/sqrt(n) bonus explores efficiently "
+        "(PAC-MDP) in tabular MDPs",
     ),
     "simhash": Design(
-        "SimHash (32 bits) counts of the view, 0.005/sqrt(n)",
-        {"term": "simhash_count_bonus", "beta": 0.005, "bits": 32},
+        "SimHash (32 bits) counts of the view, 1/sqrt(n)",
+        {"term": "simhash_count_bonus"},
         seeded=True,
+        claim="Tang et al. 2017 (#Exploration): counts of SimHash codes give near "
+        "state-of-the-art results on hard-exploration Atari and sparse continuous control",
     ),
     "rnd": Design(
-        "RND on the view, own value head",
-        {"term": "rnd_bonus", "beta": 1.0, "learning_rate": 1e-4},
-        own_head=True,
+        "RND on the view",
+        {"term": "rnd_bonus"},
         seeded=True,
+        claim="Burda et al. 2018: state of the art on Montezuma's Revenge, above average "
+        "human without demonstrations",
     ),
     "rdd": Design(
-        "RDD on the view, own value head",
-        {"term": "rdd_bonus", "beta": 1.0, "learning_rate": 3e-4},
-        own_head=True,
+        "RDD on the view",
+        {"term": "rdd_bonus"},
         seeded=True,
+        claim="Fang et al. 2025: a bonus that decays like a pseudo-count, better online "
+        "exploration than RND-style prediction error",
     ),
     "e3b": Design(
-        "episodic elliptical bonus on a random projection of the view, 0.01 scale",
-        {"term": "e3b_bonus", "beta": 0.01, "ridge": 0.1, "projection_dim": 32},
+        "episodic elliptical bonus on a random projection of the view",
+        {"term": "e3b_bonus"},
         seeded=True,
+        claim="Henaff et al. 2022 (E3B): state of the art on MiniHack's procedurally "
+        "generated hard-exploration tasks, where counts of unique states fail",
     ),
     "ecount": Design(
-        "episodic counts of the view (reset every episode), 0.005/sqrt(n)",
-        {"term": "episodic_count_bonus", "beta": 0.005},
+        "episodic counts of the view (reset every episode), 1/sqrt(n)",
+        {"term": "episodic_count_bonus"},
+        claim="E3B's paper (Henaff et al. 2022): the episodic count is what makes "
+        "procedurally generated tasks explorable (a strong baseline there)",
+    ),
+    "noveld": Design(
+        "NovelD: RND novelty difference, paid on the first visit in the episode",
+        {"term": "noveld_bonus"},
+        seeded=True,
+        claim="Zhang et al. 2021 (NovelD): solves all static procedurally generated MiniGrid "
+        "tasks (KeyCorridor, ObstructedMaze, MultiRoom) within 120M steps",
     ),
     "shaping": Design(
         "potential-based, hand-written potential on the agent's view "
-        "(carrying / open door in view / goal in view); task knowledge, not an oracle",
+        "(carrying / open door in view / goal in view), added to the task reward; task "
+        "knowledge, not an oracle",
         {
             "term": "potential_shaping",
             "potential": "minigrid_view_progress",
             "gamma": float(PPO_SETTINGS.get("gamma", 0.99)),
         },
+        bonus=False,
+        claim="Ng, Harada & Russell 1999: potential-based shaping leaves the optimal "
+        "policies unchanged",
     ),
 }
 DESIGNS = tuple(DESIGN_TABLE)
@@ -116,9 +143,8 @@ TASK_NOTES = {
 }
 
 
-def design_spec(design: str, seed: int = 0, scale: float = 1.0) -> dict[str, Any] | None:
-    """The spec of ``design`` for a run with ``seed``, ``beta`` multiplied by ``scale``
-    (a shaping has no ``beta``: its size does not change optimal policies).
+def design_spec(design: str, seed: int = 0) -> dict[str, Any] | None:
+    """The spec of ``design`` for a run with ``seed``.
 
     Raises:
         ValueError: for an unknown design.
@@ -130,16 +156,20 @@ def design_spec(design: str, seed: int = 0, scale: float = 1.0) -> dict[str, Any
     if entry.spec is None:
         return None
     spec = dict(entry.spec)
-    if "beta" in spec:
-        spec["beta"] = spec["beta"] * scale
     if entry.seeded:
         spec["seed"] = seed
     return spec
 
 
-def make_bonus(design: str, seed: int, scale: float = 1.0) -> tuple[Any, bool]:
-    """(bonus term or None, whether it gets its own value head), built from the spec."""
-    from rewardkit.core import build_reward
+def make_terms(design: str, seed: int) -> tuple[Any, Any]:
+    """(reward term, bonus term) for PPOTrainer, built from the spec; either may be None
+    (a shaping design replaces the reward by task reward + shaping)."""
+    from rewardkit.core import build_reward, env_reward, weighted_sum
 
-    spec = design_spec(design, seed, scale)
-    return (None if spec is None else build_reward(spec)), DESIGN_TABLE[design].own_head
+    spec = design_spec(design, seed)
+    if spec is None:
+        return None, None
+    term = build_reward(spec)
+    if DESIGN_TABLE[design].bonus:
+        return None, term
+    return weighted_sum([env_reward(), term], name="shaped"), None

@@ -33,7 +33,7 @@ from rewardkit.bench.explore_designs import (
     GREEDY_EPISODES,
     PPO_SETTINGS,
     TASKS,
-    make_bonus,
+    make_terms,
 )
 from rewardkit.bench.explore_report import (
     best_designs,
@@ -75,8 +75,12 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     from rewardkit.train.ppo import PPOConfig, PPOTrainer
 
     torch.set_num_threads(1)
-    bonus, own_head = make_bonus(spec.design, spec.seed, spec.scale)
-    config = PPOConfig(env_id=spec.task, total_frames=spec.frames, seed=spec.seed, **PPO_SETTINGS)
+    reward, bonus = make_terms(spec.design, spec.seed)
+    weight = spec.scale * PPOConfig.intrinsic_coef  # --scale: an ablation of PPO's default
+    config = PPOConfig(
+        env_id=spec.task, total_frames=spec.frames, seed=spec.seed, intrinsic_coef=weight,
+        **PPO_SETTINGS,
+    )  # fmt: skip
     per_update = config.num_envs * config.num_steps
     updates = max(1, spec.frames // per_update)
     eval_every = max(1, updates // spec.evals)
@@ -99,8 +103,8 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     start = time.monotonic()
     trainer = PPOTrainer(
         config,
+        reward=reward,
         bonus=bonus,
-        intrinsic_head=own_head,
         progress=progress,
         env_fn=minigrid_env(spec.task, view="scaled"),
     )
@@ -208,7 +212,10 @@ class ExploreMinigrid(Suite):
         parser.add_argument("--frames", type=int, default=1_000_000, help="frames per run")
         parser.add_argument("--evals", type=int, default=10, help="evaluation points per run")
         parser.add_argument(
-            "--scale", type=float, default=1.0, help="multiply every bonus's scale (an ablation)"
+            "--scale",
+            type=float,
+            default=1.0,
+            help="multiply PPO's intrinsic weight w (an ablation; a bonus's own beta cancels)",
         )
         parser.add_argument(
             "--full",
@@ -280,7 +287,7 @@ class ExploreMinigrid(Suite):
         notes: list[str] = []
         if args.scale != 1.0:
             notes = [
-                f"Every bonus's scale is multiplied by {args.scale:g} (shaping unchanged).",
+                f"PPO's intrinsic weight is multiplied by {args.scale:g} (shaping unchanged).",
                 "",
             ]
         if args.full:

@@ -4,9 +4,14 @@ The hook is the point of this trainer: after each rollout, the reward term
 (``reward=``, e.g. env reward + shaping) and the exploration bonus
 (``bonus=``, e.g. RND) are evaluated on the rollout's transitions **before**
 returns and advantages are computed, so they are discounted and learned by
-the value function like any reward. With ``intrinsic_head=True`` the bonus
-gets its own value head and discount and is treated as non-episodic, as RND
-does; advantages are then ``A_ext + intrinsic_coef · A_int``.
+the value function like any reward. By default the bonus gets its own value
+head and discount and is treated as non-episodic, as RND does, and it is
+divided by the running std of its discounted return
+(:class:`~rewardkit.explore.normalize.IntrinsicReturnScaler`), so a bonus's
+β does not matter; advantages are then ``A_ext + w · A_int`` with
+``w = intrinsic_coef`` (times ``1 − success`` of the last 100 episodes with
+``intrinsic_decay``). ``intrinsic_head=False`` adds ``w · b̃`` to the task
+reward instead.
 
 ``terminated`` and ``truncated`` stay separate: a truncated step bootstraps
 from the value of its true final observation.
@@ -33,6 +38,7 @@ from rewardkit.core.progress import progress as show_progress
 from rewardkit.core.rollout import flat_rollout_batch, score_rollout
 from rewardkit.core.term import Term, as_term
 from rewardkit.credit.returns import bootstrap_values, generalized_advantage_estimation
+from rewardkit.explore.normalize import IntrinsicReturnScaler
 
 __all__ = ["EnvFactory", "PPOConfig", "PPOTrainer", "grid_cnn", "make_env"]
 
@@ -71,12 +77,20 @@ class PPOConfig:
     #: shared by the actor and the critic
     network: str = "mlp"
     image_shape: tuple[int, int, int] = (7, 7, 3)
+    #: divide the bonus by the running std of its discounted intrinsic return (RND's
+    #: normalization, ``explore.normalize``): any β cancels, one default fits every bonus
+    normalize_intrinsic: bool = True
+    #: multiply the intrinsic weight by 1 − the success rate (share of positive returns)
+    #: of the last 100 training episodes, so that the bonus fades as the task is solved
+    intrinsic_decay: bool = False
 
     def __post_init__(self) -> None:
         if self.num_envs < 1 or self.num_steps < 1 or self.total_frames < 1:
             raise CompositionError("num_envs, num_steps and total_frames must be positive")
         if self.network not in ("mlp", "cnn"):
             raise CompositionError(f"network must be 'mlp' or 'cnn', got {self.network!r}")
+        if not self.intrinsic_coef >= 0:
+            raise CompositionError(f"intrinsic_coef must be >= 0, got {self.intrinsic_coef}")
         if (self.num_envs * self.num_steps) % self.minibatches:
             raise CompositionError("num_envs * num_steps must be divisible by minibatches")
 
@@ -268,7 +282,8 @@ class PPOTrainer:
         config: :class:`PPOConfig`.
         reward: optional term replacing the env reward (read as ``reward``).
         bonus: optional exploration bonus (a term with ``update``).
-        intrinsic_head: give the bonus its own value head and discount.
+        intrinsic_head: give the bonus its own value head and discount (default);
+            ``False`` adds the weighted bonus to the task reward.
         progress: called with each update's log record.
         env_fn: a thunk making one environment with flat observations;
             default :func:`make_env` of ``config.env_id``.
@@ -279,7 +294,7 @@ class PPOTrainer:
         config: PPOConfig,
         reward: Term | None = None,
         bonus: Term | None = None,
-        intrinsic_head: bool = False,
+        intrinsic_head: bool = True,
         progress: Callable[[dict[str, float]], None] | None = None,
         env_fn: EnvFactory | None = None,
     ) -> None:
@@ -292,6 +307,11 @@ class PPOTrainer:
         self.bonus = as_term(bonus) if bonus is not None else None
         self.two_heads = bool(intrinsic_head and bonus is not None)
         self.progress = progress
+        self.intrinsic_scaler = (
+            IntrinsicReturnScaler(config.intrinsic_gamma)
+            if bonus is not None and config.normalize_intrinsic
+            else None
+        )
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
         self.envs = gym.vector.SyncVectorEnv(
@@ -323,7 +343,7 @@ class PPOTrainer:
     def shaped_rewards(
         self, batch: dict[str, Any]
     ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-        """(extrinsic, intrinsic, metrics) for a flat, time-major rollout batch."""
+        """(extrinsic, raw intrinsic, metrics) for a flat, time-major rollout batch."""
         extrinsic = np.asarray(batch["reward"], dtype=np.float64)
         metrics: dict[str, float] = {}
         if self.reward is not None:
@@ -335,9 +355,29 @@ class PPOTrainer:
             scored = score_rollout(self.bonus, batch, prefix="bonus", update=True)
             intrinsic = scored.rewards
             metrics.update(scored.metrics)
-        if not self.two_heads:
-            extrinsic = extrinsic + intrinsic
         return extrinsic, intrinsic, metrics
+
+    def intrinsic_weight(self, success: float) -> float:
+        """w: ``intrinsic_coef``, times ``1 − success`` with ``intrinsic_decay``."""
+        cfg = self.config
+        return cfg.intrinsic_coef * ((1.0 - success) if cfg.intrinsic_decay else 1.0)
+
+    def _streams(
+        self, batch: dict[str, Any], success: float
+    ) -> tuple[np.ndarray, np.ndarray, float, dict[str, float]]:
+        """(extrinsic (T, N), scaled intrinsic (T, N), weight, metrics) of a rollout."""
+        T, N = self.config.num_steps, self.config.num_envs
+        extrinsic, intrinsic, metrics = self.shaped_rewards(batch)
+        extrinsic, intrinsic = extrinsic.reshape(T, N), intrinsic.reshape(T, N)
+        weight = self.intrinsic_weight(success)
+        if self.intrinsic_scaler is not None:
+            intrinsic = self.intrinsic_scaler(intrinsic)
+            metrics["bonus/return_std"] = self.intrinsic_scaler.scale
+        if self.bonus is not None:
+            metrics["bonus/weight"] = weight
+        if not self.two_heads:
+            extrinsic = extrinsic + weight * intrinsic
+        return extrinsic, intrinsic, weight, metrics
 
     # ----------------------------------------------------------------- loop
     def _collect(self, obs: np.ndarray, stats: _EpisodeStats) -> tuple[_Rollout, np.ndarray]:
@@ -379,7 +419,7 @@ class PPOTrainer:
         return roll, obs
 
     def _advantages(
-        self, roll: _Rollout, extrinsic: np.ndarray, intrinsic: np.ndarray
+        self, roll: _Rollout, extrinsic: np.ndarray, intrinsic: np.ndarray, weight: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """(advantages (T, N), value targets (T, N, heads)) by GAE on each head."""
         cfg = self.config
@@ -408,7 +448,7 @@ class PPOTrainer:
                 lambda_=cfg.gae_lambda,
             )
             targets.append(adv_int + v_int)
-            advantages = advantages + cfg.intrinsic_coef * adv_int
+            advantages = advantages + weight * adv_int
         return advantages, np.stack(targets, -1)
 
     def train(self) -> list[dict[str, float]]:
@@ -427,11 +467,10 @@ class PPOTrainer:
             roll, obs = self._collect(obs, stats)
             frames += T * N
             hook_started = time.monotonic()
-            extrinsic, intrinsic, metrics = self.shaped_rewards(roll.batch())
+            success = stats.record()["episode_success"]
+            extrinsic, intrinsic, weight, metrics = self._streams(roll.batch(), success)
             hook += time.monotonic() - hook_started
-            advantages, targets = self._advantages(
-                roll, extrinsic.reshape(T, N), intrinsic.reshape(T, N)
-            )
+            advantages, targets = self._advantages(roll, extrinsic, intrinsic, weight)
             losses = self._update(roll.obs, roll.actions, roll.logp, advantages, targets)
             elapsed = time.monotonic() - start - outside
             record = {
