@@ -92,8 +92,7 @@ def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path)
 
     monkeypatch.setitem(suite.FULL_PLAN, "first_tasks", {"MiniGrid-Empty-5x5-v0": 1024})
     monkeypatch.setitem(suite.FULL_PLAN, "first_designs", ("sparse", "count", "ecount"))
-    monkeypatch.setitem(suite.FULL_PLAN, "last_task", "MiniGrid-Empty-6x6-v0")
-    monkeypatch.setitem(suite.FULL_PLAN, "last_frames", 1024)
+    monkeypatch.setitem(suite.FULL_PLAN, "later_tasks", {"MiniGrid-Empty-6x6-v0": 1024})
     monkeypatch.setitem(suite.FULL_PLAN, "best", 1)
     assert main(["--full", "--seeds", "1", "--evals", "1", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -102,6 +101,7 @@ def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path)
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 5
     report = (tmp_path / "report.md").read_text()
     assert "--full --seeds 1" in report and "## MiniGrid-Empty-6x6-v0" in report
+    assert "## Paper claims and what we measured" in report
     # resuming a finished run runs nothing again and writes the same tables
     assert main(["--full", "--seeds", "1", "--evals", "1", "--resume", str(tmp_path)]) == 0
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 5

@@ -33,7 +33,12 @@ __all__ = [
     "make_terms",
 ]
 
-TASKS = ("MiniGrid-DoorKey-8x8-v0", "MiniGrid-KeyCorridorS3R3-v0", "MiniGrid-MultiRoom-N4-S5-v0")
+TASKS = (
+    "MiniGrid-DoorKey-8x8-v0",
+    "MiniGrid-KeyCorridorS3R3-v0",
+    "MiniGrid-MultiRoom-N4-S5-v0",
+    "MiniGrid-KeyCorridorS4R3-v0",
+)
 #: PPO settings of the suite; the rest are PPOConfig's CleanRL defaults. A learning
 #: rate of 1e-3 (as in rl-starter-files for MiniGrid) instead of CleanRL's Atari 2.5e-4:
 #: at 2.5e-4, sparse PPO learned DoorKey-8x8 in one seed of three within 1M frames.
@@ -139,6 +144,8 @@ TASK_NOTES = {
     "steps). This is the environment named in the issue and rl-baselines3-zoo's unsolved entry.",
     "MiniGrid-KeyCorridorS3R3-v0": "3x3 rooms of size 3: find the key, open the locked door, "
     "drop the key, pick up the ball; 270 steps.",
+    "MiniGrid-KeyCorridorS4R3-v0": "3x3 rooms of size 4 (a 10x10 grid), the same task as "
+    "S3R3; 480 steps.",
     "MiniGrid-DoorKey-8x8-v0": "pick up the key, open the door, reach the goal; 640 steps.",
 }
 
