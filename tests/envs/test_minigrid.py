@@ -94,3 +94,9 @@ def test_bad_views_are_rejected():
 def test_minigrid_env_refuses_an_unknown_view():
     with pytest.raises(CompositionError, match="view"):
         minigrid_env("MiniGrid-DoorKey-5x5-v0", "pixels")
+
+
+def test_make_kwargs_reach_gym_make():
+    env = minigrid_env("MiniGrid-MultiRoom-N2-S4-v0", maxRoomSize=5)()
+    assert env.unwrapped.maxRoomSize == 5
+    env.close()

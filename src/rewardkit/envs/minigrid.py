@@ -143,9 +143,14 @@ register_potential("minigrid_view_progress", view_progress)
 
 
 def minigrid_env(
-    env_id: str, view: str = "scaled", fast_view: bool = True, int_actions: bool = True
+    env_id: str,
+    view: str = "scaled",
+    fast_view: bool = True,
+    int_actions: bool = True,
+    **make_kwargs: Any,
 ) -> Callable[[], Any]:
-    """A thunk making MiniGrid ``env_id`` with the agent's view as a flat observation.
+    """A thunk making MiniGrid ``env_id`` with the agent's view as a flat observation;
+    ``make_kwargs`` go to ``gym.make`` (e.g. ``maxRoomSize=6`` for MultiRoom).
 
     ``view="scaled"``: the 147 codes divided by 10; ``"onehot"``: 980 one-hot
     values (:func:`encode_view`). Measured once on DoorKey-8x8 (explore-minigrid,
@@ -185,7 +190,7 @@ def minigrid_env(
 
         from rewardkit.envs.minigrid_view import use_fast_view
 
-        base = gym.make(env_id)
+        base = gym.make(env_id, **make_kwargs)
         if fast_view:
             use_fast_view(base)
         if int_actions:
