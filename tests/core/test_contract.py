@@ -73,6 +73,7 @@ EXAMPLES = {
         {"feature_dim": 8, "hidden": 16},
         {**STEPS, "truncated": [False, False, False]},
     ),
+    "novelty_search": ({"k": 2}, {"descriptor": [[0.0, 0.0], [1.0, 0.0], [3.0, 4.0]]}),
     "reward_model": (
         {"path": "<TINY_REWARD_MODEL>", "allow_untrained": True},
         {

@@ -60,6 +60,7 @@ SUITES: dict[str, str] = {
     "reward-hacking": "rewardkit.bench.reward_hacking:main",
     "grpo-lab": "rewardkit.bench.grpo_lab:main",
     "explore-minigrid": "rewardkit.bench.explore_minigrid:main",
+    "novelty-maze": "rewardkit.bench.novelty_maze:main",
     "sandbox": "rewardkit.bench.sandbox:main",
     "rm-overoptimization": "rewardkit.bench.rm_overoptimization:main",
     "steer-lab": "rewardkit.bench.steer_lab:main",
