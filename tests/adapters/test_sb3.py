@@ -62,3 +62,23 @@ def test_sb3_ppo_returns_match_a_reference_with_the_bonus():
         np.testing.assert_allclose(returns, reference + values, rtol=1e-5, atol=1e-5)
     # the count bonus decays as states repeat
     assert callback.checks[-1][0].mean() < callback.checks[0][0].mean()
+
+
+@pytest.mark.slow
+def test_normalize_divides_the_bonus_by_the_std_of_its_discounted_return():
+    import torch
+
+    from rewardkit.core import constant
+
+    torch.set_num_threads(1)
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = sb3.PPO("MlpPolicy", env, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    callback = Checked(constant(0.5, name="bonus"), normalize=True)
+    callback.checks = []
+    model.learn(total_timesteps=128, callback=callback)
+    # first rollout: 64 steps x 2 envs of 0.5; running sums 0.5 (1 + g + ... + g^t)
+    g = model.gamma
+    sums = np.repeat([0.5 * (1 - g ** (t + 1)) / (1 - g) for t in range(64)], 2)
+    n, prior = len(sums), 1e-4
+    var = (prior + n * sums.var() + sums.mean() ** 2 * prior * n / (n + prior)) / (n + prior)
+    np.testing.assert_allclose(callback.checks[0][0], 0.5 / np.sqrt(var + 1e-8), rtol=1e-5)

@@ -41,6 +41,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from rewardkit.adapters.gymnasium import select_observation
 from rewardkit.core.rollout import OnlineScorer, flat_rollout_batch, score_rollout
 from rewardkit.core.term import as_term
+from rewardkit.explore.normalize import IntrinsicReturnScaler
 
 __all__ = ["RewardkitCallback", "RewardkitVecEnvWrapper"]
 
@@ -53,6 +54,10 @@ class RewardkitCallback(BaseCallback):  # type: ignore[misc]
         coef: its weight.
         update: call ``term.update`` with each rollout (for learned bonuses).
         obs_key: for Dict observations, the entry the term reads.
+        normalize: divide the term's rewards by the running std of their discounted
+            return (:class:`~rewardkit.explore.normalize.IntrinsicReturnScaler` at the
+            model's γ), so an exploration bonus's β cancels, as in rewardkit's PPO. Not
+            for shaping, whose size is part of its guarantee.
     """
 
     def __init__(
@@ -62,8 +67,11 @@ class RewardkitCallback(BaseCallback):  # type: ignore[misc]
         update: bool = True,
         verbose: int = 0,
         obs_key: str | None = None,
+        normalize: bool = False,
     ):
         super().__init__(verbose)
+        self.scaler: IntrinsicReturnScaler | None = None
+        self.normalize = normalize
         self.term = as_term(term)
         self.coef = float(coef)
         self.update_term = update
@@ -100,6 +108,11 @@ class RewardkitCallback(BaseCallback):  # type: ignore[misc]
         )
         scored = score_rollout(self.term, batch, prefix="rewardkit", update=self.update_term)
         extra = scored.rewards.reshape(steps, n_envs)
+        if self.normalize:
+            if self.scaler is None:
+                self.scaler = IntrinsicReturnScaler(gamma=float(self.model.gamma))
+            extra = self.scaler(extra)
+            self.logger.record("rewardkit/return_std", self.scaler.scale)
         buffer.rewards += self.coef * extra.astype(buffer.rewards.dtype)
         for key, value in scored.metrics.items():
             self.logger.record(key, value)
