@@ -72,6 +72,9 @@ def test_best_designs_ranks_tasks_then_seeds_then_frames_then_success():
     # x solves both tasks, y one; z beats w on seeds that reached 0.9 despite lower success;
     # sparse is never a candidate
     assert best_designs(summary, 2) == ["x", "y"]
+    # a shaping design is task knowledge, never "the best bonus"
+    shaped = {task: {**designs, "shaping": designs["x"]} for task, designs in summary.items()}
+    assert "shaping" not in best_designs(shaped, 5)
     assert best_designs(summary, 5) == ["x", "y", "z", "w"]
 
 

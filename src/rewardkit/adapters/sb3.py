@@ -41,7 +41,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from rewardkit.adapters.gymnasium import select_observation
 from rewardkit.core.rollout import OnlineScorer, flat_rollout_batch, score_rollout
 from rewardkit.core.term import as_term
-from rewardkit.explore.normalize import IntrinsicReturnScaler
+from rewardkit.explore.normalize import IntrinsicReturnScaler, needs_scaling
 
 __all__ = ["RewardkitCallback", "RewardkitVecEnvWrapper"]
 
@@ -108,7 +108,7 @@ class RewardkitCallback(BaseCallback):  # type: ignore[misc]
         )
         scored = score_rollout(self.term, batch, prefix="rewardkit", update=self.update_term)
         extra = scored.rewards.reshape(steps, n_envs)
-        if self.normalize:
+        if self.normalize and needs_scaling(self.term):
             if self.scaler is None:
                 self.scaler = IntrinsicReturnScaler(gamma=float(self.model.gamma))
             extra = self.scaler(extra)

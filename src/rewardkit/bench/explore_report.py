@@ -79,7 +79,8 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, 
 
 
 def best_designs(summary: dict[str, dict[str, dict[str, Any]]], count: int) -> list[str]:
-    """The ``count`` best non-sparse designs, ranked by, in turn: tasks solved (median
+    """The ``count`` best exploration bonuses (not sparse, not a shaping design such as
+    ``shaping``, which is task knowledge), ranked by, in turn: tasks solved (median
     over seeds), seeds that reached 0.9 over all tasks, frames to 0.9 summed over tasks
     (unsolved = the run's frames), mean final success over all runs.
 
@@ -93,7 +94,7 @@ def best_designs(summary: dict[str, dict[str, dict[str, Any]]], count: int) -> l
     scores: dict[str, tuple[float, ...]] = {}
     for designs in summary.values():
         for design, s in designs.items():
-            if design == "sparse":
+            if design == "sparse" or (design in DESIGN_TABLE and not DESIGN_TABLE[design].bonus):
                 continue
             solved, seeds, frames, success = scores.get(design, (0.0, 0.0, 0.0, 0.0))
             done = s["frames_to_0.9"] is not None

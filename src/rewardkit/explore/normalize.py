@@ -17,7 +17,11 @@ over every environment and step seen so far:
 Any positive rescaling of b cancels, so β of every bonus stops mattering and
 only the weight of the intrinsic advantage remains (one default for every
 bonus and task). :class:`IntrinsicReturnScaler` applies this to a time-major
-(T, N) rollout; :func:`forward_discounted_sums` is the filter alone.
+(T, N) rollout; :func:`forward_discounted_sums` is the filter alone;
+:func:`needs_scaling` says whether a bonus still needs it (RND normalizes
+itself, as in its paper). β cancels in practice: the statistics start from a
+prior of one pseudo-sum of variance 1, negligible once the sums vary by more
+than ~1e-2.
 
 Example:
     >>> scaler = IntrinsicReturnScaler(gamma=0.0)
@@ -37,7 +41,12 @@ from rewardkit.core.errors import CompositionError, ShapeError
 from rewardkit.core.output import FloatArray
 from rewardkit.explore.rnd import RunningMeanStd
 
-__all__ = ["IntrinsicReturnScaler", "forward_discounted_sums"]
+__all__ = ["IntrinsicReturnScaler", "forward_discounted_sums", "needs_scaling"]
+
+
+def needs_scaling(bonus: Any) -> bool:
+    """False for a bonus that divides itself by σ_R (``normalizes_itself = True``)."""
+    return not getattr(bonus, "normalizes_itself", False)
 
 
 def forward_discounted_sums(
@@ -94,6 +103,8 @@ class IntrinsicReturnScaler:
         values = np.asarray(rewards, dtype=np.float64)
         if values.ndim != 2:
             raise ShapeError(f"intrinsic rewards must be time-major (T, N), got {values.shape}")
+        if values.size == 0:
+            return values.copy()
         if not np.isfinite(values).all():
             raise ShapeError("intrinsic rewards must be finite; fill samples without a bonus "
                              "first (score_rollout does)")  # fmt: skip

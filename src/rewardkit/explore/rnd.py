@@ -153,7 +153,14 @@ class _Distillation(RewardTerm):
 
 @register("rnd_bonus")
 class RNDBonus(_Distillation):
-    """Random Network Distillation bonus, normalized by the intrinsic return's running std."""
+    """Random Network Distillation bonus, normalized by the intrinsic return's running std.
+
+    It does the paper's normalization itself (``normalizes_itself``), so trainers that
+    scale bonuses (:class:`~rewardkit.explore.normalize.IntrinsicReturnScaler`) leave it be.
+    """
+
+    #: already divided by the running std of its discounted return: do not scale again
+    normalizes_itself = True
 
     def __init__(
         self,

@@ -38,7 +38,7 @@ from rewardkit.core.progress import progress as show_progress
 from rewardkit.core.rollout import flat_rollout_batch, score_rollout
 from rewardkit.core.term import Term, as_term
 from rewardkit.credit.returns import bootstrap_values, generalized_advantage_estimation
-from rewardkit.explore.normalize import IntrinsicReturnScaler
+from rewardkit.explore.normalize import IntrinsicReturnScaler, needs_scaling
 
 __all__ = ["EnvFactory", "PPOConfig", "PPOTrainer", "grid_cnn", "make_env"]
 
@@ -281,7 +281,9 @@ class PPOTrainer:
     Args:
         config: :class:`PPOConfig`.
         reward: optional term replacing the env reward (read as ``reward``).
-        bonus: optional exploration bonus (a term with ``update``).
+        bonus: optional exploration bonus (a term with ``update``). Shaping goes in
+            ``reward``: a bonus is rescaled and learned as a non-episodic stream, which
+            would void a potential-based shaping's guarantee.
         intrinsic_head: give the bonus its own value head and discount (default);
             ``False`` adds the weighted bonus to the task reward.
         progress: called with each update's log record.
@@ -309,7 +311,7 @@ class PPOTrainer:
         self.progress = progress
         self.intrinsic_scaler = (
             IntrinsicReturnScaler(config.intrinsic_gamma)
-            if bonus is not None and config.normalize_intrinsic
+            if bonus is not None and config.normalize_intrinsic and needs_scaling(bonus)
             else None
         )
         torch.manual_seed(config.seed)
