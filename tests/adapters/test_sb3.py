@@ -76,9 +76,7 @@ def test_normalize_divides_the_bonus_by_the_std_of_its_discounted_return():
     callback = Checked(constant(0.5, name="bonus"), normalize=True)
     callback.checks = []
     model.learn(total_timesteps=128, callback=callback)
-    # first rollout: 64 steps x 2 envs of 0.5; running sums 0.5 (1 + g + ... + g^t)
-    g = model.gamma
-    sums = np.repeat([0.5 * (1 - g ** (t + 1)) / (1 - g) for t in range(64)], 2)
-    n, prior = len(sums), 1e-4
-    var = (prior + n * sums.var() + sums.mean() ** 2 * prior * n / (n + prior)) / (n + prior)
-    np.testing.assert_allclose(callback.checks[0][0], 0.5 / np.sqrt(var + 1e-8), rtol=1e-5)
+    from tests.reference_stats import constant_bonus_scale
+
+    scale = constant_bonus_scale(0.5, model.gamma, steps=64, envs=2)  # the first rollout
+    np.testing.assert_allclose(callback.checks[0][0], 0.5 / scale, rtol=1e-5)

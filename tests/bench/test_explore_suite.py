@@ -115,16 +115,17 @@ def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path)
     assert (tmp_path / "report.md").read_text() == report
 
 
-def test_scale_multiplies_the_intrinsic_weight_only(monkeypatch):
+def test_scale_multiplies_the_intrinsic_weight_and_ablations_reach_the_config(monkeypatch):
     import rewardkit.train.ppo as ppo
 
     weights = []
     real = ppo.PPOTrainer.__init__
 
     def spy(self, config, *args, **kwargs):
-        weights.append(config.intrinsic_coef)
+        weights.append((config.intrinsic_coef, config.network, config.intrinsic_decay))
         real(self, config, *args, **kwargs)
 
     monkeypatch.setattr(ppo.PPOTrainer, "__init__", spy)
-    run_one(RunSpec("MiniGrid-Empty-5x5-v0", "count", 0, frames=1024, evals=1, scale=0.1))
-    assert weights == [pytest.approx(0.1 * ppo.PPOConfig.intrinsic_coef)]
+    run_one(RunSpec("MiniGrid-Empty-5x5-v0", "count", 0, frames=1024, evals=1, scale=0.1,
+                    network="cnn", intrinsic_decay=True))  # fmt: skip
+    assert weights == [(pytest.approx(0.1 * ppo.PPOConfig.intrinsic_coef), "cnn", True)]

@@ -32,3 +32,12 @@ def test_a_population_is_played_at_once_and_bad_genomes_are_refused():
     assert final.tolist() == [[9, 1], [9, 3]]  # the wall stops the first
     with pytest.raises(ShapeError):
         maze.run(np.array([[4]]))
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [("#####", "#S.G#", "####"), ("S..", "...", "..G"), ("#####", "#S..#", "#####")],
+)
+def test_a_layout_without_equal_rows_a_border_or_a_goal_is_refused(layout):
+    with pytest.raises(ShapeError):
+        DeceptiveMaze(layout)

@@ -5,11 +5,12 @@ import pytest
 
 from rewardkit.core.errors import CompositionError, ShapeError
 from rewardkit.explore.normalize import IntrinsicReturnScaler, forward_discounted_sums
+from tests.reference_stats import variance_with_prior
 
 
-def reference_scaled(rollouts, gamma, prior=1e-4):
+def reference_scaled(rollouts, gamma):
     """Step by step: running sums per env, the std of every sum so far (with RunningMeanStd's
-    prior of one pseudo-sample of mean 0 and variance 1), rewards over that std."""
+    prior), rewards over that std."""
     envs = rollouts[0].shape[1]
     running = np.zeros(envs)
     sums = []
@@ -18,10 +19,7 @@ def reference_scaled(rollouts, gamma, prior=1e-4):
         for row in rewards:
             running = gamma * running + row
             sums.extend(running.tolist())
-        seen = np.array(sums)
-        n = len(seen)
-        m2 = prior * 1.0 + n * seen.var() + seen.mean() ** 2 * prior * n / (n + prior)
-        out.append(rewards / np.sqrt(m2 / (n + prior) + 1e-8))
+        out.append(rewards / np.sqrt(variance_with_prior(sums) + 1e-8))
     return out
 
 
@@ -63,3 +61,9 @@ def test_bad_input_is_refused():
         scaler(np.ones((2, 4)))  # a different number of envs
     with pytest.raises(CompositionError):
         IntrinsicReturnScaler(gamma=1.5)
+
+
+def test_an_empty_rollout_changes_nothing():
+    scaler = IntrinsicReturnScaler()
+    assert scaler(np.zeros((0, 2))).shape == (0, 2)
+    assert np.isfinite(scaler.scale) and scaler.scale == pytest.approx(1.0)

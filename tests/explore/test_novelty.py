@@ -77,3 +77,11 @@ def test_a_non_finite_descriptor_scores_nan_and_never_joins():
     assert np.isnan(scores[1]) and scores[0] == 3.0 and scores[2] == 3.0
     bonus.update(batch)
     assert np.isfinite(bonus.archive).all() and len(bonus.archive) == 2
+
+
+def test_an_empty_batch_scores_nothing_and_a_changed_width_is_refused():
+    bonus = NoveltySearchBonus(k=1, threshold=0.1)
+    assert bonus({"descriptor": np.zeros((0, 2))}).total.shape == (0,)
+    bonus.update({"descriptor": np.array([[0.0, 0.0], [5.0, 5.0]])})
+    with pytest.raises(ShapeError, match="archive"):
+        bonus({"descriptor": np.array([[0.0, 0.0, 1.0]])})

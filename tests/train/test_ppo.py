@@ -12,6 +12,7 @@ from rewardkit.core.errors import CompositionError
 from rewardkit.envs.minigrid import minigrid_env
 from rewardkit.explore import CountBonus
 from rewardkit.train.ppo import PPOConfig, PPOTrainer
+from tests.reference_stats import constant_bonus_scale
 
 CONFIG = dict(env_id="CartPole-v1", num_envs=2, num_steps=16, total_frames=64, seed=0)
 
@@ -53,20 +54,60 @@ def test_intrinsic_head_uses_a_separate_stream(gae_inputs):
 def test_by_default_the_bonus_is_divided_by_the_std_of_its_discounted_return(gae_inputs):
     seen = gae_inputs
     log = PPOTrainer(PPOConfig(**CONFIG), bonus=constant(0.5, name="bonus")).train()
-    # own head (two GAE calls per update); first rollout: 16 steps x 2 envs of a constant
-    # 0.5, whose running sums 0.5 (1 + 0.99 + ... + 0.99^t) have this std (plus the prior)
-    sums = np.repeat([0.5 * (1 - 0.99 ** (t + 1)) / (1 - 0.99) for t in range(16)], 2)
-    n, prior = len(sums), 1e-4
-    var = (prior + n * sums.var() + sums.mean() ** 2 * prior * n / (n + prior)) / (n + prior)
+    # own head (two GAE calls per update); first rollout: 16 steps x 2 envs of 0.5
+    scale = constant_bonus_scale(0.5, 0.99, steps=16, envs=2)
     assert np.allclose(seen[0], 1.0)
-    np.testing.assert_allclose(seen[1], 0.5 / np.sqrt(var + 1e-8), rtol=1e-9)
-    assert np.isclose(log[0]["bonus/return_std"], np.sqrt(var + 1e-8))
+    np.testing.assert_allclose(seen[1], 0.5 / scale, rtol=1e-9)
+    assert np.isclose(log[0]["bonus/return_std"], scale)
+
+
+def test_a_bonus_that_normalizes_itself_is_not_scaled_again(gae_inputs):
+    class SelfScaled(type(constant(0.5))):
+        normalizes_itself = True
+
+    seen = gae_inputs
+    PPOTrainer(PPOConfig(**CONFIG), bonus=SelfScaled(0.5, name="bonus")).train()
+    assert np.allclose(seen[1], 0.5)
+
+
+def test_the_weight_multiplies_the_bonus_in_one_stream(gae_inputs):
+    seen = gae_inputs
+    config = PPOConfig(**CONFIG, intrinsic_coef=0.5, normalize_intrinsic=False)
+    PPOTrainer(config, bonus=constant(0.5, name="bonus"), intrinsic_head=False).train()
+    assert all(np.allclose(r, 1.0 + 0.5 * 0.5) for r in seen)
+
+
+def test_two_heads_give_a_ext_plus_weight_times_a_int():
+    torch.set_num_threads(1)
+    config = PPOConfig(**CONFIG, intrinsic_coef=0.5, normalize_intrinsic=False)
+    trainer = PPOTrainer(config, bonus=constant(0.5, name="bonus"))
+    rng = np.random.default_rng(0)
+    T, N = config.num_steps, config.num_envs
+    roll = ppo._Rollout(
+        obs=np.zeros((T, N, 4), np.float32), next_obs=np.zeros((T, N, 4), np.float32),
+        actions=np.zeros((T, N), np.int64), logp=np.zeros((T, N), np.float32),
+        values=rng.normal(size=(T, N, 2)).astype(np.float32),
+        final_values=np.zeros((T, N, 2), np.float32),
+        last_values=rng.normal(size=(N, 2)).astype(np.float32),
+        rewards=np.ones((T, N)), terminated=np.zeros((T, N), bool),
+        truncated=np.zeros((T, N), bool),
+    )  # fmt: skip
+    extrinsic, intrinsic = rng.normal(size=(T, N)), rng.random((T, N))
+    both, _ = trainer._advantages(roll, extrinsic, intrinsic, weight=0.5)
+    ext_only, _ = trainer._advantages(roll, extrinsic, intrinsic, weight=0.0)
+    v_int = roll.values[..., 1]
+    next_int = np.concatenate([v_int[1:], roll.last_values[None, :, 1]])
+    a_int = ppo.generalized_advantage_estimation(
+        intrinsic, v_int, next_int, np.zeros((T, N), bool), gamma=0.99, lambda_=0.95
+    )
+    np.testing.assert_allclose(both, ext_only + 0.5 * a_int, rtol=1e-5, atol=1e-6)
 
 
 def test_intrinsic_decay_scales_the_weight_by_the_failure_rate():
     bonus = constant(0.5, name="bonus")
     fixed = PPOTrainer(PPOConfig(**CONFIG, intrinsic_coef=0.5), bonus=bonus)
-    decaying = PPOTrainer(PPOConfig(**CONFIG, intrinsic_coef=0.5, intrinsic_decay=True), bonus)
+    config = PPOConfig(**CONFIG, intrinsic_coef=0.5, intrinsic_decay=True)
+    decaying = PPOTrainer(config, bonus=bonus)
     assert [fixed.intrinsic_weight(s) for s in (0.0, 0.8)] == [0.5, 0.5]
     assert np.allclose([decaying.intrinsic_weight(s) for s in (0.0, 0.8, 1.0)], [0.5, 0.1, 0.0])
 

@@ -73,13 +73,13 @@ class Design:
 DESIGN_TABLE: dict[str, Design] = {
     "sparse": Design("task reward only (baseline)"),
     "count": Design(
-        "exact counts of the agent's view, 1/sqrt(n)",
+        "exact counts of the agent's view, beta/sqrt(n) (beta cancels)",
         {"term": "count_bonus"},
         claim="MBIE-EB (Strehl & Littman 2008): a beta/sqrt(n) bonus explores efficiently "
         "(PAC-MDP) in tabular MDPs",
     ),
     "simhash": Design(
-        "SimHash (32 bits) counts of the view, 1/sqrt(n)",
+        "SimHash (32 bits) counts of the view, beta/sqrt(n)",
         {"term": "simhash_count_bonus"},
         seeded=True,
         claim="Tang et al. 2017 (#Exploration): counts of SimHash codes give near "
@@ -107,7 +107,7 @@ DESIGN_TABLE: dict[str, Design] = {
         "generated hard-exploration tasks, where counts of unique states fail",
     ),
     "ecount": Design(
-        "episodic counts of the view (reset every episode), 1/sqrt(n)",
+        "episodic counts of the view (reset every episode), beta/sqrt(n)",
         {"term": "episodic_count_bonus"},
         claim="E3B's paper (Henaff et al. 2022): the episodic count is what makes "
         "procedurally generated tasks explorable (a strong baseline there)",

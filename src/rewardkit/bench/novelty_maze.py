@@ -194,6 +194,9 @@ class NoveltyMaze(Suite):
         return [save_figure(plt, fig, folder, "coverage.png")]
 
     def report(self, results: dict[str, Any], plots: list[str]) -> str:
+        from rewardkit.train.evolution import EvolutionConfig
+
+        search = EvolutionConfig()  # the runs use its defaults
         rows = []
         summary = results["summary"]
         for method, s in summary.items():
@@ -208,8 +211,10 @@ class NoveltyMaze(Suite):
             "",
             f"Regenerate: `{results['command']}`",
             "",
-            f"{results['seeds']} seeds, {results['generations']} generations of 100 genomes "
-            "(64 moves each; 20 parents; gene mutation rate 0.05), medians over seeds. "
+            f"{results['seeds']} seeds, {results['generations']} generations of "
+            f"{search.population} genomes ({search.genome_length} moves each; "
+            f"{search.parents} parents; gene mutation rate {search.mutation_rate:g}), medians "
+            "over seeds. "
             "The maze and the search loop are written here (a grid version of Lehman & "
             "Stanley's deceptive maze, open-loop genomes): project-generated, not a peer's "
             "benchmark.",

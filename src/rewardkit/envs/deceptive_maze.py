@@ -53,9 +53,12 @@ class DeceptiveMaze:
     """The maze of ``layout`` (rows of ``#`` wall, ``.`` floor, ``S`` start, ``G`` goal)."""
 
     def __init__(self, layout: tuple[str, ...] = DECEPTIVE_MAZE) -> None:
+        if not layout or len({len(row) for row in layout}) != 1:
+            raise ShapeError("a maze is rows of equal length")
         grid = np.array([list(row) for row in layout])
-        if grid.ndim != 2 or (grid == "S").sum() != 1 or (grid == "G").sum() != 1:
-            raise ShapeError("a maze is rows of equal length with one S and one G")
+        border = np.concatenate([grid[0], grid[-1], grid[:, 0], grid[:, -1]])
+        if (grid == "S").sum() != 1 or (grid == "G").sum() != 1 or (border != "#").any():
+            raise ShapeError("a maze has one S, one G and a wall (#) all round")
         self.walls = grid == "#"
         self.start = np.argwhere(grid == "S")[0]
         self.goal = np.argwhere(grid == "G")[0]

@@ -100,7 +100,14 @@ class NoveltySearchBonus(RewardTerm):
 
     def _descriptors(self, batch: Batch) -> FloatArray:
         values = np.asarray(get_column(batch, "descriptor"), dtype=np.float64)
+        width = self.archive.shape[1] if self.archive is not None else None
+        if len(values) == 0:
+            return np.zeros((0, width or 0))
         descriptors: FloatArray = values.reshape(len(values), -1)
+        if width is not None and descriptors.shape[1] != width:
+            raise ShapeError(
+                f"descriptors have {descriptors.shape[1]} values, the archive's {width}"
+            )
         return descriptors
 
     def _novelty(self, descriptors: FloatArray) -> FloatArray:
