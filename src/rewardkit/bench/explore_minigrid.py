@@ -339,6 +339,8 @@ class ExploreMinigrid(Suite):
             "seeds": plan.seeds,
             "evals": args.evals,
             "scale": args.scale,
+            "network": args.network,
+            "intrinsic_decay": args.intrinsic_decay,
             "notes": notes,
             "ppo": PPO_SETTINGS,
             "environment": environment(),

@@ -133,7 +133,9 @@ def _method(results: dict[str, Any], summary: Summary) -> list[str]:
     """How the runs were made and measured, and which designs ran."""
     used = [d for d in DESIGNS if any(d in designs for designs in summary.values())]
     return [
-        "Reference PPO (`rewardkit.train.ppo`: 8 envs x 128 steps, MLP on the 7x7 view codes, "
+        "Reference PPO (`rewardkit.train.ppo`: 8 envs x 128 steps, "
+        f"{'the MiniGrid CNN' if results.get('network') == 'cnn' else 'MLP'} on the 7x7 view "
+        "codes, "
         f"learning rate {results['ppo']['learning_rate']:g}), {results['seeds']} seed(s) per "
         f"design, medians over seeds. Success = share of {EVAL_EPISODES} episodes on fresh "
         "layouts that reach the goal, policy sampled as trained, measured at "
