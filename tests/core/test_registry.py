@@ -158,3 +158,42 @@ def test_a_named_potential_with_a_local_factory_still_pickles():
         np.testing.assert_array_equal(clone(batch).total, term(batch).total)
     finally:
         POTENTIALS.pop("test_local")
+
+
+FIRST_LOOKUP_RACE = """
+import sys, threading
+from rewardkit.core.registry import REGISTRY
+barrier = threading.Barrier(16)
+missing = []
+def first_lookup():
+    barrier.wait()
+    for name in ("math_correct", "think_answer_format", "code_tests", "env_reward"):
+        try:
+            REGISTRY.entry(name)
+        except Exception as exc:
+            missing.append(f"{name}: {type(exc).__name__}")
+threads = [threading.Thread(target=first_lookup) for _ in range(16)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(missing), sorted(set(missing)))
+sys.exit(1 if missing else 0)
+"""
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_first_lookups_from_16_threads_all_see_every_builtin(attempt):
+    """OpenRLHF calls a fresh process's first rewards from a thread pool: before the
+    fix 15 of 16 threads saw only the core terms (SpecError: no term 'math_correct')."""
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_LOOKUP_RACE], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+
+
+def test_a_lookup_during_the_load_sees_what_is_registered_so_far():
+    """A module imported by the load that looks a name up (same thread) does not deadlock."""
+    registry = Registry("rewardkit.no_such_group")
+    seen = []
+    registry._load_entry_points = lambda: seen.append(registry.names())  # re-enters
+    registry.names()
+    assert seen == [[]]

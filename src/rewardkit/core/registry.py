@@ -41,7 +41,10 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
+import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -68,6 +71,19 @@ ENTRY_POINT_GROUP = "rewardkit.terms"
 
 #: the distribution whose entry points are loaded first
 DISTRIBUTION = "rewardkit"
+
+
+#: every registry, so a forked child can reset the load locks (see Registry._after_fork)
+_REGISTRIES: weakref.WeakSet[Registry] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for registry in list(_REGISTRIES):
+        registry._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _plugins_last(point: EntryPoint) -> int:
@@ -137,12 +153,37 @@ class Registry:
         self._entries: dict[str, RegistryEntry] = {}
         self._entry_point_group = entry_point_group
         self._loaded = entry_point_group is None
+        self._loading = False
+        # Re-entrant: a module loaded through an entry point may look a name up while
+        # it is imported; that lookup (same thread) sees what is registered so far.
+        self._load_lock = threading.RLock()
         self._parent = parent
+        _REGISTRIES.add(self)
+
+    def _after_fork(self) -> None:
+        """In a child forked while another thread was loading: a fresh lock, and the
+        load starts again (re-registering a factory that is already there is a no-op)."""
+        self._load_lock = threading.RLock()
+        if self._loading:
+            self._loading = self._loaded = False
 
     def _load_builtins(self) -> None:
+        """Load the entry points once. The first lookups from several threads at once
+        (OpenRLHF scores its first samples from a thread pool) all wait for the load
+        to finish, so none sees a half-filled registry."""
         if self._loaded:
             return
-        self._loaded = True
+        with self._load_lock:
+            if self._loaded or self._loading:  # done, or this thread is loading it
+                return
+            self._loading = True
+            try:
+                self._load_entry_points()
+            finally:
+                self._loading = False
+                self._loaded = True
+
+    def _load_entry_points(self) -> None:
         assert self._entry_point_group is not None
         # rewardkit's own terms first, so a plugin that reuses a built-in name loses, not them
         points = sorted(entry_points(group=self._entry_point_group), key=_plugins_last)
@@ -153,7 +194,7 @@ class Registry:
                 "rewardkit's own entry points are missing, so only the core terms are "
                 "registered: reinstall rewardkit (pip install -e . in a source tree)",
                 RewardKitWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         for point in points:
             self._load_entry_point(point)
@@ -176,7 +217,7 @@ class Registry:
                 f"entry point {point.name!r} = {point.value!r} in group "
                 f"{self._entry_point_group!r} {problem}",
                 RewardKitWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def register(self, name: str, factory: Any = None, *, summary: str | None = None) -> Any:
