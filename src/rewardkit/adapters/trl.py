@@ -43,23 +43,24 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
+import inspect
 import math
+import sys
 import warnings
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from rewardkit.core.compose import WeightedSum
 from rewardkit.core.errors import CompositionError, RewardKitWarning
+from rewardkit.core.keys import content_key, unkeyable_type
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.term import Term, as_term
 
 __all__ = ["AsyncTRLReward", "TRLReward", "async_trl_reward", "split_parts", "trl_groups"]
 
 MissingParts = Literal["zero", "none"]
-AsyncRewardFunc = Callable[..., Coroutine[Any, Any, list[float | None]]]
 
 
 def _is_column(values: Any, n: int) -> bool:
@@ -67,32 +68,49 @@ def _is_column(values: Any, n: int) -> bool:
     return isinstance(values, list | tuple | np.ndarray) and len(values) == n
 
 
-def _prompt_key(prompt: Any) -> str:
-    return prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True, default=str)
+def _process_offset(n: int) -> int:
+    """This process's first global position in TRL's generation batch: TRL gives process k
+    the positions ``[k*n, (k+1)*n)`` (``process_slice``). 0 outside a distributed run."""
+    accelerate_state = sys.modules.get("accelerate.state")
+    shared = getattr(getattr(accelerate_state, "PartialState", None), "_shared_state", None)
+    if not shared:  # accelerate not imported, or no state built: a single process
+        return 0
+    return int(shared.get("process_index", 0) or 0) * n
 
 
-def trl_groups(prompts: Sequence[Any], num_generations: int | None = None) -> list[int]:
-    """Group ids for TRL's layout: runs of the same prompt, cut every ``num_generations``.
+def trl_groups(
+    prompts: Sequence[Any], num_generations: int | None = None, offset: int = 0
+) -> list[int]:
+    """Group ids for TRL's layout.
 
-    TRL's ``RepeatSampler`` yields each prompt ``num_generations`` times in a
-    row, so a run of equal prompts is one group (or several, if the dataset
-    repeats a prompt: ``num_generations`` cuts them apart).
+    With ``num_generations``, by position: TRL's ``RepeatSampler`` yields each
+    prompt ``num_generations`` times in a row and process k scores the global
+    positions from ``offset = k * len(prompts)``, so sample i is in group
+    ``(offset + i) // num_generations``. That holds whatever the prompts hold
+    (images decoded afresh per row, an environment's observation).
+
+    Without it, runs of prompts with equal content (:func:`content_key`: images
+    and arrays by their bytes, never by ``str()``).
 
     Example:
         >>> trl_groups(["a", "a", "b", "b", "b", "b"], num_generations=2)
         [0, 0, 1, 1, 2, 2]
+        >>> trl_groups(["a", "a", "b", "b"])
+        [0, 0, 1, 1]
     """
-    if num_generations is not None and num_generations < 1:
-        raise CompositionError(f"num_generations must be at least 1, got {num_generations}")
+    if num_generations is not None:
+        if num_generations < 1:
+            raise CompositionError(f"num_generations must be at least 1, got {num_generations}")
+        first = offset // num_generations
+        return [(offset + i) // num_generations - first for i in range(len(prompts))]
     groups: list[int] = []
     previous: str | None = None
-    group, size = -1, 0
+    group = -1
     for prompt in prompts:
-        key = _prompt_key(prompt)
-        if key != previous or (num_generations is not None and size == num_generations):
-            group, size = group + 1, 0
+        key = content_key(prompt)
+        if key is None or key != previous:
+            group += 1
         groups.append(group)
-        size += 1
         previous = key
     return groups
 
@@ -112,6 +130,8 @@ class TRLReward:
             a reward count 0, as TRL counts a None function; "none" makes the
             sample None.
         name: the function's name in TRL's logs (default: the term's).
+        scale: multiplies every reward TRL sees (``split_parts`` sets it to a
+            part's weight for trainers that sum their functions unweighted).
     """
 
     def __init__(
@@ -121,7 +141,11 @@ class TRLReward:
         num_generations: int | None = None,
         missing_parts: MissingParts = "zero",
         name: str | None = None,
+        scale: float = 1.0,
     ) -> None:
+        if not math.isfinite(scale):
+            raise CompositionError(f"scale must be a finite number, got {scale!r}")
+        self.scale = float(scale)
         if missing_parts not in ("zero", "none"):
             raise CompositionError(f"missing_parts must be 'zero' or 'none', got {missing_parts!r}")
         self.columns = dict(columns or {})
@@ -149,8 +173,9 @@ class TRLReward:
                 )
             batch[ours] = columns[theirs]
         if "group" not in batch:
-            batch["group"] = trl_groups(prompts, self.num_generations)
-            _warn_partial_groups(self.__name__, batch["group"], self.num_generations)
+            offset = _process_offset(n)
+            batch["group"] = trl_groups(prompts, self.num_generations, offset)
+            _warn_groups(self.__name__, prompts, offset, self.num_generations)
         return batch
 
     def _evaluate(self, prompts: list[Any], completions: list[Any], columns: dict[str, Any]) -> Any:
@@ -161,7 +186,7 @@ class TRLReward:
         log_extra = columns.get("log_extra")
         if callable(log_extra):
             log_extra(f"{self.__name__}_status", _status_texts(out))
-        return [None if math.isnan(v) else float(v) for v in out.total]
+        return [None if math.isnan(v) else float(v) * self.scale for v in out.total]
 
     def __call__(
         self, prompts: list[Any], completions: list[Any], **columns: Any
@@ -170,15 +195,65 @@ class TRLReward:
         return result
 
 
-def async_trl_reward(term: Term, **options: Any) -> AsyncRewardFunc:
-    """The async variant: an ``async def`` function, which every TRL version awaits.
+async def _async_reward_signature(
+    prompts: list[Any], completions: list[Any], **columns: Any
+) -> list[float | None]:
+    """The signature an :class:`AsyncTRLReward` shows to ``inspect`` (never called)."""
+    raise NotImplementedError  # pragma: no cover
 
-    TRL 0.27-0.29 test ``asyncio.iscoroutinefunction(f)`` and 1.0-1.9
-    ``inspect.iscoroutinefunction(f)``; both are False for an object with an
-    async ``__call__``, so the reward must be a real coroutine function. The
+
+class AsyncTRLReward(TRLReward):
+    """:class:`TRLReward` with an ``async def __call__``: picklable, awaited by every TRL.
+
+    TRL's own reward factories are callable classes, so that AsyncGRPO can pickle
+    them into its spawned rollout process (closures fail there with ``TypeError:
+    ... must be picklable``). TRL 1.16 finds an async reward with
+    ``inspect.iscoroutinefunction(f.__call__)``; 0.27-1.9 asked
+    ``asyncio``/``inspect.iscoroutinefunction(f)`` of the object itself, which
+    this class answers True by looking like an async function (``__code__``). The
     term runs in a worker thread (``asyncio.to_thread``), which mostly waits
-    while the CPU-heavy parts run in rewardkit's worker processes. Options are
-    :class:`TRLReward`'s; the wrapped :class:`TRLReward` is ``f.reward``.
+    while the CPU-heavy parts run in rewardkit's worker processes.
+
+    Example:
+        >>> import asyncio, inspect, pickle
+        >>> from rewardkit.verify import exact_match
+        >>> f = AsyncTRLReward(exact_match())
+        >>> inspect.iscoroutinefunction(f), f.__name__, type(pickle.loads(pickle.dumps(f)))
+        (True, 'exact_match', <class 'rewardkit.adapters.trl.AsyncTRLReward'>)
+        >>> asyncio.run(f(prompts=["p"], completions=["4"], answer=["4"]))
+        [1.0]
+    """
+
+    # what inspect.iscoroutinefunction reads on Python 3.11 (a function-like object) ...
+    __code__ = _async_reward_signature.__code__
+    __defaults__ = None
+    __kwdefaults__ = None
+    # ... and on 3.12+ (inspect.markcoroutinefunction's marker)
+    _is_coroutine_marker = getattr(inspect, "_is_coroutine_mark", None)
+
+    async def __call__(  # type: ignore[override]
+        self, prompts: list[Any], completions: list[Any], **columns: Any
+    ) -> list[float | None]:
+        result: list[float | None] = await asyncio.to_thread(
+            self._evaluate, prompts, completions, columns
+        )
+        return result
+
+    @property
+    def reward(self) -> TRLReward:
+        """The synchronous reward (kept for code written against the former closure)."""
+        return TRLReward(
+            self.term,
+            columns=self.columns,
+            num_generations=self.num_generations,
+            missing_parts=self.missing_parts,
+            name=self.__name__,
+            scale=self.scale,
+        )
+
+
+def async_trl_reward(term: Term, **options: Any) -> AsyncTRLReward:
+    """The async variant of :class:`TRLReward`: an :class:`AsyncTRLReward`.
 
     Example:
         >>> import asyncio, inspect
@@ -186,30 +261,16 @@ def async_trl_reward(term: Term, **options: Any) -> AsyncRewardFunc:
         >>> f = async_trl_reward(exact_match())
         >>> inspect.iscoroutinefunction(f), f.__name__
         (True, 'exact_match')
-        >>> asyncio.run(f(prompts=["p"], completions=["4"], answer=["4"]))
-        [1.0]
     """
-    reward = TRLReward(term, **options)
-
-    async def reward_func(
-        prompts: list[Any], completions: list[Any], **columns: Any
-    ) -> list[float | None]:
-        result: list[float | None] = await asyncio.to_thread(
-            reward._evaluate, prompts, completions, columns
-        )
-        return result
-
-    reward_func.__name__ = reward_func.__qualname__ = reward.__name__
-    reward_func.reward = reward  # type: ignore[attr-defined]
-    return reward_func
-
-
-#: the former class name; it now returns an ``async def`` function (see async_trl_reward)
-AsyncTRLReward = async_trl_reward
+    return AsyncTRLReward(term, **options)
 
 
 def split_parts(
-    reward: Term, *, asynchronous: bool = False, **options: Any
+    reward: Term,
+    *,
+    asynchronous: bool = False,
+    scale_by_weight: bool = False,
+    **options: Any,
 ) -> tuple[list[Any], list[float]]:
     """One TRL reward function per part of a weighted sum, and the weights.
 
@@ -218,9 +279,16 @@ def split_parts(
     normalise them separately (``multi_objective_aggregation="normalize_then_sum"``).
     A part without a reward is None, which TRL's ``nansum`` counts as 0.
 
+    ``trl.experimental``'s AsyncGRPO sums its reward functions unweighted and
+    has no ``reward_weights``: with ``scale_by_weight=True`` each function
+    returns its part times its weight, so the plain sum is the weighted sum,
+    AsyncGRPO still logs each part (``rewards/<part>``), and the weights
+    returned are all 1.0.
+
     Args:
         reward: a weighted sum (``weighted_sum([...], weights)``).
-        asynchronous: make every part an ``async def`` function.
+        asynchronous: make every part an :class:`AsyncTRLReward`.
+        scale_by_weight: put the weights inside the functions (AsyncGRPO).
         options: :class:`TRLReward` options (``columns``, ``num_generations``).
 
     Example:
@@ -230,6 +298,10 @@ def split_parts(
         >>> funcs, weights = split_parts(reward)
         >>> [f.__name__ for f in funcs], weights
         (['exact_match', 'think_answer_format'], [1.0, 0.2])
+        >>> funcs, weights = split_parts(reward, scale_by_weight=True)
+        >>> funcs[1](prompts=["q"], completions=["<think>a</think><answer>4</answer>"],
+        ...          answer=["4"]), weights
+        ([0.2], [1.0, 1.0])
     """
     term = as_term(reward)
     if not isinstance(term, WeightedSum):
@@ -237,29 +309,48 @@ def split_parts(
             f"split_parts splits a weighted sum; {term.name!r} is a {type(term).__name__}. "
             "Pass it to TRL whole, as TRLReward(reward)"
         )
-    make = async_trl_reward if asynchronous else TRLReward
+    make = AsyncTRLReward if asynchronous else TRLReward
+    if "scale" in options:
+        raise CompositionError("split_parts sets each part's scale; use scale_by_weight=True")
+    if scale_by_weight:
+        funcs = [make(p, scale=w, **options) for p, w in zip(term.parts, term.weights, strict=True)]
+        return funcs, [1.0] * len(funcs)
     return [make(part, **options) for part in term.parts], list(term.weights)
 
 
-_warned_partial: set[str] = set()
+_warned: set[tuple[str, str]] = set()
 
 
-def _warn_partial_groups(name: str, groups: Sequence[int], num_generations: int | None) -> None:
-    """Warn once when a group is smaller than num_generations: TRL gives each process a
-    slice of the batch, and a slice that is not a multiple of num_generations cuts a
-    group in two, so group terms see part of it."""
-    if num_generations is None or name in _warned_partial:
+def _warn_once(name: str, kind: str, message: str) -> None:
+    if (name, kind) not in _warned:
+        _warned.add((name, kind))
+        warnings.warn(f"{name}: {message}", RewardKitWarning, stacklevel=5)
+
+
+def _warn_groups(
+    name: str, prompts: Sequence[Any], offset: int, num_generations: int | None
+) -> None:
+    """Say, once per function and cause, why group terms may see part of a group."""
+    n = len(prompts)
+    if num_generations is None:
+        odd = next((t for t in map(unkeyable_type, prompts) if t is not None), None)
+        if odd is not None:
+            _warn_once(
+                name,
+                "unkeyable",
+                f"the prompts hold {odd} objects whose content rewardkit cannot compare, so "
+                "each such prompt is its own group; pass num_generations= so groups "
+                "follow TRL's layout by position",
+            )
         return
-    sizes = np.bincount(np.asarray(groups, dtype=np.int64))
-    if np.any(sizes != num_generations):
-        _warned_partial.add(name)
-        warnings.warn(
-            f"{name}: groups of {sorted(set(sizes.tolist()))} completions, not "
-            f"num_generations={num_generations}: a group is split across processes, and "
+    if offset % num_generations or (offset + n) % num_generations:
+        _warn_once(
+            name,
+            "split",
+            f"this process scores positions {offset}..{offset + n - 1}, which cut a group of "
+            f"num_generations={num_generations}: the group is split across processes, and "
             "group terms see part of it; make per_device_train_batch_size a multiple of "
             "num_generations",
-            RewardKitWarning,
-            stacklevel=4,
         )
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size, get_column
 from rewardkit.core.errors import CompositionError, RewardCheckError
+from rewardkit.core.messages import mark_unanswered
 from rewardkit.core.output import RewardOutput, Status
 
 __all__ = ["FunctionTerm", "RewardTerm", "Term", "as_term", "column_names", "term", "validate_name"]
@@ -94,13 +95,24 @@ class RewardTerm(abc.ABC):
     #: from this term is then a bug (a 0/0, a missing value), and
     #: ``check_reward`` warns about it.
     abstains: bool = True
+    #: True: a chat completion that does not end with the assistant's message (a
+    #: rollout cut off after a tool result) has no answer, so a term reading the
+    #: ``completion`` column leaves it not applicable, with a message saying so
+    #: (see :mod:`rewardkit.core.messages`). A term that scores tool turns
+    #: themselves sets it False.
+    needs_answer: bool = True
 
     def __init__(self, name: str) -> None:
         self.name = validate_name(name)
 
     def __call__(self, batch: Batch) -> RewardOutput:
         n = batch_size(batch)
-        return _finish(self.name, self._compute(batch), n)
+        return self._mark_unanswered(_finish(self.name, self._compute(batch), n), batch)
+
+    def _mark_unanswered(self, out: RewardOutput, batch: Batch) -> RewardOutput:
+        if self.needs_answer and "completion" in self.columns and "completion" in batch:
+            return mark_unanswered(out, batch["completion"])
+        return out
 
     @abc.abstractmethod
     def _compute(self, batch: Batch) -> Any:

@@ -33,6 +33,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size, get_column
 from rewardkit.core.errors import CompositionError
+from rewardkit.core.messages import is_messages, message_text
 from rewardkit.core.output import RewardOutput, Status, worst_status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term
@@ -75,8 +76,8 @@ def _texts(values: Sequence[Any]) -> list[str]:
     for value in values:
         if isinstance(value, str):
             texts.append(value)
-        elif isinstance(value, Sequence) and value and isinstance(value[-1], dict):
-            texts.append(str(value[-1].get("content", "")))  # chat messages: the last one
+        elif is_messages(value):  # chat messages: the last one (a completion's answer is
+            texts.append(message_text(value[-1]))  # the assistant's: see RewardTerm.needs_answer)
         else:
             texts.append("" if value is None else str(value))
     return texts

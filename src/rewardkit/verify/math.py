@@ -35,6 +35,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.errors import BatchError
+from rewardkit.core.messages import last_message_text
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
@@ -201,7 +202,7 @@ def _question_text(prompt: object) -> str | None:
     if prompt is None:
         return None
     try:
-        return completion_text(prompt)
+        return last_message_text(prompt)
     except BatchError:
         return None
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import CompositionError
+from rewardkit.core.messages import answer_text
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
@@ -32,20 +32,22 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def completion_text(completion: Any) -> str:
-    """The text of a completion: a string, or the last message's content.
+    """The answer text of a completion: a string, or the assistant's final message.
+
+    A chat completion's answer is its last message when that is the assistant's
+    (content blocks' text joined); a completion that ends with a tool's or a
+    user's message has none (``""`` here; every term reading ``completion``
+    leaves such a sample not applicable, see :mod:`rewardkit.core.messages`).
+    Tool outputs never count as the answer.
 
     Example:
         >>> completion_text([{"role": "assistant", "content": "hi"}])
         'hi'
+        >>> completion_text([{"role": "assistant", "content": "call"},
+        ...                  {"role": "tool", "content": "42"}])
+        ''
     """
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
-        content = completion[-1].get("content", "")
-        return content if isinstance(content, str) else str(content)
-    raise BatchError(
-        f"a completion must be a string or a list of chat messages, got {type(completion).__name__}"
-    )
+    return answer_text(completion)
 
 
 def _texts(batch: Batch) -> list[str]:
