@@ -26,7 +26,7 @@ from typing import Any
 __all__ = ["content_key", "unkeyable_type"]
 
 
-class _Unkeyable(Exception):
+class _UnkeyableError(Exception):
     def __init__(self, value: Any) -> None:
         super().__init__(type(value).__name__)
         self.type_name = f"{type(value).__module__}.{type(value).__qualname__}"
@@ -62,7 +62,7 @@ def _plain(value: Any) -> Any:
     item = getattr(value, "item", None)  # numpy scalars
     if callable(item) and getattr(value, "shape", None) == ():
         return _plain(item())
-    raise _Unkeyable(value)
+    raise _UnkeyableError(value)
 
 
 def content_key(value: Any) -> str | None:
@@ -72,7 +72,7 @@ def content_key(value: Any) -> str | None:
         return value
     try:
         return json.dumps(_plain(value), sort_keys=True)
-    except _Unkeyable:
+    except _UnkeyableError:
         return None
 
 
@@ -85,6 +85,6 @@ def unkeyable_type(value: Any) -> str | None:
     """
     try:
         _plain(value)
-    except _Unkeyable as exc:
+    except _UnkeyableError as exc:
         return exc.type_name
     return None

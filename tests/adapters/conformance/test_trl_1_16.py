@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("trl")
-Image = pytest.importorskip("PIL.Image")
+pytest.importorskip("PIL")
 
+from PIL import Image
 from trl.data_utils import prepare_multimodal_messages
 from trl.trainer.utils import RepeatSampler, is_async_callable
 
