@@ -57,4 +57,7 @@ def test_openrlhf_reward_func(reward):
     assert isinstance(out["rewards"], torch.Tensor)
     assert out["rewards"].tolist() == [1.5, 0.0]
     assert out["extra_logs"]["applicable"].tolist() == [1.0, 0.0]
-    assert set(out["extra_logs"]) == {"correct", "format", "applicable"}
+    assert set(out["extra_logs"]) == {
+        "correct", "correct/applicable", "format", "format/applicable",
+        "applicable", "timeout", "error",
+    }  # fmt: skip

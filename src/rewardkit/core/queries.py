@@ -27,6 +27,8 @@ from rewardkit.core.output import RewardOutput, Status
 
 __all__ = [
     "COMMON_SPECIAL_TOKENS",
+    "STATUS_KEYS",
+    "extra_logs",
     "mark_unsplit",
     "query_batch",
     "special_token_list",
@@ -146,3 +148,39 @@ def mark_unsplit(out: RewardOutput, responses: Sequence[str | None]) -> RewardOu
     for index in np.flatnonzero(unsplit):
         messages[index] = "the query does not start with its prompt: response unknown"
     return RewardOutput(total, terms, status, tuple(messages))
+
+
+#: the per-sample status flags in OpenRLHF's ``extra_logs`` (their logged means are fractions)
+STATUS_KEYS = ("applicable", "timeout", "error")
+
+
+def extra_logs(
+    out: RewardOutput, fill: float, keys: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """OpenRLHF's ``extra_logs`` for an output, one value per sample.
+
+    OpenRLHF logs each key's mean over samples and needs a finite number for
+    every sample, so each part (``keys``, default all of ``out.terms``) is
+    ``fill`` where it has no value, next to ``<part>/applicable`` (1 where it
+    has one); ``applicable``, ``timeout`` and ``error`` flag the sample's status.
+    A part's mean over the samples it scored is ``mean(<part>) /
+    mean(<part>/applicable)`` when ``fill`` is 0: a missing value is never
+    logged as a 0 that cannot be told apart.
+
+    Example:
+        >>> out = RewardOutput(np.array([1.0, np.nan]), status=np.array([0, 2], np.int8))
+        >>> logs = extra_logs(out, 0.0, keys=())
+        >>> logs["applicable"].tolist(), logs["timeout"].tolist()
+        ([1.0, 0.0], [0.0, 1.0])
+    """
+    n = len(out)
+    logs: dict[str, np.ndarray] = {}
+    for key in out.terms if keys is None else keys:
+        values = out.terms.get(key, np.full(n, np.nan))
+        has_value = np.isfinite(values)
+        logs[key] = np.where(has_value, values, fill)
+        logs[f"{key}/applicable"] = has_value.astype(np.float64)
+    logs["applicable"] = (out.status == Status.OK).astype(np.float64)
+    logs["timeout"] = (out.status == Status.TIMEOUT).astype(np.float64)
+    logs["error"] = (out.status == Status.ERROR).astype(np.float64)
+    return logs

@@ -54,7 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.requests import ClientDisconnect
 
 from rewardkit.core.output import RewardOutput, Status
-from rewardkit.core.queries import mark_unsplit, query_batch
+from rewardkit.core.queries import extra_logs, mark_unsplit, query_batch
 from rewardkit.core.term import Term, as_term
 from rewardkit.serve.scoring import STATUS_NAMES, output_json, score_in_chunks
 from rewardkit.serve.settings import ServeSettings
@@ -341,9 +341,8 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
             out = mark_unsplit(await server.score(batch, None), responses)
             applicable = out.status == Status.OK
             rewards = np.where(applicable, out.total, server.settings.not_applicable_score)
-            extra = {name: np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0).tolist()
-                     for name, v in out.terms.items()}  # fmt: skip
-            extra["applicable"] = applicable.astype(np.float64).tolist()
+            fill = server.settings.not_applicable_score
+            extra = {k: v.tolist() for k, v in extra_logs(out, fill).items()}
             return {
                 "rewards": rewards.tolist(), "scores": rewards.tolist(), "extra_logs": extra,
                 "status": [STATUS_NAMES[int(s)] for s in out.status],

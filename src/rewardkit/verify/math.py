@@ -279,6 +279,9 @@ def verify_math_batch(
 
     Args:
         golds: gold answers (a ``\\boxed{}`` inside a gold solution is used).
+            A list, tuple or numpy array is a set of accepted answers (verl's
+            ``ground_truth`` read from parquet by pandas is such an array): the
+            completion is correct if it matches any of them.
         completions: model outputs (strings or chat message lists).
         extractors: extraction methods, in order (see ``verify.extract``).
         pool: the symbolic worker pool; default: a shared pool with ``timeout``.
@@ -299,6 +302,18 @@ def verify_math_batch(
         raise ValueError(f"{len(golds)} gold answers for {len(completions)} completions")
     if prompts is not None and len(prompts) != len(completions):
         raise ValueError(f"{len(prompts)} prompts for {len(completions)} completions")
+    if any(_is_answer_set(gold) for gold in golds):
+        return _verify_answer_sets(
+            golds,
+            completions,
+            prompts,
+            extractors=extractors,
+            pool=pool,
+            timeout=timeout,
+            backend=backend,
+            policy=policy,
+            max_chars=max_chars,
+        )
     rules = MathPolicy.coerce(policy)
     _check_backend(backend, rules)
     if backend == "math_verify":
@@ -344,6 +359,61 @@ def verify_math_batch(
     return [v for v in verdicts if v is not None]
 
 
+#: where MathVerifier reads GSM8K's ``#### N``: in every completion, or where data_source says
+GSM8K_MARKER_RULES = ("always", "gsm8k_source")
+_LATER_ANSWER = re.compile(r"\\boxed\s*\{|<answer>")
+
+
+def _final_gsm8k_answer(text: str, strict: bool) -> str | None:
+    """``#### N`` at the end of ``text``; unless ``strict`` (the row names GSM8K), only
+    where no boxed or tagged answer comes after the marker."""
+    final = extract_gsm8k(text)
+    if final is None or strict:
+        return final
+    marker = text.rfind("####")
+    return None if _LATER_ANSWER.search(text, marker) else final
+
+
+def _is_answer_set(gold: object) -> bool:
+    return isinstance(gold, list | tuple) or (isinstance(gold, np.ndarray) and gold.ndim > 0)
+
+
+#: which verdict of an answer set stands: the first correct one, else the first wrong one,
+#: else the first of the others (no answer, timeout, error) in this order
+_SET_PRECEDENCE = (Outcome.CORRECT, Outcome.WRONG, Outcome.NO_ANSWER)
+
+
+def _verify_answer_sets(
+    golds: Sequence[object],
+    completions: Sequence[object],
+    prompts: Sequence[object] | None,
+    **options: Any,
+) -> list[Verdict]:
+    """Each completion against every accepted answer of its gold, in one batch."""
+    owners: list[int] = []
+    flat_golds: list[object] = []
+    for index, gold in enumerate(golds):
+        accepted = list(np.asarray(gold, dtype=object).ravel()) if _is_answer_set(gold) else [gold]
+        if not accepted:
+            accepted = [None]  # an empty set of accepted answers: no gold
+        owners.extend([index] * len(accepted))
+        flat_golds.extend(accepted)
+    flat = verify_math_batch(
+        flat_golds,
+        [completions[i] for i in owners],
+        prompts=None if prompts is None else [prompts[i] for i in owners],
+        **options,
+    )
+    verdicts: list[list[Verdict]] = [[] for _ in golds]
+    for owner, verdict in zip(owners, flat, strict=True):
+        verdicts[owner].append(verdict)
+    chosen = []
+    for candidates in verdicts:
+        ranked = [v for outcome in _SET_PRECEDENCE for v in candidates if v.outcome is outcome]
+        chosen.append(ranked[0] if ranked else candidates[0])
+    return chosen
+
+
 def verify_math(gold: object, completion: object, **options: object) -> Verdict:
     """Verify one completion against one gold answer (see ``verify_math_batch``).
 
@@ -370,10 +440,19 @@ class MathVerifier(RewardTerm):
     not applicable). A gold answer that cannot be parsed is an error: the
     sample is skipped.
 
-    Where a ``data_source`` column names GSM8K (``openai/gsm8k``, verl's
-    name, or ``gsm8k``), a ``#### N`` final answer is the answer, as verl's
-    GSM8K scorer reads it; text after it (``#### 72`` then "That took 2
-    steps.") does not change the answer.
+    A completion that ends with GSM8K's final-answer marker (``#### N`` in its
+    last 300 characters, as verl's GSM8K scorer reads it) gives N as its
+    answer, text after it ("That took 2 steps.") included, unless a
+    ``\\boxed{}`` or ``<answer>`` follows the marker. OpenRLHF passes no
+    ``data_source``, so this holds for every sample by default;
+    ``gsm8k_marker="gsm8k_source"`` keeps the strict form: only rows whose
+    ``data_source`` names GSM8K (``openai/gsm8k``, ``gsm8k``).
+
+    Example:
+        >>> verifier = MathVerifier(timeout=5.0)
+        >>> verifier({"completion": ["48 + 24 = 72\\n#### 72\\nThat took 2 steps."],
+        ...           "answer": ["72"]}).total
+        array([1.])
     """
 
     columns = ("completion", "answer")
@@ -387,9 +466,15 @@ class MathVerifier(RewardTerm):
         backend: str = "math_verify",
         policy: MathPolicy | dict[str, Any] | None = None,
         max_chars: int = MAX_COMPLETION_CHARS,
+        gsm8k_marker: str = "always",
         name: str = "math_correct",
     ) -> None:
         super().__init__(name)
+        if gsm8k_marker not in GSM8K_MARKER_RULES:
+            raise ValueError(
+                f"gsm8k_marker must be one of {GSM8K_MARKER_RULES}, got {gsm8k_marker!r}"
+            )
+        self.gsm8k_marker = gsm8k_marker
         unknown = set(extractors) - set(EXTRACTORS)
         if unknown:
             raise ValueError(
@@ -415,11 +500,12 @@ class MathVerifier(RewardTerm):
     def _compute(self, batch: Batch) -> RewardOutput:
         completions = list(get_column(batch, "completion"))
         sources = batch.get("data_source")
-        if sources is not None:
-            for index, source in enumerate(sources):
-                if isinstance(source, str) and source.lower() in GSM8K_SOURCES:
-                    final = extract_gsm8k(completion_text(completions[index]))
-                    completions[index] = completions[index] if final is None else final
+        for index, completion in enumerate(completions):
+            source = None if sources is None else sources[index]
+            named = isinstance(source, str) and source.lower() in GSM8K_SOURCES
+            if named or self.gsm8k_marker == "always":
+                final = _final_gsm8k_answer(completion_text(completion), strict=named)
+                completions[index] = completion if final is None else final
         verdicts = verify_math_batch(
             get_column(batch, "answer"),
             completions,
