@@ -10,7 +10,7 @@ TORCH_VERSION := 2.13.0
 EXTRAS := dev,control,llm,bench,serve,distributed
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install sandbox-tools demo test lint format clean
+.PHONY: install sandbox-tools demo test lint format clean conformance
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,9 +51,40 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests examples
 	$(VENV)/bin/mypy
 
+# The adapters' conformance tests against the frameworks' newest releases, installed from the
+# package index in venvs of their own (they pin versions the main venv cannot hold).
+# verl and OpenRLHF need CUDA pieces (flash-attn, deepspeed, vllm) in full: their wheels go in
+# with --no-deps, beside the light packages their reward-calling code imports.
+VERL_VENV := .venv-verl
+VERIFIERS_VENV := .venv-verifiers
+VERL_PINS := verl==0.9.1 openrlhf==0.11.2
+VERL_DEPS := packaging numpy ray omegaconf codetiming aiohttp pylatexenc \
+	"tensordict!=0.9.0,<=0.10.0,>=0.8.0" "transformers!=5.6.0,<5.11,>=5.5.3"
+RK_LIGHT := pytest hypothesis pyyaml tqdm sympy "latex2sympy2_extended>=1.0" "math-verify>=0.7"
+
+$(VERL_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_VENV)/bin/pip install --quiet --disable-pip-version-check "torch==$(TORCH_VERSION)"
+	$(VERL_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps $(VERL_PINS)
+	$(VERL_VENV)/bin/pip install --quiet --disable-pip-version-check $(VERL_DEPS) $(RK_LIGHT)
+	$(VERL_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(VERIFIERS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VERIFIERS_VENV)
+	$(VERIFIERS_VENV)/bin/pip install --quiet --disable-pip-version-check verifiers==0.4.0 $(RK_LIGHT)
+	$(VERIFIERS_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+conformance: install $(VERL_VENV)/.installed $(VERIFIERS_VENV)/.installed
+	$(VERL_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+	  tests/adapters/conformance/test_verl_0_9.py tests/adapters/conformance/test_openrlhf_0_11.py
+	$(VERIFIERS_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+	  tests/adapters/conformance/test_verifiers_0_4.py
+
 format: install
 	$(VENV)/bin/ruff check --fix src tests
 	$(VENV)/bin/ruff format src tests
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) $(VERL_VENV) $(VERIFIERS_VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

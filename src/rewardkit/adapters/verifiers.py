@@ -40,22 +40,55 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size
+from rewardkit.core.messages import answer_text, message_field, unanswered_reason
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.term import RewardTerm, Term, as_term
 
-__all__ = ["VerifiersFunction", "from_verifiers", "rubric_functions", "to_rubric"]
+__all__ = [
+    "AnswerParser",
+    "VerifiersFunction",
+    "from_verifiers",
+    "rubric_functions",
+    "to_rubric",
+]
 
 #: what a Rubric passes to its reward functions (verifiers' ``score_objects``)
-RUBRIC_ARGUMENTS = ("prompt", "completion", "answer", "state", "info", "task")
+RUBRIC_ARGUMENTS = ("prompt", "completion", "answer", "state", "info", "task", "parser")
+
+
+class AnswerParser:
+    """What a verifiers 0.3 reward function expects of its ``parser``, reading the answer
+    as rewardkit does: ``parse_answer(completion)`` is the assistant's final message
+    (None where the completion ends with a tool's message), ``parse(text)`` the text.
+
+    Example:
+        >>> AnswerParser().parse_answer([{"role": "assistant", "content": " 4 "}])
+        '4'
+    """
+
+    def parse(self, text: str) -> str:
+        return text.strip()
+
+    def parse_answer(self, completion: Any) -> str | None:
+        if unanswered_reason(completion) is not None:
+            return None
+        return self.parse(answer_text(completion))
 
 
 def _plain_messages(value: Any) -> Any:
-    """verifiers' message objects (pydantic models with item access) as dicts."""
+    """verifiers' message objects (0.3's models with item access, 0.4's pydantic models
+    without it) as dicts."""
     if isinstance(value, str) or not isinstance(value, Sequence):
         return value
-    return [
-        m if isinstance(m, Mapping) else {"role": m["role"], "content": m["content"]} for m in value
-    ]
+    plain = []
+    for m in value:
+        if isinstance(m, Mapping):
+            plain.append(m)
+        else:
+            message = {"role": message_field(m, "role"), "content": message_field(m, "content")}
+            calls = message_field(m, "tool_calls")
+            plain.append(message if calls is None else {**message, "tool_calls": calls})
+    return plain
 
 
 class _RolloutScorer:
@@ -152,8 +185,9 @@ def to_rubric(term: Term, parser: Any = None, not_applicable_score: float = 0.0)
 
     if not hasattr(vf, "Rubric"):
         raise ImportError(
-            "this verifiers has no Rubric (0.4 replaced it with @vf.reward on a Task); "
-            "install verifiers<0.4, or use rubric_functions() inside your Task"
+            "this verifiers has no Rubric (0.4 replaced it with @vf.reward on a Task): "
+            "use rewardkit.adapters.verifiers_v1.v1_reward(term) in your vf.Task, or "
+            "install verifiers<0.4"
         )
     funcs, weights = rubric_functions(term, not_applicable_score)
     return vf.Rubric(funcs=funcs, weights=weights, parser=parser)
@@ -167,9 +201,15 @@ class VerifiersFunction(RewardTerm):
     ``task``; ``state`` is an empty dict. Async functions are awaited.
     """
 
-    def __init__(self, func: Callable[..., Any], name: str | None = None) -> None:
+    def __init__(
+        self, func: Callable[..., Any], name: str | None = None, parser: Any = None
+    ) -> None:
         super().__init__(name or getattr(func, "__name__", "verifiers_reward"))
         self.func = func
+        # a Rubric's method (MathRubric.correct_answer) gets its rubric's parser, as the
+        # Rubric passes it; else rewardkit's reading of the final answer
+        owner = getattr(func, "__self__", None)
+        self.parser = parser or getattr(owner, "parser", None) or AnswerParser()
         parameters = inspect.signature(func).parameters
         self._takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
         self._wanted = [a for a in RUBRIC_ARGUMENTS if self._takes_all or a in parameters]
@@ -180,6 +220,8 @@ class VerifiersFunction(RewardTerm):
         for argument in self._wanted:
             if argument == "state":
                 row["state"] = {}
+            elif argument == "parser":
+                row["parser"] = self.parser
             elif argument == "info" and "info" not in batch:
                 skip = {"prompt", "completion", "answer", "task"}
                 row["info"] = {k: v[index] for k, v in batch.items() if k not in skip}
@@ -219,8 +261,14 @@ def _resolve(value: Any) -> Any:
         return executor.submit(asyncio.run, wait()).result()
 
 
-def from_verifiers(func: Callable[..., Any], name: str | None = None) -> VerifiersFunction:
+def from_verifiers(
+    func: Callable[..., Any], name: str | None = None, parser: Any = None
+) -> VerifiersFunction:
     """A verifiers reward function (sync or async) as a rewardkit term.
+
+    A function that takes ``parser`` (0.3's ``MathRubric.correct_answer``) gets
+    ``parser``, else its rubric's own parser when it is a rubric's method, else
+    an :class:`AnswerParser`.
 
     Example:
         >>> def correct_answer(completion, answer) -> float:
@@ -228,4 +276,4 @@ def from_verifiers(func: Callable[..., Any], name: str | None = None) -> Verifie
         >>> from_verifiers(correct_answer)({"completion": ["4", "5"], "answer": ["4", "4"]}).total
         array([1., 0.])
     """
-    return VerifiersFunction(func, name)
+    return VerifiersFunction(func, name, parser)

@@ -28,12 +28,13 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
-__all__ = ["Coalescer"]
+__all__ = ["AsyncCoalescer", "Coalescer"]
 
 Request = TypeVar("Request")
 Result = TypeVar("Result")
@@ -102,3 +103,66 @@ class Coalescer(Generic[Request, Result]):
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(state["run"], state["max_batch"])  # type: ignore[misc]
+
+
+class AsyncCoalescer(Generic[Request, Result]):
+    """The event-loop form: the calls awaited in one turn of the loop are scored together.
+
+    verl's reward loop awaits one ``run_single`` per sample, all at once
+    (``asyncio.gather``); each call here adds its request and waits, and the
+    first schedules a flush for the loop's next turn, by which time every
+    gathered call has added its own. ``run`` runs in a worker thread.
+
+    Example:
+        >>> import asyncio
+        >>> sizes = []
+        >>> def total(requests):
+        ...     sizes.append(len(requests))
+        ...     return [sum(requests)] * len(requests)
+        >>> coalescer = AsyncCoalescer(total)
+        >>> async def main():
+        ...     return await asyncio.gather(*(coalescer(i) for i in range(4)))
+        >>> asyncio.run(main()), sizes
+        ([6, 6, 6, 6], [4])
+    """
+
+    def __init__(self, run: Callable[[list[Request]], Sequence[Result]]) -> None:
+        self.run = run
+        self._waiting: list[tuple[Request, asyncio.Future[Result]]] = []
+        self._scheduled = False
+        self._running: set[asyncio.Task[None]] = set()  # flushes in flight (kept referenced)
+
+    async def __call__(self, request: Request) -> Result:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._waiting.append((request, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush, loop)
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        taken, self._waiting, self._scheduled = self._waiting, [], False
+        task = loop.create_task(self._score(taken))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _score(self, taken: list[tuple[Request, asyncio.Future[Result]]]) -> None:
+        try:
+            results = list(await asyncio.to_thread(self.run, [request for request, _ in taken]))
+            if len(results) != len(taken):
+                raise RuntimeError(f"run returned {len(results)} results for {len(taken)}")
+        except Exception as exc:
+            for _, future in taken:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(taken, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"run": self.run}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["run"])  # type: ignore[misc]
