@@ -63,8 +63,13 @@ def reward_loop(compute_score, samples):
 
 
 def sample(solution, gold, source="math", **info):
-    return {"data_source": source, "solution_str": solution, "ground_truth": gold,
-            "extra_info": {"index": 0, "num_turns": None, "rollout_reward_scores": {}, **info}}  # fmt: skip
+    info = {"index": 0, "num_turns": None, "rollout_reward_scores": {}, **info}
+    return {
+        "data_source": source,
+        "solution_str": solution,
+        "ground_truth": gold,
+        "extra_info": info,
+    }
 
 
 def test_golds_as_numpy_arrays_tuples_and_lists_are_accepted_answers():
@@ -114,8 +119,8 @@ def test_the_reward_model_keywords_are_absorbed():
 def test_groups_from_uids_reach_group_terms():
     term = grpo_lambda(MathVerifier(timeout=5.0), LengthLinear(max_length=40), threshold=0.5)
     solutions = [r"\boxed{4}", r"\boxed{4}!!!!!!!!", r"\boxed{5}", r"\boxed{5}!!!!!!!!"]
-    grouped = VerlReward(term).batch(["math"] * 4, solutions, ["4", "4", "4", "4"],
-                                     groups=np.array(["a", "a", "b", "b"], dtype=object))  # fmt: skip
+    uids = np.array(["a", "a", "b", "b"], dtype=object)
+    grouped = VerlReward(term).batch(["math"] * 4, solutions, ["4"] * 4, groups=uids)
     # group a is all correct, so its length penalty is on; group b is all wrong
     assert grouped[0]["score"] > grouped[1]["score"] and grouped[2]["score"] == grouped[3]["score"]
 
