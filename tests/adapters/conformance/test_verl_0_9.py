@@ -246,7 +246,7 @@ def test_rewardkits_manager_scores_groups_by_uid(verl, tmp_path):
             path=path,
             source="importlib",
             module="pkg://rewardkit.adapters.verl_manager",
-        ),  # fmt: skip
+        ),
         tok,
     )
     responses = [r"\boxed{4}", r"\boxed{4} !!!!!!!!", r"\boxed{5}", r"\boxed{5} !!!!!!!!"]
