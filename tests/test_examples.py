@@ -9,10 +9,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = {
     "gymnasium_wrappers.py": "vector env, 100 steps",
-    "openrlhf_reward.py": "rewards: [1.18",
+    "openrlhf_reward.py": "rewards: [1.182, 0.0]",
     "sb3_ppo.py": "rewards PPO learned from: [0.5]",
     "trl_grpo.py": "grpo_lambda/status/ok",
     "verifiers_rubric.py": "reward: 1.2",
+    "verifiers_task.py": "reward: 1.2",
     "verl_reward.py": "{'score': 1.0, 'acc': 1.0, 'applicable': 1.0, 'status': 'OK'}",
 }
 

@@ -172,7 +172,9 @@ def generative():
 
     torch.set_num_threads(1)
     model = GenerativeRewardModel.tiny(ALPHABET, seed=0)
-    model.fit(yes_no_examples(sum_pairs(600, seed=0)), GenerativeTraining(epochs=10))
+    model.fit(
+        yes_no_examples(sum_pairs(600, seed=0)), GenerativeTraining(epochs=20, learning_rate=1e-3)
+    )
     return model
 
 
@@ -180,7 +182,7 @@ def test_the_generative_model_learns_yes_for_right_sums(generative, tmp_path):
     from rewardkit.models import load_reward_model
 
     accuracy = generative.pair_accuracy(sum_pairs(200, seed=1))
-    assert accuracy > 0.6, accuracy  # 0.70 measured (0.745 with 20 epochs); chance is 0.5
+    assert accuracy > 0.6, accuracy  # 0.875 measured (0.79-0.96 over seeds); chance is 0.5
     held_out = sum_pairs(100, seed=2)
     prompts = [p["prompt"] for p in held_out]
     chosen, _ = generative.score(prompts, [p["chosen"] for p in held_out])

@@ -199,6 +199,11 @@ class GenerativeRewardModel:
         order = list(range(len(encoded)))
         shuffle = random.Random(training.seed)
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=training.learning_rate)
+        steps = int(training.epochs) * -(-len(order) // training.batch_size)
+        # linear decay to 0 and the gradient norm clipped at 1, as TRL's trainers do: with a
+        # constant rate and no clipping the loss sits at ln 2 for many epochs and whether it
+        # leaves that plateau turns on floating-point rounding (the BLAS kernels of the CPU)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
         self.model.train()
         start, losses = time.monotonic(), []
         for _ in range(int(training.epochs)):
@@ -211,7 +216,9 @@ class GenerativeRewardModel:
                 )
                 optimizer.zero_grad()
                 loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
                 optimizer.step()
+                schedule.step()
                 losses.append(float(loss.detach()))
         self.model.eval()
         self.trained = True
