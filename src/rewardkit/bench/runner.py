@@ -67,6 +67,7 @@ SUITES: dict[str, str] = {
     "serve-load": "rewardkit.bench.serve_load:main",
     "delayed-credit": "rewardkit.bench.delayed_credit:main",
     "multiturn-credit": "rewardkit.bench.multiturn_credit:main",
+    "adapter-throughput": "rewardkit.bench.adapter_throughput:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).

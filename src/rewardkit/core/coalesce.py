@@ -11,6 +11,7 @@ free scores everything waiting (leader/follower batching).
 
 Example:
     >>> import threading
+import time
     >>> batches = []
     >>> def double(requests):
     ...     batches.append(len(requests))
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
@@ -47,10 +49,15 @@ class Coalescer(Generic[Request, Result]):
         run: scores a list of requests, returns one result per request. An
             exception it raises reaches every caller of that batch.
         max_batch: the most requests scored in one call of ``run``.
+        linger: seconds the scoring thread sleeps before taking each batch, so
+            that callers' threads waiting for the GIL can add their requests.
     """
 
     def __init__(
-        self, run: Callable[[list[Request]], Sequence[Result]], max_batch: int = 256
+        self,
+        run: Callable[[list[Request]], Sequence[Result]],
+        max_batch: int = 256,
+        linger: float = 0.0,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
@@ -60,6 +67,7 @@ class Coalescer(Generic[Request, Result]):
         self._waiting: list[tuple[Request, Future[Result]]] = []
         self._busy = False
         self.batches = 0  # how many calls of run, for tests and logs
+        self.linger = float(linger)
 
     def __call__(self, request: Request) -> Result:
         future: Future[Result] = Future()
@@ -74,6 +82,8 @@ class Coalescer(Generic[Request, Result]):
     def _serve(self) -> None:
         """Score what is waiting, batch after batch, until nothing is."""
         while True:
+            if self.linger:  # let the other callers' threads (waiting for the GIL) add theirs
+                time.sleep(self.linger)
             with self._lock:
                 taken = self._waiting[: self.max_batch]
                 del self._waiting[: self.max_batch]
@@ -99,10 +109,10 @@ class Coalescer(Generic[Request, Result]):
                 future.set_result(result)
 
     def __getstate__(self) -> dict[str, object]:
-        return {"run": self.run, "max_batch": self.max_batch}
+        return {"run": self.run, "max_batch": self.max_batch, "linger": self.linger}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["run"], state["max_batch"])  # type: ignore[misc]
+        self.__init__(state["run"], state["max_batch"], state["linger"])  # type: ignore[misc]
 
 
 class AsyncCoalescer(Generic[Request, Result]):

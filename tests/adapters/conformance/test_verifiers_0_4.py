@@ -190,3 +190,23 @@ def test_the_example_runs_on_real_verifiers(vf):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "scored by: verifiers" in done.stdout and "reward: 1.2" in done.stdout
+
+
+def test_a_03_rubric_never_scores_a_tool_output_as_the_answer():
+    """verifiers 0.3.1 ToolEnv: a rollout ending in a tool message (before: correct=1.0)."""
+    from rewardkit.adapters.verifiers import rubric_functions
+
+    funcs, _ = rubric_functions(MathVerifier(timeout=5.0, name="correct"))
+    completion = [
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "c1"}]},
+        {"role": "tool", "content": "7"},
+    ]
+    scores = {f.__name__: f(prompt="3+4?", completion=completion, answer="7") for f in funcs}
+    assert scores == {"correct": 0.0, "correct_applicable": 0.0}
+
+
+def test_to_rubric_on_0_4_points_to_the_v1_adapter(vf):
+    from rewardkit.adapters.verifiers import to_rubric
+
+    with pytest.raises(ImportError, match="v1_reward"):
+        to_rubric(MathVerifier(timeout=5.0))
