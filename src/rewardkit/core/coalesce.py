@@ -11,7 +11,6 @@ free scores everything waiting (leader/follower batching).
 
 Example:
     >>> import threading
-import time
     >>> batches = []
     >>> def double(requests):
     ...     batches.append(len(requests))
