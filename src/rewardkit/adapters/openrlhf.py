@@ -157,7 +157,11 @@ class OpenRLHFReward:
         queries = [q for r in requests for q in r[0]]
         prompts = [p for r in requests for p in r[1]]
         labels = [x for r in requests for x in (r[2] if r[2] is not None else [None] * len(r[0]))]
-        out = self._output(queries, prompts, labels)
+        out = self._output(queries, prompts, labels, warn=len(requests) == 1)
+        if len(requests) > 1 and np.all(out.status == Status.ERROR):
+            # one request's bad sample fails the merged call: score each on its own, so the
+            # failure stays with the sample that caused it
+            return [result for request in requests for result in self._score_requests([request])]
         rewards = np.where(out.ok, out.total, self.not_applicable_score)
         logs = self._extra_logs(out)
         results, start = [], 0
@@ -173,13 +177,17 @@ class OpenRLHFReward:
             start = stop
         return results
 
-    def _output(self, queries: list[str], prompts: list[str], labels: list[Any]) -> RewardOutput:
+    def _output(
+        self, queries: list[str], prompts: list[str], labels: list[Any], warn: bool = True
+    ) -> RewardOutput:
         """The term's output; a failure of the whole call is an error per sample, not a raise."""
         try:
             batch, responses = query_batch(queries, prompts, labels, self.special_tokens)
             return mark_unsplit(self.term(batch), responses)
         except Exception as exc:  # OpenRLHF would train on None: report it as an error
             message = f"{type(exc).__name__}: {exc}"
+            if not warn:
+                return failed_output(len(queries), Status.ERROR, message)
             warnings.warn(
                 f"{self.__name__}: scoring {len(queries)} samples failed ({message}); they "
                 f"get not_applicable_score={self.not_applicable_score} and error=1",

@@ -194,6 +194,10 @@ def to_rubric(term: Term, parser: Any = None, not_applicable_score: float = 0.0)
 
 
 class VerifiersFunction(RewardTerm):
+    # a verifiers function reads the whole completion itself (ToolRubric counts tool
+    # messages): the rollout is passed whatever its last message is
+    needs_answer = False
+
     """A verifiers reward function as a per-sample term.
 
     Reads ``completion`` and, if the function asks for them, ``prompt``,

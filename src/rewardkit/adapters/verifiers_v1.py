@@ -126,6 +126,10 @@ class _Scorer:
                 status=np.array([Status.ERROR], np.int8),
                 messages=(f"{type(exc).__name__}: {exc}",),
             )
+        except BaseException:  # cancelled: the paired hook must not wait forever
+            self._recent.pop(key, None)
+            future.cancel()
+            raise
         future.set_result(out)
         return out
 

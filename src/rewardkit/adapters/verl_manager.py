@@ -28,7 +28,9 @@ Importing this module needs verl.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 from typing import Any
 
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
@@ -51,6 +53,10 @@ def _find_verl_reward(compute_score: Any) -> VerlReward | None:
             return found
         seen = seen.func
     return seen if isinstance(seen, VerlReward) else None
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
 
 
 class RewardkitRewardManager(RewardManagerBase):  # type: ignore[misc]
@@ -79,7 +85,9 @@ class RewardkitRewardManager(RewardManagerBase):  # type: ignore[misc]
             result = self.compute_score(
                 data_source=source, solution_str=solution, ground_truth=gold, extra_info=info
             )
-            results.append(result if isinstance(result, dict) else {"score": result})
+            if inspect.isawaitable(result):  # an async compute_score, awaited in this thread
+                result = asyncio.run(_awaited(result))
+            results.append(result if isinstance(result, dict) else {"score": result, "acc": result})
         return results
 
     async def run_single(self, data: Any) -> dict[str, Any]:
@@ -90,6 +98,8 @@ class RewardkitRewardManager(RewardManagerBase):  # type: ignore[misc]
         extra = item.non_tensor_batch
         info = dict(extra.get("extra_info", None) or {})
         info.update((extra.get("tool_extra_fields", None) or {}).items())
+        info["num_turns"] = extra.get("__num_turns__", None)  # as naive.py sets them
+        info["rollout_reward_scores"] = extra.get("reward_scores", None) or {}
         sample: Sample = (
             extra["data_source"],
             solution,

@@ -98,11 +98,13 @@ class Coalescer(Generic[Request, Result]):
                 for _, future in taken:
                     future.set_exception(exc)
                 continue
-            except BaseException as exc:  # an interrupt: fail the batch, hand the lead back
+            except BaseException as exc:  # an interrupt: fail this batch and every waiter
+                with self._lock:
+                    taken += self._waiting
+                    self._waiting = []
+                    self._busy = False
                 for _, future in taken:
                     future.set_exception(exc)
-                with self._lock:
-                    self._busy = False
                 raise
             for (_, future), result in zip(taken, results, strict=True):
                 future.set_result(result)

@@ -98,7 +98,7 @@ class Composite(RewardTerm):
         result = RewardOutput(total, terms, status)
         if len(result) != n:  # pragma: no cover - parts are checked individually
             raise CompositionError(f"{self.name!r} produced {len(result)} values for {n} samples")
-        return self._mark_unanswered(result, batch)
+        return result  # each part applied its own needs_answer rule
 
     def _compute(self, batch: Batch) -> Any:  # pragma: no cover - __call__ is overridden
         return self(batch)

@@ -124,7 +124,7 @@ def unanswered_reason(completion: Any) -> str | None:
             return "the completion has no messages: it has no final answer"
         if _is_message(completion[-1]):
             role = message_field(completion[-1], "role")
-            if role == "assistant":
+            if role in ("assistant", None):  # a message without a role is the model's
                 return None
             return (
                 f"the completion ends with a {role!r} message, not the assistant's: "

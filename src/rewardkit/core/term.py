@@ -156,9 +156,11 @@ class FunctionTerm(RewardTerm):
         per_sample: bool = False,
         params: Mapping[str, Any] | None = None,
         abstains: bool = True,
+        needs_answer: bool = True,
     ) -> None:
         super().__init__(name or fn.__name__)
         self.fn = fn
+        self.needs_answer = needs_answer
         self.per_sample = per_sample
         self.abstains = abstains
         self.params = dict(params or {})
@@ -201,7 +203,10 @@ class FunctionTerm(RewardTerm):
         qualname = getattr(self.fn, "__qualname__", "")
         if module and "<" not in qualname and _lookup(module, qualname) is self:
             return (_lookup, (module, qualname))
-        return (FunctionTerm, (self.fn, self.name, self.per_sample, self.params, self.abstains))
+        return (
+            FunctionTerm,
+            (self.fn, self.name, self.per_sample, self.params, self.abstains, self.needs_answer),
+        )
 
 
 def _lookup(module: str, qualname: str) -> Any:
@@ -242,6 +247,7 @@ def term(
     name: str | None = None,
     per_sample: bool = False,
     abstains: bool = True,
+    needs_answer: bool = True,
 ) -> Any:
     """Turn a plain function into a term.
 
@@ -257,6 +263,8 @@ def term(
             ``ERROR`` instead of failing the batch.
         abstains: False declares that the function scores every sample, so
             that ``check_reward`` warns when a NaN (a 0/0, say) comes out.
+        needs_answer: False lets the function score chat completions that do
+            not end with the assistant's message (it counts tool calls, say).
 
     Example:
         >>> @term(per_sample=True)
@@ -268,7 +276,13 @@ def term(
     """
 
     def wrap(function: Callable[..., Any]) -> FunctionTerm:
-        return FunctionTerm(function, name=name, per_sample=per_sample, abstains=abstains)
+        return FunctionTerm(
+            function,
+            name=name,
+            per_sample=per_sample,
+            abstains=abstains,
+            needs_answer=needs_answer,
+        )
 
     return wrap(fn) if fn is not None else wrap
 

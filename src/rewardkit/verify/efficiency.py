@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.compose import Composite
 from rewardkit.core.errors import CompositionError
 from rewardkit.core.gating import conditional
+from rewardkit.core.messages import is_messages, message_field, message_text
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term
@@ -34,10 +36,14 @@ class ToolCallCost(RewardTerm):
     """−cost · (number of tool calls).
 
     Counts the ``tool_calls`` column when the batch has one (an int or a
-    list per sample), else occurrences of ``marker`` in the completion.
+    list per sample); else, for a chat completion, the assistant messages'
+    ``tool_calls`` plus occurrences of ``marker`` in every message, and for a
+    string, occurrences of ``marker``. A rollout that ends with a tool's
+    message is scored (``needs_answer = False``): its calls are what it cost.
     """
 
     columns = ("completion",)
+    needs_answer = False
 
     def __init__(
         self, cost: float = 0.1, marker: str = "<tool_call>", name: str = "tool_call_cost"
@@ -52,9 +58,15 @@ class ToolCallCost(RewardTerm):
         if "tool_calls" in batch:
             counts = [c if isinstance(c, int | float) else len(c) for c in batch["tool_calls"]]
         else:
-            texts = (completion_text(c) for c in get_column(batch, "completion"))
-            counts = [t.count(self.marker) for t in texts]
+            counts = [self._count(c) for c in get_column(batch, "completion")]
         return -self.cost * np.asarray(counts, dtype=float)
+
+    def _count(self, completion: object) -> int:
+        if not is_messages(completion):
+            return completion_text(completion).count(self.marker)
+        assert isinstance(completion, Sequence)
+        calls = sum(len(message_field(m, "tool_calls") or ()) for m in completion)
+        return calls + sum(message_text(m).count(self.marker) for m in completion)
 
 
 def efficiency_on_correct(correctness: Term, cost: Term, name: str = "efficiency") -> Composite:

@@ -361,26 +361,25 @@ def verify_math_batch(
 
 #: where MathVerifier reads GSM8K's ``#### N``: in every completion, or where data_source says
 GSM8K_MARKER_RULES = ("always", "gsm8k_source")
-_LATER_ANSWER = re.compile(r"\\boxed\s*\{|<answer>")
+_ANSWER_MARKUP = re.compile(r"\\boxed\s*\{|<answer>")
 
 
 def _final_gsm8k_answer(text: str, strict: bool) -> str | None:
     """``#### N`` at the end of ``text``; unless ``strict`` (the row names GSM8K), only
-    where no boxed or tagged answer comes after the marker."""
+    where the text gives no boxed or tagged answer anywhere (those are read as usual)."""
     final = extract_gsm8k(text)
     if final is None or strict:
         return final
-    marker = text.rfind("####")
-    return None if _LATER_ANSWER.search(text, marker) else final
+    return None if _ANSWER_MARKUP.search(text) else final
 
 
 def _is_answer_set(gold: object) -> bool:
     return isinstance(gold, list | tuple) or (isinstance(gold, np.ndarray) and gold.ndim > 0)
 
 
-#: which verdict of an answer set stands: the first correct one, else the first wrong one,
-#: else the first of the others (no answer, timeout, error) in this order
-_SET_PRECEDENCE = (Outcome.CORRECT, Outcome.WRONG, Outcome.NO_ANSWER)
+#: which verdict of an answer set stands: the first correct one; else a timeout (that answer
+#: might have matched: the sample is unknown, not wrong); else wrong, no answer, the others
+_SET_PRECEDENCE = (Outcome.CORRECT, Outcome.TIMEOUT, Outcome.WRONG, Outcome.NO_ANSWER)
 
 
 def _verify_answer_sets(
@@ -442,9 +441,10 @@ class MathVerifier(RewardTerm):
 
     A completion that ends with GSM8K's final-answer marker (``#### N`` in its
     last 300 characters, as verl's GSM8K scorer reads it) gives N as its
-    answer, text after it ("That took 2 steps.") included, unless a
-    ``\\boxed{}`` or ``<answer>`` follows the marker. OpenRLHF passes no
-    ``data_source``, so this holds for every sample by default;
+    answer, text after it ("That took 2 steps.") included, unless the
+    completion gives a ``\\boxed{}`` or ``<answer>`` anywhere (then that is
+    read). OpenRLHF passes no ``data_source``, so this holds for every sample
+    by default;
     ``gsm8k_marker="gsm8k_source"`` keeps the strict form: only rows whose
     ``data_source`` names GSM8K (``openai/gsm8k``, ``gsm8k``).
 

@@ -147,3 +147,11 @@ def test_a_sample_without_a_gold_is_flagged_not_scored_zero():
     )
     assert out["extra_logs"]["applicable"].tolist() == [0.0]
     assert np.isfinite(out["rewards"].numpy()).all()
+
+
+def test_one_bad_request_in_a_merged_call_fails_only_itself():
+    reward = OpenRLHFReward(weighted_sum([Explodes(name="part")], [1.0]))
+    requests = [(["Q: A: fine"], ["Q: A: "], ["x"]), (["Q: A: boom"], ["Q: A: "], ["x"])]
+    results = reward._score_requests(requests)
+    assert [r["extra_logs"]["error"].tolist() for r in results] == [[0.0], [1.0]]
+    assert results[0]["rewards"].tolist() == [1.0]

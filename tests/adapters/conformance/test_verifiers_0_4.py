@@ -117,7 +117,7 @@ def test_a_plain_function_taking_parser_gets_rewardkits_reading():
 
     tool_cut = [{"role": "assistant", "content": "x"}, {"role": "tool", "content": "4"}]
     out = from_verifiers(correct)({"completion": [" 4 ", tool_cut], "answer": ["4", "4"]})
-    assert out.total[0] == 1.0 and np.isnan(out.total[1])
+    assert out.total.tolist() == [1.0, 0.0]  # the tool's "4" is not the answer
     assert AnswerParser().parse_answer(tool_cut) is None
 
 
