@@ -165,8 +165,8 @@ def test_a_sandbox_that_fails_to_start_is_a_sandbox_error_not_a_wrong_answer(mon
     sandbox = Sandbox()
     build = sandbox._bwrap_command
 
-    def broken(program, limits):  # a bind bwrap cannot make: setup fails before the program
-        command = build(program, limits)
+    def broken(program, limits, as_init=False):  # a bind bwrap cannot make: setup fails first
+        command = build(program, limits, as_init)
         return [command[0], "--ro-bind", "/nonexistent-rewardkit", "/x", *command[1:]]
 
     monkeypatch.setattr(sandbox, "_bwrap_command", broken)

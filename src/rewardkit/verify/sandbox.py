@@ -359,6 +359,8 @@ class Sandbox:
     Args:
         limits: default limits per run.
         slots: concurrent runs (default: CPU count).
+        binds: more host folders to show read-only (a toolchain's configuration,
+            such as ``/etc/java-17-openjdk``); missing ones are skipped.
         python: interpreter for the programs. Default: this one, or, as root,
             the first Python that an unprivileged uid can run (a pyenv under
             /root cannot be).
@@ -376,10 +378,12 @@ class Sandbox:
         slots: int | None = None,
         python: str | None = None,
         isolation: Isolation = "full",
+        binds: Sequence[str] = (),
     ) -> None:
         if isolation not in ("full", "minimal"):
             raise CompositionError(f"isolation must be 'full' or 'minimal', got {isolation!r}")
         self.limits = limits or SandboxLimits()
+        self.binds = tuple(path for path in binds if os.path.exists(path))
         self.slots = slots or (os.cpu_count() or 1)
         self.isolation: Isolation = isolation
         root = os.geteuid() == 0
@@ -404,6 +408,7 @@ class Sandbox:
         """A sandbox that skips the capability check (the probe itself runs in one)."""
         sandbox = cls.__new__(cls)
         sandbox.limits, sandbox.slots, sandbox.isolation = limits, 1, isolation
+        sandbox.binds = ()
         sandbox.python = python
         sandbox._leases_uid = os.geteuid() == 0 and _world_executable(python)
         sandbox._free = queue.Queue()
@@ -416,26 +421,37 @@ class Sandbox:
         return sandbox_capabilities(self.isolation, self.python)
 
     def run(
-        self, source: str, stdin: str = "", limits: SandboxLimits | None = None
+        self,
+        source: str,
+        stdin: str = "",
+        limits: SandboxLimits | None = None,
+        as_init: bool = False,
     ) -> ExecutionResult:
-        """Run ``source`` with ``stdin``; never raises for the program's behaviour."""
+        """Run ``source`` with ``stdin``; never raises for the program's behaviour.
+
+        ``as_init=True`` makes the interpreter the sandbox's pid 1 (full isolation):
+        nothing it starts can signal it, and everything it started dies with it.
+        """
         limits = limits or self.limits
         slot = self._free.get()
         start = time.monotonic()
         try:
             with self._lease() as uid:
-                return self._run_as(uid, source, stdin, limits, start)
+                return self._run_as(uid, source, stdin, limits, start, as_init)
         except OSError as exc:
             return ExecutionResult("sandbox_error", None, "", str(exc), time.monotonic() - start)
         finally:
             self._free.put(slot)
 
     def run_many(
-        self, jobs: Sequence[tuple[str, str]], limits: SandboxLimits | None = None
+        self,
+        jobs: Sequence[tuple[str, str]],
+        limits: SandboxLimits | None = None,
+        as_init: bool = False,
     ) -> list[ExecutionResult]:
         """Run (source, stdin) jobs concurrently, ``slots`` at a time; results in order."""
         with ThreadPoolExecutor(max_workers=self.slots) as executor:
-            return list(executor.map(lambda job: self.run(job[0], job[1], limits), jobs))
+            return list(executor.map(lambda job: self.run(job[0], job[1], limits, as_init), jobs))
 
     @contextlib.contextmanager
     def _lease(self) -> Iterator[int | None]:
@@ -446,7 +462,13 @@ class Sandbox:
             yield uid
 
     def _run_as(
-        self, uid: int | None, source: str, stdin: str, limits: SandboxLimits, start: float
+        self,
+        uid: int | None,
+        source: str,
+        stdin: str,
+        limits: SandboxLimits,
+        start: float,
+        as_init: bool = False,
     ) -> ExecutionResult:
         staging = tempfile.mkdtemp(prefix="rewardkit-sandbox-")
         try:
@@ -457,17 +479,21 @@ class Sandbox:
                 os.chown(staging, uid, uid)
                 os.chown(program, uid, uid)
             if self.isolation == "full":
-                command = self._bwrap_command(str(program), limits)
+                command = self._bwrap_command(str(program), limits, as_init)
             else:
                 command = self._launcher_command(staging, str(program), limits, uid)
             return self._execute(command, uid, Path(staging, "stdin.txt"), limits, start)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _bwrap_command(self, program: str, limits: SandboxLimits) -> list[str]:
+    def _bwrap_command(
+        self, program: str, limits: SandboxLimits, as_init: bool = False
+    ) -> list[str]:
         scratch = str(limits.scratch_mb * 1024 * 1024)
         return [
             *_fixed_bwrap_arguments(self.python),
+            *(["--as-pid-1"] if as_init else []),
+            *(part for path in self.binds for part in ("--ro-bind", path, path)),
             "--size", scratch, "--tmpfs", "/tmp",
             "--size", scratch, "--tmpfs", "/dev/shm",
             "--ro-bind", program, "/tmp/program.py",

@@ -1,0 +1,223 @@
+"""Run a :class:`~rewardkit.verify.code_formats.JudgeJob` in the sandbox and read its verdicts.
+
+The sandboxed program is :mod:`rewardkit.verify._code_harness` (its text, with
+the program to test embedded); the tests and a fresh nonce go on stdin, which
+only the harness's pid 1 can read. The report is trusted only after that nonce.
+
+Example:
+    >>> from rewardkit.verify.code_formats import assert_job
+    >>> from rewardkit.verify.sandbox import Sandbox, SandboxLimits
+    >>> sandbox = Sandbox(SandboxLimits(wall_seconds=5))
+    >>> verdict = judge(sandbox, "def f(x):\\n    return x * 2\\n",
+    ...                 assert_job(["assert f(2) == 4", "assert f(3) == 9"]))
+    >>> verdict.passed, verdict.message
+    ([True, False], 'test 2 failed: assert f(3) == 9: expected 9, got 6 from f(3)')
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from rewardkit.verify._code_harness import CodecError, decode
+from rewardkit.verify.code_formats import JudgeJob, same_output, same_value
+from rewardkit.verify.sandbox import ExecutionResult, Sandbox, SandboxLimits
+
+__all__ = ["Verdict", "harness_program", "judge", "judge_many"]
+
+VerdictStatus = Literal["ok", "timeout", "compile_error", "test_error", "sandbox_error"]
+_HARNESS = Path(__file__).with_name("_code_harness.py")
+
+
+@functools.lru_cache(maxsize=1)
+def _harness_text() -> str:
+    return _HARNESS.read_text(encoding="utf-8")
+
+
+def harness_program(program: str | None) -> str:
+    """The sandboxed source: the harness, then ``main(program)``."""
+    return _harness_text() + f"\n\nmain({program!r})\n"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One sample's tests.
+
+    Attributes:
+        passed: per test, whether it passed (tests not run count as failed).
+        status: "ok" (the program was judged: every test passed or failed),
+            "timeout" (a test hit the time limit), "compile_error", "test_error"
+            (the test itself is broken: not the program's fault), "sandbox_error".
+        message: the first failing test and why, or the problem; None when all passed.
+        seconds: wall time of the sandbox run.
+    """
+
+    passed: list[bool]
+    status: VerdictStatus
+    message: str | None
+    seconds: float
+
+    @property
+    def pass_rate(self) -> float:
+        return sum(self.passed) / len(self.passed) if self.passed else 0.0
+
+
+def _run_limits(job: JudgeJob, limits: SandboxLimits, compile_seconds: float) -> SandboxLimits:
+    """Limits of the whole run: the per-test limits times the tests, plus compiling."""
+    tests = max(1, job.units)
+    return SandboxLimits(
+        wall_seconds=limits.wall_seconds * tests + compile_seconds + 2.0,
+        cpu_seconds=int(limits.cpu_seconds * tests + compile_seconds + 2),
+        memory_mb=max(limits.memory_mb, int(job.spec.get("address_space_mb", 0))),
+        max_processes=max(limits.max_processes, int(job.spec.get("max_processes", 0))),
+        max_output_bytes=limits.max_output_bytes,
+        scratch_mb=limits.scratch_mb,
+    )
+
+
+def _stdin(job: JudgeJob, nonce: str, limits: SandboxLimits, compile_seconds: float) -> str:
+    spec = dict(job.spec, seconds=limits.wall_seconds, compile_seconds=compile_seconds)
+    spec["cap"] = limits.max_output_bytes
+    return nonce + "\n" + json.dumps(spec) + "\n"
+
+
+def _report(result: ExecutionResult, nonce: str) -> dict[str, Any] | None:
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith(nonce + " "):
+            try:
+                report = json.loads(line[len(nonce) + 1 :])
+            except (json.JSONDecodeError, RecursionError):
+                return None
+            return report if isinstance(report, dict) else None
+    return None
+
+
+def _verdict(
+    job: JudgeJob, result: ExecutionResult, report: dict[str, Any] | None, tolerance: float
+) -> Verdict:
+    units = job.units
+    failed = [False] * units
+    seconds = result.seconds
+    if result.status == "sandbox_error":
+        return Verdict(failed, "sandbox_error", f"sandbox error: {result.stderr[:200]}", seconds)
+    if report is None:
+        if result.status == "timeout":
+            return Verdict(failed, "timeout", "time limit exceeded", seconds)
+        why = result.status if result.status != "ok" else "no report"
+        return Verdict(failed, "ok", f"the run ended without a verdict ({why})", seconds)
+    if "problem" in report:
+        return Verdict(failed, "test_error", str(report["problem"])[:500], seconds)
+    if "compile_error" in report:
+        return Verdict(failed, "compile_error", "compile error: " + str(report["compile_error"])[:500], seconds)
+    rows = report.get("results")
+    if not isinstance(rows, list) or len(rows) > units:
+        return Verdict(failed, "ok", "the run ended without a verdict (bad report)", seconds)
+    passed: list[bool] = []
+    status: VerdictStatus = "ok"
+    message: str | None = None
+    for index, row in enumerate(rows):
+        ok, why, row_status = _unit(job, index, row, tolerance)
+        passed.append(ok)
+        if row_status != "ok" and status == "ok":
+            status = row_status
+        if not ok and message is None:
+            message = f"test {index + 1}/{units}: {why}" if units > 1 else why
+    passed += [False] * (units - len(passed))
+    if message is None and len(rows) < units:
+        message = "the run ended before every test ran"
+    return Verdict(passed, status, message, seconds)
+
+
+def _unit(job: JudgeJob, index: int, row: Any, tolerance: float) -> tuple[bool, str, VerdictStatus]:
+    """(passed, why not, status) of one reported test."""
+    if not isinstance(row, list) or not row or not isinstance(row[0], str):
+        return False, "had no result", "ok"
+    kind = row[0]
+    detail = str(row[1]) if len(row) > 1 else ""
+    if kind == "test_error":
+        return False, detail, "test_error"
+    if kind == "timeout":
+        return False, detail or "time limit exceeded", "timeout"
+    if job.spec["mode"] == "stdio":
+        return _io_unit(job, index, row, tolerance)
+    if kind != "pass":
+        if kind == "raise":
+            return False, f"{job.labels[index]} raised {detail}", "ok"
+        return False, detail, "ok"
+    if not job.expected:  # the judge decided (check, assert)
+        return True, "", "ok"
+    try:
+        value = decode(row[2])
+    except (CodecError, IndexError, RecursionError):
+        return False, "returned a value that cannot be read", "ok"
+    want = job.expected[index]
+    if same_value(value, want, tolerance):
+        return True, "", "ok"
+    return False, f"{job.labels[index]}: expected {_short(want)}, got {_short(value)}", "ok"
+
+
+def _io_unit(job: JudgeJob, index: int, row: list[Any], tolerance: float) -> tuple[bool, str, VerdictStatus]:
+    kind = row[0]
+    out = str(row[1]) if len(row) > 1 else ""
+    err = str(row[2]) if len(row) > 2 else ""
+    if kind == "timeout":
+        return False, "time limit exceeded", "timeout"
+    if kind != "ok":
+        last = err.strip().splitlines()[-1:] or [kind]
+        return False, f"({job.labels[index]}) {kind}: {last[0][:200]}", "ok"
+    want = job.expected[index]
+    if same_output(out, want, tolerance):
+        return True, "", "ok"
+    return False, f"({job.labels[index]}) expected {_short(want)}, got {_short(out)}", "ok"
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def judge(
+    sandbox: Sandbox,
+    program: str,
+    job: JudgeJob,
+    limits: SandboxLimits | None = None,
+    tolerance: float = 1e-6,
+    compile_seconds: float = 30.0,
+) -> Verdict:
+    """Run ``program`` against ``job`` in ``sandbox``; per-test limits are ``limits``."""
+    return judge_many(sandbox, [(program, job)], limits, tolerance, compile_seconds)[0]
+
+
+def judge_many(
+    sandbox: Sandbox,
+    work: Sequence[tuple[str, JudgeJob]],
+    limits: SandboxLimits | None = None,
+    tolerance: float = 1e-6,
+    compile_seconds: float = 30.0,
+) -> list[Verdict]:
+    """Judge (program, job) pairs concurrently, ``sandbox.slots`` at a time; in order."""
+    limits = limits or sandbox.limits
+    nonces = [secrets.token_hex(16) for _ in work]
+    compiles = [compile_seconds if job.spec["mode"] == "stdio" else 0.0 for _, job in work]
+    runs: list[tuple[str, str, SandboxLimits]] = []
+    for (program, job), nonce, seconds in zip(work, nonces, compiles, strict=True):
+        embedded = None if job.spec["mode"] == "stdio" else program
+        if job.spec["mode"] == "stdio":
+            job.spec["program"] = program
+            job.spec.setdefault("child_memory_bytes", limits.memory_mb * 1024 * 1024)
+        runs.append(
+            (harness_program(embedded), _stdin(job, nonce, limits, seconds), _run_limits(job, limits, seconds))
+        )
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=sandbox.slots) as executor:
+        results = list(executor.map(lambda run: sandbox.run(run[0], run[1], run[2], as_init=True), runs))
+    return [
+        _verdict(job, result, _report(result, nonce), tolerance)
+        for (_, job), result, nonce in zip(work, results, nonces, strict=True)
+    ]
