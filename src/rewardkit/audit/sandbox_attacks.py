@@ -44,12 +44,14 @@ from rewardkit.verify.sandbox import Isolation, Sandbox, SandboxLimits
 
 __all__ = [
     "ATTACKS",
+    "HARNESS_TAMPERS",
     "NORMAL_USER_UID",
     "AttackOutcome",
     "CannotRunAsUser",
     "run_attack",
     "run_attacks",
     "run_attacks_as_user",
+    "tamper_scores",
 ]
 
 #: the limits the corpus runs under (the default process limit, short walls)
@@ -387,6 +389,150 @@ def always_equal(isolation: Isolation) -> tuple[bool, str, str]:
     return score > 0, "ok", f"score {score} ({message})"
 
 
+#: harness tampering: each program's ``f`` is wrong (or solves nothing) and tampers
+#: with what it can reach; run through every function-test format (HumanEval's
+#: ``check``, MBPP's asserts, call cases) it must score 0 in each
+HARNESS_TAMPERS: dict[str, str] = {
+    "main_steps": (
+        "import gc, sys\n"
+        "main = sys.modules.get('__main__')\n"
+        "for value in list(vars(main).values()) if main else []:\n"
+        "    if isinstance(value, (list, dict)):\n"
+        "        value.clear()\n"
+        "for obj in gc.get_objects():\n"
+        "    if isinstance(obj, list) and obj and isinstance(obj[0], (tuple, list, dict)):\n"
+        "        obj.clear()\n"
+        "def f(x):\n    return 0\n"
+    ),
+    "builtins_exec": (
+        "import builtins\n"
+        "builtins.exec = lambda *a, **k: None\n"
+        "builtins.eval = lambda *a, **k: True\n"
+        "builtins.compile = lambda *a, **k: None\n"
+        "builtins.AssertionError = type('AssertionError', (Warning,), {})\n"
+        "def f(x):\n    return 0\n"
+    ),
+    "always_succeeds": (
+        "class Anything:\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    __ne__ = lambda self, other: False\n"
+        "    __gt__ = __ge__ = __lt__ = __le__ = __contains__ = __eq__\n"
+        "    __bool__ = lambda self: True\n"
+        "    __hash__ = object.__hash__\n"
+        "    def _self(self, *args):\n        return self\n"
+        "    __sub__ = __rsub__ = __add__ = __radd__ = __mul__ = __rmul__ = _self\n"
+        "    __truediv__ = __rtruediv__ = __abs__ = __neg__ = __pow__ = __round__ = _self\n"
+        "    __float__ = lambda self: 0.0\n"
+        "def f(x):\n    return Anything()\n"
+    ),
+    "str_subclass": (
+        "class Yes(int):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    __hash__ = int.__hash__\n"
+        "def f(x):\n    return Yes(0)\n"
+    ),
+    "exit_at_import": "import os\ndef f(x):\n    return 0\nos._exit(0)\n",
+    "exit_in_call": "import sys\ndef f(x):\n    sys.exit(0)\n",
+    "kill_the_judge": (
+        "import os, signal\n"
+        "def f(x):\n"
+        "    for pid in (1, os.getppid()):\n"
+        "        for sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM, signal.SIGINT):\n"
+        "            try:\n                os.kill(pid, sig)\n"
+        "            except OSError:\n                pass\n"
+        "    return 0\n"
+    ),
+    "forge_the_report": (
+        "import json, os, sys\n"
+        "def f(x):\n"
+        "    try:\n"
+        "        stolen = open('/proc/1/fd/0').read().splitlines()\n"
+        "    except OSError:\n"
+        "        stolen = ['0' * 32]\n"
+        "    line = stolen[0] + ' ' + json.dumps({'results': [['pass', '', None]] * 8})\n"
+        "    for fd in ('/proc/1/fd/1', '/dev/stdout', '/proc/self/fd/1'):\n"
+        "        try:\n"
+        "            with open(fd, 'w') as out:\n                out.write('\\n' + line + '\\n')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    os._exit(0)\n"
+    ),
+    "read_the_test": (
+        "import gc, os\n"
+        "def f(x):\n"
+        "    seen = []\n"
+        "    for path in ('/proc/1/fd/0', '/proc/1/environ', '/proc/1/cmdline', '/proc/1/mem',\n"
+        "                 '/proc/%d/fd/0' % os.getppid(), '/tmp/program.py'):\n"
+        "        try:\n"
+        "            seen.append(open(path, 'rb').read(1 << 20).decode('latin-1'))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    seen += [o for o in gc.get_objects() if isinstance(o, str)]\n"
+        "    import re\n"
+        "    for text in seen:\n"
+        "        found = re.search(r'== (\\d+)', text)\n"
+        "        if found and 'rk-tamper' in text:\n"
+        "            return int(found.group(1))\n"
+        "    return 0\n"
+    ),
+    "signal_handlers": (
+        "import signal\n"
+        "for number in (signal.SIGALRM, signal.SIGTERM, signal.SIGXCPU):\n"
+        "    signal.signal(number, signal.SIG_IGN)\n"
+        "def f(x):\n    return 0\n"
+    ),
+    "flood_stdout": (
+        "import sys\n"
+        "def f(x):\n"
+        "    sys.stdout.write('\\n'.join(['PASS'] * 200000))\n"
+        "    sys.__stdout__.write('ok\\n' * 100000)\n"
+        "    return 0\n"
+    ),
+}
+_TAMPER_TEST = (
+    "def check(candidate):\n"
+    "    marker = 'rk-tamper'\n"
+    "    assert candidate(7) == 49\n"
+    "    assert abs(candidate(1.5) - 2.25) < 1e-9\n"
+    "    for x in range(3):\n"
+    "        assert candidate(x) == x * x\n"
+)
+_TAMPER_ASSERTS = [
+    "assert f(7) == 49  # rk-tamper",
+    "assert abs(f(1.5) - 2.25) < 1e-9",
+    "assert f(3) in (9,)",
+]
+_TAMPER_CALLS = [{"args": [7], "expected": 49}, {"args": [1.5], "expected": 2.25}]
+
+
+def tamper_scores(source: str, isolation: Isolation = "full") -> dict[str, float]:
+    """Score ``source`` (a Python program defining ``f``) in each function-test format."""
+    completion = f"{FENCE}python\n{source}\n{FENCE}"
+    kwargs: dict[str, Any] = {"wall_seconds": 3.0, "slots": 2, "isolation": isolation}
+    scores = {}
+    humaneval = CodeTests(format="humaneval", **kwargs)
+    scores["humaneval"] = float(
+        humaneval({"completion": [completion], "test": [_TAMPER_TEST], "entry_point": ["f"]}).total[
+            0
+        ]
+    )
+    mbpp = CodeTests(format="mbpp", **kwargs)
+    scores["mbpp"] = float(
+        mbpp({"completion": [completion], "test_list": [_TAMPER_ASSERTS]}).total[0]
+    )
+    calls = CodeTests(format="call", function="f", **kwargs)
+    scores["call"] = float(calls({"completion": [completion], "tests": [_TAMPER_CALLS]}).total[0])
+    return scores
+
+
+def _tamper(name: str) -> Callable[[Isolation], tuple[bool, str, str]]:
+    def attack(isolation: Isolation) -> tuple[bool, str, str]:
+        scores = tamper_scores(HARNESS_TAMPERS[name], isolation)
+        return any(score > 0 for score in scores.values()), "ok", f"scores {scores}"
+
+    return attack
+
+
 _KILLER = (
     "import os, signal, time\nend = time.time() + 2.0\n"
     "while time.time() < end:\n"
@@ -455,6 +601,10 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("cross_kill_threads", "two CodeTests at once (threads): kill -1", cross_kill_threads),
     Attack(
         "cross_kill_processes", "two CodeTests at once (processes): kill -1", cross_kill_processes
+    ),
+    *(
+        Attack(f"tamper_{name}", f"harness tampering ({name}) in every test format", _tamper(name))
+        for name in HARNESS_TAMPERS
     ),
 )
 _BY_NAME = {attack.name: attack for attack in ATTACKS}

@@ -23,6 +23,7 @@ runs it on each input in a fresh process; outputs are compared outside.
 """
 
 import builtins
+import contextlib
 import ctypes
 import json
 import math
@@ -175,7 +176,7 @@ def _describe(exc):
 # ---------------------------------------------------------------- the judge
 
 
-class HarnessStop(BaseException):  # noqa: N818 - never caught by a test's ``except Exception``
+class HarnessStop(BaseException):
     """The run must stop: the program timed out, exited or broke the protocol."""
 
     def __init__(self, status, message):
@@ -184,7 +185,7 @@ class HarnessStop(BaseException):  # noqa: N818 - never caught by a test's ``exc
         self.message = message
 
 
-class TestProblem(BaseException):  # noqa: N818
+class TestProblem(BaseException):
     """The test itself cannot run as written (a value that cannot cross, a bad spec)."""
 
 
@@ -209,7 +210,9 @@ class Channel:
         try:
             request = {"name": name, "args": encode(list(args)), "kwargs": encode(dict(kwargs))}
         except CodecError as exc:
-            raise TestProblem("the test passes a value the program cannot receive: " + str(exc))
+            raise TestProblem(
+                "the test passes a value the program cannot receive: " + str(exc)
+            ) from None
         shown = name + "(" + ", ".join([short(a, 60) for a in args]) + ")"
         self.last = shown + " was running"
         try:
@@ -230,7 +233,9 @@ class Channel:
         try:
             value = decode(reply["ok"])
         except (CodecError, KeyError, RecursionError) as exc:
-            self._break("fail", shown + " returned something that is not a plain value: " + str(exc))
+            self._break(
+                "fail", shown + " returned something that is not a plain value: " + str(exc)
+            )
         self.last = shown + " returned " + short(value)
         return value
 
@@ -284,6 +289,9 @@ def _compile(source, filename, mode="exec"):
     return compile(source, filename, mode)
 
 
+_BLOCKS = ("FunctionDef", "For", "While", "If", "With", "Try")
+
+
 def _statement_at(lines, line):
     """The innermost statement of ``lines`` that spans ``line``, as one line of source."""
     import ast
@@ -293,10 +301,11 @@ def _statement_at(lines, line):
     except SyntaxError:
         return lines[line - 1].strip() if 0 < line <= len(lines) else ""
     best = None
+    blocks = tuple(getattr(ast, name) for name in _BLOCKS)
     for node in ast.walk(tree):
-        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
-            if not isinstance(node, (ast.FunctionDef, ast.For, ast.While, ast.If, ast.With, ast.Try)):
-                best = node
+        spans = isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or 0)
+        if spans and not isinstance(node, blocks):
+            best = node
     if best is None:
         return ""
     text = ast.unparse(best)
@@ -345,6 +354,7 @@ def _run_unit(unit, namespace, channel):
     import ast
 
     kind, source = unit["kind"], unit.get("source", "")
+    _SOURCES["<test>"] = source.splitlines()
     channel.last = None
     try:
         if kind == "call":
@@ -428,13 +438,12 @@ class _Capture:
 
 # ---------------------------------------------------------------- stdin/stdout programs
 
+
 def _sweep():
     """Kill every other process in this pid namespace (this is its pid 1)."""
     if os.getpid() == 1:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
         while True:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -510,10 +519,8 @@ def main(program):
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace, no /proc/1/*
     for number in range(1, 32):  # as pid 1 nothing inside may signal us; outside may
         if number not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGPIPE, 25):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 signal.signal(number, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
     requests_read, requests_write = os.pipe()
     replies_read, replies_write = os.pipe()
     sys.stdout.flush()

@@ -92,17 +92,15 @@ TestFormat = Literal["auto", "humaneval", "mbpp", "io", "call"]
 ProgramFrom = Literal["fenced", "completion", "prompt+completion"]
 
 _FENCE_TAGS = {
-    "python": "python|py|python3",
-    "cpp": "cpp|c\\+\\+|cc|cxx",
-    "c": "c",
-    "javascript": "javascript|js|node|nodejs",
-    "java": "java",
+    "python": {"python", "py", "python3"},
+    "cpp": {"cpp", "c++", "cc", "cxx"},
+    "c": {"c"},
+    "javascript": {"javascript", "js", "node", "nodejs"},
+    "java": {"java"},
 }
 
 
-def _fence(language: str) -> re.Pattern[str]:
-    tags = _FENCE_TAGS.get(language, re.escape(language))
-    return re.compile(rf"```(?:{tags})?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_BLOCK = re.compile(r"```([\w+#.-]*)[ \t]*\n(.*?)```", re.DOTALL)
 
 
 def extract_code(text: str, language: str = "python") -> str | None:
@@ -112,7 +110,8 @@ def extract_code(text: str, language: str = "python") -> str | None:
         >>> extract_code("Here:\\n```python\\nprint(1)\\n```")
         'print(1)\\n'
     """
-    blocks = _fence(language).findall(text)
+    tags = _FENCE_TAGS.get(language, {language})
+    blocks = [body for tag, body in _BLOCK.findall(text) if not tag or tag.lower() in tags]
     return blocks[-1] if blocks and blocks[-1].strip() else None
 
 
@@ -152,7 +151,7 @@ class CodeTests(RewardTerm):
         isolation: Isolation = "full",
         name: str = "code_tests",
         *,
-        format: TestFormat = "auto",  # noqa: A002 - the dataset's test format
+        format: TestFormat = "auto",
         program: ProgramFrom = "fenced",
         language: str = "python",
         function: str | None = None,
@@ -174,7 +173,9 @@ class CodeTests(RewardTerm):
         self.language = get_language(language)
         self.language.check()  # a missing toolchain is refused now, not mid-training
         if self.language.name != "python" and format not in ("auto", "io"):
-            raise CompositionError(f"{format!r} tests are Python; {language} programs take 'io' tests")
+            raise CompositionError(
+                f"{format!r} tests are Python; {language} programs take 'io' tests"
+            )
         self.mode = mode
         self.format: TestFormat = format
         self.program_from: ProgramFrom = program
@@ -276,10 +277,14 @@ class CodeTests(RewardTerm):
         if isinstance(tests, str):
             return assert_job(tests)
         cases = list(_sequence(tests))
-        if self.format == "call" or (cases and all(isinstance(c, Mapping) and "expected" in c for c in cases)):
+        if self.format == "call" or (
+            cases and all(isinstance(c, Mapping) and "expected" in c for c in cases)
+        ):
             function = self.function or _optional(batch, "entry_point", index)
             if not isinstance(function, str):
-                raise BatchError("call cases need the function's name: an 'entry_point' column or function=")
+                raise BatchError(
+                    "call cases need the function's name: an 'entry_point' column or function="
+                )
             return call_job(cases, function)
         if cases and all(isinstance(c, Mapping) and "assert" in c for c in cases):
             return assert_job([str(c["assert"]) for c in cases])
@@ -307,8 +312,11 @@ class CodeTests(RewardTerm):
         )
 
 
-def _columns(format: str, program: str) -> tuple[str, ...]:  # noqa: A002
-    columns = {"humaneval": ("completion", "test", "entry_point"), "mbpp": ("completion", "test_list")}
+def _columns(format: str, program: str) -> tuple[str, ...]:
+    columns = {
+        "humaneval": ("completion", "test", "entry_point"),
+        "mbpp": ("completion", "test_list"),
+    }
     chosen = columns.get(format, ("completion", "tests"))
     return (*chosen, "prompt") if program == "prompt+completion" else chosen
 

@@ -112,9 +112,9 @@ def _free_names(trees: Sequence[ast.AST], context: set[str]) -> list[str]:
     free: dict[str, None] = {}
     for tree in trees:
         for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                if node.id not in bound:
-                    free[node.id] = None
+            loaded = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+            if loaded and node.id not in bound:
+                free[node.id] = None
     return list(free)
 
 
@@ -334,8 +334,13 @@ def io_cases(tests: Any) -> list[dict[str, str]]:
         if isinstance(inputs, list | tuple) and isinstance(outputs, list | tuple):
             if len(inputs) != len(outputs):
                 raise BatchError(f"{len(inputs)} inputs but {len(outputs)} outputs")
-            return [{"input": _text(i), "output": _text(o)} for i, o in zip(inputs, outputs, strict=True)]
-        raise BatchError(f"I/O tests need parallel 'input'/'output' lists, got keys {sorted(tests)}")
+            return [
+                {"input": _text(i), "output": _text(o)}
+                for i, o in zip(inputs, outputs, strict=True)
+            ]
+        raise BatchError(
+            f"I/O tests need parallel 'input'/'output' lists, got keys {sorted(tests)}"
+        )
     if isinstance(tests, list | tuple):
         cases = []
         for case in tests:

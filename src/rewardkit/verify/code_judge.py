@@ -113,7 +113,9 @@ def _verdict(
     if "problem" in report:
         return Verdict(failed, "test_error", str(report["problem"])[:500], seconds)
     if "compile_error" in report:
-        return Verdict(failed, "compile_error", "compile error: " + str(report["compile_error"])[:500], seconds)
+        return Verdict(
+            failed, "compile_error", "compile error: " + str(report["compile_error"])[:500], seconds
+        )
     rows = report.get("results")
     if not isinstance(rows, list) or len(rows) > units:
         return Verdict(failed, "ok", "the run ended without a verdict (bad report)", seconds)
@@ -161,7 +163,9 @@ def _unit(job: JudgeJob, index: int, row: Any, tolerance: float) -> tuple[bool, 
     return False, f"{job.labels[index]}: expected {_short(want)}, got {_short(value)}", "ok"
 
 
-def _io_unit(job: JudgeJob, index: int, row: list[Any], tolerance: float) -> tuple[bool, str, VerdictStatus]:
+def _io_unit(
+    job: JudgeJob, index: int, row: list[Any], tolerance: float
+) -> tuple[bool, str, VerdictStatus]:
     kind = row[0]
     out = str(row[1]) if len(row) > 1 else ""
     err = str(row[2]) if len(row) > 2 else ""
@@ -211,12 +215,18 @@ def judge_many(
             job.spec["program"] = program
             job.spec.setdefault("child_memory_bytes", limits.memory_mb * 1024 * 1024)
         runs.append(
-            (harness_program(embedded), _stdin(job, nonce, limits, seconds), _run_limits(job, limits, seconds))
+            (
+                harness_program(embedded),
+                _stdin(job, nonce, limits, seconds),
+                _run_limits(job, limits, seconds),
+            )
         )
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=sandbox.slots) as executor:
-        results = list(executor.map(lambda run: sandbox.run(run[0], run[1], run[2], as_init=True), runs))
+        results = list(
+            executor.map(lambda run: sandbox.run(run[0], run[1], run[2], as_init=True), runs)
+        )
     return [
         _verdict(job, result, _report(result, nonce), tolerance)
         for (_, job), result, nonce in zip(work, results, nonces, strict=True)

@@ -86,7 +86,13 @@ class Language:
         self.run_command(256)
 
 
-_PACKAGES = {"g++": "g++", "gcc": "gcc", "node": "nodejs", "javac": "default-jdk", "java": "default-jre"}
+_PACKAGES = {
+    "g++": "g++",
+    "gcc": "gcc",
+    "node": "nodejs",
+    "javac": "default-jdk",
+    "java": "default-jre",
+}
 _JVM = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto")
 
 LANGUAGES: dict[str, Language] = {
