@@ -436,7 +436,8 @@ HARNESS_TAMPERS: dict[str, str] = {
     "kill_the_judge": (
         "import os, signal\n"
         "def f(x):\n"
-        "    for pid in (1, os.getppid()):\n"
+        "    pids = [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]\n"
+        "    for pid in pids:\n"
         "        for sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM, signal.SIGINT):\n"
         "            try:\n                os.kill(pid, sig)\n"
         "            except OSError:\n                pass\n"
@@ -489,6 +490,41 @@ HARNESS_TAMPERS: dict[str, str] = {
         "    return 0\n"
     ),
 }
+#: a program that leaves a daemon and files behind, then one that looks for them: on a
+#: warm worker, the second runs where the first did
+_LEAVE_BEHIND = (
+    "import os, time\n"
+    "for path in ('/tmp/left.txt', '/tmp/job/left.txt', '/dev/shm/left.txt'):\n"
+    "    open(path, 'w').write('x')\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        end = time.time() + 5\n"
+    "        while time.time() < end:\n"
+    "            open('/tmp/heartbeat', 'w').write('x')\n"
+    "            time.sleep(0.005)\n"
+    "    os._exit(0)\n"
+    "def f(x):\n    return 0\n"
+)
+_LOOK_AROUND = (
+    "import os, time\n"
+    "def f(x):\n"
+    "    time.sleep(0.1)\n"
+    "    paths = ('/tmp/left.txt', '/tmp/job/left.txt', '/dev/shm/left.txt', '/tmp/heartbeat')\n"
+    "    return [p for p in paths if os.path.exists(p)]\n"
+)
+
+
+def warm_leftovers(isolation: Isolation) -> tuple[bool, str, str]:
+    """One worker, two jobs: what the first leaves (files, a setsid daemon) must be gone."""
+    term = CodeTests(format="call", function="f", wall_seconds=3.0, slots=1, isolation=isolation)
+    leave = f"{FENCE}python\n{_LEAVE_BEHIND}\n{FENCE}"
+    look = f"{FENCE}python\n{_LOOK_AROUND}\n{FENCE}"
+    cases = [{"args": [0], "expected": []}]
+    out = term({"completion": [leave, look], "tests": [cases, cases]})
+    return bool(out.total[1] != 1.0), "ok", f"second job: {out.total[1]} ({out.messages[1]})"
+
+
 _TAMPER_TEST = (
     "def check(candidate):\n"
     "    marker = 'rk-tamper'\n"
@@ -506,7 +542,8 @@ _TAMPER_CALLS = [{"args": [7], "expected": 49}, {"args": [1.5], "expected": 2.25
 
 
 def tamper_scores(source: str, isolation: Isolation = "full") -> dict[str, float]:
-    """Score ``source`` (a Python program defining ``f``) in each function-test format."""
+    """Score ``source`` (a Python program defining ``f``) in each function-test format
+    (NaN where the sample came back an error)."""
     completion = f"{FENCE}python\n{source}\n{FENCE}"
     kwargs: dict[str, Any] = {"wall_seconds": 3.0, "slots": 2, "isolation": isolation}
     scores = {}
@@ -528,7 +565,8 @@ def tamper_scores(source: str, isolation: Isolation = "full") -> dict[str, float
 def _tamper(name: str) -> Callable[[Isolation], tuple[bool, str, str]]:
     def attack(isolation: Isolation) -> tuple[bool, str, str]:
         scores = tamper_scores(HARNESS_TAMPERS[name], isolation)
-        return any(score > 0 for score in scores.values()), "ok", f"scores {scores}"
+        # a score above 0 passed a test; NaN dodged the low score (an error is not trained on)
+        return any(not score == 0.0 for score in scores.values()), "ok", f"scores {scores}"
 
     return attack
 
@@ -601,6 +639,9 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("cross_kill_threads", "two CodeTests at once (threads): kill -1", cross_kill_threads),
     Attack(
         "cross_kill_processes", "two CodeTests at once (processes): kill -1", cross_kill_processes
+    ),
+    Attack(
+        "warm_leftovers", "warm workers: files and a daemon left for the next job", warm_leftovers
     ),
     *(
         Attack(f"tamper_{name}", f"harness tampering ({name}) in every test format", _tamper(name))

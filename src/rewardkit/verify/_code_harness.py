@@ -36,6 +36,7 @@ import time
 import traceback
 
 MAX_REPLY = 1 << 23
+JOB_DIR = "/tmp/job"
 MAX_TEXT = 300
 _NESTING = 200
 
@@ -491,8 +492,8 @@ def _judge_stdio(spec):
     compile_command, filename = spec["compile"], spec["filename"]
     run_command = [sys.executable if part == "{python}" else part for part in spec["run"]]
     memory = spec.get("child_memory_bytes")
-    os.makedirs("/tmp/work", exist_ok=True)
-    os.chdir("/tmp/work")
+    os.makedirs(JOB_DIR, exist_ok=True)
+    os.chdir(JOB_DIR)
     with open(filename, "w", encoding="utf-8") as handle:
         handle.write(spec["program"])
     seconds = float(spec["seconds"])
@@ -514,13 +515,22 @@ def _judge_stdio(spec):
 # ---------------------------------------------------------------- entry
 
 
-def main(program):
-    """Run one job: fork the program process first, then read the tests and judge."""
-    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace, no /proc/1/*
-    for number in range(1, 32):  # as pid 1 nothing inside may signal us; outside may
+def _guard():
+    """No ptrace, no /proc/<pid>/* for the program; as pid 1, no signal from inside."""
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    for number in range(1, 32):
         if number not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGPIPE, 25):
             with contextlib.suppress(OSError, ValueError):
                 signal.signal(number, signal.SIG_DFL)
+
+
+def _deadline(spec):
+    return time.monotonic() + float(spec["seconds"]) * max(1, len(spec.get("units", [])))
+
+
+def main(program):
+    """Run one job: fork the program process first, then read the tests and judge."""
+    _guard()
     requests_read, requests_write = os.pipe()
     replies_read, replies_write = os.pipe()
     sys.stdout.flush()
@@ -537,14 +547,243 @@ def main(program):
     nonce = sys.stdin.readline().strip()
     try:
         spec = json.loads(sys.stdin.readline())
-        deadline = time.monotonic() + float(spec["seconds"]) * max(1, len(spec.get("units", [])))
         if spec["mode"] == "stdio":
             report = _judge_stdio(spec)
         else:
-            report = _judge_functions(spec, Channel(requests_write, replies_read, deadline))
+            report = _judge_functions(spec, Channel(requests_write, replies_read, _deadline(spec)))
     except BaseException as exc:
         report = {"problem": "the harness failed: " + _describe(exc)}
     out = os.fdopen(1, "w")
     out.write("\n" + nonce + " " + json.dumps(report) + "\n")
     out.flush()
     os._exit(0)
+
+
+# ---------------------------------------------------------------- warm workers
+#
+# A warm worker is one sandbox that runs job after job. Its pid 1 (``serve``) reads
+# jobs from stdin. Programs never fork from it, since its memory has held tests:
+# they fork from the *zygote*, a fresh interpreter started at the worker's start
+# that only ever receives program sources (and the pipe ends, over a Unix socket).
+# Each job's judge forks from pid 1. After each job pid 1 kills every process but
+# itself and the zygote, and empties /tmp and /dev/shm.
+
+
+def _zygote(sock_fd):
+    """Fork one program process per request; never sees a test."""
+    import socket
+
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # reap programs automatically
+    sock = socket.socket(fileno=sock_fd)
+    while True:
+        try:
+            header, fds, _, _ = socket.recv_fds(sock, 1024, 2)
+        except OSError:
+            os._exit(0)
+        if not header:
+            os._exit(0)
+        request = json.loads(header)
+        source = b""
+        while len(source) < request["length"]:
+            chunk = sock.recv(min(1 << 20, request["length"] - len(source)))
+            if not chunk:
+                os._exit(0)
+            source += chunk
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _limit_program(request)
+                os.chdir(JOB_DIR)
+                _serve_program(source.decode("utf-8"), fds[0], fds[1])
+            finally:
+                os._exit(1)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+
+
+def _limit_program(request):
+    import resource
+
+    for name, value in request.get("rlimits", {}).items():
+        which = getattr(resource, name)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, (value, value))
+
+
+class _Zygote:
+    def __init__(self):
+        import socket
+
+        self.ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-B", sys.argv[0], "zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self.ours.settimeout(5.0)
+        self.buffer = b""
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def spawn(self, source, fds, rlimits):
+        import socket
+
+        os.kill(self.process.pid, signal.SIGCONT)  # a program may have stopped it
+        data = source.encode("utf-8")
+        header = json.dumps({"length": len(data), "rlimits": rlimits}).encode()
+        socket.send_fds(self.ours, [header], fds)
+        self.ours.sendall(data)
+        while b"\n" not in self.buffer:
+            chunk = self.ours.recv(4096)
+            if not chunk:
+                raise OSError("the zygote exited")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return int(json.loads(line)["pid"])
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            self.process.wait(2)
+
+
+def _others(keep):
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in keep:
+            pids.append(int(name))
+    return pids
+
+
+def _reset(zygote):
+    """Kill everything a job left, reap it, and empty the scratch folders."""
+    import shutil
+
+    keep = {os.getpid(), zygote.process.pid}
+    for _ in range(100):
+        others = _others(keep)
+        if not others:
+            break
+        for pid in others:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0 or pid == zygote.process.pid:
+                break
+        time.sleep(0.0005)
+    for folder in ("/tmp", "/dev/shm"):
+        with contextlib.suppress(OSError):
+            for name in os.listdir(folder):
+                if folder == "/tmp" and name == "program.py":
+                    continue
+                path = os.path.join(folder, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+    os.makedirs(JOB_DIR, exist_ok=True)
+
+
+def _job(zygote, request):
+    """Run one job: program from the zygote, judge forked from here. The report."""
+    spec = request["spec"]
+    program = request.get("program")
+    report_read, report_write = os.pipe()
+    program_pid = None
+    requests_read = requests_write = replies_read = replies_write = -1
+    if program is not None:
+        requests_read, requests_write = os.pipe()
+        replies_read, replies_write = os.pipe()
+        program_pid = zygote.spawn(program, [requests_read, replies_write], request["rlimits"])
+        os.close(requests_read)
+        os.close(replies_write)
+    judge_pid = os.fork()
+    if judge_pid == 0:
+        try:
+            os.close(report_read)
+            if spec["mode"] == "stdio":
+                report = _judge_stdio(spec)
+            else:
+                channel = Channel(requests_write, replies_read, _deadline(spec))
+                report = _judge_functions(spec, channel)
+        except BaseException as exc:
+            report = {"problem": "the harness failed: " + _describe(exc)}
+        with os.fdopen(report_write, "wb") as out:
+            out.write(json.dumps(report).encode())
+        os._exit(0)
+    os.close(report_write)
+    for fd in (requests_write, replies_read):
+        if fd >= 0:
+            os.close(fd)
+    limit = _deadline(spec) + float(spec.get("compile_seconds", 0)) + 1.0
+    data = b""
+    while True:
+        remaining = limit - time.monotonic()
+        ready, _, _ = select.select([report_read], [], [], max(0.0, remaining))
+        if not ready:
+            report = {"results": [["timeout", "time limit exceeded", None]]}
+            break
+        chunk = os.read(report_read, 1 << 20)
+        if not chunk:
+            try:
+                report = json.loads(data)
+            except ValueError:  # the judge catches its own errors: it was killed (same uid)
+                report = {"results": [["fail", "the judge was killed during the tests", None]]}
+            break
+        data += chunk
+    os.close(report_read)
+    with contextlib.suppress(OSError):
+        os.kill(judge_pid, signal.SIGKILL)
+    if program_pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(program_pid, signal.SIGKILL)
+    return report
+
+
+def serve():
+    """A warm worker's pid 1: one job per stdin line, one ``nonce report`` line out."""
+    _guard()
+    os.makedirs(JOB_DIR, exist_ok=True)
+    zygote = _Zygote()
+    out = os.fdopen(1, "w")
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            nonce = str(request["nonce"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        try:
+            if not zygote.alive():
+                zygote.close()
+                zygote = _Zygote()
+            report = _job(zygote, request)
+        except BaseException as exc:
+            report = {"problem": "the harness failed: " + _describe(exc)}
+            zygote.close()
+            zygote = _Zygote()
+        _reset(zygote)
+        out.write(nonce + " " + json.dumps(report) + "\n")
+        out.flush()
+    zygote.close()
+
+
+def entry():
+    """The warm worker's program: pid 1 serves, the zygote forks programs."""
+    if sys.argv[1:2] == ["zygote"]:
+        _zygote(int(sys.argv[2]))
+    else:
+        serve()

@@ -135,6 +135,8 @@ class CodeTests(RewardTerm):
         memory_mb: memory limit per run (the runtime's heap for node and java).
         slots: concurrent runs (default: CPU count).
         tolerance: absolute or relative tolerance for numbers in outputs and values.
+        warm: run on warm sandboxed workers shared by every caller (full isolation;
+            see :mod:`rewardkit.verify.code_pool`); False starts a sandbox per program.
         isolation: "full" (default) needs the whole sandbox contract and raises
             :class:`SandboxUnavailableError` here, at construction, when the machine
             cannot enforce it; "minimal" accepts weaker isolation with a warning.
@@ -156,6 +158,7 @@ class CodeTests(RewardTerm):
         language: str = "python",
         function: str | None = None,
         tolerance: float = 1e-6,
+        warm: bool = True,
     ) -> None:
         super().__init__(name)
         if mode not in ("pass_rate", "all_pass"):
@@ -181,6 +184,7 @@ class CodeTests(RewardTerm):
         self.program_from: ProgramFrom = program
         self.function = function
         self.tolerance = float(tolerance)
+        self.warm = warm
         self.limits = SandboxLimits(
             wall_seconds=wall_seconds,
             cpu_seconds=max(1, int(wall_seconds) + 1),
@@ -229,7 +233,7 @@ class CodeTests(RewardTerm):
             owners.append(index)
         if n and not work and all(m == "unparseable: no code block" for m in messages):
             self._warn_no_code()
-        verdicts = judge_many(self._sandbox, work, self.limits, self.tolerance)
+        verdicts = judge_many(self._sandbox, work, self.limits, self.tolerance, warm=self.warm)
         values = np.full(n, np.nan)
         for index, verdict in zip(owners, verdicts, strict=True):
             values[index], status[index], messages[index] = self._score(verdict)

@@ -19,13 +19,16 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from rewardkit.verify._code_harness import CodecError, decode
 from rewardkit.verify.code_formats import JudgeJob, same_output, same_value
+from rewardkit.verify.code_pool import WorkerFailure, shared_pool
 from rewardkit.verify.sandbox import ExecutionResult, Sandbox, SandboxLimits
 
 __all__ = ["Verdict", "harness_program", "judge", "judge_many"]
@@ -192,9 +195,21 @@ def judge(
     limits: SandboxLimits | None = None,
     tolerance: float = 1e-6,
     compile_seconds: float = 30.0,
+    warm: bool = True,
 ) -> Verdict:
     """Run ``program`` against ``job`` in ``sandbox``; per-test limits are ``limits``."""
-    return judge_many(sandbox, [(program, job)], limits, tolerance, compile_seconds)[0]
+    return judge_many(sandbox, [(program, job)], limits, tolerance, compile_seconds, warm)[0]
+
+
+def _rlimits(job: JudgeJob, limits: SandboxLimits) -> dict[str, int]:
+    """The program process's own limits in a warm worker (the job's, not the worker's)."""
+    tests = max(1, job.units)
+    return {
+        "RLIMIT_AS": limits.memory_mb * 1024 * 1024,
+        "RLIMIT_CPU": int(limits.cpu_seconds * tests + 1),
+        "RLIMIT_FSIZE": limits.max_output_bytes,
+        "RLIMIT_CORE": 0,
+    }
 
 
 def judge_many(
@@ -203,26 +218,31 @@ def judge_many(
     limits: SandboxLimits | None = None,
     tolerance: float = 1e-6,
     compile_seconds: float = 30.0,
+    warm: bool = True,
 ) -> list[Verdict]:
-    """Judge (program, job) pairs concurrently, ``sandbox.slots`` at a time; in order."""
+    """Judge (program, job) pairs concurrently, ``sandbox.slots`` at a time; in order.
+
+    With ``warm`` (and full isolation) the jobs run on the shared warm workers
+    (:mod:`rewardkit.verify.code_pool`); otherwise each starts a sandbox of its own.
+    """
     limits = limits or sandbox.limits
-    nonces = [secrets.token_hex(16) for _ in work]
+    if not work:
+        return []
     compiles = [compile_seconds if job.spec["mode"] == "stdio" else 0.0 for _, job in work]
-    runs: list[tuple[str, str, SandboxLimits]] = []
-    for (program, job), nonce, seconds in zip(work, nonces, compiles, strict=True):
-        embedded = None if job.spec["mode"] == "stdio" else program
+    run_limits = [_run_limits(job, limits, c) for (_, job), c in zip(work, compiles, strict=True)]
+    for (program, job), seconds in zip(work, compiles, strict=True):
         if job.spec["mode"] == "stdio":
             job.spec["program"] = program
             job.spec.setdefault("child_memory_bytes", limits.memory_mb * 1024 * 1024)
-        runs.append(
-            (
-                harness_program(embedded),
-                _stdin(job, nonce, limits, seconds),
-                _run_limits(job, limits, seconds),
-            )
-        )
-    from concurrent.futures import ThreadPoolExecutor
-
+    if warm and sandbox.isolation == "full":
+        return _judge_warm(sandbox, work, limits, run_limits, compiles, tolerance)
+    nonces = [secrets.token_hex(16) for _ in work]
+    runs: list[tuple[str, str, SandboxLimits]] = []
+    for (program, job), nonce, seconds, run_limit in zip(
+        work, nonces, compiles, run_limits, strict=True
+    ):
+        embedded = None if job.spec["mode"] == "stdio" else program
+        runs.append((harness_program(embedded), _stdin(job, nonce, limits, seconds), run_limit))
     with ThreadPoolExecutor(max_workers=sandbox.slots) as executor:
         results = list(
             executor.map(lambda run: sandbox.run(run[0], run[1], run[2], as_init=True), runs)
@@ -231,3 +251,43 @@ def judge_many(
         _verdict(job, result, _report(result, nonce), tolerance)
         for (_, job), result, nonce in zip(work, results, nonces, strict=True)
     ]
+
+
+def _judge_warm(
+    sandbox: Sandbox,
+    work: Sequence[tuple[str, JudgeJob]],
+    limits: SandboxLimits,
+    run_limits: list[SandboxLimits],
+    compiles: list[float],
+    tolerance: float,
+) -> list[Verdict]:
+    worker_limits = SandboxLimits(
+        wall_seconds=limits.wall_seconds,
+        memory_mb=max(r.memory_mb for r in run_limits),
+        max_processes=max(r.max_processes for r in run_limits),
+        max_output_bytes=limits.max_output_bytes,
+        scratch_mb=limits.scratch_mb,
+    )
+    pool = shared_pool(sandbox, worker_limits, sandbox.slots)
+
+    def one(index: int) -> Verdict:
+        program, job = work[index]
+        spec = dict(job.spec, seconds=limits.wall_seconds, compile_seconds=compiles[index])
+        spec["cap"] = limits.max_output_bytes
+        request = {
+            "program": None if job.spec["mode"] == "stdio" else program,
+            "spec": spec,
+            "rlimits": _rlimits(job, limits),
+        }
+        start = time.monotonic()
+        try:
+            report = pool.run(request, timeout=run_limits[index].wall_seconds + 5.0)
+        except WorkerFailure as exc:
+            failed = ExecutionResult("timeout" if "hung" in str(exc) else "sandbox_error",
+                                     None, "", str(exc), time.monotonic() - start)  # fmt: skip
+            return _verdict(job, failed, None, tolerance)
+        done = ExecutionResult("ok", 0, "", "", time.monotonic() - start)
+        return _verdict(job, done, report, tolerance)
+
+    with ThreadPoolExecutor(max_workers=pool.slots) as executor:
+        return list(executor.map(one, range(len(work))))
