@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from rewardkit.verify._code_harness import CodecError, decode
 from rewardkit.verify.code_formats import JudgeJob, same_output, same_value
-from rewardkit.verify.code_pool import WorkerFailure, shared_pool
+from rewardkit.verify.code_pool import WorkerError, shared_pool
 from rewardkit.verify.sandbox import ExecutionResult, Sandbox, SandboxLimits
 
 __all__ = ["Verdict", "harness_program", "judge", "judge_many"]
@@ -230,7 +230,7 @@ def judge_many(
         return []
     compiles = [compile_seconds if job.spec["mode"] == "stdio" else 0.0 for _, job in work]
     run_limits = [_run_limits(job, limits, c) for (_, job), c in zip(work, compiles, strict=True)]
-    for (program, job), seconds in zip(work, compiles, strict=True):
+    for program, job in work:
         if job.spec["mode"] == "stdio":
             job.spec["program"] = program
             job.spec.setdefault("child_memory_bytes", limits.memory_mb * 1024 * 1024)
@@ -282,7 +282,7 @@ def _judge_warm(
         start = time.monotonic()
         try:
             report = pool.run(request, timeout=run_limits[index].wall_seconds + 5.0)
-        except WorkerFailure as exc:
+        except WorkerError as exc:
             failed = ExecutionResult("timeout" if "hung" in str(exc) else "sandbox_error",
                                      None, "", str(exc), time.monotonic() - start)  # fmt: skip
             return _verdict(job, failed, None, tolerance)

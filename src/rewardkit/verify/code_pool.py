@@ -38,12 +38,12 @@ from typing import Any
 from rewardkit.verify._uid_lease import UidLease
 from rewardkit.verify.sandbox import _CLEAN_ENV, Sandbox, SandboxLimits
 
-__all__ = ["WarmPool", "WorkerFailure", "shared_pool"]
+__all__ = ["WarmPool", "WorkerError", "shared_pool"]
 
 _HARNESS = Path(__file__).with_name("_code_harness.py")
 
 
-class WorkerFailure(RuntimeError):
+class WorkerError(RuntimeError):
     """A warm worker died, hung past its deadline or answered nonsense."""
 
 
@@ -103,29 +103,29 @@ class _Worker:
             self.process.stdin.write(line)
             self.process.stdin.flush()
         except OSError as exc:
-            raise WorkerFailure(f"the worker exited: {exc}") from None
+            raise WorkerError(f"the worker exited: {exc}") from None
         deadline = time.monotonic() + timeout
         out = self.process.stdout.fileno()
         while b"\n" not in self.buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WorkerFailure("the worker hung past the job's deadline")
+                raise WorkerError("the worker hung past the job's deadline")
             ready, _, _ = select.select([out], [], [], remaining)
             if ready:
                 chunk = os.read(out, 1 << 20)
                 if not chunk:
-                    raise WorkerFailure("the worker exited")
+                    raise WorkerError("the worker exited")
                 self.buffer += chunk
         reply, _, self.buffer = self.buffer.partition(b"\n")
         text = reply.decode("utf-8", "replace")
         if not text.startswith(nonce + " "):
-            raise WorkerFailure("the worker answered out of turn")
+            raise WorkerError("the worker answered out of turn")
         try:
             report = json.loads(text[len(nonce) + 1 :])
         except json.JSONDecodeError:
-            raise WorkerFailure("the worker's report is not JSON") from None
+            raise WorkerError("the worker's report is not JSON") from None
         if not isinstance(report, dict):
-            raise WorkerFailure("the worker's report is not an object")
+            raise WorkerError("the worker's report is not an object")
         self.jobs += 1
         return report
 
@@ -170,14 +170,14 @@ class WarmPool:
         """Run one job on a free worker; a failed worker is replaced and the job tried once more.
 
         Raises:
-            WorkerFailure: the job failed on two workers.
+            WorkerError: the job failed on two workers.
         """
         with self._permits:
             for attempt in (1, 2):
                 worker = self._take()
                 try:
                     report = worker.run(request, timeout)
-                except WorkerFailure:
+                except WorkerError:
                     worker.close()
                     if attempt == 2:
                         raise
