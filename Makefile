@@ -78,7 +78,8 @@ $(VERIFIERS_VENV)/.installed: pyproject.toml
 
 conformance: install $(VERL_VENV)/.installed $(VERIFIERS_VENV)/.installed
 	$(VERL_VENV)/bin/python -m pytest -q -p no:cacheprovider \
-	  tests/adapters/conformance/test_verl_0_9.py tests/adapters/conformance/test_openrlhf_0_11.py
+	  tests/adapters/conformance/test_verl_0_9.py tests/adapters/conformance/test_openrlhf_0_11.py \
+	  tests/adapters/conformance/test_verl_sandbox_fusion.py
 	$(VERIFIERS_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 	  tests/adapters/conformance/test_verifiers_0_4.py
 

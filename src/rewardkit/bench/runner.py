@@ -68,6 +68,7 @@ SUITES: dict[str, str] = {
     "delayed-credit": "rewardkit.bench.delayed_credit:main",
     "multiturn-credit": "rewardkit.bench.multiturn_credit:main",
     "adapter-throughput": "rewardkit.bench.adapter_throughput:main",
+    "code": "rewardkit.bench.code:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).

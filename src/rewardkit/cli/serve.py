@@ -69,6 +69,14 @@ def add_serve_parser(commands: Any) -> None:
         help="/get_reward's reward for a sample without one",
     )
     serve.add_argument(
+        "--sandbox-fusion",
+        action="store_true",
+        help="also serve SandboxFusion's POST /run_code from rewardkit's sandbox (for verl's "
+        "reward_model.sandbox_fusion.url)",
+    )
+    serve.add_argument("--sandbox-max-seconds", type=float, default=defaults.sandbox_max_seconds)
+    serve.add_argument("--sandbox-max-memory-mb", type=int, default=defaults.sandbox_max_memory_mb)
+    serve.add_argument(
         "--drain-seconds",
         type=float,
         default=30.0,
@@ -85,7 +93,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
         max_string_chars=args.max_string_chars, deadline_s=args.deadline,
         max_in_flight=args.max_in_flight, workers=args.workers, chunk_size=args.chunk_size,
-        not_applicable_score=args.not_applicable_score,
+        not_applicable_score=args.not_applicable_score, sandbox_fusion=args.sandbox_fusion,
+        sandbox_max_seconds=args.sandbox_max_seconds,
+        sandbox_max_memory_mb=args.sandbox_max_memory_mb,
     )  # fmt: skip
 
 
@@ -108,7 +118,9 @@ def run_serve(args: argparse.Namespace) -> int:
     app = create_app(term, settings)
     auth = "a bearer token" if settings.token else "no token (loopback only)"
     print(f"rewardkit serve: {term.name} on http://{settings.host}:{settings.port} ({auth}); "
-          "POST /v1/score, POST /get_reward, GET /healthz, GET /metrics", flush=True)  # fmt: skip
+          "POST /v1/score, POST /get_reward, GET /healthz, GET /metrics"
+          + (", POST /run_code (SandboxFusion)" if settings.sandbox_fusion else ""),
+          flush=True)  # fmt: skip
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
                 timeout_graceful_shutdown=args.drain_seconds, access_log=False)  # fmt: skip
     return 0

@@ -10,6 +10,9 @@ Endpoints:
   so ``--remote_rm_url http://host:port/get_reward`` works unchanged. A sample
   without a reward gets ``not_applicable_score`` and ``extra_logs.applicable = 0``
   (OpenRLHF needs numbers); its status is in ``status``.
+- ``POST /run_code`` (with ``sandbox_fusion=True``): SandboxFusion's API, as
+  verl's ``sandbox_fusion`` reward path calls it (see
+  :mod:`rewardkit.serve.sandbox_fusion`); same token, limits and metrics.
 - ``GET /healthz`` (no token needed) and ``GET /metrics`` (Prometheus text).
 
 Every request but ``/healthz`` needs ``Authorization: Bearer <token>`` when
@@ -349,6 +352,31 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
             }  # fmt: skip
 
         return await answer(request, "/get_reward", work)
+
+    if server.settings.sandbox_fusion:
+        from rewardkit.serve.sandbox_fusion import RunCodeRequest, run_code
+        from rewardkit.verify.code_languages import LANGUAGES
+        from rewardkit.verify.sandbox import Sandbox
+
+        binds = [path for language in LANGUAGES.values() for path in language.bind_paths()]
+        sandbox = Sandbox(binds=binds)  # full isolation or refused here, at start-up
+
+        @app.post("/run_code")
+        async def run_code_endpoint(request: Request) -> Response:
+            async def work(payload: Any) -> Any:
+                try:
+                    parsed = RunCodeRequest.model_validate(payload)
+                except ValidationError as exc:
+                    raise _RefusalError(422, _validation_errors(exc)) from exc
+                server.check_sizes(payload, 1)
+                settings = server.settings
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(
+                    server.executor, run_code, sandbox, parsed, settings.sandbox_max_seconds,
+                    settings.sandbox_max_memory_mb,
+                )  # fmt: skip
+
+            return await answer(request, "/run_code", work)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -82,6 +82,10 @@ class ServeSettings:
         chunk_size: samples per worker task: the deadline's granularity.
         not_applicable_score: the reward ``/get_reward`` returns for a sample without
             one (OpenRLHF needs a number; its status is in ``extra_logs``).
+        sandbox_fusion: also serve SandboxFusion's ``POST /run_code`` (verl's
+            ``sandbox_fusion`` reward path) from rewardkit's sandbox.
+        sandbox_max_seconds: the longest compile or run ``/run_code`` allows.
+        sandbox_max_memory_mb: the most memory ``/run_code`` gives a program.
     """
 
     host: str = "127.0.0.1"
@@ -95,6 +99,9 @@ class ServeSettings:
     workers: int = 2
     chunk_size: int = 64
     not_applicable_score: float = 0.0
+    sandbox_fusion: bool = False
+    sandbox_max_seconds: float = 30.0
+    sandbox_max_memory_mb: int = 2048
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_batch", "max_string_chars", "max_in_flight",
@@ -103,6 +110,8 @@ class ServeSettings:
                 raise ServeError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.port <= 65_535:
             raise ServeError(f"port must be in [0, 65535], got {self.port}")
+        if not self.sandbox_max_seconds > 0 or self.sandbox_max_memory_mb < 16:
+            raise ServeError("sandbox_max_seconds must be positive and sandbox_max_memory_mb >= 16")
         if not self.deadline_s > 0:
             raise ServeError(f"deadline_s must be positive, got {self.deadline_s}")
         if not math.isfinite(self.not_applicable_score):

@@ -38,6 +38,7 @@ import traceback
 MAX_REPLY = 1 << 23
 JOB_DIR = "/tmp/job"
 MAX_TEXT = 300
+MAX_REPLY_TEXT = 2000
 _NESTING = 200
 
 
@@ -473,7 +474,7 @@ def _run_process(command, stdin_text, seconds, cap, memory_bytes=None):
             preexec_fn=limit,
         )
     except OSError as exc:
-        return "error", "", "cannot start " + command[0] + ": " + str(exc), 0.0
+        return "error", "", "cannot start " + command[0] + ": " + str(exc), 0.0, None
     try:
         out, err = process.communicate(stdin_text.encode(), timeout=seconds)
         status = "ok" if process.returncode == 0 else "runtime_error"
@@ -485,7 +486,8 @@ def _run_process(command, stdin_text, seconds, cap, memory_bytes=None):
         status = "timeout"
     _sweep()
     text = out[:cap].decode("utf-8", "replace")
-    return status, text, err[-2000:].decode("utf-8", "replace"), time.monotonic() - start
+    took = time.monotonic() - start
+    return status, text, err[-2000:].decode("utf-8", "replace"), took, process.returncode
 
 
 def _judge_stdio(spec):
@@ -499,16 +501,20 @@ def _judge_stdio(spec):
     seconds = float(spec["seconds"])
     report = {"results": [], "compile_seconds": 0.0}
     if compile_command is not None:
-        status, _, err, took = _run_process(
+        status, _, err, took, code = _run_process(
             compile_command, "", float(spec["compile_seconds"]), 0, spec.get("compile_memory_bytes")
         )
         report["compile_seconds"] = took
+        report["compile"] = [status, err[-MAX_REPLY_TEXT:], took, code]
         if status != "ok":
             report["compile_error"] = (status + ": " + err.strip())[-1500:]
             return report
     for stdin_text in spec["inputs"]:
-        status, out, err, took = _run_process(run_command, stdin_text, seconds, spec["cap"], memory)
-        report["results"].append([status, out, err.strip()[-MAX_TEXT:], took])
+        status, out, err, took, code = _run_process(
+            run_command, stdin_text, seconds, spec["cap"], memory
+        )
+        keep = MAX_REPLY_TEXT if spec.get("full_stderr") else MAX_TEXT
+        report["results"].append([status, out, err.strip()[-keep:], took, code])
     return report
 
 
@@ -698,7 +704,21 @@ def _reset(zygote):
     os.makedirs(JOB_DIR, exist_ok=True)
 
 
-def _job(zygote, request):
+def _spawn(zygotes, source, fds, rlimits):
+    """A program process from the zygote; a zygote that a past program killed or
+    stopped is replaced (its death may not show until the first request fails)."""
+    for attempt in (1, 2):
+        try:
+            return zygotes[0].spawn(source, fds, rlimits)
+        except (OSError, ValueError):
+            zygotes[0].close()
+            zygotes[0] = _Zygote()
+            if attempt == 2:
+                raise
+    raise OSError("unreachable")
+
+
+def _job(zygotes, request):
     """Run one job: program from the zygote, judge forked from here. The report."""
     spec = request["spec"]
     program = request.get("program")
@@ -708,7 +728,7 @@ def _job(zygote, request):
     if program is not None:
         requests_read, requests_write = os.pipe()
         replies_read, replies_write = os.pipe()
-        program_pid = zygote.spawn(program, [requests_read, replies_write], request["rlimits"])
+        program_pid = _spawn(zygotes, program, [requests_read, replies_write], request["rlimits"])
         os.close(requests_read)
         os.close(replies_write)
     judge_pid = os.fork()
@@ -758,7 +778,7 @@ def serve():
     """A warm worker's pid 1: one job per stdin line, one ``nonce report`` line out."""
     _guard()
     os.makedirs(JOB_DIR, exist_ok=True)
-    zygote = _Zygote()
+    zygotes = [_Zygote()]
     out = os.fdopen(1, "w")
     for line in sys.stdin:
         try:
@@ -767,18 +787,18 @@ def serve():
         except (ValueError, KeyError, TypeError):
             continue
         try:
-            if not zygote.alive():
-                zygote.close()
-                zygote = _Zygote()
-            report = _job(zygote, request)
+            if not zygotes[0].alive():
+                zygotes[0].close()
+                zygotes[0] = _Zygote()
+            report = _job(zygotes, request)
         except BaseException as exc:
             report = {"problem": "the harness failed: " + _describe(exc)}
-            zygote.close()
-            zygote = _Zygote()
-        _reset(zygote)
+            zygotes[0].close()
+            zygotes[0] = _Zygote()
+        _reset(zygotes[0])
         out.write(nonce + " " + json.dumps(report) + "\n")
         out.flush()
-    zygote.close()
+    zygotes[0].close()
 
 
 def entry():

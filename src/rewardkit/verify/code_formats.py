@@ -309,7 +309,7 @@ def io_job(
 
 
 def io_cases(tests: Any) -> list[dict[str, str]]:
-    """stdin/stdout cases from the shapes datasets ship them in.
+    r"""stdin/stdout cases from the shapes datasets ship them in.
 
     Accepts a list of ``{"input", "output"}`` (LiveCodeBench's test cases,
     rewardkit's own), a mapping of parallel lists ``{"input": [...], "output":

@@ -11,7 +11,7 @@ Example:
     >>> verdict = judge(sandbox, "def f(x):\\n    return x * 2\\n",
     ...                 assert_job(["assert f(2) == 4", "assert f(3) == 9"]))
     >>> verdict.passed, verdict.message
-    ([True, False], 'test 2 failed: assert f(3) == 9: expected 9, got 6 from f(3)')
+    ([True, False], 'test 2/2: failed: assert f(3) == 9: expected 9, got 6 from f(3)')
 """
 
 from __future__ import annotations
@@ -29,9 +29,17 @@ from typing import Any, Literal
 from rewardkit.verify._code_harness import CodecError, decode
 from rewardkit.verify.code_formats import JudgeJob, same_output, same_value
 from rewardkit.verify.code_pool import WorkerError, shared_pool
-from rewardkit.verify.sandbox import ExecutionResult, Sandbox, SandboxLimits
+from rewardkit.verify.sandbox import ExecutionResult, RunStatus, Sandbox, SandboxLimits
 
-__all__ = ["Verdict", "harness_program", "judge", "judge_many"]
+__all__ = [
+    "ProgramRun",
+    "StepResult",
+    "Verdict",
+    "harness_program",
+    "judge",
+    "judge_many",
+    "run_program",
+]
 
 VerdictStatus = Literal["ok", "timeout", "compile_error", "test_error", "sandbox_error"]
 _HARNESS = Path(__file__).with_name("_code_harness.py")
@@ -58,12 +66,14 @@ class Verdict:
             (the test itself is broken: not the program's fault), "sandbox_error".
         message: the first failing test and why, or the problem; None when all passed.
         seconds: wall time of the sandbox run.
+        compile_seconds: time spent compiling (stdin/stdout programs in C, C++, Java).
     """
 
     passed: list[bool]
     status: VerdictStatus
     message: str | None
     seconds: float
+    compile_seconds: float = 0.0
 
     @property
     def pass_rate(self) -> float:
@@ -135,7 +145,9 @@ def _verdict(
     passed += [False] * (units - len(passed))
     if message is None and len(rows) < units:
         message = "the run ended before every test ran"
-    return Verdict(passed, status, message, seconds)
+    compiled = report.get("compile_seconds", 0.0)
+    compile_seconds = float(compiled) if isinstance(compiled, int | float) else 0.0
+    return Verdict(passed, status, message, seconds, compile_seconds)
 
 
 def _unit(job: JudgeJob, index: int, row: Any, tolerance: float) -> tuple[bool, str, VerdictStatus]:
@@ -225,6 +237,24 @@ def judge_many(
     With ``warm`` (and full isolation) the jobs run on the shared warm workers
     (:mod:`rewardkit.verify.code_pool`); otherwise each starts a sandbox of its own.
     """
+    runs = _execute(sandbox, work, limits, compile_seconds, warm)
+    return [
+        _verdict(job, result, report, tolerance)
+        for (_, job), (result, report) in zip(work, runs, strict=True)
+    ]
+
+
+Run = tuple[ExecutionResult, dict[str, Any] | None]
+
+
+def _execute(
+    sandbox: Sandbox,
+    work: Sequence[tuple[str, JudgeJob]],
+    limits: SandboxLimits | None,
+    compile_seconds: float,
+    warm: bool,
+) -> list[Run]:
+    """Each job's sandbox run and the harness's report (None if it gave none)."""
     limits = limits or sandbox.limits
     if not work:
         return []
@@ -235,7 +265,7 @@ def judge_many(
             job.spec["program"] = program
             job.spec.setdefault("child_memory_bytes", limits.memory_mb * 1024 * 1024)
     if warm and sandbox.isolation == "full":
-        return _judge_warm(sandbox, work, limits, run_limits, compiles, tolerance)
+        return _execute_warm(sandbox, work, limits, run_limits, compiles)
     nonces = [secrets.token_hex(16) for _ in work]
     runs: list[tuple[str, str, SandboxLimits]] = []
     for (program, job), nonce, seconds, run_limit in zip(
@@ -247,20 +277,16 @@ def judge_many(
         results = list(
             executor.map(lambda run: sandbox.run(run[0], run[1], run[2], as_init=True), runs)
         )
-    return [
-        _verdict(job, result, _report(result, nonce), tolerance)
-        for (_, job), result, nonce in zip(work, results, nonces, strict=True)
-    ]
+    return [(result, _report(result, nonce)) for result, nonce in zip(results, nonces, strict=True)]
 
 
-def _judge_warm(
+def _execute_warm(
     sandbox: Sandbox,
     work: Sequence[tuple[str, JudgeJob]],
     limits: SandboxLimits,
     run_limits: list[SandboxLimits],
     compiles: list[float],
-    tolerance: float,
-) -> list[Verdict]:
+) -> list[Run]:
     worker_limits = SandboxLimits(
         wall_seconds=limits.wall_seconds,
         memory_mb=max(r.memory_mb for r in run_limits),
@@ -270,7 +296,7 @@ def _judge_warm(
     )
     pool = shared_pool(sandbox, worker_limits, sandbox.slots)
 
-    def one(index: int) -> Verdict:
+    def one(index: int) -> Run:
         program, job = work[index]
         spec = dict(job.spec, seconds=limits.wall_seconds, compile_seconds=compiles[index])
         spec["cap"] = limits.max_output_bytes
@@ -283,11 +309,74 @@ def _judge_warm(
         try:
             report = pool.run(request, timeout=run_limits[index].wall_seconds + 5.0)
         except WorkerError as exc:
-            failed = ExecutionResult("timeout" if "hung" in str(exc) else "sandbox_error",
-                                     None, "", str(exc), time.monotonic() - start)  # fmt: skip
-            return _verdict(job, failed, None, tolerance)
-        done = ExecutionResult("ok", 0, "", "", time.monotonic() - start)
-        return _verdict(job, done, report, tolerance)
+            status: RunStatus = "timeout" if "hung" in str(exc) else "sandbox_error"
+            return ExecutionResult(status, None, "", str(exc), time.monotonic() - start), None
+        return ExecutionResult("ok", 0, "", "", time.monotonic() - start), report
 
     with ThreadPoolExecutor(max_workers=pool.slots) as executor:
         return list(executor.map(one, range(len(work))))
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One command of a program run (compiling it, or running it), as a sandbox reports it.
+
+    ``status`` is "ok", "runtime_error", "timeout" or "error" (the tool could not start).
+    """
+
+    status: str
+    seconds: float
+    returncode: int | None
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """What :func:`run_program` saw: the compile step (None for interpreted languages),
+    the run (None when compiling failed), or the sandbox's own failure in ``problem``."""
+
+    compiled: StepResult | None
+    ran: StepResult | None
+    problem: str | None = None
+
+
+def run_program(
+    sandbox: Sandbox,
+    program: str,
+    stdin: str = "",
+    language: str = "python",
+    limits: SandboxLimits | None = None,
+    compile_seconds: float = 30.0,
+    warm: bool = True,
+) -> ProgramRun:
+    """Compile (where needed) and run ``program`` once on ``stdin``; nothing is judged.
+
+    Example:
+        >>> from rewardkit.verify.sandbox import Sandbox, SandboxLimits
+        >>> run = run_program(Sandbox(SandboxLimits(wall_seconds=5)), "print(input() * 2)", "ab")
+        >>> run.ran.status, run.ran.stdout
+        ('ok', 'abab\\n')
+    """
+    from rewardkit.verify.code_formats import io_job
+
+    limits = limits or sandbox.limits
+    job = io_job([{"input": stdin, "output": ""}], program, language, limits.memory_mb)
+    job.spec["full_stderr"] = True
+    ((result, report),) = _execute(sandbox, [(program, job)], limits, compile_seconds, warm)
+    if report is None:
+        if result.status == "timeout":
+            timed_out = StepResult("timeout", result.seconds, None, "", "")
+            return ProgramRun(None, timed_out)
+        return ProgramRun(None, None, f"sandbox error: {result.stderr[:300] or result.status}")
+    if "problem" in report:
+        return ProgramRun(None, None, str(report["problem"]))
+    compiled = None
+    if isinstance(report.get("compile"), list) and len(report["compile"]) == 4:
+        status, err, took, code = report["compile"]
+        compiled = StepResult(str(status), float(took), code, "", str(err))
+    rows = report.get("results") or []
+    if not rows:
+        return ProgramRun(compiled, None)
+    status, out, err, took, code = rows[0]
+    return ProgramRun(compiled, StepResult(str(status), float(took), code, str(out), str(err)))

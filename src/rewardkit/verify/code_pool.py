@@ -13,7 +13,8 @@ Example:
     >>> pool = shared_pool(Sandbox(SandboxLimits(wall_seconds=5)), slots=1)
     >>> from rewardkit.verify.code_formats import assert_job
     >>> request = {"program": "def f(x):\\n    return x + 1\\n",
-    ...            "spec": dict(assert_job(["assert f(1) == 2"]).spec, seconds=5.0)}
+    ...            "spec": dict(assert_job(["assert f(1) == 2"]).spec, seconds=5.0),
+    ...            "rlimits": {}}
     >>> pool.run(request, timeout=10.0)["results"]
     [['pass', '', None]]
 """
