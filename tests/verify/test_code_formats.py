@@ -278,3 +278,64 @@ def test_fences_are_read_per_language():
     text = f"{fenced('print(1)')}\n{fenced('int main(){}', 'cpp')}"
     assert extract_code(text, "cpp") == "int main(){}\n"
     assert extract_code(text, "python") == "print(1)\n"
+
+
+# ---------------------------------------------------------------- the caller's interpreter
+
+NUMPY_PROGRAM = (
+    "import numpy as np\n\n"
+    "def mean_of(xs):\n    return np.mean(np.asarray(xs))\n\n"
+    "def evens(n):\n    return np.arange(0, n, 2)\n"
+)
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_a_task_that_imports_numpy_runs_under_the_callers_interpreter(warm):
+    test = "def check(candidate):\n    assert abs(candidate([1, 2, 4]) - 7 / 3) < 1e-9\n"
+    term = CodeTests(format="humaneval", wall_seconds=5.0, warm=warm)
+    out = term(
+        {
+            "completion": [fenced(NUMPY_PROGRAM)],
+            "test": [test],
+            "entry_point": ["mean_of"],
+            "prompt": [""],
+        }
+    )
+    assert out.total[0] == 1.0, out.messages
+
+
+def test_numpy_arrays_cross_to_the_judge_as_arrays():
+    tests = [
+        "assert isinstance(evens(5), np.ndarray) and evens(5).dtype.kind == 'i'",
+        "assert (evens(5) == np.array([0, 2, 4])).all()",
+        "assert evens(5).tolist() == [0, 2, 5]",
+    ]
+    out = mbpp([fenced(NUMPY_PROGRAM)], tests, setup="import numpy as np")
+    np.testing.assert_allclose(out.total, [2 / 3])
+    assert out.messages[0].startswith("test 3/3: failed: assert evens(5).tolist() == [0, 2, 5]")
+
+
+def test_a_returned_array_matches_a_call_cases_list():
+    term = CodeTests(format="call", function="evens", wall_seconds=5.0)
+    out = term(
+        {
+            "completion": [fenced(NUMPY_PROGRAM)] * 2,
+            "tests": [[{"args": [5], "expected": [0, 2, 4]}], [{"args": [5], "expected": [0, 2]}]],
+        }
+    )
+    np.testing.assert_array_equal(out.total, [1.0, 0.0])
+
+
+def test_the_array_codec_keeps_dtype_and_shape_and_refuses_structured_dtypes():
+    from rewardkit.verify._code_harness import CodecError, decode, encode
+
+    value = np.arange(6, dtype=np.float32).reshape(2, 3)
+    back = decode(json.loads(json.dumps(encode(value))))
+    assert back.dtype == np.float32 and back.shape == (2, 3)
+    np.testing.assert_array_equal(back, value)
+    empty = decode(encode(np.zeros((0, 4), dtype=bool)))
+    assert empty.shape == (0, 4) and empty.dtype == bool
+    with pytest.raises(CodecError):
+        decode({"ndarray": ["V8", [1], [b"x"]]})
+    with pytest.raises(CodecError):
+        decode({"ndarray": ["int64", [-1], []]})

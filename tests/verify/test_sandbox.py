@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import subprocess
+import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +188,57 @@ def test_an_interpreter_outside_an_install_folder_is_refused(tmp_path):
     lonely = tmp_path / "python3"
     lonely.write_text("")
     assert "not a Python install" in sandbox_module._prefix_problem(str(lonely))
+    environment = tmp_path / "venv"
+    (environment / "bin").mkdir(parents=True)
+    (environment / "lib" / "python3.11").mkdir(parents=True)
+    (environment / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (environment / "bin" / "python3").symlink_to("/usr/bin/python3")
+    problem = sandbox_module._prefix_problem(str(environment / "bin" / "python3"))
+    assert "sandbox's own /tmp" in problem
+
+
+def test_programs_run_under_the_callers_interpreter_with_its_packages_read_only():
+    import sys
+
+    import numpy
+
+    program = (
+        "import errno, os, sys, numpy\n"
+        "print(sys.executable)\n"
+        "print(numpy.__version__)\n"
+        "try:\n"
+        "    open(os.path.join(os.path.dirname(numpy.__file__), 'x.py'), 'w')\n"
+        "except OSError as exc:\n"
+        "    print(errno.errorcode[exc.errno])\n"
+    )
+    result = Sandbox().run(program)
+    assert result.status == "ok", result.stderr
+    executable, version, write = result.stdout.split()
+    assert executable == os.path.abspath(sys.executable)
+    assert version == numpy.__version__
+    assert write in ("EROFS", "EACCES")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="views are made only for a leased uid")
+def test_a_private_interpreter_is_shown_to_the_leased_uid_without_touching_host_mounts(
+    request,
+):
+    # a pyenv under /root (mode 700) cannot be reached by the leased uid: the run binds
+    # it onto an empty view inside a private mount namespace, never on the host
+    private = Path(tempfile.mkdtemp(dir="/root"))  # mode 700, like /root itself
+    request.addfinalizer(lambda: shutil.rmtree(private, ignore_errors=True))
+    environment = private / "venv"
+    subprocess.run(
+        ["/usr/bin/python3", "-m", "venv", "--without-pip", str(environment)], check=True
+    )
+    interpreter = environment / "bin" / "python3"
+    host_mounts = Path("/proc/self/mountinfo").read_text()
+    sandbox = Sandbox(python=str(interpreter))
+    assert sandbox._needs_views
+    command, popen_arguments = sandbox._as_uid(sandbox._bwrap_command("p.py", sandbox.limits), 1)
+    assert command[0].endswith("unshare") and popen_arguments == {}
+    result = sandbox.run("import sys, os\nprint(sys.executable, os.getuid() != 0)")
+    assert result.stdout.split() == [str(interpreter), "True"], result.stderr
+    assert Path("/proc/self/mountinfo").read_text() == host_mounts
+    for view in sandbox_module._folder_views(str(interpreter)).values():
+        assert os.listdir(view) == []

@@ -72,6 +72,9 @@ def encode(value, depth=0):
         return {"bytes": value.hex()}
     if kind is complex:
         return {"complex": [encode(value.real, depth + 1), encode(value.imag, depth + 1)]}
+    if kind.__name__ == "ndarray" and kind.__module__ == "numpy":
+        shape = [int(size) for size in value.shape]
+        return {"ndarray": [str(value.dtype), shape, encode(value.tolist(), depth + 1)]}
     return encode(_plain(value), depth + 1)
 
 
@@ -121,9 +124,29 @@ def decode(data, depth=0):
             return bytes.fromhex(payload)
         if tag == "complex" and type(payload) is list and len(payload) == 2:
             return complex(decode(payload[0], depth + 1), decode(payload[1], depth + 1))
+        if tag == "ndarray" and type(payload) is list and len(payload) == 3:
+            return _array(payload, depth)
     except (TypeError, ValueError) as exc:  # an unhashable key or member, a bad pair
         raise CodecError("not an encoded value: " + str(exc)[:MAX_TEXT]) from None
     raise CodecError("unknown tag " + repr(tag)[:40])
+
+
+def _array(payload, depth):
+    """A numpy array from its (dtype, shape, nested list) encoding; only numbers,
+    booleans, text and plain objects, never a structured or exotic dtype."""
+    try:
+        import numpy
+    except ImportError:
+        raise CodecError("a numpy array, but numpy is not installed here") from None
+    name, shape, data = payload
+    if type(name) is not str or len(name) > 16 or type(shape) is not list:
+        raise CodecError("not an encoded array")
+    dtype = numpy.dtype(name)
+    if dtype.kind not in "biufcUSO" or dtype.fields is not None or dtype.subdtype is not None:
+        raise CodecError("an array of dtype " + name + " is not a plain value")
+    if not all(type(size) is int and size >= 0 for size in shape):
+        raise CodecError("not an encoded array")
+    return numpy.array(decode(data, depth + 1), dtype=dtype).reshape(shape)
 
 
 def short(value, limit=120):
@@ -626,7 +649,7 @@ class _Zygote:
 
         self.ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-B", sys.argv[0], "zygote", str(theirs.fileno())],
+            [sys.executable, "-I", "-B", sys.argv[0], "zygote", str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -60,7 +60,7 @@ def main():
         return
     os.chdir(config["workdir"])
     program = config["program"]
-    os.execv(config["python"], [config["python"], "-I", "-S", "-B", program])
+    os.execv(config["python"], [config["python"], "-I", "-B", program])
 
 
 if __name__ == "__main__":

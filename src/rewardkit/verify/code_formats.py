@@ -38,6 +38,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from rewardkit.core.errors import BatchError
 from rewardkit.verify._code_harness import CodecError, encode
 from rewardkit.verify.code_languages import Language
@@ -384,9 +386,14 @@ def same_output(actual: str, expected: str, tolerance: float = 1e-6) -> bool:
 
 def same_value(actual: Any, expected: Any, tolerance: float = 1e-6) -> bool:
     """Equal plain values of the same kind; floats within ``tolerance``; an int
-    stands for a float, a tuple for a list (JSON has no tuples), never True for 1.
+    stands for a float, a tuple for a list (JSON has no tuples), never True for 1;
+    a numpy array for its nested list.
     """
     numbers = (int, float)
+    if isinstance(actual, np.ndarray) or isinstance(expected, np.ndarray):
+        actual = actual.tolist() if isinstance(actual, np.ndarray) else actual
+        expected = expected.tolist() if isinstance(expected, np.ndarray) else expected
+        return same_value(actual, expected, tolerance)
     if isinstance(actual, bool) or isinstance(expected, bool):
         return type(actual) is type(expected) and actual == expected
     if isinstance(actual, numbers) and isinstance(expected, numbers):

@@ -96,7 +96,7 @@ _PACKAGES = {
 _JVM = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto")
 
 LANGUAGES: dict[str, Language] = {
-    "python": Language("python", "prog.py", None, ("{python}", "-I", "-S", "-B", "prog.py")),
+    "python": Language("python", "prog.py", None, ("{python}", "-I", "-B", "prog.py")),
     "c": Language(
         "c", "prog.c", ("gcc", "-O2", "-std=c11", "-o", "prog", "prog.c", "-lm"), ("./prog",),
         address_space_mb=1024,

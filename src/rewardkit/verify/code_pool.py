@@ -69,17 +69,17 @@ class _Worker:
         program = Path(self.staging, "program.py")
         program.write_text(_HARNESS.read_text(encoding="utf-8") + "\n\nentry()\n", encoding="utf-8")
         self.lease: UidLease | None = None
-        as_uid: dict[str, Any] = {}
+        uid: int | None = None
         if sandbox._leases_uid:
             self.lease = UidLease()
             uid = self.lease.__enter__()
             os.chown(self.staging, uid, uid)
             os.chown(program, uid, uid)
-            as_uid = {"user": uid, "group": uid, "extra_groups": []}
         command = sandbox._bwrap_command(str(program), _worker_limits(limits), as_init=True)
         # not --die-with-parent: its parent is the *thread* that started it (PR_SET_PDEATHSIG),
         # and the worker outlives that thread; it exits when its stdin closes instead.
         command = [part for part in command if part != "--die-with-parent"]
+        command, as_uid = sandbox._as_uid(command, uid)
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,

@@ -12,7 +12,9 @@ With ``isolation="full"`` (the default) every run gets, from bubblewrap
   its own processes, cannot signal the caller or another run, and everything
   it started dies with it (a ``setsid`` daemon included);
 - **a private filesystem**: read-only ``/usr`` (and ``/bin``, ``/lib*``
-  links), the interpreter's install and ``/etc/ld.so.cache``, a new ``/proc``
+  links), the caller's interpreter (its install and, for a virtual
+  environment, the environment with its site-packages, so programs can import
+  numpy) and ``/etc/ld.so.cache``, a new ``/proc``
   and ``/dev``, and a private, size-capped tmpfs at ``/tmp`` (the working
   directory) and ``/dev/shm``, which vanish when the run ends. Everything else
   is absent: home directories, ``/root``, ``/etc``, ``/var`` (so ``/var/tmp``),
@@ -47,6 +49,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
@@ -249,7 +252,9 @@ def _judge_probe(
         separate = in_namespace and report.get("usr_owner") not in (None, 0)
     else:
         separate = report.get("uid") not in (None, os.getuid())
-    allowed_root = _PRIVATE_ROOT | set(Path(_python_prefix(python)).parts[1:2])
+    allowed_root = _PRIVATE_ROOT | {
+        part for _, shown in _interpreter_folders(python) for part in Path(shown).parts[1:2]
+    }
     visible = set(report.get("root", ["?"])) - allowed_root
     visible |= {f"etc/{name}" for name in report.get("etc", [])} - {"etc/ld.so.cache"}
     capabilities = SandboxCapabilities(
@@ -290,7 +295,7 @@ def sandbox_capabilities(
         >>> caps.complete, caps.backend.startswith("bubblewrap")
         (True, True)
     """
-    python = python or _default_python(os.geteuid() == 0)
+    python = _resolve_python(python, isolation)
     key = (isolation, python)
     with _capability_lock:
         if key in _capability_cache and not refresh:
@@ -325,21 +330,117 @@ def _nothing(isolation: str, backend: str, problem: str) -> SandboxCapabilities:
 
 
 def _prefix_problem(python: str) -> str | None:
-    """Why binding the interpreter's install folder would expose more than Python, or None.
+    """Why binding the interpreter's folders would expose more than Python, or None.
 
-    The folder is bound read-only into the sandbox, so it must be a Python
-    install (it has ``lib/pythonX.Y``) and not a home folder or ``/``.
+    The folders (its install and, for a virtual environment, the environment)
+    are bound read-only into the sandbox, so each must be a Python install (it
+    has ``lib/pythonX.Y``) and not a home folder or ``/``.
     """
-    prefix = Path(_python_prefix(python))
-    if any(prefix.is_relative_to(system) for system in _SYSTEM_DIRS):
-        return None
     homes = {Path("/"), Path("/home"), Path("/root"), Path.home()}
-    if prefix in homes or not any(prefix.glob("lib/python3*")):
-        return (
-            f"the interpreter {python} lives in {prefix}, which is not a Python install "
-            "folder that can be shown to programs; pass python= a system Python (/usr/bin/python3)"
-        )
+    for source, shown in _interpreter_folders(python):
+        folder = Path(source)
+        if folder in homes or not any(folder.glob("lib/python3*")):
+            return (
+                f"the interpreter {python} needs {folder}, which is not a Python install "
+                "folder that can be shown to programs; pass python= an interpreter that "
+                "lives in its own install folder or virtual environment"
+            )
+        if any(Path(shown).is_relative_to(hidden) for hidden in ("/tmp", "/dev/shm")):
+            return (
+                f"the interpreter {python} needs {shown}, which the sandbox's own /tmp "
+                "would hide; install the environment outside /tmp and /dev/shm"
+            )
     return None
+
+
+def _interpreter_folders(python: str) -> tuple[tuple[str, str], ...]:
+    """The host folders a sandboxed ``python`` needs, as (source, shown at) pairs.
+
+    Its install folder (``.../bin/python3`` → ``...``) and, when ``python`` is a
+    virtual environment's, the environment with its site-packages, shown at the
+    paths the interpreter expects. Folders under the system folders, which every
+    sandbox shows anyway, are left out.
+
+    Example:
+        >>> _interpreter_folders("/usr/bin/python3")
+        ()
+    """
+    folders: list[tuple[str, str]] = []
+    install = _python_prefix(python)
+    environment = Path(os.path.abspath(python)).parent.parent
+    candidates = [(install, install)]
+    if (environment / "pyvenv.cfg").is_file():
+        candidates.append((os.path.realpath(environment), str(environment)))
+    for source, shown in candidates:
+        if any(Path(source).is_relative_to(system) for system in _SYSTEM_DIRS):
+            continue
+        if (source, shown) not in folders:
+            folders.append((source, shown))
+    return tuple(folders)
+
+
+def _world_traversable(folder: str) -> bool:
+    """True if any user can reach ``folder`` (it and every parent are o+x)."""
+    real = Path(os.path.realpath(folder))
+    try:
+        return all(path.stat().st_mode & 0o001 for path in (real, *real.parents))
+    except OSError:
+        return False
+
+
+def _needs_views(python: str, isolation: str, leases_uid: bool) -> bool:
+    """Whether the leased uid needs views of the interpreter's folders (see
+    :meth:`Sandbox._as_uid`): full isolation, as root, with a folder it cannot reach."""
+    return (
+        leases_uid
+        and isolation == "full"
+        and not all(_world_traversable(source) for source, _ in _interpreter_folders(python))
+    )
+
+
+# Bind each (source, view) pair given before "--", then run the rest; runs as root in a
+# private mount namespace, so the binds are seen only by the sandbox started from it.
+_MOUNT_VIEWS = (
+    'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift; exec "$@"'
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _folder_views(python: str) -> dict[str, str]:
+    """An empty, world-reachable folder per interpreter folder, made once per process;
+    the folders are bound onto them only inside each run's private mount namespace."""
+    views: dict[str, str] = {}
+    for source, _ in _interpreter_folders(python):
+        view = tempfile.mkdtemp(prefix="rewardkit-view-")
+        os.chmod(view, 0o755)
+        atexit.register(_remove_empty, view)
+        views[source] = view
+    return views
+
+
+def _remove_empty(folder: str) -> None:
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)
+
+
+def _shown_python(python: str) -> str:
+    """The path the sandbox runs ``python`` by: a virtual environment's own
+    ``bin/python`` (its folder is shown), else the resolved interpreter."""
+    environment = Path(os.path.abspath(python)).parent.parent
+    if (environment / "pyvenv.cfg").is_file():
+        return os.path.abspath(python)
+    return os.path.realpath(python)
+
+
+def _resolve_python(python: str | None, isolation: str) -> str:
+    """The interpreter the programs run under, as an absolute path (not resolved:
+    a virtual environment's ``bin/python`` must stay one)."""
+    if python is None:
+        return _default_python(os.geteuid() == 0, isolation)
+    found = shutil.which(python) if os.sep not in python else python
+    if found is None:
+        raise CompositionError(f"python={python!r} is not an interpreter on PATH")
+    return os.path.abspath(found)
 
 
 def _bwrap_version() -> str | None:
@@ -361,9 +462,11 @@ class Sandbox:
         slots: concurrent runs (default: CPU count).
         binds: more host folders to show read-only (a toolchain's configuration,
             such as ``/etc/java-17-openjdk``); missing ones are skipped.
-        python: interpreter for the programs. Default: this one, or, as root,
-            the first Python that an unprivileged uid can run (a pyenv under
-            /root cannot be).
+        python: interpreter for the programs. Default: this one, the caller's,
+            with its site-packages shown read-only (so programs can import
+            numpy). Its folders are opened by the caller and handed to bwrap,
+            so an interpreter under a private folder (a pyenv under ``/root``)
+            works for the leased uid too.
         isolation: "full" (default) enforces the whole contract or raises
             :class:`SandboxUnavailableError`; "minimal" accepts weaker isolation and
             warns once.
@@ -387,9 +490,12 @@ class Sandbox:
         self.slots = slots or (os.cpu_count() or 1)
         self.isolation: Isolation = isolation
         root = os.geteuid() == 0
-        self.python = python or _default_python(root)
-        # as root, each run's program gets a leased uid (it must be able to run the interpreter)
-        self._leases_uid = root and _world_executable(self.python)
+        self.python = _resolve_python(python, isolation)
+        # as root, each run's program gets a leased uid; in full isolation the
+        # interpreter's folders are opened here and bound from those descriptors, so the
+        # uid need not reach them; the minimal launcher runs it on the host
+        self._leases_uid = root and (isolation == "full" or _world_executable(self.python))
+        self._needs_views = _needs_views(self.python, isolation, self._leases_uid)
         self._free: queue.Queue[int] = queue.Queue()
         for slot in range(self.slots):
             self._free.put(slot)
@@ -410,7 +516,10 @@ class Sandbox:
         sandbox.limits, sandbox.slots, sandbox.isolation = limits, 1, isolation
         sandbox.binds = ()
         sandbox.python = python
-        sandbox._leases_uid = os.geteuid() == 0 and _world_executable(python)
+        sandbox._leases_uid = os.geteuid() == 0 and (
+            isolation == "full" or _world_executable(python)
+        )
+        sandbox._needs_views = _needs_views(python, isolation, sandbox._leases_uid)
         sandbox._free = queue.Queue()
         sandbox._free.put(0)
         return sandbox
@@ -478,20 +587,54 @@ class Sandbox:
             if uid is not None:
                 os.chown(staging, uid, uid)
                 os.chown(program, uid, uid)
-            if self.isolation == "full":
-                command = self._bwrap_command(str(program), limits, as_init)
-            else:
+            if self.isolation != "full":
                 command = self._launcher_command(staging, str(program), limits, uid)
+                return self._execute(command, uid, Path(staging, "stdin.txt"), limits, start)
+            command = self._bwrap_command(str(program), limits, as_init)
             return self._execute(command, uid, Path(staging, "stdin.txt"), limits, start)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def _as_uid(self, command: list[str], uid: int | None) -> tuple[list[str], dict[str, Any]]:
+        """How to start the bwrap ``command`` as the leased ``uid``: the command and
+        the extra :class:`subprocess.Popen` arguments.
+
+        Directly as the uid, or, when the interpreter's folders are private to the
+        caller (a pyenv under ``/root``), through a private mount namespace that
+        shows them at views the uid can reach, then dropping to the uid with
+        ``setpriv``: bwrap still runs unprivileged, and the host's mounts are untouched.
+        """
+        if uid is None:
+            return command, {}
+        if not self._needs_views:
+            return command, {"user": uid, "group": uid, "extra_groups": []}
+        views = _folder_views(self.python)
+        return [
+            shutil.which("unshare") or "/usr/bin/unshare",
+            "--mount", "--propagation", "private", "--",
+            "/bin/sh", "-c", _MOUNT_VIEWS, "sh",
+            *(part for source, view in views.items() for part in (source, view)),
+            "--",
+            shutil.which("setpriv") or "/usr/bin/setpriv",
+            f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+            *command,
+        ], {}  # fmt: skip
+
     def _bwrap_command(
         self, program: str, limits: SandboxLimits, as_init: bool = False
     ) -> list[str]:
+        """The bwrap command, to be started by :meth:`_launch` (which wraps it when
+        the interpreter's folders must be shown through views)."""
         scratch = str(limits.scratch_mb * 1024 * 1024)
+        views = _folder_views(self.python) if self._needs_views else {}
         return [
-            *_fixed_bwrap_arguments(self.python),
+            *_fixed_bwrap_arguments(),
+            *(
+                part
+                for source, shown in _interpreter_folders(self.python)
+                for part in ("--ro-bind", views.get(source, source), shown)
+            ),
+            "--proc", "/proc", "--dev", "/dev",
             *(["--as-pid-1"] if as_init else []),
             *(part for path in self.binds for part in ("--ro-bind", path, path)),
             "--size", scratch, "--tmpfs", "/tmp",
@@ -507,7 +650,7 @@ class Sandbox:
             "--nofile=64",
             "--core=0",
             "--",
-            os.path.realpath(self.python), "-I", "-S", "-B", "/tmp/program.py",
+            _shown_python(self.python), "-I", "-B", "/tmp/program.py",
         ]  # fmt: skip
 
     def _launcher_command(
@@ -536,12 +679,11 @@ class Sandbox:
         full = self.isolation == "full"
         # bwrap itself runs as the leased uid, so its namespaces never map root;
         # the minimal launcher drops to that uid itself after its setup.
-        as_uid: dict[str, Any] = (
-            {"user": uid, "group": uid, "extra_groups": []} if full and uid is not None else {}
-        )
         status_read, status_write = os.pipe() if full else (-1, -1)
+        as_uid: dict[str, Any] = {}
         if full:  # bwrap reports the program's exit code there, if the program ran
             command = [command[0], "--json-status-fd", str(status_write), *command[1:]]
+            command, as_uid = self._as_uid(command, uid)
         with (
             open(stdin_path, "rb") as stdin_file,
             tempfile.TemporaryFile() as out_file,
@@ -593,10 +735,10 @@ def _program_ran(status_fd: int) -> bool:
         return b'"exit-code"' in status.read(1 << 16)
 
 
-@functools.lru_cache(maxsize=8)
-def _fixed_bwrap_arguments(python: str) -> tuple[str, ...]:
+@functools.lru_cache(maxsize=1)
+def _fixed_bwrap_arguments() -> tuple[str, ...]:
     """The part of the bwrap command that is the same for every run (read from the
-    filesystem once per interpreter, not once per program)."""
+    filesystem once, not once per program)."""
     command = [
         shutil.which("bwrap") or "bwrap",  # found on the caller's PATH, run by full path
         "--unshare-all",
@@ -616,12 +758,9 @@ def _fixed_bwrap_arguments(python: str) -> tuple[str, ...]:
             command += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             command += ["--ro-bind", path, path]
-    prefix = _python_prefix(python)
-    if not any(Path(prefix).is_relative_to(path) for path in _SYSTEM_DIRS):
-        command += ["--ro-bind", prefix, prefix]
     if os.path.exists(_LINKER_CACHE):
         command += ["--ro-bind", _LINKER_CACHE, _LINKER_CACHE]
-    return (*command, "--proc", "/proc", "--dev", "/dev")
+    return tuple(command)
 
 
 def _kill_run(process: subprocess.Popen[bytes], uid: int | None, sweep: bool) -> None:
@@ -693,9 +832,11 @@ def _world_executable(path: str) -> bool:
         return False
 
 
-def _default_python(root: bool) -> str:
-    if not root or _world_executable(sys.executable):
-        return sys.executable
+def _default_python(root: bool, isolation: str = "full") -> str:
+    """The caller's interpreter; as root in minimal isolation (where the leased uid
+    runs it on the host), the first one that uid can run."""
+    if not root or isolation == "full" or _world_executable(sys.executable):
+        return os.path.abspath(sys.executable)
     for candidate in ("/usr/bin/python3", shutil.which("python3") or ""):
         if candidate and _world_executable(candidate):
             return candidate
