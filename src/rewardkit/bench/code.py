@@ -463,7 +463,7 @@ class CodeBench(Suite):
     description = __doc__
     quick_help = "20 problems, one mutant each, one seed of throughput"
     quick_sets = ("seeds",)
-    options = ("seeds",)
+    options = ("seeds", "resume", "rerender")
 
     def command(self, args: argparse.Namespace) -> str:
         return "rewardkit bench code" + (" --quick" if args.quick else "")
@@ -673,6 +673,21 @@ class CodeBench(Suite):
         lines.append(
             markdown_table(["language", "task", "pass rate", "compile s", "total s"], lang_rows)
         )
+        fusion = [r for r in runs if r["kind"] == "sandbox_fusion" and "error" not in r]
+        failed = [r["error"] for r in runs if r["kind"] == "sandbox_fusion" and "error" in r]
+        lines += ["", "## SandboxFusion's API (`rewardkit serve --sandbox-fusion`)", ""]
+        if fusion:
+            lines.append(
+                f"verl's `call_sandbox_api` request body (reproduced here; verl's own client "
+                f"runs against the server in `make conformance`), {fusion[0]['clients']} "
+                f"concurrent clients, {fusion[0]['requests']} requests per seed, medians over "
+                f"{len(fusion)} seed(s): **{statistics.median(r['per_second'] for r in fusion):.1f} "
+                f"requests/s**, p50 {statistics.median(r['p50_ms'] for r in fusion):.0f} ms, "
+                f"p99 {statistics.median(r['p99_ms'] for r in fusion):.0f} ms, "
+                f"lost (an error or a wrong stdout) {sum(r['lost'] for r in fusion)} in all."
+            )
+        for error in failed:
+            lines.append(f"- a seed failed: {error}")
         return "\n".join(lines) + "\n"
 
 
