@@ -677,13 +677,14 @@ class CodeBench(Suite):
         failed = [r["error"] for r in runs if r["kind"] == "sandbox_fusion" and "error" in r]
         lines += ["", "## SandboxFusion's API (`rewardkit serve --sandbox-fusion`)", ""]
         if fusion:
+            per_second = statistics.median(r["per_second"] for r in fusion)
+            p50, p99 = (statistics.median(r[k] for r in fusion) for k in ("p50_ms", "p99_ms"))
             lines.append(
                 f"verl's `call_sandbox_api` request body (reproduced here; verl's own client "
                 f"runs against the server in `make conformance`), {fusion[0]['clients']} "
                 f"concurrent clients, {fusion[0]['requests']} requests per seed, medians over "
-                f"{len(fusion)} seed(s): **{statistics.median(r['per_second'] for r in fusion):.1f} "
-                f"requests/s**, p50 {statistics.median(r['p50_ms'] for r in fusion):.0f} ms, "
-                f"p99 {statistics.median(r['p99_ms'] for r in fusion):.0f} ms, "
+                f"{len(fusion)} seed(s): **{per_second:.1f} requests/s**, "
+                f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
                 f"lost (an error or a wrong stdout) {sum(r['lost'] for r in fusion)} in all."
             )
         for error in failed:
