@@ -168,11 +168,13 @@ def test_an_env_the_generic_factory_cannot_flatten_says_to_pass_env_fn():
         PPOTrainer(PPOConfig(env_id="NoSuchEnv-v9", num_envs=1, minibatches=1))
 
 
-def test_moved_names_still_import_with_a_deprecation_warning():
-    with pytest.warns(DeprecationWarning, match="core.gating"):
-        from rewardkit.core.compose import gate  # noqa: F401
-    with pytest.warns(DeprecationWarning, match="credit.channels"):
-        from rewardkit.credit.group import gdpo_advantages  # noqa: F401
+def test_the_moved_names_are_gone_from_their_old_modules():
+    import rewardkit.core.compose as compose
+    import rewardkit.credit.group as group
+
+    assert not hasattr(compose, "gate") and not hasattr(group, "gdpo_advantages")
+    with pytest.raises(ModuleNotFoundError):
+        __import__("rewardkit.train.tiny")
 
 
 def test_the_grid_cnn_gives_one_feature_vector_per_observation():

@@ -188,13 +188,24 @@ def test_an_interpreter_outside_an_install_folder_is_refused(tmp_path):
     lonely = tmp_path / "python3"
     lonely.write_text("")
     assert "not a Python install" in sandbox_module._prefix_problem(str(lonely))
-    environment = tmp_path / "venv"
-    (environment / "bin").mkdir(parents=True)
-    (environment / "lib" / "python3.11").mkdir(parents=True)
-    (environment / "pyvenv.cfg").write_text("home = /usr/bin\n")
-    (environment / "bin" / "python3").symlink_to("/usr/bin/python3")
-    problem = sandbox_module._prefix_problem(str(environment / "bin" / "python3"))
+    install = tmp_path / "install"  # an install under /tmp would be hidden by the scratch /tmp
+    (install / "bin").mkdir(parents=True)
+    (install / "lib" / "python3.11").mkdir(parents=True)
+    (install / "bin" / "python3").write_text("")
+    problem = sandbox_module._prefix_problem(str(install / "bin" / "python3"))
     assert "sandbox's own /tmp" in problem
+
+
+def test_a_virtual_environment_under_tmp_is_shown_elsewhere(tmp_path):
+    environment = tmp_path / "venv"
+    subprocess.run(
+        ["/usr/bin/python3", "-m", "venv", "--without-pip", str(environment)], check=True
+    )
+    interpreter = str(environment / "bin" / "python3")
+    assert sandbox_module._prefix_problem(interpreter) is None
+    result = Sandbox(python=interpreter).run("import sys\nprint(sys.prefix, sys.executable)")
+    moved = sandbox_module._MOVED_ENVIRONMENT
+    assert result.stdout.split() == [moved, f"{moved}/bin/python3"], result.stderr
 
 
 def test_programs_run_under_the_callers_interpreter_with_its_packages_read_only():

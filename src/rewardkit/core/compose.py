@@ -281,19 +281,3 @@ def affine(
     """
     part = as_term(term)
     return Affine(part, scale, shift, name or f"{part.name}_affine")
-
-
-def __getattr__(name: str) -> Any:
-    """The gating operators moved to :mod:`rewardkit.core.gating`; old imports still work."""
-    from rewardkit.core import gating
-
-    if name in gating.__all__:
-        import warnings
-
-        warnings.warn(
-            f"rewardkit.core.compose.{name} moved to rewardkit.core.gating (or rewardkit.{name})",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(gating, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -251,18 +251,3 @@ frac_zero_variance=0.6666666666666666, frac_not_applicable=0.3333333333333333)
         frac_zero_variance=(n_empty + n_singleton + n_zero) / n_groups,
         frac_not_applicable=float(np.mean(np.isnan(values))),
     )
-
-
-def __getattr__(name: str) -> Any:
-    """``gdpo_advantages`` moved to :mod:`rewardkit.credit.channels`; old imports still work."""
-    if name == "gdpo_advantages":
-        from rewardkit.credit import channels
-
-        warnings.warn(
-            "rewardkit.credit.group.gdpo_advantages moved to rewardkit.credit.channels "
-            "(or rewardkit.credit.gdpo_advantages)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return channels.gdpo_advantages
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,1 +1,93 @@
-"""Reference trainers the benchmarks use: PPO for control, GRPO for small language models."""
+"""Reference trainers: PPO for control, GRPO for language models, multi-turn
+episodes, a (mu, lambda) evolution search and supervised warm starts.
+
+They take an environment or task factory and know no benchmark. Each name is
+imported on first use (the trainers need torch; ``import rewardkit.train``
+does not).
+
+Example:
+    >>> from rewardkit.train import PPOConfig
+    >>> PPOConfig(env_id="CartPole-v1", total_frames=2048).num_envs
+    8
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
+    from rewardkit.train.evolution import EvolutionConfig, evolve
+    from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
+    from rewardkit.train.multiturn import (
+        Episodes,
+        InformationGainTurns,
+        ProgressTurns,
+        TextEnvironment,
+        TurnRewards,
+        answer_probabilities,
+        evaluate_episodes,
+        sample_episodes,
+        transcript,
+    )
+    from rewardkit.train.ppo import EnvFactory, PPOConfig, PPOTrainer, grid_cnn, make_env
+    from rewardkit.train.sft import SequenceBatch, fit_sequences
+
+#: name → the module (under rewardkit.train) it lives in
+_LAZY: dict[str, str] = {
+    "EnvFactory": "ppo",
+    "Episodes": "multiturn",
+    "EvolutionConfig": "evolution",
+    "GRPOConfig": "grpo",
+    "GRPOTrainer": "grpo",
+    "InformationGainTurns": "multiturn",
+    "PPOConfig": "ppo",
+    "PPOTrainer": "ppo",
+    "ProgressTurns": "multiturn",
+    "SequenceBatch": "sft",
+    "TextEnvironment": "multiturn",
+    "TurnRewards": "multiturn",
+    "answer_probabilities": "multiturn",
+    "evaluate_episodes": "multiturn",
+    "evolve": "evolution",
+    "fit_sequences": "sft",
+    "grid_cnn": "ppo",
+    "make_env": "ppo",
+    "sample_episodes": "multiturn",
+    "transcript": "multiturn",
+}
+
+__all__ = [
+    "EnvFactory",
+    "Episodes",
+    "EvolutionConfig",
+    "GRPOConfig",
+    "GRPOTrainer",
+    "InformationGainTurns",
+    "PPOConfig",
+    "PPOTrainer",
+    "ProgressTurns",
+    "SequenceBatch",
+    "TextEnvironment",
+    "TurnRewards",
+    "answer_probabilities",
+    "evaluate_episodes",
+    "evolve",
+    "fit_sequences",
+    "grid_cnn",
+    "make_env",
+    "sample_episodes",
+    "transcript",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

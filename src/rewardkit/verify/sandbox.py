@@ -345,10 +345,11 @@ def _prefix_problem(python: str) -> str | None:
                 "folder that can be shown to programs; pass python= an interpreter that "
                 "lives in its own install folder or virtual environment"
             )
-        if any(Path(shown).is_relative_to(hidden) for hidden in ("/tmp", "/dev/shm")):
+        if _hidden_by_scratch(shown):
             return (
-                f"the interpreter {python} needs {shown}, which the sandbox's own /tmp "
-                "would hide; install the environment outside /tmp and /dev/shm"
+                f"the interpreter {python} lives in {shown}, which the sandbox's own /tmp "
+                "would hide; use a Python installed outside /tmp and /dev/shm (a virtual "
+                "environment there is fine)"
             )
     return None
 
@@ -358,8 +359,10 @@ def _interpreter_folders(python: str) -> tuple[tuple[str, str], ...]:
 
     Its install folder (``.../bin/python3`` → ``...``) and, when ``python`` is a
     virtual environment's, the environment with its site-packages, shown at the
-    paths the interpreter expects. Folders under the system folders, which every
-    sandbox shows anyway, are left out.
+    paths the interpreter expects; an environment under ``/tmp`` or ``/dev/shm``
+    (which the sandbox replaces with its own) is shown at :data:`_MOVED_ENVIRONMENT`
+    instead (a virtual environment finds its site-packages from where it runs).
+    Folders under the system folders, which every sandbox shows anyway, are left out.
 
     Example:
         >>> _interpreter_folders("/usr/bin/python3")
@@ -370,7 +373,8 @@ def _interpreter_folders(python: str) -> tuple[tuple[str, str], ...]:
     environment = Path(os.path.abspath(python)).parent.parent
     candidates = [(install, install)]
     if (environment / "pyvenv.cfg").is_file():
-        candidates.append((os.path.realpath(environment), str(environment)))
+        shown_at = _MOVED_ENVIRONMENT if _hidden_by_scratch(str(environment)) else environment
+        candidates.append((os.path.realpath(environment), str(shown_at)))
     for source, shown in candidates:
         if any(Path(source).is_relative_to(system) for system in _SYSTEM_DIRS):
             continue
@@ -423,12 +427,24 @@ def _remove_empty(folder: str) -> None:
         os.rmdir(folder)
 
 
+#: where a virtual environment under /tmp or /dev/shm is shown inside the sandbox
+_MOVED_ENVIRONMENT = "/run/rewardkit-environment"
+
+
+def _hidden_by_scratch(path: str) -> bool:
+    """Whether the sandbox's own ``/tmp`` or ``/dev/shm`` would hide ``path``."""
+    return any(Path(path).is_relative_to(scratch) for scratch in ("/tmp", "/dev/shm"))
+
+
 def _shown_python(python: str) -> str:
     """The path the sandbox runs ``python`` by: a virtual environment's own
-    ``bin/python`` (its folder is shown), else the resolved interpreter."""
-    environment = Path(os.path.abspath(python)).parent.parent
+    ``bin/python`` where the environment is shown, else the resolved interpreter."""
+    executable = Path(os.path.abspath(python))
+    environment = executable.parent.parent
     if (environment / "pyvenv.cfg").is_file():
-        return os.path.abspath(python)
+        if _hidden_by_scratch(str(environment)):
+            return str(Path(_MOVED_ENVIRONMENT, executable.relative_to(environment)))
+        return str(executable)
     return os.path.realpath(python)
 
 
