@@ -10,8 +10,8 @@ import pytest
 import rewardkit as rk
 
 PINNED = [
-    "BatchError", "CodeTests", "CompositionError", "CosineLength", "CountBonus",
-    "DapoOverlong", "ExactMatch", "HackingMonitor", "LengthLinear", "MathPolicy",
+    "BatchError", "CodeTests", "CompositionError", "ConfigurationError", "CosineLength",
+    "CountBonus", "DapoOverlong", "ExactMatch", "HackingMonitor", "LengthLinear", "MathPolicy",
     "MathVerifier", "MissingColumnError", "NovelDBonus", "OpenRLHFReward",
     "PartialCredit", "PotentialShaping", "RNDBonus", "RegexMatch", "RemoteReward",
     "RewardKitError", "RewardKitWarning", "RewardOutput", "RewardTerm",
@@ -109,3 +109,17 @@ def test_a_lazy_package_exports_every_public_name_of_its_modules(package):
                 public |= set(ast.literal_eval(node.value))
     reexported = {"ESTIMATORS", "TokenAdvantages"}  # train.grpo re-exports credit's
     assert set(module.__all__) == public - reexported
+
+
+def test_the_error_taxonomy_keeps_kinds_apart():
+    from rewardkit.models import ModelError
+    from rewardkit.serve import ServeError
+    from rewardkit.verify.sandbox import SandboxUnavailableError
+
+    assert issubclass(rk.CompositionError, rk.ConfigurationError)
+    assert issubclass(ServeError, rk.ConfigurationError)
+    for error in (SandboxUnavailableError, ModelError, rk.BatchError, rk.SpecError):
+        assert issubclass(error, rk.RewardKitError)
+        assert not issubclass(error, rk.ConfigurationError), error
+    with pytest.raises(rk.ConfigurationError, match="mode must be"):
+        rk.CodeTests(mode="best")

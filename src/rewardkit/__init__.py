@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from rewardkit.core import (
     BatchError,
     CompositionError,
+    ConfigurationError,
     MissingColumnError,
     RewardKitError,
     RewardKitWarning,
@@ -173,6 +174,7 @@ __all__ = [
     "BatchError",
     "CodeTests",
     "CompositionError",
+    "ConfigurationError",
     "CosineLength",
     "CountBonus",
     "DapoOverlong",

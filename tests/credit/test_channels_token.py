@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rewardkit.core.errors import CompositionError, EmptyGroupWarning, ShapeError
+from rewardkit.core.errors import ConfigurationError, EmptyGroupWarning, ShapeError
 from rewardkit.credit import (
     ESTIMATORS,
     PPPOEstimator,
@@ -90,13 +90,13 @@ def test_channel_errors_name_the_fix():
         multi_channel_advantages({"a": [1.0, 0.0]}, [0, 0], gates={"b": [True, True]})
     with pytest.raises(ShapeError, match=r"shape \(N,\)"):
         multi_channel_advantages({"a": [1.0, 0.0], "b": [1.0]}, [0, 0])
-    with pytest.raises(CompositionError, match="two channels"):
+    with pytest.raises(ConfigurationError, match="two channels"):
         make_estimator("hdpo", channels=("correct",))
-    with pytest.raises(CompositionError, match="no parts named"):
+    with pytest.raises(ConfigurationError, match="no parts named"):
         make_estimator("hdpo", channels=("correct", "brevity"))(
             [1.0, 0.0], [0, 0], [[1], [2]], 0, 1, channels={"correct": [1.0, 0.0]}
         )
-    with pytest.raises(CompositionError, match="unknown estimator"):
+    with pytest.raises(ConfigurationError, match="unknown estimator"):
         make_estimator("pppo_half")
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rewardkit.adapters.gymnasium import DelayedReward
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.rollout import flat_rollout_batch
 from rewardkit.credit.delayed import OnlineRedistribution
 from rewardkit.credit.redistribution import rudder_redistribution
@@ -65,11 +65,11 @@ def test_lare_and_progress_learn_from_finished_episodes_and_bad_settings_are_ref
             out = term(flat_rollout_batch(**chunk))
             assert np.isfinite(out.total).all()
         assert term.losses and term.losses[-1] < term.losses[0]  # the model learns
-    with pytest.raises(CompositionError, match="encoder"):
+    with pytest.raises(ConfigurationError, match="encoder"):
         OnlineRedistribution("lare", obs_dim=4, actions=2)
-    with pytest.raises(CompositionError, match="rudder, lare or progress"):
+    with pytest.raises(ConfigurationError, match="rudder, lare or progress"):
         OnlineRedistribution("nope", obs_dim=4, actions=2)
-    with pytest.raises(CompositionError, match="batch_episodes"):
+    with pytest.raises(ConfigurationError, match="batch_episodes"):
         OnlineRedistribution("rudder", obs_dim=4, actions=2, batch_episodes=0)
 
 
@@ -79,11 +79,11 @@ def test_bad_input_changes_nothing_and_updates_mid_episode_keep_the_sums():
     chunks = _rollouts(steps=5, envs=2, chunks=8, seed=3)
     bad = {k: v.copy() for k, v in chunks[0].items()}
     bad["obs"][2, 1, 0] = np.nan
-    with pytest.raises(CompositionError, match="finite"):
+    with pytest.raises(ConfigurationError, match="finite"):
         term(flat_rollout_batch(**bad))
     wrong = {k: v.copy() for k, v in chunks[0].items()}
     wrong["action"][0, 0] = 5
-    with pytest.raises(CompositionError, match="actions must be integers"):
+    with pytest.raises(ConfigurationError, match="actions must be integers"):
         term(flat_rollout_batch(**wrong))
     assert not term.episodes  # nothing was half-recorded
     emitted = np.concatenate([term(flat_rollout_batch(**c)).total.reshape(5, 2) for c in chunks])

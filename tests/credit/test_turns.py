@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.credit.token import TurnEstimator, make_estimator
 from rewardkit.credit.turns import turn_advantages, turn_token_advantages
 
@@ -58,7 +58,7 @@ def test_bad_input_is_refused():
         turn_advantages(np.zeros((3, 2)), np.zeros(2))
     with pytest.raises(ShapeError, match="inf"):
         turn_advantages(np.array([[np.inf, 0.0]]), np.zeros(1))
-    with pytest.raises(CompositionError, match="gamma"):
+    with pytest.raises(ConfigurationError, match="gamma"):
         turn_advantages(np.zeros((2, 2)), np.zeros(2), gamma=1.5)
     with pytest.raises(ShapeError, match="outside"):
         turn_token_advantages(np.zeros((1, 1)), [[(0, 5)]], [3])

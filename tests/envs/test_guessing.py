@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.envs.guessing import GuessingGame, GuessOutcome, interval_policy_accuracy
 
 
@@ -59,9 +59,9 @@ def test_outcome_reads_the_answer_after_the_last_cue():
 
 
 def test_bad_settings_and_secrets_are_refused():
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         GuessingGame(low=5, high=5)
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         GuessingGame(guesses=0)
-    with pytest.raises(CompositionError, match="outside"):
+    with pytest.raises(ConfigurationError, match="outside"):
         GuessingGame().problems([0])

@@ -7,7 +7,7 @@ import pytest
 from minigrid.core.world_object import Key
 from minigrid.wrappers import ImgObsWrapper
 
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.envs.minigrid import (
     ONEHOT_SIZE,
     decode_view,
@@ -92,7 +92,7 @@ def test_bad_views_are_rejected():
 
 
 def test_minigrid_env_refuses_an_unknown_view():
-    with pytest.raises(CompositionError, match="view"):
+    with pytest.raises(ConfigurationError, match="view"):
         minigrid_env("MiniGrid-DoorKey-5x5-v0", "pixels")
 
 

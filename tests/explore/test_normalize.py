@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.explore.normalize import IntrinsicReturnScaler, forward_discounted_sums
 from tests.reference_stats import variance_with_prior
 
@@ -59,7 +59,7 @@ def test_bad_input_is_refused():
     scaler(np.ones((2, 3)))
     with pytest.raises(ShapeError):
         scaler(np.ones((2, 4)))  # a different number of envs
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         IntrinsicReturnScaler(gamma=1.5)
 
 

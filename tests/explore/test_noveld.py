@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.core.registry import REGISTRY
 from rewardkit.explore.noveld import NovelDBonus, noveld_bonus
 
@@ -17,7 +17,7 @@ def test_the_formula_by_hand():
         noveld_bonus(np.zeros(2), np.zeros(3), np.ones(2, dtype=bool))
     with pytest.raises(ShapeError, match="finite"):
         noveld_bonus(np.array([np.nan]), np.zeros(1), np.ones(1, dtype=bool))
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         noveld_bonus(np.zeros(1), np.zeros(1), np.ones(1, dtype=bool), alpha=-1.0)
 
 

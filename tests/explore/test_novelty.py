@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.explore.novelty import NoveltySearchBonus, knn_novelty
 
 
@@ -42,9 +42,9 @@ def test_a_hand_computed_value():
 def test_bad_input():
     with pytest.raises(ShapeError):
         knn_novelty(np.zeros((2, 2)), np.zeros((3, 3)))
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         knn_novelty(np.zeros((2, 2)), np.zeros((3, 2)), k=0)
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         NoveltySearchBonus(threshold=0.0)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.models.decomposition import LatentRewardDecoder, ProgressEstimator
 
 
@@ -51,11 +51,11 @@ def test_spa_increments_sum_to_the_outcome_and_credit_the_steps_that_progressed(
 
 def test_bad_input_is_refused():
     decoder = LatentRewardDecoder(lambda o, a: [o], feature_dim=1)
-    with pytest.raises(CompositionError, match="shape"):
+    with pytest.raises(ConfigurationError, match="shape"):
         decoder.step_rewards(np.zeros((2, 3)))
-    with pytest.raises(CompositionError, match="finite"):
+    with pytest.raises(ConfigurationError, match="finite"):
         decoder.update([(np.zeros((2, 1)), float("inf"))])
-    with pytest.raises(CompositionError, match="observations"):
+    with pytest.raises(ConfigurationError, match="observations"):
         decoder.encode([1.0, 2.0], [0])
-    with pytest.raises(CompositionError, match="encoder"):
+    with pytest.raises(ConfigurationError, match="encoder"):
         LatentRewardDecoder("not a function", feature_dim=1)

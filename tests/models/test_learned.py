@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardkit.core import CompositionError, column, load_spec, weighted_sum
+from rewardkit.core import ConfigurationError, column, load_spec, weighted_sum
 from rewardkit.models import (
     ModelError,
     PreferenceRewardModel,
@@ -117,7 +117,7 @@ def test_errors_say_what_is_wrong(tmp_path):
     bigger = build_char_tokenizer(ALPHABET + "abcdefghijklmnopqrstuvwxyz")
     with pytest.raises(ModelError, match="do not belong together"):
         PreferenceRewardModel(untrained.model, bigger)
-    with pytest.raises(CompositionError, match="path or the model"):
+    with pytest.raises(ConfigurationError, match="path or the model"):
         RewardModelTerm()
 
 
@@ -133,7 +133,7 @@ def test_ensemble_aggregations_by_hand():
     out = ensemble({"a": [1.0, 5.0], "b": [3.0, 2.0]})
     np.testing.assert_allclose(out.total, [1.0, 2.0])
     np.testing.assert_allclose(out.terms["worst/std"], [1.0, 1.5])
-    with pytest.raises(CompositionError, match="distinct names"):
+    with pytest.raises(ConfigurationError, match="distinct names"):
         RewardEnsemble([column("a"), column("a")])
 
 
@@ -160,7 +160,7 @@ def test_par_scores_reference_completions_with_the_same_term():
     expected = [(1 / (1 + math.exp(-1)) + 1 / (1 + math.exp(1))) / 2, 0.5]
     np.testing.assert_allclose(out.total, expected)
     np.testing.assert_allclose(out.terms["length/reference"], [3.0, 1.0])
-    with pytest.raises(CompositionError, match="exactly one"):
+    with pytest.raises(ConfigurationError, match="exactly one"):
         preference_as_reward(length, reference="reference", reference_reward="r")
     plain = weighted_sum([reward])({"completion": ["aaa"], "reference": [None]})
     assert np.isnan(plain.total[0])  # no reference: not applicable, never a guess

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.credit.redistribution import rudder_redistribution
 from rewardkit.models.return_predictor import ReturnPredictor
 
@@ -45,9 +45,9 @@ def test_a_trained_predictor_redistributes_a_delayed_return_to_the_steps_that_ea
 
 def test_bad_episodes_are_refused():
     predictor = ReturnPredictor(feature_dim=2)
-    with pytest.raises(CompositionError, match="shape"):
+    with pytest.raises(ConfigurationError, match="shape"):
         predictor.predict(np.zeros((3, 5)))
-    with pytest.raises(CompositionError, match="finite"):
+    with pytest.raises(ConfigurationError, match="finite"):
         predictor.update([(np.zeros((2, 2)), float("nan"))])
-    with pytest.raises(CompositionError, match="at least one"):
+    with pytest.raises(ConfigurationError, match="at least one"):
         predictor.update([])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.models import PolicyValueHead, ValueTerm, ValueTraining
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 
@@ -60,17 +60,17 @@ def test_the_value_learns_that_a_leading_one_succeeds(policy):
 def test_bad_input_gets_a_clear_error(policy):
     model, tokenizer = policy
     value = PolicyValueHead(model, tokenizer)
-    with pytest.raises(CompositionError, match="in \\[0, 1\\]"):
+    with pytest.raises(ConfigurationError, match="in \\[0, 1\\]"):
         value.fit(["0"], ["1"], [2.0])
-    with pytest.raises(CompositionError, match="in \\[0, 1\\]"):
+    with pytest.raises(ConfigurationError, match="in \\[0, 1\\]"):
         value.fit(["0"], ["1"], [float("nan")])
-    with pytest.raises(CompositionError, match="as many"):
+    with pytest.raises(ConfigurationError, match="as many"):
         value.fit(["0", "0"], ["1"], [1.0])
-    with pytest.raises(CompositionError, match="non-empty prompt"):
+    with pytest.raises(ConfigurationError, match="non-empty prompt"):
         value.values([""], ["1"])
-    with pytest.raises(CompositionError, match="no room"):
+    with pytest.raises(ConfigurationError, match="no room"):
         value.values(["0" * value.max_length], ["1"])
-    with pytest.raises(CompositionError, match="trained value head"):
+    with pytest.raises(ConfigurationError, match="trained value head"):
         ValueTerm(value)
-    with pytest.raises(CompositionError, match="a policy"):
+    with pytest.raises(ConfigurationError, match="a policy"):
         PolicyValueHead(None, tokenizer)

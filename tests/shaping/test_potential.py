@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rewardkit.core import CompositionError, ShapeError
+from rewardkit.core import ConfigurationError, ShapeError
 from rewardkit.shaping import PotentialShaping, PotentialValue, shaping_reward
 
 GAMMA = 0.95
@@ -92,7 +92,7 @@ def test_terms_read_observations():
     np.testing.assert_allclose(custom(batch).total, [1.0, -1.0])
     value = PotentialValue("negative_distance", {"goal": [2.0]})
     np.testing.assert_allclose(value(batch).total, [-1.0, 0.0])
-    with pytest.raises(CompositionError, match="unknown potential"):
+    with pytest.raises(ConfigurationError, match="unknown potential"):
         PotentialShaping("bogus")
     with pytest.raises(ShapeError):
         shaping_reward(np.zeros(2), np.zeros(3), np.zeros(2, bool), 0.9)

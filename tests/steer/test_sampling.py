@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.steer.sampling import completion_log_probs, sample_completions
 
@@ -22,7 +22,7 @@ def test_samples_are_prompt_major_and_bounded(tiny):
     assert len(samples.texts) == 6
     assert samples.lengths.max() <= 5 and samples.lengths.min() >= 1
     assert np.isnan(samples.log_ratio).all()  # no reference given
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         sample_completions(model, tokenizer, ["1="], k=0, max_new_tokens=5)
 
 

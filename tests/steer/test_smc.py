@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rewardkit.core import term
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.steer import (
     FKState,
     SMCConfig,
@@ -171,16 +171,16 @@ def test_the_kv_cache_gives_what_recomputing_every_prefix_gives(tiny, delimiter)
 def test_bad_input_gets_a_clear_error(tiny):
     tokenizer, model = tiny
     ones = term(lambda completion: [1.0] * len(completion), name="ones")
-    with pytest.raises(CompositionError, match="no model"):
+    with pytest.raises(ConfigurationError, match="no model"):
         smc(None, tokenizer, ["a"], ones)
-    with pytest.raises(CompositionError, match="non-empty list"):
+    with pytest.raises(ConfigurationError, match="non-empty list"):
         smc(model, tokenizer, [], ones)
-    with pytest.raises(CompositionError, match="particles must be at least 1"):
+    with pytest.raises(ConfigurationError, match="particles must be at least 1"):
         SMCConfig(particles=0)
     infinite = term(lambda completion: [math.inf] * len(completion), name="inf")
     with pytest.raises(BatchError, match="infinite"):
         smc(model, tokenizer, ["a"], infinite, SMCConfig(particles=2, max_new_tokens=2))
-    with pytest.raises(CompositionError, match="one token"):
+    with pytest.raises(ConfigurationError, match="one token"):
         smc(model, tokenizer, ["a"], ones, SMCConfig(delimiter="ab"))
 
 
@@ -195,7 +195,7 @@ def test_best_of_n_keeps_the_highest_score_and_reports_every_one(tiny):
         assert scores.tolist() == [s.count("b") for s in samples]
     assert result.reward_evaluations == 15 and result.unscored_prompts == 0
     assert select_best(np.array([[np.nan, 1.0, 1.0]])).tolist() == [1]
-    with pytest.raises(CompositionError, match="n must be at least 1"):
+    with pytest.raises(ConfigurationError, match="n must be at least 1"):
         best_of_n(model, tokenizer, ["a"], count_b, n=0, max_new_tokens=2)
 
 

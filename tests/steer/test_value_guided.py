@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rewardkit.core import term
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.steer import (
     SMCConfig,
     TermPotential,
@@ -35,7 +35,7 @@ def test_greedy_resampling_copies_the_heaviest_particle():
 def test_a_value_that_cannot_judge_prefixes_is_refused(tiny):
     tokenizer, model = tiny
     outcome_only = term(lambda completion: [1.0] * len(completion), name="outcome_only")
-    with pytest.raises(CompositionError, match="judges prefixes"):
+    with pytest.raises(ConfigurationError, match="judges prefixes"):
         value_guided(model, tokenizer, ["a"], outcome_only, candidates=2, max_new_tokens=2)
 
 

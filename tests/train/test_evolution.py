@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rewardkit.core.builtin import column
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.train.evolution import EvolutionConfig, evolve
 
 
@@ -41,7 +41,7 @@ def test_rows_scored_nan_are_never_parents():
 
 
 def test_config_validation():
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         EvolutionConfig(parents=200)
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         EvolutionConfig(mutation_rate=0.0)

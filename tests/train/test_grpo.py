@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardkit.core import CompositionError, RewardTerm
+from rewardkit.core import ConfigurationError, RewardTerm
 from rewardkit.envs.arithmetic import ALPHABET, ArithmeticAnswer
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.train.grpo import ESTIMATORS, GRPOConfig, GRPOTrainer, aggregate, kl_k3
@@ -73,11 +73,11 @@ def test_estimators_share_one_interface():
 
 
 def test_config_errors_say_how_to_fix():
-    with pytest.raises(CompositionError, match="group_size"):
+    with pytest.raises(ConfigurationError, match="group_size"):
         GRPOConfig(group_size=1)
-    with pytest.raises(CompositionError, match="loss_aggregation"):
+    with pytest.raises(ConfigurationError, match="loss_aggregation"):
         GRPOConfig(loss_aggregation="sum")
-    with pytest.raises(CompositionError, match="estimator"):
+    with pytest.raises(ConfigurationError, match="estimator"):
         GRPOConfig(estimator="ppo")
 
 

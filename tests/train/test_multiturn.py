@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.credit.redistribution import information_gain_rewards
 from rewardkit.envs.guessing import GUESSING_ALPHABET, GuessingGame, GuessOutcome
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
@@ -67,7 +67,7 @@ def test_answer_probabilities_match_a_reference_loop():
             with torch.no_grad():
                 log_p += float(policy(input_ids=prefix).logits[0, -1].log_softmax(-1)[token])
         assert got == pytest.approx(np.exp(log_p / len(answer)), rel=1e-4)
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         answer_probabilities(policy, TOKENIZER, [[]], [ids("1")])
 
 
@@ -87,7 +87,7 @@ def test_information_gain_turns_read_the_answer_after_each_reply():
     logs = InformationGainTurns(log_space=True)(policy, TOKENIZER, game, episodes,
                                                 [{"answer": "5"}], np.array([0.0]))  # fmt: skip
     np.testing.assert_allclose(logs[0], [np.log(p[1] / p[0]), 0.0])
-    with pytest.raises(CompositionError, match="answer"):
+    with pytest.raises(ConfigurationError, match="answer"):
         InformationGainTurns()(policy, TOKENIZER, game, episodes, [{"prompt": "?"}],
                                np.array([0.0]))  # fmt: skip
 
@@ -132,9 +132,9 @@ def test_the_trainer_trains_only_the_models_tokens():
 
 def test_a_turn_estimator_needs_episodes_and_turn_rewards():
     config = GRPOConfig(steps=1, prompts_per_step=1, group_size=2, estimator="turn")
-    with pytest.raises(CompositionError, match="environment"):
+    with pytest.raises(ConfigurationError, match="environment"):
         GRPOTrainer(model(), TOKENIZER, GuessOutcome(), GAME.problems(), config)
-    with pytest.raises(CompositionError, match="one token"):
+    with pytest.raises(ConfigurationError, match="one token"):
         sample_episodes(model(), TOKENIZER, GuessingGame(turn_end=";;"), GAME.problems([1]))
 
 
@@ -161,5 +161,5 @@ def test_an_episode_without_an_outcome_gets_no_turn_rewards_and_trains_nothing()
 
 def test_pppo_does_not_take_an_environment():
     config = GRPOConfig(steps=1, prompts_per_step=1, group_size=2, estimator="pppo")
-    with pytest.raises(CompositionError, match="PPPO"):
+    with pytest.raises(ConfigurationError, match="PPPO"):
         GRPOTrainer(model(), TOKENIZER, GuessOutcome(), GAME.problems(), config, environment=GAME)

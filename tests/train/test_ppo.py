@@ -8,7 +8,7 @@ import torch
 
 import rewardkit.train.ppo as ppo
 from rewardkit.core import constant, env_reward, weighted_sum
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.envs.minigrid import minigrid_env
 from rewardkit.explore import CountBonus
 from rewardkit.train.ppo import PPOConfig, PPOTrainer
@@ -151,20 +151,20 @@ def test_frames_per_second_exclude_the_progress_callback():
 
 
 def test_config_validation():
-    from rewardkit.core import CompositionError
+    from rewardkit.core import ConfigurationError
 
-    with pytest.raises(CompositionError, match="divisible"):
+    with pytest.raises(ConfigurationError, match="divisible"):
         PPOConfig(num_envs=3, num_steps=5, minibatches=4)
-    with pytest.raises(CompositionError, match="flat observations"):
+    with pytest.raises(ConfigurationError, match="flat observations"):
         PPOTrainer(PPOConfig(**CONFIG), env_fn=lambda: gym.make("MiniGrid-Empty-5x5-v0"))
 
 
 def test_an_env_the_generic_factory_cannot_flatten_says_to_pass_env_fn():
-    from rewardkit.core import CompositionError
+    from rewardkit.core import ConfigurationError
 
-    with pytest.raises(CompositionError, match="env_fn"):
+    with pytest.raises(ConfigurationError, match="env_fn"):
         PPOTrainer(PPOConfig(env_id="MiniGrid-Empty-5x5-v0", num_envs=1, minibatches=1))
-    with pytest.raises(CompositionError, match="env_fn"):
+    with pytest.raises(ConfigurationError, match="env_fn"):
         PPOTrainer(PPOConfig(env_id="NoSuchEnv-v9", num_envs=1, minibatches=1))
 
 
@@ -187,7 +187,7 @@ def test_the_grid_cnn_gives_one_feature_vector_per_observation():
     assert tuple(encoder(torch.zeros(4, 147)).shape) == (4, 64)
     _, wide = grid_cnn((9, 9, 20))  # 9 -> 8 -> 4 -> 3 -> 2: 64 x 2 x 2
     assert wide == 256
-    with pytest.raises(CompositionError, match="4x4"):
+    with pytest.raises(ConfigurationError, match="4x4"):
         grid_cnn((3, 3, 3))
 
 
@@ -198,7 +198,7 @@ def test_ppo_runs_with_the_cnn_on_a_minigrid_view():
                        total_frames=128, network="cnn")  # fmt: skip
     log = PPOTrainer(config, env_fn=minigrid_env("MiniGrid-Empty-5x5-v0")).train()
     assert log and log[-1]["frames"] == 128 and np.isfinite(log[-1]["fps"])
-    with pytest.raises(CompositionError, match="image_shape"):
+    with pytest.raises(ConfigurationError, match="image_shape"):
         PPOTrainer(PPOConfig(network="cnn"))  # CartPole's 4 values are not a 7x7x3 image
-    with pytest.raises(CompositionError, match="network"):
+    with pytest.raises(ConfigurationError, match="network"):
         PPOConfig(network="transformer")

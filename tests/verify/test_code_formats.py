@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rewardkit.core import Status
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.verify.code import CodeTests, extract_code
 from rewardkit.verify.code_formats import (
     assert_job,
@@ -267,9 +267,9 @@ def test_outputs_compare_token_wise_with_a_float_tolerance():
 
 
 def test_an_unknown_language_or_a_python_only_format_is_refused():
-    with pytest.raises(CompositionError, match="unknown language"):
+    with pytest.raises(ConfigurationError, match="unknown language"):
         CodeTests(language="cobol")
-    with pytest.raises(CompositionError, match="'io' tests"):
+    with pytest.raises(ConfigurationError, match="'io' tests"):
         CodeTests(format="humaneval", language="cpp")
     assert set(LANGUAGES) == {"python", "c", "cpp", "javascript", "java"}
 

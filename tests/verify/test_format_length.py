@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rewardkit.core import CompositionError, column
+from rewardkit.core import ConfigurationError, column
 from rewardkit.verify import (
     CosineLength,
     DapoOverlong,
@@ -54,9 +54,9 @@ def test_linear_and_dapo_by_hand():
     )
     tokens = {"completion_ids": [[0] * 90]}
     assert DapoOverlong(100, 20)(tokens).total[0] == -0.5
-    with pytest.raises(CompositionError):
+    with pytest.raises(ConfigurationError):
         DapoOverlong(10, 20)
-    with pytest.raises(CompositionError, match="unit"):
+    with pytest.raises(ConfigurationError, match="unit"):
         LengthLinear(10, unit="bytes")
 
 
@@ -74,7 +74,7 @@ def test_cosine_length_by_hand_and_ranking():
     np.testing.assert_allclose(out[4:], [-10.0, -5.0, 0.0, -10.0], atol=1e-12)
     within = [0, 1, 2]
     assert out[:4][within].min() >= out[4:][within].max()  # correct always above wrong
-    with pytest.raises(CompositionError, match="correct_long must exceed"):
+    with pytest.raises(ConfigurationError, match="correct_long must exceed"):
         CosineLength(column("correct"), 10, correct_long=0.0, wrong_long=0.0)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rewardkit.core.errors import CompositionError, RewardKitWarning
+from rewardkit.core.errors import ConfigurationError, RewardKitWarning
 from rewardkit.verify import sandbox as sandbox_module
 from rewardkit.verify._uid_lease import FIRST_UID, UID_COUNT, UidLease
 from rewardkit.verify.code import CodeTests
@@ -102,11 +102,11 @@ def test_minimal_isolation_warns_once_and_reports_what_it_lacks(monkeypatch):
 
 
 def test_bad_settings_are_clear_errors():
-    with pytest.raises(CompositionError, match="isolation"):
+    with pytest.raises(ConfigurationError, match="isolation"):
         Sandbox(isolation="none")  # type: ignore[arg-type]
-    with pytest.raises(CompositionError, match="wall_seconds"):
+    with pytest.raises(ConfigurationError, match="wall_seconds"):
         SandboxLimits(wall_seconds=float("nan"))
-    with pytest.raises(CompositionError, match="scratch_mb"):
+    with pytest.raises(ConfigurationError, match="scratch_mb"):
         SandboxLimits(scratch_mb=0)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.rollout import OnlineScorer
 from rewardkit.core.term import as_term
 
@@ -99,12 +99,12 @@ def select_observation(obs: Any, key: str | None) -> Any:
     """
     if isinstance(obs, dict):
         if key is None:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"the observation is a Dict with keys {sorted(obs)}; pass obs_key= to name "
                 "the one the reward reads"
             )
         if key not in obs:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"obs_key {key!r} is not in the observation's keys {sorted(obs)}"
             )
         return obs[key]
@@ -155,7 +155,7 @@ class RewardkitWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: i
         obs_key: str | None = None,
     ) -> None:
         if isinstance(env, gym.vector.VectorEnv) or hasattr(env, "num_envs"):
-            raise CompositionError(
+            raise ConfigurationError(
                 "RewardkitWrapper wraps a single env; use RewardkitVectorWrapper for a vector "
                 "env, or make_vec_env(..., wrapper_class=RewardkitWrapper) to wrap each env"
             )

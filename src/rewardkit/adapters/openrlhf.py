@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.coalesce import Coalescer
-from rewardkit.core.errors import CompositionError, RewardKitWarning
+from rewardkit.core.errors import ConfigurationError, RewardKitWarning
 from rewardkit.core.output import RewardOutput, Status, failed_output
 from rewardkit.core.queries import (
     COMMON_SPECIAL_TOKENS,
@@ -115,13 +115,13 @@ class OpenRLHFReward:
         self.term = as_term(term)
         self.not_applicable_score = float(not_applicable_score)
         if not np.isfinite(self.not_applicable_score):
-            raise CompositionError("not_applicable_score must be finite: OpenRLHF trains on it")
+            raise ConfigurationError("not_applicable_score must be finite: OpenRLHF trains on it")
         self.special_tokens = special_token_list(special_tokens)
         parts = getattr(self.term, "parts", ())
         names = {p.name for p in parts} if parts else {self.term.name}
         clash = sorted(names & (OPENRLHF_KEYS | set(STATUS_KEYS)))
         if clash:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"terms named {clash} would overwrite OpenRLHF's or rewardkit's own log keys "
                 f"{sorted(OPENRLHF_KEYS | set(STATUS_KEYS))}; rename them (name=...)"
             )
@@ -143,7 +143,7 @@ class OpenRLHFReward:
         queries, prompts = list(queries), list(prompts)
         labels = None if labels is None else list(labels)
         if len(queries) != len(prompts) or (labels is not None and len(labels) != len(queries)):
-            raise CompositionError(
+            raise ConfigurationError(
                 f"{len(queries)} queries, {len(prompts)} prompts and "
                 f"{'no' if labels is None else len(labels)} labels: one of each per sample"
             )
@@ -239,7 +239,7 @@ def reward_func(
 def _load_from_environment() -> OpenRLHFReward:
     path = os.environ.get(SPEC_VARIABLE)
     if not path:
-        raise CompositionError(
+        raise ConfigurationError(
             f"set {SPEC_VARIABLE} to a reward spec file (TOML/YAML/JSON) to use "
             "rewardkit.adapters.openrlhf as OpenRLHF's remote reward"
         )

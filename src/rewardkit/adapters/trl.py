@@ -53,7 +53,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardkit.core.compose import WeightedSum
-from rewardkit.core.errors import CompositionError, RewardKitWarning
+from rewardkit.core.errors import ConfigurationError, RewardKitWarning
 from rewardkit.core.keys import content_key, unkeyable_type
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.term import Term, as_term
@@ -100,7 +100,7 @@ def trl_groups(
     """
     if num_generations is not None:
         if num_generations < 1:
-            raise CompositionError(f"num_generations must be at least 1, got {num_generations}")
+            raise ConfigurationError(f"num_generations must be at least 1, got {num_generations}")
         first = offset // num_generations
         return [(offset + i) // num_generations - first for i in range(len(prompts))]
     groups: list[int] = []
@@ -144,16 +144,18 @@ class TRLReward:
         scale: float = 1.0,
     ) -> None:
         if not math.isfinite(scale):
-            raise CompositionError(f"scale must be a finite number, got {scale!r}")
+            raise ConfigurationError(f"scale must be a finite number, got {scale!r}")
         self.scale = float(scale)
         if missing_parts not in ("zero", "none"):
-            raise CompositionError(f"missing_parts must be 'zero' or 'none', got {missing_parts!r}")
+            raise ConfigurationError(
+                f"missing_parts must be 'zero' or 'none', got {missing_parts!r}"
+            )
         self.columns = dict(columns or {})
         for ours, theirs in self.columns.items():
             if not isinstance(ours, str) or not isinstance(theirs, str):
-                raise CompositionError(f"columns maps names to names, got {ours!r}: {theirs!r}")
+                raise ConfigurationError(f"columns maps names to names, got {ours!r}: {theirs!r}")
         if num_generations is not None and num_generations < 1:
-            raise CompositionError(f"num_generations must be at least 1, got {num_generations}")
+            raise ConfigurationError(f"num_generations must be at least 1, got {num_generations}")
         self.num_generations = num_generations
         self.missing_parts = missing_parts
         self.term = _with_missing_parts(as_term(term), missing_parts)
@@ -167,7 +169,7 @@ class TRLReward:
         for ours, theirs in self.columns.items():
             if theirs not in columns:
                 present = sorted(k for k, v in columns.items() if _is_column(v, n))
-                raise CompositionError(
+                raise ConfigurationError(
                     f"{self.__name__}: TRL passed no column {theirs!r} (mapped to {ours!r}); "
                     f"its columns are {present}"
                 )
@@ -305,13 +307,13 @@ def split_parts(
     """
     term = as_term(reward)
     if not isinstance(term, WeightedSum):
-        raise CompositionError(
+        raise ConfigurationError(
             f"split_parts splits a weighted sum; {term.name!r} is a {type(term).__name__}. "
             "Pass it to TRL whole, as TRLReward(reward)"
         )
     make = AsyncTRLReward if asynchronous else TRLReward
     if "scale" in options:
-        raise CompositionError("split_parts sets each part's scale; use scale_by_weight=True")
+        raise ConfigurationError("split_parts sets each part's scale; use scale_by_weight=True")
     if scale_by_weight:
         funcs = [make(p, scale=w, **options) for p, w in zip(term.parts, term.weights, strict=True)]
         return funcs, [1.0] * len(funcs)

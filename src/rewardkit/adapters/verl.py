@@ -78,7 +78,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.output import Status
 from rewardkit.core.term import Term, as_term
 
@@ -119,7 +119,7 @@ class VerlReward:
         self.term = as_term(term)
         self.not_applicable_score = float(not_applicable_score)
         if not math.isfinite(self.not_applicable_score):
-            raise CompositionError("not_applicable_score must be finite: verl logs it")
+            raise ConfigurationError("not_applicable_score must be finite: verl logs it")
         self.acc_part = acc_part
         self.__name__ = self.term.name
 
@@ -176,12 +176,12 @@ class VerlReward:
         out = self.term(batch)
         clash = sorted(set(out.terms) & RESERVED_KEYS)
         if clash:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"parts named {clash} would overwrite verl's own keys {sorted(RESERVED_KEYS)}; "
                 "rename them (name=...)"
             )
         if self.acc_part is not None and self.acc_part not in out.terms:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"acc_part {self.acc_part!r} is not a part of {self.term.name!r}: "
                 f"{sorted(out.terms)}"
             )

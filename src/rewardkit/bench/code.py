@@ -40,12 +40,12 @@ from typing import Any, ClassVar
 
 from rewardkit.audit.sandbox_attacks import HARNESS_TAMPERS
 from rewardkit.bench.runner import Suite, drive, environment, markdown_table
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.verify.code import CodeTests
 from rewardkit.verify.code_formats import humaneval_job, io_job
 from rewardkit.verify.code_judge import judge_many
 from rewardkit.verify.code_languages import LANGUAGES
-from rewardkit.verify.sandbox import Sandbox, SandboxLimits
+from rewardkit.verify.sandbox import Sandbox, SandboxLimits, SandboxUnavailableError
 
 __all__ = ["SAFE_UNSANDBOXED", "main", "mutants"]
 
@@ -339,7 +339,7 @@ TASKS: dict[str, tuple[list[dict[str, str]], dict[str, str]]] = {
 def languages(language: str) -> dict[str, Any]:
     try:
         term = CodeTests(format="io", language=language, wall_seconds=10.0, slots=1)
-    except CompositionError as exc:
+    except (ConfigurationError, SandboxUnavailableError) as exc:
         return {"language": language, "skipped": str(exc)}
     rows = {}
     for task, (cases, programs) in TASKS.items():

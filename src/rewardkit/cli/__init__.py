@@ -13,15 +13,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from rewardkit.core.errors import (
-    BatchError,
-    CompositionError,
-    RegistryError,
-    RewardCheckError,
-    RewardKitWarning,
-    ShapeError,
-    SpecError,
-)
+from rewardkit.core.errors import RewardCheckError, RewardKitError, RewardKitWarning
 
 __all__ = ["main"]
 
@@ -160,12 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_serve(args)
         parser.print_help()
         return EXIT_USAGE
-    except (SpecError, BatchError, RegistryError, CompositionError, ShapeError) as exc:
-        print(f"rewardkit: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except RewardCheckError as exc:
         print(f"rewardkit: check failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except RewardKitError as exc:  # a bad spec, batch, setting, model or missing sandbox
+        print(f"rewardkit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

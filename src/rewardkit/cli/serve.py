@@ -110,9 +110,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
         from rewardkit.serve.app import create_app
     except ImportError as exc:
-        from rewardkit.core.errors import CompositionError
+        from rewardkit.core.errors import ConfigurationError
 
-        raise CompositionError(
+        raise ConfigurationError(
             f"rewardkit serve needs the serve extra (pip install 'rewardkit[serve]'): {exc}"
         ) from exc
     app = create_app(term, settings)

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 
 __all__ = ["add_steer_parser", "run_steer"]
 
@@ -57,12 +57,12 @@ def _load_model(folder: Path) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not folder.is_dir():
-        raise CompositionError(f"--model {folder} is not a folder with a Hugging Face causal LM")
+        raise ConfigurationError(f"--model {folder} is not a folder with a Hugging Face causal LM")
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as exc:
-        raise CompositionError(f"--model {folder}: cannot load a causal LM: {exc}") from exc
+        raise ConfigurationError(f"--model {folder}: cannot load a causal LM: {exc}") from exc
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.eval(), tokenizer
@@ -80,7 +80,7 @@ def run_steer(args: argparse.Namespace) -> int:
     from rewardkit.steer import SMCConfig, TermPotential, best_of_n, smc, value_guided
 
     if min(args.n, args.particles, args.max_new_tokens, args.batch_prompts) < 1:
-        raise CompositionError(
+        raise ConfigurationError(
             "--n, --particles, --max-new-tokens and --batch-prompts must be >= 1"
         )
     reward = load_spec(args.spec)

@@ -6,6 +6,7 @@ from rewardkit.core.compose import Composite, affine, clip, product, weighted_su
 from rewardkit.core.errors import (
     BatchError,
     CompositionError,
+    ConfigurationError,
     EmptyGroupWarning,
     MissingColumnError,
     RegistryError,
@@ -28,6 +29,7 @@ __all__ = [
     "BatchError",
     "Composite",
     "CompositionError",
+    "ConfigurationError",
     "EmptyGroupWarning",
     "FunctionTerm",
     "MissingColumnError",

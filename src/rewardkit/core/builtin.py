@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size, get_column
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, validate_name
@@ -91,7 +91,7 @@ class Constant(RewardTerm):
         super().__init__(name)
         self.value = float(value)
         if not np.isfinite(self.value):
-            raise CompositionError(f"constant value must be finite, got {value!r}")
+            raise ConfigurationError(f"constant value must be finite, got {value!r}")
 
     def _compute(self, batch: Batch) -> FloatArray:
         return np.full(batch_size(batch), self.value)

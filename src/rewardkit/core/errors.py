@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BatchError",
     "CompositionError",
+    "ConfigurationError",
     "EmptyGroupWarning",
     "MissingColumnError",
     "RegistryError",
@@ -40,8 +41,15 @@ class ShapeError(RewardKitError, ValueError):
     """Arrays passed to a credit-assignment function disagree in shape."""
 
 
-class CompositionError(RewardKitError, ValueError):
-    """Terms cannot be combined as asked (duplicate names, bad weights...)."""
+class ConfigurationError(RewardKitError, ValueError):
+    """A setting or parameter cannot be used as given (a negative limit, an unknown
+    mode, a missing toolchain for a chosen language). The message says which and how
+    to fix it."""
+
+
+class CompositionError(ConfigurationError):
+    """Terms cannot be combined as asked (duplicate names, bad weights, a gate on a
+    term without the part it reads)."""
 
 
 class RegistryError(RewardKitError, KeyError):

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.output import RewardOutput, Status
 
 __all__ = [
@@ -97,7 +97,7 @@ def special_token_list(special_tokens: Sequence[str] | Any) -> tuple[str, ...]:
     ``"<|endoftext|>"`` apart."""
     tokens = getattr(special_tokens, "all_special_tokens", special_tokens)
     if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise CompositionError("special_tokens must be a list of strings or a tokenizer")
+        raise ConfigurationError("special_tokens must be a list of strings or a tokenizer")
     return tuple(sorted({t for t in tokens if t}, key=len, reverse=True))
 
 
@@ -121,12 +121,12 @@ def query_batch(
     else:
         prompts = list(prompts)
         if len(queries) != len(prompts):
-            raise CompositionError(f"{len(queries)} queries for {len(prompts)} prompts")
+            raise ConfigurationError(f"{len(queries)} queries for {len(prompts)} prompts")
         responses = [
             split_response(q, p, special_tokens) for q, p in zip(queries, prompts, strict=True)
         ]
     if labels is not None and len(labels) != len(queries):
-        raise CompositionError(f"{len(labels)} labels for {len(queries)} queries")
+        raise ConfigurationError(f"{len(labels)} labels for {len(queries)} queries")
     batch: dict[str, list[Any]] = {
         "query": queries,
         "prompt": list(prompts),

@@ -45,7 +45,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.output import RewardOutput
 from rewardkit.core.term import RewardTerm
 from rewardkit.models.decomposition import LatentRewardDecoder, ProgressEstimator
@@ -90,9 +90,9 @@ class OnlineRedistribution(RewardTerm):
     ) -> None:
         super().__init__(name or f"{method}_reward")
         if method not in ("rudder", "lare", "progress"):
-            raise CompositionError(f"method must be rudder, lare or progress, got {method!r}")
+            raise ConfigurationError(f"method must be rudder, lare or progress, got {method!r}")
         if min(obs_dim, actions, update_every, memory, epochs, batch_episodes) < 1:
-            raise CompositionError(
+            raise ConfigurationError(
                 "obs_dim, actions, update_every, memory, epochs and batch_episodes must be >= 1"
             )
         self.method, self.obs_dim, self.actions = method, int(obs_dim), int(actions)
@@ -103,7 +103,7 @@ class OnlineRedistribution(RewardTerm):
             self.model = ReturnPredictor(features, seed=seed)
         elif method == "lare":
             if encoder is None or encoder_dim is None:
-                raise CompositionError("lare needs an encoder and its encoder_dim")
+                raise ConfigurationError("lare needs an encoder and its encoder_dim")
             self.model = LatentRewardDecoder(encoder, encoder_dim, hidden=32, seed=seed)
         else:
             self.model = ProgressEstimator(features, hidden=32, seed=seed)
@@ -127,7 +127,7 @@ class OnlineRedistribution(RewardTerm):
         one_hot[int(action)] = 1.0
         features = np.concatenate([np.asarray(obs, dtype=np.float32).reshape(-1), one_hot])
         if features.shape != (self.obs_dim + self.actions,):
-            raise CompositionError(
+            raise ConfigurationError(
                 f"an observation of {features.size - self.actions} values, expected {self.obs_dim}"
             )
         return features
@@ -156,17 +156,17 @@ class OnlineRedistribution(RewardTerm):
         envs = np.asarray(get_column(batch, "env"), dtype=int)
         # the whole batch is checked before any episode changes: bad input loses nothing
         if not np.isfinite(rewards).all():
-            raise CompositionError("the rollout's rewards must be finite")
+            raise ConfigurationError("the rollout's rewards must be finite")
         if not np.isfinite(np.asarray(obs, dtype=np.float64)).all():
-            raise CompositionError("the rollout's observations must be finite")
+            raise ConfigurationError("the rollout's observations must be finite")
         whole = np.asarray(actions, dtype=np.float64)
         if self.method != "lare" and not (
             np.all(whole == np.round(whole)) and np.all((whole >= 0) & (whole < self.actions))
         ):
-            raise CompositionError(f"actions must be integers in [0, {self.actions})")
+            raise ConfigurationError(f"actions must be integers in [0, {self.actions})")
         features = [self._features(obs[row], actions[row]) for row in range(len(rewards))]
         if not all(np.isfinite(f).all() for f in features):
-            raise CompositionError("the step features (the LaRe encoder's output) must be finite")
+            raise ConfigurationError("the step features (the LaRe encoder's output) must be finite")
         out = np.zeros(len(rewards))
         for env in np.unique(envs):  # rows are time-major: each env's steps in order
             rows = np.flatnonzero(envs == env)

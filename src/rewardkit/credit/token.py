@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.credit._arrays import FloatArray, as_float_array
 from rewardkit.credit.channels import hdpo_advantages, multi_channel_advantages
 from rewardkit.credit.group import dr_grpo_advantages, grpo_advantages, rloo_advantages
@@ -166,11 +166,11 @@ class ChannelEstimator:
 
     def __post_init__(self) -> None:
         if self.kind not in ("hdpo", "gdpo"):
-            raise CompositionError(f"kind must be 'hdpo' or 'gdpo', got {self.kind!r}")
+            raise ConfigurationError(f"kind must be 'hdpo' or 'gdpo', got {self.kind!r}")
         if self.kind == "hdpo" and len(self.channels) != 2:
-            raise CompositionError("HDPO takes two channels: (accuracy, efficiency) part names")
+            raise ConfigurationError("HDPO takes two channels: (accuracy, efficiency) part names")
         if self.weights is not None and len(self.weights) != len(self.channels):
-            raise CompositionError("weights needs one number per channel")
+            raise ConfigurationError("weights needs one number per channel")
 
     def __call__(
         self,
@@ -185,7 +185,7 @@ class ChannelEstimator:
         _check(rewards, group, sequences)
         missing = [name for name in self.channels if name not in channels]
         if missing:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"the reward has no parts named {missing}; its parts are {sorted(channels)}"
             )
         if self.kind == "gdpo":
@@ -229,7 +229,7 @@ class PPPOEstimator:
 
     def __post_init__(self) -> None:
         if self.continuations < 1:
-            raise CompositionError("PPPO needs at least one continuation per prefix")
+            raise ConfigurationError("PPPO needs at least one continuation per prefix")
 
     def prefix_lengths(self, sequences: Sequence[Sequence[int]]) -> npt.NDArray[np.int64]:
         """Tokens kept per completion at the current retention η."""
@@ -278,7 +278,7 @@ class TurnEstimator:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gamma <= 1.0:
-            raise CompositionError(f"gamma must be in [0, 1], got {self.gamma}")
+            raise ConfigurationError(f"gamma must be in [0, 1], got {self.gamma}")
 
     def __call__(
         self,
@@ -338,11 +338,13 @@ def make_estimator(name: str, **params: Any) -> Estimator:
     """
     if name in ESTIMATORS:
         if params:
-            raise CompositionError(f"estimator {name!r} takes no parameters, got {sorted(params)}")
+            raise ConfigurationError(
+                f"estimator {name!r} takes no parameters, got {sorted(params)}"
+            )
         return ESTIMATORS[name]
     if name in FACTORIES:
         try:
             return FACTORIES[name](**params)
         except TypeError as exc:
-            raise CompositionError(f"estimator {name!r}: {exc}") from None
-    raise CompositionError(f"unknown estimator {name!r}; choose from {list(ESTIMATOR_NAMES)}")
+            raise ConfigurationError(f"estimator {name!r}: {exc}") from None
+    raise ConfigurationError(f"unknown estimator {name!r}; choose from {list(ESTIMATOR_NAMES)}")

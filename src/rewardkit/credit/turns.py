@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.credit._arrays import FloatArray, as_float_array, check_epsilon
 
 __all__ = ["turn_advantages", "turn_token_advantages"]
@@ -61,7 +61,7 @@ def turn_advantages(
     if np.any(np.isinf(rewards)):
         raise ShapeError("turn_rewards contain ±inf; clip them or mark the episode NaN")
     if not 0.0 <= gamma <= 1.0:
-        raise CompositionError(f"gamma must be in [0, 1], got {gamma}")
+        raise ConfigurationError(f"gamma must be in [0, 1], got {gamma}")
     check_epsilon(epsilon)
     applicable = ~np.isnan(rewards).any(axis=1)
     normalized = np.zeros_like(rewards)

@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rewardkit.core.batch import Batch, batch_size
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.output import RewardOutput, Status, concat_outputs, failed_output
 from rewardkit.core.term import RewardTerm, Term, as_term
 
@@ -49,7 +49,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise CompositionError(
+        raise ConfigurationError(
             "Ray is not installed: pip install 'rewardkit[distributed]'"
         ) from exc
     if not ray.is_initialized():
@@ -106,11 +106,11 @@ class RayScorer(RewardTerm):
         self.term = as_term(term)
         super().__init__(name or self.term.name)
         if actors < 1 or chunk_size < 1 or max_restarts < 0 or max_task_retries < 0:
-            raise CompositionError(
+            raise ConfigurationError(
                 "actors and chunk_size must be >= 1, max_restarts and max_task_retries >= 0"
             )
         if not timeout_s > 0:
-            raise CompositionError(f"timeout_s must be positive, got {timeout_s}")
+            raise ConfigurationError(f"timeout_s must be positive, got {timeout_s}")
         self.timeout_s = float(timeout_s)
         self._lock = threading.Lock()
         self.actors, self.chunk_size, self.address = actors, chunk_size, address

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import RewardTerm
 from rewardkit.verify.text import completion_text
 
@@ -64,9 +64,9 @@ class GuessingGame:
 
     def __post_init__(self) -> None:
         if not 0 <= self.low < self.high:
-            raise CompositionError(f"need 0 <= low < high, got {self.low}, {self.high}")
+            raise ConfigurationError(f"need 0 <= low < high, got {self.low}, {self.high}")
         if self.guesses < 1:
-            raise CompositionError("the game needs at least one guess")
+            raise ConfigurationError("the game needs at least one guess")
 
     @property
     def turns(self) -> int:
@@ -84,7 +84,7 @@ class GuessingGame:
         rows = []
         for secret in chosen:
             if not self.low <= secret <= self.high:
-                raise CompositionError(f"secret {secret} is outside [{self.low}, {self.high}]")
+                raise ConfigurationError(f"secret {secret} is outside [{self.low}, {self.high}]")
             rows.append({"prompt": "?", "answer": str(secret)})
         return rows
 

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.shaping.potential import register_potential
 
 __all__ = [
@@ -172,7 +172,7 @@ def minigrid_env(
     ~1.9× the frames/s of MiniGrid's own code, its vector env of 8 at ~4.5×.
 
     Raises:
-        CompositionError: for an unknown ``view``.
+        ConfigurationError: for an unknown ``view``.
 
     Example:
         >>> env = minigrid_env("MiniGrid-DoorKey-5x5-v0")()
@@ -181,7 +181,7 @@ def minigrid_env(
         ((147,), dtype('float32'), 0.5)
     """
     if view not in VIEWS:
-        raise CompositionError(f"view must be one of {VIEWS}, got {view!r}")
+        raise ConfigurationError(f"view must be one of {VIEWS}, got {view!r}")
 
     def thunk() -> Any:
         import gymnasium as gym

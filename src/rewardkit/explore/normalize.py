@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.core.output import FloatArray
 from rewardkit.explore.rnd import RunningMeanStd
 
@@ -84,7 +84,7 @@ class IntrinsicReturnScaler:
 
     def __init__(self, gamma: float = 0.99, epsilon: float = 1e-8) -> None:
         if not 0.0 <= gamma <= 1.0:
-            raise CompositionError(f"gamma must be in [0, 1], got {gamma}")
+            raise ConfigurationError(f"gamma must be in [0, 1], got {gamma}")
         self.gamma, self.epsilon = float(gamma), float(epsilon)
         self.stats = RunningMeanStd(())
         self._running: FloatArray | None = None

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.explore.counts import earlier_visits_in_episode
@@ -66,7 +66,7 @@ def noveld_bonus(
     if not (np.isfinite(before).all() and np.isfinite(after).all()):
         raise ShapeError("novelty values must be finite")
     if alpha < 0 or beta < 0:
-        raise CompositionError("alpha and beta must be non-negative")
+        raise ConfigurationError("alpha and beta must be non-negative")
     bonus: FloatArray = beta * np.maximum(after - alpha * before, 0.0) * first
     return bonus
 
@@ -93,7 +93,7 @@ class NovelDBonus(_Distillation):
     ) -> None:
         super().__init__(feature_dim, hidden, learning_rate, seed, name)
         if alpha < 0 or beta < 0:
-            raise CompositionError("alpha and beta must be non-negative")
+            raise ConfigurationError("alpha and beta must be non-negative")
         self.alpha, self.beta = float(alpha), float(beta)
         self.novelty_stats = RunningMeanStd(())
         self._episodes: dict[Any, Counter[bytes]] = {}

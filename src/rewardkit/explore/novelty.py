@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import CompositionError, ShapeError
+from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
@@ -47,7 +47,7 @@ def knn_novelty(queries: Any, reference: Any, k: int = 15, skip_self: bool = Fal
 
     Raises:
         ShapeError: for descriptors of different widths, or not 2-D.
-        CompositionError: for k < 1.
+        ConfigurationError: for k < 1.
     """
     points = np.asarray(queries, dtype=np.float64)
     seen = np.asarray(reference, dtype=np.float64)
@@ -56,7 +56,7 @@ def knn_novelty(queries: Any, reference: Any, k: int = 15, skip_self: bool = Fal
             f"queries (B, D) and reference (M, D) must share D, got {points.shape}, {seen.shape}"
         )
     if k < 1:
-        raise CompositionError(f"k must be >= 1, got {k}")
+        raise ConfigurationError(f"k must be >= 1, got {k}")
     skip = int(skip_self)
     neighbours = min(k, seen.shape[0] - skip)
     if neighbours <= 0 or points.shape[0] == 0:
@@ -92,7 +92,9 @@ class NoveltySearchBonus(RewardTerm):
     ) -> None:
         super().__init__(name)
         if k < 1 or not threshold > 0 or patience < 1 or max_added < 0:
-            raise CompositionError("k and patience must be >= 1, threshold > 0 and max_added >= 0")
+            raise ConfigurationError(
+                "k and patience must be >= 1, threshold > 0 and max_added >= 0"
+            )
         self.k, self.threshold = int(k), float(threshold)
         self.patience, self.max_added = int(patience), int(max_added)
         self.archive: FloatArray | None = None

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError, RewardKitError
 
 __all__ = [
     "LoopTraining",
@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-class ModelError(CompositionError):
+class ModelError(RewardKitError, ValueError):
     """A reward model that is missing, untrained, or does not match its tokenizer."""
 
 
@@ -73,13 +73,13 @@ class LoopTraining:
 
     def __post_init__(self) -> None:
         if int(self.epochs) != self.epochs or int(self.batch_size) != self.batch_size:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"{type(self).__name__}: epochs and batch_size are whole numbers"
             )
         for name in ("epochs", "batch_size", "learning_rate"):
             value = getattr(self, name)
             if not value > 0:
-                raise CompositionError(
+                raise ConfigurationError(
                     f"{type(self).__name__}.{name} must be positive, got {value}"
                 )
 
@@ -96,11 +96,11 @@ def episode_features(features: Any, feature_dim: int) -> np.ndarray:
     """One episode's step features as float32 (T >= 1, feature_dim), finite, or a clear error."""
     array = np.asarray(features, dtype=np.float32)
     if array.ndim != 2 or array.shape[1] != feature_dim or len(array) == 0:
-        raise CompositionError(
+        raise ConfigurationError(
             f"an episode's features must have shape (T >= 1, {feature_dim}), got {array.shape}"
         )
     if not np.isfinite(array).all():
-        raise CompositionError("an episode's features must be finite")
+        raise ConfigurationError("an episode's features must be finite")
     return array
 
 
@@ -110,9 +110,9 @@ def fitting_episodes(
     """The checked ``(features, target)`` episodes of an ``update`` call, as a list of feature
     arrays and a vector of targets."""
     if not episodes or epochs < 1 or (batch_size is not None and batch_size < 1):
-        raise CompositionError("update needs at least one episode, epoch and batch row")
+        raise ConfigurationError("update needs at least one episode, epoch and batch row")
     features = [episode_features(f, feature_dim) for f, _ in episodes]
     targets = np.array([float(g) for _, g in episodes])
     if not np.isfinite(targets).all():
-        raise CompositionError("episode targets must be finite")
+        raise ConfigurationError("episode targets must be finite")
     return features, targets

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.models._common import episode_features, fitting_episodes, minibatch_indices
 
 __all__ = ["LatentRewardDecoder", "ProgressEstimator", "StepDecomposition"]
@@ -59,7 +59,7 @@ class StepDecomposition:
         import torch
 
         if feature_dim < 1 or hidden < 0:
-            raise CompositionError("feature_dim must be at least 1 and hidden at least 0")
+            raise ConfigurationError("feature_dim must be at least 1 and hidden at least 0")
         torch.manual_seed(seed)
         self.feature_dim = feature_dim
         layers: list[Any] = (
@@ -127,13 +127,13 @@ class LatentRewardDecoder(StepDecomposition):
     ) -> None:
         super().__init__(feature_dim, hidden, learning_rate, seed)
         if not callable(encoder):
-            raise CompositionError("LaRe needs an encoder(observation, action) function")
+            raise ConfigurationError("LaRe needs an encoder(observation, action) function")
         self.encoder = encoder
 
     def encode(self, observations: Sequence[Any], actions: Sequence[Any]) -> np.ndarray:
         """φ of every step of an episode, shape (T, feature_dim)."""
         if len(observations) != len(actions):
-            raise CompositionError(f"{len(observations)} observations for {len(actions)} actions")
+            raise ConfigurationError(f"{len(observations)} observations for {len(actions)} actions")
         return np.array([list(self.encoder(o, a)) for o, a in zip(observations, actions,
                                                                       strict=True)],
                         dtype=np.float32)  # fmt: skip

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.models._common import (
     LoopTraining,
     ModelError,
@@ -190,7 +190,9 @@ class GenerativeRewardModel:
         training = training or GenerativeTraining()
         rows = list(examples)
         if not rows or any("completion" not in r or "label" not in r for r in rows):
-            raise CompositionError("examples need 'completion' and 'label' (and may have 'prompt')")
+            raise ConfigurationError(
+                "examples need 'completion' and 'label' (and may have 'prompt')"
+            )
         encoded, truncated = self._encode(
             [r.get("prompt", "") for r in rows], [r["completion"] for r in rows]
         )

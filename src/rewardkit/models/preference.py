@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.models._common import ModelError, check_vocabulary, context_length, padded
 
 __all__ = [
@@ -102,9 +102,11 @@ class RewardModelTraining:
         for name in ("epochs", "batch_size", "learning_rate"):
             value = getattr(self, name)
             if not value > 0:
-                raise CompositionError(f"RewardModelTraining.{name} must be positive, got {value}")
+                raise ConfigurationError(
+                    f"RewardModelTraining.{name} must be positive, got {value}"
+                )
         if not (math.isfinite(self.center_coefficient) and self.center_coefficient >= 0):
-            raise CompositionError("center_coefficient must be a finite number >= 0")
+            raise ConfigurationError("center_coefficient must be a finite number >= 0")
 
 
 def _checkpointing_option(config_class: Any) -> str:
@@ -289,9 +291,9 @@ class PreferenceRewardModel:
         dataset = pairs if isinstance(pairs, Dataset) else Dataset.from_list(list(pairs))
         missing = {"chosen", "rejected"} - set(dataset.column_names)
         if missing:
-            raise CompositionError(f"preference pairs need columns {sorted(missing)}")
+            raise ConfigurationError(f"preference pairs need columns {sorted(missing)}")
         if len(dataset) and not isinstance(dataset[0]["chosen"], str):
-            raise CompositionError(
+            raise ConfigurationError(
                 "conversational pairs are not supported: score() reads plain text, so train "
                 "on the text the policy's completions will be scored as"
             )

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.models._common import LoopTraining, ModelError
 from rewardkit.models.preference import PreferenceRewardModel, read_manifest, save_model_dir
 
@@ -57,7 +57,7 @@ def split_steps(completion: str, separator: str = "\n") -> list[str]:
         ['1+2=3\\n', '3+4=7\\n']
     """
     if not separator:
-        raise CompositionError("the step separator must not be empty")
+        raise ConfigurationError("the step separator must not be empty")
     pieces = completion.split(separator)
     steps = [piece + separator for piece in pieces[:-1]]
     if pieces[-1]:
@@ -76,14 +76,14 @@ def step_labels(
     """Math-Shepherd labels: per step, the share (soft) or any (hard) of ``n`` rollouts from
     ``prompt + steps[:k]`` that the verifier accepts."""
     if n < 1:
-        raise CompositionError(f"n must be at least 1, got {n}")
+        raise ConfigurationError(f"n must be at least 1, got {n}")
     labels = []
     prefix = prompt
     for step in steps:
         prefix += step
         finished = [verifier(prefix + continuation) for continuation in rollout(prefix, n)]
         if len(finished) != n:
-            raise CompositionError(f"rollout returned {len(finished)} continuations, not {n}")
+            raise ConfigurationError(f"rollout returned {len(finished)} continuations, not {n}")
         labels.append(float(any(finished)) if hard else float(np.mean(finished)))
     return labels
 
@@ -103,7 +103,7 @@ def aggregate_steps(scores: Sequence[float], how: StepAggregate) -> float:
         return float(np.prod(scores))
     if how == "last":
         return float(scores[-1])
-    raise CompositionError(f"aggregate must be min, product or last, got {how!r}")
+    raise ConfigurationError(f"aggregate must be min, product or last, got {how!r}")
 
 
 class ProcessTraining(LoopTraining):
@@ -121,7 +121,7 @@ class ProcessRewardModel:
 
     def __init__(self, backbone: PreferenceRewardModel, separator: str = "\n") -> None:
         if not separator:
-            raise CompositionError("the step separator must not be empty")
+            raise ConfigurationError("the step separator must not be empty")
         self.backbone = backbone
         self.separator = separator
         self.metrics: dict[str, float] = {}
@@ -178,7 +178,7 @@ class ProcessRewardModel:
         for example in examples:
             steps, labels = list(example["steps"]), list(example["labels"])
             if len(steps) != len(labels):
-                raise CompositionError(f"{len(steps)} steps but {len(labels)} labels")
+                raise ConfigurationError(f"{len(steps)} steps but {len(labels)} labels")
             text = example.get("prompt", "")
             for step, label in zip(steps, labels, strict=True):
                 text += step
@@ -193,7 +193,7 @@ class ProcessRewardModel:
         prefixes = [p for p, ok in zip(prefixes, fits, strict=True) if ok]
         targets = [t for t, ok in zip(targets, fits, strict=True) if ok]
         if not prefixes:
-            raise CompositionError("no labelled steps (that fit the model's context) to train on")
+            raise ConfigurationError("no labelled steps (that fit the model's context) to train on")
         torch.manual_seed(training.seed)
         optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate)
         order, shuffle = list(range(len(prefixes))), random.Random(training.seed)

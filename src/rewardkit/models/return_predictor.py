@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.models._common import episode_features, fitting_episodes, minibatch_indices
 
 __all__ = ["ReturnPredictor"]
@@ -50,7 +50,7 @@ class ReturnPredictor:
         import torch
 
         if feature_dim < 1 or hidden < 1:
-            raise CompositionError("feature_dim and hidden must be at least 1")
+            raise ConfigurationError("feature_dim and hidden must be at least 1")
         torch.manual_seed(seed)
         self.feature_dim = feature_dim
         self.lstm = torch.nn.LSTM(feature_dim, hidden, batch_first=True)

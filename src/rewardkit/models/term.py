@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size, get_column
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.messages import is_messages, message_text
 from rewardkit.core.output import RewardOutput, Status, worst_status
 from rewardkit.core.registry import register
@@ -100,9 +100,9 @@ class _SavedModelTerm(RewardTerm):
     ) -> None:
         super().__init__(name)
         if (path is None) == (model is None):
-            raise CompositionError(f"give a {self.kind}'s path or the model, not both")
+            raise ConfigurationError(f"give a {self.kind}'s path or the model, not both")
         if on_truncation not in ("skip", "score"):
-            raise CompositionError(
+            raise ConfigurationError(
                 f"on_truncation must be 'skip' or 'score', got {on_truncation!r}"
             )
         self.path = None if path is None else os.path.abspath(path)  # workers may cd elsewhere
@@ -177,7 +177,7 @@ class RewardModelTerm(_SavedModelTerm):
         name: str = "reward_model",
     ) -> None:
         if batch_size < 1:
-            raise CompositionError(f"batch_size must be at least 1, got {batch_size}")
+            raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = int(batch_size)
         super().__init__(path, model, on_truncation, allow_untrained, name)
 
@@ -203,7 +203,7 @@ def aggregate_ensemble(scores: np.ndarray, how: Aggregation, lam: float = 1.0) -
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[0] == 0:
-        raise CompositionError(f"ensemble scores must be (k, N) with k >= 1, got {scores.shape}")
+        raise ConfigurationError(f"ensemble scores must be (k, N) with k >= 1, got {scores.shape}")
     present = ~np.isnan(scores)
     any_present = present.any(axis=0)
     safe = np.where(present, scores, 0.0)
@@ -217,7 +217,7 @@ def aggregate_ensemble(scores: np.ndarray, how: Aggregation, lam: float = 1.0) -
         variance = (np.where(present, scores - mean, 0.0) ** 2).sum(axis=0) / count
         result = mean - lam * np.sqrt(variance)
     else:
-        raise CompositionError(f"aggregation must be mean, min or mean_minus_std, got {how!r}")
+        raise ConfigurationError(f"aggregation must be mean, min or mean_minus_std, got {how!r}")
     return np.where(any_present, result, np.nan)
 
 
@@ -244,7 +244,7 @@ def fit_ensemble(
         aggregation, lam, name: as :class:`RewardEnsemble`.
     """
     if k < 1:
-        raise CompositionError(f"an ensemble needs k >= 1 members, got {k}")
+        raise ConfigurationError(f"an ensemble needs k >= 1 members, got {k}")
     rows = list(pairs)
     base = training or RewardModelTraining()
     members = []
@@ -279,17 +279,17 @@ class RewardEnsemble(RewardTerm):
     ) -> None:
         super().__init__(name)
         if len(members) < 1:
-            raise CompositionError("an ensemble needs at least one member")
+            raise ConfigurationError("an ensemble needs at least one member")
         if aggregation not in ("mean", "min", "mean_minus_std"):
-            raise CompositionError(
+            raise ConfigurationError(
                 f"aggregation must be mean, min or mean_minus_std, got {aggregation!r}"
             )
         if not np.isfinite(lam) or lam < 0:
-            raise CompositionError(f"lam must be a finite number >= 0, got {lam}")
+            raise ConfigurationError(f"lam must be a finite number >= 0, got {lam}")
         self.members = [as_term(m) for m in members]
         names = [m.name for m in self.members]
         if len(set(names)) != len(names):
-            raise CompositionError(f"ensemble members need distinct names, got {names}")
+            raise ConfigurationError(f"ensemble members need distinct names, got {names}")
         self.aggregation: Aggregation = aggregation
         self.lam = float(lam)
         self.columns = tuple(dict.fromkeys(c for m in self.members for c in m.columns))
@@ -344,7 +344,7 @@ class ProcessRewardTerm(_SavedModelTerm):
         name: str = "process_reward",
     ) -> None:
         if aggregate not in ("min", "product", "last"):
-            raise CompositionError(f"aggregate must be min, product or last, got {aggregate!r}")
+            raise ConfigurationError(f"aggregate must be min, product or last, got {aggregate!r}")
         self.aggregate: StepAggregate = aggregate
         super().__init__(path, model, on_truncation, allow_untrained, name)
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import RewardTerm
 from rewardkit.models._common import LoopTraining, context_length, padded
 
@@ -69,9 +69,9 @@ class PolicyValueHead:
         import torch
 
         if policy is None or tokenizer is None:
-            raise CompositionError("a value head needs a policy and its tokenizer")
+            raise ConfigurationError("a value head needs a policy and its tokenizer")
         if hidden < 1:
-            raise CompositionError(f"hidden must be at least 1, got {hidden}")
+            raise ConfigurationError(f"hidden must be at least 1, got {hidden}")
         self.policy, self.tokenizer = policy, tokenizer
         width = int(policy.config.hidden_size)
         torch.manual_seed(seed)
@@ -88,9 +88,9 @@ class PolicyValueHead:
         encode = self.tokenizer
         prompt_ids = encode(prompt, add_special_tokens=False)["input_ids"]
         if not prompt_ids:
-            raise CompositionError("a value head needs a non-empty prompt")
+            raise ConfigurationError("a value head needs a non-empty prompt")
         if len(prompt_ids) >= self.max_length:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"a prompt of {len(prompt_ids)} tokens leaves no room in the policy's context "
                 f"of {self.max_length}"
             )
@@ -107,7 +107,7 @@ class PolicyValueHead:
             == len(completions)
             == (len(completions) if finished is None else len(finished))
         ):
-            raise CompositionError("as many prompts, completions (and finished flags) are needed")
+            raise ConfigurationError("as many prompts, completions (and finished flags) are needed")
         ends = [False] * len(completions) if finished is None else [bool(f) for f in finished]
         return [self._ids(p, c, e) for p, c, e in zip(prompts, completions, ends, strict=True)]
 
@@ -156,9 +156,9 @@ class PolicyValueHead:
         training = training or ValueTraining()
         targets_per_text = np.asarray(outcomes, dtype=np.float64)
         if not len(prompts) == len(completions) == len(targets_per_text) > 0:
-            raise CompositionError("fit needs as many prompts, completions and outcomes (> 0)")
+            raise ConfigurationError("fit needs as many prompts, completions and outcomes (> 0)")
         if not np.all((targets_per_text >= 0) & (targets_per_text <= 1)):
-            raise CompositionError("outcomes must be in [0, 1] (NaN is not an outcome)")
+            raise ConfigurationError("outcomes must be in [0, 1] (NaN is not an outcome)")
         with _evaluating(self.policy):
             features, counts = self._features(prompts, completions, 64, finished)
         targets = torch.tensor(np.repeat(targets_per_text, counts), dtype=torch.float32)
@@ -196,7 +196,7 @@ class PolicyValueHead:
         import torch
 
         if len(prompts) != len(completions):
-            raise CompositionError(f"{len(prompts)} prompts for {len(completions)} completions")
+            raise ConfigurationError(f"{len(prompts)} prompts for {len(completions)} completions")
         if not completions:
             return np.empty(0)
         out = []
@@ -235,7 +235,7 @@ class ValueTerm(RewardTerm):
 
     def __init__(self, value: PolicyValueHead, name: str = "value") -> None:
         if not value.trained:
-            raise CompositionError("ValueTerm needs a trained value head (call fit first)")
+            raise ConfigurationError("ValueTerm needs a trained value head (call fit first)")
         super().__init__(name)
         self.value = value
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.output import RewardOutput, Status, concat_outputs, failed_output
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
@@ -83,9 +83,9 @@ class RemoteReward(RewardTerm):
     ) -> None:
         super().__init__(name)
         if not url.startswith(("http://", "https://")):
-            raise CompositionError(f"RemoteReward needs an http(s) URL, got {url!r}")
+            raise ConfigurationError(f"RemoteReward needs an http(s) URL, got {url!r}")
         if not (timeout_s > 0 and retries >= 0 and backoff_s >= 0 and chunk_size >= 1):
-            raise CompositionError(
+            raise ConfigurationError(
                 "timeout_s must be > 0, retries >= 0, backoff_s >= 0 and chunk_size >= 1"
             )
         self.chunk_size = int(chunk_size)

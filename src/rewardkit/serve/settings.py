@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 
 __all__ = ["TOKEN_VARIABLE", "ServeError", "ServeSettings", "is_loopback", "read_token"]
 
@@ -25,7 +25,7 @@ __all__ = ["TOKEN_VARIABLE", "ServeError", "ServeSettings", "is_loopback", "read
 TOKEN_VARIABLE = "REWARDKIT_SERVE_TOKEN"
 
 
-class ServeError(CompositionError):
+class ServeError(ConfigurationError):
     """A server setting that cannot be used as given."""
 
 

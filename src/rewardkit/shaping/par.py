@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size, get_column
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.term import RewardTerm, Term, as_term
 
@@ -80,7 +80,7 @@ class PreferenceAsReward(RewardTerm):
     ) -> None:
         super().__init__(name)
         if (reference is None) == (reference_reward is None):
-            raise CompositionError("give exactly one of reference= or reference_reward=")
+            raise ConfigurationError("give exactly one of reference= or reference_reward=")
         self.term = as_term(term)
         self.reference = reference
         self.reference_reward = reference_reward

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import CompositionError, RewardKitWarning, ShapeError
+from rewardkit.core.errors import ConfigurationError, RewardKitWarning, ShapeError
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
@@ -99,7 +99,7 @@ def register_potential(
     """Name a potential factory ``factory(**params) -> Φ`` so specs can use it; a decorator too.
 
     Raises:
-        CompositionError: if ``name`` is taken by another factory.
+        ConfigurationError: if ``name`` is taken by another factory.
 
     Example:
         >>> @register_potential("doc_height")
@@ -111,10 +111,12 @@ def register_potential(
 
     def add(make: Callable[..., Potential]) -> Callable[..., Potential]:
         if not callable(make):
-            raise CompositionError(f"cannot register {make!r} as potential {name!r}: not callable")
+            raise ConfigurationError(
+                f"cannot register {make!r} as potential {name!r}: not callable"
+            )
         existing = POTENTIALS.get(name)
         if existing is not None and existing is not make:
-            raise CompositionError(f"a potential named {name!r} is already registered")
+            raise ConfigurationError(f"a potential named {name!r} is already registered")
         POTENTIALS[name] = make
         return make
 
@@ -151,14 +153,14 @@ def make_potential(potential: str | Potential, params: dict[str, Any] | None = N
     try:
         factory = POTENTIALS[potential]
     except KeyError:
-        raise CompositionError(
+        raise ConfigurationError(
             f"unknown potential {potential!r}; choose from {sorted(POTENTIALS)}, "
             "register one with register_potential, or pass a callable"
         ) from None
     try:
         return factory(**(params or {}))
     except TypeError as exc:
-        raise CompositionError(f"potential {potential!r}: {exc}") from None
+        raise ConfigurationError(f"potential {potential!r}: {exc}") from None
 
 
 class _PotentialTerm(RewardTerm):
@@ -216,7 +218,7 @@ class PotentialShaping(_PotentialTerm):
     ) -> None:
         super().__init__(potential, potential_params, name)
         if not 0.0 <= float(gamma) <= 1.0:
-            raise CompositionError(f"gamma must be in [0, 1], got {gamma}")
+            raise ConfigurationError(f"gamma must be in [0, 1], got {gamma}")
         self.gamma = float(gamma)
 
     def _compute(self, batch: Batch) -> FloatArray:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import Term, as_term
 from rewardkit.steer.sampling import sample_completions
 
@@ -54,7 +54,7 @@ def select_best(scores: np.ndarray) -> np.ndarray:
     NaN gives 0)."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[1] == 0:
-        raise CompositionError(f"scores must be (prompts, n) with n >= 1, got {scores.shape}")
+        raise ConfigurationError(f"scores must be (prompts, n) with n >= 1, got {scores.shape}")
     result: np.ndarray = np.argmax(np.nan_to_num(scores, nan=-np.inf), axis=1)
     return result
 
@@ -85,14 +85,14 @@ def best_of_n(
     import torch
 
     if model is None or tokenizer is None:
-        raise CompositionError("best_of_n needs a Hugging Face causal LM and its tokenizer")
+        raise ConfigurationError("best_of_n needs a Hugging Face causal LM and its tokenizer")
     if isinstance(prompts, str) or len(prompts) == 0:
-        raise CompositionError("best_of_n needs a non-empty list of prompt strings")
+        raise ConfigurationError("best_of_n needs a non-empty list of prompt strings")
     if n < 1:
-        raise CompositionError(f"n must be at least 1, got {n}")
+        raise ConfigurationError(f"n must be at least 1, got {n}")
     for key, values in (columns or {}).items():
         if len(values) != len(prompts):
-            raise CompositionError(f"column {key!r} has {len(values)} values for {len(prompts)}")
+            raise ConfigurationError(f"column {key!r} has {len(values)} values for {len(prompts)}")
     term = as_term(reward)
     torch.manual_seed(seed)
     samples = sample_completions(model, tokenizer, list(prompts), n, max_new_tokens, temperature)

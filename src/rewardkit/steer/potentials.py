@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.term import Term, as_term
 
 __all__ = ["POTENTIALS", "FKState", "PotentialKind", "TermPotential", "fk_log_potential"]
@@ -91,7 +91,7 @@ def fk_log_potential(
     already corrected get 0 from then on.
     """
     if kind not in POTENTIALS:
-        raise CompositionError(f"potential must be one of {POTENTIALS}, got {kind!r}")
+        raise ConfigurationError(f"potential must be one of {POTENTIALS}, got {kind!r}")
     rewards = np.asarray(rewards, dtype=np.float64)
     final = np.asarray(final, dtype=bool)
     if np.isinf(rewards).any():
@@ -143,7 +143,7 @@ class TermPotential:
             getattr(self.term, "scores_partial", False) if partial is None else partial
         )
         if not np.isfinite(missing_reward):
-            raise CompositionError("missing_reward must be a finite number")
+            raise ConfigurationError("missing_reward must be a finite number")
         self.missing_reward = float(missing_reward)
         self.evaluations = 0
         self.missing = 0

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 
 __all__ = ["Samples", "completion_log_probs", "sample_completions"]
 
@@ -67,7 +67,7 @@ def sample_completions(
     import torch
 
     if k < 1 or max_new_tokens < 1 or temperature <= 0:
-        raise CompositionError("k and max_new_tokens must be >= 1 and temperature > 0")
+        raise ConfigurationError("k and max_new_tokens must be >= 1 and temperature > 0")
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
     texts: list[str] = []
     token_ids: list[list[int]] = []

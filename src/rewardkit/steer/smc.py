@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import Term
 from rewardkit.steer.potentials import (
     POTENTIALS,
@@ -98,17 +98,17 @@ class SMCConfig:
     def __post_init__(self) -> None:
         for name in ("particles", "max_new_tokens", "block_size"):
             if getattr(self, name) < 1:
-                raise CompositionError(f"SMCConfig.{name} must be at least 1")
+                raise ConfigurationError(f"SMCConfig.{name} must be at least 1")
         if self.potential not in POTENTIALS:
-            raise CompositionError(f"potential must be one of {POTENTIALS}")
+            raise ConfigurationError(f"potential must be one of {POTENTIALS}")
         if self.resampling not in RESAMPLERS:
-            raise CompositionError(f"resampling must be one of {sorted(RESAMPLERS)}")
+            raise ConfigurationError(f"resampling must be one of {sorted(RESAMPLERS)}")
         if not 0.0 <= self.ess_threshold <= 1.0:
-            raise CompositionError("ess_threshold must be in [0, 1]")
+            raise ConfigurationError("ess_threshold must be in [0, 1]")
         if not (np.isfinite(self.lam) and self.temperature > 0):
-            raise CompositionError("lam must be finite and temperature positive")
+            raise ConfigurationError("lam must be finite and temperature positive")
         if self.select not in ("sample", "argmax"):
-            raise CompositionError("select must be 'sample' or 'argmax'")
+            raise ConfigurationError("select must be 'sample' or 'argmax'")
 
 
 @dataclass
@@ -137,7 +137,7 @@ def _token_id(tokenizer: Any, text: str | None) -> int | None:
         return None
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
-        raise CompositionError(f"the delimiter {text!r} must be one token, it is {len(ids)}")
+        raise ConfigurationError(f"the delimiter {text!r} must be one token, it is {len(ids)}")
     return int(ids[0])
 
 
@@ -151,7 +151,7 @@ class _Particles:
         self.pad, self.eos = tokenizer.pad_token_id, tokenizer.eos_token_id
         encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         if any(len(e) == 0 for e in encoded):
-            raise CompositionError("every prompt needs at least one token")
+            raise ConfigurationError("every prompt needs at least one token")
         width = max(len(e) for e in encoded)
         rows = [[self.pad] * (width - len(e)) + e for e in encoded]
         # each prompt is read once; its K particles then share copies of its cache rows
@@ -217,13 +217,13 @@ class _Particles:
 
 def _check_inputs(model: Any, tokenizer: Any, prompts: Sequence[str]) -> None:
     if model is None or not callable(model):
-        raise CompositionError("smc needs a Hugging Face causal LM (got no model)")
+        raise ConfigurationError("smc needs a Hugging Face causal LM (got no model)")
     if tokenizer is None or tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
-        raise CompositionError("smc needs a tokenizer with a pad and an EOS token")
+        raise ConfigurationError("smc needs a tokenizer with a pad and an EOS token")
     if isinstance(prompts, str) or len(prompts) == 0:
-        raise CompositionError("smc needs a non-empty list of prompt strings")
+        raise ConfigurationError("smc needs a non-empty list of prompt strings")
     if not all(isinstance(p, str) for p in prompts):
-        raise CompositionError("every prompt must be a string")
+        raise ConfigurationError("every prompt must be a string")
 
 
 def smc(
@@ -252,7 +252,7 @@ def smc(
     count, k = len(prompts), config.particles
     for key, values in (columns or {}).items():
         if len(values) != count:
-            raise CompositionError(f"column {key!r} has {len(values)} values for {count} prompts")
+            raise ConfigurationError(f"column {key!r} has {len(values)} values for {count} prompts")
     delimiter = _token_id(tokenizer, config.delimiter)
     generator = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import Term
 from rewardkit.steer.potentials import TermPotential
 from rewardkit.steer.smc import SMCConfig, SMCResult, smc
@@ -66,7 +66,7 @@ def value_guided(
     """
     potential = value if isinstance(value, TermPotential) else TermPotential(value)
     if not potential.partial:
-        raise CompositionError(
+        raise ConfigurationError(
             f"value_guided needs a value that judges prefixes; {potential.term.name!r} does not "
             "(give it scores_partial = True, or pass TermPotential(term, partial=True))"
         )

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.progress import progress as show_progress
 from rewardkit.core.rollout import update_metrics
 from rewardkit.core.term import Term, as_term
@@ -51,11 +51,11 @@ class EvolutionConfig:
 
     def __post_init__(self) -> None:
         if min(self.population, self.parents, self.genome_length, self.generations) < 1:
-            raise CompositionError("population, parents, genome_length and generations >= 1")
+            raise ConfigurationError("population, parents, genome_length and generations >= 1")
         if self.parents > self.population or self.actions < 2:
-            raise CompositionError("parents must be <= population, and actions >= 2")
+            raise ConfigurationError("parents must be <= population, and actions >= 2")
         if not 0.0 < self.mutation_rate <= 1.0:
-            raise CompositionError(f"mutation_rate must be in (0, 1], got {self.mutation_rate}")
+            raise ConfigurationError(f"mutation_rate must be in (0, 1], got {self.mutation_rate}")
 
 
 def evolve(

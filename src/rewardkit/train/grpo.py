@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.progress import progress as show_progress
 from rewardkit.core.term import Term
 from rewardkit.credit.group import group_statistics
@@ -79,20 +79,20 @@ class GRPOConfig:
 
     def __post_init__(self) -> None:
         if self.group_size < 2:
-            raise CompositionError("group_size must be at least 2: GRPO compares completions")
+            raise ConfigurationError("group_size must be at least 2: GRPO compares completions")
         if self.loss_aggregation not in ("token_mean", "sequence_mean", "dr_grpo"):
-            raise CompositionError(
+            raise ConfigurationError(
                 "loss_aggregation must be 'token_mean', 'sequence_mean' or 'dr_grpo'"
             )
         if self.estimator not in ESTIMATOR_NAMES:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"estimator must be one of {list(ESTIMATOR_NAMES)}, got {self.estimator!r}"
             )
         for name in ("steps", "prompts_per_step", "max_new_tokens", "ppo_epochs"):
             if getattr(self, name) < 1:
-                raise CompositionError(f"{name} must be at least 1")
+                raise ConfigurationError(f"{name} must be at least 1")
         if self.temperature <= 0:
-            raise CompositionError("temperature must be positive")
+            raise ConfigurationError("temperature must be positive")
 
 
 def seed_everything(seed: int) -> None:
@@ -141,7 +141,7 @@ class GRPOTrainer:
         import torch
 
         if not prompts:
-            raise CompositionError("GRPOTrainer needs at least one prompt")
+            raise ConfigurationError("GRPOTrainer needs at least one prompt")
         self.model, self.tokenizer, self.reward = model, tokenizer, reward
         self.prompts = list(prompts)
         self.config = config
@@ -151,11 +151,11 @@ class GRPOTrainer:
         )
         requires = getattr(self.estimator, "requires", frozenset())
         if "turn_rewards" in requires and (environment is None or turn_rewards is None):
-            raise CompositionError(
+            raise ConfigurationError(
                 "a turn estimator needs multi-turn episodes: pass environment= and turn_rewards="
             )
         if environment is not None and "continuation_rewards" in requires:
-            raise CompositionError(
+            raise ConfigurationError(
                 "PPPO continues single-turn completions; it does not take an environment"
             )
         self.environment, self.turn_rewards = environment, turn_rewards
@@ -457,7 +457,7 @@ def aggregate(per_token: Any, mask: Any, mode: str, max_new_tokens: int) -> Any:
         return per_sequence.mean()
     if mode == "dr_grpo":
         return (per_token * mask).sum() / (per_token.shape[0] * max_new_tokens)
-    raise CompositionError(f"unknown loss aggregation {mode!r}")
+    raise ConfigurationError(f"unknown loss aggregation {mode!r}")
 
 
 @dataclass

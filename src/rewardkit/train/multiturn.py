@@ -45,7 +45,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.credit.redistribution import information_gain_rewards
 
 __all__ = [
@@ -114,7 +114,7 @@ class Episodes:
 def _token_id(tokenizer: Any, text: str) -> int:
     ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
-        raise CompositionError(f"turn_end {text!r} must be one token, got {len(ids)}")
+        raise ConfigurationError(f"turn_end {text!r} must be one token, got {len(ids)}")
     return ids[0]
 
 
@@ -173,7 +173,7 @@ def sample_episodes(
     answered all the same (``reply`` judges its text).
     """
     if not rows:
-        raise CompositionError("sample_episodes needs at least one row")
+        raise ConfigurationError("sample_episodes needs at least one row")
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     end = _token_id(tokenizer, environment.turn_end)
     model.eval()
@@ -221,9 +221,9 @@ def answer_probabilities(
     import torch
 
     if len(contexts) != len(answers):
-        raise CompositionError(f"{len(contexts)} contexts for {len(answers)} answers")
+        raise ConfigurationError(f"{len(contexts)} contexts for {len(answers)} answers")
     if any(len(a) == 0 for a in answers) or any(len(c) == 0 for c in contexts):
-        raise CompositionError("every context and every answer needs at least one token")
+        raise ConfigurationError("every context and every answer needs at least one token")
     pad = tokenizer.pad_token_id
     out = np.empty(len(contexts))
     model.eval()
@@ -282,7 +282,7 @@ class InformationGainTurns:
         outcome: np.ndarray,
     ) -> np.ndarray:
         if any(row.get("answer") in (None, "") for row in rows):
-            raise CompositionError("IGPO needs each row's known answer in its 'answer' column")
+            raise ConfigurationError("IGPO needs each row's known answer in its 'answer' column")
         cue: list[int] = tokenizer(environment.answer_cue, add_special_tokens=False)["input_ids"]
         contexts, answers = [], []
         for prompt, sequence, ends, row in zip(
@@ -331,7 +331,7 @@ class ProgressTurns:
         from rewardkit.models.decomposition import ProgressEstimator
 
         if epochs < 1 or warmup_epochs < 0:
-            raise CompositionError("epochs must be at least 1 and warmup_epochs at least 0")
+            raise ConfigurationError("epochs must be at least 1 and warmup_epochs at least 0")
         self.estimator = ProgressEstimator(feature_dim, learning_rate=learning_rate, seed=seed)
         self.epochs, self.warmup_epochs = epochs, warmup_epochs
         self.calls = 0
@@ -366,7 +366,7 @@ class ProgressTurns:
     ) -> np.ndarray:
         features = self.features(model, tokenizer, episodes)
         if features.shape[-1] != self.estimator.feature_dim:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"the model's hidden size is {features.shape[-1]}, the estimator's "
                 f"feature_dim {self.estimator.feature_dim}"
             )

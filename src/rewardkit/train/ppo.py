@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.progress import progress as show_progress
 from rewardkit.core.rollout import flat_rollout_batch, score_rollout
 from rewardkit.core.term import Term, as_term
@@ -86,13 +86,13 @@ class PPOConfig:
 
     def __post_init__(self) -> None:
         if self.num_envs < 1 or self.num_steps < 1 or self.total_frames < 1:
-            raise CompositionError("num_envs, num_steps and total_frames must be positive")
+            raise ConfigurationError("num_envs, num_steps and total_frames must be positive")
         if self.network not in ("mlp", "cnn"):
-            raise CompositionError(f"network must be 'mlp' or 'cnn', got {self.network!r}")
+            raise ConfigurationError(f"network must be 'mlp' or 'cnn', got {self.network!r}")
         if not self.intrinsic_coef >= 0:
-            raise CompositionError(f"intrinsic_coef must be >= 0, got {self.intrinsic_coef}")
+            raise ConfigurationError(f"intrinsic_coef must be >= 0, got {self.intrinsic_coef}")
         if (self.num_envs * self.num_steps) % self.minibatches:
-            raise CompositionError("num_envs * num_steps must be divisible by minibatches")
+            raise ConfigurationError("num_envs * num_steps must be divisible by minibatches")
 
 
 def make_env(env_id: str) -> EnvFactory:
@@ -108,7 +108,7 @@ def make_env(env_id: str) -> EnvFactory:
         try:
             env = gym.make(env_id)
         except gym.error.Error as exc:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"cannot make {env_id!r} ({exc}); for an environment that needs its own set-up "
                 "or observation encoding, pass PPOTrainer(env_fn=...) (MiniGrid: "
                 "minigrid_env from the envs package)"
@@ -117,7 +117,7 @@ def make_env(env_id: str) -> EnvFactory:
             try:
                 env = gym.wrappers.FlattenObservation(env)
             except NotImplementedError:
-                raise CompositionError(
+                raise ConfigurationError(
                     f"cannot flatten the observations of {env_id!r} "
                     f"({env.observation_space}); pass PPOTrainer(env_fn=...) with flat "
                     "observations (MiniGrid: minigrid_env from the envs package)"
@@ -143,7 +143,7 @@ def grid_cnn(image_shape: tuple[int, int, int]) -> tuple[Any, int]:
 
     height, width, channels = image_shape
     if min(height, width) < 4 or channels < 1:
-        raise CompositionError(f"the CNN needs an image of at least 4x4, got {image_shape}")
+        raise ConfigurationError(f"the CNN needs an image of at least 4x4, got {image_shape}")
 
     class ChannelsFirst(nn.Module):
         def forward(self, flat: Any) -> Any:
@@ -321,7 +321,7 @@ class PPOTrainer:
             autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
         )
         if len(self.envs.single_observation_space.shape or ()) != 1:
-            raise CompositionError(
+            raise ConfigurationError(
                 f"PPOTrainer needs flat observations, the env gives shape "
                 f"{self.envs.single_observation_space.shape}; flatten them in env_fn"
             )
@@ -330,7 +330,7 @@ class PPOTrainer:
         if config.network == "cnn":
             image_shape = config.image_shape
             if int(np.prod(image_shape)) != obs_dim:
-                raise CompositionError(
+                raise ConfigurationError(
                     f"image_shape {image_shape} has {int(np.prod(image_shape))} values, the "
                     f"observation {obs_dim}"
                 )

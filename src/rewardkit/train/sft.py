@@ -22,7 +22,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.progress import progress
 
 __all__ = ["SequenceBatch", "fit_sequences"]
@@ -46,7 +46,7 @@ def fit_sequences(
     import torch
 
     if steps < 1:
-        raise CompositionError("fit_sequences needs at least one step")
+        raise ConfigurationError("fit_sequences needs at least one step")
     rng = random.Random(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
     pad = tokenizer.pad_token_id
@@ -55,7 +55,7 @@ def fit_sequences(
     for _ in progress(range(steps), "warm start", enabled=None if show else False):
         batch = sample_batch(rng)
         if not batch or any(len(ids) != len(mask) for ids, mask in batch):
-            raise CompositionError("each sequence needs a loss mask of its own length")
+            raise ConfigurationError("each sequence needs a loss mask of its own length")
         width = max(len(ids) for ids, _ in batch)
         ids = torch.tensor([list(r) + [pad] * (width - len(r)) for r, _ in batch])
         loss_mask = torch.tensor(

@@ -52,7 +52,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import BatchError, CompositionError, RewardKitWarning
+from rewardkit.core.errors import BatchError, ConfigurationError, RewardKitWarning
 from rewardkit.core.messages import answer_text
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
@@ -162,21 +162,21 @@ class CodeTests(RewardTerm):
     ) -> None:
         super().__init__(name)
         if mode not in ("pass_rate", "all_pass"):
-            raise CompositionError(f"mode must be 'pass_rate' or 'all_pass', got {mode!r}")
+            raise ConfigurationError(f"mode must be 'pass_rate' or 'all_pass', got {mode!r}")
         if format not in ("auto", "humaneval", "mbpp", "io", "call"):
-            raise CompositionError(
+            raise ConfigurationError(
                 f"format must be 'auto', 'humaneval', 'mbpp', 'io' or 'call', got {format!r}"
             )
         if program not in ("fenced", "completion", "prompt+completion"):
-            raise CompositionError(
+            raise ConfigurationError(
                 f"program must be 'fenced', 'completion' or 'prompt+completion', got {program!r}"
             )
         if not tolerance >= 0:
-            raise CompositionError(f"tolerance must be >= 0, got {tolerance}")
+            raise ConfigurationError(f"tolerance must be >= 0, got {tolerance}")
         self.language = get_language(language)
         self.language.check()  # a missing toolchain is refused now, not mid-training
         if self.language.name != "python" and format not in ("auto", "io"):
-            raise CompositionError(
+            raise ConfigurationError(
                 f"{format!r} tests are Python; {language} programs take 'io' tests"
             )
         self.mode = mode

@@ -280,7 +280,7 @@ def io_job(
 
     Raises:
         BatchError: a case has no ``output``, or there are none.
-        CompositionError: the language is unknown or its toolchain is missing here.
+        ConfigurationError: the language is unknown or its toolchain is missing here.
     """
     lang = language if isinstance(language, Language) else get_language(language)
     inputs: list[str] = []

@@ -23,7 +23,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 
 __all__ = ["LANGUAGES", "Language", "language"]
 
@@ -66,7 +66,7 @@ class Language:
             if index == 0 and not part.startswith(("{", "./")):
                 found = shutil.which(part)
                 if found is None:
-                    raise CompositionError(
+                    raise ConfigurationError(
                         f"{self.name} programs need {part!r}, which is not on PATH "
                         f"(Debian: apt-get install {_PACKAGES.get(part, part)})"
                     )
@@ -81,7 +81,7 @@ class Language:
         return self._resolve(self.run, memory_mb)
 
     def check(self) -> None:
-        """Raise :class:`CompositionError` now if a tool is missing here."""
+        """Raise :class:`ConfigurationError` now if a tool is missing here."""
         self.compile_command(256)
         self.run_command(256)
 
@@ -118,10 +118,10 @@ LANGUAGES: dict[str, Language] = {
 
 
 def language(name: str) -> Language:
-    """The language called ``name``; raises :class:`CompositionError` for an unknown one."""
+    """The language called ``name``; raises :class:`ConfigurationError` for an unknown one."""
     try:
         return LANGUAGES[name]
     except KeyError:
-        raise CompositionError(
+        raise ConfigurationError(
             f"unknown language {name!r}; rewardkit runs {', '.join(sorted(LANGUAGES))}"
         ) from None

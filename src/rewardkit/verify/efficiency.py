@@ -20,7 +20,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.compose import Composite
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.gating import conditional
 from rewardkit.core.messages import is_messages, message_field, message_text
 from rewardkit.core.output import FloatArray
@@ -52,7 +52,7 @@ class ToolCallCost(RewardTerm):
         self.cost = float(cost)
         self.marker = marker
         if not marker:
-            raise CompositionError("marker must be a non-empty string")
+            raise ConfigurationError("marker must be a non-empty string")
 
     def _compute(self, batch: Batch) -> FloatArray:
         if "tool_calls" in batch:
@@ -108,7 +108,7 @@ class RepetitionPenalty(RewardTerm):
     def __init__(self, n: int = 3, name: str = "repetition_penalty") -> None:
         super().__init__(name)
         if int(n) < 1:
-            raise CompositionError(f"n must be at least 1, got {n!r}")
+            raise ConfigurationError(f"n must be at least 1, got {n!r}")
         self.n = int(n)
 
     def _compute(self, batch: Batch) -> Any:

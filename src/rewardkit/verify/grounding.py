@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import BatchError, CompositionError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
@@ -174,7 +174,7 @@ class _GroundingTerm(RewardTerm):
         super().__init__(name)
         self.alpha = float(alpha)
         if self.alpha <= 0:
-            raise CompositionError(f"alpha must be positive, got {alpha!r}")
+            raise ConfigurationError(f"alpha must be positive, got {alpha!r}")
 
     @abc.abstractmethod
     def score(self, pred: FloatArray, gt: FloatArray) -> FloatArray:

@@ -21,7 +21,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.compose import Composite
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.gating import conditional, group_switch
 from rewardkit.core.output import FloatArray, RewardOutput
 from rewardkit.core.registry import register
@@ -48,7 +48,7 @@ def completion_lengths(batch: Batch, unit: Unit) -> FloatArray:
         return np.array([len(t.split()) for t in texts], dtype=float)
     if unit == "chars":
         return np.array([len(t) for t in texts], dtype=float)
-    raise CompositionError(f"unit must be 'chars', 'words' or 'tokens', got {unit!r}")
+    raise ConfigurationError(f"unit must be 'chars', 'words' or 'tokens', got {unit!r}")
 
 
 def _positive_int(value: Any, what: str) -> int:
@@ -59,7 +59,7 @@ def _positive_int(value: Any, what: str) -> int:
         or int(value) != value
         or int(value) <= 0
     ):
-        raise CompositionError(f"{what} must be a positive integer, got {value!r}")
+        raise ConfigurationError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
 
 
@@ -67,7 +67,7 @@ class _LengthTerm(RewardTerm):
     def __init__(self, unit: Unit, name: str) -> None:
         super().__init__(name)
         if unit not in ("chars", "words", "tokens"):
-            raise CompositionError(f"unit must be 'chars', 'words' or 'tokens', got {unit!r}")
+            raise ConfigurationError(f"unit must be 'chars', 'words' or 'tokens', got {unit!r}")
         self.unit: Unit = unit
         self.columns = ("completion_ids",) if unit == "tokens" else ("completion",)
 
@@ -106,7 +106,7 @@ class DapoOverlong(_LengthTerm):
         self.max_length = _positive_int(max_length, "max_length")
         self.cache_length = _positive_int(cache_length, "cache_length")
         if self.cache_length > self.max_length:
-            raise CompositionError("cache_length must not exceed max_length")
+            raise ConfigurationError("cache_length must not exceed max_length")
 
     def _compute(self, batch: Batch) -> FloatArray:
         lengths = completion_lengths(batch, self.unit)
@@ -144,7 +144,7 @@ class CosineLength(Composite):
         self.unit: Unit = unit
         self.params = (correct_short, correct_long, wrong_short, wrong_long, float(exceed))
         if correct_long <= wrong_long:
-            raise CompositionError(
+            raise ConfigurationError(
                 "correct_long must exceed wrong_long, or a long correct answer can rank below "
                 "a wrong one"
             )

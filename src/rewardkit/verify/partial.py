@@ -19,7 +19,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.compose import Composite
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.output import FloatArray, RewardOutput, Status, worst_status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
@@ -59,7 +59,7 @@ def partial_credit(
         1.0
     """
     if not gold:
-        raise CompositionError("partial credit needs at least one gold item")
+        raise ConfigurationError("partial credit needs at least one gold item")
     best = len(gold) * level_rewards[-1]
     if not predicted:
         return -empty_penalty / best
@@ -98,9 +98,9 @@ class PartialCredit(RewardTerm):
     ) -> None:
         super().__init__(name)
         if not separator:
-            raise CompositionError("separator must be non-empty")
+            raise ConfigurationError("separator must be non-empty")
         if list(level_rewards) != sorted(level_rewards):
-            raise CompositionError("level_rewards must not decrease with the match level")
+            raise ConfigurationError("level_rewards must not decrease with the match level")
         self.separator = separator
         self.level_rewards = tuple(float(r) for r in level_rewards)
         self.extra_penalty = float(extra_penalty)

@@ -69,7 +69,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from rewardkit.core.errors import CompositionError, RewardKitWarning
+from rewardkit.core.errors import ConfigurationError, RewardKitError, RewardKitWarning
 from rewardkit.verify._uid_lease import UidLease
 
 __all__ = [
@@ -104,7 +104,7 @@ HOW_TO_GET_FULL = (
 )
 
 
-class SandboxUnavailableError(CompositionError):
+class SandboxUnavailableError(RewardKitError, RuntimeError):
     """The machine cannot enforce the isolation that was asked for."""
 
 
@@ -140,7 +140,9 @@ class SandboxLimits:
         ):
             value = getattr(self, field_name)
             if not value > 0:  # NaN fails too
-                raise CompositionError(f"SandboxLimits.{field_name} must be positive, got {value}")
+                raise ConfigurationError(
+                    f"SandboxLimits.{field_name} must be positive, got {value}"
+                )
 
 
 @dataclass(frozen=True)
@@ -455,7 +457,7 @@ def _resolve_python(python: str | None, isolation: str) -> str:
         return _default_python(os.geteuid() == 0, isolation)
     found = shutil.which(python) if os.sep not in python else python
     if found is None:
-        raise CompositionError(f"python={python!r} is not an interpreter on PATH")
+        raise ConfigurationError(f"python={python!r} is not an interpreter on PATH")
     return os.path.abspath(found)
 
 
@@ -500,7 +502,7 @@ class Sandbox:
         binds: Sequence[str] = (),
     ) -> None:
         if isolation not in ("full", "minimal"):
-            raise CompositionError(f"isolation must be 'full' or 'minimal', got {isolation!r}")
+            raise ConfigurationError(f"isolation must be 'full' or 'minimal', got {isolation!r}")
         self.limits = limits or SandboxLimits()
         self.binds = tuple(path for path in binds if os.path.exists(path))
         self.slots = slots or (os.cpu_count() or 1)

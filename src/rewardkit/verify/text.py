@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import CompositionError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.messages import answer_text
 from rewardkit.core.output import FloatArray
 from rewardkit.core.registry import register
@@ -82,7 +82,7 @@ class ExactMatch(RewardTerm):
         self.extract = extract
         self.ignore_case = ignore_case
         if extract is not None and _compile(extract, re.DOTALL).groups != 1:
-            raise CompositionError(f"extract pattern {extract!r} needs exactly one (group)")
+            raise ConfigurationError(f"extract pattern {extract!r} needs exactly one (group)")
 
     def _answer(self, text: str) -> str | None:
         if self.extract is None:
@@ -124,7 +124,7 @@ def _compile(pattern: str, flags: int) -> re.Pattern[str]:
     try:
         return re.compile(pattern, flags)
     except re.error as exc:
-        raise CompositionError(f"invalid regular expression {pattern!r}: {exc}") from None
+        raise ConfigurationError(f"invalid regular expression {pattern!r}: {exc}") from None
 
 
 @register("regex_match")

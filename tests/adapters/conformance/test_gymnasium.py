@@ -14,7 +14,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from rewardkit.adapters.gymnasium import RewardkitVectorWrapper, RewardkitWrapper
-from rewardkit.core import CompositionError, constant, env_reward, weighted_sum
+from rewardkit.core import ConfigurationError, constant, env_reward, weighted_sum
 
 
 def shaped():
@@ -42,7 +42,7 @@ def test_other_wrappers_stack_on_it():
 
 
 def test_a_vector_env_is_refused_with_the_way_to_wrap_it():
-    with pytest.raises(CompositionError, match="RewardkitVectorWrapper"):
+    with pytest.raises(ConfigurationError, match="RewardkitVectorWrapper"):
         RewardkitWrapper(gym.make_vec("CartPole-v1", num_envs=2), shaped())
 
 

@@ -30,7 +30,7 @@ import torch
 
 import rewardkit.adapters.openrlhf as openrlhf_module
 from rewardkit.adapters.openrlhf import OpenRLHFReward
-from rewardkit.core import CompositionError
+from rewardkit.core import ConfigurationError
 from rewardkit.verify import MathVerifier
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -108,14 +108,14 @@ def test_the_tokenizers_special_tokens_can_be_given():
     tokenizer = build_char_tokenizer("0123456789")
     reward = OpenRLHFReward(MathVerifier(timeout=5.0), special_tokens=tokenizer)
     assert set(tokenizer.all_special_tokens) <= set(reward.special_tokens)
-    with pytest.raises(CompositionError, match="special_tokens"):
+    with pytest.raises(ConfigurationError, match="special_tokens"):
         OpenRLHFReward(MathVerifier(), special_tokens="</s>")
 
 
 def test_without_a_spec_the_entry_point_says_what_to_set(monkeypatch):
     monkeypatch.delenv("REWARDKIT_SPEC", raising=False)
     monkeypatch.setattr(openrlhf_module, "_loaded", None)
-    with pytest.raises(CompositionError, match="REWARDKIT_SPEC"):
+    with pytest.raises(ConfigurationError, match="REWARDKIT_SPEC"):
         openrlhf_module.reward_func(["q"], ["q"], ["1"])
 
 

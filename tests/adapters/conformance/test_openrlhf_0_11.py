@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from rewardkit.adapters.openrlhf import OpenRLHFReward
-from rewardkit.core import CompositionError, RewardTerm, weighted_sum
+from rewardkit.core import ConfigurationError, RewardTerm, weighted_sum
 from rewardkit.verify import MathVerifier, ThinkAnswerFormat
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -129,7 +129,7 @@ def test_concurrent_one_sample_calls_are_scored_in_few_batches():
 
 
 def test_a_term_may_not_take_openrlhfs_own_log_keys():
-    with pytest.raises(CompositionError, match="reward"):
+    with pytest.raises(ConfigurationError, match="reward"):
         OpenRLHFReward(weighted_sum([MathVerifier(name="reward")], [1.0]))
 
 

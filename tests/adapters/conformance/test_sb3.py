@@ -21,7 +21,7 @@ from stable_baselines3.common.monitor import Monitor  # noqa: E402
 
 from rewardkit.adapters.gymnasium import RewardkitWrapper  # noqa: E402
 from rewardkit.adapters.sb3 import RewardkitCallback, RewardkitVecEnvWrapper  # noqa: E402
-from rewardkit.core import CompositionError, constant, env_reward, weighted_sum  # noqa: E402
+from rewardkit.core import ConfigurationError, constant, env_reward, weighted_sum  # noqa: E402
 from rewardkit.explore import SimHashCountBonus  # noqa: E402
 
 STEPS = 2048
@@ -130,5 +130,5 @@ def test_callback_without_obs_key_on_dict_observations_says_which_keys():
     env = make_vec_env(_minigrid_dict_env, n_envs=1, seed=0)
     model = _ppo(env, policy="MultiInputPolicy", n_steps=16, batch_size=16)
     callback = RewardkitCallback(SimHashCountBonus(bits=8))
-    with pytest.raises(CompositionError, match=r"keys \['direction', 'image'\]; pass obs_key="):
+    with pytest.raises(ConfigurationError, match=r"keys \['direction', 'image'\]; pass obs_key="):
         model.learn(16, callback=callback)

@@ -31,7 +31,7 @@ from rewardkit.adapters.trl import (
     async_trl_reward,
     split_parts,
 )
-from rewardkit.core import CompositionError, weighted_sum
+from rewardkit.core import ConfigurationError, weighted_sum
 from rewardkit.verify import LengthLinear, MathVerifier, ThinkAnswerFormat, grpo_lambda
 
 
@@ -91,7 +91,7 @@ def test_group_terms_get_groups_from_trls_layout():
 def test_trl_math_datasets_name_the_gold_solution():
     reward = TRLReward(MathVerifier(timeout=5.0), columns={"answer": "solution"})
     assert reward(prompts=["q"], completions=[r"\boxed{3}"], solution=["3"]) == [1.0]
-    with pytest.raises(CompositionError, match=r"no column 'solution'.*'answer'"):
+    with pytest.raises(ConfigurationError, match=r"no column 'solution'.*'answer'"):
         reward(prompts=["q"], completions=["3"], answer=["3"])
 
 
@@ -111,7 +111,7 @@ def test_statuses_reach_the_completions_table_and_the_metrics():
 
 
 def test_split_parts_refuses_what_is_not_a_weighted_sum():
-    with pytest.raises(CompositionError, match="TRLReward"):
+    with pytest.raises(ConfigurationError, match="TRLReward"):
         split_parts(grpo_lambda(MathVerifier(), LengthLinear(max_length=20), threshold=0.5))
 
 

@@ -145,8 +145,8 @@ def test_dapo_group_filter_reads_acc_per_sample():
 def test_a_part_named_like_verls_own_keys_is_refused():
     import pytest
 
-    from rewardkit.core import CompositionError
+    from rewardkit.core import ConfigurationError
     from rewardkit.verify import exact_match
 
-    with pytest.raises(CompositionError, match="'acc'"):
+    with pytest.raises(ConfigurationError, match="'acc'"):
         VerlReward(weighted_sum([exact_match(name="acc")]))("math", "4", "4")
