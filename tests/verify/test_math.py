@@ -141,6 +141,25 @@ def test_symbolic_timeout_kills_the_worker_and_is_not_wrong():
         pool.close()
 
 
+def test_one_pool_serves_every_timeout_and_each_run_keeps_its_own():
+    from rewardkit.verify.symbolic import default_pool, default_pool_states
+
+    MathVerifier(timeout=1.0), MathVerifier(timeout=7.0)
+    assert list(default_pool_states()) == ["workers=auto"]  # one pool, not one per timeout
+    pool = SymbolicPool(workers=1, timeout=30.0)
+    try:
+        _wait_until_ready(pool)
+        start = time.perf_counter()
+        verdicts = verify_math_batch(
+            ["x"], [r"\boxed{2^{2^{40}} x}"], pool=pool, backend="rewardkit", timeout=0.5
+        )
+        assert verdicts[0].outcome is Outcome.TIMEOUT and time.perf_counter() - start < 2.0
+        assert "within 0.5s" in verdicts[0].message
+    finally:
+        pool.close()
+    assert default_pool() is default_pool()
+
+
 def test_verifier_term_statuses_and_options():
     batch = {
         "completion": [r"\boxed{7}", r"\boxed{8}", "no answer", r"\boxed{7}", r"\boxed{x+}"],

@@ -1,26 +1,20 @@
-"""Math-Verify's public regression corpus, read from ../shared/corpora when it is there.
+"""Math-Verify's public regression corpus, copied into benchmarks/corpora.
 
 247 (gold, completion, label) triples, mostly real model outputs that broke an
-earlier grader (see ../shared/corpora/README.md). Nobody on this project wrote
-them, which is the point.
+earlier grader (see benchmarks/corpora/README.md for source, version and
+licence). Nobody on this project wrote them, which is the point.
 """
 
 import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from rewardkit.core import Status
 from rewardkit.verify import MathVerifier
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
+CORPUS = Path(__file__).resolve().parents[2] / "benchmarks" / "corpora"
 REGRESSIONS = CORPUS / "math-verify-regressions.jsonl"
-
-pytestmark = pytest.mark.skipif(
-    not REGRESSIONS.exists(),
-    reason=f"the shared corpus is not here ({REGRESSIONS}); it lives beside the project",
-)
 
 
 def _rows():

@@ -1,6 +1,6 @@
 """The ``verify-math`` suite: rewardkit's ``MathVerifier`` against math-verify, on three corpora.
 
-1. **Math-Verify's regression corpus** (``../shared/corpora``): 247 labelled
+1. **Math-Verify's regression corpus** (``benchmarks/corpora``): 247 labelled
    triples, mostly real model outputs. Outside data: nobody here wrote them.
 2. **reasoning-gym**: golds from ``reasoning-gym`` generators, rendered as
    correct completions in varied formats and as near-miss wrong ones. The
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -60,7 +61,9 @@ SYSTEMS = ("rewardkit", "math_verify", "rewardkit_x2")
 PER_TASK, QUICK_PER_TASK = 300, 20
 ADVERSARIAL_EVERY, QUICK_ADVERSARIAL_EVERY = 40, 10
 #: where the shared corpus lives, relative to the working directory or the project
-REGRESSIONS = Path("../shared/corpora/math-verify-regressions.jsonl")
+REGRESSIONS_FILE = "math-verify-regressions.jsonl"
+#: the checkout's copy, looked up from the current directory (the checkout's root)
+REGRESSIONS = Path("benchmarks") / "corpora" / REGRESSIONS_FILE
 DISAGREEMENTS_KEPT = 300
 
 
@@ -442,8 +445,8 @@ class VerifyMath(Suite):
         parser.add_argument(
             "--regressions",
             default=None,
-            help=f"Math-Verify's regression corpus (default: {REGRESSIONS}, from here or "
-            "beside the project)",
+            help="Math-Verify's regression corpus (default: $REWARDKIT_CORPORA/"
+            f"{REGRESSIONS_FILE}, else {REGRESSIONS} under the current directory)",
         )
         parser.add_argument("--skip-peer", action="store_true", help="do not run math-verify")
         parser.add_argument(
@@ -465,7 +468,10 @@ class VerifyMath(Suite):
         per_task = _per_task(args)
         path = _regressions_path(args.regressions)
         if path is None:
-            self.skipped["regressions"] = f"{REGRESSIONS} not found (pass --regressions PATH)"
+            self.skipped["regressions"] = (
+                f"{REGRESSIONS} not found here (run from the checkout's root, pass "
+                "--regressions PATH or set REWARDKIT_CORPORA)"
+            )
             print(f"skipping the regression corpus: {self.skipped['regressions']}", flush=True)
         else:
             self.corpora["regressions"] = load_regressions(path)
@@ -573,11 +579,13 @@ def _regressions_path(given: str | None) -> Path | None:
         if not path.is_file():
             raise SystemExit(f"--regressions: no file at {path}")
         return path
-    project = Path(__file__).resolve().parents[3]
-    for path in (REGRESSIONS, project / REGRESSIONS):
-        if path.is_file():
-            return path
-    return None
+    folder = os.environ.get("REWARDKIT_CORPORA")
+    if folder:
+        path = Path(folder) / REGRESSIONS_FILE
+        if not path.is_file():
+            raise SystemExit(f"REWARDKIT_CORPORA: no {REGRESSIONS_FILE} in {folder}")
+        return path
+    return REGRESSIONS if REGRESSIONS.is_file() else None
 
 
 def _per_task(args: argparse.Namespace) -> int:

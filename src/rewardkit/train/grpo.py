@@ -34,7 +34,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,55 +44,16 @@ from rewardkit.core.progress import progress as show_progress
 from rewardkit.core.term import Term
 from rewardkit.credit.group import group_statistics
 from rewardkit.credit.token import (
-    ESTIMATOR_NAMES,
     ESTIMATORS,
     Estimator,
     TokenAdvantages,
     make_estimator,
 )
 from rewardkit.steer.sampling import completion_log_probs
+from rewardkit.train.grpo_config import GRPOConfig
 from rewardkit.train.multiturn import Episodes, TextEnvironment, TurnRewards, sample_episodes
 
 __all__ = ["ESTIMATORS", "GRPOConfig", "GRPOTrainer", "TokenAdvantages"]
-
-
-@dataclass
-class GRPOConfig:
-    """Settings of a GRPO run. Errors in ``__post_init__`` say how to fix a value."""
-
-    steps: int = 100
-    prompts_per_step: int = 8
-    group_size: int = 8
-    max_new_tokens: int = 24
-    temperature: float = 1.0
-    learning_rate: float = 3e-4
-    clip_epsilon: float = 0.2
-    ppo_epochs: int = 1
-    kl_coef: float = 0.0
-    loss_aggregation: str = "token_mean"
-    estimator: str = "grpo"
-    estimator_params: dict[str, Any] = field(default_factory=dict)
-    max_grad_norm: float = 1.0
-    seed: int = 0
-    log_every: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.group_size < 2:
-            raise ConfigurationError("group_size must be at least 2: GRPO compares completions")
-        if self.loss_aggregation not in ("token_mean", "sequence_mean", "dr_grpo"):
-            raise ConfigurationError(
-                "loss_aggregation must be 'token_mean', 'sequence_mean' or 'dr_grpo'"
-            )
-        if self.estimator not in ESTIMATOR_NAMES:
-            raise ConfigurationError(
-                f"estimator must be one of {list(ESTIMATOR_NAMES)}, got {self.estimator!r}"
-            )
-        for name in ("steps", "prompts_per_step", "max_new_tokens", "ppo_epochs"):
-            if getattr(self, name) < 1:
-                raise ConfigurationError(f"{name} must be at least 1")
-        if self.temperature <= 0:
-            raise ConfigurationError("temperature must be positive")
 
 
 def seed_everything(seed: int) -> None:

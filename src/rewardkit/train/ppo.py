@@ -39,60 +39,12 @@ from rewardkit.core.rollout import flat_rollout_batch, score_rollout
 from rewardkit.core.term import Term, as_term
 from rewardkit.credit.returns import bootstrap_values, generalized_advantage_estimation
 from rewardkit.explore.normalize import IntrinsicReturnScaler, needs_scaling
+from rewardkit.train.ppo_config import PPOConfig
 
 __all__ = ["EnvFactory", "PPOConfig", "PPOTrainer", "grid_cnn", "make_env"]
 
 #: a thunk returning a fresh Gymnasium env with flat (1-D) observations
 EnvFactory = Callable[[], Any]
-
-
-@dataclass
-class PPOConfig:
-    """PPO settings (CleanRL defaults for discrete control, scaled to CPU).
-
-    ``env_id`` names the environment of the default factory (:func:`make_env`);
-    a trainer given its own ``env_fn`` keeps it only as a label.
-    """
-
-    env_id: str = "CartPole-v1"
-    num_envs: int = 8
-    num_steps: int = 128
-    total_frames: int = 100_000
-    learning_rate: float = 2.5e-4
-    anneal_lr: bool = True
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    intrinsic_gamma: float = 0.99
-    intrinsic_coef: float = 1.0
-    update_epochs: int = 4
-    minibatches: int = 4
-    clip_coef: float = 0.2
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    hidden: int = 64
-    seed: int = 0
-    #: ``"mlp"`` (two tanh layers on the flat observation) or ``"cnn"``: the small CNN of
-    #: the MiniGrid baselines on the observation reshaped to ``image_shape`` (H, W, C),
-    #: shared by the actor and the critic
-    network: str = "mlp"
-    image_shape: tuple[int, int, int] = (7, 7, 3)
-    #: divide the bonus by the running std of its discounted intrinsic return (RND's
-    #: normalization, ``explore.normalize``): any β cancels, one default fits every bonus
-    normalize_intrinsic: bool = True
-    #: multiply the intrinsic weight by 1 − the success rate (share of positive returns)
-    #: of the last 100 training episodes, so that the bonus fades as the task is solved
-    intrinsic_decay: bool = False
-
-    def __post_init__(self) -> None:
-        if self.num_envs < 1 or self.num_steps < 1 or self.total_frames < 1:
-            raise ConfigurationError("num_envs, num_steps and total_frames must be positive")
-        if self.network not in ("mlp", "cnn"):
-            raise ConfigurationError(f"network must be 'mlp' or 'cnn', got {self.network!r}")
-        if not self.intrinsic_coef >= 0:
-            raise ConfigurationError(f"intrinsic_coef must be >= 0, got {self.intrinsic_coef}")
-        if (self.num_envs * self.num_steps) % self.minibatches:
-            raise ConfigurationError("num_envs * num_steps must be divisible by minibatches")
 
 
 def make_env(env_id: str) -> EnvFactory:

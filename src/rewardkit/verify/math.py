@@ -228,6 +228,7 @@ def _verify_with_math_verify(
     prompts: Sequence[object] | None,
     policy: MathPolicy,
     max_chars: int,
+    timeout: float | None = None,
 ) -> list[Verdict]:
     verdicts: list[Verdict | None] = [None] * len(golds)
     jobs: list[tuple[int, str, str, str | None]] = []
@@ -257,7 +258,7 @@ def _verify_with_math_verify(
             verdicts[index] = Verdict(fast, answer, elapsed)
         else:
             jobs.append((index, gold_text, text, question))
-    results = pool.run([(*job[1:], rules) for job in jobs], kind="math_verify")
+    results = pool.run([(*job[1:], rules) for job in jobs], kind="math_verify", timeout=timeout)
     for (index, *_), result in zip(jobs, results, strict=True):
         verdicts[index] = Verdict(result.outcome, result.extracted, result.seconds, result.message)
     return [v for v in verdicts if v is not None]
@@ -269,7 +270,7 @@ def verify_math_batch(
     *,
     extractors: Sequence[str] = DEFAULT_EXTRACTORS,
     pool: SymbolicPool | None = None,
-    timeout: float = 2.0,
+    timeout: float | None = None,
     backend: str = "math_verify",
     prompts: Sequence[object] | None = None,
     policy: MathPolicy | dict[str, Any] | None = None,
@@ -284,8 +285,9 @@ def verify_math_batch(
             completion is correct if it matches any of them.
         completions: model outputs (strings or chat message lists).
         extractors: extraction methods, in order (see ``verify.extract``).
-        pool: the symbolic worker pool; default: a shared pool with ``timeout``.
-        timeout: per-sample seconds for the symbolic fallback.
+        pool: the worker pool; default: the shared pool (one per process).
+        timeout: per-sample seconds in the pool's workers (default: the pool's
+            own, 2 s for the shared pool).
         backend: ``"math_verify"`` (default: Hugging Face math-verify's
             extraction and comparison, run whole inside the pool's killable
             workers; ``extractors`` is ignored) or ``"rewardkit"`` (the older
@@ -317,9 +319,9 @@ def verify_math_batch(
     rules = MathPolicy.coerce(policy)
     _check_backend(backend, rules)
     if backend == "math_verify":
-        runner = pool or default_pool(timeout=timeout)
+        runner = pool or default_pool()
         limit = MAX_COMPLETION_CHARS if max_chars is None else max_chars
-        return _verify_with_math_verify(golds, completions, runner, prompts, rules, limit)
+        return _verify_with_math_verify(golds, completions, runner, prompts, rules, limit, timeout)
     verdicts: list[Verdict | None] = [None] * len(golds)
     symbolic: list[tuple[int, str, str, float]] = []
     for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
@@ -347,8 +349,8 @@ def verify_math_batch(
         else:
             verdicts[index] = Verdict(outcome, extracted, elapsed)
     if symbolic:
-        runner = pool or default_pool(timeout=timeout)
-        results = runner.run([(gold, pred) for _, gold, pred, _ in symbolic])
+        runner = pool or default_pool()
+        results = runner.run([(gold, pred) for _, gold, pred, _ in symbolic], timeout=timeout)
         for (index, _, extracted, fast_seconds), result in zip(symbolic, results, strict=True):
             message = result.message
             if result.outcome is Outcome.UNPARSEABLE and message:
@@ -495,7 +497,7 @@ class MathVerifier(RewardTerm):
         if max_chars <= 0:
             raise ValueError(f"max_chars must be positive, got {max_chars}")
         self.max_chars = int(max_chars)
-        default_pool(timeout=self.timeout)  # workers start now, warm by the first batch
+        default_pool()  # workers start now, warm by the first batch
 
     def _compute(self, batch: Batch) -> RewardOutput:
         completions = list(get_column(batch, "completion"))

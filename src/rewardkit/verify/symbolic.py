@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -154,6 +155,7 @@ class SymbolicPool:
             raise ValueError(f"timeout must be positive, got {timeout}")
         self.size = workers or min(os.cpu_count() or 1, 4)
         self.timeout = float(timeout)
+        self._job_timeout = self.timeout  # this run's (run(timeout=)), under self._lock
         self.memory_mb = memory_mb
         self.start_timeout = float(start_timeout)
         if spares < 0:
@@ -235,15 +237,23 @@ class SymbolicPool:
         }
 
     def run(
-        self, pairs: Sequence[tuple[Any, ...]], kind: str = "symbolic_equal"
+        self,
+        pairs: Sequence[tuple[Any, ...]],
+        kind: str = "symbolic_equal",
+        timeout: float | None = None,
     ) -> list[SymbolicResult]:
         """Compare every (gold, pred) pair; results come back in order.
 
         ``kind="math_verify"`` takes (gold, whole completion[, question[,
         policy dict]]) and extracts and compares with math-verify; a result
         then carries the extracted answer, and a message where there is a why.
+        ``timeout`` is this run's seconds per job (default: the pool's), so one
+        pool serves callers with different timeouts.
         """
+        if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
         with self._lock:
+            self._job_timeout = self.timeout if timeout is None else float(timeout)
             return self._run([(kind, pair) for pair in pairs])
 
     def _budget(self, worker: _Worker, cold_since: float | None) -> float:
@@ -251,10 +261,10 @@ class SymbolicPool:
         START_GRACE (down to MIN_COLD_BUDGET), so no item's wall time passes
         timeout + 0.5 s."""
         if cold_since is None or not worker.fresh:
-            return self.timeout
+            return self._job_timeout
         waited = time.monotonic() - cold_since
-        floor = min(self.timeout, MIN_COLD_BUDGET)
-        return max(floor, self.timeout - max(0.0, waited - START_GRACE))
+        floor = min(self._job_timeout, MIN_COLD_BUDGET)
+        return max(floor, self._job_timeout - max(0.0, waited - START_GRACE))
 
     def _assign(
         self,
@@ -339,8 +349,8 @@ class SymbolicPool:
                 self._kill(worker)
         elif elapsed >= worker.budget:
             message = f"no answer within {worker.budget:.3g}s; killed"
-            if worker.budget < self.timeout:
-                message += f" (the pool was starting: {self.timeout:g}s less its start-up)"
+            if worker.budget < self._job_timeout:
+                message += f" (the pool was starting: {self._job_timeout:g}s less its start-up)"
             results[job] = SymbolicResult(Outcome.TIMEOUT, elapsed, message)
             worker.job = None
             self._kill(worker)
@@ -396,20 +406,22 @@ START_GRACE = 0.3
 #: the bound holds for timeouts above the start-up time, about a second
 MIN_COLD_BUDGET = 0.25
 
-_DEFAULT: dict[tuple[int | None, float], SymbolicPool] = {}
+_DEFAULT: dict[int | None, SymbolicPool] = {}
+_DEFAULT_LOCK = threading.Lock()
 
 
-def default_pool(workers: int | None = None, timeout: float = 2.0) -> SymbolicPool:
-    """A shared pool per (workers, timeout), closed at interpreter exit."""
-    key = (workers, timeout)
-    if key not in _DEFAULT:
-        _DEFAULT[key] = SymbolicPool(workers=workers, timeout=timeout)
-    return _DEFAULT[key]
+def default_pool(workers: int | None = None) -> SymbolicPool:
+    """A shared pool per worker count (callers pass their timeout per run), closed at
+    interpreter exit."""
+    with _DEFAULT_LOCK:
+        if workers not in _DEFAULT:
+            _DEFAULT[workers] = SymbolicPool(workers=workers)
+        return _DEFAULT[workers]
 
 
 def default_pool_states() -> dict[str, dict[str, Any]]:
     """:meth:`SymbolicPool.state` of every shared pool started in this process."""
-    return {f"workers={w or 'auto'} timeout={t:g}": p.state() for (w, t), p in _DEFAULT.items()}
+    return {f"workers={w or 'auto'}": p.state() for w, p in _DEFAULT.items()}
 
 
 @atexit.register
