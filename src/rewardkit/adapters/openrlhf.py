@@ -65,8 +65,8 @@ from rewardkit.core.output import RewardOutput, Status, failed_output
 from rewardkit.core.queries import (
     COMMON_SPECIAL_TOKENS,
     STATUS_KEYS,
-    extra_logs,
     mark_unsplit,
+    openrlhf_response,
     query_batch,
     special_token_list,
     split_response,
@@ -162,16 +162,16 @@ class OpenRLHFReward:
             # one request's bad sample fails the merged call: score each on its own, so the
             # failure stays with the sample that caused it
             return [result for request in requests for result in self._score_requests([request])]
-        rewards = np.where(out.ok, out.total, self.not_applicable_score)
-        logs = self._extra_logs(out)
+        response = openrlhf_response(out, self.not_applicable_score, self._log_keys_for(out))
         results, start = [], 0
         for request in requests:
             stop = start + len(request[0])
+            piece = slice(start, stop)
             results.append(
                 {
-                    "rewards": _tensor(rewards[start:stop]),
-                    "scores": _tensor(rewards[start:stop]),
-                    "extra_logs": {k: _tensor(v[start:stop]) for k, v in logs.items()},
+                    "rewards": _tensor(response["rewards"][piece]),
+                    "scores": _tensor(response["scores"][piece]),
+                    "extra_logs": {k: _tensor(v[piece]) for k, v in response["extra_logs"].items()},
                 }
             )
             start = stop
@@ -196,11 +196,11 @@ class OpenRLHFReward:
             )
             return failed_output(len(queries), Status.ERROR, message)
 
-    def _extra_logs(self, out: RewardOutput) -> dict[str, np.ndarray]:
+    def _log_keys_for(self, out: RewardOutput) -> tuple[str, ...]:
         """The same keys from call to call: those of the first output that scored."""
         if self._log_keys is None and out.terms and not np.all(out.status == Status.ERROR):
             self._log_keys = tuple(out.terms)
-        return extra_logs(out, self.not_applicable_score, self._log_keys or ())
+        return self._log_keys or ()
 
     def as_function(self) -> Callable[..., dict[str, Any]]:
         """A plain function doing the same, for ``ray.remote`` (OpenRLHF v0.8-v0.9.0)."""

@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +37,6 @@ from rewardkit.core.progress import eta_text, progress, write
 __all__ = [
     "SHARED_OPTIONS",
     "SUITES",
-    "Progress",
     "RunFolder",
     "Suite",
     "build_parser",
@@ -420,33 +419,6 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return _jsonable(value.item())
     return value
-
-
-class Progress:
-    """Prints ``label: done/total (rate/s, eta)`` at most every ``every`` seconds, on stderr."""
-
-    def __init__(self, label: str, total: int, every: float = 2.0) -> None:
-        self.label, self.total, self.every = label, total, every
-        self.start = self.last = time.monotonic()
-        self.done = 0
-
-    def update(self, count: int = 1) -> None:
-        self.done += count
-        now = time.monotonic()
-        if now - self.last >= self.every or self.done == self.total:
-            self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-            print(
-                f"  {self.label}: {self.done}/{self.total} ({rate:,.0f}/s, eta {eta:,.0f}s)",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def wrap(self, items: Iterable[T]) -> Iterator[T]:
-        for item in items:
-            yield item
-            self.update()
 
 
 def latency_summary(seconds: Sequence[float]) -> dict[str, float]:

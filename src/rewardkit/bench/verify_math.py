@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.bench.runner import (
-    Progress,
     Suite,
     drive,
     environment,
@@ -46,6 +45,7 @@ from rewardkit.bench.verify_math_corpus import (
     build_corpus,
     load_regressions,
 )
+from rewardkit.core.progress import progress
 from rewardkit.verify.math import verify_math_batch
 from rewardkit.verify.symbolic import SymbolicPool
 
@@ -74,8 +74,8 @@ def _expected(item: Item) -> float:
 
 def _rewardkit_batched(items: Sequence[Item], pool: SymbolicPool, chunk: int = 512) -> list[Any]:
     verdicts: list[Any] = []
-    progress = Progress("rewardkit (batched)", len(items))
-    for start in range(0, len(items), chunk):
+    chunks = range(0, len(items), chunk)
+    for start in progress(chunks, f"rewardkit (batched, {chunk} a chunk)", log_every=2.0):
         part = items[start : start + chunk]
         verdicts += verify_math_batch(
             [i.gold for i in part],
@@ -83,7 +83,6 @@ def _rewardkit_batched(items: Sequence[Item], pool: SymbolicPool, chunk: int = 5
             prompts=[i.prompt or None for i in part],
             pool=pool,
         )
-        progress.update(len(part))
     return verdicts
 
 
@@ -95,7 +94,7 @@ def score_items(
     pool = SymbolicPool(timeout=timeout)
     outcomes, scores, latencies, extracted = [], [], [], []
     try:
-        for item in Progress(label, len(items)).wrap(items):
+        for item in progress(items, label, log_every=2.0):
             start = time.perf_counter()
             (verdict,) = verify_math_batch(
                 [item.gold], [item.completion], prompts=[item.prompt or None], pool=pool
@@ -116,7 +115,7 @@ def _math_verify_each(items: Sequence[Item], timeout: float) -> dict[str, Any]:
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)
     budget = max(1, round(timeout))  # math-verify takes whole seconds
     outcomes, scores, latencies, extracted = [], [], [], []
-    for item in Progress("math-verify", len(items)).wrap(items):
+    for item in progress(items, "math-verify", log_every=2.0):
         start = time.perf_counter()
         answer: list[Any] = []
         try:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Sized
 from typing import TypeVar
 
 from tqdm.auto import tqdm
@@ -33,17 +34,38 @@ def _enabled(enabled: bool | None) -> bool | None:
 
 
 def progress(
-    items: Iterable[T], description: str, total: int | None = None, enabled: bool | None = None
+    items: Iterable[T],
+    description: str,
+    total: int | None = None,
+    enabled: bool | None = None,
+    log_every: float | None = None,
 ) -> Iterator[T]:
     """``items`` with a bar (description, count, rate, ETA) while they are consumed.
 
-    ``enabled=None`` shows it only on an interactive terminal.
+    ``enabled=None`` shows it only on an interactive terminal. Where no bar
+    shows, ``log_every`` seconds prints a line ``description: done/total
+    (rate/s, ETA m:ss)`` on stderr at most that often, and at the end, so a log
+    file sees long work move.
     """
     flag = _enabled(enabled)
-    yield from tqdm(
-        items, desc=description, total=total, disable=None if flag is None else not flag,
-        dynamic_ncols=True, leave=False,
-    )  # fmt: skip
+    shown = flag if flag is not None else sys.stderr.isatty()
+    if shown or log_every is None:
+        yield from tqdm(
+            items, desc=description, total=total, disable=not shown,
+            dynamic_ncols=True, leave=False,
+        )  # fmt: skip
+        return
+    count = total if total is not None else len(items) if isinstance(items, Sized) else None
+    start = last = time.monotonic()
+    for done, item in enumerate(items, start=1):
+        yield item
+        now = time.monotonic()
+        if now - last >= log_every or done == count:
+            last = now
+            rate = done / max(now - start, 1e-9)
+            of = f"/{count}" if count is not None else ""
+            eta = f", {eta_text(now - start, done, count)}" if count is not None else ""
+            print(f"  {description}: {done}{of} ({rate:,.0f}/s{eta})", file=sys.stderr, flush=True)
 
 
 def write(line: str) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "STATUS_KEYS",
     "extra_logs",
     "mark_unsplit",
+    "openrlhf_response",
     "query_batch",
     "special_token_list",
     "split_response",
@@ -152,6 +153,23 @@ def mark_unsplit(out: RewardOutput, responses: Sequence[str | None]) -> RewardOu
 
 #: the per-sample status flags in OpenRLHF's ``extra_logs`` (their logged means are fractions)
 STATUS_KEYS = ("applicable", "timeout", "error")
+
+
+def openrlhf_response(
+    out: RewardOutput, fill: float, keys: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """OpenRLHF's reward response for an output, as arrays: ``rewards`` and ``scores``
+    (the total where the sample has a reward, ``fill`` elsewhere) and ``extra_logs``
+    (see :func:`extra_logs`). The server and the adapter both answer with it.
+
+    Example:
+        >>> out = RewardOutput(np.array([0.5, np.nan]), status=np.array([0, 2], np.int8))
+        >>> response = openrlhf_response(out, 0.0, keys=())
+        >>> response["rewards"].tolist(), response["extra_logs"]["timeout"].tolist()
+        ([0.5, 0.0], [0.0, 1.0])
+    """
+    rewards = np.where(out.status == Status.OK, out.total, fill)
+    return {"rewards": rewards, "scores": rewards, "extra_logs": extra_logs(out, fill, keys)}
 
 
 def extra_logs(

@@ -33,7 +33,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size, get_column
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.core.messages import is_messages, message_text
+from rewardkit.core.messages import answer_text, last_message_text
 from rewardkit.core.output import RewardOutput, Status, worst_status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term
@@ -72,15 +72,13 @@ def load_reward_model(path: str | os.PathLike[str]) -> LearnedModel:
 
 
 def _texts(values: Sequence[Any]) -> list[str]:
-    texts = []
-    for value in values:
-        if isinstance(value, str):
-            texts.append(value)
-        elif is_messages(value):  # chat messages: the last one (a completion's answer is
-            texts.append(message_text(value[-1]))  # the assistant's: see RewardTerm.needs_answer)
-        else:
-            texts.append("" if value is None else str(value))
-    return texts
+    """Completions' answer texts, as every term reads them (:func:`answer_text`)."""
+    return [answer_text(value) for value in values]
+
+
+def _prompt_texts(values: Sequence[Any]) -> list[str]:
+    """Prompts' texts: a string, or the last message's (:func:`last_message_text`)."""
+    return [last_message_text(value) for value in values]
 
 
 class _SavedModelTerm(RewardTerm):
@@ -187,7 +185,7 @@ class RewardModelTerm(_SavedModelTerm):
     def _compute(self, batch: Batch) -> RewardOutput:
         n = batch_size(batch)
         completions = _texts(get_column(batch, "completion"))
-        prompts = _texts(batch["prompt"]) if "prompt" in batch else None
+        prompts = _prompt_texts(batch["prompt"]) if "prompt" in batch else None
         scores, truncated = self.model.score(prompts, completions, self.batch_size)
         status = np.zeros(n, dtype=np.int8)
         messages: list[str | None] = [None] * n
@@ -355,7 +353,7 @@ class ProcessRewardTerm(_SavedModelTerm):
         """Each completion's per-step scores in [0, 1] (empty: no steps), and the mask of
         completions too long for the model (their later steps were read cut)."""
         completions = _texts(get_column(batch, "completion"))
-        prompts = _texts(batch["prompt"]) if "prompt" in batch else None
+        prompts = _prompt_texts(batch["prompt"]) if "prompt" in batch else None
         per_step, truncated = self.model.step_scores(prompts, completions)
         return per_step, truncated
 
@@ -370,7 +368,7 @@ class ProcessRewardTerm(_SavedModelTerm):
             else ("" if prefix else text)
             for text, prefix in zip(completions, partial, strict=True)
         ]  # a prefix's step still being written is not judged
-        prompts = _texts(batch["prompt"]) if "prompt" in batch else None
+        prompts = _prompt_texts(batch["prompt"]) if "prompt" in batch else None
         per_step, truncated = self.model.step_scores(prompts, completions)
         values = np.array([aggregate_steps(scores, self.aggregate) for scores in per_step])
         status = np.zeros(n, dtype=np.int8)

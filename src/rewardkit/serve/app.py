@@ -56,8 +56,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.requests import ClientDisconnect
 
-from rewardkit.core.output import RewardOutput, Status
-from rewardkit.core.queries import extra_logs, mark_unsplit, query_batch
+from rewardkit.core.output import RewardOutput
+from rewardkit.core.queries import mark_unsplit, openrlhf_response, query_batch
 from rewardkit.core.term import Term, as_term
 from rewardkit.serve.scoring import STATUS_NAMES, output_json, score_in_chunks
 from rewardkit.serve.settings import ServeSettings
@@ -342,14 +342,13 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
                 raise _RefusalError(422, str(exc)) from exc
             server.check_sizes(payload, len(parsed.query))
             out = mark_unsplit(await server.score(batch, None), responses)
-            applicable = out.status == Status.OK
-            rewards = np.where(applicable, out.total, server.settings.not_applicable_score)
-            fill = server.settings.not_applicable_score
-            extra = {k: v.tolist() for k, v in extra_logs(out, fill).items()}
+            response = openrlhf_response(out, server.settings.not_applicable_score)
             return {
-                "rewards": rewards.tolist(), "scores": rewards.tolist(), "extra_logs": extra,
+                "rewards": response["rewards"].tolist(),
+                "scores": response["scores"].tolist(),
+                "extra_logs": {k: v.tolist() for k, v in response["extra_logs"].items()},
                 "status": [STATUS_NAMES[int(s)] for s in out.status],
-            }  # fmt: skip
+            }
 
         return await answer(request, "/get_reward", work)
 

@@ -29,10 +29,8 @@ from rewardkit.verify.math import MathVerifier, Verdict, verify_math, verify_mat
 from rewardkit.verify.math_policy import MathPolicy
 from rewardkit.verify.mathparse import Outcome
 from rewardkit.verify.partial import BrierCalibration, PartialCredit, partial_credit
-from rewardkit.verify.text import ExactMatch, RegexMatch, completion_text
+from rewardkit.verify.text import ExactMatch, RegexMatch, completion_text, exact_match, regex_match
 
-exact_match = ExactMatch
-regex_match = RegexMatch
 length_linear = LengthLinear
 
 __all__ = [
