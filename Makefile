@@ -7,10 +7,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 TORCH_VERSION := 2.13.0
-EXTRAS := dev,control,llm,bench,serve,distributed
+EXTRAS := dev,control,llm,bench,serve,distributed,docs
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install sandbox-tools demo test lint format clean conformance
+.PHONY: install sandbox-tools demo test lint format clean conformance docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The reference site (mkdocs.yml), into site/; --strict: every warning (a broken link, a
+# missing include, a docstring griffe cannot read) fails the build.
+docs: install
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 lint: install
 	$(VENV)/bin/ruff check src tests examples
@@ -88,4 +93,4 @@ format: install
 	$(VENV)/bin/ruff format src tests
 
 clean:
-	rm -rf $(VENV) $(VERL_VENV) $(VERIFIERS_VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) $(VERL_VENV) $(VERIFIERS_VENV) site .pytest_cache .mypy_cache .ruff_cache src/*.egg-info

@@ -1,4 +1,8 @@
-"""The README's examples run, and its TOML block is the shipped example file."""
+"""The README is the front page: the two commands, a short quickstart, links that resolve.
+
+Its code blocks run in tests/test_docs.py, with the docs' (and its TOML block is checked
+there against the shipped example file).
+"""
 
 import re
 import subprocess
@@ -15,23 +19,20 @@ PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 def test_readme_has_both_quickstarts():
     assert len(PYTHON_BLOCKS) >= 2
     assert "make demo" in README and "make test" in README
+    assert "\n## Two commands\n" in README
 
 
-@pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
-def test_python_block_runs(index, capsys):
-    exec(compile(PYTHON_BLOCKS[index], f"README.md block {index}", "exec"), {})
-    if index < 2:
-        assert "total" in capsys.readouterr().out  # the quickstarts print their tables
+def test_readme_is_a_front_page():
+    assert len(README.splitlines()) <= 300, "the README is a front page: move details to docs/"
+    assert "make docs" in README and "](docs/index.md)" in README
 
 
-def test_toml_block_matches_example_file():
-    block = re.search(r"```toml\n# examples/math_reward.toml\n(.*?)```", README, re.S)
-    assert block is not None
-    shipped = (ROOT / "examples" / "math_reward.toml").read_text()
-    body = "\n".join(line for line in shipped.splitlines() if not line.startswith("#")).strip()
-    assert block.group(1).strip().replace("\n\n", "\n") == re.sub(
-        r'description = ".*"\n', "", body
-    ).replace("\n\n", "\n")
+def test_readme_links_resolve():
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", README)
+    local = [t for t in targets if "://" not in t]
+    assert local, "the README links the docs pages"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
 
 
 @pytest.mark.parametrize(
@@ -56,14 +57,3 @@ def test_readme_cli_commands(spec, batch):
     )
     assert result.returncode == 0, result.stderr
     assert "term" in result.stdout and "total" in result.stdout
-
-
-def test_readme_audit_log_command_runs_on_a_shipped_log(tmp_path):
-    line = next(line for line in README.splitlines() if line.startswith("rewardkit audit log "))
-    arguments = line.split()[1:]
-    assert (ROOT / arguments[2]).is_file(), f"the README's log {arguments[2]} is not shipped"
-    result = subprocess.run(
-        [sys.executable, "-m", "rewardkit", *arguments], cwd=ROOT, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    assert "proxy_gold_divergence" in result.stdout
