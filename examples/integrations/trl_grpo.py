@@ -24,7 +24,7 @@ prompts = [f"{a}+{b}=" for a in range(4) for b in range(4)]
 # TRL's math datasets call the gold answer "solution"; rewardkit reads "answer"
 dataset = Dataset.from_dict({"prompt": prompts, "solution": [str(eval(p[:-1])) for p in prompts]})
 
-correct = MathVerifier(extractors=("last_number",), timeout=5.0, name="correct")
+correct = MathVerifier(timeout=5.0, name="correct")
 length = LengthLinear(max_length=16, name="length")
 funcs, weights = split_parts(
     weighted_sum([correct, length], [1.0, 0.1]), columns={"answer": "solution"}

@@ -25,7 +25,7 @@ def test_grpo_trainer_logs_rewardkit_rewards(tmp_path):
     dataset = Dataset.from_dict(
         {"prompt": prompts, "answer": [str(sum(map(int, p[:-1].split("+")))) for p in prompts]}
     )
-    correct = MathVerifier(extractors=("last_number",), timeout=5.0, name="correct")
+    correct = MathVerifier(timeout=5.0, name="correct")
     shaped = weighted_sum([correct, LengthLinear(max_length=16)], [1.0, 0.1], name="shaped")
     config = GRPOConfig(
         output_dir=str(tmp_path),

@@ -39,9 +39,8 @@ def test_weak_judge_is_fooled():
     assert "false positive rate" in report.table()
 
 
-@pytest.mark.parametrize("backend", ["rewardkit", "math_verify"])
-def test_rewardkit_math_verifier_has_zero_false_positives(backend):
-    verifier = MathVerifier(timeout=5.0, backend=backend)
+def test_rewardkit_math_verifier_has_zero_false_positives():
+    verifier = MathVerifier(timeout=5.0)
     report = probe(verifier, QUESTIONS)
     assert report.max_fpr == 0.0, report.table()
     # also through the TRL adapter and composed with a format reward

@@ -3,7 +3,7 @@
 import json
 
 from rewardkit.cli import main
-from rewardkit.verify import sandbox as sandbox_module
+from rewardkit.verify import sandbox_probe as probe_module
 
 
 def test_doctor_reports_a_healthy_machine(tmp_path, capsys):
@@ -21,7 +21,7 @@ def test_doctor_reports_a_healthy_machine(tmp_path, capsys):
 
 def test_doctor_fails_and_says_how_without_the_sandbox(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap
-    monkeypatch.setattr(sandbox_module, "_capability_cache", {})
+    monkeypatch.setattr(probe_module, "_capability_cache", {})
     assert main(["doctor"]) == 1
     printed = capsys.readouterr().out
     assert "bwrap not found" in printed and "apt-get install bubblewrap" in printed

@@ -12,7 +12,6 @@ import pytest
 
 from rewardkit.verify import MathPolicy, MathVerifier
 from rewardkit.verify._math_worker import math_verify_job
-from rewardkit.verify.math import verify_math_batch
 
 # (row, gold, completion, policy fields, expected)
 ROWS = [
@@ -227,7 +226,3 @@ def test_policy_validation_and_config():
             MathPolicy(**bad)
     with pytest.raises(ValueError, match="unknown policy fields"):
         MathPolicy.coerce({"tolerance": 0.1})
-    with pytest.raises(ValueError, match="needs backend='math_verify'"):
-        MathVerifier(backend="rewardkit", policy={"percent": "strict"})
-    with pytest.raises(ValueError, match="needs backend='math_verify'"):
-        verify_math_batch(["1"], ["1"], backend="rewardkit", policy=MathPolicy(units=False))

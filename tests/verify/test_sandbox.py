@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from rewardkit.core.errors import ConfigurationError, RewardKitWarning
+from rewardkit.verify import _sandbox_python as python_module
 from rewardkit.verify import sandbox as sandbox_module
+from rewardkit.verify import sandbox_probe as probe_module
 from rewardkit.verify._uid_lease import FIRST_UID, UID_COUNT, UidLease
 from rewardkit.verify.code import CodeTests
 from rewardkit.verify.sandbox import (
@@ -35,7 +37,7 @@ def test_the_full_contract_holds_here():
 
 def test_missing_bwrap_is_refused_with_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
-    monkeypatch.setattr(sandbox_module, "_capability_cache", {})
+    monkeypatch.setattr(probe_module, "_capability_cache", {})
     with pytest.raises(SandboxUnavailableError) as caught:
         Sandbox()
     message = str(caught.value)
@@ -46,7 +48,7 @@ def test_missing_bwrap_is_refused_with_how_to_get_it(monkeypatch, tmp_path):
 
 
 def test_a_partial_contract_is_refused(monkeypatch):
-    report = sandbox_module.SandboxCapabilities(
+    report = probe_module.SandboxCapabilities(
         "full", "bubblewrap", True, True, True, False, True, True
     )
     monkeypatch.setattr(sandbox_module, "sandbox_capabilities", lambda *a, **k: report)
@@ -68,7 +70,7 @@ def test_the_probe_is_judged_from_inside_views():
         "env": ["HOME", "PATH"],
         "nested_userns": False,
     }
-    judge = sandbox_module._judge_probe
+    judge = probe_module._judge_probe
     assert judge("full", "bwrap", "/usr/bin/python3", good, limits).complete
     cases = {
         "network_namespace": {"interfaces": ["lo", "eth0"]},
@@ -184,15 +186,15 @@ def test_an_interpreter_outside_an_install_folder_is_refused(tmp_path):
     fake = tmp_path / "bin" / "python3"
     fake.parent.mkdir()
     fake.symlink_to("/usr/bin/python3")  # resolves into /usr: fine
-    assert sandbox_module._prefix_problem(str(fake)) is None
+    assert python_module._prefix_problem(str(fake)) is None
     lonely = tmp_path / "python3"
     lonely.write_text("")
-    assert "not a Python install" in sandbox_module._prefix_problem(str(lonely))
+    assert "not a Python install" in python_module._prefix_problem(str(lonely))
     install = tmp_path / "install"  # an install under /tmp would be hidden by the scratch /tmp
     (install / "bin").mkdir(parents=True)
     (install / "lib" / "python3.11").mkdir(parents=True)
     (install / "bin" / "python3").write_text("")
-    problem = sandbox_module._prefix_problem(str(install / "bin" / "python3"))
+    problem = python_module._prefix_problem(str(install / "bin" / "python3"))
     assert "sandbox's own /tmp" in problem
 
 
@@ -202,9 +204,9 @@ def test_a_virtual_environment_under_tmp_is_shown_elsewhere(tmp_path):
         ["/usr/bin/python3", "-m", "venv", "--without-pip", str(environment)], check=True
     )
     interpreter = str(environment / "bin" / "python3")
-    assert sandbox_module._prefix_problem(interpreter) is None
+    assert python_module._prefix_problem(interpreter) is None
     result = Sandbox(python=interpreter).run("import sys\nprint(sys.prefix, sys.executable)")
-    moved = sandbox_module._MOVED_ENVIRONMENT
+    moved = python_module._MOVED_ENVIRONMENT
     assert result.stdout.split() == [moved, f"{moved}/bin/python3"], result.stderr
 
 
@@ -225,7 +227,7 @@ def test_programs_run_under_the_callers_interpreter_with_its_packages_read_only(
     result = Sandbox().run(program)
     assert result.status == "ok", result.stderr
     executable, version, write = result.stdout.split()
-    assert executable == sandbox_module._shown_python(sys.executable)
+    assert executable == python_module._shown_python(sys.executable)
     assert version == numpy.__version__
     assert write in ("EROFS", "EACCES")
 
@@ -251,5 +253,5 @@ def test_a_private_interpreter_is_shown_to_the_leased_uid_without_touching_host_
     result = sandbox.run("import sys, os\nprint(sys.executable, os.getuid() != 0)")
     assert result.stdout.split() == [str(interpreter), "True"], result.stderr
     assert Path("/proc/self/mountinfo").read_text() == host_mounts
-    for view in sandbox_module._folder_views(str(interpreter)).values():
+    for view in python_module._folder_views(str(interpreter)).values():
         assert os.listdir(view) == []

@@ -102,7 +102,7 @@ class AdapterThroughput(Suite):
     description = __doc__
     quick_help = "one seed of the cheap and symbolic workloads"
     quick_sets = ("seeds",)
-    options = ("seeds",)
+    options = ("seeds", "rerender")
 
     def command(self, args: argparse.Namespace) -> str:
         return "rewardkit bench adapter-throughput" + (" --quick" if args.quick else "")
@@ -159,7 +159,7 @@ class AdapterThroughput(Suite):
             "",
         ]
         header = ["workload", "mode", "samples/s", "vs serial", f"target ≥ {TARGET_RATIO:.0f}x"]
-        return "\n".join(head) + markdown_table(header, rows) + "\n"
+        return "\n".join(head) + "\n" + markdown_table(header, rows) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from rewardkit.verify.efficiency import (
     efficiency_on_correct,
     repetition_ratio,
 )
-from rewardkit.verify.extract import extract_answer
+from rewardkit.verify.extract import extract_answer_tag, extract_boxed, extract_gsm8k
 from rewardkit.verify.format import ThinkAnswerFormat, strict_format_ok
 from rewardkit.verify.grounding import (
     BoxIoU,
@@ -57,7 +57,9 @@ __all__ = [
     "completion_text",
     "efficiency_on_correct",
     "exact_match",
-    "extract_answer",
+    "extract_answer_tag",
+    "extract_boxed",
+    "extract_gsm8k",
     "gaussian_coverage_reward",
     "gaussian_point_reward",
     "grpo_lambda",

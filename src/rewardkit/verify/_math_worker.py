@@ -1,4 +1,4 @@
-"""The symbolic worker: a ``python -m`` process that answers jobs over two pipes.
+"""The math worker: a ``python -m`` process that answers jobs over two pipes.
 
 It is started as its own program (``python -m rewardkit.verify._math_worker
 READ_FD WRITE_FD MEMORY_MB``), never by ``multiprocessing``, so it does not
@@ -32,17 +32,12 @@ from rewardkit.verify.mathparse import PLAIN_NUMBER, normalize, parse_literal, s
 try:  # the math-verify backend, where installed (the ``llm`` extra)
     from latex2sympy2_extended.latex2sympy2 import NormalizationConfig
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
-except ImportError:  # pragma: no cover - the rewardkit backend still works
+except ImportError:  # pragma: no cover - the verifier refuses to start without it
     parse = verify = None
 
 
 def _jobs() -> dict[str, Callable[..., tuple[Any, ...]]]:
-    from rewardkit.verify.symbolic import symbolic_equal
-
-    def compare(gold: str, pred: str) -> tuple[str, str | None]:
-        return ("correct" if symbolic_equal(gold, pred) else "wrong"), None
-
-    return {"symbolic_equal": compare, "math_verify": math_verify_job}
+    return {"math_verify": math_verify_job}
 
 
 #: inline math ($…$ or \(…\)) that opens or closes on a line break is not an answer:
@@ -377,10 +372,8 @@ def _answer(jobs: dict[str, Callable[..., tuple[Any, ...]]], job: Any) -> tuple[
     except MemoryError:
         return job_id, "error", "memory limit exceeded"
     except Exception as exc:  # any failure is this job's own, never the pool's
-        # the rewardkit backend's parser failing is "unparseable"; in a math-verify job
-        # (which reads anything) an exception is a bug: an error, with its name
-        outcome = "unparseable" if kind == "symbolic_equal" else "error"
-        return job_id, outcome, f"{type(exc).__name__}: {str(exc)[:200]}"
+        # math-verify reads anything: an exception is a bug, an error with its name
+        return job_id, "error", f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
@@ -391,7 +384,7 @@ def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
     jobs = _jobs()
     import latex2sympy2_extended  # noqa: F401  (loaded before "ready", not on a job's clock)
 
-    with contextlib.suppress(ImportError):  # the math-verify backend, where installed
+    with contextlib.suppress(ImportError):  # math-verify, where installed
         import math_verify.grader
         import math_verify.parser
 
@@ -401,7 +394,6 @@ def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
 
     # the first parse and simplify in a process are slow (lazy caches): do them now
     with contextlib.suppress(Exception):
-        jobs["symbolic_equal"]("x^2+1", "(x+1)^2-2x")
         if parse is not None:
             math_verify_job("x^2+1", r"\boxed{(x+1)^2-2x}", "Expand (x+1)^2")
     writer.send(("ready", os.getpid()))

@@ -1,36 +1,24 @@
-"""Answer extraction from free-text completions.
+"""Answer markers read outside math-verify: ``\\boxed{}``, ``<answer>`` tags and
+GSM8K's ``#### N``.
 
-Each extractor returns the answer string or ``None`` ("unparseable"). They
-are linear-time scanners, safe on megabyte inputs and deeply nested braces.
-Several *different* answers in one completion (``\\boxed{1} ... \\boxed{2}``)
-count as unparseable: enumerating candidates is a known reward hack.
+Each returns the answer string or ``None``. They are linear-time scanners,
+safe on megabyte inputs and deeply nested braces. Several *different* answers
+in one completion (``\\boxed{1} ... \\boxed{2}``) count as none: enumerating
+candidates is a known reward hack.
 
 Example:
     >>> extract_boxed(r"so the area is \\boxed{\\frac{1}{2}}.")
     '\\\\frac{1}{2}'
-    >>> extract_answer("<think>...</think><answer> 42 </answer>")
+    >>> extract_answer_tag("<think>...</think><answer> 42 </answer>")
     '42'
-    >>> extract_answer("Thought process:") is None
-    True
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-__all__ = [
-    "DEFAULT_EXTRACTORS",
-    "EXTRACTORS",
-    "GSM8K_SOURCES",
-    "extract_answer",
-    "extract_answer_line",
-    "extract_answer_tag",
-    "extract_boxed",
-    "extract_choice",
-    "extract_gsm8k",
-    "extract_last_number",
-]
+__all__ = ["GSM8K_SOURCES", "extract_answer_tag", "extract_boxed", "extract_gsm8k"]
 
 #: Boxed content nested deeper than this is treated as unparseable.
 MAX_BRACE_DEPTH = 64
@@ -38,15 +26,6 @@ MAX_BRACE_DEPTH = 64
 MAX_ANSWER_CHARS = 2_000
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_ANSWER_LINE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:)\s*:?\s*(.+?)\s*(?:$|\n)",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
-_CHOICE = re.compile(
-    r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-E])\)?(?![A-Za-z])|^\s*\(?([A-E])[\).:]?\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
 
 
 def _unique(candidates: Sequence[str]) -> str | None:
@@ -130,45 +109,6 @@ def extract_answer_tag(text: str) -> str | None:
     return extract_boxed(answer) or answer
 
 
-def extract_answer_line(text: str) -> str | None:
-    """The text after a final "Answer:" / "The answer is" phrase (last occurrence).
-
-    Example:
-        >>> extract_answer_line("Work...\\nThe answer is 3/4.")
-        '3/4'
-    """
-    matches = _ANSWER_LINE.findall(text[-MAX_ANSWER_CHARS * 4 :])
-    if not matches:
-        return None
-    answer = matches[-1].strip().rstrip(".").strip()
-    answer = answer.strip("$").strip()
-    return answer if answer and len(answer) <= MAX_ANSWER_CHARS else None
-
-
-def extract_last_number(text: str) -> str | None:
-    """The last number in the text. Off by default: it rewards enumerations.
-
-    Example:
-        >>> extract_last_number("3 apples and 4 pears make 7")
-        '7'
-    """
-    matches = _NUMBER.findall(text[-MAX_ANSWER_CHARS * 4 :])
-    return matches[-1] if matches else None
-
-
-def extract_choice(text: str) -> str | None:
-    """A multiple-choice letter A–E, if the completion names exactly one.
-
-    Example:
-        >>> extract_choice("The answer is (C).")
-        'C'
-        >>> extract_choice("Answer: A or answer: B") is None
-        True
-    """
-    letters = {(a or b).upper() for a, b in _CHOICE.findall(text[-MAX_ANSWER_CHARS * 4 :])}
-    return letters.pop() if len(letters) == 1 else None
-
-
 _GSM8K = re.compile(r"#### \$?(-?[0-9.,]+)")
 #: data sources whose answers come as GSM8K's ``#### N`` (verl's names among them)
 GSM8K_SOURCES = frozenset({"openai/gsm8k", "gsm8k"})
@@ -190,38 +130,3 @@ def extract_gsm8k(text: str) -> str | None:
     matches = _GSM8K.findall(text[-_GSM8K_WINDOW:])
     answer = matches[-1].replace(",", "").rstrip(".") if matches else ""
     return answer if any(c.isdigit() for c in answer) else None
-
-
-EXTRACTORS: dict[str, Callable[[str], str | None]] = {
-    "gsm8k": extract_gsm8k,
-    "boxed": extract_boxed,
-    "answer_tag": extract_answer_tag,
-    "answer_line": extract_answer_line,
-    "last_number": extract_last_number,
-    "choice": extract_choice,
-}
-DEFAULT_EXTRACTORS: tuple[str, ...] = ("answer_tag", "boxed", "answer_line")
-
-
-def extract_answer(text: str, methods: Sequence[str] = DEFAULT_EXTRACTORS) -> str | None:
-    """Try ``methods`` in order; return the first answer found, else None.
-
-    A method whose marker is present but ambiguous (two different boxed
-    answers) stops the search: falling through to a looser method would let
-    the ambiguity score.
-    """
-    for method in methods:
-        try:
-            extractor = EXTRACTORS[method]
-        except KeyError:
-            raise ValueError(
-                f"unknown extractor {method!r}; choose from {sorted(EXTRACTORS)}"
-            ) from None
-        answer = extractor(text)
-        if answer is not None:
-            return answer
-        if method == "boxed" and _BOXED.search(text):
-            return None
-        if method == "answer_tag" and "<answer>" in text.lower():
-            return None
-    return None

@@ -34,35 +34,24 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import BatchError
+from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.messages import last_message_text
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
-from rewardkit.verify.extract import (
-    DEFAULT_EXTRACTORS,
-    EXTRACTORS,
-    GSM8K_SOURCES,
-    extract_answer,
-    extract_boxed,
-    extract_gsm8k,
-)
+from rewardkit.verify.extract import GSM8K_SOURCES, extract_boxed, extract_gsm8k
 from rewardkit.verify.math_policy import MathPolicy
-from rewardkit.verify.mathparse import PLAIN_NUMBER, Outcome, compare, parse_answer
+from rewardkit.verify.mathparse import PLAIN_NUMBER, Outcome
 from rewardkit.verify.symbolic import SymbolicPool, default_pool
 from rewardkit.verify.text import completion_text
 
 __all__ = [
-    "BACKENDS",
     "MathPolicy",
     "MathVerifier",
     "Verdict",
     "verify_math",
     "verify_math_batch",
 ]
-
-#: how answers are extracted and compared (see ``verify_math_batch``)
-BACKENDS = ("rewardkit", "math_verify")
 
 _STATUS = {
     Outcome.CORRECT: Status.OK,
@@ -103,21 +92,13 @@ def _missing_gold(gold: object) -> Verdict:
     return Verdict(Outcome.ERROR, None, 0.0, message)
 
 
-def _check_backend(backend: str, policy: MathPolicy | None = None) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "rewardkit" and policy is not None and not policy.is_default:
-        raise ValueError(
-            "a MathPolicy other than the default needs backend='math_verify' "
-            "(the rewardkit backend has its own fixed rules)"
-        )
-    if backend == "math_verify":
-        try:
-            import math_verify  # noqa: F401
-        except ImportError:
-            raise ValueError(
-                "backend='math_verify' needs math-verify: pip install 'rewardkit[llm]'"
-            ) from None
+def _require_math_verify() -> None:
+    try:
+        import math_verify  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(
+            "the math verifier needs math-verify: pip install 'rewardkit[llm]'"
+        ) from None
 
 
 #: an answer number math-verify reads as written (it finds no number in "+5" or "-.5")
@@ -142,8 +123,6 @@ def _fast_numbers(gold: str, answer: str, policy: MathPolicy) -> Outcome | None:
 
 #: a completion longer than this is not read (no answer): no model answers in a megabyte
 MAX_COMPLETION_CHARS = 200_000
-#: the rewardkit backend extracts in the caller, from at most this many final characters
-MAX_EXTRACT_CHARS = 100_000
 #: completions longer than this never take the in-process path
 FAST_PATH_MAX_CHARS = 20_000
 
@@ -268,15 +247,14 @@ def verify_math_batch(
     golds: Sequence[object],
     completions: Sequence[object],
     *,
-    extractors: Sequence[str] = DEFAULT_EXTRACTORS,
     pool: SymbolicPool | None = None,
     timeout: float | None = None,
-    backend: str = "math_verify",
     prompts: Sequence[object] | None = None,
     policy: MathPolicy | dict[str, Any] | None = None,
     max_chars: int | None = None,
 ) -> list[Verdict]:
-    """Verify many completions; symbolic cases run in parallel in the pool.
+    """Verify many completions: math-verify's extraction and comparison, run whole
+    inside the pool's killable workers, with bare numbers decided here.
 
     Args:
         golds: gold answers (a ``\\boxed{}`` inside a gold solution is used).
@@ -284,17 +262,11 @@ def verify_math_batch(
             ``ground_truth`` read from parquet by pandas is such an array): the
             completion is correct if it matches any of them.
         completions: model outputs (strings or chat message lists).
-        extractors: extraction methods, in order (see ``verify.extract``).
         pool: the worker pool; default: the shared pool (one per process).
         timeout: per-sample seconds in the pool's workers (default: the pool's
             own, 2 s for the shared pool).
-        backend: ``"math_verify"`` (default: Hugging Face math-verify's
-            extraction and comparison, run whole inside the pool's killable
-            workers; ``extractors`` is ignored) or ``"rewardkit"`` (the older
-            extractors and parser, sympy in the pool). Bare numbers are
-            compared here either way.
-        prompts: with the ``math_verify`` backend, each completion's prompt;
-            verbatim copies of it are removed before extraction.
+        prompts: each completion's prompt; verbatim copies of it are removed
+            before extraction.
         policy: what counts as equal (``MathPolicy`` or a mapping of its
             fields); the default is math-verify's rules.
         max_chars: a longer completion is not read: no answer, with a message
@@ -309,56 +281,16 @@ def verify_math_batch(
             golds,
             completions,
             prompts,
-            extractors=extractors,
             pool=pool,
             timeout=timeout,
-            backend=backend,
             policy=policy,
             max_chars=max_chars,
         )
     rules = MathPolicy.coerce(policy)
-    _check_backend(backend, rules)
-    if backend == "math_verify":
-        runner = pool or default_pool()
-        limit = MAX_COMPLETION_CHARS if max_chars is None else max_chars
-        return _verify_with_math_verify(golds, completions, runner, prompts, rules, limit, timeout)
-    verdicts: list[Verdict | None] = [None] * len(golds)
-    symbolic: list[tuple[int, str, str, float]] = []
-    for index, (gold, completion) in enumerate(zip(golds, completions, strict=True)):
-        start = time.perf_counter()
-        gold_text = _gold_text(gold)
-        if gold_text is None:
-            verdicts[index] = _missing_gold(gold)
-            continue
-        try:
-            text = completion_text(completion)[-MAX_EXTRACT_CHARS:]  # answers come last
-            extracted = extract_answer(text, extractors)
-            if extracted is None:
-                elapsed = time.perf_counter() - start
-                verdicts[index] = Verdict(Outcome.NO_ANSWER, None, elapsed, "no answer")
-                continue
-            gold_answer, pred_answer = parse_answer(gold_text), parse_answer(extracted)
-            outcome = compare(gold_answer, pred_answer)
-        except Exception as exc:  # a bug or odd input must not fail the batch
-            elapsed = time.perf_counter() - start
-            verdicts[index] = Verdict(Outcome.ERROR, None, elapsed, f"{type(exc).__name__}: {exc}")
-            continue
-        elapsed = time.perf_counter() - start
-        if outcome is Outcome.SYMBOLIC:
-            symbolic.append((index, gold_text, extracted, elapsed))
-        else:
-            verdicts[index] = Verdict(outcome, extracted, elapsed)
-    if symbolic:
-        runner = pool or default_pool()
-        results = runner.run([(gold, pred) for _, gold, pred, _ in symbolic], timeout=timeout)
-        for (index, _, extracted, fast_seconds), result in zip(symbolic, results, strict=True):
-            message = result.message
-            if result.outcome is Outcome.UNPARSEABLE and message:
-                message = f"unparseable: {message}"
-            verdicts[index] = Verdict(
-                result.outcome, extracted, fast_seconds + result.seconds, message
-            )
-    return [v for v in verdicts if v is not None]
+    _require_math_verify()
+    runner = pool or default_pool()
+    limit = MAX_COMPLETION_CHARS if max_chars is None else max_chars
+    return _verify_with_math_verify(golds, completions, runner, prompts, rules, limit, timeout)
 
 
 #: where MathVerifier reads GSM8K's ``#### N``: in every completion, or where data_source says
@@ -434,8 +366,7 @@ class MathVerifier(RewardTerm):
     extracted and compared by math-verify inside worker processes killed
     after ``timeout`` seconds, with bare numbers decided on a fast path;
     ``policy`` (a ``MathPolicy`` or a mapping of its fields) sets what counts
-    as equal. ``backend="rewardkit"`` uses the older extractors (set
-    ``extractors``) and parser. A completion without an answer scores
+    as equal. A completion without an answer scores
     ``no_answer`` (0.0; ``"skip"`` makes it not applicable instead);
     ``unparseable_score`` scores an answer that cannot be parsed (default:
     not applicable). A gold answer that cannot be parsed is an error: the
@@ -461,11 +392,9 @@ class MathVerifier(RewardTerm):
 
     def __init__(
         self,
-        extractors: Sequence[str] = DEFAULT_EXTRACTORS,
         timeout: float = 2.0,
         unparseable_score: float | None = None,
         no_answer: float | str = 0.0,
-        backend: str = "math_verify",
         policy: MathPolicy | dict[str, Any] | None = None,
         max_chars: int = MAX_COMPLETION_CHARS,
         gsm8k_marker: str = "always",
@@ -477,12 +406,6 @@ class MathVerifier(RewardTerm):
                 f"gsm8k_marker must be one of {GSM8K_MARKER_RULES}, got {gsm8k_marker!r}"
             )
         self.gsm8k_marker = gsm8k_marker
-        unknown = set(extractors) - set(EXTRACTORS)
-        if unknown:
-            raise ValueError(
-                f"unknown extractors {sorted(unknown)}; choose from {sorted(EXTRACTORS)}"
-            )
-        self.extractors = tuple(extractors)
         self.timeout = float(timeout)
         self.unparseable_score = unparseable_score
         if isinstance(no_answer, str) and no_answer != "skip":
@@ -492,8 +415,7 @@ class MathVerifier(RewardTerm):
                 raise ValueError(f"{option} must be a finite score, got {score!r}")
         self.no_answer = no_answer
         self.policy = MathPolicy.coerce(policy)
-        _check_backend(backend, self.policy)
-        self.backend = backend
+        _require_math_verify()
         if max_chars <= 0:
             raise ValueError(f"max_chars must be positive, got {max_chars}")
         self.max_chars = int(max_chars)
@@ -511,9 +433,7 @@ class MathVerifier(RewardTerm):
         verdicts = verify_math_batch(
             get_column(batch, "answer"),
             completions,
-            extractors=self.extractors,
             timeout=self.timeout,
-            backend=self.backend,
             prompts=batch.get("prompt"),
             policy=self.policy,
             max_chars=self.max_chars,

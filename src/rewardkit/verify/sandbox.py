@@ -49,7 +49,6 @@ Example:
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import json
@@ -58,19 +57,32 @@ import os
 import queue
 import shutil
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from rewardkit.core.errors import ConfigurationError, RewardKitError, RewardKitWarning
+from rewardkit.verify._sandbox_process import _kill_run, _program_ran, _read_capped
+from rewardkit.verify._sandbox_python import (
+    _MOUNT_VIEWS,
+    _SYSTEM_DIRS,
+    _folder_views,
+    _interpreter_folders,
+    _needs_views,
+    _resolve_python,
+    _shown_python,
+    _world_executable,
+)
 from rewardkit.verify._uid_lease import UidLease
+from rewardkit.verify.sandbox_probe import (
+    SandboxCapabilities,
+    sandbox_capabilities,
+)
 
 __all__ = [
     "ExecutionResult",
@@ -84,10 +96,8 @@ __all__ = [
 logger = logging.getLogger("rewardkit.sandbox")
 
 _LAUNCHER = str(Path(__file__).with_name("_sandbox_launch.py"))
-_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _LINKER_CACHE = "/etc/ld.so.cache"
 _CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-_ALLOWED_ENV = {"PATH", "HOME", "TMPDIR", "LANG", "LC_CTYPE", "PWD"}
 
 Isolation = Literal["full", "minimal"]
 RunStatus = Literal["ok", "runtime_error", "timeout", "output_limit", "sandbox_error"]
@@ -156,320 +166,7 @@ class ExecutionResult:
     seconds: float
 
 
-@dataclass(frozen=True)
-class SandboxCapabilities:
-    """What the sandbox enforces on this machine, measured by running a probe in it.
-
-    Attributes:
-        isolation: the mode probed ("full" or "minimal").
-        backend: "bubblewrap X.Y.Z", or what minimal mode uses.
-        network_namespace: the program sees no network interface but loopback.
-        separate_uid: the program runs in its own user namespace (and, as root,
-            under a uid no other run holds), never as the caller's root.
-        process_limit: RLIMIT_NPROC is in force and counts only this run.
-        private_filesystem: no home, /root, /etc, /var; private /tmp and /dev/shm.
-        clean_environment: none of the caller's environment variables.
-        no_new_namespaces: the program cannot create a user namespace of its own
-            (where it would hold capabilities: mount a tmpfs past the scratch cap,
-            reach more of the kernel).
-        problem: why a capability is missing ("" when none is).
-    """
-
-    isolation: str
-    backend: str
-    network_namespace: bool
-    separate_uid: bool
-    process_limit: bool
-    private_filesystem: bool
-    clean_environment: bool
-    no_new_namespaces: bool = False
-    problem: str = ""
-
-    CHECKS: ClassVar[tuple[str, ...]] = (
-        "network_namespace",
-        "separate_uid",
-        "process_limit",
-        "private_filesystem",
-        "clean_environment",
-        "no_new_namespaces",
-    )
-
-    @property
-    def complete(self) -> bool:
-        """Every part of the contract holds."""
-        return all(getattr(self, check) for check in self.CHECKS)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def describe(self) -> str:
-        lines = [f"sandbox ({self.isolation}, {self.backend}):"]
-        lines += [
-            f"  {check:20} {'yes' if getattr(self, check) else 'NO'}" for check in self.CHECKS
-        ]
-        if self.problem:
-            lines.append(f"  problem: {self.problem}")
-        return "\n".join(lines)
-
-
-_PROBE = """
-import json, os, resource
-interfaces = [line.split(':')[0].strip() for line in open('/proc/net/dev').read().splitlines()[2:]]
-print(json.dumps({
-    'interfaces': interfaces,
-    'uid': os.getuid(),
-    'uid_map': open('/proc/self/uid_map').read().split(),
-    'usr_owner': os.stat('/usr').st_uid,
-    'nproc': resource.getrlimit(resource.RLIMIT_NPROC)[0],
-    'root': sorted(os.listdir('/')),
-    'etc': sorted(os.listdir('/etc')) if os.path.isdir('/etc') else [],
-    'tmp': sorted(os.listdir('/tmp')),
-    'env': sorted(os.environ),
-    'nested_userns': __import__('ctypes').CDLL(None).unshare(0x10000000) == 0,
-}))
-"""
-_PRIVATE_ROOT = {
-    "usr",
-    "bin",
-    "sbin",
-    "lib",
-    "lib32",
-    "lib64",
-    "libx32",
-    "proc",
-    "dev",
-    "tmp",
-    "etc",
-}
-_HOST_IDENTITY_MAP = ["0", "0", "4294967295"]
-
-
-def _judge_probe(
-    isolation: str, backend: str, python: str, report: dict[str, Any], limits: SandboxLimits
-) -> SandboxCapabilities:
-    """Read the probe's view from inside into the five checks of the contract."""
-    uid_map = report.get("uid_map", [])
-    if isolation == "full":  # a user namespace in which the host's root is unmapped
-        in_namespace = len(uid_map) >= 3 and uid_map[:3] != _HOST_IDENTITY_MAP
-        separate = in_namespace and report.get("usr_owner") not in (None, 0)
-    else:
-        separate = report.get("uid") not in (None, os.getuid())
-    allowed_root = _PRIVATE_ROOT | {
-        part for _, shown in _interpreter_folders(python) for part in Path(shown).parts[1:2]
-    }
-    visible = set(report.get("root", ["?"])) - allowed_root
-    visible |= {f"etc/{name}" for name in report.get("etc", [])} - {"etc/ld.so.cache"}
-    capabilities = SandboxCapabilities(
-        isolation=isolation,
-        backend=backend,
-        network_namespace=set(report.get("interfaces", ["?"])) <= {"lo"},
-        separate_uid=separate,
-        process_limit=report.get("nproc") == limits.max_processes,
-        private_filesystem=not visible and report.get("tmp") == ["program.py"],
-        clean_environment=set(report.get("env", ["?"])) <= _ALLOWED_ENV,
-        no_new_namespaces=report.get("nested_userns") is False,
-    )
-    missing = [check for check in capabilities.CHECKS if not getattr(capabilities, check)]
-    if not missing:
-        return capabilities
-    problem = f"not enforced: {', '.join(missing)}"
-    if visible and isolation == "full":
-        problem += f" (visible: {', '.join(sorted(visible)[:8])})"
-    return SandboxCapabilities(**{**capabilities.as_dict(), "problem": problem})
-
-
-_capability_cache: dict[tuple[str, str], SandboxCapabilities] = {}
-_capability_lock = threading.Lock()
 _warned_minimal = False
-
-
-def sandbox_capabilities(
-    isolation: Isolation = "full", python: str | None = None, refresh: bool = False
-) -> SandboxCapabilities:
-    """Measure, once per interpreter, what the sandbox enforces here.
-
-    Runs a probe program in the sandbox and reads, from inside: network
-    interfaces, the uid map, RLIMIT_NPROC, the visible root folders, ``/tmp``
-    and the environment. The first report is logged (``rewardkit.sandbox``).
-
-    Example:
-        >>> caps = sandbox_capabilities()
-        >>> caps.complete, caps.backend.startswith("bubblewrap")
-        (True, True)
-    """
-    python = _resolve_python(python, isolation)
-    key = (isolation, python)
-    with _capability_lock:
-        if key in _capability_cache and not refresh:
-            return _capability_cache[key]
-        limits = SandboxLimits(wall_seconds=20, cpu_seconds=10, max_processes=29)
-        backend = _bwrap_version() if isolation == "full" else "rlimits + launcher"
-        prefix_problem = _prefix_problem(python) if isolation == "full" else None
-        if backend is None or prefix_problem:
-            problem = prefix_problem or "bwrap not found on PATH"
-            capabilities = _nothing(isolation, backend or "none", problem)
-        else:
-            runner = Sandbox._unchecked(limits, python, isolation)
-            result = runner.run(_PROBE)
-            try:
-                report = json.loads(result.stdout)
-            except json.JSONDecodeError:
-                detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [
-                    result.status
-                ]
-                capabilities = _nothing(isolation, backend, f"the probe failed: {detail[0]}")
-            else:
-                capabilities = _judge_probe(isolation, backend, python, report, limits)
-        _capability_cache[key] = capabilities
-        logger.info("%s", capabilities.describe())
-        return capabilities
-
-
-def _nothing(isolation: str, backend: str, problem: str) -> SandboxCapabilities:
-    return SandboxCapabilities(
-        isolation, backend, False, False, False, False, False, False, problem=problem
-    )
-
-
-def _prefix_problem(python: str) -> str | None:
-    """Why binding the interpreter's folders would expose more than Python, or None.
-
-    The folders (its install and, for a virtual environment, the environment)
-    are bound read-only into the sandbox, so each must be a Python install (it
-    has ``lib/pythonX.Y``) and not a home folder or ``/``.
-    """
-    homes = {Path("/"), Path("/home"), Path("/root"), Path.home()}
-    for source, shown in _interpreter_folders(python):
-        folder = Path(source)
-        if folder in homes or not any(folder.glob("lib/python3*")):
-            return (
-                f"the interpreter {python} needs {folder}, which is not a Python install "
-                "folder that can be shown to programs; pass python= an interpreter that "
-                "lives in its own install folder or virtual environment"
-            )
-        if _hidden_by_scratch(shown):
-            return (
-                f"the interpreter {python} lives in {shown}, which the sandbox's own /tmp "
-                "would hide; use a Python installed outside /tmp and /dev/shm (a virtual "
-                "environment there is fine)"
-            )
-    return None
-
-
-def _interpreter_folders(python: str) -> tuple[tuple[str, str], ...]:
-    """The host folders a sandboxed ``python`` needs, as (source, shown at) pairs.
-
-    Its install folder (``.../bin/python3`` → ``...``) and, when ``python`` is a
-    virtual environment's, the environment with its site-packages, shown at the
-    paths the interpreter expects; an environment under ``/tmp`` or ``/dev/shm``
-    (which the sandbox replaces with its own) is shown at :data:`_MOVED_ENVIRONMENT`
-    instead (a virtual environment finds its site-packages from where it runs).
-    Folders under the system folders, which every sandbox shows anyway, are left out.
-
-    Example:
-        >>> _interpreter_folders("/usr/bin/python3")
-        ()
-    """
-    folders: list[tuple[str, str]] = []
-    install = _python_prefix(python)
-    environment = Path(os.path.abspath(python)).parent.parent
-    candidates = [(install, install)]
-    if (environment / "pyvenv.cfg").is_file():
-        shown_at = _MOVED_ENVIRONMENT if _hidden_by_scratch(str(environment)) else environment
-        candidates.append((os.path.realpath(environment), str(shown_at)))
-    for source, shown in candidates:
-        if any(Path(source).is_relative_to(system) for system in _SYSTEM_DIRS):
-            continue
-        if (source, shown) not in folders:
-            folders.append((source, shown))
-    return tuple(folders)
-
-
-def _world_traversable(folder: str) -> bool:
-    """True if any user can reach ``folder`` (it and every parent are o+x)."""
-    real = Path(os.path.realpath(folder))
-    try:
-        return all(path.stat().st_mode & 0o001 for path in (real, *real.parents))
-    except OSError:
-        return False
-
-
-def _needs_views(python: str, isolation: str, leases_uid: bool) -> bool:
-    """Whether the leased uid needs views of the interpreter's folders (see
-    :meth:`Sandbox._as_uid`): full isolation, as root, with a folder it cannot reach."""
-    return (
-        leases_uid
-        and isolation == "full"
-        and not all(_world_traversable(source) for source, _ in _interpreter_folders(python))
-    )
-
-
-# Bind each (source, view) pair given before "--", then run the rest; runs as root in a
-# private mount namespace, so the binds are seen only by the sandbox started from it.
-_MOUNT_VIEWS = (
-    'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift; exec "$@"'
-)
-
-
-@functools.lru_cache(maxsize=8)
-def _folder_views(python: str) -> dict[str, str]:
-    """An empty, world-reachable folder per interpreter folder, made once per process;
-    the folders are bound onto them only inside each run's private mount namespace."""
-    views: dict[str, str] = {}
-    for source, _ in _interpreter_folders(python):
-        view = tempfile.mkdtemp(prefix="rewardkit-view-")
-        os.chmod(view, 0o755)
-        atexit.register(_remove_empty, view)
-        views[source] = view
-    return views
-
-
-def _remove_empty(folder: str) -> None:
-    with contextlib.suppress(OSError):
-        os.rmdir(folder)
-
-
-#: where a virtual environment under /tmp or /dev/shm is shown inside the sandbox
-_MOVED_ENVIRONMENT = "/run/rewardkit-environment"
-
-
-def _hidden_by_scratch(path: str) -> bool:
-    """Whether the sandbox's own ``/tmp`` or ``/dev/shm`` would hide ``path``."""
-    return any(Path(path).is_relative_to(scratch) for scratch in ("/tmp", "/dev/shm"))
-
-
-def _shown_python(python: str) -> str:
-    """The path the sandbox runs ``python`` by: a virtual environment's own
-    ``bin/python`` where the environment is shown, else the resolved interpreter."""
-    executable = Path(os.path.abspath(python))
-    environment = executable.parent.parent
-    if (environment / "pyvenv.cfg").is_file():
-        if _hidden_by_scratch(str(environment)):
-            return str(Path(_MOVED_ENVIRONMENT, executable.relative_to(environment)))
-        return str(executable)
-    return os.path.realpath(python)
-
-
-def _resolve_python(python: str | None, isolation: str) -> str:
-    """The interpreter the programs run under, as an absolute path (not resolved:
-    a virtual environment's ``bin/python`` must stay one)."""
-    if python is None:
-        return _default_python(os.geteuid() == 0, isolation)
-    found = shutil.which(python) if os.sep not in python else python
-    if found is None:
-        raise ConfigurationError(f"python={python!r} is not an interpreter on PATH")
-    return os.path.abspath(found)
-
-
-def _bwrap_version() -> str | None:
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return None
-    try:
-        done = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or "bubblewrap"
 
 
 class Sandbox:
@@ -746,13 +443,6 @@ class Sandbox:
         return ExecutionResult(status, returncode, stdout, stderr, seconds)
 
 
-def _program_ran(status_fd: int) -> bool:
-    """Whether bwrap's JSON status (``--json-status-fd``) has the program's exit code: it
-    has none when bwrap's own setup failed (a bind, a namespace). Closes the fd."""
-    with os.fdopen(status_fd, "rb") as status:
-        return b'"exit-code"' in status.read(1 << 16)
-
-
 @functools.lru_cache(maxsize=1)
 def _fixed_bwrap_arguments() -> tuple[str, ...]:
     """The part of the bwrap command that is the same for every run (read from the
@@ -781,29 +471,6 @@ def _fixed_bwrap_arguments() -> tuple[str, ...]:
     return tuple(command)
 
 
-def _kill_run(process: subprocess.Popen[bytes], uid: int | None, sweep: bool) -> None:
-    """Kill the run's process group and wait until nothing of its uid is alive.
-
-    In full isolation the pid namespace dies with bwrap (``--die-with-parent``),
-    taking every process in it; the wait makes the uid free before its lease
-    ends. In minimal isolation (``sweep``), processes that left the session are
-    found by uid and killed with ``kill -9 -1`` as that uid, which reaches only
-    this run: no other run holds the uid.
-    """
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, 9)
-    if uid is None:
-        return
-    deadline = time.monotonic() + 2.0
-    while _live_processes(uid) and time.monotonic() < deadline:
-        if sweep:
-            subprocess.run(
-                ["kill", "-9", "-1"], user=uid, group=uid, capture_output=True, check=False
-            )
-        else:
-            time.sleep(0.005)
-
-
 def _warn_minimal_once() -> None:
     global _warned_minimal
     if _warned_minimal:
@@ -815,54 +482,3 @@ def _warn_minimal_once() -> None:
         + HOW_TO_GET_FULL.split(" Or pass")[0]
     )
     warnings.warn(message, RewardKitWarning, stacklevel=3)
-
-
-def _live_processes(uid: int) -> bool:
-    """True if a non-zombie process of ``uid`` exists (read from /proc)."""
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = Path(entry.path, "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("Uid", "").split()[:1] == [str(uid)] and not fields.get(
-            "State", ""
-        ).strip().startswith(("Z", "X")):
-            return True
-    return False
-
-
-def _python_prefix(python: str) -> str:
-    """The install folder of an interpreter (``.../bin/python3`` → ``...``)."""
-    return str(Path(os.path.realpath(python)).parent.parent)
-
-
-def _world_executable(path: str) -> bool:
-    """True if any user can execute ``path`` (every parent directory is o+x)."""
-    real = Path(os.path.realpath(path))
-    try:
-        if not real.stat().st_mode & 0o001:
-            return False
-        return all(parent.stat().st_mode & 0o001 for parent in real.parents)
-    except OSError:
-        return False
-
-
-def _default_python(root: bool, isolation: str = "full") -> str:
-    """The caller's interpreter; as root in minimal isolation (where the leased uid
-    runs it on the host), the first one that uid can run."""
-    if not root or isolation == "full" or _world_executable(sys.executable):
-        return os.path.abspath(sys.executable)
-    for candidate in ("/usr/bin/python3", shutil.which("python3") or ""):
-        if candidate and _world_executable(candidate):
-            return candidate
-    return sys.executable  # runs, but the capability report shows what is missing
-
-
-def _read_capped(handle: Any, limit: int) -> tuple[str, int]:
-    handle.seek(0, os.SEEK_END)
-    size = handle.tell()
-    handle.seek(0)
-    return handle.read(limit).decode("utf-8", errors="replace"), size

@@ -1,6 +1,7 @@
-"""The symbolic fallback: sympy in worker processes with a hard per-job timeout.
+"""Math verification in worker processes with a hard per-job timeout.
 
-CPU-bound sympy work runs in separate processes. A job that exceeds its
+math-verify's extraction and comparison (sympy underneath) run in separate
+processes. A job that exceeds its
 timeout gets its worker killed with SIGKILL and replaced; the job's outcome
 is TIMEOUT, never WRONG. There is no ``signal.alarm`` (it only works in the
 main thread) and no thread doing CPU-bound work.
@@ -8,7 +9,7 @@ main thread) and no thread doing CPU-bound work.
 Workers are their own programs (``python -m rewardkit.verify._math_worker``
 over two pipes), not ``multiprocessing`` children, so nothing re-imports the
 caller's ``__main__``: a script without a main guard, or a notebook, works.
-A worker imports sympy and the LaTeX parser and warms their caches, then says
+A worker imports math-verify, sympy and the LaTeX parser and warms their caches, then says
 it is ready (about a second); a job's clock starts only when a ready worker
 takes it. The pool starts its workers when it is made and keeps a spare ready
 one, so a replacement after a kill costs no job anything. Only on a cold pool
@@ -21,7 +22,8 @@ LaTeX is parsed with ``latex2sympy2_extended`` (an ANTLR grammar), never with
 
 Example:
     >>> pool = SymbolicPool(workers=1, timeout=5.0)
-    >>> [r.outcome for r in pool.run([("x^2+1", "1+x^2"), ("2x", "x+1")])]
+    >>> pairs = [("x^2+1", r"\\boxed{1+x^2}"), ("2x", r"\\boxed{x+1}")]
+    >>> [r.outcome for r in pool.run(pairs)]
     [<Outcome.CORRECT: 'correct'>, <Outcome.WRONG: 'wrong'>]
     >>> pool.close()
 """
@@ -42,14 +44,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from rewardkit.verify.mathparse import Answer, Outcome, parse_answer
+from rewardkit.verify.mathparse import Outcome
 
 __all__ = [
     "SymbolicPool",
     "SymbolicResult",
     "default_pool",
     "default_pool_states",
-    "symbolic_equal",
 ]
 
 
@@ -61,55 +62,6 @@ class SymbolicResult:
     seconds: float
     message: str | None = None
     extracted: str | None = None  # the answer found (math-verify jobs)
-
-
-# ----------------------------------------------------------------- worker side
-def _to_sympy(text: str) -> Any:
-    from latex2sympy2_extended import latex2sympy
-
-    expression = latex2sympy(text)
-    if hasattr(expression, "rhs") and hasattr(expression, "lhs"):  # x = 3 → 3
-        expression = expression.rhs
-    return expression
-
-
-def _sympy_equal(gold: Answer, pred: Answer) -> bool:
-    import sympy
-
-    if gold.kind == "sequence" or pred.kind == "sequence":
-        if gold.kind != pred.kind or len(gold.items) != len(pred.items):
-            return False
-        if gold.brackets and pred.brackets and gold.brackets != pred.brackets:
-            return False
-        pairs = zip(gold.items, pred.items, strict=True)
-        if gold.brackets == "{}":
-            remaining = list(pred.items)
-            for item in gold.items:
-                match = next((p for p in remaining if _sympy_equal(item, p)), None)
-                if match is None:
-                    return False
-                remaining.remove(match)
-            return True
-        return all(_sympy_equal(g, p) for g, p in pairs)
-    left, right = _to_sympy(gold.text), _to_sympy(pred.text)
-    difference = sympy.simplify(left - right)
-    if difference == 0:
-        return True
-    free = difference.free_symbols
-    if not free:
-        value = complex(sympy.N(difference))
-        return abs(value) < 1e-9 * max(1.0, abs(complex(sympy.N(left))))
-    return bool(left.equals(right))
-
-
-def symbolic_equal(gold_text: str, pred_text: str) -> bool:
-    """Sympy equivalence of two answers (runs in the calling process).
-
-    Example:
-        >>> symbolic_equal("\\\\frac{x}{2}", "0.5x")
-        True
-    """
-    return _sympy_equal(parse_answer(gold_text), parse_answer(pred_text))
 
 
 # ----------------------------------------------------------------- parent side
@@ -239,7 +191,7 @@ class SymbolicPool:
     def run(
         self,
         pairs: Sequence[tuple[Any, ...]],
-        kind: str = "symbolic_equal",
+        kind: str = "math_verify",
         timeout: float | None = None,
     ) -> list[SymbolicResult]:
         """Compare every (gold, pred) pair; results come back in order.
