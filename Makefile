@@ -10,7 +10,7 @@ TORCH_VERSION := 2.13.0
 EXTRAS := dev,control,llm,bench,serve,distributed,docs
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install sandbox-tools demo test lint format clean conformance docs
+.PHONY: install sandbox-tools demo test test-core lint format clean conformance docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,19 @@ test: install
 # missing include, a docstring griffe cannot read) fails the build.
 docs: install
 	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+# The core-only install (`pip install .`: numpy, PyYAML, tqdm) imports and passes its own
+# tests; a test that needs an extra skips, naming it (tests/conftest.py). Doctests need the
+# extras their modules import, so they run in `make test`.
+CORE_VENV := .venv-core
+$(CORE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/pip install --quiet --disable-pip-version-check . pytest hypothesis
+	touch $@
+
+test-core: $(CORE_VENV)/.installed
+	$(CORE_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall .
+	$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider -o addopts=-ra tests
 
 lint: install
 	$(VENV)/bin/ruff check src tests examples

@@ -20,3 +20,15 @@ def test_ratios_are_medians_over_seeds_divided_by_the_serial_median():
     assert table["per_second"] == {"serial": 20.0, "concurrent_coalesced": 200.0}
     assert table["ratio_to_serial"]["concurrent_coalesced"] == 10.0
     assert "coalesced_32_threads" in MODES
+
+
+def test_the_cheap_spec_is_the_shipped_example():
+    import tomllib
+    from pathlib import Path
+
+    from rewardkit.bench.adapter_throughput import CHEAP_SPEC
+    from rewardkit.core.spec import read_spec_file
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "math_reward.toml"
+    ours, shipped = tomllib.loads(CHEAP_SPEC), read_spec_file(example)
+    assert ours["sum"] == shipped["sum"]

@@ -91,6 +91,8 @@ def test_bad_arguments_exit_with_a_message(capsys):
 def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path):
     import json
 
+    pytest.importorskip("torch")
+    pytest.importorskip("minigrid")
     import rewardkit.bench.explore_minigrid as suite
 
     monkeypatch.setitem(suite.FULL_PLAN, "first_tasks", {"MiniGrid-Empty-5x5-v0": 1024})

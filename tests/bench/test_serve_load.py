@@ -1,6 +1,8 @@
 """serve-load: the claims follow the runs (synthetic), and a short live workload and fault run
 lose nothing."""
 
+import pytest
+
 from rewardkit.bench.serve_load import (
     BATCHES,
     CLIENTS,
@@ -43,6 +45,8 @@ def test_claims_follow_the_figures():
 
 
 def test_a_short_live_workload_and_the_bad_requests_fault():
+    pytest.importorskip("fastapi")  # the server runs in its own process: the serve extra
+    pytest.importorskip("uvicorn")
     settings = LoadSettings(seconds=0.3, max_requests=200)
     run = run_load((settings, "cheap", 2, 4))
     assert run["lost"] == 0 and run["answered"] > 0 and run["codes"] == {"200": run["answered"]}

