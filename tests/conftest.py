@@ -49,10 +49,11 @@ class _SkipWithoutExtra(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> None:
-        top = fullname.partition(".")[0]
-        if top in EXTRA_OF:
+        # only a missing top-level package: an installed package probing for an optional
+        # submodule of its own (torch does) must get its ImportError as usual
+        if fullname in EXTRA_OF:
             pytest.skip(
-                f"needs the '{EXTRA_OF[top]}' extra ({top} is not installed)",
+                f"needs the '{EXTRA_OF[fullname]}' extra ({fullname} is not installed)",
                 allow_module_level=True,
             )
         return None

@@ -265,56 +265,65 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
                   openapi_url=None)  # fmt: skip
     app.state.rewardkit = server
 
-    async def answer(
-        request: Request, endpoint: str, work: Callable[[Any], Awaitable[Any]]
-    ) -> Response:
-        """Authorize, read the body, shed load, score it once per idempotency key (and body),
-        and count it all. Every request gets a JSON answer."""
-        start = time.perf_counter()
-        server.received += 1
-        counted, pending, key = False, None, None
-        try:
-            server.authorize(request.headers.get("authorization"))
-            raw, payload = await server.body(request)  # before taking a slot: slow uploads
-            key = _idempotency_key(request.headers.get("idempotency-key"), endpoint, raw)
-            if key is not None and key in server.answers:
-                code, body = await asyncio.shield(server.answers[key])
-            else:
-                if server.in_flight >= server.settings.max_in_flight:
-                    busy = (
-                        f"{server.in_flight} requests are being scored (the limit, max_in_flight)"
-                    )
-                    raise _RefusalError(429, f"{busy}; retry shortly", {"Retry-After": "1"})
-                server.in_flight += 1
-                counted = True
-                server.metrics.in_flight.set(server.in_flight)
-                if key is not None:
-                    pending = asyncio.get_running_loop().create_future()
-                    server.answers[key] = pending
-                try:
-                    code, body = 200, _render(await work(payload))
-                except _RefusalError as refusal:
-                    code, body = refusal.code, _render({"detail": refusal.message})
-                except Exception as exc:  # a bug of ours: still an answer, never a hang
-                    code, body = 500, _render({"detail": f"{type(exc).__name__}: {exc}"})
-                if pending is not None and key is not None:
-                    pending.set_result((code, body))
-                    server.remember(key, code, body)
-            response = Response(body, status_code=code, media_type="application/json")
-        except _RefusalError as refusal:
-            response = JSONResponse({"detail": refusal.message}, status_code=refusal.code,
-                                    headers=refusal.headers)  # fmt: skip
-        finally:
-            if counted:
-                server.in_flight -= 1
-                server.metrics.in_flight.set(server.in_flight)
-            if pending is not None and not pending.done():  # cancelled: waiters still answered
-                pending.set_result((503, _render({"detail": "the request was cancelled"})))
-                server.answers.pop(key or "", None)
-        server.metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        server.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
-        server.answered += 1
-        return response
+    _add_scoring_routes(app, server)
+    if server.settings.sandbox_fusion:
+        _add_sandbox_fusion(app, server)
+    _add_health_routes(app, server)
+    return app
+
+
+async def _answer(
+    server: _Server, request: Request, endpoint: str, work: Callable[[Any], Awaitable[Any]]
+) -> Response:
+    """Authorize, read the body, shed load, score it once per idempotency key (and body),
+    and count it all. Every request gets a JSON answer."""
+    start = time.perf_counter()
+    server.received += 1
+    counted, pending, key = False, None, None
+    try:
+        server.authorize(request.headers.get("authorization"))
+        raw, payload = await server.body(request)  # before taking a slot: slow uploads
+        key = _idempotency_key(request.headers.get("idempotency-key"), endpoint, raw)
+        if key is not None and key in server.answers:
+            code, body = await asyncio.shield(server.answers[key])
+        else:
+            if server.in_flight >= server.settings.max_in_flight:
+                busy = f"{server.in_flight} requests are being scored (the limit, max_in_flight)"
+                raise _RefusalError(429, f"{busy}; retry shortly", {"Retry-After": "1"})
+            server.in_flight += 1
+            counted = True
+            server.metrics.in_flight.set(server.in_flight)
+            if key is not None:
+                pending = asyncio.get_running_loop().create_future()
+                server.answers[key] = pending
+            try:
+                code, body = 200, _render(await work(payload))
+            except _RefusalError as refusal:
+                code, body = refusal.code, _render({"detail": refusal.message})
+            except Exception as exc:  # a bug of ours: still an answer, never a hang
+                code, body = 500, _render({"detail": f"{type(exc).__name__}: {exc}"})
+            if pending is not None and key is not None:
+                pending.set_result((code, body))
+                server.remember(key, code, body)
+        response = Response(body, status_code=code, media_type="application/json")
+    except _RefusalError as refusal:
+        response = JSONResponse({"detail": refusal.message}, status_code=refusal.code,
+                                headers=refusal.headers)  # fmt: skip
+    finally:
+        if counted:
+            server.in_flight -= 1
+            server.metrics.in_flight.set(server.in_flight)
+        if pending is not None and not pending.done():  # cancelled: waiters still answered
+            pending.set_result((503, _render({"detail": "the request was cancelled"})))
+            server.answers.pop(key or "", None)
+    server.metrics.requests.labels(endpoint, str(response.status_code)).inc()
+    server.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+    server.answered += 1
+    return response
+
+
+def _add_scoring_routes(app: FastAPI, server: _Server) -> None:
+    """``/v1/score`` (rewardkit's own) and ``/get_reward`` (OpenRLHF's)."""
 
     @app.post("/v1/score")
     async def score(request: Request) -> Response:
@@ -328,7 +337,7 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
             out = await server.score(parsed.batch, parsed.deadline_s)
             return output_json(out)
 
-        return await answer(request, "/v1/score", work)
+        return await _answer(server, request, "/v1/score", work)
 
     @app.post("/get_reward")
     async def get_reward(request: Request) -> Response:
@@ -350,32 +359,39 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
                 "status": [STATUS_NAMES[int(s)] for s in out.status],
             }
 
-        return await answer(request, "/get_reward", work)
+        return await _answer(server, request, "/get_reward", work)
 
-    if server.settings.sandbox_fusion:
-        from rewardkit.serve.sandbox_fusion import RunCodeRequest, run_code
-        from rewardkit.verify.code_languages import LANGUAGES
-        from rewardkit.verify.sandbox import Sandbox
 
-        binds = [path for language in LANGUAGES.values() for path in language.bind_paths()]
-        sandbox = Sandbox(binds=binds)  # full isolation or refused here, at start-up
+def _add_sandbox_fusion(app: FastAPI, server: _Server) -> None:
+    """SandboxFusion's ``/run_code`` (the subset verl's ``sandbox_fusion`` reward calls)."""
 
-        @app.post("/run_code")
-        async def run_code_endpoint(request: Request) -> Response:
-            async def work(payload: Any) -> Any:
-                try:
-                    parsed = RunCodeRequest.model_validate(payload)
-                except ValidationError as exc:
-                    raise _RefusalError(422, _validation_errors(exc)) from exc
-                server.check_sizes(payload, 1)
-                settings = server.settings
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(
-                    server.executor, run_code, sandbox, parsed, settings.sandbox_max_seconds,
-                    settings.sandbox_max_memory_mb,
-                )  # fmt: skip
+    from rewardkit.serve.sandbox_fusion import RunCodeRequest, run_code
+    from rewardkit.verify.code_languages import LANGUAGES
+    from rewardkit.verify.sandbox import Sandbox
 
-            return await answer(request, "/run_code", work)
+    binds = [path for language in LANGUAGES.values() for path in language.bind_paths()]
+    sandbox = Sandbox(binds=binds)  # full isolation or refused here, at start-up
+
+    @app.post("/run_code")
+    async def run_code_endpoint(request: Request) -> Response:
+        async def work(payload: Any) -> Any:
+            try:
+                parsed = RunCodeRequest.model_validate(payload)
+            except ValidationError as exc:
+                raise _RefusalError(422, _validation_errors(exc)) from exc
+            server.check_sizes(payload, 1)
+            settings = server.settings
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                server.executor, run_code, sandbox, parsed, settings.sandbox_max_seconds,
+                settings.sandbox_max_memory_mb,
+            )  # fmt: skip
+
+        return await _answer(server, request, "/run_code", work)
+
+
+def _add_health_routes(app: FastAPI, server: _Server) -> None:
+    """``/healthz`` (no token) and ``/metrics`` (Prometheus, with the token)."""
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -389,5 +405,3 @@ def create_app(term: Term, settings: ServeSettings | None = None) -> Any:
             return JSONResponse({"detail": refusal.message}, status_code=refusal.code,
                                 headers=refusal.headers)  # fmt: skip
         return Response(generate_latest(server.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    return app
