@@ -87,10 +87,7 @@ def test_lazy_maps_and_type_checking_imports_agree(package):
     import importlib
 
     module = importlib.import_module(package)
-    expected = {
-        name: target if package == "rewardkit" else f"{package}.{target}"
-        for name, target in module._LAZY.items()
-    }
+    expected = {name: f"{package}.{target}" for name, target in module._LAZY.items()}
     assert _type_checking_names(module) == expected
     assert set(module._LAZY) <= set(module.__all__)
 

@@ -17,10 +17,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rewardkit.core import (
     BatchError,
@@ -52,6 +51,7 @@ from rewardkit.core import (
     tiered,
     weighted_sum,
 )
+from rewardkit.core.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
     from rewardkit.adapters.gymnasium import RewardkitWrapper
@@ -99,60 +99,60 @@ try:
 except _PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-#: name → the module it is imported from on first use
+#: name → the module (under rewardkit) it is imported from on first use
 _LAZY: dict[str, str] = {
     # verifiable rewards
-    "MathVerifier": "rewardkit.verify",
-    "MathPolicy": "rewardkit.verify",
-    "ThinkAnswerFormat": "rewardkit.verify",
-    "ExactMatch": "rewardkit.verify",
-    "RegexMatch": "rewardkit.verify",
-    "LengthLinear": "rewardkit.verify",
-    "CosineLength": "rewardkit.verify",
-    "DapoOverlong": "rewardkit.verify",
-    "grpo_lambda": "rewardkit.verify",
-    "PartialCredit": "rewardkit.verify",
-    "CodeTests": "rewardkit.verify.code",
-    "Sandbox": "rewardkit.verify.sandbox",
+    "MathVerifier": "verify",
+    "MathPolicy": "verify",
+    "ThinkAnswerFormat": "verify",
+    "ExactMatch": "verify",
+    "RegexMatch": "verify",
+    "LengthLinear": "verify",
+    "CosineLength": "verify",
+    "DapoOverlong": "verify",
+    "grpo_lambda": "verify",
+    "PartialCredit": "verify",
+    "CodeTests": "verify.code",
+    "Sandbox": "verify.sandbox",
     # credit assignment
-    "grpo_advantages": "rewardkit.credit",
-    "rloo_advantages": "rewardkit.credit",
-    "dr_grpo_advantages": "rewardkit.credit",
-    "group_advantages": "rewardkit.credit",
-    "hdpo_advantages": "rewardkit.credit",
-    "gdpo_advantages": "rewardkit.credit",
-    "generalized_advantage_estimation": "rewardkit.credit",
-    "discounted_returns": "rewardkit.credit",
-    "lambda_returns": "rewardkit.credit",
-    "tempo_advantages": "rewardkit.credit",
-    "turn_advantages": "rewardkit.credit",
+    "grpo_advantages": "credit",
+    "rloo_advantages": "credit",
+    "dr_grpo_advantages": "credit",
+    "group_advantages": "credit",
+    "hdpo_advantages": "credit",
+    "gdpo_advantages": "credit",
+    "generalized_advantage_estimation": "credit",
+    "discounted_returns": "credit",
+    "lambda_returns": "credit",
+    "tempo_advantages": "credit",
+    "turn_advantages": "credit",
     # shaping and exploration
-    "PotentialShaping": "rewardkit.shaping",
-    "par_transform": "rewardkit.shaping",
-    "CountBonus": "rewardkit.explore",
-    "RNDBonus": "rewardkit.explore",
-    "NovelDBonus": "rewardkit.explore",
+    "PotentialShaping": "shaping",
+    "par_transform": "shaping",
+    "CountBonus": "explore",
+    "RNDBonus": "explore",
+    "NovelDBonus": "explore",
     # audits
-    "check_reward": "rewardkit.audit",
-    "HackingMonitor": "rewardkit.audit",
-    "default_monitors": "rewardkit.audit",
-    "probe": "rewardkit.audit",
-    "epic_distance": "rewardkit.audit",
+    "check_reward": "audit",
+    "HackingMonitor": "audit",
+    "default_monitors": "audit",
+    "probe": "audit",
+    "epic_distance": "audit",
     # steering
-    "best_of_n": "rewardkit.steer",
-    "smc": "rewardkit.steer",
-    "value_guided": "rewardkit.steer",
+    "best_of_n": "steer",
+    "smc": "steer",
+    "value_guided": "steer",
     # the trainers' entry points
-    "TRLReward": "rewardkit.adapters.trl",
-    "split_parts": "rewardkit.adapters.trl",
-    "VerlReward": "rewardkit.adapters.verl",
-    "OpenRLHFReward": "rewardkit.adapters.openrlhf",
-    "RewardkitWrapper": "rewardkit.adapters.gymnasium",
-    "RewardkitCallback": "rewardkit.adapters.sb3",
-    "to_rubric": "rewardkit.adapters.verifiers",
-    "v1_reward": "rewardkit.adapters.verifiers_v1",
+    "TRLReward": "adapters.trl",
+    "split_parts": "adapters.trl",
+    "VerlReward": "adapters.verl",
+    "OpenRLHFReward": "adapters.openrlhf",
+    "RewardkitWrapper": "adapters.gymnasium",
+    "RewardkitCallback": "adapters.sb3",
+    "to_rubric": "adapters.verifiers",
+    "v1_reward": "adapters.verifiers_v1",
     # serving
-    "RemoteReward": "rewardkit.serve",
+    "RemoteReward": "serve",
 }
 
 _PACKAGES = (
@@ -260,18 +260,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a lazy name's module, or a package, on first use."""
-    if name in _PACKAGES:
-        module = importlib.import_module(f"rewardkit.{name}")
-        globals()[name] = module
-        return module
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'rewardkit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _PACKAGES, prefix="rewardkit.")
