@@ -118,7 +118,7 @@ def _snapshot(obs: Any) -> Any:
     return np.array(obs, copy=True) if isinstance(obs, np.ndarray) else obs
 
 
-class RewardkitWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: ignore[misc]
+class RewardkitWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Apply a rewardkit term to a Gymnasium env online.
 
     Each step builds a one-transition batch (``obs, action, next_obs, reward,
@@ -198,7 +198,7 @@ class RewardkitWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: i
         return obs, float(scored.rewards[0]), terminated, truncated, info
 
 
-class DelayedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: ignore[misc]
+class DelayedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Withhold every reward until the episode ends, then pay their sum: the standard test bed
     for return redistribution (RUDDER, LaRe, SPA).
 
@@ -239,7 +239,7 @@ class DelayedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):  # type: igno
         return obs, paid, terminated, truncated, info
 
 
-class RewardkitVectorWrapper(gym.vector.VectorWrapper):  # type: ignore[misc]
+class RewardkitVectorWrapper(gym.vector.VectorWrapper):
     """Apply a rewardkit term to a Gymnasium vector env online.
 
     As :class:`RewardkitWrapper`, with an ``env`` column (the sub-env index)

@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -43,10 +43,13 @@ from rewardkit.core.rollout import OnlineScorer, flat_rollout_batch, score_rollo
 from rewardkit.core.term import as_term
 from rewardkit.explore.normalize import IntrinsicReturnScaler, needs_scaling
 
+if TYPE_CHECKING:
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
 __all__ = ["RewardkitCallback", "RewardkitVecEnvWrapper"]
 
 
-class RewardkitCallback(BaseCallback):  # type: ignore[misc]
+class RewardkitCallback(BaseCallback):
     """Adds ``coef`` × term reward to SB3's rollout buffer and recomputes GAE.
 
     Args:
@@ -59,6 +62,8 @@ class RewardkitCallback(BaseCallback):  # type: ignore[misc]
             model's γ), so an exploration bonus's β cancels, as in rewardkit's PPO. Not
             for shaping, whose size is part of its guarantee.
     """
+
+    model: OnPolicyAlgorithm  # the rollout buffer and gamma of SB3's on-policy algorithms
 
     def __init__(
         self,
@@ -138,7 +143,7 @@ def _final_observations(
     return next_obs, truncated
 
 
-class RewardkitVecEnvWrapper(VecEnvWrapper):  # type: ignore[misc]
+class RewardkitVecEnvWrapper(VecEnvWrapper):
     """An SB3 ``VecEnvWrapper`` whose rewards are a rewardkit term's.
 
     Each step scores the transitions of all envs (with the true final

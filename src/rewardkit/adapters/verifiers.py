@@ -35,7 +35,7 @@ import inspect
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -148,10 +148,13 @@ def rubric_functions(
         ),
     ]
     for part in getattr(term, "parts", ()):  # a composite's direct parts
-        funcs.append(
-            _rubric_function(scorer, part.name, lambda out, name=part.name: scorer.value(out, name))
-        )
+        funcs.append(_rubric_function(scorer, part.name, _part_reader(scorer, part.name)))
     return funcs, [1.0] + [0.0] * (len(funcs) - 1)
+
+
+def _part_reader(scorer: _RolloutScorer, name: str) -> Callable[[RewardOutput], float]:
+    """Reads the part ``name`` of an output."""
+    return lambda out: scorer.value(out, name)
 
 
 def _rubric_function(
@@ -208,7 +211,7 @@ class VerifiersFunction(RewardTerm):
     def __init__(
         self, func: Callable[..., Any], name: str | None = None, parser: Any = None
     ) -> None:
-        super().__init__(name or getattr(func, "__name__", "verifiers_reward"))
+        super().__init__(name or cast(str, getattr(func, "__name__", "verifiers_reward")))
         self.func = func
         # a Rubric's method (MathRubric.correct_answer) gets its rubric's parser, as the
         # Rubric passes it; else rewardkit's reading of the final answer

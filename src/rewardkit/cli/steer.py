@@ -129,10 +129,10 @@ def run_steer(args: argparse.Namespace) -> int:
                 tokens += result.tokens_generated
                 evaluations += result.potential_evaluations
                 for index, row in enumerate(chunk):
-                    chosen = result.completions[index]
-                    pick = result.particles[index].index(chosen)
+                    completion = result.completions[index]
+                    pick = result.particles[index].index(completion)
                     out.write(json.dumps({
-                        **row, "completion": chosen,
+                        **row, "completion": completion,
                         "score": _number(result.rewards[index][pick]),
                         "particles": result.particles[index],
                         "weights": [float(w) for w in result.weights[index]],

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import abc
 import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,11 @@ def _chain_sum_problems(n: int, seed: int) -> list[dict[str, Any]]:
 #: the lab's tasks: v1 ("sums", 3-term sums of digits, solved without steps), v2
 #: ("carries", 3-digit additions, where showing the column sums is what makes it solvable)
 #: and reasoning-gym's ``chain_sum`` (see :mod:`rewardkit.envs.chain_sum`)
-TASKS = {"sums": make_problems, "carries": make_carry_problems, "chain_sum": _chain_sum_problems}
+TASKS: dict[str, Callable[..., list[dict[str, Any]]]] = {
+    "sums": make_problems,
+    "carries": make_carry_problems,
+    "chain_sum": _chain_sum_problems,
+}
 #: characters beyond :data:`ALPHABET` that a task's problems use (a task's tokenizer is
 #: ``build_char_tokenizer(task_alphabet(task))``; the first tasks keep their vocabulary)
 _EXTRA_CHARACTERS = {"chain_sum": "-"}
@@ -139,12 +144,13 @@ def task_problems(task: str, n: int, seed: int) -> list[dict[str, Any]]:
 def sft_completion(problem: dict[str, Any], style: str) -> str:
     """The warm-start target of ``problem`` in ``style`` (direct, steps or restated)."""
     steps = ",".join(problem["partial_sums"])
+    answer: str = problem["answer"]
     if style == "direct":
-        return ">" + problem["answer"]
+        return ">" + answer
     if style == "steps":
-        return f"{steps}>{problem['answer']}"
+        return f"{steps}>{answer}"
     if style == "restated":
-        return f"{steps}={problem['answer']}>{problem['answer']}"
+        return f"{steps}={answer}>{answer}"
     raise ValueError(f"unknown style {style!r}")
 
 

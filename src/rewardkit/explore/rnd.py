@@ -84,7 +84,7 @@ def _mlp(inputs: int, hidden: int, outputs: int) -> Any:
 class _Distillation(RewardTerm):
     """Shared machinery: normalized observations, a frozen target, a trained predictor."""
 
-    columns = ("next_obs",)
+    columns: tuple[str, ...] = ("next_obs",)
 
     def __init__(
         self, feature_dim: int, hidden: int, learning_rate: float, seed: int, name: str

@@ -189,7 +189,7 @@ class _PotentialTerm(RewardTerm):
             return
         name, params = self.potential_spec
         factory = state.get("_factory")
-        if factory is not None and name not in POTENTIALS:
+        if factory is not None and isinstance(name, str) and name not in POTENTIALS:
             register_potential(name, factory)
         self.potential = make_potential(name, params)
 

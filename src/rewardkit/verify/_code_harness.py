@@ -22,6 +22,10 @@ For stdin/stdout tests the judge compiles the program once (C++, Java) and
 runs it on each input in a fresh process; outputs are compared outside.
 """
 
+# Every compile() here passes dont_inherit=True: the program and the tests compile as
+# written, without this file's own __future__ flags (annotations would become strings).
+from __future__ import annotations
+
 import builtins
 import contextlib
 import ctypes
@@ -35,6 +39,73 @@ import sys
 import time
 import traceback
 
+TYPE_CHECKING = False  # typing is not imported at run time (it costs each sandboxed run)
+if TYPE_CHECKING:
+    import ast
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from types import CodeType
+    from typing import Any, NoReturn, NotRequired, TypeAlias, TypedDict
+
+    import numpy
+
+    #: a JSON-ready value: what :func:`encode` makes, :func:`decode` reads, json.loads gives
+    Json: TypeAlias = Any
+
+    class Unit(TypedDict):
+        """One test of a function job: a "call" case, an "assert", or any other source."""
+
+        kind: str
+        source: NotRequired[str]
+        function: NotRequired[str]
+        args: NotRequired[Json]
+        kwargs: NotRequired[Json]
+
+    class Spec(TypedDict):
+        """A job as the judge reads it from stdin (rewardkit.verify.code_formats builds it)."""
+
+        mode: str  # "functions" or "stdio"
+        seconds: float
+        compile_seconds: NotRequired[float]
+        cap: NotRequired[int]
+        # functions
+        context: NotRequired[str]
+        names: NotRequired[list[str]]
+        setup: NotRequired[list[str]]
+        units: NotRequired[list[Unit]]
+        # stdio
+        program: NotRequired[str]
+        inputs: NotRequired[list[str]]
+        filename: NotRequired[str]
+        compile: NotRequired[list[str] | None]
+        run: NotRequired[list[str]]
+        child_memory_bytes: NotRequired[int | None]
+        compile_memory_bytes: NotRequired[int | None]
+        full_stderr: NotRequired[bool]
+
+    class Report(TypedDict, total=False):
+        """What the judge reports: per-unit result rows, or the problem that stopped it."""
+
+        results: list[list[Json]]
+        problem: str
+        compile_seconds: float
+        compile: list[Json]
+        compile_error: str
+
+    class Job(TypedDict):
+        """A warm worker's job: the program (None for stdio jobs), its spec and rlimits."""
+
+        nonce: str
+        spec: Spec
+        program: NotRequired[str | None]
+        rlimits: dict[str, int]
+
+    class SpawnRequest(TypedDict):
+        """What the zygote reads before a program's source: its length and rlimits."""
+
+        length: int
+        rlimits: NotRequired[dict[str, int]]
+
+
 MAX_REPLY = 1 << 23
 JOB_DIR = "/tmp/job"
 MAX_TEXT = 300
@@ -46,7 +117,7 @@ class CodecError(ValueError):
     """A value that cannot cross between the program and the judge."""
 
 
-def encode(value, depth=0):
+def encode(value: Any, depth: int = 0) -> Json:
     """A JSON-ready form of a plain value (None, bool, int, float, str, bytes,
     complex, list, tuple, dict, set, frozenset; numbers of other types by value).
 
@@ -78,12 +149,13 @@ def encode(value, depth=0):
     return encode(_plain(value), depth + 1)
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """A subclass or a foreign number (numpy's) as the plain value it stands for."""
     import numbers
 
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
         return value.item()
+    base: type[Any]
     for base in (bool, int, float, str, bytes, complex, list, tuple, dict, set, frozenset):
         if isinstance(value, base):
             return base(value)
@@ -94,14 +166,14 @@ def _plain(value):
     raise CodecError("a value of type " + type(value).__name__ + " is not a plain value")
 
 
-_TAGS = {
+_TAGS: dict[str, Callable[[Iterable[Any]], Any]] = {
     "tuple": tuple,
     "set": set,
     "frozenset": frozenset,
 }
 
 
-def decode(data, depth=0):
+def decode(data: Json, depth: int = 0) -> Any:
     """The plain value :func:`encode` made; raises :class:`CodecError` on anything else."""
     if depth > _NESTING:
         raise CodecError("the value is nested too deeply")
@@ -131,7 +203,7 @@ def decode(data, depth=0):
     raise CodecError("unknown tag " + repr(tag)[:40])
 
 
-def _array(payload, depth):
+def _array(payload: list[Json], depth: int) -> numpy.ndarray[Any, Any]:
     """A numpy array from its (dtype, shape, nested list) encoding; only numbers,
     booleans, text and plain objects, never a structured or exotic dtype."""
     try:
@@ -149,7 +221,7 @@ def _array(payload, depth):
     return numpy.array(decode(data, depth + 1), dtype=dtype).reshape(shape)
 
 
-def short(value, limit=120):
+def short(value: object, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -157,7 +229,7 @@ def short(value, limit=120):
 # ---------------------------------------------------------------- the program process
 
 
-def _serve_program(source, requests_fd, replies_fd):
+def _serve_program(source: str, requests_fd: int, replies_fd: int) -> NoReturn:
     """Run the program, then answer calls until the judge closes the pipe. Never returns."""
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -165,14 +237,15 @@ def _serve_program(source, requests_fd, replies_fd):
     sys.stdin = sys.stdout = sys.stderr = open(os.devnull, "w+")  # noqa: SIM115
     requests = os.fdopen(requests_fd, "rb")
     replies = os.fdopen(replies_fd, "wb")
-    namespace = {"__name__": "candidate", "__builtins__": builtins}
-    failure = None
+    namespace: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
+    failure: str | None = None
     try:
-        exec(compile(source, "program.py", "exec"), namespace)
+        exec(compile(source, "program.py", "exec", dont_inherit=True), namespace)
     except BaseException as exc:  # a syntax error, SystemExit, anything: a reason, not a crash
         failure = _describe(exc)
     for line in requests:
         try:
+            reply: dict[str, Json]
             if failure is not None:
                 reply = {"load": failure}
             else:
@@ -192,7 +265,7 @@ def _serve_program(source, requests_fd, replies_fd):
     os._exit(0)
 
 
-def _describe(exc):
+def _describe(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError):
         return "SyntaxError: " + str(exc.msg) + " (line " + str(exc.lineno) + ")"
     return type(exc).__name__ + ": " + str(exc)[:MAX_TEXT]
@@ -204,7 +277,7 @@ def _describe(exc):
 class HarnessStop(BaseException):
     """The run must stop: the program timed out, exited or broke the protocol."""
 
-    def __init__(self, status, message):
+    def __init__(self, status: str, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -221,15 +294,15 @@ class ProgramRaised(Exception):  # noqa: N818
 class Channel:
     """The judge's end of the pipe to the program process."""
 
-    def __init__(self, requests_fd, replies_fd, deadline):
+    def __init__(self, requests_fd: int, replies_fd: int, deadline: float) -> None:
         self.requests = os.fdopen(requests_fd, "wb")
         self.replies = replies_fd
         self.buffer = b""
         self.deadline = deadline
-        self.last = None
-        self.broken = None
+        self.last: str | None = None
+        self.broken: HarnessStop | None = None
 
-    def call(self, name, args, kwargs):
+    def call(self, name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         if self.broken is not None:
             raise self.broken
         try:
@@ -264,11 +337,11 @@ class Channel:
         self.last = shown + " returned " + short(value)
         return value
 
-    def _break(self, status, message):
+    def _break(self, status: str, message: str) -> NoReturn:
         self.broken = HarnessStop(status, message)
         raise self.broken
 
-    def _read_line(self, shown):
+    def _read_line(self, shown: str) -> dict[str, Json]:
         while b"\n" not in self.buffer:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
@@ -295,29 +368,29 @@ class Channel:
 class Function:
     """A program-defined function as the tests see it: each call crosses the pipe."""
 
-    def __init__(self, channel, name):
+    def __init__(self, channel: Channel, name: str) -> None:
         self._channel = channel
         self.__name__ = name
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._channel.call(self.__name__, args, kwargs)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<program function " + self.__name__ + ">"
 
 
-_SOURCES = {}  # judge-side file name -> its lines, for failure messages
+_SOURCES: dict[str, list[str]] = {}  # judge-side file name -> its lines, for failure messages
 
 
-def _compile(source, filename, mode="exec"):
+def _compile(source: str, filename: str, mode: str = "exec") -> CodeType:
     _SOURCES[filename] = source.splitlines()
-    return compile(source, filename, mode)
+    return compile(source, filename, mode, dont_inherit=True)
 
 
 _BLOCKS = ("FunctionDef", "For", "While", "If", "With", "Try")
 
 
-def _statement_at(lines, line):
+def _statement_at(lines: list[str], line: int) -> str:
     """The innermost statement of ``lines`` that spans ``line``, as one line of source."""
     import ast
 
@@ -325,7 +398,7 @@ def _statement_at(lines, line):
         tree = ast.parse("\n".join(lines))
     except SyntaxError:
         return lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    best = None
+    best: ast.AST | None = None
     blocks = tuple(getattr(ast, name) for name in _BLOCKS)
     for node in ast.walk(tree):
         spans = isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or 0)
@@ -337,7 +410,7 @@ def _statement_at(lines, line):
     return text if len(text) <= 240 else text[:237] + "..."
 
 
-def _failure(exc, channel):
+def _failure(exc: BaseException, channel: Channel) -> str:
     """Why a test failed, in one line: the assert's line, the last call and its value."""
     where = ""
     for frame, line in traceback.walk_tb(exc.__traceback__):
@@ -356,7 +429,9 @@ def _failure(exc, channel):
     return text[: 4 * MAX_TEXT]
 
 
-def _compare_message(statement, namespace, channel):
+def _compare_message(
+    statement: ast.Assert, namespace: dict[str, Any], channel: Channel
+) -> str | None:
     """For ``assert A == B``: evaluate both sides once and say which differs."""
     import ast
 
@@ -365,8 +440,10 @@ def _compare_message(statement, namespace, channel):
         isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
     ):
         return None
-    left = eval(compile(ast.Expression(test.left), "<test>", "eval"), namespace)
-    right = eval(compile(ast.Expression(test.comparators[0]), "<test>", "eval"), namespace)
+    left = eval(compile(ast.Expression(test.left), "<test>", "eval", dont_inherit=True), namespace)
+    right = eval(
+        compile(ast.Expression(test.comparators[0]), "<test>", "eval", dont_inherit=True), namespace
+    )
     if channel.broken is not None:
         raise channel.broken
     if left == right:
@@ -374,7 +451,7 @@ def _compare_message(statement, namespace, channel):
     return "expected " + short(right) + ", got " + short(left) + " from " + ast.unparse(test.left)
 
 
-def _run_unit(unit, namespace, channel):
+def _run_unit(unit: Unit, namespace: dict[str, Any], channel: Channel) -> tuple[str, str, Json]:
     """One test unit: ("pass"|"fail"|"test_error", message, value)."""
     import ast
 
@@ -411,14 +488,16 @@ def _run_unit(unit, namespace, channel):
         return "fail", _failure(exc, channel), None
 
 
-def _judge_functions(spec, channel):
-    namespace = {"__name__": "__test__", "__builtins__": builtins}
-    results = []
+def _judge_functions(spec: Spec, channel: Channel) -> Report:
+    namespace: dict[str, Any] = {"__name__": "__test__", "__builtins__": builtins}
+    results: list[list[Json]] = []
     captured = _Capture()
     sys.stdout = sys.stderr = captured
     try:
         try:
-            exec(compile(spec.get("context", ""), "<context>", "exec"), namespace)
+            exec(
+                compile(spec.get("context", ""), "<context>", "exec", dont_inherit=True), namespace
+            )
         except BaseException as exc:
             return {"problem": "the trusted context failed: " + _describe(exc)}
         for name in spec.get("names", []):
@@ -454,17 +533,17 @@ def _judge_functions(spec, channel):
 class _Capture:
     """Where the tests' own prints go (not the report's stdout)."""
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         return len(text)
 
-    def flush(self):
+    def flush(self) -> None:
         pass
 
 
 # ---------------------------------------------------------------- stdin/stdout programs
 
 
-def _sweep():
+def _sweep() -> None:
     """Kill every other process in this pid namespace (this is its pid 1)."""
     if os.getpid() == 1:
         with contextlib.suppress(OSError):
@@ -478,10 +557,13 @@ def _sweep():
                 break
 
 
-def _run_process(command, stdin_text, seconds, cap, memory_bytes=None):
+def _run_process(
+    command: list[str], stdin_text: str, seconds: float, cap: int, memory_bytes: int | None = None
+) -> tuple[str, str, str, float, int | None]:
     start = time.monotonic()
 
-    def limit():  # lower this child's address space (the sandbox's is the largest any needs)
+    # lower this child's address space (the sandbox's is the largest any needs)
+    def limit() -> None:
         if memory_bytes:
             import resource
 
@@ -513,7 +595,7 @@ def _run_process(command, stdin_text, seconds, cap, memory_bytes=None):
     return status, text, err[-2000:].decode("utf-8", "replace"), took, process.returncode
 
 
-def _judge_stdio(spec):
+def _judge_stdio(spec: Spec) -> Report:
     compile_command, filename = spec["compile"], spec["filename"]
     run_command = [sys.executable if part == "{python}" else part for part in spec["run"]]
     memory = spec.get("child_memory_bytes")
@@ -522,7 +604,7 @@ def _judge_stdio(spec):
     with open(filename, "w", encoding="utf-8") as handle:
         handle.write(spec["program"])
     seconds = float(spec["seconds"])
-    report = {"results": [], "compile_seconds": 0.0}
+    report: Report = {"results": [], "compile_seconds": 0.0}
     if compile_command is not None:
         status, _, err, took, code = _run_process(
             compile_command, "", float(spec["compile_seconds"]), 0, spec.get("compile_memory_bytes")
@@ -544,7 +626,7 @@ def _judge_stdio(spec):
 # ---------------------------------------------------------------- entry
 
 
-def _guard():
+def _guard() -> None:
     """No ptrace, no /proc/<pid>/* for the program; as pid 1, no signal from inside."""
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
     for number in range(1, 32):
@@ -553,11 +635,11 @@ def _guard():
                 signal.signal(number, signal.SIG_DFL)
 
 
-def _deadline(spec):
+def _deadline(spec: Spec) -> float:
     return time.monotonic() + float(spec["seconds"]) * max(1, len(spec.get("units", [])))
 
 
-def main(program):
+def main(program: str | None) -> NoReturn:
     """Run one job: fork the program process first, then read the tests and judge."""
     _guard()
     requests_read, requests_write = os.pipe()
@@ -574,8 +656,9 @@ def main(program):
     os.close(requests_read)
     os.close(replies_write)
     nonce = sys.stdin.readline().strip()
+    report: Report
     try:
-        spec = json.loads(sys.stdin.readline())
+        spec: Spec = json.loads(sys.stdin.readline())
         if spec["mode"] == "stdio":
             report = _judge_stdio(spec)
         else:
@@ -598,7 +681,7 @@ def main(program):
 # itself and the zygote, and empties /tmp and /dev/shm.
 
 
-def _zygote(sock_fd):
+def _zygote(sock_fd: int) -> NoReturn:
     """Fork one program process per request; never sees a test."""
     import socket
 
@@ -612,7 +695,7 @@ def _zygote(sock_fd):
             os._exit(0)
         if not header:
             os._exit(0)
-        request = json.loads(header)
+        request: SpawnRequest = json.loads(header)
         source = b""
         while len(source) < request["length"]:
             chunk = sock.recv(min(1 << 20, request["length"] - len(source)))
@@ -634,7 +717,7 @@ def _zygote(sock_fd):
         sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
 
-def _limit_program(request):
+def _limit_program(request: SpawnRequest) -> None:
     import resource
 
     for name, value in request.get("rlimits", {}).items():
@@ -644,7 +727,7 @@ def _limit_program(request):
 
 
 class _Zygote:
-    def __init__(self):
+    def __init__(self) -> None:
         import socket
 
         self.ours, theirs = socket.socketpair()
@@ -659,15 +742,16 @@ class _Zygote:
         self.ours.settimeout(5.0)
         self.buffer = b""
 
-    def alive(self):
+    def alive(self) -> bool:
         return self.process.poll() is None
 
-    def spawn(self, source, fds, rlimits):
+    def spawn(self, source: str, fds: list[int], rlimits: dict[str, int]) -> int:
         import socket
 
         os.kill(self.process.pid, signal.SIGCONT)  # a program may have stopped it
         data = source.encode("utf-8")
-        header = json.dumps({"length": len(data), "rlimits": rlimits}).encode()
+        request: SpawnRequest = {"length": len(data), "rlimits": rlimits}
+        header = json.dumps(request).encode()
         socket.send_fds(self.ours, [header], fds)
         self.ours.sendall(data)
         while b"\n" not in self.buffer:
@@ -678,14 +762,14 @@ class _Zygote:
         line, _, self.buffer = self.buffer.partition(b"\n")
         return int(json.loads(line)["pid"])
 
-    def close(self):
+    def close(self) -> None:
         with contextlib.suppress(OSError):
             self.process.kill()
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             self.process.wait(2)
 
 
-def _others(keep):
+def _others(keep: set[int]) -> list[int]:
     pids = []
     for name in os.listdir("/proc"):
         if name.isdigit() and int(name) not in keep:
@@ -693,7 +777,7 @@ def _others(keep):
     return pids
 
 
-def _reset(zygote):
+def _reset(zygote: _Zygote) -> None:
     """Kill everything a job left, reap it, and empty the scratch folders."""
     import shutil
 
@@ -727,7 +811,7 @@ def _reset(zygote):
     os.makedirs(JOB_DIR, exist_ok=True)
 
 
-def _spawn(zygotes, source, fds, rlimits):
+def _spawn(zygotes: list[_Zygote], source: str, fds: list[int], rlimits: dict[str, int]) -> int:
     """A program process from the zygote; a zygote that a past program killed or
     stopped is replaced (its death may not show until the first request fails)."""
     for attempt in (1, 2):
@@ -741,7 +825,7 @@ def _spawn(zygotes, source, fds, rlimits):
     raise OSError("unreachable")
 
 
-def _job(zygotes, request):
+def _job(zygotes: list[_Zygote], request: Job) -> Report:
     """Run one job: program from the zygote, judge forked from here. The report."""
     spec = request["spec"]
     program = request.get("program")
@@ -754,6 +838,7 @@ def _job(zygotes, request):
         program_pid = _spawn(zygotes, program, [requests_read, replies_write], request["rlimits"])
         os.close(requests_read)
         os.close(replies_write)
+    report: Report
     judge_pid = os.fork()
     if judge_pid == 0:
         try:
@@ -797,7 +882,7 @@ def _job(zygotes, request):
     return report
 
 
-def serve():
+def serve() -> None:
     """A warm worker's pid 1: one job per stdin line, one ``nonce report`` line out."""
     _guard()
     os.makedirs(JOB_DIR, exist_ok=True)
@@ -805,7 +890,7 @@ def serve():
     out = os.fdopen(1, "w")
     for line in sys.stdin:
         try:
-            request = json.loads(line)
+            request: Job = json.loads(line)
             nonce = str(request["nonce"])
         except (ValueError, KeyError, TypeError):
             continue
@@ -824,7 +909,7 @@ def serve():
     zygotes[0].close()
 
 
-def entry():
+def entry() -> None:
     """The warm worker's program: pid 1 serves, the zygote forks programs."""
     if sys.argv[1:2] == ["zygote"]:
         _zygote(int(sys.argv[2]))

@@ -178,7 +178,7 @@ def math_verify_job(
     completion: str,
     question: str | None = None,
     policy: dict[str, Any] | None = None,
-) -> tuple[str, str | None] | tuple[str, str | None, str]:
+) -> tuple[str, str | None] | tuple[str, str | None, str | None]:
     """Extract and compare with math-verify under ``policy`` (``MathPolicy.as_dict()``).
 
     math-verify's own SIGALRM timeouts are off (the pool kills a job that runs
@@ -208,7 +208,7 @@ def math_verify_job(
         answer = parse(
             _rewritten(text, policy),
             extraction_config=config,
-            parsing_timeout=None,  # type: ignore[arg-type]
+            parsing_timeout=None,
             raise_on_error=True,
         )
         if answer:
@@ -389,8 +389,8 @@ def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
         import math_verify.parser
 
         # the pool enforces the timeout; math-verify's notices about that are noise here
-        math_verify.parser.TIMEOUT_WARNING_SHOWN = True  # type: ignore[attr-defined]
-        math_verify.grader.TIMEOUT_WARNING_SHOWN = True  # type: ignore[attr-defined]
+        math_verify.parser.TIMEOUT_WARNING_SHOWN = True
+        math_verify.grader.TIMEOUT_WARNING_SHOWN = True
 
     # the first parse and simplify in a process are slow (lazy caches): do them now
     with contextlib.suppress(Exception):

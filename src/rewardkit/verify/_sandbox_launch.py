@@ -15,16 +15,36 @@ With ``"report": true`` it prints which steps succeeded, as JSON, and exits.
 This file must not import anything outside the standard library.
 """
 
+from __future__ import annotations
+
 import ctypes
 import json
 import os
 import resource
 import sys
 
+TYPE_CHECKING = False  # typing is not imported at run time (it costs each sandboxed run)
+if TYPE_CHECKING:
+    from typing import NotRequired, TypedDict
+
+    class Config(TypedDict):
+        """The launch, as rewardkit.verify.sandbox writes it (JSON, argv[1])."""
+
+        cpu_seconds: int
+        memory_bytes: int
+        file_bytes: int
+        max_processes: int
+        uid: int | None
+        workdir: str
+        program: str
+        python: str
+        report: NotRequired[bool]
+
+
 CLONE_NEWNET = 0x40000000
 
 
-def _isolate(config):
+def _isolate(config: Config) -> dict[str, bool]:
     done = {"network_namespace": False, "separate_uid": False, "rlimits": False}
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -52,8 +72,8 @@ def _isolate(config):
     return done
 
 
-def main():
-    config = json.loads(sys.argv[1])
+def main() -> None:
+    config: Config = json.loads(sys.argv[1])
     done = _isolate(config)
     if config.get("report"):
         print(json.dumps(done))

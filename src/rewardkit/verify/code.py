@@ -142,7 +142,7 @@ class CodeTests(RewardTerm):
             cannot enforce it; "minimal" accepts weaker isolation with a warning.
     """
 
-    columns = ("completion", "tests")
+    columns: tuple[str, ...] = ("completion", "tests")
 
     def __init__(
         self,

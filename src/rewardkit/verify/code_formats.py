@@ -114,8 +114,11 @@ def _free_names(trees: Sequence[ast.AST], context: set[str]) -> list[str]:
     free: dict[str, None] = {}
     for tree in trees:
         for node in ast.walk(tree):
-            loaded = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-            if loaded and node.id not in bound:
+            if (
+                isinstance(node, ast.Name)
+                and isinstance(node.ctx, ast.Load)
+                and node.id not in bound
+            ):
                 free[node.id] = None
     return list(free)
 

@@ -121,7 +121,7 @@ def _verdict(
     if report is None:
         if result.status == "timeout":
             return Verdict(failed, "timeout", "time limit exceeded", seconds)
-        why = result.status if result.status != "ok" else "no report"
+        why: str = result.status if result.status != "ok" else "no report"
         return Verdict(failed, "ok", f"the run ended without a verdict ({why})", seconds)
     if "problem" in report:
         return Verdict(failed, "test_error", str(report["problem"])[:500], seconds)

@@ -91,9 +91,13 @@ def box_iou(pred: Any, gt: Any) -> FloatArray:
     width = np.clip(np.minimum(p[:, 2], g[:, 2]) - np.maximum(p[:, 0], g[:, 0]), 0, None)
     height = np.clip(np.minimum(p[:, 3], g[:, 3]) - np.maximum(p[:, 1], g[:, 1]), 0, None)
     inter = width * height
-    area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
+
+    def area(b: FloatArray) -> FloatArray:
+        return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
     union = area(p) + area(g) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    iou: FloatArray = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return iou
 
 
 def _centers_and_sigmas(boxes: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
@@ -118,7 +122,8 @@ def gaussian_point_reward(points: Any, gt: Any, alpha: float = 0.5) -> FloatArra
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     centers, sigmas = _centers_and_sigmas(_boxes(gt, "gt"), alpha)
     z = (p - centers) / sigmas
-    return np.exp(-0.5 * np.sum(z * z, axis=1))
+    reward: FloatArray = np.exp(-0.5 * np.sum(z * z, axis=1))
+    return reward
 
 
 def gaussian_coverage_reward(pred: Any, gt: Any, alpha: float = 0.5) -> FloatArray:
@@ -145,7 +150,8 @@ def gaussian_coverage_reward(pred: Any, gt: Any, alpha: float = 0.5) -> FloatArr
     delta = mu1 - mu2
     mahalanobis = np.sum(delta * delta / var, axis=1) / 8
     log_det = 0.5 * np.sum(np.log(var) - 0.5 * (np.log(var1) + np.log(var2)), axis=1)
-    return np.exp(-(mahalanobis + log_det))
+    coverage: FloatArray = np.exp(-(mahalanobis + log_det))
+    return coverage
 
 
 def box_size_reward(pred: Any, gt: Any) -> FloatArray:
@@ -162,7 +168,7 @@ def box_size_reward(pred: Any, gt: Any) -> FloatArray:
     """
     p, g = _boxes(pred, "pred"), _boxes(gt, "gt")
     size_p, size_g = p[:, 2:] - p[:, :2], np.maximum(g[:, 2:] - g[:, :2], 1e-9)
-    error = np.mean(np.abs(size_p - size_g) / size_g, axis=1)
+    error: FloatArray = np.mean(np.abs(size_p - size_g) / size_g, axis=1)
     return 1.0 / (1.0 + error)
 
 

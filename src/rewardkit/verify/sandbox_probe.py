@@ -26,7 +26,7 @@ from rewardkit.verify._sandbox_python import (
 )
 
 if TYPE_CHECKING:
-    from rewardkit.verify.sandbox import SandboxLimits
+    from rewardkit.verify.sandbox import Isolation, SandboxLimits
 
 __all__ = ["SandboxCapabilities", "sandbox_capabilities"]
 
@@ -163,7 +163,7 @@ _capability_lock = threading.Lock()
 
 
 def sandbox_capabilities(
-    isolation: str = "full", python: str | None = None, refresh: bool = False
+    isolation: Isolation = "full", python: str | None = None, refresh: bool = False
 ) -> SandboxCapabilities:
     """Measure, once per interpreter, what the sandbox enforces here.
 
