@@ -29,7 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -347,14 +347,24 @@ def _verify_answer_sets(
     return chosen
 
 
-def verify_math(gold: object, completion: object, **options: object) -> Verdict:
+class _MathOptions(TypedDict, total=False):
+    """The keyword options of :func:`verify_math_batch`, which :func:`verify_math` passes on."""
+
+    pool: SymbolicPool | None
+    timeout: float | None
+    prompts: Sequence[object] | None
+    policy: MathPolicy | dict[str, Any] | None
+    max_chars: int | None
+
+
+def verify_math(gold: object, completion: object, **options: Unpack[_MathOptions]) -> Verdict:
     """Verify one completion against one gold answer (see ``verify_math_batch``).
 
     Example:
         >>> verify_math("12%", r"The answer is \\boxed{0.12}").outcome
         <Outcome.CORRECT: 'correct'>
     """
-    return verify_math_batch([gold], [completion], **options)[0]  # type: ignore[arg-type]
+    return verify_math_batch([gold], [completion], **options)[0]
 
 
 @register("math_correct")
