@@ -1,6 +1,6 @@
 """The layer rule of DESIGN.md: imports go one way, by statement and by string alike.
 
-core → verify/explore/shaping/models → credit → audit/steer
+core → lm → verify/explore/shaping/models → credit → audit/steer
      → adapters/serve/distributed → train → envs → bench → cli
 
 A module may import its own package and any package of a lower layer, never
@@ -23,22 +23,23 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "rewardkit"
 #: package → layer; a package may only depend on packages of a lower layer
 LAYERS: dict[str, int] = {
     "core": 0,
-    "verify": 1,
-    "explore": 1,
-    "shaping": 1,
-    "models": 1,
-    "credit": 2,
-    "audit": 3,
-    "steer": 3,
-    "adapters": 4,
-    "serve": 4,
-    "distributed": 4,
-    "train": 5,
-    "envs": 6,
-    "bench": 7,
-    "cli": 8,
-    "__main__": 9,
-    "__init__": 9,
+    "lm": 1,
+    "verify": 2,
+    "explore": 2,
+    "shaping": 2,
+    "models": 2,
+    "credit": 3,
+    "audit": 4,
+    "steer": 4,
+    "adapters": 5,
+    "serve": 5,
+    "distributed": 5,
+    "train": 6,
+    "envs": 7,
+    "bench": 8,
+    "cli": 9,
+    "__main__": 10,
+    "__init__": 10,
 }
 
 _MODULE_IN_STRING = re.compile(r"\brewardkit\.([A-Za-z_]\w*)")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.core.errors import BatchError, ConfigurationError
+from rewardkit.lm.load import load_causal_lm
 
 __all__ = ["add_steer_parser", "run_steer"]
 
@@ -35,7 +36,9 @@ def add_steer_parser(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     steer.add_argument("spec", type=Path, help="reward spec file (.toml, .yaml, .yml, .json)")
-    steer.add_argument("--model", type=Path, required=True, help="a local HF causal LM folder")
+    steer.add_argument(
+        "--model", type=Path, required=True, help="a local HF causal LM folder, or a .gguf file"
+    )
     steer.add_argument("--prompts", type=Path, required=True, help="JSONL with a prompt column")
     steer.add_argument("--method", choices=("bon", "smc", "vgd"), default="smc")
     steer.add_argument("--n", type=int, default=8, help="best-of-N: samples per prompt")
@@ -54,18 +57,11 @@ def add_steer_parser(commands: Any) -> None:
 
 
 def _load_model(folder: Path) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if not folder.is_dir():
-        raise ConfigurationError(f"--model {folder} is not a folder with a Hugging Face causal LM")
+    """The causal LM and tokenizer of ``--model`` (a folder or a .gguf file), in eval mode."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"--model {folder}: cannot load a causal LM: {exc}") from exc
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model.eval(), tokenizer
+        return load_causal_lm(folder)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--model {exc}") from exc
 
 
 def _number(value: float) -> float | None:

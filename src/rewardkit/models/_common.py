@@ -1,4 +1,5 @@
-"""What the learned reward models share: checks, padding, and a training-loop config."""
+"""What the learned reward models share: checks and a training-loop config (padding is
+:func:`rewardkit.lm.padding.right_pad`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ __all__ = [
     "episode_features",
     "fitting_episodes",
     "minibatch_indices",
-    "padded",
 ]
 
 
@@ -43,16 +43,6 @@ def context_length(model: Any, max_length: int | None) -> int:
         model.config, "max_position_embeddings", None
     )
     return int(max_length or limit or 512)
-
-
-def padded(rows: Sequence[Sequence[int]], pad: int) -> tuple[Any, Any]:
-    """Right-padded ``input_ids`` and ``attention_mask`` tensors for rows of token ids."""
-    import torch
-
-    width = max(len(row) for row in rows)
-    input_ids = torch.tensor([list(row) + [pad] * (width - len(row)) for row in rows])
-    attention = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
-    return input_ids, attention
 
 
 @dataclass(frozen=True)

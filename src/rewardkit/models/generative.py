@@ -36,13 +36,10 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.models._common import (
-    LoopTraining,
-    ModelError,
-    check_vocabulary,
-    context_length,
-    padded,
-)
+from rewardkit.lm.load import load_causal_lm
+from rewardkit.lm.padding import right_pad
+from rewardkit.lm.tokens import encode
+from rewardkit.models._common import LoopTraining, ModelError, check_vocabulary, context_length
 from rewardkit.models.preference import read_manifest, save_model_dir
 
 __all__ = ["GenerativeRewardModel", "GenerativeTraining", "yes_no_examples"]
@@ -89,7 +86,7 @@ class GenerativeRewardModel:
         check_vocabulary(model, tokenizer)
         if tokenizer.pad_token_id is None:
             raise ModelError("the tokenizer needs a pad token")
-        ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in (YES, NO)]
+        ids = [encode(tokenizer, t) for t in (YES, NO)]
         if any(len(i) != 1 for i in ids) or ids[0] == ids[1]:
             raise ModelError(f"the tokenizer must spell {YES!r} and {NO!r} as one token each")
         self.yes_id, self.no_id = ids[0][0], ids[1][0]
@@ -118,18 +115,14 @@ class GenerativeRewardModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> GenerativeRewardModel:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         folder = Path(path)
         manifest = read_manifest(folder)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-        except (OSError, ValueError) as exc:
+            model, tokenizer = load_causal_lm(folder)  # in eval mode
+        except ConfigurationError as exc:
             raise ModelError(f"{folder} is not a generative reward model directory: {exc}") from exc
         loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True))
         loaded.metrics = dict(manifest.get("metrics", {}))
-        model.eval()
         return loaded
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -147,10 +140,10 @@ class GenerativeRewardModel:
         """Token ids of prompt + completion + question; completions are cut (from the end of
         the completion, so the question stays) to fit, and marked."""
         prompts = prompts if prompts is not None else [""] * len(completions)
-        question = self.tokenizer(QUESTION, add_special_tokens=False)["input_ids"]
+        question = encode(self.tokenizer, QUESTION)
         rows, truncated = [], np.zeros(len(completions), dtype=bool)
         for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
-            ids = self.tokenizer(prompt + completion, add_special_tokens=False)["input_ids"]
+            ids = encode(self.tokenizer, prompt + completion)
             room = self.max_length - len(question)
             if len(ids) > room:
                 truncated[index] = True
@@ -161,7 +154,7 @@ class GenerativeRewardModel:
     def _last_logits(self, rows: list[list[int]]) -> Any:
         import torch
 
-        input_ids, attention = padded(rows, self.tokenizer.pad_token_id)
+        input_ids, attention = right_pad(rows, self.tokenizer.pad_token_id)
         logits = self.model(input_ids=input_ids, attention_mask=attention).logits
         last = torch.tensor([len(r) - 1 for r in rows])
         return logits[torch.arange(len(rows)), last][:, [self.yes_id, self.no_id]]

@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.models._common import ModelError, check_vocabulary, context_length, padded
+from rewardkit.lm.padding import right_pad
+from rewardkit.models._common import ModelError, check_vocabulary, context_length
 
 __all__ = [
     "MANIFEST",
@@ -358,7 +359,7 @@ class PreferenceRewardModel:
                 ids = self.tokenizer(chunk)["input_ids"]
                 truncated[begin : begin + len(chunk)] = [len(i) > self.max_length for i in ids]
                 ids = [i[: self.max_length] for i in ids]
-                input_ids, attention = padded(ids, self.tokenizer.pad_token_id)
+                input_ids, attention = right_pad(ids, self.tokenizer.pad_token_id)
                 logits = self.model(input_ids=input_ids, attention_mask=attention).logits
                 scores[begin : begin + len(chunk)] = logits.squeeze(-1).float().numpy()
         return scores, truncated

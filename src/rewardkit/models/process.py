@@ -33,6 +33,8 @@ from typing import Any, Literal
 import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
+from rewardkit.lm.padding import right_pad
+from rewardkit.lm.tokens import encode
 from rewardkit.models._common import LoopTraining, ModelError
 from rewardkit.models.preference import PreferenceRewardModel, read_manifest, save_model_dir
 
@@ -185,10 +187,8 @@ class ProcessRewardModel:
                 prefixes.append(text)
                 targets.append(float(label))
         model, tokenizer = self.backbone.model, self.backbone.tokenizer
-        fits = [
-            len(tokenizer(p, add_special_tokens=False)["input_ids"]) <= self.max_length
-            for p in prefixes
-        ]  # a cut prefix would carry the whole prefix's label
+        # a cut prefix would carry the whole prefix's label
+        fits = [len(encode(tokenizer, p)) <= self.max_length for p in prefixes]
         too_long = len(prefixes) - sum(fits)
         prefixes = [p for p, ok in zip(prefixes, fits, strict=True) if ok]
         targets = [t for t, ok in zip(targets, fits, strict=True) if ok]
@@ -221,15 +221,8 @@ class ProcessRewardModel:
         return dict(self.metrics)
 
     def _logits(self, texts: Sequence[str], tokenizer: Any) -> Any:
-        import torch
-
-        ids = [
-            tokenizer(t, add_special_tokens=False)["input_ids"][: self.max_length] for t in texts
-        ]
-        width = max(len(i) for i in ids)
-        pad = tokenizer.pad_token_id
-        input_ids = torch.tensor([i + [pad] * (width - len(i)) for i in ids])
-        attention = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids])
+        ids = [encode(tokenizer, t)[: self.max_length] for t in texts]
+        input_ids, attention = right_pad(ids, tokenizer.pad_token_id)
         logits = self.backbone.model(input_ids=input_ids, attention_mask=attention).logits
         return logits.squeeze(-1)
 
@@ -255,7 +248,7 @@ class ProcessRewardModel:
                 if not prefixes:
                     results.append(np.empty(0))
                     continue
-                length = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+                length = len(encode(tokenizer, text))
                 truncated[index] = length > self.max_length
                 logits = self._logits(prefixes, tokenizer)
                 results.append(torch.sigmoid(logits).double().numpy().reshape(-1))

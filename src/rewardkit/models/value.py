@@ -40,7 +40,9 @@ import numpy as np
 from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import RewardTerm
-from rewardkit.models._common import LoopTraining, context_length, padded
+from rewardkit.lm.padding import right_pad
+from rewardkit.lm.tokens import encode
+from rewardkit.models._common import LoopTraining, context_length
 
 __all__ = ["PolicyValueHead", "ValueTerm", "ValueTraining"]
 
@@ -85,8 +87,7 @@ class PolicyValueHead:
     def _ids(self, prompt: str, completion: str, finished: bool) -> tuple[list[int], int]:
         """Token ids of prompt + completion (+ EOS if it ``finished``), cut to the context,
         and the prompt's length."""
-        encode = self.tokenizer
-        prompt_ids = encode(prompt, add_special_tokens=False)["input_ids"]
+        prompt_ids = encode(self.tokenizer, prompt)
         if not prompt_ids:
             raise ConfigurationError("a value head needs a non-empty prompt")
         if len(prompt_ids) >= self.max_length:
@@ -94,7 +95,7 @@ class PolicyValueHead:
                 f"a prompt of {len(prompt_ids)} tokens leaves no room in the policy's context "
                 f"of {self.max_length}"
             )
-        ids = prompt_ids + encode(completion, add_special_tokens=False)["input_ids"]
+        ids = prompt_ids + encode(self.tokenizer, completion)
         if finished:  # a text that ended is not the same state as the prefix of a longer one
             ids.append(self.tokenizer.eos_token_id)
         return ids[: self.max_length], len(prompt_ids)
@@ -114,7 +115,7 @@ class PolicyValueHead:
     def _hidden(self, rows: Sequence[Sequence[int]]) -> Any:
         import torch
 
-        input_ids, attention = padded(rows, self.tokenizer.pad_token_id)
+        input_ids, attention = right_pad(rows, self.tokenizer.pad_token_id)
         with torch.no_grad():
             out = self.policy(input_ids=input_ids, attention_mask=attention,
                               output_hidden_states=True)  # fmt: skip

@@ -31,7 +31,7 @@ import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import Term, as_term
-from rewardkit.steer.sampling import sample_completions
+from rewardkit.lm.sampling import sample_completions
 
 __all__ = ["BestOfN", "best_of_n", "select_best"]
 
@@ -82,8 +82,6 @@ def best_of_n(
         columns: per-prompt extra columns for the term (e.g. ``{"answer": [...]}``).
         seed: seeds the sampling.
     """
-    import torch
-
     if model is None or tokenizer is None:
         raise ConfigurationError("best_of_n needs a Hugging Face causal LM and its tokenizer")
     if isinstance(prompts, str) or len(prompts) == 0:
@@ -94,8 +92,9 @@ def best_of_n(
         if len(values) != len(prompts):
             raise ConfigurationError(f"column {key!r} has {len(values)} values for {len(prompts)}")
     term = as_term(reward)
-    torch.manual_seed(seed)
-    samples = sample_completions(model, tokenizer, list(prompts), n, max_new_tokens, temperature)
+    samples = sample_completions(
+        model, tokenizer, list(prompts), n, max_new_tokens, temperature, seed=seed
+    )
     batch: dict[str, Any] = {
         "prompt": [p for p in prompts for _ in range(n)],
         "completion": samples.texts,

@@ -48,6 +48,8 @@ import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import Term
+from rewardkit.lm.padding import left_pad, position_ids
+from rewardkit.lm.tokens import decode, encode, single_token
 from rewardkit.steer.potentials import (
     POTENTIALS,
     FKState,
@@ -132,31 +134,17 @@ class SMCResult:
     reorders: int = 0
 
 
-def _token_id(tokenizer: Any, text: str | None) -> int | None:
-    if text is None:
-        return None
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    if len(ids) != 1:
-        raise ConfigurationError(f"the delimiter {text!r} must be one token, it is {len(ids)}")
-    return int(ids[0])
-
-
 class _Particles:
     """The batch of P·K particles: token ids, attention, KV cache and last logits."""
 
     def __init__(self, model: Any, tokenizer: Any, prompts: Sequence[str], config: SMCConfig):
-        import torch
-
         self.model, self.config = model, config
         self.pad, self.eos = tokenizer.pad_token_id, tokenizer.eos_token_id
-        encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        encoded = [encode(tokenizer, p) for p in prompts]
         if any(len(e) == 0 for e in encoded):
             raise ConfigurationError("every prompt needs at least one token")
-        width = max(len(e) for e in encoded)
-        rows = [[self.pad] * (width - len(e)) + e for e in encoded]
         # each prompt is read once; its K particles then share copies of its cache rows
-        self.ids = torch.tensor(rows)
-        self.attention = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
+        self.ids, self.attention = left_pad(encoded, self.pad)
         self.cache: Any = None
         # transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns)
         parameters = inspect.signature(model.forward).parameters
@@ -173,7 +161,7 @@ class _Particles:
     def _forward(self, new_ids: Any) -> Any:
         import torch
 
-        positions = (self.attention.cumsum(-1) - 1).clamp(min=0)
+        positions = position_ids(self.attention)
         with torch.no_grad():
             if self.config.use_cache:
                 out = self.model(
@@ -253,7 +241,11 @@ def smc(
     for key, values in (columns or {}).items():
         if len(values) != count:
             raise ConfigurationError(f"column {key!r} has {len(values)} values for {count} prompts")
-    delimiter = _token_id(tokenizer, config.delimiter)
+    delimiter = (
+        None
+        if config.delimiter is None
+        else single_token(tokenizer, config.delimiter, "the delimiter")
+    )
     generator = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     evaluations_before, missing_before = potential.evaluations, potential.missing
@@ -294,7 +286,7 @@ def smc(
             rows = np.flatnonzero(judged)
             rewards[rows] = potential(
                 [repeated_prompts[i] for i in rows],
-                [_decode(tokenizer, particles.tokens[i]) for i in rows],
+                [decode(tokenizer, particles.tokens[i]) for i in rows],
                 complete[rows],
                 {key: [values[i] for i in rows] for key, values in expanded.items()},
             )
@@ -318,7 +310,7 @@ def smc(
             finished, final_rewards = finished[order], final_rewards[order]
             lengths, complete = lengths[order], complete[order]
         block += 1
-    texts = [_decode(tokenizer, t) for t in particles.tokens]
+    texts = [decode(tokenizer, t) for t in particles.tokens]
     for p in range(count):
         group = slice(p * k, (p + 1) * k)
         weights = normalize_log_weights(log_w[group])
@@ -330,10 +322,3 @@ def smc(
     result.potential_evaluations = potential.evaluations - evaluations_before
     result.missing_rewards = potential.missing - missing_before
     return result
-
-
-def _decode(tokenizer: Any, tokens: list[int]) -> str:
-    """The text of a particle's tokens, without EOS or padding."""
-    dropped = (tokenizer.eos_token_id, tokenizer.pad_token_id)
-    text: str = tokenizer.decode([t for t in tokens if t not in dropped])
-    return text

@@ -49,7 +49,9 @@ from rewardkit.credit.token import (
     TokenAdvantages,
     make_estimator,
 )
-from rewardkit.steer.sampling import completion_log_probs
+from rewardkit.lm.generation import Generation, generate
+from rewardkit.lm.logprobs import completion_log_probs
+from rewardkit.lm.tokens import cut_at_eos, decode, encode
 from rewardkit.train.grpo_config import GRPOConfig
 from rewardkit.train.multiturn import Episodes, TextEnvironment, TurnRewards, sample_episodes
 
@@ -130,49 +132,22 @@ class GRPOTrainer:
     # ------------------------------------------------------------ sampling
     def _generate(
         self, prompt_ids: list[list[int]], repeat: int, max_new_tokens: int
-    ) -> tuple[Any, list[list[int]], int]:
+    ) -> tuple[Generation, list[list[int]]]:
         """Sample ``repeat`` completions of each token-id prompt (left-padded).
 
-        Returns the padded output ids, each completion's tokens (through its
-        EOS, without padding) and the prompt width.
+        Returns the generation and each completion's tokens (through its EOS,
+        without padding; a completion of padding alone becomes a lone EOS).
         """
-        import torch
-
-        tok = self.tokenizer
-        width = max(len(e) for e in prompt_ids)
-        pad = tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(e)) + e for e in prompt_ids])
-        attention = (input_ids != pad).long()
+        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
         self.model.eval()
-        with torch.no_grad():
-            output = self.model.generate(
-                input_ids=input_ids.repeat_interleave(repeat, dim=0),
-                attention_mask=attention.repeat_interleave(repeat, dim=0),
-                do_sample=True,
-                temperature=self.config.temperature,
-                top_k=0,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=pad,
-                eos_token_id=tok.eos_token_id,
-            )
-        sequences = []
-        for row in output[:, width:].tolist():
-            tokens = []
-            for token in row:
-                tokens.append(token)
-                if token == tok.eos_token_id:
-                    break
-            sequences.append([t for t in tokens if t != pad] or [tok.eos_token_id])
-        return output, sequences, width
-
-    def _encode(self, text: str) -> list[int]:
-        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return ids
-
-    def _decode(self, sequence: list[int]) -> str:
-        eos = self.tokenizer.eos_token_id
-        text: str = self.tokenizer.decode([t for t in sequence if t != eos])
-        return text
+        out = generate(
+            self.model, prompt_ids, pad=pad, eos=eos, max_new_tokens=max_new_tokens,
+            temperature=self.config.temperature, repeat=repeat,
+        )  # fmt: skip
+        sequences = [
+            [t for t in cut_at_eos(row, eos) if t != pad] or [eos] for row in out.completions()
+        ]
+        return out, sequences
 
     def _batch(
         self, rows: list[Mapping[str, Any]], sequences: list[list[int]], group: np.ndarray
@@ -180,7 +155,7 @@ class GRPOTrainer:
         """The reward's batch: one row of ``rows`` per completion, plus dataset columns."""
         batch: dict[str, Any] = {
             "prompt": [r["prompt"] for r in rows],
-            "completion": [self._decode(s) for s in sequences],
+            "completion": [decode(self.tokenizer, s) for s in sequences],
             "completion_ids": sequences,
             "answer": [r.get("answer") for r in rows],
             "group": group,
@@ -201,9 +176,11 @@ class GRPOTrainer:
         """(rewards (N, count) of completions continued from each prefix, tokens sampled)."""
         eos = self.tokenizer.eos_token_id
         prefixes = [s[: int(k)] for s, k in zip(sequences, prefix_lengths, strict=True)]
-        prompts = [self._encode(r["prompt"]) + p for r, p in zip(rows, prefixes, strict=True)]
+        prompts = [
+            encode(self.tokenizer, r["prompt"]) + p for r, p in zip(rows, prefixes, strict=True)
+        ]
         budget = self.config.max_new_tokens
-        _, continued, _ = self._generate(prompts, count, budget - int(min(prefix_lengths)))
+        _, continued = self._generate(prompts, count, budget - int(min(prefix_lengths)))
         completions: list[list[int]] = []
         for index, continuation in enumerate(continued):
             prefix = prefixes[index // count]
@@ -291,8 +268,6 @@ class GRPOTrainer:
     def _rollout(self, rows: list[Mapping[str, Any]]) -> tuple[Any, Any, list[list[int]], int]:
         """Sample ``group_size`` completions (or episodes) per row: (ids, attention,
         completions, prompt width); ids are prompt (left-padded) then completion."""
-        import torch
-
         cfg = self.config
         expanded = [row for row in rows for _ in range(cfg.group_size)]
         if self.environment is not None:
@@ -301,11 +276,9 @@ class GRPOTrainer:
             )
             ids, attention, width = self._episodes.padded(self.tokenizer.pad_token_id)
             return ids, attention, self._episodes.sequences, width
-        prompt_ids = [self._encode(r["prompt"]) for r in rows]
-        output, sequences, width = self._generate(prompt_ids, cfg.group_size, cfg.max_new_tokens)
-        prompt_attention = (output[:, :width] != self.tokenizer.pad_token_id).long()
-        ones = torch.ones(len(sequences), output.shape[1] - width, dtype=torch.long)
-        return output, torch.cat([prompt_attention, ones], dim=1), sequences, width
+        prompt_ids = [encode(self.tokenizer, r["prompt"]) for r in rows]
+        out, sequences = self._generate(prompt_ids, cfg.group_size, cfg.max_new_tokens)
+        return out.ids, out.attention(), sequences, out.width
 
     def step(self, step_index: int) -> dict[str, float]:
         import torch
@@ -438,36 +411,23 @@ def evaluate_greedy(
     batch_size: int = 64,
 ) -> Evaluation:
     """Greedy decoding accuracy of ``model`` on ``rows`` (prompt, answer, any other columns the
-    verifier reads) under ``correct``."""
-    import torch
-
+    verifier reads) under ``correct``; a completion ends at its EOS or at a pad token, and its
+    length counts the end."""
     scores: list[float] = []
     lengths: list[int] = []
+    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
     model.eval()
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
-        encoded = [tokenizer(r["prompt"], add_special_tokens=False)["input_ids"] for r in chunk]
-        width = max(len(e) for e in encoded)
-        pad = tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
-        with torch.no_grad():
-            out = model.generate(
-                input_ids=ids,
-                attention_mask=(ids != pad).long(),
-                do_sample=False,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=pad,
-                eos_token_id=tokenizer.eos_token_id,
-            )
+        encoded = [encode(tokenizer, r["prompt"]) for r in chunk]
+        out = generate(
+            model, encoded, pad=pad, eos=eos, max_new_tokens=max_new_tokens, temperature=None
+        )
         texts = []
-        for row in out[:, width:].tolist():
-            tokens = []
-            for token in row:
-                if token in (tokenizer.eos_token_id, pad):
-                    break
-                tokens.append(token)
+        for row in out.completions():
+            tokens = [t for t in cut_at_eos(row, (eos, pad)) if t not in (eos, pad)]
             lengths.append(len(tokens) + 1)
-            texts.append(tokenizer.decode(tokens))
+            texts.append(decode(tokenizer, tokens))
         # every column of the rows (answer, a task's entry, ...) reaches the verifier
         batch = {key: [r[key] for r in chunk] for key in chunk[0]} | {"completion": texts}
         scores.extend(np.nan_to_num(correct(batch).total, nan=0.0).tolist())

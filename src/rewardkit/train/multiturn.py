@@ -47,6 +47,9 @@ import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.credit.redistribution import information_gain_rewards
+from rewardkit.lm.generation import generate
+from rewardkit.lm.padding import left_pad, position_ids, right_pad
+from rewardkit.lm.tokens import cut_at_eos, decode, encode, single_token
 
 __all__ = [
     "Episodes",
@@ -97,66 +100,15 @@ class Episodes:
     turn_texts: list[list[str]]
 
     def padded(self, pad: int) -> tuple[Any, Any, int]:
-        """(ids, attention, prompt width): prompts left-padded, sequences right-padded."""
+        """(ids, attention, prompt width): prompts left-padded, sequences right-padded; the
+        attention covers each prompt and every column after it."""
         import torch
 
-        width = max(len(p) for p in self.prompts)
-        length = max(len(s) for s in self.sequences)
-        ids = torch.full((len(self.prompts), width + length), pad, dtype=torch.long)
-        attention = torch.zeros_like(ids)
-        for i, (prompt, sequence) in enumerate(zip(self.prompts, self.sequences, strict=True)):
-            ids[i, width - len(prompt) : width] = torch.tensor(prompt)
-            ids[i, width : width + len(sequence)] = torch.tensor(sequence, dtype=torch.long)
-            attention[i, width - len(prompt) :] = 1
-        return ids, attention, width
-
-
-def _token_id(tokenizer: Any, text: str) -> int:
-    ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
-    if len(ids) != 1:
-        raise ConfigurationError(f"turn_end {text!r} must be one token, got {len(ids)}")
-    return ids[0]
-
-
-def _generate_turn(
-    model: Any,
-    contexts: list[list[int]],
-    pad: int,
-    stops: list[int],
-    budget: int,
-    temperature: float | None,
-) -> list[list[int]]:
-    """One turn for every context: the new tokens, through the first stop token."""
-    import torch
-
-    width = max(len(c) for c in contexts)
-    ids = torch.tensor([[pad] * (width - len(c)) + c for c in contexts])
-    # from the lengths, not ``ids != pad``: a tokenizer whose pad is its EOS still attends
-    # to the EOS that ended an earlier turn, as the trainer's forward pass does
-    attention = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts])
-    sampling: dict[str, Any] = (
-        {"do_sample": True, "temperature": temperature, "top_k": 0}
-        if temperature is not None
-        else {"do_sample": False}
-    )
-    with torch.no_grad():
-        out = model.generate(
-            input_ids=ids,
-            attention_mask=attention,
-            max_new_tokens=budget,
-            pad_token_id=pad,
-            eos_token_id=stops,
-            **sampling,
-        )
-    turns = []
-    for row in out[:, width:].tolist():  # as sampled, through the first stop token
-        tokens: list[int] = []
-        for token in row:
-            tokens.append(token)
-            if token in stops:
-                break
-        turns.append(tokens)
-    return turns
+        prompt_ids, prompt_attention = left_pad(self.prompts, pad)
+        sequence_ids, _ = right_pad(self.sequences, pad)
+        ids = torch.cat([prompt_ids, sequence_ids], dim=1)
+        attention = torch.cat([prompt_attention, torch.ones_like(sequence_ids)], dim=1)
+        return ids, attention, prompt_ids.shape[1]
 
 
 def sample_episodes(
@@ -175,9 +127,9 @@ def sample_episodes(
     if not rows:
         raise ConfigurationError("sample_episodes needs at least one row")
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    end = _token_id(tokenizer, environment.turn_end)
+    end = single_token(tokenizer, environment.turn_end, "turn_end")
     model.eval()
-    prompts = [tokenizer(r["prompt"], add_special_tokens=False)["input_ids"] for r in rows]
+    prompts = [encode(tokenizer, r["prompt"]) for r in rows]
     sequences: list[list[int]] = [[] for _ in rows]
     trainable: list[list[bool]] = [[] for _ in rows]
     spans: list[list[tuple[int, int]]] = [[] for _ in rows]
@@ -186,21 +138,25 @@ def sample_episodes(
     for turn in range(environment.turns):
         last = turn == environment.turns - 1
         contexts = [p + s for p, s in zip(prompts, sequences, strict=True)]
-        written = _generate_turn(
-            model, contexts, pad, [eos] if last else [end, eos],
-            environment.turn_tokens, temperature,
+        stops = [eos] if last else [end, eos]
+        # the attention comes from the contexts' lengths: a tokenizer whose pad is its EOS
+        # still attends to the EOS that ended an earlier turn, as the trainer's forward does
+        out = generate(
+            model, contexts, pad=pad, eos=stops, max_new_tokens=environment.turn_tokens,
+            temperature=temperature,
         )  # fmt: skip
-        for i, tokens in enumerate(written):
+        for i, row in enumerate(out.completions()):
+            tokens = cut_at_eos(row, stops)  # as sampled, through the first stop token
             start = len(sequences[i])
             sequences[i].extend(tokens)
             trainable[i].extend([True] * len(tokens))
             spans[i].append((start, len(sequences[i])))
-            text = tokenizer.decode([t for t in tokens if t not in (end, eos)])
+            text = decode(tokenizer, tokens, skip=(end, eos))
             texts[i].append(text)
             if last:
                 continue
             reply = environment.reply(rows[i], turn, text)
-            reply_ids = tokenizer(reply, add_special_tokens=False)["input_ids"]
+            reply_ids = encode(tokenizer, reply)
             sequences[i].extend(reply_ids)
             trainable[i].extend([False] * len(reply_ids))
             reply_ends[i].append(len(sequences[i]))
@@ -230,10 +186,7 @@ def answer_probabilities(
     for start in range(0, len(contexts), batch_size):
         pairs = list(zip(contexts[start : start + batch_size], answers[start : start + batch_size],
                          strict=True))  # fmt: skip
-        rows = [list(c) + list(a) for c, a in pairs]
-        width = max(len(r) for r in rows)
-        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-        attention = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        ids, attention = right_pad([list(c) + list(a) for c, a in pairs], pad)
         with torch.no_grad():
             log_probs = model(input_ids=ids, attention_mask=attention).logits.log_softmax(-1)
         for j, (context, answer) in enumerate(pairs):
@@ -283,12 +236,12 @@ class InformationGainTurns:
     ) -> np.ndarray:
         if any(row.get("answer") in (None, "") for row in rows):
             raise ConfigurationError("IGPO needs each row's known answer in its 'answer' column")
-        cue: list[int] = tokenizer(environment.answer_cue, add_special_tokens=False)["input_ids"]
+        cue = encode(tokenizer, environment.answer_cue)
         contexts, answers = [], []
         for prompt, sequence, ends, row in zip(
             episodes.prompts, episodes.sequences, episodes.reply_ends, rows, strict=True
         ):
-            answer = tokenizer(str(row["answer"]), add_special_tokens=False)["input_ids"]
+            answer = encode(tokenizer, str(row["answer"]))
             for end in [0, *ends]:
                 context = prompt + sequence[:end]
                 if context[-len(cue) :] != cue:
@@ -342,7 +295,7 @@ class ProgressTurns:
         import torch
 
         ids, attention, width = episodes.padded(tokenizer.pad_token_id)
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)  # as generate counts them
+        positions = position_ids(attention)  # as generate counts them
         with torch.no_grad():
             hidden = model(
                 input_ids=ids, attention_mask=attention, position_ids=positions,
@@ -409,6 +362,4 @@ def evaluate_episodes(
 
 def transcript(tokenizer: Any, sequence: Sequence[int]) -> str:
     """An episode's text after the prompt, without EOS and padding."""
-    skip = {tokenizer.eos_token_id, tokenizer.pad_token_id}
-    text: str = tokenizer.decode([t for t in sequence if t not in skip])
-    return text
+    return decode(tokenizer, sequence)

@@ -24,6 +24,7 @@ from typing import Any
 
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.progress import progress
+from rewardkit.lm.padding import right_pad
 
 __all__ = ["SequenceBatch", "fit_sequences"]
 
@@ -56,12 +57,11 @@ def fit_sequences(
         batch = sample_batch(rng)
         if not batch or any(len(ids) != len(mask) for ids, mask in batch):
             raise ConfigurationError("each sequence needs a loss mask of its own length")
-        width = max(len(ids) for ids, _ in batch)
-        ids = torch.tensor([list(r) + [pad] * (width - len(r)) for r, _ in batch])
+        ids, attention = right_pad([r for r, _ in batch], pad)
+        width = ids.shape[1]
         loss_mask = torch.tensor(
             [list(m) + [0] * (width - len(m)) for _, m in batch], dtype=torch.float32
         )
-        attention = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in batch])
         logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1]
         targets = ids[:, 1:]
         nll = torch.nn.functional.cross_entropy(
