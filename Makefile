@@ -15,9 +15,10 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml benchmarks/pyproject.toml | $(PY)
 	$(PIP) install --quiet "torch==$(TORCH_VERSION)"
 	$(PIP) install --quiet -e ".[$(EXTRAS)]"
+	$(PIP) install --quiet --no-deps -e ./benchmarks
 	touch $(STAMP)
 
 # The code sandbox needs bubblewrap (Debian: bubblewrap); as root with apt, install it.
@@ -65,8 +66,8 @@ test-core: $(CORE_VENV)/.installed
 	$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider -o addopts=-ra tests
 
 lint: install
-	$(VENV)/bin/ruff check src tests examples
-	$(VENV)/bin/ruff format --check src tests examples
+	$(VENV)/bin/ruff check src tests examples benchmarks/src
+	$(VENV)/bin/ruff format --check src tests examples benchmarks/src
 	$(VENV)/bin/mypy
 
 # The adapters' conformance tests against the frameworks' newest releases, installed from the
@@ -102,8 +103,8 @@ conformance: install $(VERL_VENV)/.installed $(VERIFIERS_VENV)/.installed
 	  tests/adapters/conformance/test_verifiers_0_4.py
 
 format: install
-	$(VENV)/bin/ruff check --fix src tests
-	$(VENV)/bin/ruff format src tests
+	$(VENV)/bin/ruff check --fix src tests benchmarks/src
+	$(VENV)/bin/ruff format src tests benchmarks/src
 
 clean:
-	rm -rf $(VENV) $(VERL_VENV) $(VERIFIERS_VENV) site .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) $(VERL_VENV) $(VERIFIERS_VENV) site .pytest_cache .mypy_cache .ruff_cache src/*.egg-info benchmarks/src/*.egg-info

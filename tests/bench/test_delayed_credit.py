@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from rewardkit.bench.delayed_credit import (
+from rewardkit_bench.delayed_credit import (
     DESIGNS,
     DelayedCredit,
     acrobot_factors,
@@ -60,7 +60,7 @@ def test_frames_to_reach_uses_a_moving_average_and_the_encoders_read_the_task():
 
 
 def test_the_lunar_lander_encoder_reads_distance_speed_tilt_legs_and_engines():
-    from rewardkit.bench.delayed_credit import lunar_lander_factors
+    from rewardkit_bench.delayed_credit import lunar_lander_factors
 
     observation = np.array([0.3, 0.4, -0.6, 0.8, -0.2, 0.1, 1.0, 0.0])
     assert lunar_lander_factors(observation, 2) == pytest.approx([0.5, 1.0, 0.2, 1.0, 0.0,

@@ -2,15 +2,15 @@
 
 import pytest
 
-from rewardkit.bench.explore_designs import (
+from rewardkit_bench.explore_designs import (
     DESIGN_LABELS,
     DESIGN_TABLE,
     DESIGNS,
     design_spec,
     make_terms,
 )
-from rewardkit.bench.explore_minigrid import RunSpec, main, run_one
-from rewardkit.bench.explore_report import best_designs, summarize_runs
+from rewardkit_bench.explore_minigrid import RunSpec, main, run_one
+from rewardkit_bench.explore_report import best_designs, summarize_runs
 
 
 @pytest.mark.parametrize("design", DESIGNS)
@@ -93,7 +93,7 @@ def test_full_plan_runs_both_phases_and_writes_the_report(monkeypatch, tmp_path)
 
     pytest.importorskip("torch")
     pytest.importorskip("minigrid")
-    import rewardkit.bench.explore_minigrid as suite
+    import rewardkit_bench.explore_minigrid as suite
 
     monkeypatch.setitem(suite.FULL_PLAN, "first_tasks", {"MiniGrid-Empty-5x5-v0": 1024})
     monkeypatch.setitem(suite.FULL_PLAN, "first_designs", ("sparse", "count", "ecount"))

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from rewardkit.bench.grpo_lab import DESIGNS, LENGTH_WEIGHT, MAX_NEW_TOKENS, REWARDS, build_reward
 from rewardkit.core import affine, tiered, weighted_sum
-from rewardkit.envs.arithmetic import ArithmeticAnswer, NumericCloseness
 from rewardkit.verify.length import LengthLinear, grpo_lambda
+from rewardkit_bench.grpo_lab import DESIGNS, LENGTH_WEIGHT, MAX_NEW_TOKENS, REWARDS, build_reward
+from rewardkit_bench.tasks.arithmetic import ArithmeticAnswer, NumericCloseness
 
 
 def _python_reward(design):

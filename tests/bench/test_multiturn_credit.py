@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rewardkit.bench.multiturn_credit import (
+from rewardkit_bench.multiturn_credit import (
     DESIGNS,
     QUICK,
     MultiturnCredit,
@@ -84,7 +84,7 @@ def test_the_warm_start_key_ignores_the_rl_settings():
 
 
 def test_every_design_runs_end_to_end(tmp_path, monkeypatch):
-    from rewardkit.bench import multiturn_credit
+    from rewardkit_bench import multiturn_credit
 
     monkeypatch.setattr(multiturn_credit, "CACHE", tmp_path)
     tiny = MultiturnSettings(high=7, guesses=2, n_embd=32, sft_steps=5, sft_batch=8, steps=2,

@@ -2,7 +2,7 @@
 
 import json
 
-from rewardkit.bench.novelty_maze import RunSpec, main, run_one, summarize
+from rewardkit_bench.novelty_maze import RunSpec, main, run_one, summarize
 
 
 def test_novelty_search_reaches_the_goal_and_objective_search_stays_in_the_trap():

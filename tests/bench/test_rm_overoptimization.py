@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rewardkit.audit.overoptimization import kl_best_of_n
-from rewardkit.bench.rm_lab import (
+from rewardkit_bench.rm_lab import (
     DESIGNS,
     SELECTORS,
     LabSettings,
@@ -12,8 +12,8 @@ from rewardkit.bench.rm_lab import (
     PolicyUnit,
     preference_pairs,
 )
-from rewardkit.bench.rm_overoptimization import RmOveroptimization
-from rewardkit.bench.runner import build_parser
+from rewardkit_bench.rm_overoptimization import RmOveroptimization
+from rewardkit_bench.runner import build_parser
 
 
 def test_pairs_are_every_correct_incorrect_combination_of_one_prompt():
@@ -160,7 +160,7 @@ def test_a_mitigation_that_learns_nothing_or_a_plain_rm_that_holds_is_not_a_repr
 
 
 def test_an_alert_before_the_peak_is_a_false_alarm():
-    from rewardkit.bench.rm_claims import analyse_run
+    from rewardkit_bench.rm_claims import analyse_run
 
     noisy = [0.1, 0.2, 0.12, 0.05, 0.3, 0.3, 0.3, 0.3, 0.3]  # a dip on the way up
     run = _policy_record("rm", 0, noisy, optimized=[0.0, 0.1, 0.5, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0])

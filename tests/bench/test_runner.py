@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rewardkit.bench.runner import Suite, drive
+from rewardkit_bench.runner import Suite, drive
 
 
 class Doubling(Suite):
@@ -99,7 +99,7 @@ def test_bad_options_and_a_plan_that_never_ends(tmp_path, capsys):
 
 
 def test_an_option_that_quick_would_ignore_is_an_error(capsys):
-    from rewardkit.bench.grpo_lab import main as grpo_lab
+    from rewardkit_bench.grpo_lab import main as grpo_lab
 
     with pytest.raises(SystemExit) as exit_info:
         grpo_lab(["--quick", "--steps", "20"])

@@ -2,7 +2,7 @@
 
 import math
 
-from rewardkit.bench.sandbox import render_report, summarize
+from rewardkit_bench.sandbox import render_report, summarize
 
 
 def _attack(name, escaped, user="root"):

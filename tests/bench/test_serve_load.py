@@ -3,7 +3,7 @@ lose nothing."""
 
 import pytest
 
-from rewardkit.bench.serve_load import (
+from rewardkit_bench.serve_load import (
     BATCHES,
     CLIENTS,
     FAULTS,

@@ -1,6 +1,6 @@
 """steer-lab: the summary and claims from per-task, per-seed records (synthetic), and the report."""
 
-from rewardkit.bench.steer_lab import (
+from rewardkit_bench.steer_lab import (
     BUDGETS,
     FK_KINDS,
     SMC_BUDGETS,

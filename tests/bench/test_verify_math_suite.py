@@ -3,9 +3,9 @@
 import json
 import random
 
-from rewardkit.bench.runner import latency_summary, markdown_table
-from rewardkit.bench.verify_math import main, targets
-from rewardkit.bench.verify_math_corpus import (
+from rewardkit_bench.runner import latency_summary, markdown_table
+from rewardkit_bench.verify_math import main, targets
+from rewardkit_bench.verify_math_corpus import (
     GENERIC_ATTACKS,
     build_adversarial,
     build_corpus,

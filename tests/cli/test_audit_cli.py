@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from rewardkit.bench.reward_hacking import main as reward_hacking
 from rewardkit.cli import main
+from rewardkit_bench.reward_hacking import main as reward_hacking
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

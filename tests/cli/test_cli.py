@@ -98,8 +98,8 @@ def _subcommands(parser):
 
 
 def test_every_subcommand_and_suite_answers_help_with_exit_0(capsys):
-    from rewardkit.bench.runner import SUITES
     from rewardkit.cli import _parser
+    from rewardkit_bench.runner import SUITES
 
     commands = _subcommands(_parser())
     argvs = [[name, "--help"] for name in commands]

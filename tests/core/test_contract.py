@@ -13,7 +13,7 @@ import pytest
 
 from rewardkit.audit import check_reward
 from rewardkit.core import REGISTRY, Composite, Status, build_reward
-from rewardkit.envs.arithmetic import ArithmeticAnswer, NumericCloseness
+from rewardkit_bench.tasks.arithmetic import ArithmeticAnswer, NumericCloseness
 
 TEXT = {
     "completion": ["<answer>4</answer>", "four", "", [{"role": "assistant", "content": "4"}]],

@@ -10,11 +10,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from rewardkit.bench.runner import Suite, drive  # noqa: E402
 from rewardkit.core import build_reward  # noqa: E402
 from rewardkit.core.output import RewardOutput, Status  # noqa: E402
 from rewardkit.core.term import RewardTerm  # noqa: E402
 from rewardkit.distributed import RayScorer, run_on_ray  # noqa: E402
+from rewardkit_bench.runner import Suite, drive  # noqa: E402
 
 SPEC = {
     "name": "fmt_len",

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from rewardkit.core import ConfigurationError, RewardTerm
-from rewardkit.envs.arithmetic import ALPHABET, ArithmeticAnswer
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.train.grpo import ESTIMATORS, GRPOConfig, GRPOTrainer, aggregate, kl_k3
+from rewardkit_bench.tasks.arithmetic import ALPHABET, ArithmeticAnswer
 
 
 @pytest.mark.slow
@@ -83,7 +83,7 @@ def test_config_errors_say_how_to_fix():
 
 @pytest.mark.slow
 def test_lab_run_one_writes_a_curve(tmp_path, monkeypatch):
-    from rewardkit.bench.grpo_lab import RunSpec, build_reward, run_one
+    from rewardkit_bench.grpo_lab import RunSpec, build_reward, run_one
 
     monkeypatch.chdir(tmp_path)  # the warm-start cache goes under ./runs
     result = run_one(RunSpec("credit", "tempo", seed=0, steps=3))
@@ -131,7 +131,7 @@ def test_custom_estimator_is_used():
 
 @pytest.mark.slow
 def test_lab_runs_unchanged_with_a_saved_pretrained_model(tmp_path):
-    from rewardkit.bench.grpo_lab import RunSpec, run_one
+    from rewardkit_bench.grpo_lab import RunSpec, run_one
 
     tokenizer = build_char_tokenizer(ALPHABET)
     model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, n_positions=48)

@@ -6,7 +6,6 @@ import torch
 
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.credit.redistribution import information_gain_rewards
-from rewardkit.envs.guessing import GUESSING_ALPHABET, GuessingGame, GuessOutcome
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
 from rewardkit.train.multiturn import (
@@ -18,6 +17,7 @@ from rewardkit.train.multiturn import (
     sample_episodes,
     transcript,
 )
+from rewardkit_bench.tasks.guessing import GUESSING_ALPHABET, GuessingGame, GuessOutcome
 
 TOKENIZER = build_char_tokenizer(GUESSING_ALPHABET)
 GAME = GuessingGame(low=1, high=15, guesses=3)

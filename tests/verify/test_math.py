@@ -6,11 +6,11 @@ from collections import deque
 import numpy as np
 import pytest
 
-from rewardkit.bench.verify_math_corpus import GENERIC_ATTACKS
 from rewardkit.core import Status
 from rewardkit.verify.math import MathVerifier, verify_math, verify_math_batch
 from rewardkit.verify.mathparse import Outcome
 from rewardkit.verify.symbolic import SymbolicPool
+from rewardkit_bench.verify_math_corpus import GENERIC_ATTACKS
 
 EQUIVALENT = [
     ("42", "42"),  # exact

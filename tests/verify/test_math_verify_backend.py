@@ -146,9 +146,9 @@ def test_a_gold_answer_that_cannot_be_parsed_is_skipped_with_its_name(verifier, 
 
 def test_the_in_process_path_agrees_with_the_worker():
     """Every completion the caller decides itself gets the worker's verdict too."""
-    from rewardkit.bench.verify_math_corpus import build_corpus
     from rewardkit.verify.math import _fast_numbers, _in_process_answer
     from rewardkit.verify.math_policy import MathPolicy
+    from rewardkit_bench.verify_math_corpus import build_corpus
 
     shapes = [
         "6",

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rewardkit.core.errors import RewardCheckError, RewardKitError, RewardKitWarning
@@ -100,19 +100,25 @@ def _terms() -> int:
     return EXIT_OK
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from rewardkit.bench.runner import SUITES, run_suite
+#: where ``rewardkit bench`` finds the benchmarks: an entry point of this group named
+#: "bench", ``(suite, argv) -> exit code``, which the benchmarks distribution installs
+BENCH_ENTRY_POINTS = "rewardkit.cli"
 
-    if not args.suite or args.suite in ("-h", "--help"):
-        print("usage: rewardkit bench SUITE [options]\n\nsuites: " + ", ".join(sorted(SUITES)))
-        return EXIT_OK if args.suite else EXIT_USAGE
-    if args.suite not in SUITES:
+
+def _bench(args: argparse.Namespace) -> int:
+    from importlib.metadata import entry_points
+
+    found = [e for e in entry_points(group=BENCH_ENTRY_POINTS) if e.name == "bench"]
+    if not found:
         print(
-            f"rewardkit: error: unknown suite {args.suite!r}; choose from {sorted(SUITES)}",
+            "rewardkit: error: the benchmarks are not installed; they are their own "
+            "distribution in the repository: `pip install -e benchmarks` from a checkout "
+            "(`make install` does it)",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return run_suite(args.suite, args.suite_args)
+    run: Callable[[str | None, Sequence[str]], int] = found[0].load()
+    return run(args.suite, args.suite_args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

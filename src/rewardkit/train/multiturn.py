@@ -23,7 +23,7 @@ each turn's span. ``GRPOTrainer(environment=...)`` trains on them; with the
   episode's increments sum to its outcome (SPA's progress attribution without
   its grounding reward); the last turn gets the outcome.
 
-Example (``rewardkit.envs.guessing.GuessingGame`` is a full environment):
+Example (the benchmarks' guessing game is a full environment of this kind):
     >>> class OneQuestion:  # the model writes a turn, is told "!", then answers
     ...     turns, turn_end, turn_tokens, answer_cue = 2, ";", 3, "!"
     ...     def reply(self, row, turn, text):

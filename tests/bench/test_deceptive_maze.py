@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rewardkit.core.errors import ShapeError
-from rewardkit.envs.deceptive_maze import DeceptiveMaze
+from rewardkit_bench.tasks.deceptive_maze import DeceptiveMaze
 
 UP, DOWN, LEFT, RIGHT = range(4)
 

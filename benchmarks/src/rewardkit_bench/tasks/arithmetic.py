@@ -104,14 +104,14 @@ def make_carry_problems(n: int, seed: int, digits: int = 3) -> list[dict[str, An
 
 
 def _chain_sum_problems(n: int, seed: int) -> list[dict[str, Any]]:
-    from rewardkit.envs.chain_sum import make_chain_sum_problems
+    from rewardkit_bench.tasks.chain_sum import make_chain_sum_problems
 
     return make_chain_sum_problems(n, seed)
 
 
 #: the lab's tasks: v1 ("sums", 3-term sums of digits, solved without steps), v2
 #: ("carries", 3-digit additions, where showing the column sums is what makes it solvable)
-#: and reasoning-gym's ``chain_sum`` (see :mod:`rewardkit.envs.chain_sum`)
+#: and reasoning-gym's ``chain_sum`` (see :mod:`rewardkit_bench.tasks.chain_sum`)
 TASKS: dict[str, Callable[..., list[dict[str, Any]]]] = {
     "sums": make_problems,
     "carries": make_carry_problems,

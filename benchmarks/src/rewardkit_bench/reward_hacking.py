@@ -30,7 +30,7 @@ import numpy as np
 
 from rewardkit.audit.distance import epic_distance_tabular, starc_distance
 from rewardkit.audit.monitors import Drift, HackingMonitor, ProxyGoldDivergence
-from rewardkit.bench.runner import RunFolder, Suite, drive, environment, markdown_table, pyplot
+from rewardkit_bench.runner import RunFolder, Suite, drive, environment, markdown_table, pyplot
 
 __all__ = ["MAP", "RewardHacking", "main", "train"]
 

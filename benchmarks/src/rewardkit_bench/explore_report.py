@@ -10,7 +10,7 @@ import json
 import statistics
 from typing import Any
 
-from rewardkit.bench.explore_designs import (
+from rewardkit_bench.explore_designs import (
     DESIGN_LABELS,
     DESIGN_TABLE,
     DESIGNS,
@@ -20,7 +20,7 @@ from rewardkit.bench.explore_designs import (
     TASKS,
     design_spec,
 )
-from rewardkit.bench.runner import RunFolder, markdown_table, median_curve, pyplot, save_figure
+from rewardkit_bench.runner import RunFolder, markdown_table, median_curve, pyplot, save_figure
 
 __all__ = [
     "best_designs",

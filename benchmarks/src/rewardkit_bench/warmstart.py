@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardkit.envs.arithmetic import STYLES, sft_completion, task_alphabet, task_problems
 from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
 from rewardkit.train.sft import SequenceBatch, fit_sequences
+from rewardkit_bench.tasks.arithmetic import STYLES, sft_completion, task_alphabet, task_problems
 
 __all__ = ["WarmStartSpec", "cached_weights", "load_or_train_warm_start", "train_warm_start"]
 

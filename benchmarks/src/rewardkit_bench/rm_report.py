@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from rewardkit.bench.runner import claim_lines, markdown_table
+from rewardkit_bench.runner import claim_lines, markdown_table
 
 __all__ = ["render"]
 
@@ -104,7 +104,7 @@ def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
         "prompts, scored by the gold and by the plain proxy RM; d = √KL(π‖π_init), the KL "
         "estimated from the same samples (mean of log π − log π_init). Gold is judged on a "
         "centred 3-point moving average, and a change counts only beyond 2 binomial standard "
-        "errors (`rewardkit.bench.rm_claims`): *gained* (peak above start), *fell* (below 90 % "
+        "errors (`rewardkit_bench.rm_claims`): *gained* (peak above start), *fell* (below 90 % "
         "of the peak, and the final value significantly below it), *kept* (gained, and the "
         "final value within 10 % of the peak). The monitor is `HackingMonitor("
         f"[ProxyGoldDivergence('optimized', 'gold', window={window}, tolerance=se)])` replayed "

@@ -1,6 +1,6 @@
 """The ``multiturn-credit`` suite: outcome-only GRPO against turn-level rewards, multi-turn.
 
-Task: the higher/lower guessing game (:mod:`rewardkit.envs.guessing`), a
+Task: the higher/lower guessing game (:mod:`rewardkit_bench.tasks.guessing`), a
 secret in 1..31, four guesses, then the answer: five model turns, the
 environment's reply between them. The policy is the lab's tiny character-level
 GPT-2 (2 layers, 64 wide), warm-started by supervised learning on a
@@ -52,9 +52,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardkit.bench.delayed_credit import frames_to_reach, median_to_reach
-from rewardkit.bench.rm_claims import median
-from rewardkit.bench.runner import (
+from rewardkit_bench.delayed_credit import frames_to_reach, median_to_reach
+from rewardkit_bench.rm_claims import median
+from rewardkit_bench.runner import (
     RunFolder,
     Suite,
     beyond_noise,
@@ -115,17 +115,17 @@ FINAL_POINTS = 3
 
 
 def _game(settings: MultiturnSettings) -> Any:
-    from rewardkit.envs.guessing import GuessingGame
+    from rewardkit_bench.tasks.guessing import GuessingGame
 
     return GuessingGame(settings.low, settings.high, settings.guesses)
 
 
 def warm_start(settings: MultiturnSettings, cache: Path | None = None) -> tuple[Any, Any]:
     """The tiny policy after supervised learning on the demonstrator; trained once, cached."""
-    from rewardkit.bench.warmstart import cached_weights
-    from rewardkit.envs.guessing import GUESSING_ALPHABET, demonstration_ids
     from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
     from rewardkit.train.sft import SequenceBatch, fit_sequences
+    from rewardkit_bench.tasks.guessing import GUESSING_ALPHABET, demonstration_ids
+    from rewardkit_bench.warmstart import cached_weights
 
     tokenizer = build_char_tokenizer(GUESSING_ALPHABET)
     model = build_tiny_gpt2(tokenizer, settings.n_layer, settings.n_embd, settings.n_head,
@@ -155,8 +155,8 @@ def _evaluate(model: Any, tokenizer: Any, settings: MultiturnSettings) -> tuple[
     sampling seeded apart from training's."""
     import torch
 
-    from rewardkit.envs.guessing import GuessOutcome
     from rewardkit.train.multiturn import evaluate_episodes
+    from rewardkit_bench.tasks.guessing import GuessOutcome
 
     game, outcome = _game(settings), GuessOutcome()
     rows = game.problems()
@@ -171,9 +171,9 @@ def run_design(unit: tuple[MultiturnSettings, str, float, int]) -> dict[str, Any
     """One GRPO run of ``design`` from the warm start, at a learning rate, with a seed."""
     import torch
 
-    from rewardkit.envs.guessing import GuessOutcome
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
     from rewardkit.train.multiturn import InformationGainTurns, ProgressTurns, TurnRewards
+    from rewardkit_bench.tasks.guessing import GuessOutcome
 
     torch.set_num_threads(1)
     settings, design, learning_rate, seed = unit

@@ -39,13 +39,13 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from rewardkit.audit.sandbox_attacks import HARNESS_TAMPERS
-from rewardkit.bench.runner import Suite, drive, environment, markdown_table
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.verify.code import CodeTests
 from rewardkit.verify.code_formats import humaneval_job, io_job
 from rewardkit.verify.code_judge import judge_many
 from rewardkit.verify.code_languages import LANGUAGES
 from rewardkit.verify.sandbox import Sandbox, SandboxLimits, SandboxUnavailableError
+from rewardkit_bench.runner import Suite, drive, environment, markdown_table
 
 __all__ = ["SAFE_UNSANDBOXED", "main", "mutants"]
 
@@ -379,7 +379,7 @@ def sandbox_fusion(clients: int, requests_each: int) -> dict[str, Any]:
     import urllib.request
     from pathlib import Path
 
-    from rewardkit.bench.serve_load import CHEAP_SPEC
+    from rewardkit_bench.serve_load import CHEAP_SPEC
 
     port = _free_port()
     folder = Path(tempfile.mkdtemp(prefix="rewardkit-bench-code-"))

@@ -134,10 +134,10 @@ class PolicyUnit:
 def gold_term(task: str = "carries") -> Any:
     """A lab task's gold verifier: 1 for the right answer, 0 otherwise (no answer: 0);
     reasoning-gym's own scorer for its ``chain_sum``."""
-    from rewardkit.envs.arithmetic import ArithmeticAnswer
+    from rewardkit_bench.tasks.arithmetic import ArithmeticAnswer
 
     if task == "chain_sum":
-        from rewardkit.envs.chain_sum import ReasoningGymAnswer
+        from rewardkit_bench.tasks.chain_sum import ReasoningGymAnswer
 
         return ReasoningGymAnswer("chain_sum", name="gold")
     return ArithmeticAnswer(missing_score=0.0, name="gold")
@@ -145,13 +145,13 @@ def gold_term(task: str = "carries") -> Any:
 
 def completion_budget(task: str) -> int:
     """The lab task's completion budget (max new tokens), as grpo-lab sets it."""
-    from rewardkit.bench.grpo_lab import TASK_SETTINGS
+    from rewardkit_bench.grpo_lab import TASK_SETTINGS
 
     return TASK_SETTINGS[task]["max_new_tokens"]
 
 
 def _policy(settings: LabSettings) -> tuple[Any, Any]:
-    from rewardkit.bench.grpo_lab import load_policy
+    from rewardkit_bench.grpo_lab import load_policy
 
     return load_policy(None, settings.task)
 
@@ -199,8 +199,8 @@ def preference_pairs(
 def sampled_pairs(settings: LabSettings, seed: int, model: Any, tokenizer: Any) -> dict[str, Any]:
     import torch
 
-    from rewardkit.envs.arithmetic import task_problems
     from rewardkit.steer.sampling import sample_completions
+    from rewardkit_bench.tasks.arithmetic import task_problems
 
     gold, budget = gold_term(settings.task), completion_budget(settings.task)
     k = settings.samples_per_prompt
@@ -226,8 +226,8 @@ def fit_preference(
     pairs: list[dict[str, Any]], epochs: float, seed: int, task: str = "carries"
 ) -> Any:
     """A Bradley–Terry RM of the lab's shape over ``task``'s characters, fitted to ``pairs``."""
-    from rewardkit.envs.arithmetic import task_alphabet
     from rewardkit.models import PreferenceRewardModel, RewardModelTraining
+    from rewardkit_bench.tasks.arithmetic import task_alphabet
 
     model = PreferenceRewardModel.tiny(task_alphabet(task), seed=seed, **RM_SHAPE)
     model.fit(pairs, RewardModelTraining(epochs=epochs, seed=seed))
@@ -236,8 +236,8 @@ def fit_preference(
 
 def _fit_all(settings: LabSettings, seed: int, pairs: list[dict[str, Any]]) -> dict[str, Any]:
     """Train every reward model of one seed and save it under the seed's folder."""
-    from rewardkit.envs.arithmetic import ALPHABET
     from rewardkit.models import GenerativeRewardModel, GenerativeTraining, yes_no_examples
+    from rewardkit_bench.tasks.arithmetic import ALPHABET
 
     folder = settings.models_dir(seed)
     small, large = pairs[: settings.small_pairs], pairs[: settings.large_pairs]
@@ -319,8 +319,8 @@ def _initial_samples(
     """``bon_samples`` completions of the initial policy for each of ``bon_prompts`` prompts."""
     import torch
 
-    from rewardkit.envs.arithmetic import task_problems
     from rewardkit.steer.sampling import sample_completions
+    from rewardkit_bench.tasks.arithmetic import task_problems
 
     rows = task_problems(settings.task, settings.bon_prompts, seed=3000 + seed)
     k = settings.bon_samples
@@ -375,7 +375,7 @@ def _probes(
     written to the seed's folder, so the command can be rerun)."""
     from rewardkit.audit.probe import probe
     from rewardkit.core.spec import load_spec
-    from rewardkit.envs.arithmetic import task_problems
+    from rewardkit_bench.tasks.arithmetic import task_problems
 
     folder = settings.models_dir(seed)
     rows = task_problems(settings.task, settings.probe_questions, seed=4000 + seed)
@@ -508,8 +508,8 @@ def train_policy(unit: PolicyUnit) -> dict[str, Any]:
     import torch
 
     from rewardkit.audit.overoptimization import peak_and_drop
-    from rewardkit.envs.arithmetic import task_problems
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
+    from rewardkit_bench.tasks.arithmetic import task_problems
 
     _quiet()
     settings, design, seed = unit.settings, unit.design, unit.seed

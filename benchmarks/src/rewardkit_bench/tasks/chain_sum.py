@@ -5,7 +5,7 @@ Problems come from ``reasoning_gym.create_dataset("chain_sum", ...)``
 ``"98 + 93 - 77"``. The lab's character-level model reads them without
 spaces, ``"98+93-77="``, and may show its work as the running results
 (``"191,114>114"``), as on the lab's own tasks; ``partial_sums`` holds the
-running results, so :class:`~rewardkit.envs.arithmetic.StepCheck` can judge
+running results, so :class:`~rewardkit_bench.tasks.arithmetic.StepCheck` can judge
 prefixes.
 
 The gold verdict is reasoning-gym's own scorer for the task

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from rewardkit.bench.warmstart import WarmStartSpec
-from rewardkit.envs.arithmetic import (
+from rewardkit_bench.tasks.arithmetic import (
     ArithmeticAnswer,
     make_carry_problems,
     sft_completion,
     task_problems,
 )
+from rewardkit_bench.warmstart import WarmStartSpec
 
 
 def test_carry_steps_are_the_column_sums_from_the_units_up():
@@ -44,7 +44,7 @@ def test_tasks_by_name_and_warm_start_keys():
 
 
 def test_the_column_sums_of_every_problem_imply_its_answer():
-    from rewardkit.envs.arithmetic import implied_answer, make_carry_problems
+    from rewardkit_bench.tasks.arithmetic import implied_answer, make_carry_problems
 
     problems = make_carry_problems(300, seed=3)
     assert all(implied_answer(p["partial_sums"]) == p["answer"] for p in problems)
@@ -52,7 +52,7 @@ def test_the_column_sums_of_every_problem_imply_its_answer():
 
 
 def test_the_step_check_follows_a_worked_completion_step_by_step():
-    from rewardkit.envs.arithmetic import StepCheck, make_carry_problems, sft_completion
+    from rewardkit_bench.tasks.arithmetic import StepCheck, make_carry_problems, sft_completion
 
     problem = make_carry_problems(1, seed=0)[0]  # 964+494=: 8,15,14>1458
     text = sft_completion(problem, "steps")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import reasoning_gym
 
-from rewardkit.envs.arithmetic import StepCheck, task_alphabet, task_problems
-from rewardkit.envs.chain_sum import ReasoningGymAnswer, _running_results
+from rewardkit_bench.tasks.arithmetic import StepCheck, task_alphabet, task_problems
+from rewardkit_bench.tasks.chain_sum import ReasoningGymAnswer, _running_results
 
 
 def test_problems_are_reasoning_gyms_in_compact_form():

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.bench.rm_lab import RM_SHAPE, completion_budget, gold_term, rows_batch
+from rewardkit_bench.rm_lab import RM_SHAPE, completion_budget, gold_term, rows_batch
 
 __all__ = ["fit_lab_prm", "fit_lab_value", "row_columns"]
 
@@ -45,9 +45,9 @@ def fit_lab_prm(
     """A PRM on ``samples`` completions of ``prompts`` problems, Math-Shepherd-labelled."""
     import torch
 
-    from rewardkit.envs.arithmetic import task_alphabet, task_problems
     from rewardkit.models import ProcessRewardModel, ProcessTraining, split_steps, step_labels
     from rewardkit.steer import sample_completions
+    from rewardkit_bench.tasks.arithmetic import task_alphabet, task_problems
 
     rows = task_problems(task, prompts, seed=7000 + seed)
     budget, gold = completion_budget(task), gold_term(task)
@@ -103,9 +103,9 @@ def fit_lab_value(
     ``prompts`` problems and their gold outcomes."""
     import torch
 
-    from rewardkit.envs.arithmetic import task_problems
     from rewardkit.models import PolicyValueHead, ValueTraining
     from rewardkit.steer import sample_completions
+    from rewardkit_bench.tasks.arithmetic import task_problems
 
     rows = task_problems(task, prompts, seed=8000 + seed)
     torch.manual_seed(8000 + seed)

@@ -3,7 +3,7 @@
 Gold is the lab task's verifier (task v2, 3-digit additions with carries).
 The proxies are reward models trained on preference pairs of the warm-started
 tiny policy's own completions, labelled by the gold verifier (with a
-label-noise knob), at two data sizes. Per seed (see :mod:`rewardkit.bench.rm_lab`):
+label-noise knob), at two data sizes. Per seed (see :mod:`rewardkit_bench.rm_lab`):
 
 1. the reward models: plain Bradley–Terry at both sizes, an ensemble on
    bootstrap samples of the larger set, and a generative yes-token model; held-out
@@ -30,8 +30,8 @@ from dataclasses import replace
 from typing import Any
 
 from rewardkit.audit.overoptimization import fit_gao
-from rewardkit.bench.rm_claims import analyse_run, judge, median
-from rewardkit.bench.rm_lab import (
+from rewardkit_bench.rm_claims import analyse_run, judge, median
+from rewardkit_bench.rm_lab import (
     DESIGNS,
     SELECTORS,
     LabSettings,
@@ -41,7 +41,7 @@ from rewardkit.bench.rm_lab import (
     train_models,
     train_policy,
 )
-from rewardkit.bench.runner import (
+from rewardkit_bench.runner import (
     RunFolder,
     Suite,
     drive,
@@ -250,7 +250,7 @@ class RmOveroptimization(Suite):
         return command
 
     def prepare(self, args: argparse.Namespace) -> None:
-        from rewardkit.bench.grpo_lab import load_policy
+        from rewardkit_bench.grpo_lab import load_policy
 
         load_policy(None, self.settings(args).task)  # the cached warm start, before the pool
 
@@ -306,7 +306,7 @@ class RmOveroptimization(Suite):
         return _plot(folder, results)
 
     def report(self, results: dict[str, Any], plots: list[str]) -> str:
-        from rewardkit.bench.rm_report import render
+        from rewardkit_bench.rm_report import render
 
         return render(results, plots, DESIGN_TEXT)
 

@@ -39,8 +39,8 @@ from rewardkit.audit.sandbox_attacks import (
     run_attack,
     run_attacks_as_user,
 )
-from rewardkit.bench.runner import Suite, drive, environment, markdown_table
 from rewardkit.verify.sandbox import Sandbox, SandboxLimits, sandbox_capabilities
+from rewardkit_bench.runner import Suite, drive, environment, markdown_table
 
 __all__ = ["PROGRAMS", "main"]
 

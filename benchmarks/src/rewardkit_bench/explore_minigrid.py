@@ -8,7 +8,7 @@ and the final success (medians over seeds; greedy success at the end too),
 and each bonus's overhead: its training frames/s over the sparse baseline's
 in the same run.
 
-Designs (a table of reward specs in :mod:`rewardkit.bench.explore_designs`,
+Designs (a table of reward specs in :mod:`rewardkit_bench.explore_designs`,
 listed in the report): ``sparse``; non-episodic ``count``, ``simhash``,
 ``rnd`` and ``rdd`` (the last two with their own value head); episodic
 ``e3b`` and ``ecount``; and ``shaping``, potential-based with a hand-written
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rewardkit.bench.explore_designs import (
+from rewardkit_bench.explore_designs import (
     DESIGNS,
     EVAL_EPISODES,
     GREEDY_EPISODES,
@@ -35,14 +35,14 @@ from rewardkit.bench.explore_designs import (
     TASKS,
     make_terms,
 )
-from rewardkit.bench.explore_report import (
+from rewardkit_bench.explore_report import (
     best_designs,
     plot_tasks,
     render_report,
     sort_runs,
     summarize_runs,
 )
-from rewardkit.bench.runner import RunFolder, Suite, drive, environment
+from rewardkit_bench.runner import RunFolder, Suite, drive, environment
 
 __all__ = ["FULL_PLAN", "ExploreMinigrid", "RunSpec", "main", "run_one"]
 

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.envs.guessing import GuessingGame, GuessOutcome, interval_policy_accuracy
+from rewardkit_bench.tasks.guessing import GuessingGame, GuessOutcome, interval_policy_accuracy
 
 
 def test_replies_follow_the_rules():

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rewardkit.bench.runner import (
+from rewardkit_bench.runner import (
     RunFolder,
     Suite,
     drive,
@@ -98,7 +98,7 @@ class RunSpec:
 def load_policy(model: str | None, task: str = "sums") -> tuple[Any, Any]:
     """The warm-started tiny GPT-2 (cached), or any local pretrained causal LM and tokenizer."""
     if model is None:
-        from rewardkit.bench.warmstart import WarmStartSpec, load_or_train_warm_start
+        from rewardkit_bench.warmstart import WarmStartSpec, load_or_train_warm_start
 
         spec = WarmStartSpec(task=task, sft_steps=TASK_SETTINGS[task]["sft_steps"])
         return load_or_train_warm_start(spec)
@@ -145,14 +145,14 @@ def reward_specs(max_new_tokens: int = MAX_NEW_TOKENS) -> dict[str, dict[str, An
     }
 
 
-#: reward designs as specs (``build_reward(spec, registry=rewardkit.envs.arithmetic.TERMS)``)
+#: reward designs as specs (``build_reward(spec, registry=rewardkit_bench.tasks.arithmetic.TERMS)``)
 REWARDS: dict[str, dict[str, Any]] = reward_specs()
 
 
 def build_reward(design: str, max_new_tokens: int = MAX_NEW_TOKENS) -> Any:
     """The reward term of a design, built from its spec (:func:`reward_specs`)."""
     from rewardkit.core.spec import build_reward as build
-    from rewardkit.envs.arithmetic import TERMS
+    from rewardkit_bench.tasks.arithmetic import TERMS
 
     specs = reward_specs(max_new_tokens)
     if design not in specs:
@@ -164,8 +164,8 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     """Warm start → GRPO → evaluation, in this process (one thread)."""
     import torch
 
-    from rewardkit.envs.arithmetic import ArithmeticAnswer, task_problems
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer, evaluate_greedy
+    from rewardkit_bench.tasks.arithmetic import ArithmeticAnswer, task_problems
 
     torch.set_num_threads(1)
     start = time.monotonic()
@@ -469,8 +469,9 @@ def _report(results: dict[str, Any], plots: list[str]) -> str:
         "",
         "## Designs",
         "",
-        "Each reward is a spec: `build_reward(spec, registry=rewardkit.envs.arithmetic.TERMS)` "
-        "(the global terms plus the task's `arith_answer` and `arith_closeness`); the same keys "
+        "Each reward is a spec: `build_reward(spec, "
+        "registry=rewardkit_bench.tasks.arithmetic.TERMS)` (the global terms plus the "
+        "task's `arith_answer` and `arith_closeness`); the same keys "
         "work in a TOML or YAML file.",
         "",
     ]

@@ -31,23 +31,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardkit.bench.runner import (
+from rewardkit.core.progress import progress
+from rewardkit.verify.math import verify_math_batch
+from rewardkit.verify.symbolic import SymbolicPool
+from rewardkit_bench.runner import (
     Suite,
     drive,
     environment,
     latency_summary,
     markdown_table,
 )
-from rewardkit.bench.verify_math_corpus import (
+from rewardkit_bench.verify_math_corpus import (
     TASKS,
     Item,
     build_adversarial,
     build_corpus,
     load_regressions,
 )
-from rewardkit.core.progress import progress
-from rewardkit.verify.math import verify_math_batch
-from rewardkit.verify.symbolic import SymbolicPool
 
 __all__ = ["CORPORA", "VerifyMath", "main", "score_items"]
 

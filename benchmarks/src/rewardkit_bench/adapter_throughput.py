@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rewardkit.bench.runner import Suite, drive, environment, markdown_table
+from rewardkit_bench.runner import Suite, drive, environment, markdown_table
 
 __all__ = ["main"]
 

@@ -55,19 +55,19 @@ __all__ = [
 
 #: suite name -> "module:function"; the function takes (argv) and returns an exit code
 SUITES: dict[str, str] = {
-    "verify-math": "rewardkit.bench.verify_math:main",
-    "reward-hacking": "rewardkit.bench.reward_hacking:main",
-    "grpo-lab": "rewardkit.bench.grpo_lab:main",
-    "explore-minigrid": "rewardkit.bench.explore_minigrid:main",
-    "novelty-maze": "rewardkit.bench.novelty_maze:main",
-    "sandbox": "rewardkit.bench.sandbox:main",
-    "rm-overoptimization": "rewardkit.bench.rm_overoptimization:main",
-    "steer-lab": "rewardkit.bench.steer_lab:main",
-    "serve-load": "rewardkit.bench.serve_load:main",
-    "delayed-credit": "rewardkit.bench.delayed_credit:main",
-    "multiturn-credit": "rewardkit.bench.multiturn_credit:main",
-    "adapter-throughput": "rewardkit.bench.adapter_throughput:main",
-    "code": "rewardkit.bench.code:main",
+    "verify-math": "rewardkit_bench.verify_math:main",
+    "reward-hacking": "rewardkit_bench.reward_hacking:main",
+    "grpo-lab": "rewardkit_bench.grpo_lab:main",
+    "explore-minigrid": "rewardkit_bench.explore_minigrid:main",
+    "novelty-maze": "rewardkit_bench.novelty_maze:main",
+    "sandbox": "rewardkit_bench.sandbox:main",
+    "rm-overoptimization": "rewardkit_bench.rm_overoptimization:main",
+    "steer-lab": "rewardkit_bench.steer_lab:main",
+    "serve-load": "rewardkit_bench.serve_load:main",
+    "delayed-credit": "rewardkit_bench.delayed_credit:main",
+    "multiturn-credit": "rewardkit_bench.multiturn_credit:main",
+    "adapter-throughput": "rewardkit_bench.adapter_throughput:main",
+    "code": "rewardkit_bench.code:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).
@@ -374,7 +374,9 @@ def _run_plan(
 
 @dataclass
 class RunFolder:
-    """``runs/<suite>-<time>/`` (or an explicit folder) with the files a suite writes."""
+    """``runs/<suite>-<time>/`` (or an explicit folder) with the files a suite writes;
+    ``runs`` is ``$REWARDKIT_RUNS`` where that is set, else ``runs`` under the current
+    directory."""
 
     path: Path
 
@@ -382,7 +384,7 @@ class RunFolder:
     def create(cls, suite: str, out: str | Path | None = None) -> RunFolder:
         if out is None:
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-            path = Path("runs") / f"{suite}-{stamp}"
+            path = Path(os.environ.get("REWARDKIT_RUNS") or "runs") / f"{suite}-{stamp}"
         else:
             path = Path(out)
         path.mkdir(parents=True, exist_ok=True)

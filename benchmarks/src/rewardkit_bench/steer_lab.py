@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.bench.rm_claims import median
-from rewardkit.bench.rm_lab import completion_budget, gold_term, rows_batch
-from rewardkit.bench.runner import (
+from rewardkit_bench.rm_claims import median
+from rewardkit_bench.rm_lab import completion_budget, gold_term, rows_batch
+from rewardkit_bench.runner import (
     RunFolder,
     Suite,
     beyond_noise,
@@ -85,8 +85,8 @@ class SteerSettings:
 
 
 def _models(task: str) -> dict[str, tuple[Any, Any]]:
-    from rewardkit.bench.grpo_lab import TASK_SETTINGS
-    from rewardkit.bench.warmstart import WarmStartSpec, load_or_train_warm_start
+    from rewardkit_bench.grpo_lab import TASK_SETTINGS
+    from rewardkit_bench.warmstart import WarmStartSpec, load_or_train_warm_start
 
     large = WarmStartSpec(task=task, sft_steps=TASK_SETTINGS[task]["sft_steps"])
     small = replace(large, **SMALL_MODEL)
@@ -102,9 +102,9 @@ def _learned(
 ) -> dict[str, Any]:
     """The non-oracle scorers, each fitted on the policy's own samples: a Bradley–Terry RM on
     (correct, incorrect) pairs as in rm-overoptimization, a PRM and a value head."""
-    from rewardkit.bench.rm_lab import LabSettings, fit_preference, sampled_pairs
-    from rewardkit.bench.steer_models import fit_lab_prm, fit_lab_value
     from rewardkit.models import ProcessRewardTerm, RewardModelTerm, ValueTerm
+    from rewardkit_bench.rm_lab import LabSettings, fit_preference, sampled_pairs
+    from rewardkit_bench.steer_models import fit_lab_prm, fit_lab_value
 
     lab = replace(LabSettings(), task=task, pair_prompts=600, held_out_prompts=20)
     pairs = sampled_pairs(lab, seed, model, tokenizer)["train"]
@@ -133,10 +133,10 @@ def _methods(
     ``learned`` scorers: sampling and SMC-difference only)."""
     import torch
 
-    from rewardkit.bench.steer_models import row_columns
-    from rewardkit.envs.arithmetic import StepCheck, StepConsistency
     from rewardkit.steer import SMCConfig, best_of_n, sample_completions, smc, value_guided
     from rewardkit.train.grpo import evaluate_greedy
+    from rewardkit_bench.steer_models import row_columns
+    from rewardkit_bench.tasks.arithmetic import StepCheck, StepConsistency
 
     prompts, budget = [r["prompt"] for r in rows], completion_budget(task)
     count, columns = len(rows), row_columns(rows)
@@ -210,8 +210,8 @@ def _overoptimization(
     import torch
 
     from rewardkit.audit.overoptimization import best_of_n_mean, paired_accuracy
-    from rewardkit.envs.arithmetic import StepConsistency
     from rewardkit.steer import sample_completions
+    from rewardkit_bench.tasks.arithmetic import StepConsistency
 
     k = settings.bon_max
     torch.manual_seed(9000 + seed)
@@ -244,9 +244,9 @@ def _overhead(
     per step, 16 particles) against plain sampling of 16 completions per prompt."""
     import torch
 
-    from rewardkit.bench.steer_models import row_columns
-    from rewardkit.envs.arithmetic import StepCheck
     from rewardkit.steer import SMCConfig, sample_completions, smc
+    from rewardkit_bench.steer_models import row_columns
+    from rewardkit_bench.tasks.arithmetic import StepCheck
 
     prompts, budget = [r["prompt"] for r in rows], completion_budget(task)
     torch.manual_seed(0)
@@ -268,7 +268,7 @@ def run_seed(unit: tuple[SteerSettings, str, int]) -> dict[str, Any]:
     import torch
     from transformers.utils import logging as transformers_logging
 
-    from rewardkit.envs.arithmetic import task_problems
+    from rewardkit_bench.tasks.arithmetic import task_problems
 
     torch.set_num_threads(1)
     datasets.disable_progress_bars()

@@ -1,7 +1,7 @@
 """The ``novelty-maze`` suite: novelty search against objective search in a deceptive maze.
 
 Both searches evolve open-loop move sequences in
-:class:`~rewardkit.envs.deceptive_maze.DeceptiveMaze` with the same
+:class:`~rewardkit_bench.tasks.deceptive_maze.DeceptiveMaze` with the same
 evolutionary loop (:func:`rewardkit.train.evolution.evolve`, defaults); only
 the selection score differs:
 
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rewardkit.bench.runner import (
+from rewardkit_bench.runner import (
     RunFolder,
     Suite,
     drive,
@@ -60,9 +60,9 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     import numpy as np
 
     from rewardkit.core.builtin import column
-    from rewardkit.envs.deceptive_maze import DeceptiveMaze
     from rewardkit.explore.novelty import NoveltySearchBonus
     from rewardkit.train.evolution import EvolutionConfig, evolve
+    from rewardkit_bench.tasks.deceptive_maze import DeceptiveMaze
 
     maze = DeceptiveMaze()
     config = EvolutionConfig(generations=spec.generations, seed=spec.seed)

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.bench.runner import RunFolder, Suite, drive, environment, markdown_table
+from rewardkit_bench.runner import RunFolder, Suite, drive, environment, markdown_table
 
 __all__ = ["LoadSettings", "ServeLoad", "main", "run_load"]
 

@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.bench.rm_claims import median
-from rewardkit.bench.runner import (
+from rewardkit_bench.rm_claims import median
+from rewardkit_bench.runner import (
     RunFolder,
     Suite,
     claim_lines,

@@ -5,6 +5,6 @@ Each suite writes ``runs/<suite>-<time>/`` with ``results.json`` and
 against a peer in the same run.
 """
 
-from rewardkit.bench.runner import SUITES, run_suite
+from rewardkit_bench.runner import SUITES, run_suite
 
 __all__ = ["SUITES", "run_suite"]
