@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -51,7 +51,9 @@ __all__ = [
     "ChannelEstimator",
     "ChannelLoss",
     "Estimator",
+    "EstimatorExtras",
     "PPPOEstimator",
+    "PrefixEstimator",
     "TokenAdvantages",
     "TurnEstimator",
     "broadcast",
@@ -83,6 +85,33 @@ class TokenAdvantages:
 
 
 Estimator = Callable[..., TokenAdvantages]
+
+
+class EstimatorExtras(TypedDict, total=False):
+    """What an estimator may ask for beyond rewards, groups and sequences: the names in
+    its ``requires``, passed by keyword.
+
+    Attributes:
+        channels: the reward's per-part arrays, name → (N,) (HDPO, GDPO).
+        continuation_rewards: (N, K) rewards of K continuations of each prefix (PPPO).
+        turn_rewards: (N, T) per-turn rewards of multi-turn episodes.
+        turn_spans: each episode's (start, end) token span per turn.
+    """
+
+    channels: Mapping[str, FloatArray]
+    continuation_rewards: FloatArray
+    turn_rewards: FloatArray
+    turn_spans: Sequence[Sequence[tuple[int, int]]]
+
+
+@runtime_checkable
+class PrefixEstimator(Protocol):
+    """An estimator that trains prefixes scored by their continuations (PPPO): the trainer
+    samples ``continuations`` completions from each of its ``prefix_lengths``."""
+
+    continuations: int
+
+    def prefix_lengths(self, sequences: Sequence[Sequence[int]]) -> npt.NDArray[np.int64]: ...
 
 
 def _check(rewards: Any, group: Any, sequences: Sequence[Sequence[int]]) -> FloatArray:

@@ -46,6 +46,8 @@ from rewardkit.credit.group import group_statistics
 from rewardkit.credit.token import (
     ESTIMATORS,
     Estimator,
+    EstimatorExtras,
+    PrefixEstimator,
     TokenAdvantages,
     make_estimator,
 )
@@ -214,7 +216,7 @@ class GRPOTrainer:
     ) -> tuple[TokenAdvantages, int]:
         """The estimator's advantages, given what it ``requires``; and extra tokens sampled."""
         requires = getattr(self.estimator, "requires", frozenset())
-        extras: dict[str, Any] = {}
+        extras: EstimatorExtras = {}
         sampled = 0
         if "channels" in requires:
             extras["channels"] = reward_out.terms
@@ -226,10 +228,14 @@ class GRPOTrainer:
             )  # fmt: skip
             extras["turn_spans"] = self._episodes.turn_spans
         if "continuation_rewards" in requires:
-            lengths = self.estimator.prefix_lengths(sequences)  # type: ignore[attr-defined]
-            count = self.estimator.continuations  # type: ignore[attr-defined]
+            if not isinstance(self.estimator, PrefixEstimator):
+                raise ConfigurationError(
+                    "an estimator that requires continuation_rewards needs prefix_lengths() "
+                    "and continuations (see rewardkit.credit.token.PrefixEstimator)"
+                )
+            lengths = self.estimator.prefix_lengths(sequences)
             extras["continuation_rewards"], sampled = self._continuation_rewards(
-                rows, sequences, group, lengths, count
+                rows, sequences, group, lengths, self.estimator.continuations
             )
         advantages = self.estimator(
             reward_out.total, group, sequences, step_index, self.config.steps, **extras
