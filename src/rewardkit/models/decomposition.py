@@ -102,7 +102,7 @@ class StepDecomposition:
             sums = torch.zeros(len(chosen)).index_add(0, owner, per_step)
             loss = ((sums - target) ** 2).mean()
             self.optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             self.optimizer.step()
         return float(loss.detach())
 

@@ -210,7 +210,7 @@ class GenerativeRewardModel:
                     pair, torch.tensor([targets[i] for i in chunk])
                 )
                 optimizer.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
                 optimizer.step()
                 schedule.step()

@@ -35,7 +35,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,9 +210,10 @@ class PreferenceRewardModel:
         tokenizer = build_char_tokenizer(alphabet)
         config = GPT2Config(
             vocab_size=len(tokenizer), n_positions=n_positions, n_embd=n_embd, n_layer=n_layer,
-            n_head=n_head, num_labels=1, pad_token_id=tokenizer.pad_token_id,
+            n_head=n_head, pad_token_id=tokenizer.pad_token_id,
             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         )  # fmt: skip
+        config.num_labels = 1
         torch.manual_seed(seed)
         return cls(GPT2ForSequenceClassification(config), tokenizer)
 
@@ -238,7 +239,7 @@ class PreferenceRewardModel:
         config = copy.deepcopy(policy.config)
         config.num_labels, config.pad_token_id = 1, tokenizer.pad_token_id
         torch.manual_seed(seed)
-        model = AutoModelForSequenceClassification.from_config(config)
+        model = AutoModelForSequenceClassification.from_config(config)  # type: ignore[no-untyped-call]
         missing, _ = model.load_state_dict(policy.state_dict(), strict=False)
         unmatched = [key for key in missing if not key.startswith("score")]
         if unmatched:
@@ -299,6 +300,7 @@ class PreferenceRewardModel:
                 "on the text the policy's completions will be scored as"
             )
         start = time.monotonic()
+        checkpointing: dict[str, Any] = {_checkpointing_option(RewardConfig): False}
         with tempfile.TemporaryDirectory() as output_dir:
             config = RewardConfig(
                 output_dir=output_dir, num_train_epochs=training.epochs,
@@ -307,7 +309,7 @@ class PreferenceRewardModel:
                 center_rewards_coefficient=training.center_coefficient or None,
                 max_length=self.max_length, report_to=[], use_cpu=True, save_strategy="no",
                 logging_steps=10, disable_tqdm=True, bf16=False,
-                **{_checkpointing_option(RewardConfig): False},
+                **checkpointing,
             )  # fmt: skip
             torch.manual_seed(training.seed)
             trainer = RewardTrainer(
@@ -317,7 +319,9 @@ class PreferenceRewardModel:
                 processing_class=self.tokenizer,
             )
             trainer.remove_callback(PrinterCallback)  # metrics are returned, not printed
-            kept = len(trainer.train_dataset)
+            train_set = trainer.train_dataset
+            assert isinstance(train_set, Sized)  # a datasets.Dataset: RewardTrainer maps it
+            kept = len(train_set)
             trainer.train()
         self.model.eval()
         self.trained = True

@@ -207,7 +207,7 @@ class ProcessRewardModel:
                 target = torch.tensor([targets[i] for i in chunk])
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
                 optimizer.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
                 optimizer.step()
                 losses.append(float(loss.detach()))
         model.eval()

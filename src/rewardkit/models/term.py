@@ -36,7 +36,7 @@ from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.messages import answer_text, last_message_text
 from rewardkit.core.output import RewardOutput, Status, worst_status
 from rewardkit.core.registry import register
-from rewardkit.core.term import RewardTerm, Term, as_term
+from rewardkit.core.term import RewardTerm, Term, as_term, column_names
 from rewardkit.models.generative import GenerativeRewardModel
 from rewardkit.models.preference import (
     ModelError,
@@ -290,7 +290,7 @@ class RewardEnsemble(RewardTerm):
             raise ConfigurationError(f"ensemble members need distinct names, got {names}")
         self.aggregation: Aggregation = aggregation
         self.lam = float(lam)
-        self.columns = tuple(dict.fromkeys(c for m in self.members for c in m.columns))
+        self.columns = column_names(self.members)
 
     def _compute(self, batch: Batch) -> RewardOutput:
         outputs = [member(batch) for member in self.members]

@@ -174,7 +174,7 @@ class PolicyValueHead:
                 logits = self.head(features[chunk]).squeeze(-1)
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[chunk])
                 optimizer.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
                 optimizer.step()
                 losses.append(float(loss.detach()))
         self.trained = True
@@ -244,5 +244,5 @@ class ValueTerm(RewardTerm):
         prompts = [str(p) for p in get_column(batch, "prompt")]
         completions = [str(c) for c in get_column(batch, "completion")]
         partial = np.asarray(batch.get("partial", np.zeros(len(completions))), dtype=bool)
-        values = self.value.values(prompts, completions, finished=~partial)
+        values = self.value.values(prompts, completions, finished=(~partial).tolist())
         return [float(v) for v in values]

@@ -114,7 +114,7 @@ class GRPOTrainer:
         self.estimator: Estimator = estimator or make_estimator(
             config.estimator, **config.estimator_params
         )
-        requires = getattr(self.estimator, "requires", frozenset())
+        requires: frozenset[str] = getattr(self.estimator, "requires", frozenset())
         if "turn_rewards" in requires and (environment is None or turn_rewards is None):
             raise ConfigurationError(
                 "a turn estimator needs multi-turn episodes: pass environment= and turn_rewards="
@@ -215,7 +215,7 @@ class GRPOTrainer:
         step_index: int,
     ) -> tuple[TokenAdvantages, int]:
         """The estimator's advantages, given what it ``requires``; and extra tokens sampled."""
-        requires = getattr(self.estimator, "requires", frozenset())
+        requires: frozenset[str] = getattr(self.estimator, "requires", frozenset())
         extras: EstimatorExtras = {}
         sampled = 0
         if "channels" in requires:
@@ -319,13 +319,16 @@ class GRPOTrainer:
                 per_token = per_token + cfg.kl_coef * kl
             loss = aggregate(per_token, mask, cfg.loss_aggregation, cfg.max_new_tokens)
             for channel in advantages.channel_losses:  # HDPO: a separately clipped loss each
-                rows = torch.as_tensor(channel.rows, dtype=torch.bool)
-                if not rows.any():
+                channel_rows = torch.as_tensor(channel.rows, dtype=torch.bool)
+                if not channel_rows.any():
                     continue
                 channel_loss = self._policy_loss(logprobs, old_logprobs, channel.values, mask)
                 # over the channel's own rows, whatever the aggregation
                 loss = loss + channel.weight * aggregate(
-                    channel_loss[rows], mask[rows], cfg.loss_aggregation, cfg.max_new_tokens
+                    channel_loss[channel_rows],
+                    mask[channel_rows],
+                    cfg.loss_aggregation,
+                    cfg.max_new_tokens,
                 )
             self.optimizer.zero_grad()
             loss.backward()

@@ -304,8 +304,8 @@ class ProgressTurns:
         rows = []
         for i, (ends, sequence) in enumerate(zip(episodes.reply_ends, episodes.sequences,
                                                  strict=True)):  # fmt: skip
-            positions = [width + e - 1 for e in [*ends, len(sequence)]]
-            rows.append(hidden[i, positions].numpy())
+            turn_ends = [width + e - 1 for e in [*ends, len(sequence)]]
+            rows.append(hidden[i, turn_ends].numpy())
         return np.stack(rows).astype(np.float32)
 
     def __call__(

@@ -179,12 +179,13 @@ class PPOTrainer:
             [self.env_fn for _ in range(config.num_envs)],
             autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
         )
-        if len(self.envs.single_observation_space.shape or ()) != 1:
+        obs_shape = self.envs.single_observation_space.shape or ()
+        if len(obs_shape) != 1:
             raise ConfigurationError(
                 f"PPOTrainer needs flat observations, the env gives shape "
                 f"{self.envs.single_observation_space.shape}; flatten them in env_fn"
             )
-        obs_dim = int(np.prod(self.envs.single_observation_space.shape))
+        obs_dim = int(np.prod(obs_shape))
         image_shape = None
         if config.network == "cnn":
             image_shape = config.image_shape
@@ -193,8 +194,13 @@ class PPOTrainer:
                     f"image_shape {image_shape} has {int(np.prod(image_shape))} values, the "
                     f"observation {obs_dim}"
                 )
+        action_space = self.envs.single_action_space
+        if not isinstance(action_space, gym.spaces.Discrete):
+            raise ConfigurationError(
+                f"PPOTrainer needs a discrete action space, the env gives {action_space}"
+            )
         self.agent = _Agent(
-            obs_dim, int(self.envs.single_action_space.n), config.hidden, self.two_heads,
+            obs_dim, int(action_space.n), config.hidden, self.two_heads,
             image_shape,
         )  # fmt: skip
         self.optimizer = torch.optim.Adam(self.agent.parameters, lr=config.learning_rate, eps=1e-5)

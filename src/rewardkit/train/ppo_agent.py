@@ -100,7 +100,8 @@ class _Agent:
     def act(self, obs: Any, action: Any = None) -> tuple[Any, Any, Any, Any]:
         features = self.encoder(obs)
         logits = self.actor(features)
-        dist = self.torch.distributions.Categorical(logits=logits)
+        # Any, as the modules above: Categorical's methods are unannotated in torch
+        dist: Any = self.torch.distributions.Categorical(logits=logits)
         if action is None:
             action = dist.sample()
         return action, dist.log_prob(action), dist.entropy(), self.critic(features)

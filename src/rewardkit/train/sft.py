@@ -69,7 +69,7 @@ def fit_sequences(
         ).reshape(targets.shape)
         loss = (nll * loss_mask[:, 1:]).sum() / loss_mask[:, 1:].sum().clamp(min=1)
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         optimizer.step()
         losses.append(float(loss.detach()))
     model.eval()
