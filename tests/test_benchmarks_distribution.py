@@ -8,13 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import setuptools
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB_TASKS = ("arithmetic", "guessing", "chain_sum", "deceptive_maze")
 
 
 def test_the_librarys_wheel_holds_no_benchmark_suite_or_lab_task():
+    setuptools = pytest.importorskip("setuptools")
     packages = setuptools.find_packages(str(ROOT / "src"))
     assert packages and all(p == "rewardkit" or p.startswith("rewardkit.") for p in packages)
     assert "rewardkit.bench" not in packages
@@ -32,8 +33,12 @@ def test_the_library_never_names_the_benchmarks():
     assert offenders == []
 
 
-def test_rewardkit_bench_lists_the_suites_through_the_entry_point():
+def test_rewardkit_bench_lists_the_suites_or_says_how_to_install_them():
     done = subprocess.run(
         [sys.executable, "-m", "rewardkit", "bench"], capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 2 and "suites:" in done.stdout and "verify-math" in done.stdout
+    assert done.returncode == 2
+    if "suites:" in done.stdout:  # the benchmarks distribution is installed (make install)
+        assert "verify-math" in done.stdout and "code" in done.stdout
+    else:  # a core-only install: the command says how to get them
+        assert "pip install -e benchmarks" in done.stderr, done.stderr
