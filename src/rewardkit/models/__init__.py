@@ -9,6 +9,7 @@ one; :mod:`rewardkit.models.term` makes them, and ensembles of them, terms.
 labels) and :mod:`rewardkit.models.value` a value head on a frozen policy.
 """
 
+from rewardkit.models.base import RewardModel, load_saved_model
 from rewardkit.models.decomposition import (
     LatentRewardDecoder,
     ProgressEstimator,
@@ -54,6 +55,7 @@ __all__ = [
     "ProgressEstimator",
     "ReturnPredictor",
     "RewardEnsemble",
+    "RewardModel",
     "RewardModelTerm",
     "RewardModelTraining",
     "StepDecomposition",
@@ -66,6 +68,7 @@ __all__ = [
     "build_tiny_gpt2",
     "fit_ensemble",
     "load_reward_model",
+    "load_saved_model",
     "split_steps",
     "step_labels",
     "yes_no_examples",

@@ -40,6 +40,7 @@ from rewardkit.lm.load import load_causal_lm
 from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
 from rewardkit.models._common import LoopTraining, ModelError, check_vocabulary, context_length
+from rewardkit.models.base import RewardModel
 from rewardkit.models.preference import read_manifest, save_model_dir
 
 __all__ = ["GenerativeRewardModel", "GenerativeTraining", "yes_no_examples"]
@@ -69,7 +70,7 @@ def yes_no_examples(pairs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return examples
 
 
-class GenerativeRewardModel:
+class GenerativeRewardModel(RewardModel, kind="generative"):
     """P(yes | prompt, completion, question) from a causal LM (see the module docs).
 
     Args:

@@ -45,6 +45,7 @@ import numpy as np
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.lm.padding import right_pad
 from rewardkit.models._common import ModelError, check_vocabulary, context_length
+from rewardkit.models.base import RewardModel
 
 __all__ = [
     "MANIFEST",
@@ -165,7 +166,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
-class PreferenceRewardModel:
+class PreferenceRewardModel(RewardModel, kind="preference"):
     """A scalar reward model r_θ(prompt, completion) with its tokenizer.
 
     Args:

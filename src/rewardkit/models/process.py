@@ -36,6 +36,7 @@ from rewardkit.core.errors import ConfigurationError
 from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
 from rewardkit.models._common import LoopTraining, ModelError
+from rewardkit.models.base import RewardModel
 from rewardkit.models.preference import PreferenceRewardModel, read_manifest, save_model_dir
 
 __all__ = [
@@ -112,7 +113,7 @@ class ProcessTraining(LoopTraining):
     """Settings of a PRM's training loop (binary cross-entropy on step labels)."""
 
 
-class ProcessRewardModel:
+class ProcessRewardModel(RewardModel, kind="process"):
     """Per-step scores σ(f_θ(prompt + steps[:k])) from a one-output sequence classifier.
 
     Args:

@@ -37,12 +37,12 @@ from rewardkit.core.messages import answer_text, last_message_text
 from rewardkit.core.output import RewardOutput, Status, worst_status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term, column_names
+from rewardkit.models.base import saved_kind
 from rewardkit.models.generative import GenerativeRewardModel
 from rewardkit.models.preference import (
     ModelError,
     PreferenceRewardModel,
     RewardModelTraining,
-    read_manifest,
 )
 from rewardkit.models.process import ProcessRewardModel, StepAggregate, aggregate_steps
 
@@ -61,14 +61,11 @@ LearnedModel = PreferenceRewardModel | GenerativeRewardModel
 
 def load_reward_model(path: str | os.PathLike[str]) -> LearnedModel:
     """Load a saved reward model of either kind (its manifest says which)."""
-    from pathlib import Path
 
-    kind = read_manifest(Path(path)).get("kind", "preference")
-    if kind == "generative":
-        return GenerativeRewardModel.load(path)
-    if kind == "process":
-        raise ModelError(f"{path} is a process reward model: use process_reward_model")
-    return PreferenceRewardModel.load(path)
+    found = saved_kind(path)
+    if not issubclass(found, PreferenceRewardModel | GenerativeRewardModel):
+        raise ModelError(f"{path} is a {found.kind} reward model: use process_reward_model")
+    return found.load(path)
 
 
 def _texts(values: Sequence[Any]) -> list[str]:
