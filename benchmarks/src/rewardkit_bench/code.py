@@ -31,6 +31,7 @@ import math
 import os
 import random
 import resource
+import shutil
 import statistics
 import textwrap
 import time
@@ -452,6 +453,7 @@ def sandbox_fusion(clients: int, requests_each: int) -> dict[str, Any]:
     finally:
         server.terminate()
         server.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
     latencies = sorted(t for _, t in results)
     return {
         "clients": clients,

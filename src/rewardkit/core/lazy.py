@@ -35,7 +35,7 @@ def lazy_exports(
         package: the package (or its name, looked up in ``sys.modules`` on use).
         names: exported name → the module it lives in (``prefix`` + that module).
         modules: submodules exported as attributes (``prefix`` + their name).
-        prefix: prepended to every module name (``"rewardkit.adapters."``).
+        prefix: prepended to every module name (the package's own name and a dot).
     """
     submodules = tuple(modules)
 

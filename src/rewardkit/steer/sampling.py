@@ -7,13 +7,9 @@ code imports. See :mod:`rewardkit.lm.sampling` for the log-ratio (Schulman's k1
 estimate of KL(π‖π_ref) per sample), read at the sampling temperature.
 
 Example:
-    >>> from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
-    >>> tokenizer = build_char_tokenizer("0123456789+=")
-    >>> model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2)
-    >>> samples = sample_completions(model, tokenizer, ["1+1="], k=3, max_new_tokens=4,
-    ...                              reference=model)
-    >>> len(samples.texts), [round(float(v), 6) for v in samples.log_ratio]
-    (3, [0.0, 0.0, 0.0])
+    >>> from rewardkit.lm import sampling
+    >>> sample_completions is sampling.sample_completions
+    True
 """
 
 from __future__ import annotations

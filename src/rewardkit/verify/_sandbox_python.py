@@ -51,6 +51,7 @@ def _prefix_problem(python: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8)
 def _interpreter_folders(python: str) -> tuple[tuple[str, str], ...]:
     """The host folders a sandboxed ``python`` needs, as (source, shown at) pairs.
 
@@ -133,6 +134,7 @@ def _hidden_by_scratch(path: str) -> bool:
     return any(Path(path).is_relative_to(scratch) for scratch in ("/tmp", "/dev/shm"))
 
 
+@functools.lru_cache(maxsize=8)
 def _shown_python(python: str) -> str:
     """The path the sandbox runs ``python`` by: a virtual environment's own
     ``bin/python`` where the environment is shown, else the resolved interpreter."""
