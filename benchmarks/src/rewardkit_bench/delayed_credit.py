@@ -53,6 +53,7 @@ from rewardkit_bench.runner import (
     environment,
     markdown_table,
     pyplot,
+    reach_text,
     save_figure,
 )
 
@@ -203,10 +204,6 @@ def _summarize_task(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"start": start, "target": target, "designs": rows}
 
 
-def _frames(value: float) -> str:
-    return "not reached" if math.isnan(value) else f"{value:,.0f}"
-
-
 class DelayedCredit(Suite):
     """The delayed-credit suite (see the module docs)."""
 
@@ -259,8 +256,8 @@ class DelayedCredit(Suite):
                     f"{s['designs']['delayed']['final']:.1f}; above delayed in "
                     f"{s['designs'][design]['seeds_above_delayed']} seed(s); frames to "
                     f"{REACHED:.0%} of the immediate gain "
-                    f"{_frames(s['designs'][design]['frames_to_target'])} vs "
-                    f"{_frames(s['designs']['immediate']['frames_to_target'])})"
+                    f"{reach_text(s['designs'][design]['frames_to_target'])} vs "
+                    f"{reach_text(s['designs']['immediate']['frames_to_target'])})"
                     for task, s in summary.items() for v in [closed.get(task, math.nan)]),
             }  # fmt: skip
         return {"tasks": summary, "claims": claims}

@@ -64,6 +64,7 @@ from rewardkit_bench.runner import (
     markdown_table,
     median_curve,
     pyplot,
+    reach_text,
     save_figure,
 )
 
@@ -277,15 +278,11 @@ def _summarize(runs: list[dict[str, Any]], eval_games: int) -> dict[str, Any]:
                       f"{ours['finals']} vs {base['finals']}; ahead at {wins} of "
                       f"{len(paired)} seeds); mean accuracy over training "
                       f"{ours['mean_accuracy']:.3f} vs {base['mean_accuracy']:.3f}; episodes to "
-                      f"target {_episodes(ours['episodes_to_target'])} vs "
-                      f"{_episodes(base['episodes_to_target'])}; {ours['cost_ratio']:.2f}x the "
+                      f"target {reach_text(ours['episodes_to_target'])} vs "
+                      f"{reach_text(base['episodes_to_target'])}; {ours['cost_ratio']:.2f}x the "
                       "time per step",
         }  # fmt: skip
     return {"start": start, "target": target, "arms": rows, "claims": claims}
-
-
-def _episodes(value: float) -> str:
-    return "not reached" if math.isnan(value) else f"{value:,.0f}"
 
 
 class MultiturnCredit(Suite):
@@ -377,7 +374,7 @@ class MultiturnCredit(Suite):
                   "cost vs outcome"]  # fmt: skip
         rows = [[name + (" *" if v["best"] else ""), f"{v['final']:.3f}", str(v["finals"]),
                  v["below_start"], f"{v['greedy']:.3f}", f"{v['mean_accuracy']:.3f}",
-                 _episodes(v["episodes_to_target"]).replace("not reached", "–"), v["reached"],
+                 reach_text(v["episodes_to_target"]).replace("not reached", "–"), v["reached"],
                  f"{v['seconds_per_step']:.2f}", f"{v['cost_ratio']:.2f}x"]
                 for name, v in results["arms"].items()]  # fmt: skip
         lines += [markdown_table(header, rows), ""]

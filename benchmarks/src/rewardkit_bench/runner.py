@@ -9,8 +9,10 @@ creates the run folder, runs the units (in a process pool when the suite
 takes ``--jobs``), writes ``results.json``, ``report.md`` and the plots,
 prints the report and returns the exit code.
 
-The rest of the module holds the helpers the suites share: run folders,
-progress output, percentiles, medians of curves, markdown tables, figures.
+The helpers the suites share live beside it and are importable from here too:
+run folders and machine facts (:mod:`rewardkit_bench.run_folder`); markdown
+tables, claim lines, percentiles, medians of curves and figures
+(:mod:`rewardkit_bench.reporting`).
 """
 
 from __future__ import annotations
@@ -18,28 +20,35 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import multiprocessing
 import os
-import platform
-import statistics
-import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from rewardkit.core.progress import eta_text, progress, write
+from rewardkit_bench.reporting import (
+    beyond_noise,
+    claim_lines,
+    latency_summary,
+    markdown_table,
+    median_curve,
+    pyplot,
+    reach_text,
+    save_figure,
+)
+from rewardkit_bench.run_folder import RunFolder, environment, jsonable
 
 __all__ = [
     "SHARED_OPTIONS",
     "SUITES",
     "RunFolder",
     "Suite",
+    "beyond_noise",
     "build_parser",
+    "claim_lines",
     "drive",
     "environment",
     "execute",
@@ -48,6 +57,7 @@ __all__ = [
     "median_curve",
     "publish",
     "pyplot",
+    "reach_text",
     "rerender",
     "run_suite",
     "save_figure",
@@ -363,151 +373,10 @@ def _run_plan(
             runs.append(run)
             if "resume" in suite.options:  # one line per run, so a crash loses no run
                 with (folder.path / RUNS_FILE).open("a") as partial:
-                    partial.write(json.dumps(_jsonable(run)) + "\n")
+                    partial.write(json.dumps(jsonable(run)) + "\n")
             suite.on_result(folder, run)
             line = suite.describe(run)
             if line:
                 elapsed = time.monotonic() - start
                 eta = eta_text(time.monotonic() - batch_start, len(runs) - done_before, len(units))
                 write(f"  [{len(runs)}/{total}] {line} ({elapsed:,.0f}s, {eta})")
-
-
-@dataclass
-class RunFolder:
-    """``runs/<suite>-<time>/`` (or an explicit folder) with the files a suite writes;
-    ``runs`` is ``$REWARDKIT_RUNS`` where that is set, else ``runs`` under the current
-    directory."""
-
-    path: Path
-
-    @classmethod
-    def create(cls, suite: str, out: str | Path | None = None) -> RunFolder:
-        if out is None:
-            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-            path = Path(os.environ.get("REWARDKIT_RUNS") or "runs") / f"{suite}-{stamp}"
-        else:
-            path = Path(out)
-        path.mkdir(parents=True, exist_ok=True)
-        return cls(path)
-
-    def write_json(self, name: str, data: Any) -> Path:
-        target = self.path / name
-        target.write_text(json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
-        return target
-
-    def write_text(self, name: str, text: str) -> Path:
-        target = self.path / name
-        target.write_text(text)
-        return target
-
-
-def environment() -> dict[str, Any]:
-    """Machine facts recorded next to every result."""
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "time_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
-    return value
-
-
-def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
-    """p50, p99 and max of per-item latencies, in milliseconds."""
-    ordered = sorted(seconds)
-    if not ordered:
-        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "max_ms": float("nan")}
-
-    def percentile(q: float) -> float:
-        index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
-        return ordered[index] * 1000
-
-    return {"p50_ms": percentile(0.5), "p99_ms": percentile(0.99), "max_ms": ordered[-1] * 1000}
-
-
-def pyplot() -> Any:
-    """``matplotlib.pyplot`` with the file-only Agg backend, or None if matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    return plt
-
-
-def median_curve(
-    runs: Sequence[dict[str, Any]], x_key: str, y_key: str
-) -> tuple[list[float], list[float]]:
-    """Median over runs (seeds) of ``curve[i][y_key]``, on the first run's ``x_key`` axis.
-
-    Example:
-        >>> runs = [{"curve": [{"t": 1, "y": 0.0}, {"t": 2, "y": 1.0}]},
-        ...         {"curve": [{"t": 1, "y": 2.0}]}]
-        >>> median_curve(runs, "t", "y")
-        ([1], [1.0])
-    """
-    length = min(len(r["curve"]) for r in runs)
-    xs = [runs[0]["curve"][i][x_key] for i in range(length)]
-    ys = [float(statistics.median(r["curve"][i][y_key] for r in runs)) for i in range(length)]
-    return xs, ys
-
-
-def save_figure(plt: Any, fig: Any, folder: RunFolder, name: str) -> str:
-    """Lay out, save under ``folder`` and close a figure; returns its file name."""
-    fig.tight_layout()
-    fig.savefig(folder.path / name, dpi=90)
-    plt.close(fig)
-    return name
-
-
-def beyond_noise(ours: float, theirs: float, prompts: int) -> bool:
-    """Whether accuracy ``ours`` exceeds ``theirs`` by more than two binomial standard errors
-    of the difference, each measured on ``prompts`` problems.
-
-    Example:
-        >>> beyond_noise(0.11, 0.09, 100), beyond_noise(0.92, 0.71, 100)
-        (False, True)
-    """
-    se = math.sqrt((ours * (1 - ours) + theirs * (1 - theirs)) / prompts)
-    return bool(ours - theirs > 2 * se)
-
-
-def claim_lines(claims: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """A report's claims, one bullet each: reproduced or not, then the detail.
-
-    Example:
-        >>> claim_lines({"SMC wins": {"met": False, "detail": "0.5 vs 0.6"}})
-        ['- SMC wins: **not reproduced** (0.5 vs 0.6)']
-    """
-    return [
-        f"- {name}: {'**reproduced**' if claim['met'] else '**not reproduced**'} "
-        f"({claim['detail']})"
-        for name, claim in claims.items()
-    ]
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub-flavoured markdown table.
-
-    Example:
-        >>> print(markdown_table(["a", "b"], [[1, 2.5]]))
-        | a | b |
-        |---|---|
-        | 1 | 2.5 |
-    """
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
