@@ -1,7 +1,8 @@
-"""The work of the ``rm-overoptimization`` lab: pairs, proxy reward models, best-of-n and RL runs.
+"""The shared pieces of the ``rm-overoptimization`` lab: its settings and units, the gold, the
+preference pairs and the reward models as terms.
 
-One seed's models (:func:`train_models`): the warm-started tiny policy of
-lab task v2 samples ``samples_per_prompt`` completions per prompt; every
+One seed's models (:func:`rewardkit_bench.rm_lab_models.train_models`): the warm-started tiny
+policy of lab task v2 samples ``samples_per_prompt`` completions per prompt; every
 (correct, incorrect) pair of one prompt, as the gold verifier labels them,
 is a preference pair, with a share ``label_noise`` of them flipped. Proxy
 reward models are trained on two data sizes, an ensemble on bootstrap
@@ -10,19 +11,16 @@ pairs; each is saved under the seed's folder. Best-of-n curves, RM accuracy
 on held-out (noise-free) pairs, scoring throughput and the probe battery come
 from the same unit.
 
-One RL run (:func:`train_policy`): GRPO against one design's reward, with
-gold, the plain proxy, the optimized reward and √KL(π‖π_init) measured on
+One RL run (:func:`rewardkit_bench.rm_lab_policy.train_policy`): GRPO against one design's
+reward, with gold, the plain proxy, the optimized reward and √KL(π‖π_init) measured on
 held-out prompts every ``eval_every`` steps.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-import math
 import random
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -30,21 +28,26 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.audit.overoptimization import best_of_n_mean, kl_best_of_n
-
 __all__ = [
     "DESIGNS",
+    "DR_GRPO_DESIGNS",
+    "MEMBER_SCALES",
+    "RM_SHAPE",
+    "SELECTORS",
     "LabSettings",
     "ModelsUnit",
     "PolicyUnit",
     "completion_budget",
     "fit_preference",
     "gold_term",
+    "member_names",
+    "policy",
     "preference_pairs",
+    "quick_settings",
+    "quiet",
+    "reward_terms",
     "rows_batch",
     "sampled_pairs",
-    "train_models",
-    "train_policy",
 ]
 
 #: the RL designs: what GRPO optimizes (the lab's report explains each)
@@ -150,7 +153,7 @@ def completion_budget(task: str) -> int:
     return TASK_SETTINGS[task]["max_new_tokens"]
 
 
-def _policy(settings: LabSettings) -> tuple[Any, Any]:
+def policy(settings: LabSettings) -> tuple[Any, Any]:
     from rewardkit_bench.grpo_lab import load_policy
 
     return load_policy(None, settings.task)
@@ -218,7 +221,7 @@ def sampled_pairs(settings: LabSettings, seed: int, model: Any, tokenizer: Any) 
     return out
 
 
-def _member_names(settings: LabSettings) -> list[str]:
+def member_names(settings: LabSettings) -> list[str]:
     return [f"member-{m}" for m in range(settings.ensemble_size)]
 
 
@@ -232,31 +235,6 @@ def fit_preference(
     model = PreferenceRewardModel.tiny(task_alphabet(task), seed=seed, **RM_SHAPE)
     model.fit(pairs, RewardModelTraining(epochs=epochs, seed=seed))
     return model
-
-
-def _fit_all(settings: LabSettings, seed: int, pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Train every reward model of one seed and save it under the seed's folder."""
-    from rewardkit.models import GenerativeRewardModel, GenerativeTraining, yes_no_examples
-    from rewardkit_bench.tasks.arithmetic import ALPHABET
-
-    folder = settings.models_dir(seed)
-    small, large = pairs[: settings.small_pairs], pairs[: settings.large_pairs]
-    models: dict[str, Any] = {
-        "rm_small": fit_preference(small, settings.rm_epochs, seed),
-        "rm": fit_preference(large, settings.rm_epochs, seed),
-    }
-    rng = np.random.default_rng(seed)
-    for index, name in enumerate(_member_names(settings)):
-        bootstrap = [large[i] for i in rng.integers(0, len(large), len(large))]
-        models[name] = fit_preference(bootstrap, settings.rm_epochs, 100 * seed + index + 1)
-    generative = GenerativeRewardModel.tiny(ALPHABET, seed=seed)
-    generative.fit(
-        yes_no_examples(large), GenerativeTraining(epochs=settings.generative_epochs, seed=seed)
-    )
-    models["generative"] = generative
-    for name, model in models.items():
-        model.save(folder / name)
-    return models
 
 
 def reward_terms(settings: LabSettings, seed: int) -> dict[str, Any]:
@@ -278,7 +256,7 @@ def reward_terms(settings: LabSettings, seed: int) -> dict[str, Any]:
             shift=-scales[m]["mean"] / scales[m]["std"],
             name=m,
         )
-        for m in _member_names(settings)
+        for m in member_names(settings)
     ]
     return {
         "rm_small": RewardModelTerm(folder / "rm_small", name="rm_small"),
@@ -291,109 +269,7 @@ def reward_terms(settings: LabSettings, seed: int) -> dict[str, Any]:
     }
 
 
-def _save_member_scales(settings: LabSettings, seed: int, batch: Mapping[str, Any]) -> None:
-    """Each ensemble member's mean and std on ``batch`` (the initial policy's samples)."""
-    from rewardkit.models import RewardModelTerm
-
-    folder = settings.models_dir(seed)
-    scales = {}
-    for name in _member_names(settings):
-        scores = RewardModelTerm(folder / name, name=name)(batch).total
-        std = float(np.nanstd(scores))
-        if not std > 0:
-            raise RuntimeError(f"ensemble member {name} gives every sample one score")
-        scales[name] = {"mean": float(np.nanmean(scores)), "std": std}
-    (folder / MEMBER_SCALES).write_text(json.dumps(scales, indent=2))
-
-
-def _accuracy(term: Any, pairs: list[dict[str, Any]]) -> float:
-    prompts = [p["prompt"] for p in pairs]
-    chosen = term({"prompt": prompts, "completion": [p["chosen"] for p in pairs]}).total
-    rejected = term({"prompt": prompts, "completion": [p["rejected"] for p in pairs]}).total
-    return float(np.mean(chosen > rejected)) if pairs else float("nan")
-
-
-def _initial_samples(
-    settings: LabSettings, seed: int, model: Any, tokenizer: Any
-) -> dict[str, Any]:
-    """``bon_samples`` completions of the initial policy for each of ``bon_prompts`` prompts."""
-    import torch
-
-    from rewardkit.steer.sampling import sample_completions
-    from rewardkit_bench.tasks.arithmetic import task_problems
-
-    rows = task_problems(settings.task, settings.bon_prompts, seed=3000 + seed)
-    k = settings.bon_samples
-    torch.manual_seed(3000 + seed)
-    texts = sample_completions(
-        model, tokenizer, [r["prompt"] for r in rows], k, completion_budget(settings.task)
-    )
-    return rows_batch(rows, texts.texts, k)
-
-
-def _best_of_n(
-    settings: LabSettings, batch: Mapping[str, Any], terms: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, float]]:
-    """Best-of-n curves of every selector, and the scoring throughput of the RMs."""
-    k = settings.bon_samples
-    gold = gold_term(settings.task)(batch).total.reshape(-1, k)
-    scores = {"gold": gold}
-    seconds: dict[str, float] = {}
-    for name, term in terms.items():
-        start = time.monotonic()
-        scores[name] = term(batch).total.reshape(-1, k)
-        seconds[name] = time.monotonic() - start
-    ns = [n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256) if n <= k]
-    curves = {
-        name: {
-            "n": ns,
-            "kl": [kl_best_of_n(n) for n in ns],
-            "gold": [float(best_of_n_mean(scores[name], gold, n).mean()) for n in ns],
-            "proxy": [float(np.nanmean(best_of_n_mean(scores[name], scores[name], n))) for n in ns],
-        }
-        for name in SELECTORS
-    }
-    completions = gold.size
-    correct = gold == 1
-    throughput = {
-        "completions": float(completions),
-        "rm_completions_per_s": completions / seconds["rm"],
-        "generative_completions_per_s": completions / seconds["generative"],
-    }
-    for name in ("rm_small", "rm"):  # the probes' bar: the median score of a correct sample
-        throughput[f"correct_median_{name}"] = (
-            float(np.nanmedian(scores[name][correct])) if correct.any() else float("nan")
-        )
-    return curves, throughput
-
-
-def _probes(
-    settings: LabSettings, seed: int, thresholds: Mapping[str, float]
-) -> dict[str, dict[str, Any]]:
-    """The probe battery against each learned reward: the calls ``rewardkit audit probe
-    probe-<name>.toml --questions probe-questions.jsonl --threshold T`` makes (both files are
-    written to the seed's folder, so the command can be rerun)."""
-    from rewardkit.audit.probe import probe
-    from rewardkit.core.spec import load_spec
-    from rewardkit_bench.tasks.arithmetic import task_problems
-
-    folder = settings.models_dir(seed)
-    rows = task_problems(settings.task, settings.probe_questions, seed=4000 + seed)
-    questions = [{"question": r["prompt"], "answer": r["answer"]} for r in rows]
-    (folder / "probe-questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
-    reports = {}
-    for name, threshold in thresholds.items():
-        if math.isnan(threshold):  # no correct sample to set it by
-            continue
-        spec = folder / f"probe-{name}.toml"
-        path = json.dumps(str((folder / name).resolve()))
-        spec.write_text(f'term = "reward_model"\npath = {path}\n')
-        report = probe(load_spec(spec), questions, threshold=threshold)
-        reports[name] = {"threshold": threshold, "max_fpr": report.max_fpr, "fpr": report.fpr}
-    return reports
-
-
-def _quiet() -> None:
+def quiet() -> None:
     """One thread, and no per-call progress bars from datasets and transformers."""
     import datasets
     import torch
@@ -403,160 +279,6 @@ def _quiet() -> None:
     datasets.disable_progress_bars()
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
-
-
-def train_models(unit: ModelsUnit) -> dict[str, Any]:
-    """One seed's reward models and their measurements (see the module docs)."""
-    _quiet()
-    settings, seed = unit.settings, unit.seed
-    start = time.monotonic()
-    model, tokenizer = _policy(settings)
-    data = sampled_pairs(settings, seed, model, tokenizer)
-    pairs, held_out = data["train"], data["held_out"]
-    if len(pairs) < settings.large_pairs:
-        raise RuntimeError(
-            f"only {len(pairs)} preference pairs from {settings.pair_prompts} prompts, "
-            f"fewer than large_pairs={settings.large_pairs}: raise pair_prompts"
-        )
-    fitted = _fit_all(settings, seed, pairs)
-    initial = _initial_samples(settings, seed, model, tokenizer)
-    _save_member_scales(settings, seed, initial)
-    terms = reward_terms(settings, seed)
-    accuracy = {name: _accuracy(term, held_out) for name, term in terms.items()}
-    curves, throughput = _best_of_n(settings, initial, terms)
-    thresholds = {
-        "rm_small": throughput["correct_median_rm_small"],
-        "rm": throughput["correct_median_rm"],
-        "generative": 0.5,
-    }
-    seconds_per_1k = {
-        name: fitted[name].metrics["seconds"] / (fitted[name].metrics["pairs"] / 1000)
-        for name in ("rm_small", "rm")
-    }
-    return {
-        "kind": "models",
-        "seed": seed,
-        "pairs": {"train": len(pairs), "held_out": len(held_out)},
-        "sample_accuracy": data["train_sample_accuracy"],
-        "accuracy": accuracy,
-        "training_seconds_per_1k_pairs": seconds_per_1k,
-        "generative_training_seconds": fitted["generative"].metrics["seconds"],
-        "throughput": throughput,
-        "best_of_n": curves,
-        "probes": _probes(settings, seed, thresholds),
-        "seconds": time.monotonic() - start,
-    }
-
-
-def _design_reward(design: str, terms: Mapping[str, Any]) -> Any:
-    """What ``design`` optimizes, built from the seed's learned rewards ``terms``."""
-    from rewardkit.shaping.par import preference_as_reward
-
-    if design == "gold":
-        return gold_term()
-    if design in ("rm", "rm_dr", "kl_penalty"):
-        return terms["rm"]
-    if design in ("par", "par_dr"):
-        return preference_as_reward(terms["rm"], reference="reference", name="par")
-    return terms[design]
-
-
-def _with_references(
-    rows: list[dict[str, Any]], model: Any, tokenizer: Any, budget: int, seed: int
-) -> list[dict[str, Any]]:
-    """``rows`` with a ``reference`` column: one completion of the initial policy each (PAR)."""
-    import torch
-
-    from rewardkit.steer.sampling import sample_completions
-
-    torch.manual_seed(5000 + seed)
-    texts = sample_completions(model, tokenizer, [r["prompt"] for r in rows], 1, budget).texts
-    return [{**row, "reference": text} for row, text in zip(rows, texts, strict=True)]
-
-
-def _evaluate(
-    step: int,
-    model: Any,
-    reference: Any,
-    tokenizer: Any,
-    rows: list[dict[str, Any]],
-    settings: LabSettings,
-    rewards: Mapping[str, Any],
-) -> dict[str, float]:
-    from rewardkit.steer.sampling import sample_completions
-
-    k = settings.eval_samples
-    samples = sample_completions(
-        model,
-        tokenizer,
-        [r["prompt"] for r in rows],
-        k,
-        completion_budget(settings.task),
-        reference=reference,
-    )
-    batch = rows_batch(rows, samples.texts, k)
-    batch["reference"] = [r["reference"] for r in rows for _ in range(k)]
-    kl = max(float(np.mean(samples.log_ratio)), 0.0)
-    record = {"step": float(step), "kl": kl, "d": kl**0.5, "length": float(samples.lengths.mean())}
-    for key, term in rewards.items():
-        record[key] = float(np.nanmean(term(batch).total))
-    return record
-
-
-def train_policy(unit: PolicyUnit) -> dict[str, Any]:
-    """GRPO against one design's reward, measured every ``eval_every`` steps."""
-    import torch
-
-    from rewardkit.audit.overoptimization import peak_and_drop
-    from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
-    from rewardkit_bench.tasks.arithmetic import task_problems
-
-    _quiet()
-    settings, design, seed = unit.settings, unit.design, unit.seed
-    start = time.monotonic()
-    model, tokenizer = _policy(settings)
-    initial = copy.deepcopy(model).eval()
-    budget = completion_budget(settings.task)
-    train_rows = task_problems(settings.task, 2000, seed=seed + 17)
-    eval_rows = task_problems(settings.task, settings.eval_prompts, seed=99_999)
-    train_rows = _with_references(train_rows, initial, tokenizer, budget, seed)
-    eval_rows = _with_references(eval_rows, initial, tokenizer, budget, seed + 1)
-    terms = reward_terms(settings, seed)
-    optimized = _design_reward(design, terms)
-    rewards = {"gold": gold_term(settings.task), "proxy": terms["rm"], "optimized": optimized}
-    config = GRPOConfig(
-        steps=settings.steps, prompts_per_step=8, group_size=8, max_new_tokens=budget,
-        learning_rate=settings.learning_rate, seed=seed, loss_aggregation="token_mean",
-        kl_coef=settings.kl_coef if design == "kl_penalty" else 0.0,
-        estimator="dr_grpo" if design in DR_GRPO_DESIGNS else "grpo",
-    )  # fmt: skip
-    trainer = GRPOTrainer(model, tokenizer, optimized, train_rows, config)
-    torch.manual_seed(7000 + seed)
-    curve = [_evaluate(0, model, initial, tokenizer, eval_rows, settings, rewards)]
-    for index in range(settings.steps):
-        trainer.step(index)
-        if (index + 1) % settings.eval_every == 0 or index + 1 == settings.steps:
-            curve.append(
-                _evaluate(index + 1, model, initial, tokenizer, eval_rows, settings, rewards)
-            )
-    peak, peak_step, fallen_step = peak_and_drop(
-        [r["step"] for r in curve], [r["gold"] for r in curve]
-    )
-    return {
-        "kind": "policy",
-        "design": design,
-        "seed": seed,
-        "curve": [{k: round(v, 5) for k, v in r.items()} for r in curve],
-        "gold_initial": curve[0]["gold"],
-        "gold_final": curve[-1]["gold"],
-        "gold_peak": peak,
-        "gold_peak_step": peak_step,
-        "gold_fell_10pct_step": fallen_step,
-        "proxy_initial": curve[0]["proxy"],
-        "proxy_final": curve[-1]["proxy"],
-        "kl_final": curve[-1]["kl"],
-        "seconds": time.monotonic() - start,
-    }
 
 
 def quick_settings() -> LabSettings:

@@ -38,9 +38,9 @@ from rewardkit_bench.rm_lab import (
     ModelsUnit,
     PolicyUnit,
     quick_settings,
-    train_models,
-    train_policy,
 )
+from rewardkit_bench.rm_lab_models import train_models
+from rewardkit_bench.rm_lab_policy import train_policy
 from rewardkit_bench.runner import (
     RunFolder,
     Suite,

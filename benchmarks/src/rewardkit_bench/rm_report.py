@@ -24,9 +24,23 @@ def _step(value: Any) -> str:
 
 
 def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]) -> str:
-    settings, models, policy = results["settings"], results["models"], results["policy"]
-    seeds = results["seeds"]
+    """The report: the reward models, best-of-n, RL against the proxy, the probes, the claims."""
     lines = [
+        *_reward_models(results),
+        *_best_of_n(results["settings"], results["models"], plots),
+        *_reinforcement(results, plots, designs),
+        *_probes(results["settings"], results["models"]),
+        "## Claims",
+        "",
+        *claim_lines(results["claims"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _reward_models(results: dict[str, Any]) -> list[str]:
+    settings, models = results["settings"], results["models"]
+    seeds = results["seeds"]
+    return [
         "# rm-overoptimization",
         "",
         f"Regenerate: `{results['command']}` ({results.get('seconds', math.nan) / 60:.1f} min "
@@ -60,6 +74,11 @@ def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
         f"completions/s for the BT RM, {models['generative_completions_per_s']:,.0f}/s for "
         "the generative RM.",
         "",
+    ]
+
+
+def _best_of_n(settings: dict[str, Any], models: dict[str, Any], plots: list[str]) -> list[str]:
+    lines = [
         "## Best-of-n",
         "",
         f"{settings['bon_samples']} samples of each of {settings['bon_prompts']} held-out "
@@ -94,8 +113,15 @@ def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
     ]
     if "best_of_n.png" in plots:
         lines += ["![best-of-n](best_of_n.png)", ""]
+    return lines
+
+
+def _reinforcement(
+    results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
+) -> list[str]:
+    settings, policy = results["settings"], results["policy"]
     window = settings["monitor_window"]
-    lines += [
+    lines = [
         "## RL against the proxy, and mitigations at equal steps",
         "",
         f"GRPO, {settings['steps']} steps of 8 prompts × 8 completions, learning rate "
@@ -151,7 +177,11 @@ def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
         ]
     lines += ["Designs:", ""]
     lines += [f"- `{d}`: {designs[d]}" for d in policy]
-    lines += [
+    return lines
+
+
+def _probes(settings: dict[str, Any], models: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "## Probes",
         "",
@@ -172,8 +202,5 @@ def render(results: dict[str, Any], plots: list[str], designs: Mapping[str, str]
             [[p, *(f"{probes[n][p]:.0%}" for n in names)] for p in probe_names],
         ),
         "",
-        "## Claims",
-        "",
     ]
-    lines += claim_lines(results["claims"])
-    return "\n".join(lines) + "\n"
+    return lines
