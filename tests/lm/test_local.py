@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.lm import load as load_module
-from rewardkit.lm.load import gguf_available, load_causal_lm
+from rewardkit.lm import local as load_module
+from rewardkit.lm.local import gguf_available, load_causal_lm
 from rewardkit.lm.tiny import build_char_tokenizer, build_tiny_gpt2
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.core.errors import BatchError, ConfigurationError
-from rewardkit.lm.load import load_causal_lm
+from rewardkit.lm.local import load_causal_lm
 
 __all__ = ["add_steer_parser", "run_steer"]
 

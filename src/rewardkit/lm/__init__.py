@@ -5,7 +5,10 @@ its multi-turn episodes, best-of-N and SMC steering, the learned reward models)
 does it with these functions, so a sample, its text and its log-probability are
 computed one way everywhere:
 
-- :mod:`rewardkit.lm.load`: :func:`load_causal_lm` from a local Hugging Face
+- :mod:`rewardkit.lm.named`: :func:`load`, a named model that installs offline
+  (``"smollm2-135m-instruct"``, dequantized once into a cache) or any local
+  folder or GGUF file;
+- :mod:`rewardkit.lm.local`: :func:`load_causal_lm` from a local Hugging Face
   folder or a GGUF file (nothing is downloaded);
 - :mod:`rewardkit.lm.tiny`: a character tokenizer and a tiny GPT-2 built from
   a config, for tests and labs;
@@ -38,19 +41,23 @@ Example:
 """
 
 from rewardkit.lm.generation import Generation, generate
-from rewardkit.lm.load import gguf_available, load_causal_lm
+from rewardkit.lm.local import gguf_available, load_causal_lm
 from rewardkit.lm.logprobs import completion_log_probs
+from rewardkit.lm.named import NAMED_MODELS, NamedModel, cache_folder, load, named_model_file
 from rewardkit.lm.padding import left_pad, position_ids, right_pad
 from rewardkit.lm.sampling import Samples, sample_completions
 from rewardkit.lm.tiny import SPECIAL_TOKENS, build_char_tokenizer, build_tiny_gpt2
 from rewardkit.lm.tokens import cut_at_eos, decode, encode, single_token
 
 __all__ = [
+    "NAMED_MODELS",
     "SPECIAL_TOKENS",
     "Generation",
+    "NamedModel",
     "Samples",
     "build_char_tokenizer",
     "build_tiny_gpt2",
+    "cache_folder",
     "completion_log_probs",
     "cut_at_eos",
     "decode",
@@ -58,7 +65,9 @@ __all__ = [
     "generate",
     "gguf_available",
     "left_pad",
+    "load",
     "load_causal_lm",
+    "named_model_file",
     "position_ids",
     "right_pad",
     "sample_completions",

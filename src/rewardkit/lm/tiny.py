@@ -3,7 +3,7 @@
 Nothing is downloaded: the tokenizer is built with ``tokenizers`` from an
 alphabet, the model from a ``transformers`` config. Any pretrained causal LM
 and tokenizer can replace them where the caller accepts a model and a
-tokenizer (:func:`rewardkit.lm.load.load_causal_lm` loads one from local files).
+tokenizer (:func:`rewardkit.lm.local.load_causal_lm` loads one from local files).
 
 Example:
     >>> tokenizer = build_char_tokenizer("0123456789+=")

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.lm.load import load_causal_lm
+from rewardkit.lm.local import load_causal_lm
 from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
 from rewardkit.models._common import LoopTraining, ModelError, check_vocabulary, context_length
