@@ -32,6 +32,7 @@ import numpy as np
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import Term, as_term
 from rewardkit.lm.sampling import sample_completions
+from rewardkit.steer._rows import check_columns, check_prompts, repeat_columns, repeat_each
 
 __all__ = ["BestOfN", "best_of_n", "select_best"]
 
@@ -84,23 +85,19 @@ def best_of_n(
     """
     if model is None or tokenizer is None:
         raise ConfigurationError("best_of_n needs a Hugging Face causal LM and its tokenizer")
-    if isinstance(prompts, str) or len(prompts) == 0:
-        raise ConfigurationError("best_of_n needs a non-empty list of prompt strings")
+    check_prompts(prompts, "best_of_n")
     if n < 1:
         raise ConfigurationError(f"n must be at least 1, got {n}")
-    for key, values in (columns or {}).items():
-        if len(values) != len(prompts):
-            raise ConfigurationError(f"column {key!r} has {len(values)} values for {len(prompts)}")
+    check_columns(columns, len(prompts))
     term = as_term(reward)
     samples = sample_completions(
         model, tokenizer, list(prompts), n, max_new_tokens, temperature, seed=seed
     )
     batch: dict[str, Any] = {
-        "prompt": [p for p in prompts for _ in range(n)],
+        "prompt": repeat_each(prompts, n),
         "completion": samples.texts,
+        **repeat_columns(columns, n),
     }
-    for key, values in (columns or {}).items():
-        batch[key] = [v for v in values for _ in range(n)]
     out = term(batch)
     scores = np.where(out.ok, out.total, np.nan).reshape(len(prompts), n)
     chosen = select_best(scores)

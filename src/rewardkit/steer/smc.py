@@ -40,7 +40,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -50,6 +50,7 @@ from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import Term
 from rewardkit.lm.padding import left_pad, position_ids
 from rewardkit.lm.tokens import decode, encode, single_token
+from rewardkit.steer._rows import check_columns, check_prompts, repeat_columns, repeat_each
 from rewardkit.steer.potentials import (
     POTENTIALS,
     FKState,
@@ -208,10 +209,131 @@ def _check_inputs(model: Any, tokenizer: Any, prompts: Sequence[str]) -> None:
         raise ConfigurationError("smc needs a Hugging Face causal LM (got no model)")
     if tokenizer is None or tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
         raise ConfigurationError("smc needs a tokenizer with a pad and an EOS token")
-    if isinstance(prompts, str) or len(prompts) == 0:
-        raise ConfigurationError("smc needs a non-empty list of prompt strings")
+    check_prompts(prompts, "smc")
     if not all(isinstance(p, str) for p in prompts):
         raise ConfigurationError("every prompt must be a string")
+
+
+@dataclass
+class _Progress:
+    """Per particle: whether it wrote EOS, its length, whether it is complete (EOS or the
+    budget), and the reward of its complete text (NaN until judged)."""
+
+    finished: np.ndarray
+    lengths: np.ndarray
+    complete: np.ndarray
+    final_rewards: np.ndarray
+
+    @classmethod
+    def start(cls, count: int) -> _Progress:
+        return cls(
+            finished=np.zeros(count, dtype=bool),
+            lengths=np.zeros(count, dtype=int),
+            complete=np.zeros(count, dtype=bool),
+            final_rewards=np.full(count, np.nan),
+        )
+
+    def select(self, order: np.ndarray) -> None:
+        """Keep the particles at ``order`` (after resampling), in that order."""
+        self.finished, self.final_rewards = self.finished[order], self.final_rewards[order]
+        self.lengths, self.complete = self.lengths[order], self.complete[order]
+
+
+def _extend_block(
+    particles: _Particles,
+    progress: _Progress,
+    delimiter: int | None,
+    config: SMCConfig,
+    generator: Any,
+) -> int:
+    """Extend every incomplete particle by one block: up to ``block_size`` tokens, ending at
+    its EOS, the delimiter or the budget. Returns the number of tokens sampled."""
+    active, sampled_count = ~progress.complete, 0
+    for _ in range(config.block_size):
+        if not active.any():
+            break
+        sampled = particles.extend(active.copy(), generator).tolist()
+        for i in np.flatnonzero(active):
+            particles.tokens[i].append(sampled[i])
+            progress.lengths[i] += 1
+            sampled_count += 1
+            if sampled[i] == particles.eos:
+                progress.finished[i], active[i] = True, False
+            elif sampled[i] == delimiter or progress.lengths[i] >= config.max_new_tokens:
+                active[i] = False
+    progress.complete = progress.finished | (progress.lengths >= config.max_new_tokens)
+    return sampled_count
+
+
+def _block_rewards(
+    potential: TermPotential,
+    texts: Callable[[np.ndarray], list[str]],
+    prompts: list[str],
+    columns: Mapping[str, list[Any]],
+    progress: _Progress,
+    state: FKState,
+    group_done: np.ndarray,
+) -> np.ndarray:
+    """This block's reward of every particle not yet corrected (NaN where not judged): a
+    complete text's stored reward, else the potential's reward of its text so far."""
+    # a term that cannot judge prefixes judges a prompt's particles together, once all
+    # are complete: an early finisher is not weighted before the others can be.
+    # Without ``partial``, ``judged`` is ``group_done`` itself, so the ``&=`` below clears
+    # corrected particles from the caller's ``group_done`` too (its resampling reads it).
+    judged = np.ones(len(state.done), dtype=bool) if potential.partial else group_done
+    known = progress.complete & ~np.isnan(progress.final_rewards)  # scored once
+    judged &= ~state.done & ~known
+    rewards = np.where(known & ~state.done, progress.final_rewards, np.nan)
+    if judged.any():
+        rows = np.flatnonzero(judged)
+        rewards[rows] = potential(
+            [prompts[i] for i in rows],
+            texts(rows),
+            progress.complete[rows],
+            {key: [values[i] for i in rows] for key, values in columns.items()},
+        )
+    return rewards
+
+
+def _resample(
+    log_w: np.ndarray, group_done: np.ndarray, config: SMCConfig, rng: Any, result: SMCResult
+) -> np.ndarray:
+    """The ancestor of every particle: each prompt whose ESS is low and whose particles are
+    not all done is resampled (its weights reset to 0); records ESS and resamplings."""
+    k, block = config.particles, len(result.ess)
+    order, ess = np.arange(len(log_w)), []
+    for p in range(len(log_w) // k):
+        group = slice(p * k, (p + 1) * k)
+        ess.append(effective_sample_size(log_w[group]))
+        low = ess[-1] < config.ess_threshold * k or config.ess_threshold >= 1.0
+        if low and not group_done[group].all():
+            chosen = RESAMPLERS[config.resampling](normalize_log_weights(log_w[group]), rng)
+            order[group] = chosen + p * k
+            log_w[group] = 0.0
+            result.resampled.append((block, p))
+    result.ess.append(ess)
+    return order
+
+
+def _choose(
+    texts: list[str],
+    log_w: np.ndarray,
+    final_rewards: np.ndarray,
+    config: SMCConfig,
+    rng: Any,
+    result: SMCResult,
+) -> None:
+    """Each prompt's particles, weights and rewards, and the completion drawn by weight
+    (``sample``) or the heaviest (``argmax``), into ``result``."""
+    k = config.particles
+    for p in range(len(texts) // k):
+        group = slice(p * k, (p + 1) * k)
+        weights = normalize_log_weights(log_w[group])
+        pick = int(rng.choice(k, p=weights)) if config.select == "sample" else int(weights.argmax())
+        result.particles.append(texts[group])
+        result.weights.append(weights)
+        result.rewards.append(final_rewards[group].copy())
+        result.completions.append(texts[group][pick])
 
 
 def smc(
@@ -238,9 +360,7 @@ def smc(
     _check_inputs(model, tokenizer, prompts)
     potential = reward if isinstance(reward, TermPotential) else TermPotential(reward)
     count, k = len(prompts), config.particles
-    for key, values in (columns or {}).items():
-        if len(values) != count:
-            raise ConfigurationError(f"column {key!r} has {len(values)} values for {count} prompts")
+    check_columns(columns, count)
     delimiter = (
         None
         if config.delimiter is None
@@ -250,75 +370,31 @@ def smc(
     rng = np.random.default_rng(config.seed)
     evaluations_before, missing_before = potential.evaluations, potential.missing
     particles = _Particles(model, tokenizer, prompts, config)
-    owner = np.repeat(np.arange(count), k).tolist()
-    expanded = {key: [values[i] for i in owner] for key, values in (columns or {}).items()}
-    repeated_prompts = [prompts[i] for i in owner]
+    repeated_prompts, expanded = repeat_each(prompts, k), repeat_columns(columns, k)
     state, log_w = FKState.start(count * k), np.zeros(count * k)
-    finished = np.zeros(count * k, dtype=bool)
-    final_rewards = np.full(count * k, np.nan)
+    progress = _Progress.start(count * k)
     result = SMCResult([], [], [], [], 0, 0, 0)
-    lengths = np.zeros(count * k, dtype=int)
-    complete = np.zeros(count * k, dtype=bool)
-    block = 0
+
+    def texts(rows: np.ndarray) -> list[str]:
+        return [decode(tokenizer, particles.tokens[i]) for i in rows]
+
     while not state.done.all():
-        active = ~complete
-        for _ in range(config.block_size):
-            if not active.any():
-                break
-            sampled = particles.extend(active.copy(), generator).tolist()
-            for i in np.flatnonzero(active):
-                particles.tokens[i].append(sampled[i])
-                lengths[i] += 1
-                result.tokens_generated += 1
-                if sampled[i] == particles.eos:
-                    finished[i], active[i] = True, False
-                elif sampled[i] == delimiter or lengths[i] >= config.max_new_tokens:
-                    active[i] = False
-        complete = finished | (lengths >= config.max_new_tokens)
-        group_done = np.repeat(complete.reshape(count, k).all(axis=1), k)
-        # a term that cannot judge prefixes judges a prompt's particles together, once all
-        # are complete: an early finisher is not weighted before the others can be
-        judged = np.ones(count * k, dtype=bool) if potential.partial else group_done
-        known = complete & ~np.isnan(final_rewards)  # a complete text is scored once
-        judged &= ~state.done & ~known
-        rewards = np.where(known & ~state.done, final_rewards, np.nan)
-        if judged.any():
-            rows = np.flatnonzero(judged)
-            rewards[rows] = potential(
-                [repeated_prompts[i] for i in rows],
-                [decode(tokenizer, particles.tokens[i]) for i in rows],
-                complete[rows],
-                {key: [values[i] for i in rows] for key, values in expanded.items()},
-            )
+        result.tokens_generated += _extend_block(particles, progress, delimiter, config, generator)
+        group_done = np.repeat(progress.complete.reshape(count, k).all(axis=1), k)
+        rewards = _block_rewards(
+            potential, texts, repeated_prompts, expanded, progress, state, group_done
+        )
         log_w += fk_log_potential(state, rewards, group_done, config.potential, config.lam)
-        final_rewards = np.where(complete & ~np.isnan(rewards), rewards, final_rewards)
-        order, ess = np.arange(count * k), []
-        for p in range(count):
-            group = slice(p * k, (p + 1) * k)
-            ess.append(effective_sample_size(log_w[group]))
-            low = ess[-1] < config.ess_threshold * k or config.ess_threshold >= 1.0
-            if low and not group_done[group].all():
-                chosen = RESAMPLERS[config.resampling](normalize_log_weights(log_w[group]), rng)
-                order[group] = chosen + p * k
-                log_w[group] = 0.0
-                result.resampled.append((block, p))
-        result.ess.append(ess)
+        progress.final_rewards = np.where(
+            progress.complete & ~np.isnan(rewards), rewards, progress.final_rewards
+        )
+        order = _resample(log_w, group_done, config, rng, result)
         if not np.array_equal(order, np.arange(count * k)):
             result.reorders += 1
             particles.select(order)
             state.select(order)
-            finished, final_rewards = finished[order], final_rewards[order]
-            lengths, complete = lengths[order], complete[order]
-        block += 1
-    texts = [decode(tokenizer, t) for t in particles.tokens]
-    for p in range(count):
-        group = slice(p * k, (p + 1) * k)
-        weights = normalize_log_weights(log_w[group])
-        pick = int(rng.choice(k, p=weights)) if config.select == "sample" else int(weights.argmax())
-        result.particles.append(texts[group])
-        result.weights.append(weights)
-        result.rewards.append(final_rewards[group].copy())
-        result.completions.append(texts[group][pick])
+            progress.select(order)
+    _choose(texts(np.arange(count * k)), log_w, progress.final_rewards, config, rng, result)
     result.potential_evaluations = potential.evaluations - evaluations_before
     result.missing_rewards = potential.missing - missing_before
     return result
