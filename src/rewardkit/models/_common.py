@@ -1,9 +1,10 @@
-"""What the learned reward models share: checks and a training-loop config (padding is
-:func:`rewardkit.lm.padding.right_pad`)."""
+"""What the learned reward models share: checks, and a short training loop with its config
+(padding is :func:`rewardkit.lm.padding.right_pad`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ __all__ = [
     "episode_features",
     "fitting_episodes",
     "minibatch_indices",
+    "train_minibatches",
 ]
 
 
@@ -72,6 +74,53 @@ class LoopTraining:
                 raise ConfigurationError(
                     f"{type(self).__name__}.{name} must be positive, got {value}"
                 )
+
+
+def train_minibatches(
+    parameters: Sequence[Any],
+    count: int,
+    training: LoopTraining,
+    batch_loss: Callable[[list[int]], Any],
+    decay_and_clip: bool = False,
+) -> list[float]:
+    """Train ``parameters`` with AdamW for ``training.epochs`` passes over ``count``
+    examples, in mini-batches of ``training.batch_size`` shuffled anew each pass (torch and the
+    shuffle seeded with ``training.seed``); ``batch_loss(indices)`` is a batch's loss. With
+    ``decay_and_clip`` the learning rate decays linearly to 0 and the gradient norm is
+    clipped at 1, as TRL's trainers do. Returns every step's loss.
+
+    Example:
+        >>> import torch
+        >>> w = torch.zeros(1, requires_grad=True)
+        >>> settings = LoopTraining(epochs=100, batch_size=2, learning_rate=0.1)
+        >>> losses = train_minibatches([w], 4, settings, lambda rows: ((w - 1.0) ** 2).sum())
+        >>> len(losses), round(float(w.detach()), 1)
+        (200, 1.0)
+    """
+    import torch
+
+    torch.manual_seed(training.seed)
+    optimizer = torch.optim.AdamW(parameters, lr=training.learning_rate)
+    steps = int(training.epochs) * -(-count // training.batch_size)
+    schedule = (
+        torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
+        if decay_and_clip
+        else None
+    )
+    order, shuffle, losses = list(range(count)), random.Random(training.seed), []
+    for _ in range(int(training.epochs)):
+        shuffle.shuffle(order)
+        for begin in range(0, count, training.batch_size):
+            loss = batch_loss(order[begin : begin + training.batch_size])
+            optimizer.zero_grad()
+            loss.backward()
+            if schedule is not None:
+                torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            if schedule is not None:
+                schedule.step()
+            losses.append(float(loss.detach()))
+    return losses
 
 
 def minibatch_indices(rng: np.random.Generator, count: int, size: int | None) -> np.ndarray:

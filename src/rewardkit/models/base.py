@@ -5,7 +5,10 @@
 ``kind``, which its saved manifest (``rewardkit.json``) records, so
 :func:`load_saved_model` gives back a model of the right class from a folder,
 without an if-chain per kind. Scoring differs by kind (a scalar per completion,
-or a score per step) and stays with each class.
+or a score per step) and stays with each class. :class:`CompletionRewardModel`
+is the base of the kinds that give a scalar per completion (preference,
+generative): it keeps their model, tokenizer, context and manifest one way, and
+measures their pair accuracy.
 
 Example:
     >>> sorted(RewardModel.kinds())
@@ -16,12 +19,15 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from rewardkit.models._common import ModelError
+import numpy as np
 
-__all__ = ["RewardModel", "load_saved_model", "saved_kind"]
+from rewardkit.models._common import ModelError, check_vocabulary, context_length
+
+__all__ = ["CompletionRewardModel", "RewardModel", "load_saved_model", "saved_kind"]
 
 
 class RewardModel(ABC):
@@ -63,6 +69,69 @@ class RewardModel(ABC):
     @abstractmethod
     def fit(self, *args: Any, **kwargs: Any) -> Any:
         """Train on the kind's examples; returns the training metrics."""
+
+
+class CompletionRewardModel(RewardModel):
+    """A reward model with one score per (prompt, completion), read by a Hugging Face model.
+
+    ``__init__`` refuses a tokenizer the model does not embed, runs the kind's own
+    checks (:meth:`_accept`) and keeps the model, its tokenizer, its context
+    (``max_length``, default: the model's position limit) and whether it is trained.
+
+    Args:
+        model: a Hugging Face model of the kind's class.
+        tokenizer: its tokenizer.
+        max_length: tokens the model reads (default: its position limit).
+        trained: whether it has been trained.
+
+    Example:
+        >>> from rewardkit.models.preference import PreferenceRewardModel
+        >>> model = PreferenceRewardModel.tiny("01", n_embd=16)
+        >>> isinstance(model, CompletionRewardModel), model.max_length, model.trained
+        (True, 64, False)
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Any, max_length: int | None = None, trained: bool = False
+    ) -> None:
+        check_vocabulary(model, tokenizer)
+        self._accept(model, tokenizer)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = context_length(model, max_length)
+        self.trained = trained
+        self.metrics: dict[str, float] = {}
+
+    @abstractmethod
+    def _accept(self, model: Any, tokenizer: Any) -> None:
+        """Refuse a model or tokenizer this kind cannot use (and note what it needs of them)."""
+
+    @classmethod
+    def _from_manifest(cls, model: Any, tokenizer: Any, manifest: Mapping[str, Any]) -> Self:
+        """The model around a loaded ``model`` and ``tokenizer``, as its manifest describes it
+        (a folder without one holds a trained model)."""
+        loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True))
+        loaded.metrics = dict(manifest.get("metrics", {}))
+        return loaded
+
+    def _manifest(self) -> dict[str, Any]:
+        """What :meth:`_from_manifest` reads back: context, whether trained, the metrics."""
+        return {"max_length": self.max_length, "trained": self.trained, "metrics": self.metrics}
+
+    @abstractmethod
+    def score(
+        self, prompts: Sequence[str] | None, completions: Sequence[str], batch_size: int = 64
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The score of each completion, and the mask of completions cut to fit the context."""
+
+    def pair_accuracy(self, pairs: Iterable[Mapping[str, Any]]) -> float:
+        """Share of ``{"prompt", "chosen", "rejected"}`` pairs whose chosen completion scores
+        above the rejected one (NaN for no pairs)."""
+        rows = list(pairs)
+        prompts = [row.get("prompt", "") for row in rows]
+        chosen, _ = self.score(prompts, [row["chosen"] for row in rows])
+        rejected, _ = self.score(prompts, [row["rejected"] for row in rows])
+        return float(np.mean(chosen > rejected)) if rows else float("nan")
 
 
 def saved_kind(path: str | os.PathLike[str]) -> type[RewardModel]:

@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -39,8 +38,12 @@ from rewardkit.core.errors import ConfigurationError
 from rewardkit.lm.local import load_causal_lm
 from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
-from rewardkit.models._common import LoopTraining, ModelError, check_vocabulary, context_length
-from rewardkit.models.base import RewardModel
+from rewardkit.models._common import (
+    LoopTraining,
+    ModelError,
+    train_minibatches,
+)
+from rewardkit.models.base import CompletionRewardModel
 from rewardkit.models.preference import read_manifest, save_model_dir
 
 __all__ = ["GenerativeRewardModel", "GenerativeTraining", "yes_no_examples"]
@@ -70,7 +73,7 @@ def yes_no_examples(pairs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return examples
 
 
-class GenerativeRewardModel(RewardModel, kind="generative"):
+class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
     """P(yes | prompt, completion, question) from a causal LM (see the module docs).
 
     Args:
@@ -81,21 +84,13 @@ class GenerativeRewardModel(RewardModel, kind="generative"):
         trained: whether it has been trained.
     """
 
-    def __init__(
-        self, model: Any, tokenizer: Any, max_length: int | None = None, trained: bool = False
-    ) -> None:
-        check_vocabulary(model, tokenizer)
+    def _accept(self, model: Any, tokenizer: Any) -> None:
         if tokenizer.pad_token_id is None:
             raise ModelError("the tokenizer needs a pad token")
         ids = [encode(tokenizer, t) for t in (YES, NO)]
         if any(len(i) != 1 for i in ids) or ids[0] == ids[1]:
             raise ModelError(f"the tokenizer must spell {YES!r} and {NO!r} as one token each")
         self.yes_id, self.no_id = ids[0][0], ids[1][0]
-        self.model = model
-        self.tokenizer = tokenizer
-        self.max_length = context_length(model, max_length)
-        self.trained = trained
-        self.metrics: dict[str, float] = {}
 
     @classmethod
     def tiny(
@@ -122,17 +117,10 @@ class GenerativeRewardModel(RewardModel, kind="generative"):
             model, tokenizer = load_causal_lm(folder)  # in eval mode
         except ConfigurationError as exc:
             raise ModelError(f"{folder} is not a generative reward model directory: {exc}") from exc
-        loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True))
-        loaded.metrics = dict(manifest.get("metrics", {}))
-        return loaded
+        return cls._from_manifest(model, tokenizer, manifest)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        manifest = {
-            "kind": "generative",
-            "max_length": self.max_length,
-            "trained": self.trained,
-            "metrics": self.metrics,
-        }
+        manifest = {"kind": "generative", **self._manifest()}
         return save_model_dir(self.model, self.tokenizer, manifest, path)
 
     def _encode(
@@ -191,31 +179,20 @@ class GenerativeRewardModel(RewardModel, kind="generative"):
             [r.get("prompt", "") for r in rows], [r["completion"] for r in rows]
         )
         targets = [0 if r["label"] else 1 for r in rows]  # index into (yes, no)
-        torch.manual_seed(training.seed)
-        order = list(range(len(encoded)))
-        shuffle = random.Random(training.seed)
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=training.learning_rate)
-        steps = int(training.epochs) * -(-len(order) // training.batch_size)
+
+        def batch_loss(chunk: list[int]) -> Any:
+            pair = self._last_logits([encoded[i] for i in chunk])
+            target = torch.tensor([targets[i] for i in chunk])
+            return torch.nn.functional.cross_entropy(pair, target)
+
+        self.model.train()
+        start = time.monotonic()
         # linear decay to 0 and the gradient norm clipped at 1, as TRL's trainers do: with a
         # constant rate and no clipping the loss sits at ln 2 for many epochs and whether it
         # leaves that plateau turns on floating-point rounding (the BLAS kernels of the CPU)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
-        self.model.train()
-        start, losses = time.monotonic(), []
-        for _ in range(int(training.epochs)):
-            shuffle.shuffle(order)
-            for begin in range(0, len(order), training.batch_size):
-                chunk = order[begin : begin + training.batch_size]
-                pair = self._last_logits([encoded[i] for i in chunk])
-                loss = torch.nn.functional.cross_entropy(
-                    pair, torch.tensor([targets[i] for i in chunk])
-                )
-                optimizer.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-                optimizer.step()
-                schedule.step()
-                losses.append(float(loss.detach()))
+        losses = train_minibatches(
+            list(self.model.parameters()), len(encoded), training, batch_loss, decay_and_clip=True
+        )
         self.model.eval()
         self.trained = True
         self.metrics = {
@@ -225,11 +202,3 @@ class GenerativeRewardModel(RewardModel, kind="generative"):
             "final_loss": float(np.mean(losses[-10:])) if losses else float("nan"),
         }
         return dict(self.metrics)
-
-    def pair_accuracy(self, pairs: Iterable[Mapping[str, Any]]) -> float:
-        """Share of pairs whose chosen completion gets the higher P(yes)."""
-        rows = list(pairs)
-        prompts = [row.get("prompt", "") for row in rows]
-        chosen, _ = self.score(prompts, [row["chosen"] for row in rows])
-        rejected, _ = self.score(prompts, [row["rejected"] for row in rows])
-        return float(np.mean(chosen > rejected)) if rows else float("nan")

@@ -44,8 +44,8 @@ import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.lm.padding import right_pad
-from rewardkit.models._common import ModelError, check_vocabulary, context_length
-from rewardkit.models.base import RewardModel
+from rewardkit.models._common import ModelError
+from rewardkit.models.base import CompletionRewardModel
 
 __all__ = [
     "MANIFEST",
@@ -166,7 +166,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
-class PreferenceRewardModel(RewardModel, kind="preference"):
+class PreferenceRewardModel(CompletionRewardModel, kind="preference"):
     """A scalar reward model r_θ(prompt, completion) with its tokenizer.
 
     Args:
@@ -177,20 +177,12 @@ class PreferenceRewardModel(RewardModel, kind="preference"):
             by :class:`~rewardkit.models.term.RewardModelTerm`).
     """
 
-    def __init__(
-        self, model: Any, tokenizer: Any, max_length: int | None = None, trained: bool = False
-    ) -> None:
-        check_vocabulary(model, tokenizer)
+    def _accept(self, model: Any, tokenizer: Any) -> None:
         if tokenizer.pad_token_id is None or tokenizer.eos_token is None:
             raise ModelError("the tokenizer needs a pad token and an EOS token")
         if getattr(model.config, "num_labels", 1) != 1:
             raise ModelError(f"a reward model has one output, this one {model.config.num_labels}")
         model.config.pad_token_id = tokenizer.pad_token_id
-        self.model = model
-        self.tokenizer = tokenizer
-        self.max_length = context_length(model, max_length)
-        self.trained = trained
-        self.metrics: dict[str, float] = {}
 
     @classmethod
     def tiny(
@@ -271,15 +263,13 @@ class PreferenceRewardModel(RewardModel, kind="preference"):
                 f"{folder} has no trained reward head ({', '.join(missing)}): it is a language "
                 "model, not a reward model; fit() a PreferenceRewardModel on it first"
             )
-        loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True))
-        loaded.metrics = dict(manifest.get("metrics", {}))
+        loaded = cls._from_manifest(model, tokenizer, manifest)
         model.eval()
         return loaded
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model, tokenizer and manifest to ``path`` atomically (safetensors)."""
-        manifest = {"max_length": self.max_length, "trained": self.trained, "metrics": self.metrics}
-        return save_model_dir(self.model, self.tokenizer, manifest, path)
+        return save_model_dir(self.model, self.tokenizer, self._manifest(), path)
 
     def fit(
         self, pairs: Iterable[Mapping[str, Any]] | Any, training: RewardModelTraining | None = None
@@ -368,11 +358,3 @@ class PreferenceRewardModel(RewardModel, kind="preference"):
                 logits = self.model(input_ids=input_ids, attention_mask=attention).logits
                 scores[begin : begin + len(chunk)] = logits.squeeze(-1).float().numpy()
         return scores, truncated
-
-    def pair_accuracy(self, pairs: Iterable[Mapping[str, Any]]) -> float:
-        """Share of pairs whose chosen completion scores above the rejected one."""
-        rows = list(pairs)
-        prompts = [row.get("prompt", "") for row in rows]
-        chosen, _ = self.score(prompts, [row["chosen"] for row in rows])
-        rejected, _ = self.score(prompts, [row["rejected"] for row in rows])
-        return float(np.mean(chosen > rejected)) if rows else float("nan")

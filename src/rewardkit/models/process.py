@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy as np
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
-from rewardkit.models._common import LoopTraining, ModelError
+from rewardkit.models._common import LoopTraining, ModelError, train_minibatches
 from rewardkit.models.base import RewardModel
 from rewardkit.models.preference import PreferenceRewardModel, read_manifest, save_model_dir
 
@@ -195,22 +194,15 @@ class ProcessRewardModel(RewardModel, kind="process"):
         targets = [t for t, ok in zip(targets, fits, strict=True) if ok]
         if not prefixes:
             raise ConfigurationError("no labelled steps (that fit the model's context) to train on")
-        torch.manual_seed(training.seed)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate)
-        order, shuffle = list(range(len(prefixes))), random.Random(training.seed)
-        start, losses = time.monotonic(), []
+
+        def batch_loss(chunk: list[int]) -> Any:
+            logits = self._logits([prefixes[i] for i in chunk], tokenizer)
+            target = torch.tensor([targets[i] for i in chunk])
+            return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+
+        start = time.monotonic()
         model.train()
-        for _ in range(int(training.epochs)):
-            shuffle.shuffle(order)
-            for begin in range(0, len(order), training.batch_size):
-                chunk = order[begin : begin + training.batch_size]
-                logits = self._logits([prefixes[i] for i in chunk], tokenizer)
-                target = torch.tensor([targets[i] for i in chunk])
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
-                optimizer.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
-                optimizer.step()
-                losses.append(float(loss.detach()))
+        losses = train_minibatches(list(model.parameters()), len(prefixes), training, batch_loss)
         model.eval()
         self.backbone.trained = True
         self.metrics = {

@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import RewardTerm
 from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
-from rewardkit.models._common import LoopTraining, context_length
+from rewardkit.models._common import LoopTraining, context_length, train_minibatches
 
 __all__ = ["PolicyValueHead", "ValueTerm", "ValueTraining"]
 
@@ -163,20 +162,14 @@ class PolicyValueHead:
         with _evaluating(self.policy):
             features, counts = self._features(prompts, completions, 64, finished)
         targets = torch.tensor(np.repeat(targets_per_text, counts), dtype=torch.float32)
-        torch.manual_seed(training.seed)
-        optimizer = torch.optim.AdamW(self.head.parameters(), lr=training.learning_rate)
-        order, shuffle, losses = list(range(len(targets))), random.Random(training.seed), []
+
+        def batch_loss(chunk: list[int]) -> Any:
+            rows = torch.tensor(chunk)
+            logits = self.head(features[rows]).squeeze(-1)
+            return torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[rows])
+
         start = time.monotonic()
-        for _ in range(int(training.epochs)):
-            shuffle.shuffle(order)
-            for begin in range(0, len(order), training.batch_size):
-                chunk = torch.tensor(order[begin : begin + training.batch_size])
-                logits = self.head(features[chunk]).squeeze(-1)
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[chunk])
-                optimizer.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
-                optimizer.step()
-                losses.append(float(loss.detach()))
+        losses = train_minibatches(list(self.head.parameters()), len(targets), training, batch_loss)
         self.trained = True
         self.metrics = {
             "prefixes": float(len(targets)),
