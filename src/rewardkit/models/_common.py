@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 from rewardkit.core.errors import ConfigurationError, RewardKitError
 
 __all__ = [
+    "EpisodeRegressor",
     "LoopTraining",
     "ModelError",
     "check_vocabulary",
@@ -155,3 +157,60 @@ def fitting_episodes(
     if not np.isfinite(targets).all():
         raise ConfigurationError("episode targets must be finite")
     return features, targets
+
+
+class EpisodeRegressor(ABC):
+    """A torch model over episodes' per-step features, fit so that each episode matches its
+    target (a return, an outcome). :meth:`update` is the loop; a subclass builds its modules
+    and ``optimizer`` after ``super().__init__`` (which seeds torch) and states its
+    :meth:`_loss`.
+
+    Example:
+        >>> class Mean(EpisodeRegressor):  # the mean of an episode's features, times w
+        ...     def __init__(self):
+        ...         import torch
+        ...         super().__init__(feature_dim=1, seed=0)
+        ...         self.w = torch.zeros(1, requires_grad=True)
+        ...         self.optimizer = torch.optim.SGD([self.w], lr=0.5)
+        ...     def _loss(self, episodes, targets):
+        ...         import torch
+        ...         means = torch.tensor([float(e.mean()) for e in episodes])
+        ...         return ((self.w * means - torch.tensor(targets)) ** 2).mean()
+        >>> model = Mean()
+        >>> loss = model.update([(np.ones((3, 1)), 2.0)], epochs=20)
+        >>> round(float(model.w.detach()), 3)
+        2.0
+    """
+
+    optimizer: Any
+
+    def __init__(self, feature_dim: int, seed: int) -> None:
+        import torch
+
+        torch.manual_seed(seed)
+        self.feature_dim = feature_dim
+        self.rng = np.random.default_rng(seed)
+
+    def _check(self, features: Any) -> np.ndarray:
+        return episode_features(features, self.feature_dim)
+
+    @abstractmethod
+    def _loss(self, episodes: list[np.ndarray], targets: np.ndarray) -> Any:
+        """The loss (a torch scalar) of these episodes' features against their targets."""
+
+    def update(
+        self, episodes: Sequence[tuple[Any, float]], epochs: int = 1, batch_size: int | None = None
+    ) -> float:
+        """Fit to finished ``(features, target)`` episodes: ``epochs`` optimizer steps, each on
+        all of them or on ``batch_size`` of them drawn at random; the last step's loss."""
+        import torch
+
+        features, targets = fitting_episodes(episodes, self.feature_dim, epochs, batch_size)
+        loss: Any = torch.tensor(0.0)
+        for _ in range(epochs):
+            chosen = minibatch_indices(self.rng, len(features), batch_size)
+            loss = self._loss([features[i] for i in chosen], targets[chosen])
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+        return float(loss.detach())

@@ -38,12 +38,12 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.models._common import episode_features, fitting_episodes, minibatch_indices
+from rewardkit.models._common import EpisodeRegressor
 
 __all__ = ["LatentRewardDecoder", "ProgressEstimator", "StepDecomposition"]
 
 
-class StepDecomposition:
+class StepDecomposition(EpisodeRegressor):
     """f_θ over per-step features, trained so each episode's sum matches its target.
 
     Args:
@@ -60,8 +60,7 @@ class StepDecomposition:
 
         if feature_dim < 1 or hidden < 0:
             raise ConfigurationError("feature_dim must be at least 1 and hidden at least 0")
-        torch.manual_seed(seed)
-        self.feature_dim = feature_dim
+        super().__init__(feature_dim, seed)
         layers: list[Any] = (
             [torch.nn.Linear(feature_dim, 1)]
             if hidden == 0
@@ -69,10 +68,6 @@ class StepDecomposition:
         )
         self.net = torch.nn.Sequential(*layers)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=learning_rate)
-        self.rng = np.random.default_rng(seed)
-
-    def _check(self, features: Any) -> np.ndarray:
-        return episode_features(features, self.feature_dim)
 
     def step_rewards(self, features: Any) -> np.ndarray:
         """f_θ(x_t) for every step of one episode, shape (T,)."""
@@ -83,28 +78,17 @@ class StepDecomposition:
             out: np.ndarray = self.net(torch.from_numpy(episode)).squeeze(-1).double().numpy()
         return out
 
-    def update(
-        self, episodes: Sequence[tuple[Any, float]], epochs: int = 1, batch_size: int | None = None
-    ) -> float:
-        """Fit to finished ``(features, target)`` episodes: ``epochs`` optimizer steps, each on
-        all of them or on ``batch_size`` of them drawn at random; the last step's loss."""
+    def _loss(self, episodes: list[np.ndarray], targets: np.ndarray) -> Any:
+        """(Σ_t f_θ(x_t) − G)², averaged over the episodes."""
         import torch
 
-        steps, targets = fitting_episodes(episodes, self.feature_dim, epochs, batch_size)
-        loss = torch.tensor(0.0)
-        for _ in range(epochs):
-            chosen = minibatch_indices(self.rng, len(steps), batch_size)
-            stacked = torch.from_numpy(np.concatenate([steps[i] for i in chosen]))
-            lengths = [len(steps[i]) for i in chosen]
-            owner = torch.from_numpy(np.repeat(np.arange(len(chosen)), lengths))
-            target = torch.from_numpy(targets[chosen].astype(np.float32))
-            per_step = self.net(stacked).squeeze(-1)
-            sums = torch.zeros(len(chosen)).index_add(0, owner, per_step)
-            loss = ((sums - target) ** 2).mean()
-            self.optimizer.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
-            self.optimizer.step()
-        return float(loss.detach())
+        stacked = torch.from_numpy(np.concatenate(episodes))
+        lengths = [len(e) for e in episodes]
+        owner = torch.from_numpy(np.repeat(np.arange(len(episodes)), lengths))
+        target = torch.from_numpy(targets.astype(np.float32))
+        per_step = self.net(stacked).squeeze(-1)
+        sums = torch.zeros(len(episodes)).index_add(0, owner, per_step)
+        return ((sums - target) ** 2).mean()
 
 
 class LatentRewardDecoder(StepDecomposition):

@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.models._common import episode_features, fitting_episodes, minibatch_indices
+from rewardkit.models._common import EpisodeRegressor
 
 __all__ = ["ReturnPredictor"]
 
 
-class ReturnPredictor:
+class ReturnPredictor(EpisodeRegressor):
     """g_θ(x_0..x_t): an LSTM over per-step features and a linear read-out (see the module docs).
 
     Args:
@@ -51,16 +51,11 @@ class ReturnPredictor:
 
         if feature_dim < 1 or hidden < 1:
             raise ConfigurationError("feature_dim and hidden must be at least 1")
-        torch.manual_seed(seed)
-        self.feature_dim = feature_dim
+        super().__init__(feature_dim, seed)
         self.lstm = torch.nn.LSTM(feature_dim, hidden, batch_first=True)
         self.head = torch.nn.Linear(hidden, 1)
         parameters = [*self.lstm.parameters(), *self.head.parameters()]
         self.optimizer = torch.optim.Adam(parameters, lr=learning_rate)
-        self.rng = np.random.default_rng(seed)
-
-    def _check(self, features: Any) -> np.ndarray:
-        return episode_features(features, self.feature_dim)
 
     def _forward(self, episodes: Sequence[np.ndarray]) -> tuple[Any, Any]:
         import torch
@@ -84,22 +79,11 @@ class ReturnPredictor:
         result: np.ndarray = predictions[0].double().numpy()
         return result
 
-    def update(
-        self, episodes: Sequence[tuple[Any, float]], epochs: int = 1, batch_size: int | None = None
-    ) -> float:
-        """Fit to finished ``(features, return)`` episodes: ``epochs`` optimizer steps, each on
-        all of them or on ``batch_size`` of them drawn at random; the last step's loss."""
+    def _loss(self, episodes: list[np.ndarray], targets: np.ndarray) -> Any:
+        """(g_t − G)² over every step t of every episode, averaged per episode, then over them."""
         import torch
 
-        features, returns = fitting_episodes(episodes, self.feature_dim, epochs, batch_size)
-        loss = torch.tensor(0.0)
-        for _ in range(epochs):
-            chosen = minibatch_indices(self.rng, len(features), batch_size)
-            predictions, mask = self._forward([features[i] for i in chosen])
-            target = torch.from_numpy(returns[chosen].astype(np.float32))[:, None]
-            squared = (predictions - target) ** 2 * mask
-            loss = (squared.sum(dim=1) / mask.sum(dim=1)).mean()
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
-        return float(loss.detach())
+        predictions, mask = self._forward(episodes)
+        target = torch.from_numpy(targets.astype(np.float32))[:, None]
+        squared = (predictions - target) ** 2 * mask
+        return (squared.sum(dim=1) / mask.sum(dim=1)).mean()
