@@ -43,6 +43,11 @@ __all__ = [
 ]
 
 
+def _rates(gamma: float, lambda_: float) -> tuple[float, float]:
+    """γ and λ as floats, each checked to lie in [0, 1]."""
+    return check_unit_interval(gamma, "gamma"), check_unit_interval(lambda_, "lambda_")
+
+
 def _inputs(
     r_t: Any, v_tp1: Any, terminated: Any, truncated: Any
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -118,8 +123,7 @@ def lambda_returns(
         ...                gamma=1.0, lambda_=0.5)
         array([3.5, 3. ])
     """
-    gamma = check_unit_interval(gamma, "gamma")
-    lambda_ = check_unit_interval(lambda_, "lambda_")
+    gamma, lambda_ = _rates(gamma, lambda_)
     rewards, next_values, not_terminated, continues = _inputs(r_t, v_tp1, terminated, truncated)
     returns = np.empty_like(rewards)
     following = np.zeros_like(rewards[0])
@@ -157,8 +161,7 @@ def generalized_advantage_estimation(
         ...     terminated=[False, True], gamma=1.0, lambda_=1.0)
         array([0.5, 0.5])
     """
-    gamma = check_unit_interval(gamma, "gamma")
-    lambda_ = check_unit_interval(lambda_, "lambda_")
+    gamma, lambda_ = _rates(gamma, lambda_)
     rewards, next_values, not_terminated, continues = _inputs(r_t, v_tp1, terminated, truncated)
     values = as_float_array(v_t, "v_t")
     check_same_shape("r_t", rewards, v_t=values)
