@@ -222,3 +222,20 @@ def test_a_potential_that_judges_prefixes_steers_sampling_towards_it(tiny):
     assert np.mean([c.count("a") for c in steered.completions]) > 2 * np.mean(
         [c.count("a") for c in plain]
     )
+
+
+def test_a_finished_prompt_is_never_resampled_again(tiny):
+    # a term that cannot judge prefixes: each prompt is judged once all its particles end
+    tokenizer, model = tiny
+    count_a = term(lambda completion: [c.count("a") / 4 for c in completion], name="a")
+    config = SMCConfig(particles=4, max_new_tokens=8, block_size=1, ess_threshold=1.0, seed=3)
+    prompts = ["a", "abba", "b", "ab", "ba", "bb"]
+    result = smc(model, tokenizer, prompts, count_a, config)
+    blocks = len(result.ess)
+    finished_early = 0
+    for p in range(len(prompts)):
+        resampled = sorted(block for block, prompt in result.resampled if prompt == p)
+        # every block resamples an unfinished prompt (threshold 1), and none after it ends
+        assert resampled == list(range(len(resampled)))
+        finished_early += len(resampled) < blocks - 1
+    assert finished_early > 0

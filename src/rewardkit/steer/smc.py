@@ -278,9 +278,8 @@ def _block_rewards(
     complete text's stored reward, else the potential's reward of its text so far."""
     # a term that cannot judge prefixes judges a prompt's particles together, once all
     # are complete: an early finisher is not weighted before the others can be.
-    # Without ``partial``, ``judged`` is ``group_done`` itself, so the ``&=`` below clears
-    # corrected particles from the caller's ``group_done`` too (its resampling reads it).
-    judged = np.ones(len(state.done), dtype=bool) if potential.partial else group_done
+    # (a copy: the caller's ``group_done`` keeps a finished prompt out of resampling)
+    judged = np.ones(len(state.done), dtype=bool) if potential.partial else group_done.copy()
     known = progress.complete & ~np.isnan(progress.final_rewards)  # scored once
     judged &= ~state.done & ~known
     rewards = np.where(known & ~state.done, progress.final_rewards, np.nan)
