@@ -37,7 +37,7 @@ def _math_workers(pid: int) -> list[int]:
     return found
 
 
-def distinct_math_batch(size: int, offset: int) -> dict[str, Any]:
+def _distinct_math_batch(size: int, offset: int) -> dict[str, Any]:
     """``size`` answers that each need a symbolic comparison (k·4 / k against 4)."""
     ks = range(offset + 2, offset + 2 + size)
     return {"completion": [rf"The answer is $\boxed{{\frac{{{4 * k}}}{{{k}}}}}$." for k in ks],
@@ -68,15 +68,15 @@ async def _worker_killed(settings: LoadSettings) -> dict[str, Any]:
 
     try:
         async with aiohttp.ClientSession(headers=server.headers()) as session:
-            await post(session, distinct_math_batch(8, 10_000))  # the pool is up
+            await post(session, _distinct_math_batch(8, 10_000))  # the pool is up
             workers = _math_workers(server.process.pid)
-            request = asyncio.ensure_future(post(session, distinct_math_batch(512, 0)))
+            request = asyncio.ensure_future(post(session, _distinct_math_batch(512, 0)))
             await asyncio.sleep(0.2)
             killed = workers[0] if workers else None
             if killed is not None:
                 os.kill(killed, signal.SIGKILL)
             code, statuses = await request
-            after = [await post(session, distinct_math_batch(64, 1000 * i)) for i in (1, 2)]
+            after = [await post(session, _distinct_math_batch(64, 1000 * i)) for i in (1, 2)]
     finally:
         exit_code = server.stop()
     counts = Counter(statuses)
@@ -215,7 +215,7 @@ def _ray_overhead(settings: LoadSettings) -> dict[str, Any]:
     try:
         for spec, size, chunk in (("cheap", 8192, 1024), ("math", 1024, 128)):
             term = build_reward(tomllib.loads(SPECS[spec]))
-            batch = distinct_math_batch(size, 0) if spec == "math" else request_batch(spec, size)
+            batch = _distinct_math_batch(size, 0) if spec == "math" else request_batch(spec, size)
             chunks = [{k: v[i : i + chunk] for k, v in batch.items()}
                       for i in range(0, size, chunk)]  # fmt: skip
 

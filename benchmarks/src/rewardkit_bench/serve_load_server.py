@@ -42,8 +42,10 @@ COMPLETIONS = {
     "cheap": ("<think>2 + 2 is 4</think><answer>4</answer>", None),
     "math": (r"<think>2 + 2</think> The answer is $\boxed{\frac{8}{2}}$.", "4"),
 }
+
 #: a served term that sleeps this long per request (the past_deadline fault)
 SLOW_SECONDS = 2.0
+
 _SLOW_SERVER = """
 import sys, time
 import uvicorn
