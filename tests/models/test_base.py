@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rewardkit.models import (
+    FrozenHeadRewardModel,
     GenerativeRewardModel,
     ModelError,
     PreferenceRewardModel,
@@ -23,6 +24,7 @@ def test_every_kind_is_a_reward_model_registered_by_its_manifest_name():
         "preference": PreferenceRewardModel,
         "generative": GenerativeRewardModel,
         "process": ProcessRewardModel,
+        "frozen-head": FrozenHeadRewardModel,
     }
     with pytest.raises(TypeError):
         RewardModel()  # type: ignore[abstract]

@@ -5,6 +5,8 @@ from a config, with nothing downloaded. :mod:`rewardkit.models.preference`
 trains a Bradley–Terry reward model on preference pairs (TRL's
 ``RewardTrainer``), :mod:`rewardkit.models.generative` a yes-token generative
 one; :mod:`rewardkit.models.term` makes them, and ensembles of them, terms.
+:mod:`rewardkit.models.frozen_head` fits a linear Bradley–Terry head on a
+frozen causal LM's features (a real backbone such as SmolLM2, on a CPU).
 :mod:`rewardkit.models.process` is a process reward model (Math-Shepherd
 labels) and :mod:`rewardkit.models.value` a value head on a frozen policy.
 """
@@ -15,6 +17,7 @@ from rewardkit.models.decomposition import (
     ProgressEstimator,
     StepDecomposition,
 )
+from rewardkit.models.frozen_head import FrozenHeadRewardModel
 from rewardkit.models.generative import GenerativeRewardModel, GenerativeTraining, yes_no_examples
 from rewardkit.models.preference import (
     ModelError,
@@ -43,6 +46,7 @@ from rewardkit.models.value import PolicyValueHead, ValueTerm, ValueTraining
 
 __all__ = [
     "SPECIAL_TOKENS",
+    "FrozenHeadRewardModel",
     "GenerativeRewardModel",
     "GenerativeTraining",
     "LatentRewardDecoder",

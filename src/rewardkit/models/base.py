@@ -141,7 +141,7 @@ def saved_kind(path: str | os.PathLike[str]) -> type[RewardModel]:
     Raises:
         ModelError: nothing is there, or the kind is not a known reward model.
     """
-    from rewardkit.models import generative, preference, process  # noqa: F401  (register)
+    from rewardkit.models import frozen_head, generative, preference, process  # noqa: F401
     from rewardkit.models.preference import read_manifest
 
     kind = read_manifest(Path(path)).get("kind", "preference")

@@ -38,6 +38,7 @@ from rewardkit.core.output import RewardOutput, Status, worst_status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term, column_names
 from rewardkit.models.base import saved_kind
+from rewardkit.models.frozen_head import FrozenHeadRewardModel
 from rewardkit.models.generative import GenerativeRewardModel
 from rewardkit.models.preference import (
     ModelError,
@@ -56,14 +57,14 @@ __all__ = [
 ]
 
 Aggregation = Literal["mean", "min", "mean_minus_std"]
-LearnedModel = PreferenceRewardModel | GenerativeRewardModel
+LearnedModel = PreferenceRewardModel | GenerativeRewardModel | FrozenHeadRewardModel
 
 
 def load_reward_model(path: str | os.PathLike[str]) -> LearnedModel:
     """Load a saved reward model of either kind (its manifest says which)."""
 
     found = saved_kind(path)
-    if not issubclass(found, PreferenceRewardModel | GenerativeRewardModel):
+    if not issubclass(found, PreferenceRewardModel | GenerativeRewardModel | FrozenHeadRewardModel):
         raise ModelError(f"{path} is a {found.kind} reward model: use process_reward_model")
     return found.load(path)
 
