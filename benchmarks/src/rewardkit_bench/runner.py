@@ -78,6 +78,7 @@ SUITES: dict[str, str] = {
     "multiturn-credit": "rewardkit_bench.multiturn_credit:main",
     "adapter-throughput": "rewardkit_bench.adapter_throughput:main",
     "code": "rewardkit_bench.code:main",
+    "real-rm": "rewardkit_bench.real_rm:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).

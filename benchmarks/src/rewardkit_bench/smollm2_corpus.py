@@ -11,8 +11,9 @@ SmolLM2-135M does not follow reasoning-gym's ``<answer>`` tag format (0 of
 *states* is read by one documented rule, :func:`stated_answer`, and scored by
 the reasoning-gym dataset's own ``score_answer``:
 
-- ``status="stated"``: the first ``= N``, ``answer/result ... is N`` or
-  ``is N`` in the text; ``label`` is 1 where reasoning-gym scores N 1.0, else 0;
+- ``status="stated"``: the reply is a bare number N, or N is the first
+  ``= N``, ``answer/result ... is N``, ``is N`` or ``equals N`` in the text;
+  ``label`` is 1 where reasoning-gym scores N 1.0, else 0;
 - ``status="none"``: the completion contains no number at all; ``label`` 0;
 - ``status="unclear"``: numbers, but no statement the rule reads; no label.
 
@@ -20,9 +21,12 @@ The labels are therefore rule-read, rg-scored: a measure of agreement with
 them is agreement with that rule where the text is clear. ``audit`` in the
 corpus README gives how often a reader agreed with the rule on a sample.
 
-Run (about 10 minutes on two cores; ``--resume`` keeps finished prompts)::
+Run (about 15 minutes a pass on two cores; ``--resume`` keeps finished prompts); the
+published corpus is two passes, the second adding four more samples of each problem::
 
     python -m rewardkit_bench.smollm2_corpus --out benchmarks/corpora/smollm2-arithmetic.jsonl
+    python -m rewardkit_bench.smollm2_corpus --out benchmarks/corpora/smollm2-arithmetic.jsonl \\
+        --resume --sampling-seed 1
 
 Example:
     >>> stated_answer("1 + 5 = 6\\n\\nIn this example, 7 apples")
@@ -31,6 +35,8 @@ Example:
     ('stated', '2')
     >>> stated_answer("What a delightful mystery.")
     ('none', None)
+    >>> stated_answer("0.")
+    ('stated', '0')
     >>> stated_answer("Take 4 and 1 apart.")
     ('unclear', None)
 """
@@ -46,7 +52,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TASKS", "generate_corpus", "main", "stated_answer"]
+__all__ = ["TASKS", "generate_corpus", "main", "relabel", "stated_answer"]
 
 #: reasoning-gym dataset → its settings (two one-digit terms)
 TASKS: dict[str, dict[str, Any]] = {
@@ -62,8 +68,10 @@ TASKS: dict[str, dict[str, Any]] = {
 
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 _STATEMENT = re.compile(
-    rf"=\s*{_NUMBER}|\b(?:answer|result)\b[^.\n\d]{{0,40}}?\b(?:is|equals|of)\s*:?\s*{_NUMBER}"
-    rf"|\bis\s+{_NUMBER}",
+    rf"^\s*{_NUMBER}\s*\.?\s*$"  # the whole reply is a number
+    rf"|=\s*{_NUMBER}"
+    rf"|\b(?:answer|result)\b[^.\n\d]{{0,40}}?\b(?:is|equals|of)\s*:?\s*{_NUMBER}"
+    rf"|\b(?:is|equals)\s+{_NUMBER}",
     re.IGNORECASE,
 )
 
@@ -110,12 +118,15 @@ def generate_corpus(
     seed: int = 0,
     batch: int = 16,
     resume: bool = False,
+    sampling_seed: int | None = None,
 ) -> int:
-    """Write the corpus as JSON lines, a batch of prompts at a time (see the module docs).
+    """Append the corpus's rows as JSON lines, a batch of prompts at a time (see the module
+    docs). A second pass with another ``sampling_seed`` adds samples of the same problems.
 
     Returns:
         the number of rows written by this call.
     """
+    sampling = seed if sampling_seed is None else sampling_seed
     import torch
 
     from rewardkit import lm
@@ -124,7 +135,11 @@ def generate_corpus(
     torch.set_num_threads(2)
     done: set[tuple[str, int]] = set()
     if resume and out.exists():
-        done = {(row["task"], row["index"]) for row in map(json.loads, out.open())}
+        done = {
+            (row["task"], row["index"])
+            for row in map(json.loads, out.open())
+            if row.get("sampling_seed", row.get("seed", 0)) == sampling
+        }
     elif out.exists():
         out.unlink()
     model, tokenizer = lm.load("smollm2-135m-instruct")
@@ -144,18 +159,17 @@ def generate_corpus(
         ]
         samples = lm.sample_completions(
             model, tokenizer, texts, k=k, max_new_tokens=max_new_tokens,
-            temperature=1.0, seed=seed * 100_003 + number,
+            temperature=1.0, seed=sampling * 100_003 + number,
         )  # fmt: skip
         with out.open("a") as handle:
             for i, completion in enumerate(samples.texts):
-                handle.write(json.dumps(_row(group[i // k], completion, samples, i, k)) + "\n")
+                row = {**_row(group[i // k], completion, samples, i, k), "sampling_seed": sampling}
+                handle.write(json.dumps(row) + "\n")
                 written += 1
     return written
 
 
-def _row(
-    problem: dict[str, Any], completion: str, samples: Any, i: int, k: int
-) -> dict[str, Any]:
+def _row(problem: dict[str, Any], completion: str, samples: Any, i: int, k: int) -> dict[str, Any]:
     """One corpus line: the problem, the completion, its stated answer and label."""
     entry = problem["entry"]
     status, answer = stated_answer(completion)
@@ -178,6 +192,35 @@ def _row(
     }
 
 
+def relabel(path: Path, prompts_per_task: int = 200, seed: int = 0) -> int:
+    """Recompute every row's ``status``, ``stated`` and ``label`` with the current rule.
+
+    Returns:
+        the number of rows whose label changed.
+    """
+    entries = {
+        (problem["task"], problem["index"]): problem
+        for task in TASKS
+        for problem in _problems(task, prompts_per_task, seed)
+    }
+    rows = [json.loads(line) for line in path.open()]
+    changed = 0
+    for row in rows:
+        problem = entries[(row["task"], row["index"])]
+        status, answer = stated_answer(row["completion"])
+        label = None
+        if status == "stated" and answer is not None:
+            score = problem["dataset"].score_answer(answer, problem["entry"])
+            label = int(float(score) == 1.0)
+        elif status == "none":
+            label = 0
+        changed += label != row["label"]
+        row.update(status=status, stated=answer, label=label)
+        row.setdefault("sampling_seed", seed)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return changed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line (``python -m rewardkit_bench.smollm2_corpus --help``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -186,12 +229,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=4, help="completions per prompt (4)")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="per completion (64)")
     parser.add_argument("--seed", type=int, default=0, help="problems' and sampling seed (0)")
-    parser.add_argument("--resume", action="store_true", help="keep the prompts already written")
+    parser.add_argument(
+        "--sampling-seed", type=int, default=None,
+        help="sampling seed (default: --seed); another value adds samples of the same problems",
+    )  # fmt: skip
+    parser.add_argument("--resume", action="store_true", help="keep the rows already written")
+    parser.add_argument(
+        "--relabel", action="store_true", help="only recompute the labels of --out's rows"
+    )
     args = parser.parse_args(argv)
     start = time.monotonic()
+    if args.relabel:
+        print(f"{relabel(args.out, args.prompts, args.seed)} labels changed", file=sys.stderr)
+        return 0
     rows = generate_corpus(
-        args.out, args.prompts, args.k, args.max_new_tokens, args.seed, resume=args.resume
-    )
+        args.out, args.prompts, args.k, args.max_new_tokens, args.seed,
+        resume=args.resume, sampling_seed=args.sampling_seed,
+    )  # fmt: skip
     print(f"{rows} completions written to {args.out} in {time.monotonic() - start:.0f} s",
           file=sys.stderr)  # fmt: skip
     return 0

@@ -9,8 +9,8 @@ features are
 
 the hidden state of layer ``L`` at the final EOS and its mean over the
 completion's tokens (2·d values), standardized with the training set's mean
-and spread. The reward is linear, r(x, y) = w·φ̂(x, y) + b, and ``fit`` trains
-(w, b) on preference pairs with the Bradley–Terry loss and an L2 penalty,
+and spread. The reward is linear, r(x, y) = w·φ̂(x, y), and ``fit`` trains
+w on preference pairs with the Bradley–Terry loss and an L2 penalty,
 
     L(w) = −E[log σ(w·(φ̂_c − φ̂_r))] + λ‖w‖²
 
@@ -40,6 +40,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -51,7 +52,7 @@ from rewardkit.lm.tokens import encode
 from rewardkit.models._common import ModelError
 from rewardkit.models.base import CompletionRewardModel
 
-__all__ = ["FrozenHeadRewardModel"]
+__all__ = ["BradleyTerryHead", "FrozenHeadRewardModel", "hidden_features"]
 
 _HEAD = "head.npz"
 _MANIFEST = "rewardkit.json"
@@ -83,11 +84,7 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
         super().__init__(model, tokenizer, max_length, trained)
         self.layer = layer
         self.backbone = backbone
-        width = 2 * int(model.config.hidden_size)
-        self.weights = np.zeros(width)
-        self.bias = 0.0
-        self.center = np.zeros(width)
-        self.spread = np.ones(width)
+        self.head = BradleyTerryHead.untrained(2 * int(model.config.hidden_size))
 
     def _accept(self, model: Any, tokenizer: Any) -> None:
         if tokenizer.eos_token_id is None:
@@ -132,46 +129,22 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
         Returns:
             ``(features, truncated)``: (N, 2·d) float64 and (N,) bool.
         """
-        import torch
-
-        texts_prompts = list(prompts) if prompts is not None else [""] * len(completions)
-        if len(texts_prompts) != len(completions):
-            raise ConfigurationError(
-                f"{len(texts_prompts)} prompts for {len(completions)} completions"
-            )
-        eos = int(self.tokenizer.eos_token_id)
-        rows, starts, truncated = [], [], []
-        for prompt, completion in zip(texts_prompts, completions, strict=True):
-            head = encode(self.tokenizer, prompt) if prompt else []
-            ids = [*head, *encode(self.tokenizer, completion), eos]
-            cut = max(0, len(ids) - self.max_length)
-            rows.append(ids[cut:])
-            starts.append(max(0, len(head) - cut))
-            truncated.append(cut > 0)
-        out = np.zeros((len(rows), 2 * int(self.model.config.hidden_size)))
-        with torch.no_grad():
-            for begin in range(0, len(rows), batch_size):
-                batch = rows[begin : begin + batch_size]
-                padded, attention = right_pad(batch, pad=eos)
-                hidden = self.model(
-                    input_ids=padded, attention_mask=attention, output_hidden_states=True
-                ).hidden_states[self.layer]
-                for j, row in enumerate(batch):
-                    span = hidden[j, starts[begin + j] : len(row)]
-                    out[begin + j] = torch.cat([hidden[j, len(row) - 1], span.mean(0)]).numpy()
-        return out, np.asarray(truncated)
+        by_layer, truncated = hidden_features(
+            self.model, self.tokenizer, prompts, completions, [self.layer], self.max_length,
+            batch_size,
+        )  # fmt: skip
+        return by_layer[self.layer], truncated
 
     def score(
         self, prompts: Sequence[str] | None, completions: Sequence[str], batch_size: int = 16
     ) -> tuple[np.ndarray, np.ndarray]:
-        """r(x, y) = w·φ̂(x, y) + b for each completion, and the truncation mask."""
+        """r(x, y) = w·φ̂(x, y) for each completion, and the truncation mask."""
         features, truncated = self.features(prompts, completions, batch_size)
         return self.score_features(features), truncated
 
     def score_features(self, features: np.ndarray) -> np.ndarray:
         """The reward of precomputed :meth:`features` rows."""
-        result: np.ndarray = ((features - self.center) / self.spread) @ self.weights + self.bias
-        return result
+        return self.head.score(features)
 
     def fit(
         self, pairs: Sequence[Mapping[str, Any]], l2: float = 1e-2, batch_size: int = 16
@@ -196,10 +169,144 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
     def fit_features(
         self, chosen: np.ndarray, rejected: np.ndarray, l2: float = 1e-2
     ) -> dict[str, float]:
-        """Fit the head on precomputed features of chosen and rejected completions.
+        """Fit the head on precomputed features of chosen and rejected completions
+        (:meth:`BradleyTerryHead.fit`)."""
+        self.metrics = self.head.fit(chosen, rejected, l2)
+        self.trained = True
+        return self.metrics
 
-        The standardization is the mean and spread over both sides' rows; the bias is 0
-        (a Bradley–Terry loss cannot see it).
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the head, its manifest (kind, layer, backbone) and, for a backbone built
+        in memory, the backbone and tokenizer under ``backbone/``."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            head = self.head
+            np.savez(staging / _HEAD, weights=head.weights, center=head.center, spread=head.spread)
+            if self.backbone is None:
+                self.model.save_pretrained(staging / "backbone")
+                self.tokenizer.save_pretrained(staging / "backbone")
+            manifest = {"kind": self.kind, "layer": self.layer, "backbone": self.backbone,
+                        **self._manifest()}  # fmt: skip
+            (staging / _MANIFEST).write_text(json.dumps(manifest, indent=2))
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """The head saved at ``path`` on its backbone."""
+        from rewardkit.lm.local import load_causal_lm
+        from rewardkit.lm.named import load
+
+        folder = Path(path)
+        if not (folder / _MANIFEST).is_file() or not (folder / _HEAD).is_file():
+            raise ModelError(f"{folder} holds no saved frozen-head reward model")
+        manifest = json.loads((folder / _MANIFEST).read_text())
+        source = manifest.get("backbone")
+        model, tokenizer = load(source) if source else load_causal_lm(folder / "backbone")
+        loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True),
+                     layer=int(manifest["layer"]), backbone=source)  # fmt: skip
+        with np.load(folder / _HEAD) as head:
+            loaded.head = BradleyTerryHead(head["weights"], head["center"], head["spread"])
+        loaded.metrics = dict(manifest.get("metrics", {}))
+        return loaded
+
+
+def hidden_features(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str] | None,
+    completions: Sequence[str],
+    layers: Sequence[int],
+    max_length: int,
+    batch_size: int = 16,
+) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """φ(x, y) = [h_L(EOS) ; mean over y of h_L] at each of ``layers``, in one pass per batch.
+
+    Each text is ``prompt + completion + EOS`` (token ids, no special tokens added), cut
+    to its last ``max_length`` tokens; batches are right-padded, so a row's states are
+    those it gets alone.
+
+    Returns:
+        ``(features, truncated)``: layer → (N, 2·d) float64, and the (N,) truncation mask.
+
+    Raises:
+        ConfigurationError: the prompts and completions differ in number.
+    """
+    import torch
+
+    texts_prompts = list(prompts) if prompts is not None else [""] * len(completions)
+    if len(texts_prompts) != len(completions):
+        raise ConfigurationError(f"{len(texts_prompts)} prompts for {len(completions)} completions")
+    eos = int(tokenizer.eos_token_id)
+    rows, starts, truncated = [], [], []
+    for prompt, completion in zip(texts_prompts, completions, strict=True):
+        head = encode(tokenizer, prompt) if prompt else []
+        ids = [*head, *encode(tokenizer, completion), eos]
+        cut = max(0, len(ids) - max_length)
+        rows.append(ids[cut:])
+        starts.append(max(0, len(head) - cut))
+        truncated.append(cut > 0)
+    width = 2 * int(model.config.hidden_size)
+    out = {layer: np.zeros((len(rows), width)) for layer in layers}
+    with torch.no_grad():
+        for begin in range(0, len(rows), batch_size):
+            batch = rows[begin : begin + batch_size]
+            padded, attention = right_pad(batch, pad=eos)
+            states = model(
+                input_ids=padded, attention_mask=attention, output_hidden_states=True
+            ).hidden_states
+            for layer in layers:
+                hidden = states[layer]
+                for j, row in enumerate(batch):
+                    span = hidden[j, starts[begin + j] : len(row)]
+                    features = torch.cat([hidden[j, len(row) - 1], span.mean(0)])
+                    out[layer][begin + j] = features.double().numpy()
+    return out, np.asarray(truncated)
+
+
+@dataclass
+class BradleyTerryHead:
+    """r(φ) = w·(φ − μ)/σ: a linear reward on standardized features, fitted on pairs.
+
+    ``fit`` minimizes −E[log σ(w·(φ̂_c − φ̂_r))] + λ‖w‖² by L-BFGS, with μ and σ the mean
+    and spread over both sides' rows (a Bradley–Terry loss cannot see a bias).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> rejected = rng.normal(size=(100, 3))
+        >>> head = BradleyTerryHead.untrained(3)
+        >>> metrics = head.fit(rejected + [1.0, 0.0, 0.0], rejected)
+        >>> metrics["train_accuracy"], bool(head.weights[0] > abs(head.weights[1:]).max())
+        (1.0, True)
+    """
+
+    weights: np.ndarray
+    center: np.ndarray
+    spread: np.ndarray
+
+    @classmethod
+    def untrained(cls, width: int) -> BradleyTerryHead:
+        """w = 0 over ``width`` features (every score 0)."""
+        return cls(np.zeros(width), np.zeros(width), np.ones(width))
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """w·(φ − μ)/σ of each row."""
+        result: np.ndarray = ((features - self.center) / self.spread) @ self.weights
+        return result
+
+    def fit(self, chosen: np.ndarray, rejected: np.ndarray, l2: float = 1e-2) -> dict[str, float]:
+        """Fit on rows of chosen and rejected features; ``train_loss``, ``train_accuracy``
+        and ``pairs``.
+
+        Raises:
+            ConfigurationError: the arrays are not two equal (N, D) with N ≥ 1, or λ < 0.
+            ModelError: a feature is NaN or infinite.
         """
         import torch
 
@@ -227,54 +334,9 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
 
         optimizer.step(closure)  # type: ignore[no-untyped-call]
         self.weights = weights.detach().numpy().copy()
-        self.bias = 0.0
         margin = difference.numpy() @ self.weights
-        self.trained = True
-        self.metrics = {
+        return {
             "train_loss": float(np.mean(np.logaddexp(0.0, -margin))),
             "train_accuracy": float(np.mean(margin > 0)),
             "pairs": float(len(chosen)),
         }
-        return self.metrics
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the head, its manifest (kind, layer, backbone) and, for a backbone built
-        in memory, the backbone and tokenizer under ``backbone/``."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            np.savez(staging / _HEAD, weights=self.weights, center=self.center, spread=self.spread)
-            if self.backbone is None:
-                self.model.save_pretrained(staging / "backbone")
-                self.tokenizer.save_pretrained(staging / "backbone")
-            manifest = {"kind": self.kind, "layer": self.layer, "backbone": self.backbone,
-                        "bias": self.bias, **self._manifest()}  # fmt: skip
-            (staging / _MANIFEST).write_text(json.dumps(manifest, indent=2))
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return target
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Self:
-        """The head saved at ``path`` on its backbone."""
-        from rewardkit.lm.local import load_causal_lm
-        from rewardkit.lm.named import load
-
-        folder = Path(path)
-        if not (folder / _MANIFEST).is_file() or not (folder / _HEAD).is_file():
-            raise ModelError(f"{folder} holds no saved frozen-head reward model")
-        manifest = json.loads((folder / _MANIFEST).read_text())
-        source = manifest.get("backbone")
-        model, tokenizer = load(source) if source else load_causal_lm(folder / "backbone")
-        loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True),
-                     layer=int(manifest["layer"]), backbone=source)  # fmt: skip
-        with np.load(folder / _HEAD) as head:
-            loaded.weights, loaded.center = head["weights"], head["center"]
-            loaded.spread = head["spread"]
-        loaded.bias = float(manifest.get("bias", 0.0))
-        loaded.metrics = dict(manifest.get("metrics", {}))
-        return loaded

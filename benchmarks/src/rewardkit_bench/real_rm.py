@@ -1,0 +1,300 @@
+"""``rewardkit bench real-rm``: learned rewards and verifiers on a real model's own answers.
+
+The data is the SmolLM2 corpus (``benchmarks/corpora/smollm2-arithmetic.jsonl``:
+SmolLM2-135M-Instruct's sampled answers to reasoning-gym arithmetic, labelled
+by the corpus's rule and reasoning-gym's scorer; see
+:mod:`rewardkit_bench.smollm2_corpus`). Two questions:
+
+1. **Verifiers on real text.** rewardkit's math verifier and math-verify, each
+   as a training loop calls it, against the labels: agreement and false
+   positives (a wrong answer scored correct).
+2. **A learned reward on a real backbone.** A linear Bradley–Terry head on
+   SmolLM2's frozen features (:class:`rewardkit.models.FrozenHeadRewardModel`)
+   is fitted on (correct, wrong) pairs of the same prompt from half the
+   prompts and tested on the other half, per seed (the split is the seed).
+   Paired accuracy is the share of held-out pairs ranked right; *style
+   controlled* keeps only pairs whose two answers both state a number and
+   differ in length by at most 25 %, so length and "says a number at all"
+   cannot carry it. Baselines in the same run: the model's own mean token
+   log-probability of the completion (no training) and "shorter is better".
+   Probes (master keys, One Token to Fool): a content-free completion scored
+   against each held-out prompt's correct answers.
+
+Target (issue #31): style-controlled paired accuracy of the best learned
+scorer ≥ 0.70 on held-out prompts (the char-level lab sat at 0.47-0.57).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from rewardkit_bench.runner import Suite, drive, environment
+
+__all__ = ["CORPUS_FILE", "RealRM", "main", "paired_accuracy", "pairs_of"]
+
+CORPUS_FILE = "smollm2-arithmetic.jsonl"
+CORPUS = Path("benchmarks") / "corpora" / CORPUS_FILE
+#: hidden layers read (SmolLM2-135M has 30): a middle one and the last
+LAYERS = (15, -1)
+#: content-free completions scored as if they were answers
+PROBES = (":", "Let's solve this step by step.", "The answer is correct.")
+TARGET = 0.70
+#: the L2 penalties cross-validated on the training prompts
+L2_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+QUICK_PROMPTS = 60
+
+
+def pairs_of(rows: Sequence[dict[str, Any]], style_controlled: bool) -> list[tuple[int, int]]:
+    """(correct, wrong) row-index pairs of the same prompt.
+
+    Style controlled: both rows state a number (``status == "stated"``) and their token
+    lengths differ by at most 25 % of the longer.
+
+    Example:
+        >>> rows = [{"task": "t", "question": "1+1", "label": 1, "status": "stated", "tokens": 10},
+        ...         {"task": "t", "question": "1+1", "label": 0, "status": "stated", "tokens": 12},
+        ...         {"task": "t", "question": "1+1", "label": 0, "status": "none", "tokens": 11},
+        ...         {"task": "t", "question": "2+1", "label": 0, "status": "stated", "tokens": 9}]
+        >>> pairs_of(rows, False), pairs_of(rows, True)
+        ([(0, 1), (0, 2)], [(0, 1)])
+    """
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        if row["label"] is not None:
+            groups[_problem(row)].append(i)
+    pairs = []
+    for members in groups.values():
+        for c in (i for i in members if rows[i]["label"] == 1):
+            for w in (i for i in members if rows[i]["label"] == 0):
+                if style_controlled and not _same_style(rows[c], rows[w]):
+                    continue
+                pairs.append((c, w))
+    return pairs
+
+
+def _problem(row: dict[str, Any]) -> tuple[str, str]:
+    """What identifies a problem: its task and question (reasoning-gym draws the same
+    one-digit question under several indices, so the index does not)."""
+    return row["task"], row["question"]
+
+
+def _same_style(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    both_state = a["status"] == b["status"] == "stated"
+    return both_state and abs(a["tokens"] - b["tokens"]) <= 0.25 * max(a["tokens"], b["tokens"])
+
+
+def paired_accuracy(scores: np.ndarray, pairs: Sequence[tuple[int, int]]) -> float:
+    """Share of pairs whose correct row scores above the wrong one (ties count half).
+
+    Example:
+        >>> paired_accuracy(np.array([2.0, 1.0, 2.0]), [(0, 1), (0, 2)])
+        0.75
+    """
+    if not pairs:
+        return float("nan")
+    c, w = np.array(pairs).T
+    return float(np.mean((scores[c] > scores[w]) + 0.5 * (scores[c] == scores[w])))
+
+
+def _chosen_l2(
+    features: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+    rows: Sequence[dict[str, Any]],
+    seed: int,
+) -> float:
+    """λ from :data:`L2_GRID` by two-fold cross-validation over the training prompts (the
+    held-out prompts are never seen): the λ with the best mean validation paired accuracy."""
+    from rewardkit.models.frozen_head import BradleyTerryHead
+
+    prompts = sorted({_problem(rows[c]) for c, _ in pairs})
+    rng = np.random.default_rng(10_000 + seed)
+    fold = {prompts[i]: k % 2 for k, i in enumerate(rng.permutation(len(prompts)))}
+    side = np.array([fold[_problem(rows[c])] for c, _ in pairs])
+    both = np.array(pairs)
+    best, best_score = L2_GRID[0], -1.0
+    for l2 in L2_GRID:
+        scores = []
+        for k in (0, 1):
+            fit, held = both[side != k], both[side == k]
+            if not len(fit) or not len(held):
+                continue
+            head = BradleyTerryHead.untrained(features.shape[1])
+            head.fit(features[fit[:, 0]], features[fit[:, 1]], l2=l2)
+            scores.append(paired_accuracy(head.score(features), [tuple(p) for p in held]))
+        score = float(np.mean(scores)) if scores else -1.0
+        if score > best_score:
+            best, best_score = l2, score
+    return best
+
+
+def _corpus_path(given: str | None) -> Path:
+    if given:
+        path = Path(given)
+    elif os.environ.get("REWARDKIT_CORPORA"):
+        path = Path(os.environ["REWARDKIT_CORPORA"]) / CORPUS_FILE
+    else:
+        path = CORPUS
+    if not path.is_file():
+        raise SystemExit(
+            f"real-rm: no corpus at {path} (pass --corpus PATH, set REWARDKIT_CORPORA, or "
+            "run from the checkout's root)"
+        )
+    return path
+
+
+class RealRM(Suite):
+    """The real-rm suite (see the module docs)."""
+
+    name: ClassVar[str] = "real-rm"
+    description: ClassVar[str | None] = __doc__
+    quick_help: ClassVar[str] = f"the first {QUICK_PROMPTS} prompts per task, one seed"
+    quick_sets: ClassVar[tuple[str, ...]] = ("seeds",)
+    options: ClassVar[tuple[str, ...]] = ("seeds",)
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.features: dict[int, np.ndarray] = {}
+        self.probe_features: dict[int, np.ndarray] = {}
+        self.probe_prompts: list[tuple[str, str]] = []
+        self.self_logprob = np.zeros(0)
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--corpus", default=None,
+            help=f"the SmolLM2 corpus (default: $REWARDKIT_CORPORA/{CORPUS_FILE}, else {CORPUS})",
+        )  # fmt: skip
+
+    def command(self, args: argparse.Namespace) -> str:
+        return "rewardkit bench real-rm" + (" --quick" if args.quick else f" --seeds {args.seeds}")
+
+    def prepare(self, args: argparse.Namespace) -> None:
+        from rewardkit_bench.real_rm_features import read_features
+
+        rows = [json.loads(line) for line in _corpus_path(args.corpus).open()]
+        if args.quick:
+            rows = [row for row in rows if row["index"] < QUICK_PROMPTS]
+        self.rows = rows
+        found = read_features(rows, LAYERS, PROBES)
+        self.features, self.probe_features, self.probe_prompts, self.self_logprob = found
+
+    def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
+        seeds = 1 if args.quick else args.seeds
+        if runs:
+            return []
+        return [("verify", 0)] + [("rm", seed) for seed in range(seeds)]
+
+    def run_unit(self, unit: Any) -> dict[str, Any]:
+        kind, seed = unit
+        if kind == "verify":
+            from rewardkit_bench.real_rm_verify import verify_corpus
+
+            return {"kind": "verify", **verify_corpus(self.rows)}
+        return {"kind": "rm", "seed": seed, **self._rm_run(seed)}
+
+    def _rm_run(self, seed: int) -> dict[str, Any]:
+        from rewardkit.models.frozen_head import BradleyTerryHead
+
+        prompts = sorted({_problem(row) for row in self.rows})
+        rng = np.random.default_rng(seed)
+        train = {prompts[i] for i in rng.permutation(len(prompts))[: len(prompts) // 2]}
+        in_train = np.array([_problem(row) in train for row in self.rows])
+        test_rows = [i for i in range(len(self.rows)) if not in_train[i]]
+        train_pairs = [p for p in pairs_of(self.rows, False) if in_train[p[0]]]
+        tests = {
+            controlled: [p for p in pairs_of(self.rows, controlled) if not in_train[p[0]]]
+            for controlled in (False, True)
+        }
+        scorers: dict[str, np.ndarray] = {
+            "self log-prob (no training)": self.self_logprob,
+            "shorter is better": -np.array([row["tokens"] for row in self.rows], dtype=float),
+        }
+        probes: dict[str, dict[str, float]] = {}
+        chosen_l2: dict[str, float] = {}
+        for layer in LAYERS:
+            features = self.features[layer]
+            l2 = _chosen_l2(features, train_pairs, self.rows, seed)
+            head = BradleyTerryHead.untrained(features.shape[1])
+            c, w = np.array(train_pairs).T
+            head.fit(features[c], features[w], l2=l2)
+            name = f"BT head, layer {layer}"
+            chosen_l2[name] = l2
+            scorers[name] = head.score(features)
+            probe_scores = head.score(self.probe_features[layer])
+            probes[name] = self._probe_rates(probe_scores, scorers[name], test_rows)
+        return {
+            "train_pairs": len(train_pairs),
+            "test_pairs": len(tests[False]),
+            "test_pairs_controlled": len(tests[True]),
+            "accuracy": {name: paired_accuracy(s, tests[False]) for name, s in scorers.items()},
+            "accuracy_controlled": {
+                name: paired_accuracy(s, tests[True]) for name, s in scorers.items()
+            },
+            "probe_wins": probes,
+            "l2": chosen_l2,
+        }
+
+    def _probe_rates(
+        self, probe_scores: np.ndarray, scores: np.ndarray, test_rows: Sequence[int]
+    ) -> dict[str, float]:
+        """Per probe: the share of held-out prompts with a correct answer whose probe
+        completion scores above that prompt's mean correct score."""
+        correct: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for i in test_rows:
+            if self.rows[i]["label"] == 1:
+                correct[_problem(self.rows[i])].append(scores[i])
+        rates = {}
+        for p, probe in enumerate(PROBES):
+            wins = [
+                probe_scores[k * len(PROBES) + p] > statistics.fmean(correct[prompt])
+                for k, prompt in enumerate(self.probe_prompts)
+                if prompt in correct
+            ]
+            rates[probe] = float(np.mean(wins)) if wins else float("nan")
+        return rates
+
+    def describe(self, run: dict[str, Any]) -> str | None:
+        if run["kind"] == "verify":
+            return "verifiers scored"
+        best = max(run["accuracy_controlled"].items(), key=lambda kv: kv[1])
+        return f"seed {run['seed']}: best style-controlled {best[0]} {best[1]:.3f}"
+
+    def record(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"quick": args.quick, "rows": len(self.rows), "layers": list(LAYERS),
+                "probes": list(PROBES), "machine": environment(), "runs": runs}  # fmt: skip
+
+    def summarize(self, results: dict[str, Any]) -> dict[str, Any]:
+        rm_runs = [run for run in results["runs"] if run["kind"] == "rm"]
+        names = list(rm_runs[0]["accuracy"]) if rm_runs else []
+
+        def median(key: str, name: str) -> float:
+            return statistics.median(run[key][name] for run in rm_runs)
+
+        table = {
+            name: {
+                "all": median("accuracy", name),
+                "controlled": median("accuracy_controlled", name),
+            }
+            for name in names
+        }
+        learned = {name: v for name, v in table.items() if name.startswith("BT head")}
+        best = max(learned.items(), key=lambda kv: kv[1]["controlled"]) if learned else None
+        return {"medians": table, "best_learned": best}
+
+    def report(self, results: dict[str, Any], plots: list[str]) -> str | None:
+        from rewardkit_bench.real_rm_report import render
+
+        return render(results, TARGET)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``rewardkit bench real-rm``: see the module docs."""
+    return drive(RealRM(), argv)

@@ -1,0 +1,100 @@
+"""real-rm and its corpus: the stated-answer rule, pairs by problem, paired accuracy against
+a loop, λ chosen on the training prompts only, the report from results alone, relabelling."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rewardkit_bench import real_rm
+from rewardkit_bench.real_rm import paired_accuracy, pairs_of
+from rewardkit_bench.real_rm_report import render
+from rewardkit_bench.smollm2_corpus import relabel, stated_answer
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12 + 7 = 9", ("stated", "9")),
+        ("The answer to 4 - 1 is 3.", ("stated", "3")),
+        ("The result of the sum equals -4", ("stated", "-4")),
+        ("  5 \n", ("stated", "5")),
+        ("The sum equals 7 apples", ("stated", "7")),
+        ("What a delightful mystery.", ("none", None)),
+        ("First take 4, then 1.", ("unclear", None)),
+    ],
+)
+def test_the_stated_answer_rule(text, expected):
+    assert stated_answer(text) == expected
+
+
+def row(question, label, status="stated", tokens=10):
+    return {"task": "t", "question": question, "label": label, "status": status, "tokens": tokens}
+
+
+def test_pairs_are_within_a_problem_and_style_control_drops_unlike_pairs():
+    rows = [row("a", 1), row("a", 0, tokens=30), row("a", 0, "none"), row("a", None, "unclear"),
+            row("b", 1), row("b", 0, tokens=12), row("c", 0)]  # fmt: skip
+    assert pairs_of(rows, False) == [(0, 1), (0, 2), (4, 5)]
+    assert pairs_of(rows, True) == [(4, 5)]
+
+
+def test_paired_accuracy_equals_a_loop_with_ties_as_half():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, size=20).astype(float)
+    pairs = [tuple(p) for p in rng.integers(0, 20, size=(50, 2))]
+    expected = np.mean([1.0 if scores[c] > scores[w] else 0.5 if scores[c] == scores[w] else 0.0
+                        for c, w in pairs])  # fmt: skip
+    assert paired_accuracy(scores, pairs) == pytest.approx(expected)
+    assert np.isnan(paired_accuracy(scores, []))
+
+
+def test_the_penalty_is_chosen_on_the_training_pairs_alone():
+    rng = np.random.default_rng(1)
+    rows, features = [], []
+    for problem in range(40):
+        for label in (1, 0, 0):
+            rows.append(row(f"q{problem}", label))
+            features.append(rng.normal(size=6) + (0.8 if label else 0.0) * np.eye(6)[0])
+    features = np.array(features)
+    pairs = pairs_of(rows, False)
+    chosen = real_rm._chosen_l2(features, pairs, rows, seed=0)
+    assert chosen in real_rm.L2_GRID
+    # the choice reads only the rows named by the pairs: other rows may hold anything
+    polluted = features.copy()
+    polluted[np.setdiff1d(np.arange(len(rows)), np.array(pairs).ravel())] = np.nan
+    assert real_rm._chosen_l2(polluted, pairs, rows, seed=0) == chosen
+
+
+def test_the_report_renders_from_results_alone():
+    run = {"kind": "rm", "seed": 0, "train_pairs": 10, "test_pairs": 9, "test_pairs_controlled": 4,
+           "accuracy": {"BT head, layer 15": 0.8, "shorter is better": 0.4},
+           "accuracy_controlled": {"BT head, layer 15": 0.75, "shorter is better": 0.5},
+           "probe_wins": {"BT head, layer 15": {":": 0.1}},
+           "l2": {"BT head, layer 15": 1.0}}  # fmt: skip
+    found = {"agreement": 1.0, "false_positives": 0, "outcomes": {"correct": 5}}
+    verify = {"kind": "verify", "labelled": 5, "verifiers": {"rewardkit": found}}
+    results = {"command": "rewardkit bench real-rm", "seconds": 60.0, "rows": 12,
+               "runs": [verify, run]}  # fmt: skip
+    results.update(real_rm.RealRM().summarize(results))
+    text = render(results, 0.70)
+    assert "| BT head, layer 15 | 0.800 | 0.750 |" in text
+    assert "| rewardkit | 1.000 | 0 | correct 5 |" in text
+    assert "**reproduced** (BT head, layer 15: 0.750)" in text
+
+
+def test_relabel_recomputes_labels_with_reasoning_gym(tmp_path):
+    from rewardkit_bench.smollm2_corpus import _problems
+
+    problem = _problems("chain_sum", 3, seed=0)[1]
+    gold = str(problem["entry"]["answer"])
+    rows = [
+        {"task": "chain_sum", "index": 1, "completion": f"So it is {gold}.", "label": None},
+        {"task": "chain_sum", "index": 1, "completion": f"= {int(gold) + 1}", "label": 1},
+        {"task": "chain_sum", "index": 1, "completion": "Nothing to see.", "label": 0},
+    ]
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert relabel(path, prompts_per_task=3, seed=0) == 2
+    labels = [json.loads(line)["label"] for line in path.open()]
+    assert labels == [1, 0, 0]
