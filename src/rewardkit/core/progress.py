@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from tqdm.auto import tqdm
 
-__all__ = ["eta_text", "progress", "write"]
+__all__ = ["eta_text", "progress", "rate_text", "write"]
 
 T = TypeVar("T")
 
@@ -62,16 +62,30 @@ def progress(
         now = time.monotonic()
         if now - last >= log_every or done == count:
             last = now
-            rate = done / max(now - start, 1e-9)
             of = f"/{count}" if count is not None else ""
             eta = f", {eta_text(now - start, done, count)}" if count is not None else ""
-            print(f"  {description}: {done}{of} ({rate:,.0f}/s{eta})", file=sys.stderr, flush=True)
+            pace = rate_text(now - start, done)
+            print(f"  {description}: {done}{of} ({pace}{eta})", file=sys.stderr, flush=True)
 
 
 def write(line: str) -> None:
     """Print a line without breaking a bar that is on screen (flushed: logs see it now)."""
     tqdm.write(line)
     sys.stdout.flush()
+
+
+def rate_text(elapsed: float, done: int) -> str:
+    """'12/s' when items take under a second each, else '3.5 s each'.
+
+    Example:
+        >>> rate_text(2.0, 24), rate_text(70.0, 2)
+        ('12/s', '35.0 s each')
+    """
+    if done <= 0:
+        return "?/s"
+    if elapsed < done:
+        return f"{done / max(elapsed, 1e-9):,.0f}/s"
+    return f"{elapsed / done:,.1f} s each"
 
 
 def eta_text(elapsed: float, done: int, total: int) -> str:
