@@ -96,3 +96,26 @@ def test_a_head_on_smollm2_names_its_backbone_and_leaves_it_frozen(smollm2, tmp_
     assert all(torch.equal(p, before[name]) for name, p in list(backbone.named_parameters())[:3])
     model.save(tmp_path / "rm")
     assert not (tmp_path / "rm" / "backbone").exists()  # named, not copied
+
+
+def test_the_same_pass_gives_each_completions_mean_log_prob(tiny):
+    from rewardkit.models.frozen_head import hidden_features
+
+    prompts, completions = ["1+1=", "12+30="], ["2", "4200"]
+    found = hidden_features(tiny.model, tiny.tokenizer, prompts, completions, [-1], 64,
+                            batch_size=2, log_probs=True)  # fmt: skip
+    bare = hidden_features(tiny.model, tiny.tokenizer, prompts, completions, [-1], 64)
+    np.testing.assert_allclose(found.by_layer[-1], bare.by_layer[-1], atol=1e-5)
+    assert bare.mean_log_prob is None
+    tokenizer = tiny.tokenizer
+    for row, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
+        head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        body = [
+            *tokenizer(completion, add_special_tokens=False)["input_ids"],
+            tokenizer.eos_token_id,
+        ]
+        ids = torch.tensor([[*head, *body]])
+        with torch.no_grad():
+            steps = tiny.model(input_ids=ids).logits[0].log_softmax(-1)
+        expected = np.mean([float(steps[len(head) + t - 1, token]) for t, token in enumerate(body)])
+        assert found.mean_log_prob[row] == pytest.approx(expected, abs=1e-5)

@@ -50,7 +50,7 @@ PROBES = (":", "Let's solve this step by step.", "The answer is correct.")
 TARGET = 0.70
 #: the L2 penalties cross-validated on the training prompts
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
-QUICK_PROMPTS = 60
+QUICK_PROMPTS = 25
 
 
 def pairs_of(rows: Sequence[dict[str, Any]], style_controlled: bool) -> list[tuple[int, int]]:

@@ -47,12 +47,13 @@ from typing import Any, Self
 import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
+from rewardkit.core.progress import progress
 from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
 from rewardkit.models._common import ModelError
 from rewardkit.models.base import CompletionRewardModel
 
-__all__ = ["BradleyTerryHead", "FrozenHeadRewardModel", "hidden_features"]
+__all__ = ["BradleyTerryHead", "FrozenHeadRewardModel", "HiddenFeatures", "hidden_features"]
 
 _HEAD = "head.npz"
 _MANIFEST = "rewardkit.json"
@@ -129,11 +130,11 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
         Returns:
             ``(features, truncated)``: (N, 2·d) float64 and (N,) bool.
         """
-        by_layer, truncated = hidden_features(
+        found = hidden_features(
             self.model, self.tokenizer, prompts, completions, [self.layer], self.max_length,
             batch_size,
         )  # fmt: skip
-        return by_layer[self.layer], truncated
+        return found.by_layer[self.layer], found.truncated
 
     def score(
         self, prompts: Sequence[str] | None, completions: Sequence[str], batch_size: int = 16
@@ -217,6 +218,22 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
         return loaded
 
 
+@dataclass(frozen=True)
+class HiddenFeatures:
+    """What :func:`hidden_features` reads in its one pass.
+
+    Attributes:
+        by_layer: layer → (N, 2·d) float64 features φ(x, y).
+        truncated: (N,) bool, the texts cut to fit.
+        mean_log_prob: (N,) mean log π(y_t | x, y_<t) over each completion's tokens and
+            its EOS (temperature 1), where asked for; else None.
+    """
+
+    by_layer: dict[int, np.ndarray]
+    truncated: np.ndarray
+    mean_log_prob: np.ndarray | None
+
+
 def hidden_features(
     model: Any,
     tokenizer: Any,
@@ -225,15 +242,15 @@ def hidden_features(
     layers: Sequence[int],
     max_length: int,
     batch_size: int = 16,
-) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    log_probs: bool = False,
+) -> HiddenFeatures:
     """φ(x, y) = [h_L(EOS) ; mean over y of h_L] at each of ``layers``, in one pass per batch.
 
     Each text is ``prompt + completion + EOS`` (token ids, no special tokens added), cut
     to its last ``max_length`` tokens; batches are right-padded, so a row's states are
-    those it gets alone.
-
-    Returns:
-        ``(features, truncated)``: layer → (N, 2·d) float64, and the (N,) truncation mask.
+    those it gets alone. Without ``log_probs`` the LM head is skipped (no
+    (batch, length, vocabulary) logits are built); with it, the same pass also gives
+    each completion's mean token log-probability.
 
     Raises:
         ConfigurationError: the prompts and completions differ in number.
@@ -254,20 +271,26 @@ def hidden_features(
         truncated.append(cut > 0)
     width = 2 * int(model.config.hidden_size)
     out = {layer: np.zeros((len(rows), width)) for layer in layers}
+    mean_log_prob = np.full(len(rows), np.nan) if log_probs else None
+    body = model if log_probs else getattr(model, "base_model", model)
     with torch.no_grad():
-        for begin in range(0, len(rows), batch_size):
+        for begin in progress(range(0, len(rows), batch_size), "features", log_every=30.0):
             batch = rows[begin : begin + batch_size]
             padded, attention = right_pad(batch, pad=eos)
-            states = model(
-                input_ids=padded, attention_mask=attention, output_hidden_states=True
-            ).hidden_states
+            found = body(input_ids=padded, attention_mask=attention, output_hidden_states=True)
             for layer in layers:
-                hidden = states[layer]
+                hidden = found.hidden_states[layer]
                 for j, row in enumerate(batch):
                     span = hidden[j, starts[begin + j] : len(row)]
                     features = torch.cat([hidden[j, len(row) - 1], span.mean(0)])
                     out[layer][begin + j] = features.double().numpy()
-    return out, np.asarray(truncated)
+            if mean_log_prob is not None:
+                for j, row in enumerate(batch):
+                    first = max(starts[begin + j], 1)  # the first token has no prediction
+                    steps = found.logits[j, first - 1 : len(row) - 1].log_softmax(-1)
+                    chosen = steps.gather(-1, padded[j, first : len(row), None])
+                    mean_log_prob[begin + j] = float(chosen.mean())
+    return HiddenFeatures(out, np.asarray(truncated), mean_log_prob)
 
 
 @dataclass
