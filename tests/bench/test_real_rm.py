@@ -18,6 +18,7 @@ from rewardkit_bench.smollm2_corpus import relabel, stated_answer
         ("12 + 7 = 9", ("stated", "9")),
         ("The answer to 4 - 1 is 3.", ("stated", "3")),
         ("The result of the sum equals -4", ("stated", "-4")),
+        ("The result of 4 + 3 is 7.", ("stated", "7")),  # not the first operand
         ("  5 \n", ("stated", "5")),
         ("The sum equals 7 apples", ("stated", "7")),
         ("What a delightful mystery.", ("none", None)),
@@ -53,17 +54,56 @@ def test_the_penalty_is_chosen_on_the_training_pairs_alone():
     rng = np.random.default_rng(1)
     rows, features = [], []
     for problem in range(40):
-        for label in (1, 0, 0):
-            rows.append(row(f"q{problem}", label))
-            features.append(rng.normal(size=6) + (0.8 if label else 0.0) * np.eye(6)[0])
+        for label in (1, 0, 0, None):  # an unclear row belongs to no pair
+            rows.append(row(f"q{problem}", label, "stated" if label is not None else "unclear"))
+            features.append(rng.normal(size=6) + (1.5 if label else 0.0) * np.eye(6)[0])
     features = np.array(features)
-    pairs = pairs_of(rows, False)
-    chosen = real_rm._chosen_l2(features, pairs, rows, seed=0)
-    assert chosen in real_rm.L2_GRID
-    # the choice reads only the rows named by the pairs: other rows may hold anything
+    train = [pair for pair in pairs_of(rows, False) if int(rows[pair[0]]["question"][1:]) < 30]
+    chosen, score = real_rm._chosen_l2(features, train, rows, seed=0)
+    assert chosen in real_rm.L2_GRID and 0.5 < score <= 1.0
+    # the choice reads only the rows of the training pairs: the others may hold anything
+    unused = np.setdiff1d(np.arange(len(rows)), np.array(train).ravel())
+    assert len(unused) == 10 * 4 + 30  # ten held-out problems and every unclear row
     polluted = features.copy()
-    polluted[np.setdiff1d(np.arange(len(rows)), np.array(pairs).ravel())] = np.nan
-    assert real_rm._chosen_l2(polluted, pairs, rows, seed=0) == chosen
+    polluted[unused] = np.nan
+    assert real_rm._chosen_l2(polluted, train, rows, seed=0) == (chosen, score)
+
+
+def test_a_split_never_trains_on_a_held_out_problem(monkeypatch):
+    rng = np.random.default_rng(2)
+    rows = [row(f"q{p}", label, tokens=int(rng.integers(5, 9)))
+            for p in range(30) for label in (1, 0, 0)]  # fmt: skip
+    suite = real_rm.RealRM()
+    suite.rows = rows
+    suite.features = {layer: rng.normal(size=(len(rows), 4)) for layer in real_rm.LAYERS}
+    suite.probe_features = {layer: rng.normal(size=(30 * 3, 4)) for layer in real_rm.LAYERS}
+    suite.probe_prompts = [("t", f"q{p}") for p in range(30)]
+    suite.self_logprob = rng.normal(size=len(rows))
+    fitted: list[set[str]] = []
+    real_fit = real_rm_head().fit
+
+    def recording(self, chosen, rejected, l2=1e-2):
+        fitted.append({tuple(r) for r in np.round(chosen, 9)})
+        return real_fit(self, chosen, rejected, l2)
+
+    monkeypatch.setattr(real_rm_head(), "fit", recording)
+    run = suite._rm_run(seed=0)
+    assert run["train_pairs"] + run["test_pairs"] == 30 * 2
+    assert run["chosen"] in run["validation"]
+    # every fit (the λ search's and the final one) sees the rows of half the problems only
+    question_of = {
+        tuple(r): rows[i]["question"]
+        for features in suite.features.values()
+        for i, r in enumerate(np.round(features, 9))
+    }
+    seen = {question_of[r] for rows_ in fitted for r in rows_}
+    assert fitted and len(seen) == 15
+
+
+def real_rm_head():
+    from rewardkit.models.frozen_head import BradleyTerryHead
+
+    return BradleyTerryHead
 
 
 def test_the_report_renders_from_results_alone():
@@ -76,11 +116,12 @@ def test_the_report_renders_from_results_alone():
     verify = {"kind": "verify", "labelled": 5, "verifiers": {"rewardkit": found}}
     results = {"command": "rewardkit bench real-rm", "seconds": 60.0, "rows": 12,
                "runs": [verify, run]}  # fmt: skip
+    run.update(validation={"BT head, layer 15": 0.6}, chosen="BT head, layer 15")
     results.update(real_rm.RealRM().summarize(results))
     text = render(results, 0.70)
     assert "| BT head, layer 15 | 0.800 | 0.750 |" in text
     assert "| rewardkit | 1.000 | 0 | correct 5 |" in text
-    assert "**reproduced** (BT head, layer 15: 0.750)" in text
+    assert "**reproduced** (BT head, layer chosen by CV: 0.750)" in text
 
 
 def test_relabel_recomputes_labels_with_reasoning_gym(tmp_path):

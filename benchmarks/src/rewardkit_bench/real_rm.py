@@ -110,9 +110,10 @@ def _chosen_l2(
     pairs: Sequence[tuple[int, int]],
     rows: Sequence[dict[str, Any]],
     seed: int,
-) -> float:
+) -> tuple[float, float]:
     """λ from :data:`L2_GRID` by two-fold cross-validation over the training prompts (the
-    held-out prompts are never seen): the λ with the best mean validation paired accuracy."""
+    held-out prompts are never seen): the λ with the best mean validation paired accuracy,
+    and that accuracy."""
     from rewardkit.models.frozen_head import BradleyTerryHead
 
     prompts = sorted({_problem(rows[c]) for c, _ in pairs})
@@ -133,7 +134,7 @@ def _chosen_l2(
         score = float(np.mean(scores)) if scores else -1.0
         if score > best_score:
             best, best_score = l2, score
-    return best
+    return best, best_score
 
 
 def _corpus_path(given: str | None) -> Path:
@@ -158,7 +159,7 @@ class RealRM(Suite):
     description: ClassVar[str | None] = __doc__
     quick_help: ClassVar[str] = f"the first {QUICK_PROMPTS} prompts per task, one seed"
     quick_sets: ClassVar[tuple[str, ...]] = ("seeds",)
-    options: ClassVar[tuple[str, ...]] = ("seeds",)
+    options: ClassVar[tuple[str, ...]] = ("seeds", "resume", "rerender")
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
@@ -188,9 +189,9 @@ class RealRM(Suite):
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
         seeds = 1 if args.quick else args.seeds
-        if runs:
-            return []
-        return [("verify", 0)] + [("rm", seed) for seed in range(seeds)]
+        done = {(run["kind"], run.get("seed", 0)) for run in runs}
+        wanted = [("verify", 0)] + [("rm", seed) for seed in range(seeds)]
+        return [unit for unit in wanted if unit not in done]
 
     def run_unit(self, unit: Any) -> dict[str, Any]:
         kind, seed = unit
@@ -219,9 +220,12 @@ class RealRM(Suite):
         }
         probes: dict[str, dict[str, float]] = {}
         chosen_l2: dict[str, float] = {}
+        validation: dict[str, float] = {}
         for layer in LAYERS:
             features = self.features[layer]
-            l2 = _chosen_l2(features, train_pairs, self.rows, seed)
+            l2, validation[f"BT head, layer {layer}"] = _chosen_l2(
+                features, train_pairs, self.rows, seed
+            )
             head = BradleyTerryHead.untrained(features.shape[1])
             c, w = np.array(train_pairs).T
             head.fit(features[c], features[w], l2=l2)
@@ -240,6 +244,10 @@ class RealRM(Suite):
             },
             "probe_wins": probes,
             "l2": chosen_l2,
+            "validation": validation,
+            # the claim's scorer: the layer with the best cross-validated accuracy on the
+            # training problems, never the one that did best on the held-out ones
+            "chosen": max(validation, key=lambda name: validation[name]),
         }
 
     def _probe_rates(
@@ -285,9 +293,17 @@ class RealRM(Suite):
             }
             for name in names
         }
-        learned = {name: v for name, v in table.items() if name.startswith("BT head")}
-        best = max(learned.items(), key=lambda kv: kv[1]["controlled"]) if learned else None
-        return {"medians": table, "best_learned": best}
+        if rm_runs:
+            chosen = statistics.median(run["accuracy_controlled"][run["chosen"]] for run in rm_runs)
+            table["BT head, layer chosen by CV"] = {
+                "all": statistics.median(run["accuracy"][run["chosen"]] for run in rm_runs),
+                "controlled": chosen,
+            }
+        best = table.get("BT head, layer chosen by CV")
+        return {
+            "medians": table,
+            "best_learned": ["BT head, layer chosen by CV", best] if best else None,
+        }
 
     def report(self, results: dict[str, Any], plots: list[str]) -> str | None:
         from rewardkit_bench.real_rm_report import render

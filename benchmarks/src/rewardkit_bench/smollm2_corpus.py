@@ -2,12 +2,13 @@
 
 Each prompt is a reasoning-gym question (``chain_sum`` and ``basic_arithmetic``,
 two one-digit terms: a level the model sometimes solves), put through the
-model's own chat template with no system prompt; ``k`` completions are
+model's own chat template (with no system message of ours, so the template's
+default SmolLM system prompt); ``k`` completions are
 sampled at temperature 1 (plain ancestral sampling, :func:`rewardkit.lm.generate`),
 up to ``max_new_tokens`` tokens each.
 
 SmolLM2-135M does not follow reasoning-gym's ``<answer>`` tag format (0 of
-64 samples under its default system prompt did), so the answer a completion
+64 samples under reasoning-gym's default system prompt did), so the answer a completion
 *states* is read by one documented rule, :func:`stated_answer`, and scored by
 the reasoning-gym dataset's own ``score_answer``:
 
@@ -70,7 +71,7 @@ _NUMBER = r"(-?\d+(?:\.\d+)?)"
 _STATEMENT = re.compile(
     rf"^\s*{_NUMBER}\s*\.?\s*$"  # the whole reply is a number
     rf"|=\s*{_NUMBER}"
-    rf"|\b(?:answer|result)\b[^.\n\d]{{0,40}}?\b(?:is|equals|of)\s*:?\s*{_NUMBER}"
+    rf"|\b(?:answer|result)\b[^.\n\d]{{0,40}}?\b(?:is|equals)\s*:?\s*{_NUMBER}"
     rf"|\b(?:is|equals)\s+{_NUMBER}",
     re.IGNORECASE,
 )
@@ -169,15 +170,19 @@ def generate_corpus(
     return written
 
 
+def _label(problem: dict[str, Any], completion: str) -> tuple[str, str | None, int | None]:
+    """``(status, stated, label)`` of a completion of ``problem`` (see the module docs)."""
+    status, answer = stated_answer(completion)
+    if status == "stated" and answer is not None:
+        score = problem["dataset"].score_answer(answer, problem["entry"])
+        return status, answer, int(float(score) == 1.0)
+    return status, answer, 0 if status == "none" else None
+
+
 def _row(problem: dict[str, Any], completion: str, samples: Any, i: int, k: int) -> dict[str, Any]:
     """One corpus line: the problem, the completion, its stated answer and label."""
     entry = problem["entry"]
-    status, answer = stated_answer(completion)
-    label = None
-    if status == "stated" and answer is not None:
-        label = int(float(problem["dataset"].score_answer(answer, entry)) == 1.0)
-    elif status == "none":
-        label = 0
+    status, answer, label = _label(problem, completion)
     return {
         "task": problem["task"],
         "index": problem["index"],
@@ -206,14 +211,7 @@ def relabel(path: Path, prompts_per_task: int = 200, seed: int = 0) -> int:
     rows = [json.loads(line) for line in path.open()]
     changed = 0
     for row in rows:
-        problem = entries[(row["task"], row["index"])]
-        status, answer = stated_answer(row["completion"])
-        label = None
-        if status == "stated" and answer is not None:
-            score = problem["dataset"].score_answer(answer, problem["entry"])
-            label = int(float(score) == 1.0)
-        elif status == "none":
-            label = 0
+        status, answer, label = _label(entries[(row["task"], row["index"])], row["completion"])
         changed += label != row["label"]
         row.update(status=status, stated=answer, label=label)
         row.setdefault("sampling_seed", seed)

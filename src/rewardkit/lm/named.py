@@ -142,8 +142,9 @@ def load(model: str | os.PathLike[str]) -> tuple[Any, Any]:
             reads.
 
     Returns:
-        ``(model, tokenizer)``: the model in eval mode, float32; the tokenizer with a pad
-        token.
+        ``(model, tokenizer)``: the model in eval mode (a GGUF file, and so a named model,
+        dequantized to float32; a folder in the dtype it was saved in); the tokenizer with a
+        pad token.
 
     Raises:
         ConfigurationError: the name is unknown and no such path exists, the named

@@ -128,10 +128,12 @@ class CompletionRewardModel(RewardModel):
         """Share of ``{"prompt", "chosen", "rejected"}`` pairs whose chosen completion scores
         above the rejected one (NaN for no pairs)."""
         rows = list(pairs)
+        if not rows:
+            return float("nan")
         prompts = [row.get("prompt", "") for row in rows]
         chosen, _ = self.score(prompts, [row["chosen"] for row in rows])
         rejected, _ = self.score(prompts, [row["rejected"] for row in rows])
-        return float(np.mean(chosen > rejected)) if rows else float("nan")
+        return float(np.mean(chosen > rejected))
 
 
 def saved_kind(path: str | os.PathLike[str]) -> type[RewardModel]:

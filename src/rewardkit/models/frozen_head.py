@@ -37,8 +37,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +50,11 @@ from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
 from rewardkit.models._common import ModelError
 from rewardkit.models.base import CompletionRewardModel
+from rewardkit.models.preference import MANIFEST, read_manifest, save_folder
 
 __all__ = ["BradleyTerryHead", "FrozenHeadRewardModel", "HiddenFeatures", "hidden_features"]
 
 _HEAD = "head.npz"
-_MANIFEST = "rewardkit.json"
 
 
 class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
@@ -83,7 +81,7 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
         backbone: str | None = None,
     ) -> None:
         super().__init__(model, tokenizer, max_length, trained)
-        self.layer = layer
+        self.layer = _checked_layer(model, layer)
         self.backbone = backbone
         self.head = BradleyTerryHead.untrained(2 * int(model.config.hidden_size))
 
@@ -117,10 +115,12 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
             backbone: a named model (``"smollm2-135m-instruct"``), a folder or a GGUF file.
             layer: the hidden layer read.
         """
-        from rewardkit.lm.named import load
+        from rewardkit.lm.named import NAMED_MODELS, load
 
         model, tokenizer = load(backbone)
-        return cls(model, tokenizer, layer=layer, backbone=os.fspath(backbone))
+        name = os.fspath(backbone)
+        source = name if name in NAMED_MODELS else str(Path(name).resolve())
+        return cls(model, tokenizer, layer=layer, backbone=source)
 
     def features(
         self, prompts: Sequence[str] | None, completions: Sequence[str], batch_size: int = 16
@@ -178,25 +178,19 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the head, its manifest (kind, layer, backbone) and, for a backbone built
-        in memory, the backbone and tokenizer under ``backbone/``."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            head = self.head
+        in memory, the backbone and tokenizer under ``backbone/``; whole or not at all."""
+        head = self.head
+
+        def write(staging: Path) -> None:
             np.savez(staging / _HEAD, weights=head.weights, center=head.center, spread=head.spread)
             if self.backbone is None:
                 self.model.save_pretrained(staging / "backbone")
                 self.tokenizer.save_pretrained(staging / "backbone")
             manifest = {"kind": self.kind, "layer": self.layer, "backbone": self.backbone,
                         **self._manifest()}  # fmt: skip
-            (staging / _MANIFEST).write_text(json.dumps(manifest, indent=2))
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return target
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+        return save_folder(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
@@ -205,9 +199,9 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
         from rewardkit.lm.named import load
 
         folder = Path(path)
-        if not (folder / _MANIFEST).is_file() or not (folder / _HEAD).is_file():
+        if not (folder / MANIFEST).is_file() or not (folder / _HEAD).is_file():
             raise ModelError(f"{folder} holds no saved frozen-head reward model")
-        manifest = json.loads((folder / _MANIFEST).read_text())
+        manifest = read_manifest(folder)
         source = manifest.get("backbone")
         model, tokenizer = load(source) if source else load_causal_lm(folder / "backbone")
         loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True),
@@ -218,6 +212,19 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
         return loaded
 
 
+def _checked_layer(model: Any, layer: int) -> int:
+    """``layer`` if the model has it (0: the embeddings, -1 or L: the last layer)."""
+    layers = getattr(model.config, "num_hidden_layers", None) or getattr(
+        model.config, "n_layer", None
+    )
+    if layers is not None and not -(layers + 1) <= layer <= layers:
+        raise ConfigurationError(
+            f"layer {layer} is out of range: the model has hidden states 0..{layers} "
+            f"(or -{layers + 1}..-1)"
+        )
+    return layer
+
+
 @dataclass(frozen=True)
 class HiddenFeatures:
     """What :func:`hidden_features` reads in its one pass.
@@ -226,7 +233,9 @@ class HiddenFeatures:
         by_layer: layer → (N, 2·d) float64 features φ(x, y).
         truncated: (N,) bool, the texts cut to fit.
         mean_log_prob: (N,) mean log π(y_t | x, y_<t) over each completion's tokens and
-            its EOS (temperature 1), where asked for; else None.
+            its EOS (temperature 1), where asked for; else None. A text's first kept
+            token has no prediction, so where the prompt is empty or cut away the mean
+            starts at the completion's second token.
     """
 
     by_layer: dict[int, np.ndarray]
@@ -260,6 +269,10 @@ def hidden_features(
     texts_prompts = list(prompts) if prompts is not None else [""] * len(completions)
     if len(texts_prompts) != len(completions):
         raise ConfigurationError(f"{len(texts_prompts)} prompts for {len(completions)} completions")
+    if max_length < 2:
+        raise ConfigurationError(f"max_length must be at least 2 tokens, got {max_length}")
+    for layer in layers:
+        _checked_layer(model, layer)
     eos = int(tokenizer.eos_token_id)
     rows, starts, truncated = [], [], []
     for prompt, completion in zip(texts_prompts, completions, strict=True):

@@ -35,7 +35,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ __all__ = [
     "RewardModelTraining",
     "bradley_terry_loss",
     "read_manifest",
+    "save_folder",
     "save_model_dir",
 ]
 
@@ -125,11 +126,23 @@ def _checkpointing_option(config_class: Any) -> str:
 def save_model_dir(
     model: Any, tokenizer: Any, manifest: Mapping[str, Any], path: str | os.PathLike[str]
 ) -> Path:
-    """Save a HF model (safetensors), its tokenizer and ``rewardkit.json`` into ``path``.
+    """Save a HF model (safetensors), its tokenizer and ``rewardkit.json`` into ``path``,
+    whole or not at all (:func:`save_folder`)."""
+
+    def write(staging: Path) -> None:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        (staging / MANIFEST).write_text(json.dumps(dict(manifest), indent=2) + "\n")
+
+    return save_folder(path, write)
+
+
+def save_folder(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+    """Fill ``path`` by ``write(staging)``, atomically.
 
     Everything is written to a temporary sibling directory first, which is
     renamed into place; an older save is moved aside and removed only after,
-    and moved back if the rename fails, so ``path`` holds a whole model or the
+    and moved back if the rename fails, so ``path`` holds a whole save or the
     previous one.
     """
     folder = Path(path)
@@ -137,9 +150,7 @@ def save_model_dir(
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-new-", dir=folder.parent))
     try:
         staging.chmod(0o755)
-        model.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
-        (staging / MANIFEST).write_text(json.dumps(dict(manifest), indent=2) + "\n")
+        write(staging)
         if not folder.exists():
             staging.rename(folder)
             return folder
