@@ -119,3 +119,13 @@ def test_the_same_pass_gives_each_completions_mean_log_prob(tiny):
             steps = tiny.model(input_ids=ids).logits[0].log_softmax(-1)
         expected = np.mean([float(steps[len(head) + t - 1, token]) for t, token in enumerate(body)])
         assert found.mean_log_prob[row] == pytest.approx(expected, abs=1e-5)
+
+
+def test_a_layer_the_model_lacks_is_refused_before_any_pass(tiny):
+    from rewardkit.models.frozen_head import hidden_features
+
+    with pytest.raises(ConfigurationError, match="layer 7 is out of range"):
+        FrozenHeadRewardModel(tiny.model, tiny.tokenizer, layer=7)
+    with pytest.raises(ConfigurationError, match="max_length must be at least 2"):
+        hidden_features(tiny.model, tiny.tokenizer, ["1"], ["2"], [-1], max_length=1)
+    assert FrozenHeadRewardModel(tiny.model, tiny.tokenizer, layer=-3).layer == -3
