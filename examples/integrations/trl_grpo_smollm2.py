@@ -8,8 +8,9 @@ reasoning-gym's answer) and a length penalty. The prompts are reasoning-gym
 ``chain_sum`` problems in the model's chat template; the model is the named
 offline one (``rewardkit.lm.load``), adapted with LoRA through peft.
 
-Run: python examples/integrations/trl_grpo_smollm2.py [--steps 30]
-(about 25 s a step on two CPU cores).
+Run: python examples/integrations/trl_grpo_smollm2.py [--steps 30] [--learning-rate 1e-3]
+(about 7 s a step on two CPU cores; the format reward goes from 0.06 to 1.0 within
+about six steps).
 """
 
 import argparse
@@ -28,6 +29,7 @@ from rewardkit.verify import LengthLinear, MathVerifier, RegexMatch
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--steps", type=int, default=30, help="GRPO steps (30)")
+parser.add_argument("--learning-rate", type=float, default=1e-3, help="LoRA's (1e-3)")
 args = parser.parse_args()
 torch.set_num_threads(2)
 
@@ -61,7 +63,7 @@ with tempfile.TemporaryDirectory() as output_dir:
         temperature=1.0,
         max_steps=args.steps,
         logging_steps=1,
-        learning_rate=2e-4,
+        learning_rate=args.learning_rate,
         report_to=[],
         use_cpu=True,
         seed=0,
@@ -74,7 +76,7 @@ with tempfile.TemporaryDirectory() as output_dir:
         args=config,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj", "v_proj"]),
+        peft_config=LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"),
     )
     trainer.train()
 
