@@ -1,18 +1,20 @@
 """The shape every learned reward model shares: build, train, save, load.
 
 :class:`RewardModel` is the base of the preference (Bradley–Terry), generative
-(P(yes)) and process (per-step) reward models. Each subclass names its
+(P(yes)), process (per-step) and frozen-head (a Bradley–Terry head on a frozen
+LM) reward models. Each subclass names its
 ``kind``, which its saved manifest (``rewardkit.json``) records, so
 :func:`load_saved_model` gives back a model of the right class from a folder,
 without an if-chain per kind. Scoring differs by kind (a scalar per completion,
 or a score per step) and stays with each class. :class:`CompletionRewardModel`
 is the base of the kinds that give a scalar per completion (preference,
-generative): it keeps their model, tokenizer, context and manifest one way, and
+generative, frozen-head): it keeps their model, tokenizer, context and manifest one way, and
 measures their pair accuracy.
 
 Example:
+    >>> import rewardkit.models  # registers every kind the package ships
     >>> sorted(RewardModel.kinds())
-    ['generative', 'preference', 'process']
+    ['frozen-head', 'generative', 'preference', 'process']
 """
 
 from __future__ import annotations
