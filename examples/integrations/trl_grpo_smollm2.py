@@ -4,13 +4,14 @@ The rewards are rewardkit terms split into one TRL reward function per part
 (``split_parts``; TRL weights and logs each, and rewardkit adds each part's
 status counts): a format reward (the reply opens with the equation and its
 result, ``a + b = c``), correctness (rewardkit's math verifier against
-reasoning-gym's answer) and a length penalty. The prompts are reasoning-gym
-``chain_sum`` problems in the model's chat template; the model is the named
-offline one (``rewardkit.lm.load``), adapted with LoRA through peft.
+reasoning-gym's answer) and DAPO's overlong punishment on the token length.
+The prompts are reasoning-gym ``chain_sum`` problems in the model's chat
+template; the model is the named offline one (``rewardkit.lm.load``),
+adapted with LoRA through peft.
 
 Run: python examples/integrations/trl_grpo_smollm2.py [--steps 30] [--learning-rate 1e-3]
-(about 7 s a step on two CPU cores; the format reward goes from 0.06 to 1.0 within
-about six steps).
+(about 7 s a step on two CPU cores; ``rewardkit bench trl-grpo`` runs it over seeds, and
+against TRL's own reward functions).
 """
 
 import argparse
@@ -25,7 +26,7 @@ from trl import GRPOConfig, GRPOTrainer
 from rewardkit import lm
 from rewardkit.adapters.trl import split_parts
 from rewardkit.core import weighted_sum
-from rewardkit.verify import LengthLinear, MathVerifier, RegexMatch
+from rewardkit.verify import DapoOverlong, MathVerifier, RegexMatch
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--steps", type=int, default=30, help="GRPO steps (30)")
@@ -48,9 +49,12 @@ dataset = Dataset.from_list(
 
 correct = MathVerifier(timeout=5.0, name="correct")
 form = RegexMatch(r"-?\d+\s*[-+]\s*-?\d+\s*=\s*-?\d+\b.*", name="format")
-length = LengthLinear(max_length=160, name="length")  # characters
+length = DapoOverlong(max_length=32, cache_length=8, name="length")  # tokens
+# num_generations: TRL's groups by position, no need to compare prompts
 funcs, weights = split_parts(
-    weighted_sum([correct, form, length], [1.0, 0.5, 0.1]), columns={"answer": "solution"}
+    weighted_sum([correct, form, length], [1.0, 0.5, 0.1]),
+    columns={"answer": "solution"},
+    num_generations=4,
 )
 
 model, tokenizer = lm.load("smollm2-135m-instruct")

@@ -178,3 +178,49 @@ def test_negative_answer_after_a_phrase():
     # "is -4" must keep its sign (a separator class once swallowed the minus)
     assert verify_math("-4", "the final answer is -4.").outcome is Outcome.CORRECT
     assert verify_math("-4", "Answer: 4").outcome is Outcome.WRONG
+
+
+def test_a_repeated_completion_goes_to_the_pool_once_and_every_copy_gets_its_verdict():
+    sent: list[tuple[object, ...]] = []
+    pool = SymbolicPool(workers=1, timeout=5.0)
+    run = pool.run
+
+    def counting_run(pairs, kind="math_verify", timeout=None):
+        sent.extend(pairs)
+        return run(pairs, kind=kind, timeout=timeout)
+
+    pool.run = counting_run  # type: ignore[method-assign]
+    try:
+        texts = ["so 3 + 4 = 7", "so 3 + 4 = 8", "so 3 + 4 = 7", "so 3 + 4 = 7"]
+        verdicts = verify_math_batch(["7", "7", "7", "8"], texts, pool=pool)
+        assert len(sent) == 3  # (7, "…= 7") once, (7, "…= 8"), (8, "…= 7")
+        assert [v.outcome for v in verdicts] == [
+            Outcome.CORRECT,
+            Outcome.WRONG,
+            Outcome.CORRECT,
+            Outcome.WRONG,
+        ]
+    finally:
+        pool.close()
+
+
+def test_jobs_queued_behind_a_timeout_are_answered_by_the_replacement_worker():
+    from rewardkit.verify import symbolic
+
+    pool = SymbolicPool(workers=1, timeout=0.5)
+    try:
+        _wait_until_ready(pool)
+        golds = ["x + 1", SLOW[0], "x + 2", "x + 3", "x + 4"]
+        preds = [r"\boxed{1 + x}", SLOW[1], r"\boxed{2 + x}", r"\boxed{x}", r"\boxed{4 + x}"]
+        assert symbolic.PIPELINE >= 4  # the slow job and the three after it share one queue
+        verdicts = verify_math_batch(golds, preds, pool=pool)
+        assert [v.outcome for v in verdicts] == [
+            Outcome.CORRECT,
+            Outcome.TIMEOUT,
+            Outcome.CORRECT,
+            Outcome.WRONG,
+            Outcome.CORRECT,
+        ]
+        assert pool.kills == 1
+    finally:
+        pool.close()

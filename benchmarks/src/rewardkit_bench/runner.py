@@ -79,6 +79,7 @@ SUITES: dict[str, str] = {
     "adapter-throughput": "rewardkit_bench.adapter_throughput:main",
     "code": "rewardkit_bench.code:main",
     "real-rm": "rewardkit_bench.real_rm:main",
+    "trl-grpo": "rewardkit_bench.trl_grpo:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).

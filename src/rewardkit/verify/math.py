@@ -237,8 +237,13 @@ def _verify_with_math_verify(
             verdicts[index] = Verdict(fast, answer, elapsed)
         else:
             jobs.append((index, gold_text, text, question))
-    results = pool.run([(*job[1:], rules) for job in jobs], kind="math_verify", timeout=timeout)
-    for (index, *_), result in zip(jobs, results, strict=True):
+    # a GRPO group often repeats a completion word for word: each distinct job goes to the
+    # pool once (verification is deterministic; a timeout would repeat too)
+    unique = list(dict.fromkeys(job[1:] for job in jobs))
+    results = pool.run([(*job, rules) for job in unique], kind="math_verify", timeout=timeout)
+    found = dict(zip(unique, results, strict=True))
+    for index, gold_text, text, question in jobs:
+        result = found[(gold_text, text, question)]
         verdicts[index] = Verdict(result.outcome, result.extracted, result.seconds, result.message)
     return [v for v in verdicts if v is not None]
 

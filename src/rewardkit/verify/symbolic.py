@@ -40,7 +40,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -72,10 +72,16 @@ class _Worker:
     receive: Connection
     spawned: float
     ready: bool = False
-    job: int | None = None
-    started: float = 0.0
-    budget: float = 0.0  # seconds the current job may run
+    #: jobs sent and not answered, in the order the worker answers them; the first runs
+    queue: deque[int] = field(default_factory=deque)
+    started: float = 0.0  # when the first queued job started (its predecessor answered)
+    budget: float = 0.0  # seconds the first queued job may run
     fresh: bool = True  # has not taken a job yet
+
+    @property
+    def job(self) -> int | None:
+        """The job running now, or None when idle."""
+        return self.queue[0] if self.queue else None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -224,23 +230,41 @@ class SymbolicPool:
         pending: deque[int],
         cold_since: float | None = None,
     ) -> int:
-        """Hand pending jobs to ready idle workers; how many were handed out."""
+        """Hand pending jobs to ready workers, up to :data:`PIPELINE` queued on each (at most
+        ``size`` workers busy); how many went to an idle worker.
+
+        A worker reads its next job from the pipe as soon as it answers one, so it never
+        waits for the parent between jobs; a job's clock starts when its predecessor's
+        answer arrives, and a kill sends the jobs queued behind the killed one back to
+        ``pending``."""
         busy = sum(w.job is not None for w in self._workers)
         handed = 0
         for worker in list(self._workers):
-            if worker.ready and worker.job is None and pending and busy < self.size:
+            if not (worker.ready and pending) or (worker.job is None and busy >= self.size):
+                continue
+            while pending and len(worker.queue) < PIPELINE:
                 job = pending.popleft()
                 try:
                     worker.send.send((job, *jobs[job]))
                 except (BrokenPipeError, OSError):
                     pending.appendleft(job)
+                    self._requeue(worker, pending)
                     self._kill(worker)
-                    continue
-                worker.budget = self._budget(worker, cold_since)
-                worker.job, worker.started, worker.fresh = job, time.monotonic(), False
-                busy += 1
-                handed += 1
+                    break
+                if not worker.queue:
+                    worker.budget = self._budget(worker, cold_since)
+                    worker.started, worker.fresh = time.monotonic(), False
+                    busy += 1
+                    handed += 1
+                worker.queue.append(job)
         return handed
+
+    @staticmethod
+    def _requeue(worker: _Worker, pending: deque[int]) -> None:
+        """The jobs queued behind a worker's running one go back to the front of
+        ``pending`` (in their order): they never ran."""
+        pending.extendleft(reversed(worker.queue))
+        worker.queue.clear()
 
     def _deadline(self, worker: _Worker) -> float:
         if worker.ready:
@@ -264,12 +288,12 @@ class SymbolicPool:
                 ready = wait([w.receive for w in watched], timeout)
                 for worker in watched:
                     if worker.ready:
-                        self._collect(worker, worker.receive in ready, results)
+                        self._collect(worker, worker.receive in ready, results, pending)
                     else:
                         self._starting(worker, worker.receive in ready, pending, results)
         except BaseException:  # e.g. Ctrl-C: no worker may answer a later run with this one's job
             for worker in [w for w in self._workers if w.job is not None]:
-                worker.job = None
+                worker.queue.clear()
                 self._kill(worker)
             raise
         return [r for r in results if r is not None]
@@ -284,28 +308,35 @@ class SymbolicPool:
                     self._starting(worker, True, pending, results)
 
     def _collect(
-        self, worker: _Worker, answered: bool, results: list[SymbolicResult | None]
+        self,
+        worker: _Worker,
+        answered: bool,
+        results: list[SymbolicResult | None],
+        pending: deque[int],
     ) -> None:
         assert worker.job is not None
-        job, elapsed = worker.job, time.monotonic() - worker.started
+        job, now = worker.queue.popleft(), time.monotonic()
+        elapsed = now - worker.started
         if answered:
             try:
                 _, outcome, message, *extracted = worker.receive.recv()
                 results[job] = SymbolicResult(
                     Outcome(outcome), elapsed, message, extracted[0] if extracted else None
                 )
-                worker.job = None
+                worker.started, worker.budget = now, self._job_timeout  # the next one's clock
             except (EOFError, OSError):  # the worker died (e.g. memory)
                 results[job] = SymbolicResult(Outcome.ERROR, elapsed, "worker died")
-                worker.job = None
+                self._requeue(worker, pending)
                 self._kill(worker)
         elif elapsed >= worker.budget:
             message = f"no answer within {worker.budget:.3g}s; killed"
             if worker.budget < self._job_timeout:
                 message += f" (the pool was starting: {self._job_timeout:g}s less its start-up)"
             results[job] = SymbolicResult(Outcome.TIMEOUT, elapsed, message)
-            worker.job = None
+            self._requeue(worker, pending)
             self._kill(worker)
+        else:
+            worker.queue.appendleft(job)  # still running, within its budget
 
     def _starting(
         self,
@@ -349,6 +380,9 @@ class SymbolicPool:
             self._discard(worker)
 
 
+#: jobs sent ahead to one worker: it takes the next from its pipe without waiting for the
+#: parent (each round trip costs about 0.3 ms on two cores, as much as a plain job)
+PIPELINE = 4
 #: workers in a row that may fail to start before pending jobs are errors
 MAX_START_FAILURES = 3
 #: seconds a job may wait for a cold pool's workers to start before the wait counts
