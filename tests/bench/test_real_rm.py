@@ -8,6 +8,7 @@ import pytest
 
 from rewardkit_bench import real_rm
 from rewardkit_bench.real_rm import paired_accuracy, pairs_of
+from rewardkit_bench.real_rm_bon import GOLD
 from rewardkit_bench.real_rm_report import render
 from rewardkit_bench.smollm2_corpus import relabel, stated_answer
 
@@ -117,11 +118,15 @@ def test_the_report_renders_from_results_alone():
     results = {"command": "rewardkit bench real-rm", "seconds": 60.0, "rows": 12,
                "runs": [verify, run]}  # fmt: skip
     run.update(validation={"BT head, layer 15": 0.6}, chosen="BT head, layer 15")
+    curves = {"BT head, layer 15": [0.30, 0.45, 0.40, 0.30], GOLD: [0.3, 0.5, 0.6, 0.7]}
+    run["best_of_n"] = {"ns": [1, 2, 4, 8], "problems": 150, "gold": curves}
     results.update(real_rm.RealRM().summarize(results))
     text = render(results, 0.70)
     assert "| BT head, layer 15 | 0.800 | 0.750 |" in text
     assert "| rewardkit | 1.000 | 0 | correct 5 |" in text
     assert "**reproduced** (BT head, layer chosen by CV: 0.750)" in text
+    assert f"| {GOLD} | 0.300 | 0.500 | 0.600 | 0.700 |  |  |  |  |" in text  # not fitted
+    assert "peak-then-fall of gold: **reproduced** (gold 0.300 → 0.450 → 0.400 → 0.300" in text
 
 
 def test_relabel_recomputes_labels_with_reasoning_gym(tmp_path):
@@ -139,3 +144,48 @@ def test_relabel_recomputes_labels_with_reasoning_gym(tmp_path):
     assert relabel(path, prompts_per_task=3, seed=0) == 2
     labels = [json.loads(line)["label"] for line in path.open()]
     assert labels == [1, 0, 0]
+
+
+def test_best_of_n_matches_a_loop_over_every_subset():
+    from itertools import combinations
+
+    from rewardkit_bench.real_rm_bon import GOLD, NS, SAMPLES, SELF_CONSISTENCY, bon_curves
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for p in range(5):
+        for s in range(SAMPLES + 2):  # more samples than used: only the first SAMPLES count
+            label = int(rng.integers(0, 3)) if s else 1  # 0, 1 or 2 (2 stands for unclear)
+            rows.append({"task": "t", "question": f"q{p}", "label": None if label == 2 else label,
+                         "stated": None if label == 2 else str(label)})  # fmt: skip
+    scores = rng.normal(size=len(rows))
+    out = bon_curves(rows, {"rm": scores}, list(range(len(rows))), seed=0)
+    assert out["problems"] == 5
+    for k, n in enumerate(NS):
+        expected = []
+        for p in range(5):
+            first = [p * (SAMPLES + 2) + s for s in range(SAMPLES)]
+            picks = [max(subset, key=lambda i: scores[i]) for subset in combinations(first, n)]
+            expected.append(np.mean([rows[i]["label"] == 1 for i in picks]))
+            assert out["gold"][GOLD][k] <= 1.0
+        assert out["gold"]["rm"][k] == pytest.approx(np.mean(expected))
+    # pass@n is the ceiling; with one sample every selector is the mean gold
+    assert all(g >= r - 1e-12 for g, r in zip(out["gold"][GOLD], out["gold"]["rm"], strict=True))
+    assert out["gold"][SELF_CONSISTENCY][0] == pytest.approx(out["gold"]["rm"][0], abs=0.05)
+
+
+def test_self_consistency_follows_the_majority_and_ignores_unstated_answers():
+    from rewardkit_bench.real_rm_bon import self_consistency
+
+    rng = np.random.default_rng(0)
+    # "7" is stated twice, "3" once, two state nothing: all five in the subset → "7"
+    assert self_consistency(["7", None, "3", "7", None], [1, 0, 0, 1, 0], 5, rng) == 1.0
+    assert self_consistency([None, None], [0.0, 0.0], 2, rng) == 0.0
+
+
+def test_the_gao_fit_and_the_peak_rule_on_curves_by_hand():
+    from rewardkit_bench.real_rm_bon import gao_fit, peak_then_fall
+
+    assert gao_fit([0.3, 0.3, 0.3, 0.3])["alpha"] == pytest.approx(0.0, abs=1e-12)
+    assert peak_then_fall([0.30, 0.45, 0.40, 0.30], problems=150)
+    assert not peak_then_fall([0.30, 0.32, 0.31, 0.30], problems=150)  # within the noise

@@ -3,7 +3,7 @@
 The data is the SmolLM2 corpus (``benchmarks/corpora/smollm2-arithmetic.jsonl``:
 SmolLM2-135M-Instruct's sampled answers to reasoning-gym arithmetic, labelled
 by the corpus's rule and reasoning-gym's scorer; see
-:mod:`rewardkit_bench.smollm2_corpus`). Two questions:
+:mod:`rewardkit_bench.smollm2_corpus`). Three questions:
 
 1. **Verifiers on real text.** rewardkit's math verifier and math-verify, each
    as a training loop calls it, against the labels: agreement and false
@@ -16,12 +16,25 @@ by the corpus's rule and reasoning-gym's scorer; see
    controlled* keeps only pairs whose two answers both state a number and
    differ in length by at most 25 %, so length and "says a number at all"
    cannot carry it. Baselines in the same run: the model's own mean token
-   log-probability of the completion (no training) and "shorter is better".
-   Probes (master keys, One Token to Fool): a content-free completion scored
-   against each held-out prompt's correct answers.
+   log-probability of the completion (no training), "shorter is better", and
+   the generative yes-token reward zero-shot: SmolLM2 itself, shown the question
+   and the answer in its chat template and asked "Is this answer correct? Reply
+   Yes or No.", scored by P(Yes) / (P(Yes) + P(No))
+   (:class:`rewardkit.models.JudgeTemplate`; RewardDance's reward read, without
+   its training). A second learned scorer: a value head (an MLP on SmolLM2's
+   last hidden state after every prefix, regressed on the outcome,
+   :class:`rewardkit.models.PolicyValueHead`), fitted on the same training
+   half and read after the completion's last token. Probes (master keys, One
+   Token to Fool): a content-free completion scored against each held-out
+   prompt's correct answers.
+3. **Best-of-n on the model's own samples** (:mod:`rewardkit_bench.real_rm_bon`):
+   each scorer as the selector among n of a held-out problem's 8 samples, gold
+   against n, and Gao et al.'s best-of-n fit.
 
-Target (issue #31): style-controlled paired accuracy of the best learned
-scorer ≥ 0.70 on held-out prompts (the char-level lab sat at 0.47-0.57).
+Targets (issue #31): style-controlled paired accuracy of the best learned
+scorer ≥ 0.70 on held-out prompts (the char-level lab sat at 0.47-0.57);
+best-of-n under the BT head shows Gao et al.'s peak-then-fall of gold, with
+the fit's R².
 """
 
 from __future__ import annotations
@@ -48,6 +61,10 @@ LAYERS = (15, -1)
 #: content-free completions scored as if they were answers
 PROBES = (":", "Let's solve this step by step.", "The answer is correct.")
 TARGET = 0.70
+#: the generative yes-token scorer: SmolLM2 itself asked whether the answer is correct
+JUDGE = "SmolLM2 judge, P(Yes) (zero-shot)"
+#: a value head on SmolLM2's last hidden state, fitted on the training rows' outcomes
+VALUE = "value head (MLP, last layer)"
 #: the L2 penalties cross-validated on the training prompts
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 QUICK_PROMPTS = 25
@@ -167,6 +184,9 @@ class RealRM(Suite):
         self.probe_features: dict[int, np.ndarray] = {}
         self.probe_prompts: list[tuple[str, str]] = []
         self.self_logprob = np.zeros(0)
+        self.judge = np.zeros(0)
+        self.probe_judge = np.zeros(0)
+        self.value_head = False  # a value head on SmolLM2 per split (prepare turns it on)
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -185,7 +205,10 @@ class RealRM(Suite):
             rows = [row for row in rows if row["index"] < QUICK_PROMPTS]
         self.rows = rows
         found = read_features(rows, LAYERS, PROBES)
-        self.features, self.probe_features, self.probe_prompts, self.self_logprob = found
+        self.features, self.probe_features = found.features, found.probe_features
+        self.probe_prompts, self.self_logprob = found.probe_prompts, found.self_logprob
+        self.judge, self.probe_judge = found.judge, found.probe_judge
+        self.value_head = True
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
         seeds = 1 if args.quick else args.seeds
@@ -219,6 +242,9 @@ class RealRM(Suite):
             "shorter is better": -np.array([row["tokens"] for row in self.rows], dtype=float),
         }
         probes: dict[str, dict[str, float]] = {}
+        if self.judge.size:  # zero-shot: the same scores in every split, tested on its half
+            scorers[JUDGE] = self.judge
+            probes[JUDGE] = self._probe_rates(self.probe_judge, self.judge, test_rows)
         chosen_l2: dict[str, float] = {}
         validation: dict[str, float] = {}
         for layer in LAYERS:
@@ -234,6 +260,16 @@ class RealRM(Suite):
             scorers[name] = head.score(features)
             probe_scores = head.score(self.probe_features[layer])
             probes[name] = self._probe_rates(probe_scores, scorers[name], test_rows)
+        if self.value_head:
+            from rewardkit_bench.real_rm_features import value_head_scores
+
+            train_rows = [i for i in range(len(self.rows)) if in_train[i]]
+            scorers[VALUE], probe_values = value_head_scores(
+                self.rows, train_rows, test_rows, self.probe_prompts, PROBES, seed
+            )
+            probes[VALUE] = self._probe_rates(probe_values, scorers[VALUE], test_rows)
+        from rewardkit_bench.real_rm_bon import bon_curves
+
         return {
             "train_pairs": len(train_pairs),
             "test_pairs": len(tests[False]),
@@ -243,6 +279,7 @@ class RealRM(Suite):
                 name: paired_accuracy(s, tests[True]) for name, s in scorers.items()
             },
             "probe_wins": probes,
+            "best_of_n": bon_curves(self.rows, scorers, test_rows, seed),
             "l2": chosen_l2,
             "validation": validation,
             # the claim's scorer: the layer with the best cross-validated accuracy on the
@@ -303,12 +340,43 @@ class RealRM(Suite):
         return {
             "medians": table,
             "best_learned": ["BT head, layer chosen by CV", best] if best else None,
+            "best_of_n": _best_of_n_summary(rm_runs),
         }
 
     def report(self, results: dict[str, Any], plots: list[str]) -> str | None:
         from rewardkit_bench.real_rm_report import render
 
         return render(results, TARGET)
+
+
+def _best_of_n_summary(rm_runs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Per selector, the median over splits of best-of-n gold at each n (the BT head at the
+    layer each split chose by cross-validation), with Gao et al.'s fit and the peak rule."""
+    from rewardkit_bench.real_rm_bon import GOLD, SELF_CONSISTENCY, gao_fit, peak_then_fall
+
+    runs = [run for run in rm_runs if run.get("best_of_n", {}).get("problems")]
+    if not runs:
+        return None
+    names = [name for name in runs[0]["best_of_n"]["gold"] if not name.startswith("BT head")]
+    curves = {
+        name: [
+            statistics.median(v)
+            for v in zip(*(r["best_of_n"]["gold"][name] for r in runs), strict=True)
+        ]
+        for name in names
+    }
+    chosen = "BT head, layer chosen by CV"
+    curves[chosen] = [
+        statistics.median(v)
+        for v in zip(*(r["best_of_n"]["gold"][r["chosen"]] for r in runs), strict=True)
+    ]
+    problems = int(statistics.median(r["best_of_n"]["problems"] for r in runs))
+    fits = {
+        name: {**gao_fit(curve), "peak_then_fall": peak_then_fall(curve, problems)}
+        for name, curve in curves.items()
+        if name not in (GOLD, SELF_CONSISTENCY)
+    }
+    return {"ns": runs[0]["best_of_n"]["ns"], "problems": problems, "gold": curves, "fits": fits}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

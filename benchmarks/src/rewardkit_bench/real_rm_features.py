@@ -1,14 +1,38 @@
 """What ``rewardkit bench real-rm`` reads from SmolLM2 once: each completion's features at
-the studied layers, the probes' features, and the completion's own mean token log-prob."""
+the studied layers, the probes' features, the completion's own mean token log-prob, and
+SmolLM2's zero-shot judgement of each completion and probe (P(Yes), see
+:class:`rewardkit.models.JudgeTemplate`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["chat_prompt", "read_features"]
+__all__ = ["Read", "chat_prompt", "read_features"]
+
+
+@dataclass
+class Read:
+    """What one pass over the corpus reads (see the module docs).
+
+    Attributes:
+        features: layer → (N, 2d) features of each row.
+        probe_features: layer → (P·len(probes), 2d), prompt-major.
+        probe_prompts: the P problems' (task, question).
+        self_logprob: (N,) each completion's mean token log-prob.
+        judge: (N,) SmolLM2's P(Yes) that the answer is correct, zero-shot.
+        probe_judge: (P·len(probes),) the same for each probe.
+    """
+
+    features: dict[int, np.ndarray]
+    probe_features: dict[int, np.ndarray]
+    probe_prompts: list[tuple[str, str]]
+    self_logprob: np.ndarray
+    judge: np.ndarray
+    probe_judge: np.ndarray
 
 
 def chat_prompt(tokenizer: Any, question: str) -> str:
@@ -20,17 +44,14 @@ def chat_prompt(tokenizer: Any, question: str) -> str:
 
 def read_features(
     rows: Sequence[dict[str, Any]], layers: Sequence[int], probes: Sequence[str]
-) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], list[tuple[str, str]], np.ndarray]:
-    """Features of every row and of every (prompt, probe), and each row's mean log-prob.
-
-    Returns:
-        ``(features, probe_features, probe_prompts, self_logprob)``: layer → (N, 2d);
-        layer → (P·len(probes), 2d), prompt-major; the P problems' (task, question); (N,).
-    """
+) -> Read:
+    """Features of every row and of every (prompt, probe), each row's mean log-prob, and
+    the zero-shot judge's score of both (see :class:`Read`)."""
     import torch
 
     from rewardkit import lm
     from rewardkit.models.frozen_head import hidden_features
+    from rewardkit.models.generative import GenerativeRewardModel, JudgeTemplate
 
     torch.set_num_threads(2)
     model, tokenizer = lm.load("smollm2-135m-instruct")
@@ -45,4 +66,46 @@ def read_features(
     probe_completions = [probe for _ in probe_prompts for probe in probes]
     probe_found = hidden_features(model, tokenizer, probe_texts, probe_completions, layers, 2048)
     assert found.mean_log_prob is not None
-    return found.by_layer, probe_found.by_layer, probe_prompts, found.mean_log_prob
+    judge = GenerativeRewardModel(model, tokenizer, template=JudgeTemplate.instruct())
+    questions = [row["question"] for row in rows]
+    judged, _ = judge.score(questions, completions, batch_size=16)
+    probe_questions = [question for _, question in probe_prompts for _ in probes]
+    probe_judged, _ = judge.score(probe_questions, probe_completions, batch_size=16)
+    return Read(
+        found.by_layer, probe_found.by_layer, probe_prompts, found.mean_log_prob,
+        judged, probe_judged,
+    )  # fmt: skip
+
+
+def value_head_scores(
+    rows: Sequence[dict[str, Any]],
+    train: Sequence[int],
+    test: Sequence[int],
+    probe_prompts: Sequence[tuple[str, str]],
+    probes: Sequence[str],
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A :class:`rewardkit.models.PolicyValueHead` on SmolLM2, fitted on the ``train`` rows'
+    labels (every prefix of a completion regressed on its outcome), and its value after
+    each ``test`` row's completion (NaN elsewhere) and after each probe, prompt-major."""
+    import torch
+
+    from rewardkit import lm
+    from rewardkit.models.value import PolicyValueHead
+
+    torch.set_num_threads(2)
+    model, tokenizer = lm.load("smollm2-135m-instruct")
+    prompts = [chat_prompt(tokenizer, row["question"]) for row in rows]
+    value = PolicyValueHead(model, tokenizer, seed=seed)
+    outcomes = [float(rows[i]["label"] == 1) for i in train]
+    value.fit([prompts[i] for i in train], [rows[i]["completion"] for i in train], outcomes)
+    scores = np.full(len(rows), np.nan)
+    scores[list(test)] = value.values(
+        [prompts[i] for i in test], [rows[i]["completion"] for i in test]
+    )
+    first = {
+        (row["task"], row["question"]): prompt for row, prompt in zip(rows, prompts, strict=True)
+    }
+    probe_texts = [first[key] for key in probe_prompts for _ in probes]
+    probe_scores = value.values(probe_texts, [probe for _ in probe_prompts for probe in probes])
+    return scores, probe_scores

@@ -29,7 +29,7 @@ import numpy as np
 from rewardkit.audit.monitors import HackingMonitor, ProxyGoldDivergence
 from rewardkit.audit.overoptimization import peak_and_drop
 
-__all__ = ["analyse_run", "judge", "majority", "median", "smooth"]
+__all__ = ["analyse_run", "binomial_se", "judge", "majority", "median", "smooth"]
 
 
 def median(values: Sequence[float | None]) -> float:
@@ -57,7 +57,8 @@ def smooth(values: Sequence[float]) -> np.ndarray:
     return result
 
 
-def _binomial_se(share: float, count: int) -> float:
+def binomial_se(share: float, count: int) -> float:
+    """The standard error of a share over ``count`` trials, the share kept off 0 and 1."""
     share = min(max(share, 1.0 / count), 1.0 - 1.0 / count)  # never a zero error
     return math.sqrt(share * (1.0 - share) / count)
 
@@ -68,12 +69,12 @@ def analyse_run(run: dict[str, Any], eval_n: int, window: int) -> dict[str, Any]
     steps = [p["step"] for p in curve]
     gold = smooth([p["gold"] for p in curve])
     peak, peak_step, fell_step = peak_and_drop(steps, gold)
-    se = _binomial_se(peak, eval_n) / math.sqrt(3)
+    se = binomial_se(peak, eval_n) / math.sqrt(3)
     gained = bool(peak - gold[0] > 2 * se)
     fell = fell_step is not None and bool(peak - gold[-1] > 2 * se)
     kept = gained and bool(peak - gold[-1] <= max(0.1 * peak, 2 * se))
     peak_index = steps.index(peak_step)
-    raw_se = _binomial_se(float(np.mean([p["gold"] for p in curve])), eval_n)
+    raw_se = binomial_se(float(np.mean([p["gold"] for p in curve])), eval_n)
     tolerance = raw_se * math.sqrt(2.0 / max(window // 2, 1))
     monitor = HackingMonitor([ProxyGoldDivergence("optimized", "gold", window, tolerance)])
     alerts = [a.step for a in monitor.replay(curve)]
@@ -117,7 +118,7 @@ def judge(
     }
     bon = models["best_of_n"]["rm"]
     peak = max(bon["gold"])
-    se = _binomial_se(peak, bon_prompts)
+    se = binomial_se(peak, bon_prompts)
     claims["best-of-n: gold peaks and falls while the proxy rises (Gao et al.)"] = {
         "met": peak - bon["gold"][0] > 2 * se
         and bon["gold"][-1] < 0.9 * peak

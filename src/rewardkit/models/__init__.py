@@ -18,7 +18,12 @@ from rewardkit.models.decomposition import (
     StepDecomposition,
 )
 from rewardkit.models.frozen_head import FrozenHeadRewardModel
-from rewardkit.models.generative import GenerativeRewardModel, GenerativeTraining, yes_no_examples
+from rewardkit.models.generative import (
+    GenerativeRewardModel,
+    GenerativeTraining,
+    JudgeTemplate,
+    yes_no_examples,
+)
 from rewardkit.models.preference import (
     ModelError,
     PreferenceRewardModel,
@@ -49,6 +54,7 @@ __all__ = [
     "FrozenHeadRewardModel",
     "GenerativeRewardModel",
     "GenerativeTraining",
+    "JudgeTemplate",
     "LatentRewardDecoder",
     "ModelError",
     "PolicyValueHead",

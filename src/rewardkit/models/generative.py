@@ -6,7 +6,12 @@ model's probability of the "yes" token. Here a causal LM reads
     prompt + completion + question
 
 and the reward is P(yes | ·) renormalised over the two answer tokens,
-p_yes / (p_yes + p_no), in [0, 1]. It is trained with the language-model loss
+p_yes / (p_yes + p_no), in [0, 1]. What it reads is a :class:`JudgeTemplate`:
+the default (``?``, ``Y``, ``N``, no chat) suits a model trained for it; an
+instruct model asked zero-shot uses :meth:`JudgeTemplate.instruct`, which puts
+the question, the answer and "Is this answer correct? Reply Yes or No." in
+the model's chat template and reads ``Yes`` against ``No`` as the reply's
+first token. It is trained with the language-model loss
 on the answer token only (cross-entropy of the yes/no target at the last
 position), from labelled completions or from preference pairs (chosen → yes,
 rejected → no). This is the yes-token reward alone, not RewardDance's whole
@@ -29,8 +34,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -46,11 +52,50 @@ from rewardkit.models._common import (
 from rewardkit.models.base import CompletionRewardModel
 from rewardkit.models.preference import read_manifest, save_model_dir
 
-__all__ = ["GenerativeRewardModel", "GenerativeTraining", "yes_no_examples"]
+__all__ = ["GenerativeRewardModel", "GenerativeTraining", "JudgeTemplate", "yes_no_examples"]
 
-#: the question appended to every completion, and the answer tokens
+#: the question appended to every completion, and the answer tokens (the default template)
 QUESTION = "?"
 YES, NO = "Y", "N"
+#: marks where the completion goes in a chat-templated judge prompt
+_SLOT = "\x00completion\x00"
+
+
+@dataclass(frozen=True)
+class JudgeTemplate:
+    """What a generative reward model reads and which two tokens it weighs.
+
+    Plain (``chat=False``): ``prompt + completion + question``, and the next token's
+    ``yes`` against ``no``. Chat (``chat=True``): one user message,
+    ``"{prompt}\\n\\nAnswer: {completion}\\n\\n{question}"``, in the tokenizer's chat
+    template with the assistant's turn opened, and its first token's ``yes`` against
+    ``no``. ``yes`` and ``no`` must each be one token of the tokenizer.
+
+    Example:
+        >>> JudgeTemplate().chat, JudgeTemplate.instruct().yes
+        (False, 'Yes')
+    """
+
+    question: str = QUESTION
+    yes: str = YES
+    no: str = NO
+    chat: bool = False
+
+    @classmethod
+    def instruct(cls) -> JudgeTemplate:
+        """The zero-shot question for an instruct model, in its chat template."""
+        return cls("Is this answer correct? Reply Yes or No.", "Yes", "No", chat=True)
+
+    def pieces(self, tokenizer: Any, prompt: str) -> tuple[list[int], list[int]]:
+        """Token ids before and after the completion (tokenized apart from it, so a
+        completion cut to fit leaves the question whole)."""
+        if not self.chat:
+            return encode(tokenizer, prompt), encode(tokenizer, self.question)
+        content = f"{prompt}\n\nAnswer: {_SLOT}\n\n{self.question}"
+        chat = [{"role": "user", "content": content}]
+        text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        before, after = str(text).split(_SLOT)
+        return encode(tokenizer, before), encode(tokenizer, after)
 
 
 class GenerativeTraining(LoopTraining):
@@ -82,15 +127,48 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
             one token of it.
         max_length: tokens the model reads (default: its position limit).
         trained: whether it has been trained.
+        template: what it reads and the two tokens it weighs (default: ``?``, ``Y``, ``N``).
+
+    Example (an instruct model asked zero-shot; see ``docs/benchmarks/real-rm``):
+        >>> from rewardkit import lm  # doctest: +SKIP
+        >>> judge = GenerativeRewardModel(*lm.load("smollm2-135m-instruct"),
+        ...                               template=JudgeTemplate.instruct())  # doctest: +SKIP
+        >>> judge.score(["What is 2 + 2?"], ["2 + 2 = 4"])  # doctest: +SKIP
     """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        max_length: int | None = None,
+        trained: bool = False,
+        template: JudgeTemplate | None = None,
+    ) -> None:
+        self.template = template or JudgeTemplate()
+        super().__init__(model, tokenizer, max_length, trained)
 
     def _accept(self, model: Any, tokenizer: Any) -> None:
         if tokenizer.pad_token_id is None:
             raise ModelError("the tokenizer needs a pad token")
-        ids = [encode(tokenizer, t) for t in (YES, NO)]
+        yes, no = self.template.yes, self.template.no
+        ids = [encode(tokenizer, t) for t in (yes, no)]
         if any(len(i) != 1 for i in ids) or ids[0] == ids[1]:
-            raise ModelError(f"the tokenizer must spell {YES!r} and {NO!r} as one token each")
+            raise ModelError(f"the tokenizer must spell {yes!r} and {no!r} as one token each")
+        if self.template.chat and not getattr(tokenizer, "chat_template", None):
+            raise ModelError("a chat judge template needs a tokenizer with a chat template")
         self.yes_id, self.no_id = ids[0][0], ids[1][0]
+
+    @classmethod
+    def _from_manifest(cls, model: Any, tokenizer: Any, manifest: Mapping[str, Any]) -> Self:
+        template = JudgeTemplate(**manifest.get("template", {}))
+        loaded = cls(
+            model, tokenizer, manifest.get("max_length"), manifest.get("trained", True), template
+        )
+        loaded.metrics = dict(manifest.get("metrics", {}))
+        return loaded
+
+    def _manifest(self) -> dict[str, Any]:
+        return {**super()._manifest(), "template": asdict(self.template)}
 
     @classmethod
     def tiny(
@@ -126,18 +204,27 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
     def _encode(
         self, prompts: Sequence[str] | None, completions: Sequence[str]
     ) -> tuple[list[list[int]], np.ndarray]:
-        """Token ids of prompt + completion + question; completions are cut (from the end of
-        the completion, so the question stays) to fit, and marked."""
+        """Token ids of what the template reads; completions are cut (from their end, so the
+        question stays) to fit, and marked."""
         prompts = prompts if prompts is not None else [""] * len(completions)
-        question = encode(self.tokenizer, QUESTION)
         rows, truncated = [], np.zeros(len(completions), dtype=bool)
+        question = encode(self.tokenizer, self.template.question)
         for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
-            ids = encode(self.tokenizer, prompt + completion)
-            room = self.max_length - len(question)
+            if self.template.chat:
+                before, after = self.template.pieces(self.tokenizer, prompt)
+                if len(before) + len(after) > self.max_length:
+                    raise ConfigurationError(
+                        f"the prompt and the judge's question take {len(before) + len(after)} "
+                        f"tokens, over the model's {self.max_length}"
+                    )
+                ids = before + encode(self.tokenizer, completion)
+            else:  # one piece, as the default template has always read it
+                ids, after = encode(self.tokenizer, prompt + completion), question
+            room = self.max_length - len(after)
             if len(ids) > room:
                 truncated[index] = True
                 ids = ids[:room]
-            rows.append(ids + question)
+            rows.append(ids + after)
         return rows, truncated
 
     def _last_logits(self, rows: list[list[int]]) -> Any:
