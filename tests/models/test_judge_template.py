@@ -20,8 +20,8 @@ def test_the_default_template_reads_prompt_completion_and_question_as_one_text()
 
 
 def test_a_chat_template_needs_a_tokenizer_with_one():
+    tiny = GenerativeRewardModel.tiny("0123456789+=YesNo", seed=0)
     with pytest.raises(ModelError, match="chat template"):
-        tiny = GenerativeRewardModel.tiny("0123456789+=YesNo", seed=0)
         GenerativeRewardModel(tiny.model, tiny.tokenizer, template=JudgeTemplate(chat=True))
 
 
@@ -63,10 +63,14 @@ def test_smollm2_as_a_zero_shot_judge_is_p_yes_of_its_chat(smollm2):
 
 
 @pytest.mark.real_model
-def test_a_prompt_too_long_for_the_judge_is_refused(smollm2):
+def test_a_prompt_that_fills_the_context_scores_nan_and_is_marked(smollm2):
     backbone, tokenizer = smollm2
     judge = GenerativeRewardModel(
-        backbone, tokenizer, max_length=40, template=JudgeTemplate.instruct()
+        backbone, tokenizer, max_length=60, template=JudgeTemplate.instruct()
     )
-    with pytest.raises(ConfigurationError, match="over the model's 40"):
-        judge.score(["What is 2 + 2?"], ["4"])
+    long_question = "What is " + " + ".join(["1"] * 30) + "?"
+    scores, truncated = judge.score(["What is 2 + 2?", long_question], ["4", "30"])
+    assert 0.0 < scores[0] < 1.0 and np.isnan(scores[1])
+    assert truncated.tolist() == [False, True]
+    with pytest.raises(ConfigurationError, match="1 examples have a prompt that fills"):
+        judge.fit([{"prompt": long_question, "completion": "30", "label": True}])

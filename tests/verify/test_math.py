@@ -123,6 +123,36 @@ def test_symbolic_timeout_kills_the_worker_and_is_not_wrong():
         pool.close()
 
 
+def test_each_idle_worker_gets_a_job_first_and_only_small_jobs_wait_in_a_pipe():
+    from collections import deque
+
+    from rewardkit.verify import symbolic
+
+    pool = SymbolicPool(workers=2, timeout=5.0, spares=0)
+    try:
+        _wait_until_ready(pool)
+        big = "1" * (symbolic.PIPELINE_MAX_CHARS - 100)  # fits alone, not beside another
+        texts = [r"\boxed{1}", r"\boxed{1}", big, big, r"\boxed{1}"]
+        jobs = [("math_verify", ("1", text)) for text in texts]
+        pending = deque(range(len(jobs)))
+        pool._job_timeout = 5.0
+        assert pool._assign(jobs, pending) == 2  # one job to each idle worker first
+        first, second = pool._workers
+        assert (list(first.queue), list(second.queue)) == ([0, 2], [1, 3])
+        assert list(pending) == [4]  # no room: each pipe holds a big job already
+        assert first.waiting_chars == len("1") + len(big)  # gold and text of job 2
+        results: list = [None] * len(jobs)
+        while any(w.job is not None for w in pool._workers):
+            for worker in pool._workers:
+                if worker.job is not None and worker.receive.poll(5.0):
+                    pool._collect(worker, True, results, pending)
+        assert [r.outcome for r in results[:4]] == [Outcome.CORRECT, Outcome.CORRECT,
+                                                    Outcome.WRONG, Outcome.WRONG]  # fmt: skip
+        assert all(w.waiting_chars == 0 for w in pool._workers)
+    finally:
+        pool.close()
+
+
 def test_one_pool_serves_every_timeout_and_each_run_keeps_its_own():
     from rewardkit.verify.symbolic import default_pool, default_pool_states
 

@@ -5,8 +5,9 @@ needs no new generation: for each held-out problem, the gold of the sample a
 selector ranks first among n of its first :data:`SAMPLES` samples, averaged
 exactly over every size-n subset
 (:func:`rewardkit.audit.overoptimization.best_of_n_mean`, as
-Gao et al. estimate it). Gold is the corpus label (1 for a correct stated
-answer; a wrong or unclear one counts 0). Selectors are the run's scorers,
+Gao et al. estimate it; between equal scores the later sample wins). Gold is
+the corpus label (1 for a correct stated answer; a wrong or unclear one
+counts 0). Selectors are the run's scorers,
 the gold itself (pass@n, the ceiling) and self-consistency (the most common
 stated answer among the n; ties and the subsets drawn at random, so it alone
 is a Monte Carlo estimate).

@@ -85,8 +85,8 @@ def value_head_scores(
     probes: Sequence[str],
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A :class:`rewardkit.models.PolicyValueHead` on SmolLM2, fitted on the ``train`` rows'
-    labels (every prefix of a completion regressed on its outcome), and its value after
+    """A :class:`rewardkit.models.PolicyValueHead` on SmolLM2, fitted on the labelled ``train``
+    rows (every prefix of a completion regressed on its outcome), and its value after
     each ``test`` row's completion (NaN elsewhere) and after each probe, prompt-major."""
     import torch
 
@@ -97,8 +97,9 @@ def value_head_scores(
     model, tokenizer = lm.load("smollm2-135m-instruct")
     prompts = [chat_prompt(tokenizer, row["question"]) for row in rows]
     value = PolicyValueHead(model, tokenizer, seed=seed)
-    outcomes = [float(rows[i]["label"] == 1) for i in train]
-    value.fit([prompts[i] for i in train], [rows[i]["completion"] for i in train], outcomes)
+    labelled = [i for i in train if rows[i]["label"] is not None]  # unclear: no outcome
+    outcomes = [float(rows[i]["label"] == 1) for i in labelled]
+    value.fit([prompts[i] for i in labelled], [rows[i]["completion"] for i in labelled], outcomes)
     scores = np.full(len(rows), np.nan)
     scores[list(test)] = value.values(
         [prompts[i] for i in test], [rows[i]["completion"] for i in test]

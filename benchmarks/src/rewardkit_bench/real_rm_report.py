@@ -103,10 +103,10 @@ def _best_of_n(bon: dict[str, Any] | None) -> list[str]:
         f"## Best-of-n on held-out problems (median of splits, {bon['problems']} problems)",
         "",
         "Gold (a correct stated answer) of the sample each selector ranks first among n of "
-        "a problem's first 8 samples, exact over every subset (self-consistency: Monte "
-        "Carlo). Gao et al.'s best-of-n form gain = d (α − β d), d = √KL_bon(n), fitted to "
-        "the gains over n = 1; *peak then fall*: gold rises by over 2 standard errors, "
-        "then ends below 90 % of its peak.",
+        "a problem's first 8 samples, exact over every subset (between equal scores the "
+        "later sample wins; self-consistency: Monte Carlo). Gao et al.'s best-of-n form "
+        "gain = d (α − β d), d = √KL_bon(n), fitted to the gains over n = 1; *peak then "
+        "fall*: gold rises by over 2 standard errors, then ends below 90 % of its peak.",
         "",
         markdown_table(
             ["selector", *(f"n={n}" for n in ns), "α", "β", "R²", "peak then fall"], rows

@@ -99,7 +99,8 @@ class TrlGrpo(Suite):
 
         table: dict[str, Any] = {}
         for which in SETS:
-            mine = [run for run in results["runs"] if run["set"] == which]
+            # a run that logged no step (it failed before the first) has nothing to compare
+            mine = [run for run in results["runs"] if run["set"] == which and run["log"]]
             if not mine:
                 continue
             correct, _, _ = PART_NAMES[which]
@@ -118,13 +119,11 @@ class TrlGrpo(Suite):
                 ),
                 "minutes": statistics.median(r["seconds"] / 60 for r in mine),
             }
-        replay = {
-            which: statistics.median(
-                s for r in results["runs"] for s in r["replay"][which]["step_seconds"]
-            )
-            for which in SETS
-            if results["runs"]
-        }
+        replay = {}
+        for which in SETS:
+            steps = [s for r in results["runs"] for s in r["replay"][which]["step_seconds"]]
+            if steps:
+                replay[which] = statistics.median(steps)
         pairs = [
             (a == 1.0, b == 1.0)
             for r in results["runs"]
@@ -134,7 +133,11 @@ class TrlGrpo(Suite):
         return {
             "table": table,
             "replay_seconds": replay,
-            "replay_ratio": replay["rewardkit"] / replay["trl"] if replay.get("trl") else None,
+            "replay_ratio": (
+                replay["rewardkit"] / replay["trl"]
+                if replay.get("trl") and "rewardkit" in replay
+                else None
+            ),
             "correct_scored": {
                 "completions": len(pairs),
                 "both": sum(a and b for a, b in pairs),

@@ -88,10 +88,20 @@ class JudgeTemplate:
 
     def pieces(self, tokenizer: Any, prompt: str) -> tuple[list[int], list[int]]:
         """Token ids before and after the completion (tokenized apart from it, so a
-        completion cut to fit leaves the question whole)."""
+        completion cut to fit leaves the question whole).
+
+        Example:
+            >>> from rewardkit.models.tiny import build_char_tokenizer
+            >>> tokenizer = build_char_tokenizer("ab?")
+            >>> JudgeTemplate().pieces(tokenizer, "ab") == ([tokenizer.convert_tokens_to_ids(c)
+            ...     for c in "ab"], [tokenizer.convert_tokens_to_ids("?")])
+            True
+        """
         if not self.chat:
             return encode(tokenizer, prompt), encode(tokenizer, self.question)
-        content = f"{prompt}\n\nAnswer: {_SLOT}\n\n{self.question}"
+        # the slot follows "Answer:" and the completion brings its space (" 4"): a
+        # boundary where the tokenizer splits the whole text too
+        content = f"{prompt}\n\nAnswer:{_SLOT}\n\n{self.question}"
         chat = [{"role": "user", "content": content}]
         text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
         before, after = str(text).split(_SLOT)
@@ -203,21 +213,22 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
 
     def _encode(
         self, prompts: Sequence[str] | None, completions: Sequence[str]
-    ) -> tuple[list[list[int]], np.ndarray]:
+    ) -> tuple[list[list[int] | None], np.ndarray]:
         """Token ids of what the template reads; completions are cut (from their end, so the
-        question stays) to fit, and marked."""
+        question stays) to fit, and marked. A chat prompt that leaves no room for any of
+        the completion is None (and marked)."""
         prompts = prompts if prompts is not None else [""] * len(completions)
-        rows, truncated = [], np.zeros(len(completions), dtype=bool)
+        rows: list[list[int] | None] = []
+        truncated = np.zeros(len(completions), dtype=bool)
         question = encode(self.tokenizer, self.template.question)
         for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
             if self.template.chat:
                 before, after = self.template.pieces(self.tokenizer, prompt)
-                if len(before) + len(after) > self.max_length:
-                    raise ConfigurationError(
-                        f"the prompt and the judge's question take {len(before) + len(after)} "
-                        f"tokens, over the model's {self.max_length}"
-                    )
-                ids = before + encode(self.tokenizer, completion)
+                if len(before) + len(after) >= self.max_length:
+                    truncated[index] = True
+                    rows.append(None)
+                    continue
+                ids = before + encode(self.tokenizer, " " + completion)
             else:  # one piece, as the default template has always read it
                 ids, after = encode(self.tokenizer, prompt + completion), question
             room = self.max_length - len(after)
@@ -238,16 +249,20 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
     def score(
         self, prompts: Sequence[str] | None, completions: Sequence[str], batch_size: int = 64
     ) -> tuple[np.ndarray, np.ndarray]:
-        """p_yes / (p_yes + p_no) per completion, and the mask of truncated completions."""
+        """p_yes / (p_yes + p_no) per completion, and the mask of truncated completions (NaN
+        where a chat prompt alone fills the context: nothing of the answer is read)."""
         import torch
 
-        rows, truncated = self._encode(prompts, completions)
-        scores = np.empty(len(rows))
+        encoded, truncated = self._encode(prompts, completions)
+        kept = [i for i, row in enumerate(encoded) if row is not None]
+        rows = [row for row in encoded if row is not None]
+        scores = np.full(len(encoded), np.nan)
         self.model.eval()
         with torch.no_grad():
             for begin in range(0, len(rows), batch_size):
                 pair = self._last_logits(rows[begin : begin + batch_size])
-                scores[begin : begin + len(pair)] = torch.softmax(pair, dim=-1)[:, 0].numpy()
+                where = kept[begin : begin + len(pair)]
+                scores[where] = torch.softmax(pair, dim=-1)[:, 0].numpy()
         return scores, truncated
 
     def fit(
@@ -265,10 +280,16 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
         encoded, truncated = self._encode(
             [r.get("prompt", "") for r in rows], [r["completion"] for r in rows]
         )
+        unread = sum(row is None for row in encoded)
+        if unread:
+            raise ConfigurationError(
+                f"{unread} examples have a prompt that fills the model's {self.max_length} "
+                "tokens with the judge's question: shorten them or raise max_length"
+            )
         targets = [0 if r["label"] else 1 for r in rows]  # index into (yes, no)
 
         def batch_loss(chunk: list[int]) -> Any:
-            pair = self._last_logits([encoded[i] for i in chunk])
+            pair = self._last_logits([encoded[i] or [] for i in chunk])
             target = torch.tensor([targets[i] for i in chunk])
             return torch.nn.functional.cross_entropy(pair, target)
 

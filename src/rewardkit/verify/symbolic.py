@@ -74,6 +74,8 @@ class _Worker:
     ready: bool = False
     #: jobs sent and not answered, in the order the worker answers them; the first runs
     queue: deque[int] = field(default_factory=deque)
+    #: the text sizes of the jobs queued behind the running one (still in the pipe)
+    waiting: deque[int] = field(default_factory=deque)
     started: float = 0.0  # when the first queued job started (its predecessor answered)
     budget: float = 0.0  # seconds the first queued job may run
     fresh: bool = True  # has not taken a job yet
@@ -83,8 +85,23 @@ class _Worker:
         """The job running now, or None when idle."""
         return self.queue[0] if self.queue else None
 
+    @property
+    def waiting_chars(self) -> int:
+        """Characters of job text sent to this worker and not yet read by it."""
+        return sum(self.waiting)
+
+    def next_started(self) -> None:
+        """The running job was answered; the next queued one (if any) is being read."""
+        if self.waiting:
+            self.waiting.popleft()
+
     def alive(self) -> bool:
         return self.process.poll() is None
+
+
+def _chars(job: tuple[str, tuple[Any, ...]]) -> int:
+    """The characters of a job's texts (what its message mostly weighs in the pipe)."""
+    return sum(len(part) for part in job[1] if isinstance(part, str))
 
 
 class SymbolicPool:
@@ -230,34 +247,61 @@ class SymbolicPool:
         pending: deque[int],
         cold_since: float | None = None,
     ) -> int:
-        """Hand pending jobs to ready workers, up to :data:`PIPELINE` queued on each (at most
-        ``size`` workers busy); how many went to an idle worker.
+        """Hand pending jobs to ready workers; how many went to an idle worker.
 
-        A worker reads its next job from the pipe as soon as it answers one, so it never
-        waits for the parent between jobs; a job's clock starts when its predecessor's
-        answer arrives, and a kill sends the jobs queued behind the killed one back to
-        ``pending``."""
+        First one job to each idle worker (at most ``size`` busy); then, while jobs
+        remain, small ones are queued behind the running ones, up to :data:`PIPELINE`
+        per worker and :data:`PIPELINE_MAX_CHARS` of text waiting in its pipe (so a send
+        never blocks on a full pipe while the worker is stuck in its current job). A
+        worker reads its next job as soon as it answers one, so it never waits for the
+        parent between jobs; a queued job's clock starts when its predecessor's answer is
+        read, and a kill sends the jobs queued behind the killed one back to ``pending``."""
         busy = sum(w.job is not None for w in self._workers)
         handed = 0
         for worker in list(self._workers):
-            if not (worker.ready and pending) or (worker.job is None and busy >= self.size):
-                continue
-            while pending and len(worker.queue) < PIPELINE:
-                job = pending.popleft()
-                try:
-                    worker.send.send((job, *jobs[job]))
-                except (BrokenPipeError, OSError):
-                    pending.appendleft(job)
-                    self._requeue(worker, pending)
-                    self._kill(worker)
+            idle = pending and worker.ready and worker.job is None and busy < self.size
+            if idle and self._send(worker, pending.popleft(), jobs, pending):
+                worker.budget = self._budget(worker, cold_since)
+                worker.started, worker.fresh = time.monotonic(), False
+                busy += 1
+                handed += 1
+        for worker in list(self._workers):
+            while (
+                pending
+                and worker in self._workers
+                and worker.job is not None
+                and len(worker.queue) < PIPELINE
+                and worker.waiting_chars + _chars(jobs[pending[0]]) <= PIPELINE_MAX_CHARS
+            ):
+                if not self._send(worker, pending.popleft(), jobs, pending):
                     break
-                if not worker.queue:
-                    worker.budget = self._budget(worker, cold_since)
-                    worker.started, worker.fresh = time.monotonic(), False
-                    busy += 1
-                    handed += 1
-                worker.queue.append(job)
         return handed
+
+    def _send(
+        self,
+        worker: _Worker,
+        job: int,
+        jobs: Sequence[tuple[str, tuple[Any, ...]]],
+        pending: deque[int],
+    ) -> bool:
+        """Send ``job`` to ``worker`` and queue it there; False where the pipe is broken
+        (the worker died: it is replaced, the job and those queued behind the running one
+        go back to ``pending``, and the running one, if any, is answered by _collect)."""
+        try:
+            worker.send.send((job, *jobs[job]))
+        except (BrokenPipeError, OSError):
+            pending.appendleft(job)
+            if worker.queue:  # the running job stays; _collect reads its end
+                running = worker.queue.popleft()
+                self._requeue(worker, pending)
+                worker.queue.append(running)
+            else:
+                self._kill(worker)
+            return False
+        if worker.queue:
+            worker.waiting.append(_chars(jobs[job]))
+        worker.queue.append(job)
+        return True
 
     @staticmethod
     def _requeue(worker: _Worker, pending: deque[int]) -> None:
@@ -265,6 +309,7 @@ class SymbolicPool:
         ``pending`` (in their order): they never ran."""
         pending.extendleft(reversed(worker.queue))
         worker.queue.clear()
+        worker.waiting.clear()
 
     def _deadline(self, worker: _Worker) -> float:
         if worker.ready:
@@ -294,6 +339,7 @@ class SymbolicPool:
         except BaseException:  # e.g. Ctrl-C: no worker may answer a later run with this one's job
             for worker in [w for w in self._workers if w.job is not None]:
                 worker.queue.clear()
+                worker.waiting.clear()
                 self._kill(worker)
             raise
         return [r for r in results if r is not None]
@@ -319,13 +365,17 @@ class SymbolicPool:
         elapsed = now - worker.started
         if answered:
             try:
-                _, outcome, message, *extracted = worker.receive.recv()
+                answered_job, outcome, message, *extracted = worker.receive.recv()
+                if answered_job != job:  # never expected: a result must not go to another job
+                    raise OSError(f"worker answered job {answered_job} for job {job}")
                 results[job] = SymbolicResult(
                     Outcome(outcome), elapsed, message, extracted[0] if extracted else None
                 )
                 worker.started, worker.budget = now, self._job_timeout  # the next one's clock
-            except (EOFError, OSError):  # the worker died (e.g. memory)
-                results[job] = SymbolicResult(Outcome.ERROR, elapsed, "worker died")
+                worker.next_started()
+            except (EOFError, OSError) as exc:  # the worker died (e.g. memory)
+                why = str(exc) if isinstance(exc, OSError) and str(exc) else "worker died"
+                results[job] = SymbolicResult(Outcome.ERROR, elapsed, why)
                 self._requeue(worker, pending)
                 self._kill(worker)
         elif elapsed >= worker.budget:
@@ -383,6 +433,9 @@ class SymbolicPool:
 #: jobs sent ahead to one worker: it takes the next from its pipe without waiting for the
 #: parent (each round trip costs about 0.3 ms on two cores, as much as a plain job)
 PIPELINE = 4
+#: characters of job text that may wait in one worker's pipe behind its running job: well
+#: under a pipe's 64 KiB, so a send never blocks while the worker is stuck in a job
+PIPELINE_MAX_CHARS = 8_000
 #: workers in a row that may fail to start before pending jobs are errors
 MAX_START_FAILURES = 3
 #: seconds a job may wait for a cold pool's workers to start before the wait counts
