@@ -131,8 +131,8 @@ def test_each_idle_worker_gets_a_job_first_and_only_small_jobs_wait_in_a_pipe():
     pool = SymbolicPool(workers=2, timeout=5.0, spares=0)
     try:
         _wait_until_ready(pool)
-        big = "1" * (symbolic.PIPELINE_MAX_CHARS - 100)  # fits alone, not beside another
-        texts = [r"\boxed{1}", r"\boxed{1}", big, big, r"\boxed{1}"]
+        big = "x " * (symbolic.PIPELINE_MAX_CHARS // 2 - 50)  # fits alone, not beside another
+        texts = [r"\boxed{1}", r"\boxed{1}", big, big, big]
         jobs = [("math_verify", ("1", text)) for text in texts]
         pending = deque(range(len(jobs)))
         pool._job_timeout = 5.0
@@ -146,8 +146,9 @@ def test_each_idle_worker_gets_a_job_first_and_only_small_jobs_wait_in_a_pipe():
             for worker in pool._workers:
                 if worker.job is not None and worker.receive.poll(5.0):
                     pool._collect(worker, True, results, pending)
-        assert [r.outcome for r in results[:4]] == [Outcome.CORRECT, Outcome.CORRECT,
-                                                    Outcome.WRONG, Outcome.WRONG]  # fmt: skip
+        outcomes = [r.outcome for r in results[:4]]
+        assert outcomes == [Outcome.CORRECT, Outcome.CORRECT, Outcome.NO_ANSWER, Outcome.NO_ANSWER]
+        assert results[4] is None and list(pending) == [4]  # never sent: nothing answers it
         assert all(w.waiting_chars == 0 for w in pool._workers)
     finally:
         pool.close()
