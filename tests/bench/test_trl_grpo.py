@@ -33,10 +33,13 @@ def test_each_set_scores_format_and_length_by_hand(which):
 
 
 def test_rewardkit_reads_plain_answers_that_trls_accuracy_reward_does_not():
-    ours = reward_set("rewardkit")[0](**_batch(), **HOOKS)
+    logged: dict[str, list[str]] = {}
+    hooks = {**HOOKS, "log_extra": logged.__setitem__}
+    ours = reward_set("rewardkit")[0](**_batch(), **hooks)
     theirs = reward_set("trl")[0](**_batch(), **HOOKS)
     # the third states no number: rewardkit scores it 0 with a no-answer status
     assert ours == [1.0, 0.0, 0.0, 1.0]
+    assert logged["correct_status"] == ["ok", "ok", "ok: no answer", "ok"]  # said, not silent
     assert theirs == [0.0, 0.0, 0.0, 0.0]  # LaTeX only: nothing extracted, even "11"
 
 
