@@ -112,9 +112,20 @@ class CompletionRewardModel(RewardModel):
     def _from_manifest(cls, model: Any, tokenizer: Any, manifest: Mapping[str, Any]) -> Self:
         """The model around a loaded ``model`` and ``tokenizer``, as its manifest describes it
         (a folder without one holds a trained model)."""
-        loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True))
+        loaded = cls(
+            model,
+            tokenizer,
+            manifest.get("max_length"),
+            manifest.get("trained", True),
+            **cls._options(manifest),
+        )
         loaded.metrics = dict(manifest.get("metrics", {}))
         return loaded
+
+    @classmethod
+    def _options(cls, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """The kind's own constructor options, read from its manifest (none here)."""
+        return {}
 
     def _manifest(self) -> dict[str, Any]:
         """What :meth:`_from_manifest` reads back: context, whether trained, the metrics."""

@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +104,7 @@ class JudgeTemplate:
         content = f"{prompt}\n\nAnswer:{_SLOT}\n\n{self.question}"
         chat = [{"role": "user", "content": content}]
         text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-        before, after = str(text).split(_SLOT)
+        before, after = str(text).rsplit(_SLOT, 1)
         return encode(tokenizer, before), encode(tokenizer, after)
 
 
@@ -169,13 +169,8 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
         self.yes_id, self.no_id = ids[0][0], ids[1][0]
 
     @classmethod
-    def _from_manifest(cls, model: Any, tokenizer: Any, manifest: Mapping[str, Any]) -> Self:
-        template = JudgeTemplate(**manifest.get("template", {}))
-        loaded = cls(
-            model, tokenizer, manifest.get("max_length"), manifest.get("trained", True), template
-        )
-        loaded.metrics = dict(manifest.get("metrics", {}))
-        return loaded
+    def _options(cls, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        return {"template": JudgeTemplate(**manifest.get("template", {}))}
 
     def _manifest(self) -> dict[str, Any]:
         return {**super()._manifest(), "template": asdict(self.template)}
@@ -221,9 +216,12 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
         rows: list[list[int] | None] = []
         truncated = np.zeros(len(completions), dtype=bool)
         question = encode(self.tokenizer, self.template.question)
+        pieces: dict[str, tuple[list[int], list[int]]] = {}  # a group shares its prompt
         for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
             if self.template.chat:
-                before, after = self.template.pieces(self.tokenizer, prompt)
+                if prompt not in pieces:
+                    pieces[prompt] = self.template.pieces(self.tokenizer, prompt)
+                before, after = pieces[prompt]
                 if len(before) + len(after) >= self.max_length:
                     truncated[index] = True
                     rows.append(None)

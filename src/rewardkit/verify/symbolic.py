@@ -360,10 +360,11 @@ class SymbolicPool:
         results: list[SymbolicResult | None],
         pending: deque[int],
     ) -> None:
-        assert worker.job is not None
-        job, now = worker.queue.popleft(), time.monotonic()
+        job, now = worker.job, time.monotonic()
+        assert job is not None
         elapsed = now - worker.started
         if answered:
+            worker.queue.popleft()
             try:
                 answered_job, outcome, message, *extracted = worker.receive.recv()
                 if answered_job != job:  # never expected: a result must not go to another job
@@ -383,10 +384,10 @@ class SymbolicPool:
             if worker.budget < self._job_timeout:
                 message += f" (the pool was starting: {self._job_timeout:g}s less its start-up)"
             results[job] = SymbolicResult(Outcome.TIMEOUT, elapsed, message)
+            worker.queue.popleft()
             self._requeue(worker, pending)
             self._kill(worker)
-        else:
-            worker.queue.appendleft(job)  # still running, within its budget
+        # else: still running, within its budget
 
     def _starting(
         self,
