@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rewardkit.models import (
+    FrozenHeadProcessRewardModel,
     FrozenHeadRewardModel,
     GenerativeRewardModel,
     ModelError,
@@ -25,6 +26,7 @@ def test_every_kind_is_a_reward_model_registered_by_its_manifest_name():
         "generative": GenerativeRewardModel,
         "process": ProcessRewardModel,
         "frozen-head": FrozenHeadRewardModel,
+        "frozen-head-process": FrozenHeadProcessRewardModel,
     }
     with pytest.raises(TypeError):
         RewardModel()  # type: ignore[abstract]

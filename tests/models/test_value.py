@@ -20,10 +20,10 @@ def policy():
 def test_training_features_are_the_states_after_each_prefix(policy):
     model, tokenizer = policy
     value = PolicyValueHead(model, tokenizer, hidden=8)
-    features, counts = value._features(["01", "1"], ["110", ""], 1, finished=[False, True])
-    assert counts == [4, 2]  # the prompt alone, one state per completion token, EOS if ended
+    states = value.prefix_states(["01", "1"], ["110", ""], 1, finished=[False, True])
+    assert states.counts.tolist() == [4, 2]  # the prompt alone, a state per token, EOS if ended
     with torch.no_grad():
-        by_prefix = torch.sigmoid(value.head(features).squeeze(-1)).double().numpy()
+        by_prefix = torch.sigmoid(value.head(states.states).squeeze(-1)).double().numpy()
     reference = np.concatenate([
         value.values(["01"] * 4 + ["1"], ["", "1", "11", "110", ""]),
         value.values(["1"], [""], finished=[True]),
@@ -74,3 +74,27 @@ def test_bad_input_gets_a_clear_error(policy):
         ValueTerm(value)
     with pytest.raises(ConfigurationError, match="a policy"):
         PolicyValueHead(None, tokenizer)
+
+
+def test_one_read_of_the_states_serves_fits_on_any_subset(policy):
+    model, tokenizer = policy
+    rng = np.random.default_rng(1)
+    completions = ["".join(rng.choice(["0", "1"], size=3)) for _ in range(40)]
+    outcomes = [float(c[0] == "1") for c in completions]
+    prompts = ["0"] * 40
+    states = PolicyValueHead(model, tokenizer).prefix_states(prompts, completions)
+    subset = list(range(0, 40, 2))
+    direct = PolicyValueHead(model, tokenizer, seed=3)
+    direct.fit([prompts[i] for i in subset], [completions[i] for i in subset],
+               [outcomes[i] for i in subset], ValueTraining(epochs=5))  # fmt: skip
+    reused = PolicyValueHead(model, tokenizer, seed=3)
+    reused.fit_states(states.select(subset), [outcomes[i] for i in subset], ValueTraining(epochs=5))
+    for head, other in zip(direct.head.parameters(), reused.head.parameters(), strict=True):
+        torch.testing.assert_close(head, other)
+    np.testing.assert_allclose(reused.values_of(states.select([5, 1])),
+                               reused.values(["0", "0"], [completions[5], completions[1]]),
+                               rtol=1e-5)  # fmt: skip
+    with pytest.raises(ConfigurationError, match="3 outcomes for 20 texts"):
+        reused.fit_states(states.select(subset), [1.0, 0.0, 1.0])
+    with pytest.raises(ConfigurationError, match="in \\[0, 1\\]"):
+        reused.fit_states(states.select([0]), [float("nan")])

@@ -186,7 +186,8 @@ class RealRM(Suite):
         self.self_logprob = np.zeros(0)
         self.judge = np.zeros(0)
         self.probe_judge = np.zeros(0)
-        self.value_head = False  # a value head on SmolLM2 per split (prepare turns it on)
+        # SmolLM2's states after every prefix, for a value head per split (read by prepare)
+        self.value_states: tuple[Any, Any] | None = None
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -198,7 +199,7 @@ class RealRM(Suite):
         return "rewardkit bench real-rm" + (" --quick" if args.quick else f" --seeds {args.seeds}")
 
     def prepare(self, args: argparse.Namespace) -> None:
-        from rewardkit_bench.real_rm_features import read_features
+        from rewardkit_bench.real_rm_features import read_features, value_states
 
         rows = [json.loads(line) for line in _corpus_path(args.corpus).open()]
         if args.quick:
@@ -208,7 +209,7 @@ class RealRM(Suite):
         self.features, self.probe_features = found.features, found.probe_features
         self.probe_prompts, self.self_logprob = found.probe_prompts, found.self_logprob
         self.judge, self.probe_judge = found.judge, found.probe_judge
-        self.value_head = True
+        self.value_states = value_states(rows, self.probe_prompts, PROBES)
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
         seeds = 1 if args.quick else args.seeds
@@ -260,12 +261,12 @@ class RealRM(Suite):
             scorers[name] = head.score(features)
             probe_scores = head.score(self.probe_features[layer])
             probes[name] = self._probe_rates(probe_scores, scorers[name], test_rows)
-        if self.value_head:
+        if self.value_states is not None:
             from rewardkit_bench.real_rm_features import value_head_scores
 
             train_rows = [i for i in range(len(self.rows)) if in_train[i]]
             scorers[VALUE], probe_values = value_head_scores(
-                self.rows, train_rows, test_rows, self.probe_prompts, PROBES, seed
+                self.rows, *self.value_states, train_rows, test_rows, seed
             )
             probes[VALUE] = self._probe_rates(probe_values, scorers[VALUE], test_rows)
         from rewardkit_bench.real_rm_bon import bon_curves

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Read", "chat_prompt", "read_features"]
+__all__ = ["Read", "chat_prompt", "read_features", "value_head_scores", "value_states"]
 
 
 @dataclass
@@ -77,17 +77,12 @@ def read_features(
     )  # fmt: skip
 
 
-def value_head_scores(
-    rows: Sequence[dict[str, Any]],
-    train: Sequence[int],
-    test: Sequence[int],
-    probe_prompts: Sequence[tuple[str, str]],
-    probes: Sequence[str],
-    seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A :class:`rewardkit.models.PolicyValueHead` on SmolLM2, fitted on the labelled ``train``
-    rows (every prefix of a completion regressed on its outcome), and its value after
-    each ``test`` row's completion (NaN elsewhere) and after each probe, prompt-major."""
+def value_states(
+    rows: Sequence[dict[str, Any]], probe_prompts: Sequence[tuple[str, str]], probes: Sequence[str]
+) -> tuple[Any, Any]:
+    """SmolLM2's last hidden state after every prefix of each row's completion and of each
+    probe (prompt-major), read once for every split's value head
+    (:meth:`rewardkit.models.PolicyValueHead.prefix_states`)."""
     import torch
 
     from rewardkit import lm
@@ -95,18 +90,42 @@ def value_head_scores(
 
     torch.set_num_threads(2)
     model, tokenizer = lm.load("smollm2-135m-instruct")
+    reader = PolicyValueHead(model, tokenizer)
     prompts = [chat_prompt(tokenizer, row["question"]) for row in rows]
-    value = PolicyValueHead(model, tokenizer, seed=seed)
-    labelled = [i for i in train if rows[i]["label"] is not None]  # unclear: no outcome
-    outcomes = [float(rows[i]["label"] == 1) for i in labelled]
-    value.fit([prompts[i] for i in labelled], [rows[i]["completion"] for i in labelled], outcomes)
-    scores = np.full(len(rows), np.nan)
-    scores[list(test)] = value.values(
-        [prompts[i] for i in test], [rows[i]["completion"] for i in test]
-    )
+    states = reader.prefix_states(prompts, [row["completion"] for row in rows], 16)
     first = {
         (row["task"], row["question"]): prompt for row, prompt in zip(rows, prompts, strict=True)
     }
     probe_texts = [first[key] for key in probe_prompts for _ in probes]
-    probe_scores = value.values(probe_texts, [probe for _ in probe_prompts for probe in probes])
-    return scores, probe_scores
+    probe_states = reader.prefix_states(
+        probe_texts, [probe for _ in probe_prompts for probe in probes], 16
+    )
+    return states, probe_states
+
+
+def value_head_scores(
+    rows: Sequence[dict[str, Any]],
+    states: Any,
+    probe_states: Any,
+    train: Sequence[int],
+    test: Sequence[int],
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A :class:`rewardkit.models.PolicyValueHead` on SmolLM2, fitted on the labelled ``train``
+    rows (every prefix of a completion regressed on its outcome), and its value after
+    each ``test`` row's completion (NaN elsewhere) and after each probe, prompt-major; from
+    the states :func:`value_states` read."""
+    import torch
+
+    from rewardkit import lm
+    from rewardkit.models.value import PolicyValueHead
+
+    torch.set_num_threads(2)
+    model, tokenizer = lm.load("smollm2-135m-instruct")
+    value = PolicyValueHead(model, tokenizer, seed=seed)
+    labelled = [i for i in train if rows[i]["label"] is not None]  # unclear: no outcome
+    outcomes = [float(rows[i]["label"] == 1) for i in labelled]
+    value.fit_states(states.select(labelled), outcomes)
+    scores = np.full(len(rows), np.nan)
+    scores[list(test)] = value.values_of(states.select(list(test)))
+    return scores, value.values_of(probe_states)

@@ -73,6 +73,7 @@ SUITES: dict[str, str] = {
     "sandbox": "rewardkit_bench.sandbox:main",
     "rm-overoptimization": "rewardkit_bench.rm_overoptimization:main",
     "steer-lab": "rewardkit_bench.steer_lab:main",
+    "steer-real": "rewardkit_bench.steer_real:main",
     "serve-load": "rewardkit_bench.serve_load:main",
     "delayed-credit": "rewardkit_bench.delayed_credit:main",
     "multiturn-credit": "rewardkit_bench.multiturn_credit:main",

@@ -6,7 +6,8 @@ trains a Bradley–Terry reward model on preference pairs (TRL's
 ``RewardTrainer``), :mod:`rewardkit.models.generative` a yes-token generative
 one; :mod:`rewardkit.models.term` makes them, and ensembles of them, terms.
 :mod:`rewardkit.models.frozen_head` fits a linear Bradley–Terry head on a
-frozen causal LM's features (a real backbone such as SmolLM2, on a CPU).
+frozen causal LM's features (a real backbone such as SmolLM2, on a CPU), and
+:mod:`rewardkit.models.frozen_process` a per-step logistic head on them (a PRM).
 :mod:`rewardkit.models.process` is a process reward model (Math-Shepherd
 labels) and :mod:`rewardkit.models.value` a value head on a frozen policy.
 """
@@ -18,6 +19,7 @@ from rewardkit.models.decomposition import (
     StepDecomposition,
 )
 from rewardkit.models.frozen_head import FrozenHeadRewardModel
+from rewardkit.models.frozen_process import FrozenHeadProcessRewardModel
 from rewardkit.models.generative import (
     GenerativeRewardModel,
     GenerativeTraining,
@@ -51,6 +53,7 @@ from rewardkit.models.value import PolicyValueHead, ValueTerm, ValueTraining
 
 __all__ = [
     "SPECIAL_TOKENS",
+    "FrozenHeadProcessRewardModel",
     "FrozenHeadRewardModel",
     "GenerativeRewardModel",
     "GenerativeTraining",

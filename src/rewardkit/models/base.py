@@ -1,8 +1,8 @@
 """The shape every learned reward model shares: build, train, save, load.
 
 :class:`RewardModel` is the base of the preference (Bradley–Terry), generative
-(P(yes)), process (per-step) and frozen-head (a Bradley–Terry head on a frozen
-LM) reward models. Each subclass names its
+(P(yes)), process (per-step) and frozen-head (a Bradley–Terry head, or a per-step
+logistic head, on a frozen LM) reward models. Each subclass names its
 ``kind``, which its saved manifest (``rewardkit.json``) records, so
 :func:`load_saved_model` gives back a model of the right class from a folder,
 without an if-chain per kind. Scoring differs by kind (a scalar per completion,
@@ -14,7 +14,7 @@ measures their pair accuracy.
 Example:
     >>> import rewardkit.models  # registers every kind the package ships
     >>> sorted(RewardModel.kinds())
-    ['frozen-head', 'generative', 'preference', 'process']
+    ['frozen-head', 'frozen-head-process', 'generative', 'preference', 'process']
 """
 
 from __future__ import annotations
@@ -156,7 +156,13 @@ def saved_kind(path: str | os.PathLike[str]) -> type[RewardModel]:
     Raises:
         ModelError: nothing is there, or the kind is not a known reward model.
     """
-    from rewardkit.models import frozen_head, generative, preference, process  # noqa: F401
+    from rewardkit.models import (  # noqa: F401
+        frozen_head,
+        frozen_process,
+        generative,
+        preference,
+        process,
+    )
     from rewardkit.models.preference import read_manifest
 
     kind = read_manifest(Path(path)).get("kind", "preference")

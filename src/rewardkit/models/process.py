@@ -219,6 +219,20 @@ class ProcessRewardModel(RewardModel, kind="process"):
         logits = self.backbone.model(input_ids=input_ids, attention_mask=attention).logits
         return logits.squeeze(-1)
 
+    def judged_step_scores(
+        self, prompts: Sequence[str] | None, completions: Sequence[str], partial: np.ndarray
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Step scores as a term judges them: a partial text only up to its last separator
+        (the step still being written is not judged; none: no steps)."""
+        sep = self.separator
+        judged = [
+            text[: text.rfind(sep) + len(sep)]
+            if prefix and sep in text
+            else ("" if prefix else text)
+            for text, prefix in zip(completions, partial, strict=True)
+        ]
+        return self.step_scores(prompts, judged)
+
     def step_scores(
         self, prompts: Sequence[str] | None, completions: Sequence[str]
     ) -> tuple[list[np.ndarray], np.ndarray]:

@@ -39,6 +39,7 @@ from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm, Term, as_term, column_names
 from rewardkit.models.base import saved_kind
 from rewardkit.models.frozen_head import FrozenHeadRewardModel
+from rewardkit.models.frozen_process import FrozenHeadProcessRewardModel
 from rewardkit.models.generative import GenerativeRewardModel
 from rewardkit.models.preference import (
     ModelError,
@@ -58,6 +59,7 @@ __all__ = [
 
 Aggregation = Literal["mean", "min", "mean_minus_std"]
 LearnedModel = PreferenceRewardModel | GenerativeRewardModel | FrozenHeadRewardModel
+ProcessModel = ProcessRewardModel | FrozenHeadProcessRewardModel
 
 
 def load_reward_model(path: str | os.PathLike[str]) -> LearnedModel:
@@ -311,7 +313,8 @@ class ProcessRewardTerm(_SavedModelTerm):
     """A process reward model's per-step scores, aggregated into one reward.
 
     Args:
-        path: a directory saved by ``ProcessRewardModel.save`` (loaded on first use).
+        path: a directory saved by ``ProcessRewardModel.save`` or
+            ``FrozenHeadProcessRewardModel.save`` (loaded on first use).
         model: an in-memory model instead of ``path``.
         aggregate: "min" (default: the weakest step), "product" or "last".
         on_truncation: "skip" (default) or "score", as in :class:`RewardModelTerm`.
@@ -321,10 +324,12 @@ class ProcessRewardTerm(_SavedModelTerm):
     step-level credit, come from :meth:`step_scores`.
 
     Prefixes (a ``partial`` column, as SMC steering passes it): a row marked
-    partial is judged on its completed steps only (up to its last
-    separator), aggregated the same way, so that a PRM is an FK potential
-    whose last value is the complete text's reward; a prefix without a
-    completed step is not applicable (a neutral weight).
+    partial is judged as the model judges prefixes (``judged_step_scores``):
+    a :class:`ProcessRewardModel` on its completed steps only (up to its last
+    separator), a :class:`FrozenHeadProcessRewardModel` on its token blocks
+    so far, read without an EOS; either way aggregated the same way, so that
+    a PRM is an FK potential whose last value is the complete text's reward.
+    A prefix without a judged step is not applicable (a neutral weight).
     """
 
     kind = "process reward model"
@@ -333,7 +338,7 @@ class ProcessRewardTerm(_SavedModelTerm):
     def __init__(
         self,
         path: str | os.PathLike[str] | None = None,
-        model: ProcessRewardModel | None = None,
+        model: ProcessModel | None = None,
         aggregate: StepAggregate = "min",
         on_truncation: Literal["skip", "score"] = "skip",
         allow_untrained: bool = False,
@@ -344,8 +349,11 @@ class ProcessRewardTerm(_SavedModelTerm):
         self.aggregate: StepAggregate = aggregate
         super().__init__(path, model, on_truncation, allow_untrained, name)
 
-    def _load(self, path: str) -> ProcessRewardModel:
-        return ProcessRewardModel.load(path)
+    def _load(self, path: str) -> ProcessModel:
+        found = saved_kind(path)
+        if not issubclass(found, ProcessRewardModel | FrozenHeadProcessRewardModel):
+            raise ModelError(f"{path} is a {found.kind} reward model: use reward_model")
+        return found.load(path)
 
     def step_scores(self, batch: Batch) -> tuple[list[np.ndarray], np.ndarray]:
         """Each completion's per-step scores in [0, 1] (empty: no steps), and the mask of
@@ -359,15 +367,8 @@ class ProcessRewardTerm(_SavedModelTerm):
         n = batch_size(batch)
         completions = _texts(get_column(batch, "completion"))
         partial = np.asarray(batch.get("partial", np.zeros(n, dtype=bool)), dtype=bool)
-        separator = self.model.separator
-        completions = [
-            text[: text.rfind(separator) + len(separator)]
-            if prefix and separator in text
-            else ("" if prefix else text)
-            for text, prefix in zip(completions, partial, strict=True)
-        ]  # a prefix's step still being written is not judged
         prompts = _prompt_texts(batch["prompt"]) if "prompt" in batch else None
-        per_step, truncated = self.model.step_scores(prompts, completions)
+        per_step, truncated = self.model.judged_step_scores(prompts, completions, partial)
         values = np.array([aggregate_steps(scores, self.aggregate) for scores in per_step])
         status = np.zeros(n, dtype=np.int8)
         messages: list[str | None] = [None] * n

@@ -43,7 +43,7 @@ from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
 from rewardkit.models._common import LoopTraining, context_length, train_minibatches
 
-__all__ = ["PolicyValueHead", "ValueTerm", "ValueTraining"]
+__all__ = ["PolicyValueHead", "PrefixStates", "ValueTerm", "ValueTraining"]
 
 
 @dataclass(frozen=True)
@@ -115,31 +115,38 @@ class PolicyValueHead:
         import torch
 
         input_ids, attention = right_pad(rows, self.tokenizer.pad_token_id)
+        body = getattr(self.policy, "base_model", self.policy)  # no vocabulary-wide logits
         with torch.no_grad():
-            out = self.policy(input_ids=input_ids, attention_mask=attention,
-                              output_hidden_states=True)  # fmt: skip
+            out = body(input_ids=input_ids, attention_mask=attention, output_hidden_states=True)
         return out.hidden_states[-1].float()
 
-    def _features(
+    def prefix_states(
         self,
         prompts: Sequence[str],
         completions: Sequence[str],
-        batch_size: int,
+        batch_size: int = 64,
         finished: Sequence[bool] | None = None,
-    ) -> tuple[Any, list[int]]:
-        """The hidden state after every prefix (the prompt alone, then each completion token,
-        then EOS if the text finished), and the number of prefixes of each text."""
+    ) -> PrefixStates:
+        """The policy's last hidden state after every prefix of each text (the prompt alone,
+        then each completion token, then EOS where ``finished``): what :meth:`fit_states`
+        trains on and :meth:`values_of` reads, so that one pass of the policy serves many
+        fits (cross-validation, splits)."""
         import torch
 
+        if batch_size < 1:
+            raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
         chunks, counts = [], []
         encoded = self._encode_all(prompts, completions, finished)
-        for start in range(0, len(encoded), batch_size):
-            part = encoded[start : start + batch_size]
-            hidden = self._hidden([ids for ids, _ in part])
-            for row, (ids, prompt_length) in enumerate(part):
-                chunks.append(hidden[row, prompt_length - 1 : len(ids)])
-                counts.append(len(ids) - prompt_length + 1)
-        return torch.cat(chunks), counts
+        with _evaluating(self.policy):
+            for start in range(0, len(encoded), batch_size):
+                part = encoded[start : start + batch_size]
+                hidden = self._hidden([ids for ids, _ in part])
+                for row, (ids, prompt_length) in enumerate(part):
+                    chunks.append(hidden[row, prompt_length - 1 : len(ids)])
+                    counts.append(len(ids) - prompt_length + 1)
+        width = int(self.policy.config.hidden_size)
+        states = torch.cat(chunks) if chunks else torch.zeros((0, width))
+        return PrefixStates(states, np.asarray(counts, dtype=np.int64))
 
     def fit(
         self,
@@ -151,17 +158,26 @@ class PolicyValueHead:
     ) -> dict[str, float]:
         """Train the head on the policy's rollouts and their outcomes in [0, 1]; ``finished``
         marks the rollouts that ended with EOS (rather than at the budget)."""
+        if not len(prompts) == len(completions) == len(outcomes) > 0:
+            raise ConfigurationError("fit needs as many prompts, completions and outcomes (> 0)")
+        _check_outcomes(outcomes)
+        return self.fit_states(self.prefix_states(prompts, completions, 64, finished), outcomes,
+                               training)  # fmt: skip
+
+    def fit_states(
+        self, states: PrefixStates, outcomes: Sequence[float], training: ValueTraining | None = None
+    ) -> dict[str, float]:
+        """Train the head on precomputed :meth:`prefix_states` and each text's outcome."""
         import torch
 
         training = training or ValueTraining()
-        targets_per_text = np.asarray(outcomes, dtype=np.float64)
-        if not len(prompts) == len(completions) == len(targets_per_text) > 0:
-            raise ConfigurationError("fit needs as many prompts, completions and outcomes (> 0)")
-        if not np.all((targets_per_text >= 0) & (targets_per_text <= 1)):
-            raise ConfigurationError("outcomes must be in [0, 1] (NaN is not an outcome)")
-        with _evaluating(self.policy):
-            features, counts = self._features(prompts, completions, 64, finished)
-        targets = torch.tensor(np.repeat(targets_per_text, counts), dtype=torch.float32)
+        targets_per_text = _check_outcomes(outcomes)
+        if len(targets_per_text) != len(states.counts) or not len(targets_per_text):
+            raise ConfigurationError(
+                f"{len(targets_per_text)} outcomes for {len(states.counts)} texts' states (> 0)"
+            )
+        features = states.states
+        targets = torch.tensor(np.repeat(targets_per_text, states.counts), dtype=torch.float32)
 
         def batch_loss(chunk: list[int]) -> Any:
             rows = torch.tensor(chunk)
@@ -187,21 +203,59 @@ class PolicyValueHead:
     ) -> np.ndarray:
         """V of each (prompt, completion so far): the head's estimate after its last token
         (after EOS for the texts marked ``finished``)."""
-        import torch
-
         if len(prompts) != len(completions):
             raise ConfigurationError(f"{len(prompts)} prompts for {len(completions)} completions")
         if not completions:
             return np.empty(0)
         out = []
-        encoded = [ids for ids, _ in self._encode_all(prompts, completions, finished)]
-        with torch.no_grad(), _evaluating(self.policy):
-            for start in range(0, len(encoded), batch_size):
-                part = encoded[start : start + batch_size]
-                hidden = self._hidden(part)
-                last = torch.stack([hidden[row, len(ids) - 1] for row, ids in enumerate(part)])
-                out.append(torch.sigmoid(self.head(last).squeeze(-1)).double().numpy())
+        for start in range(0, len(completions), batch_size):
+            end = start + batch_size
+            part = None if finished is None else finished[start:end]
+            states = self.prefix_states(prompts[start:end], completions[start:end], batch_size,
+                                        part)  # fmt: skip
+            out.append(self.values_of(states))
         return np.concatenate(out)
+
+    def values_of(self, states: PrefixStates) -> np.ndarray:
+        """V after each text's last prefix, from precomputed :meth:`prefix_states`."""
+        import torch
+
+        if not len(states.counts):
+            return np.empty(0)
+        last = torch.as_tensor(np.cumsum(states.counts) - 1)
+        with torch.no_grad():
+            found = torch.sigmoid(self.head(states.states[last]).squeeze(-1))
+        result: np.ndarray = found.double().numpy()
+        return result
+
+
+@dataclass(frozen=True)
+class PrefixStates:
+    """The policy's hidden state after every prefix of some texts, text after text.
+
+    Attributes:
+        states: (Σ counts, d) float32 tensor.
+        counts: (texts,) prefixes of each text.
+    """
+
+    states: Any
+    counts: np.ndarray
+
+    def select(self, texts: Sequence[int]) -> PrefixStates:
+        """The states of the texts at ``texts``, in that order."""
+        import torch
+
+        starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        rows = [np.arange(starts[i], starts[i] + self.counts[i]) for i in texts]
+        index = torch.as_tensor(np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64))
+        return PrefixStates(self.states[index], self.counts[list(texts)])
+
+
+def _check_outcomes(outcomes: Sequence[float]) -> np.ndarray:
+    found = np.asarray(outcomes, dtype=np.float64)
+    if not np.all((found >= 0) & (found <= 1)):
+        raise ConfigurationError("outcomes must be in [0, 1] (NaN is not an outcome)")
+    return found
 
 
 @contextlib.contextmanager
