@@ -74,3 +74,15 @@ def test_a_prompt_that_fills_the_context_scores_nan_and_is_marked(smollm2):
     assert truncated.tolist() == [False, True]
     with pytest.raises(ConfigurationError, match="1 examples have a prompt that fills"):
         judge.fit([{"prompt": long_question, "completion": "30", "label": True}])
+
+
+def test_the_judge_state_gives_the_yes_token_reward_through_the_yes_and_no_rows():
+    model = GenerativeRewardModel.tiny("0123456789+=", n_positions=16, seed=0)
+    prompts, completions = ["1+1=", "2+2=", "3+3="], ["2", "4" * 20, "5"]  # one cut to fit
+    scores, states, truncated = model.judge_states(prompts, completions, batch_size=2)
+    expected, expected_truncated = model.score(prompts, completions)
+    np.testing.assert_allclose(scores, expected, rtol=1e-6)
+    assert truncated.tolist() == expected_truncated.tolist() == [False, True, False]
+    rows = model.model.get_output_embeddings().weight.detach().double().numpy()
+    direction = rows[model.yes_id] - rows[model.no_id]  # the tiny GPT-2's head has no bias
+    np.testing.assert_allclose(1 / (1 + np.exp(-(states @ direction))), scores, rtol=1e-5)

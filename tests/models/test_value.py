@@ -98,3 +98,16 @@ def test_one_read_of_the_states_serves_fits_on_any_subset(policy):
         reused.fit_states(states.select(subset), [1.0, 0.0, 1.0])
     with pytest.raises(ConfigurationError, match="in \\[0, 1\\]"):
         reused.fit_states(states.select([0]), [float("nan")])
+
+
+def test_hidden_features_read_the_value_head_s_prefix_states_in_the_same_pass(policy):
+    from rewardkit.models.frozen_head import hidden_features
+
+    model, tokenizer = policy
+    prompts, completions = ["01", "1", "110"], ["110", "", "0"]
+    found = hidden_features(model, tokenizer, prompts, completions, [-1], 64, batch_size=2,
+                            prefix_states=True)  # fmt: skip
+    reference = PolicyValueHead(model, tokenizer).prefix_states(prompts, completions)
+    assert [len(s) for s in found.prefix_states] == reference.counts.tolist() == [4, 1, 2]
+    np.testing.assert_allclose(np.concatenate(found.prefix_states), reference.states.numpy(),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip

@@ -63,6 +63,8 @@ PROBES = (":", "Let's solve this step by step.", "The answer is correct.")
 TARGET = 0.70
 #: the generative yes-token scorer: SmolLM2 itself asked whether the answer is correct
 JUDGE = "SmolLM2 judge, P(Yes) (zero-shot)"
+#: the same judge with the yes and no rows of its output layer trained (the backbone frozen)
+TRAINED_JUDGE = "SmolLM2 judge, yes/no rows trained"
 #: a value head on SmolLM2's last hidden state, fitted on the training rows' outcomes
 VALUE = "value head (MLP, last layer)"
 #: the L2 penalties cross-validated on the training prompts
@@ -154,6 +156,41 @@ def _chosen_l2(
     return best, best_score
 
 
+def _yes_no_head(
+    states: np.ndarray, rows: Sequence[dict[str, Any]], in_train: np.ndarray, seed: int
+) -> tuple[Any, float]:
+    """The judge's yes-token reward with its yes and no output rows trained: σ(w·h + b) on
+    the judge's answer-position state h (the backbone frozen), fitted by cross-entropy on
+    the labelled training rows (correct → yes); λ from :data:`L2_GRID` by two-fold
+    cross-validation (log-loss) over the training prompts. Returns the head and λ."""
+    from rewardkit.models.frozen_process import LogisticHead
+
+    labelled = np.array([bool(in_train[i]) and rows[i]["label"] is not None
+                         for i in range(len(rows))]) & np.isfinite(states).all(1)  # fmt: skip
+    targets = np.array([float(row["label"] == 1) for row in rows])
+    prompts = sorted({_problem(rows[i]) for i in np.flatnonzero(labelled)})
+    rng = np.random.default_rng(20_000 + seed)
+    fold_of = {prompts[i]: k % 2 for k, i in enumerate(rng.permutation(len(prompts)))}
+    fold = np.array([fold_of.get(_problem(row), -1) for row in rows])
+    best, best_loss = L2_GRID[0], np.inf
+    for l2 in L2_GRID:
+        losses = []
+        for k in (0, 1):
+            fit, held = labelled & (fold != k), labelled & (fold == k)
+            if not fit.any() or not held.any():
+                continue
+            head = LogisticHead.untrained(states.shape[1])
+            head.fit(states[fit], targets[fit], l2)
+            p = np.clip(head.score(states[held]), 1e-6, 1 - 1e-6)
+            t = targets[held]
+            losses.append(float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))))
+        if losses and np.mean(losses) < best_loss:
+            best, best_loss = l2, float(np.mean(losses))
+    head = LogisticHead.untrained(states.shape[1])
+    head.fit(states[labelled], targets[labelled], best)
+    return head, best
+
+
 def _corpus_path(given: str | None) -> Path:
     if given:
         path = Path(given)
@@ -186,6 +223,7 @@ class RealRM(Suite):
         self.self_logprob = np.zeros(0)
         self.judge = np.zeros(0)
         self.probe_judge = np.zeros(0)
+        self.judge_states: tuple[np.ndarray, np.ndarray] | None = None
         # SmolLM2's states after every prefix, for a value head per split (read by prepare)
         self.value_states: tuple[Any, Any] | None = None
 
@@ -199,7 +237,7 @@ class RealRM(Suite):
         return "rewardkit bench real-rm" + (" --quick" if args.quick else f" --seeds {args.seeds}")
 
     def prepare(self, args: argparse.Namespace) -> None:
-        from rewardkit_bench.real_rm_features import read_features, value_states
+        from rewardkit_bench.real_rm_features import read_features
 
         rows = [json.loads(line) for line in _corpus_path(args.corpus).open()]
         if args.quick:
@@ -209,7 +247,8 @@ class RealRM(Suite):
         self.features, self.probe_features = found.features, found.probe_features
         self.probe_prompts, self.self_logprob = found.probe_prompts, found.self_logprob
         self.judge, self.probe_judge = found.judge, found.probe_judge
-        self.value_states = value_states(rows, self.probe_prompts, PROBES)
+        self.judge_states = (found.judge_states, found.probe_judge_states)
+        self.value_states = (found.value_states, found.probe_value_states)
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
         seeds = 1 if args.quick else args.seeds
@@ -248,6 +287,12 @@ class RealRM(Suite):
             probes[JUDGE] = self._probe_rates(self.probe_judge, self.judge, test_rows)
         chosen_l2: dict[str, float] = {}
         validation: dict[str, float] = {}
+        if self.judge_states is not None:  # RewardDance's yes-token reward, its rows trained
+            states, probe_states = self.judge_states
+            head, chosen_l2[TRAINED_JUDGE] = _yes_no_head(states, self.rows, in_train, seed)
+            scorers[TRAINED_JUDGE] = trained = head.score(states)
+            probe_trained = head.score(probe_states)
+            probes[TRAINED_JUDGE] = self._probe_rates(probe_trained, trained, test_rows)
         for layer in LAYERS:
             features = self.features[layer]
             l2, validation[f"BT head, layer {layer}"] = _chosen_l2(

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Read", "chat_prompt", "read_features", "value_head_scores", "value_states"]
+__all__ = ["Read", "chat_prompt", "prefix_states", "read_features", "value_head_scores"]
 
 
 @dataclass
@@ -25,6 +25,12 @@ class Read:
         self_logprob: (N,) each completion's mean token log-prob.
         judge: (N,) SmolLM2's P(Yes) that the answer is correct, zero-shot.
         probe_judge: (P·len(probes),) the same for each probe.
+        judge_states: (N, d) the judge's final hidden state at its answer position, which
+            the yes and no rows of its output layer read.
+        probe_judge_states: (P·len(probes), d) the same for each probe.
+        value_states: SmolLM2's last-layer state after every prefix of each row's
+            completion, read in the same pass (for a value head per split).
+        probe_value_states: the same for each probe.
     """
 
     features: dict[int, np.ndarray]
@@ -33,6 +39,10 @@ class Read:
     self_logprob: np.ndarray
     judge: np.ndarray
     probe_judge: np.ndarray
+    judge_states: np.ndarray
+    probe_judge_states: np.ndarray
+    value_states: Any
+    probe_value_states: Any
 
 
 def chat_prompt(tokenizer: Any, question: str) -> str:
@@ -57,50 +67,44 @@ def read_features(
     model, tokenizer = lm.load("smollm2-135m-instruct")
     prompts = [chat_prompt(tokenizer, row["question"]) for row in rows]
     completions = [row["completion"] for row in rows]
-    found = hidden_features(model, tokenizer, prompts, completions, layers, 2048, log_probs=True)
+    found = hidden_features(
+        model, tokenizer, prompts, completions, layers, 2048, log_probs=True, prefix_states=True
+    )
     first: dict[tuple[str, str], str] = {}
     for row, prompt in zip(rows, prompts, strict=True):
         first.setdefault((row["task"], row["question"]), prompt)
     probe_prompts = list(first)
     probe_texts = [first[key] for key in probe_prompts for _ in probes]
     probe_completions = [probe for _ in probe_prompts for probe in probes]
-    probe_found = hidden_features(model, tokenizer, probe_texts, probe_completions, layers, 2048)
+    probe_found = hidden_features(
+        model, tokenizer, probe_texts, probe_completions, layers, 2048, prefix_states=True
+    )
     assert found.mean_log_prob is not None
     judge = GenerativeRewardModel(model, tokenizer, template=JudgeTemplate.instruct())
     questions = [row["question"] for row in rows]
-    judged, _ = judge.score(questions, completions, batch_size=16)
+    judged, judge_states, _ = judge.judge_states(questions, completions, batch_size=16)
     probe_questions = [question for _, question in probe_prompts for _ in probes]
-    probe_judged, _ = judge.score(probe_questions, probe_completions, batch_size=16)
+    probe_judged, probe_judge_states, _ = judge.judge_states(
+        probe_questions, probe_completions, batch_size=16
+    )
     return Read(
         found.by_layer, probe_found.by_layer, probe_prompts, found.mean_log_prob,
-        judged, probe_judged,
+        judged, probe_judged, judge_states, probe_judge_states,
+        prefix_states(found.prefix_states), prefix_states(probe_found.prefix_states),
     )  # fmt: skip
 
 
-def value_states(
-    rows: Sequence[dict[str, Any]], probe_prompts: Sequence[tuple[str, str]], probes: Sequence[str]
-) -> tuple[Any, Any]:
-    """SmolLM2's last hidden state after every prefix of each row's completion and of each
-    probe (prompt-major), read once for every split's value head
-    (:meth:`rewardkit.models.PolicyValueHead.prefix_states`)."""
+def prefix_states(states: list[np.ndarray] | None) -> Any:
+    """Per-text prefix states (:func:`rewardkit.models.frozen_head.hidden_features`) as the
+    :class:`rewardkit.models.value.PrefixStates` a value head fits on."""
     import torch
 
-    from rewardkit import lm
-    from rewardkit.models.value import PolicyValueHead
+    from rewardkit.models.value import PrefixStates
 
-    torch.set_num_threads(2)
-    model, tokenizer = lm.load("smollm2-135m-instruct")
-    reader = PolicyValueHead(model, tokenizer)
-    prompts = [chat_prompt(tokenizer, row["question"]) for row in rows]
-    states = reader.prefix_states(prompts, [row["completion"] for row in rows], 16)
-    first = {
-        (row["task"], row["question"]): prompt for row, prompt in zip(rows, prompts, strict=True)
-    }
-    probe_texts = [first[key] for key in probe_prompts for _ in probes]
-    probe_states = reader.prefix_states(
-        probe_texts, [probe for _ in probe_prompts for probe in probes], 16
+    assert states is not None
+    return PrefixStates(
+        torch.from_numpy(np.concatenate(states)), np.array([len(s) for s in states], dtype=np.int64)
     )
-    return states, probe_states
 
 
 def value_head_scores(
@@ -114,7 +118,7 @@ def value_head_scores(
     """A :class:`rewardkit.models.PolicyValueHead` on SmolLM2, fitted on the labelled ``train``
     rows (every prefix of a completion regressed on its outcome), and its value after
     each ``test`` row's completion (NaN elsewhere) and after each probe, prompt-major; from
-    the states :func:`value_states` read."""
+    the states :func:`read_features` read."""
     import torch
 
     from rewardkit import lm

@@ -236,11 +236,15 @@ class HiddenFeatures:
             its EOS (temperature 1), where asked for; else None. A text's first kept
             token has no prediction, so where the prompt is empty or cut away the mean
             starts at the completion's second token.
+        prefix_states: per text, the last layer's state after every prefix (the prompt's
+            last token, then each completion token; not the EOS), float32, where asked for:
+            what :meth:`rewardkit.models.PolicyValueHead.fit_states` trains on.
     """
 
     by_layer: dict[int, np.ndarray]
     truncated: np.ndarray
     mean_log_prob: np.ndarray | None
+    prefix_states: list[np.ndarray] | None = None
 
 
 def hidden_features(
@@ -252,6 +256,7 @@ def hidden_features(
     max_length: int,
     batch_size: int = 16,
     log_probs: bool = False,
+    prefix_states: bool = False,
 ) -> HiddenFeatures:
     """φ(x, y) = [h_L(EOS) ; mean over y of h_L] at each of ``layers``, in one pass per batch.
 
@@ -259,7 +264,9 @@ def hidden_features(
     to its last ``max_length`` tokens; batches are right-padded, so a row's states are
     those it gets alone. Without ``log_probs`` the LM head is skipped (no
     (batch, length, vocabulary) logits are built); with it, the same pass also gives
-    each completion's mean token log-probability.
+    each completion's mean token log-probability; with ``prefix_states``, the last
+    layer's state after every prefix of the text (the states a value head reads; a
+    causal model's states before the EOS do not depend on it).
 
     Raises:
         ConfigurationError: the prompts and completions differ in number.
@@ -285,6 +292,7 @@ def hidden_features(
     width = 2 * int(model.config.hidden_size)
     out = {layer: np.zeros((len(rows), width)) for layer in layers}
     mean_log_prob = np.full(len(rows), np.nan) if log_probs else None
+    states: list[np.ndarray] | None = [] if prefix_states else None
     body = model if log_probs else getattr(model, "base_model", model)
     with torch.no_grad():
         for begin in progress(range(0, len(rows), batch_size), "features", log_every=30.0):
@@ -297,13 +305,18 @@ def hidden_features(
                     span = hidden[j, starts[begin + j] : len(row)]
                     features = torch.cat([hidden[j, len(row) - 1], span.mean(0)])
                     out[layer][begin + j] = features.double().numpy()
+            if states is not None:
+                last = found.hidden_states[-1]
+                for j, row in enumerate(batch):
+                    start = max(starts[begin + j], 1)  # the prompt's last token, where kept
+                    states.append(last[j, start - 1 : len(row) - 1].float().numpy().copy())
             if mean_log_prob is not None:
                 for j, row in enumerate(batch):
                     first = max(starts[begin + j], 1)  # the first token has no prediction
                     steps = found.logits[j, first - 1 : len(row) - 1].log_softmax(-1)
                     chosen = steps.gather(-1, padded[j, first : len(row), None])
                     mean_log_prob[begin + j] = float(chosen.mean())
-    return HiddenFeatures(out, np.asarray(truncated), mean_log_prob)
+    return HiddenFeatures(out, np.asarray(truncated), mean_log_prob, states)
 
 
 @dataclass

@@ -236,32 +236,70 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
             rows.append(ids + after)
         return rows, truncated
 
-    def _last_logits(self, rows: list[list[int]]) -> Any:
+    def _last_logits(self, rows: list[list[int]], states: list[Any] | None = None) -> Any:
+        """The yes and no logits at each row's last position; with ``states``, the final
+        hidden state there is appended to it too (detached)."""
         import torch
 
         input_ids, attention = right_pad(rows, self.tokenizer.pad_token_id)
-        logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+        out = self.model(input_ids=input_ids, attention_mask=attention,
+                         output_hidden_states=states is not None)  # fmt: skip
         last = torch.tensor([len(r) - 1 for r in rows])
-        return logits[torch.arange(len(rows)), last][:, [self.yes_id, self.no_id]]
+        where = torch.arange(len(rows))
+        if states is not None:
+            states.append(out.hidden_states[-1][where, last].detach().double().numpy())
+        return out.logits[where, last][:, [self.yes_id, self.no_id]]
 
     def score(
         self, prompts: Sequence[str] | None, completions: Sequence[str], batch_size: int = 64
     ) -> tuple[np.ndarray, np.ndarray]:
         """p_yes / (p_yes + p_no) per completion, and the mask of truncated completions (NaN
         where a chat prompt alone fills the context: nothing of the answer is read)."""
+        scores, _, truncated = self._read(prompts, completions, batch_size, False)
+        return scores, truncated
+
+    def judge_states(
+        self, prompts: Sequence[str] | None, completions: Sequence[str], batch_size: int = 64
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`score` and, from the same pass, the final hidden state h at the answer
+        position (NaN rows where nothing was read).
+
+        The yes-token reward is σ((w_yes − w_no)·h): training only the yes and no rows of
+        the output layer, the backbone frozen, is a logistic regression on h (e.g.
+        :class:`~rewardkit.models.frozen_process.LogisticHead`).
+
+        Returns:
+            ``(scores, states, truncated)``: (N,), (N, d) float64 and (N,) bool.
+        """
+        scores, states, truncated = self._read(prompts, completions, batch_size, True)
+        assert states is not None
+        return scores, states, truncated
+
+    def _read(
+        self,
+        prompts: Sequence[str] | None,
+        completions: Sequence[str],
+        batch_size: int,
+        with_states: bool,
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         import torch
 
         encoded, truncated = self._encode(prompts, completions)
         kept = [i for i, row in enumerate(encoded) if row is not None]
         rows = [row for row in encoded if row is not None]
         scores = np.full(len(encoded), np.nan)
+        width = int(self.model.config.hidden_size)
+        states = np.full((len(encoded), width), np.nan) if with_states else None
         self.model.eval()
         with torch.no_grad():
             for begin in range(0, len(rows), batch_size):
-                pair = self._last_logits(rows[begin : begin + batch_size])
+                found: list[Any] | None = [] if with_states else None
+                pair = self._last_logits(rows[begin : begin + batch_size], found)
                 where = kept[begin : begin + len(pair)]
                 scores[where] = torch.softmax(pair, dim=-1)[:, 0].numpy()
-        return scores, truncated
+                if states is not None and found:
+                    states[where] = found[0]
+        return scores, states, truncated
 
     def fit(
         self, examples: Iterable[Mapping[str, Any]], training: GenerativeTraining | None = None
