@@ -63,8 +63,9 @@ PROBES = (":", "Let's solve this step by step.", "The answer is correct.")
 TARGET = 0.70
 #: the generative yes-token scorer: SmolLM2 itself asked whether the answer is correct
 JUDGE = "SmolLM2 judge, P(Yes) (zero-shot)"
-#: the same judge with the yes and no rows of its output layer trained (the backbone frozen)
-TRAINED_JUDGE = "SmolLM2 judge, yes/no rows trained"
+#: a linear probe σ(w·h + b) on the judge's answer-position state h, trained on the labels
+#: (the yes-token reward's form, σ((w_yes − w_no)·h), with w and a bias fitted; backbone frozen)
+TRAINED_JUDGE = "SmolLM2 judge's answer state, linear probe"
 #: a value head on SmolLM2's last hidden state, fitted on the training rows' outcomes
 VALUE = "value head (MLP, last layer)"
 #: the L2 penalties cross-validated on the training prompts
@@ -159,10 +160,12 @@ def _chosen_l2(
 def _yes_no_head(
     states: np.ndarray, rows: Sequence[dict[str, Any]], in_train: np.ndarray, seed: int
 ) -> tuple[Any, float]:
-    """The judge's yes-token reward with its yes and no output rows trained: σ(w·h + b) on
-    the judge's answer-position state h (the backbone frozen), fitted by cross-entropy on
-    the labelled training rows (correct → yes); λ from :data:`L2_GRID` by two-fold
-    cross-validation (log-loss) over the training prompts. Returns the head and λ."""
+    """A linear probe σ(w·h + b) on the judge's answer-position state h (the backbone
+    frozen), fitted by cross-entropy on the labelled training rows (correct → 1): the
+    yes-token reward's form σ((w_yes − w_no)·h) with its direction and a bias learned
+    (RewardDance fine-tunes the whole model; this trains no weight of it). λ from
+    :data:`L2_GRID` by two-fold cross-validation (log-loss) over the training prompts.
+    Returns the head and λ."""
     from rewardkit.models.frozen_process import LogisticHead
 
     labelled = np.array([bool(in_train[i]) and rows[i]["label"] is not None
@@ -287,7 +290,7 @@ class RealRM(Suite):
             probes[JUDGE] = self._probe_rates(self.probe_judge, self.judge, test_rows)
         chosen_l2: dict[str, float] = {}
         validation: dict[str, float] = {}
-        if self.judge_states is not None:  # RewardDance's yes-token reward, its rows trained
+        if self.judge_states is not None:  # the yes-token reward's form, fitted on the labels
             states, probe_states = self.judge_states
             head, chosen_l2[TRAINED_JUDGE] = _yes_no_head(states, self.rows, in_train, seed)
             scorers[TRAINED_JUDGE] = trained = head.score(states)

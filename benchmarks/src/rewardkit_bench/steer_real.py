@@ -155,11 +155,33 @@ class SteerReal(Suite):
         if not any(run["kind"] == "labels" for run in runs):
             return [("labels", 0)]
         labels = next(run for run in runs if run["kind"] == "labels")
-        self.loaded["labels"] = labels["labels"]
+        given = self._settings(args)
+        # a run records what it ran with (one made before the record: quick alone is known)
+        ran = labels.get("settings", {"quick": given["quick"]})
+        differ = sorted(key for key in ran if ran[key] != given.get(key))
+        if differ:
+            raise SystemExit(
+                f"steer-real --resume: the run was made with {ran}; the options now give "
+                f"{ {key: given[key] for key in ran} } ({', '.join(differ)} differ)"
+            )
+        # runs.jsonl stores NaN (a step without rollouts) as null
+        self.loaded["labels"] = [
+            [float("nan") if x is None else float(x) for x in row] for row in labels["labels"]
+        ]
         seeds = 1 if args.quick else args.seeds
         done = {(run["kind"], run.get("seed", 0)) for run in runs}
         wanted = [("paired", 0)] + [("steer", seed) for seed in range(seeds)]
         return [unit for unit in wanted if unit not in done]
+
+    def check(self, args: argparse.Namespace) -> str | None:
+        if args.prompts < 1 or args.rollouts < 1:
+            return "--prompts and --rollouts must be at least 1"
+        return None
+
+    def _settings(self, args: argparse.Namespace) -> dict[str, Any]:
+        """What a run's units depend on, kept in its labels record and checked on --resume."""
+        return {"quick": bool(args.quick), "prompts": args.prompts, "rollouts": args.rollouts,
+                "corpus": args.corpus}  # fmt: skip
 
     def run_unit(self, unit: Any) -> dict[str, Any]:
         kind, seed = unit
@@ -178,7 +200,9 @@ class SteerReal(Suite):
         rows = [r for r in self.loaded["rows"] if (r["task"], r["question"]) in keys]
         if self.args is not None and self.args.quick:
             rows = [r for r in rows if r["index"] < 25]
-        return {"kind": "paired", **held_out_pairs(rows, data["problems"], scorers, PROBES)}
+        start = time.monotonic()
+        found = held_out_pairs(rows, data["problems"], scorers, PROBES)
+        return {"kind": "paired", **found, "seconds": time.monotonic() - start}
 
     def _labels_run(self) -> dict[str, Any]:
         from rewardkit_bench.steer_real_data import shepherd_labels
@@ -198,6 +222,7 @@ class SteerReal(Suite):
             "kind": "labels",
             "labels": labels,
             "rows": len(labels),
+            "settings": self._settings(self.args),
             "intermediate_steps": len(steps),
             "labelled_intermediate": int(np.sum(~np.isnan(steps))) if steps else 0,
             "seconds": time.monotonic() - start,
@@ -210,6 +235,9 @@ class SteerReal(Suite):
         data = self._data()
         scorers = self._scorers(self.loaded["labels"])
         prompts = QUICK_PROMPTS if self.args.quick else self.args.prompts
+        if prompts > len(data["held_out"]):
+            raise SystemExit(f"--prompts {prompts}: there are {len(data['held_out'])} held-out "
+                             "questions")  # fmt: skip
         chosen = np.random.default_rng(100 + seed).choice(len(data["held_out"]), prompts, False)
         problems = [data["held_out"][i] for i in sorted(chosen)]
         particles = PARTICLES[:1] if self.args.quick else PARTICLES

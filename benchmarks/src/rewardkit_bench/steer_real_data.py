@@ -217,12 +217,14 @@ def fit_scorers(
         losses = []
         for k in (0, 1):
             fit, held = known & (step_fold != k), known & (step_fold == k)
+            if not fit.any() or not held.any():  # a fold without a labelled step
+                continue
             head = LogisticHead.untrained(stacked.shape[1])
             head.fit(stacked[fit], targets[fit], l2)
             p = np.clip(head.score(stacked[held]), 1e-6, 1 - 1e-6)
             t = targets[held]
             losses.append(float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))))
-        if np.mean(losses) < best_loss:
+        if losses and np.mean(losses) < best_loss:
             best_l2, best_loss = l2, float(np.mean(losses))
     prm.fit_features(features, [np.asarray(x) for x in labels], best_l2)
     last = np.stack([f[-1] for f in features])

@@ -4,6 +4,7 @@ value-guided decoding on SmolLM2, each problem's gold kept for paired comparison
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,6 +52,7 @@ def _best_of_n(
         for n in ns
     }
     return {
+        "statuses": dict(Counter(stated_answer(t)[0] for t in texts)),
         "gold": curves,
         "mean_tokens": float(np.mean(samples.lengths)),
         "stated_share": float(np.mean([a is not None for a in answers])),
@@ -72,6 +74,7 @@ def steer_seed(
     from rewardkit import lm
     from rewardkit.models import ProcessRewardTerm
     from rewardkit.steer import smc, value_guided
+    from rewardkit_bench.smollm2_corpus import stated_answer
     from rewardkit_bench.steer_real_data import STEP_TOKENS, StatedAnswerCheck, gold_label
 
     begin = time.monotonic()
@@ -122,6 +125,8 @@ def steer_seed(
                     "seconds": seconds,
                     "seconds_per_token": seconds / max(result.tokens_generated, 1),
                     "missing_rewards": result.missing_rewards,
+                    # what each returned text states: a missing answer is counted, not only scored 0
+                    "statuses": dict(Counter(stated_answer(t)[0] for t in result.completions)),
                     "reorders": result.reorders,
                 }
             )

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
+from rewardkit.core.progress import progress
 from rewardkit.lm.local import load_causal_lm
 from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
@@ -264,9 +265,11 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
         """:meth:`score` and, from the same pass, the final hidden state h at the answer
         position (NaN rows where nothing was read).
 
-        The yes-token reward is σ((w_yes − w_no)·h): training only the yes and no rows of
-        the output layer, the backbone frozen, is a logistic regression on h (e.g.
-        :class:`~rewardkit.models.frozen_process.LogisticHead`).
+        The yes-token reward is σ((w_yes − w_no)·h + c), with w_yes and w_no the yes and
+        no rows of the output layer (c their biases' difference, if it has any): training
+        only those rows, the backbone frozen, is a logistic regression on h without a
+        free intercept; a linear probe on h (e.g.
+        :class:`~rewardkit.models.frozen_process.LogisticHead`) fits the same form with one.
 
         Returns:
             ``(scores, states, truncated)``: (N,), (N, d) float64 and (N,) bool.
@@ -292,7 +295,7 @@ class GenerativeRewardModel(CompletionRewardModel, kind="generative"):
         states = np.full((len(encoded), width), np.nan) if with_states else None
         self.model.eval()
         with torch.no_grad():
-            for begin in range(0, len(rows), batch_size):
+            for begin in progress(range(0, len(rows), batch_size), "judge", log_every=30.0):
                 found: list[Any] | None = [] if with_states else None
                 pair = self._last_logits(rows[begin : begin + batch_size], found)
                 where = kept[begin : begin + len(pair)]
