@@ -362,7 +362,7 @@ class FrozenHeadProcessRewardModel(RewardModel, kind="frozen-head-process"):
                 )
         width = 2 * int(self.model.config.hidden_size)
         stacked = np.concatenate([f for f in features if len(f)] or [np.zeros((0, width))])
-        targets = np.concatenate([np.asarray(x, dtype=np.float64) for x in labels] or [[]])
+        targets = np.concatenate([np.asarray(x, dtype=np.float64) for x in labels] or [np.zeros(0)])
         known = ~np.isnan(targets)
         if not known.any():
             raise ConfigurationError("no labelled step to train on")
