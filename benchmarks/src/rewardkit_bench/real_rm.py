@@ -70,7 +70,7 @@ TRAINED_JUDGE = "SmolLM2 judge's answer state, linear probe"
 VALUE = "value head (MLP, last layer)"
 #: the L2 penalties cross-validated on the training prompts
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
-QUICK_PROMPTS = 25
+QUICK_PROMPTS = 15
 
 
 def pairs_of(rows: Sequence[dict[str, Any]], style_controlled: bool) -> list[tuple[int, int]]:
