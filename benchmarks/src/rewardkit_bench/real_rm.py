@@ -175,23 +175,38 @@ def _yes_no_head(
     rng = np.random.default_rng(20_000 + seed)
     fold_of = {prompts[i]: k % 2 for k, i in enumerate(rng.permutation(len(prompts)))}
     fold = np.array([fold_of.get(_problem(row), -1) for row in rows])
-    best, best_loss = L2_GRID[0], np.inf
-    for l2 in L2_GRID:
-        losses = []
-        for k in (0, 1):
-            fit, held = labelled & (fold != k), labelled & (fold == k)
-            if not fit.any() or not held.any():
-                continue
-            head = LogisticHead.untrained(states.shape[1])
-            head.fit(states[fit], targets[fit], l2)
-            p = np.clip(head.score(states[held]), 1e-6, 1 - 1e-6)
-            t = targets[held]
-            losses.append(float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))))
-        if losses and np.mean(losses) < best_loss:
-            best, best_loss = l2, float(np.mean(losses))
+    best, _ = logistic_l2(states, targets, labelled, fold, L2_GRID)
     head = LogisticHead.untrained(states.shape[1])
     head.fit(states[labelled], targets[labelled], best)
     return head, best
+
+
+def logistic_l2(
+    features: np.ndarray,
+    targets: np.ndarray,
+    usable: np.ndarray,
+    fold: np.ndarray,
+    grid: Sequence[float],
+) -> tuple[float, float]:
+    """λ for a :class:`~rewardkit.models.frozen_process.LogisticHead` by two-fold
+    cross-validation: the λ of ``grid`` with the lowest mean held-out log-loss over the
+    ``usable`` rows (``fold`` 0 or 1; a fold with no row on either side is skipped), and
+    that loss (inf when no fold could be scored)."""
+    from rewardkit.models.frozen_process import LogisticHead
+
+    best, best_loss = grid[0], float("inf")
+    for l2 in grid:
+        losses = []
+        for k in (0, 1):
+            fit, held = usable & (fold != k), usable & (fold == k)
+            if not fit.any() or not held.any():
+                continue
+            head = LogisticHead.untrained(features.shape[1])
+            head.fit(features[fit], targets[fit], l2)
+            losses.append(head.log_loss(features[held], targets[held], floor=1e-6))
+        if losses and np.mean(losses) < best_loss:
+            best, best_loss = l2, float(np.mean(losses))
+    return best, best_loss
 
 
 def _corpus_path(given: str | None) -> Path:

@@ -204,28 +204,14 @@ def fit_scorers(
 ) -> Scorers:
     """Fit the PRM's head and a BT head on the rows' step features (see the module docs)."""
     from rewardkit.models.frozen_head import BradleyTerryHead
-    from rewardkit.models.frozen_process import LogisticHead
-    from rewardkit_bench.real_rm import _chosen_l2, pairs_of
+    from rewardkit_bench.real_rm import _chosen_l2, logistic_l2, pairs_of
 
     fold = _folds(rows)
     step_fold = np.concatenate([[fold[r]] * len(f) for r, f in enumerate(features)])
     stacked = np.concatenate(features)
     targets = np.concatenate([np.asarray(x) for x in labels])
     known = ~np.isnan(targets)
-    best_l2, best_loss = L2_GRID[0], np.inf
-    for l2 in L2_GRID:
-        losses = []
-        for k in (0, 1):
-            fit, held = known & (step_fold != k), known & (step_fold == k)
-            if not fit.any() or not held.any():  # a fold without a labelled step
-                continue
-            head = LogisticHead.untrained(stacked.shape[1])
-            head.fit(stacked[fit], targets[fit], l2)
-            p = np.clip(head.score(stacked[held]), 1e-6, 1 - 1e-6)
-            t = targets[held]
-            losses.append(float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))))
-        if losses and np.mean(losses) < best_loss:
-            best_l2, best_loss = l2, float(np.mean(losses))
+    best_l2, best_loss = logistic_l2(stacked, targets, known, step_fold, L2_GRID)
     prm.fit_features(features, [np.asarray(x) for x in labels], best_l2)
     last = np.stack([f[-1] for f in features])
     pairs = pairs_of(list(rows), False)

@@ -42,7 +42,8 @@ def _best_of_n(
         }
         for name, values in selectors.items()
     }
-    answers = [stated_answer(t)[1] if stated_answer(t)[0] == "stated" else None for t in texts]
+    read = [stated_answer(t) for t in texts]
+    answers = [answer if status == "stated" else None for status, answer in read]
     rng = np.random.default_rng(seed)
     curves["self-consistency (majority answer)"] = {
         str(n): [
@@ -52,7 +53,7 @@ def _best_of_n(
         for n in ns
     }
     return {
-        "statuses": dict(Counter(stated_answer(t)[0] for t in texts)),
+        "statuses": dict(Counter(status for status, _ in read)),
         "gold": curves,
         "mean_tokens": float(np.mean(samples.lengths)),
         "stated_share": float(np.mean([a is not None for a in answers])),

@@ -183,9 +183,7 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
 
         def write(staging: Path) -> None:
             np.savez(staging / _HEAD, weights=head.weights, center=head.center, spread=head.spread)
-            if self.backbone is None:
-                self.model.save_pretrained(staging / "backbone")
-                self.tokenizer.save_pretrained(staging / "backbone")
+            save_backbone(self.model, self.tokenizer, self.backbone, staging)
             manifest = {"kind": self.kind, "layer": self.layer, "backbone": self.backbone,
                         **self._manifest()}  # fmt: skip
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -195,21 +193,34 @@ class FrozenHeadRewardModel(CompletionRewardModel, kind="frozen-head"):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """The head saved at ``path`` on its backbone."""
-        from rewardkit.lm.local import load_causal_lm
-        from rewardkit.lm.named import load
-
         folder = Path(path)
         if not (folder / MANIFEST).is_file() or not (folder / _HEAD).is_file():
             raise ModelError(f"{folder} holds no saved frozen-head reward model")
         manifest = read_manifest(folder)
         source = manifest.get("backbone")
-        model, tokenizer = load(source) if source else load_causal_lm(folder / "backbone")
+        model, tokenizer = load_backbone(folder, source)
         loaded = cls(model, tokenizer, manifest.get("max_length"), manifest.get("trained", True),
                      layer=int(manifest["layer"]), backbone=source)  # fmt: skip
         with np.load(folder / _HEAD) as head:
             loaded.head = BradleyTerryHead(head["weights"], head["center"], head["spread"])
         loaded.metrics = dict(manifest.get("metrics", {}))
         return loaded
+
+
+def save_backbone(model: Any, tokenizer: Any, source: str | None, staging: Path) -> None:
+    """A head's backbone in its save: nothing when ``source`` names where it loads from, else
+    the model and tokenizer under ``backbone/`` (one built in memory)."""
+    if source is None:
+        model.save_pretrained(staging / "backbone")
+        tokenizer.save_pretrained(staging / "backbone")
+
+
+def load_backbone(folder: Path, source: str | None) -> tuple[Any, Any]:
+    """The backbone a saved head names (:func:`rewardkit.lm.load`), or the one saved with it."""
+    from rewardkit.lm.local import load_causal_lm
+    from rewardkit.lm.named import load
+
+    return load(source) if source else load_causal_lm(folder / "backbone")
 
 
 def _checked_layer(model: Any, layer: int) -> int:

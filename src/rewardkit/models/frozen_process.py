@@ -53,7 +53,7 @@ from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
 from rewardkit.models._common import ModelError, check_vocabulary, context_length
 from rewardkit.models.base import RewardModel
-from rewardkit.models.frozen_head import _checked_layer
+from rewardkit.models.frozen_head import _checked_layer, load_backbone, save_backbone
 from rewardkit.models.preference import MANIFEST, read_manifest, save_folder
 
 __all__ = ["FrozenHeadProcessRewardModel", "LogisticHead", "step_features"]
@@ -175,6 +175,13 @@ class LogisticHead:
         result: np.ndarray = 1.0 / (1.0 + np.exp(-self.logits(features)))
         return result
 
+    def log_loss(self, features: np.ndarray, targets: np.ndarray, floor: float = 1e-12) -> float:
+        """Mean binary cross-entropy of the rows' probabilities against targets in [0, 1]
+        (probabilities kept within ``floor`` of 0 and 1)."""
+        p = np.clip(self.score(features), floor, 1 - floor)
+        t = np.asarray(targets, dtype=np.float64)
+        return float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
+
     def fit(self, features: np.ndarray, targets: np.ndarray, l2: float = 1e-2) -> dict[str, float]:
         """Fit on (N, D) rows and N targets in [0, 1]; ``train_loss`` (mean cross-entropy),
         ``train_accuracy`` (rounded predictions against targets rounded at 0.5) and ``rows``.
@@ -213,11 +220,9 @@ class LogisticHead:
         optimizer.step(closure)  # type: ignore[no-untyped-call]
         found = weights.detach().numpy()
         self.weights, self.bias = found[:-1].copy(), float(found[-1])
-        p = np.clip(self.score(features), 1e-12, 1 - 1e-12)
-        loss = -np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p))
         return {
-            "train_loss": float(loss),
-            "train_accuracy": float(np.mean((p > 0.5) == (targets > 0.5))),
+            "train_loss": self.log_loss(features, targets),
+            "train_accuracy": float(np.mean((self.score(features) > 0.5) == (targets > 0.5))),
             "rows": float(len(targets)),
         }
 
@@ -379,9 +384,7 @@ class FrozenHeadProcessRewardModel(RewardModel, kind="frozen-head-process"):
         def write(staging: Path) -> None:
             np.savez(staging / _HEAD, weights=head.weights, bias=np.array(head.bias),
                      center=head.center, spread=head.spread)  # fmt: skip
-            if self.backbone is None:
-                self.model.save_pretrained(staging / "backbone")
-                self.tokenizer.save_pretrained(staging / "backbone")
+            save_backbone(self.model, self.tokenizer, self.backbone, staging)
             manifest = {
                 "kind": self.kind, "layer": self.layer, "step_tokens": self.step_tokens,
                 "backbone": self.backbone, "max_length": self.max_length,
@@ -394,15 +397,12 @@ class FrozenHeadProcessRewardModel(RewardModel, kind="frozen-head-process"):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """The head saved at ``path`` on its backbone."""
-        from rewardkit.lm.local import load_causal_lm
-        from rewardkit.lm.named import load
-
         folder = Path(path)
         if not (folder / MANIFEST).is_file() or not (folder / _HEAD).is_file():
             raise ModelError(f"{folder} holds no saved frozen-head process reward model")
         manifest = read_manifest(folder)
         source = manifest.get("backbone")
-        model, tokenizer = load(source) if source else load_causal_lm(folder / "backbone")
+        model, tokenizer = load_backbone(folder, source)
         loaded = cls(model, tokenizer, int(manifest["layer"]), int(manifest["step_tokens"]),
                      manifest.get("max_length"), backbone=source)  # fmt: skip
         with np.load(folder / _HEAD) as head:
