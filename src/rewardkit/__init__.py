@@ -42,6 +42,7 @@ from rewardkit.core import (
     conditional,
     constant,
     env_reward,
+    fallback,
     gate,
     group_switch,
     load_spec,
@@ -76,6 +77,7 @@ if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
         turn_advantages,
     )
     from rewardkit.explore import CountBonus, NovelDBonus, RNDBonus
+    from rewardkit.judge import JudgeSettings, ReferenceJudge, RubricJudge
     from rewardkit.serve import RemoteReward
     from rewardkit.shaping import PotentialShaping, par_transform
     from rewardkit.steer import best_of_n, smc, value_guided
@@ -153,6 +155,10 @@ _LAZY: dict[str, str] = {
     "v1_reward": "adapters.verifiers_v1",
     # serving
     "RemoteReward": "serve",
+    # model-graded rewards
+    "JudgeSettings": "judge",
+    "ReferenceJudge": "judge",
+    "RubricJudge": "judge",
 }
 
 _PACKAGES = (
@@ -162,6 +168,7 @@ _PACKAGES = (
     "credit",
     "distributed",
     "explore",
+    "judge",
     "models",
     "serve",
     "shaping",
@@ -180,6 +187,7 @@ __all__ = [
     "DapoOverlong",
     "ExactMatch",
     "HackingMonitor",
+    "JudgeSettings",
     "LengthLinear",
     "MathPolicy",
     "MathVerifier",
@@ -189,6 +197,7 @@ __all__ = [
     "PartialCredit",
     "PotentialShaping",
     "RNDBonus",
+    "ReferenceJudge",
     "RegexMatch",
     "RemoteReward",
     "RewardKitError",
@@ -197,6 +206,7 @@ __all__ = [
     "RewardTerm",
     "RewardkitCallback",
     "RewardkitWrapper",
+    "RubricJudge",
     "Sandbox",
     "SpecError",
     "Status",
@@ -226,6 +236,7 @@ __all__ = [
     "env_reward",
     "epic_distance",
     "explore",
+    "fallback",
     "gate",
     "gdpo_advantages",
     "generalized_advantage_estimation",
@@ -234,6 +245,7 @@ __all__ = [
     "grpo_advantages",
     "grpo_lambda",
     "hdpo_advantages",
+    "judge",
     "lambda_returns",
     "load_spec",
     "models",

@@ -17,6 +17,7 @@ from rewardkit.core.errors import (
     ShapeError,
     SpecError,
 )
+from rewardkit.core.fallback import fallback
 from rewardkit.core.gating import conditional, gate, group_switch, tiered
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import REGISTRY, Registry, create, register, registered_names
@@ -56,6 +57,7 @@ __all__ = [
     "constant",
     "create",
     "env_reward",
+    "fallback",
     "from_records",
     "gate",
     "get_column",

@@ -1,0 +1,195 @@
+"""``JudgeTerm``: the shared machinery of the model-graded terms.
+
+A judge term turns each row of a batch into one or more judge calls (one
+per part: a rubric's criteria; one per sample: self-consistency), sends them
+all at once through a :class:`~rewardkit.judge.client.JudgeClient`, reads
+each answer with its kind's parser, and combines a row's parts into its
+reward. The per-sample status rule is strict:
+
+- a row is scored only when every one of its calls was answered and read
+  (``min_judgments`` relaxes this for self-consistency);
+- otherwise its reward is NaN and its status is ``timeout`` when a call
+  timed out, else ``error``, and its message gives the first reason (the
+  server's error, the refusal, or the answer that could not be read).
+
+The breakdown (``RewardOutput.terms``) holds each part's value as
+``"<part>"`` and, with ``samples > 1``, the spread (standard deviation)
+of the judgments as ``"spread"``; :meth:`JudgeTerm.update` returns the
+client's usage for the logs.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rewardkit.core.batch import Batch, batch_size, get_column
+from rewardkit.core.errors import ConfigurationError
+from rewardkit.core.messages import answer_text, last_message_text
+from rewardkit.core.output import RewardOutput, Status
+from rewardkit.core.term import RewardTerm
+from rewardkit.judge.client import ChatRequest, JudgeClient, JudgeFailure, Reply
+from rewardkit.judge.parse import UnparseableAnswerError
+from rewardkit.judge.settings import JudgeSettings
+from rewardkit.judge.templates import PromptTemplate
+
+__all__ = ["Call", "JudgeTerm", "as_client", "row_text"]
+
+
+def as_client(judge: JudgeClient | JudgeSettings | Mapping[str, Any]) -> JudgeClient:
+    """A client from settings, or from their fields (a spec file's table)."""
+    if isinstance(judge, JudgeClient):
+        return judge
+    if isinstance(judge, JudgeSettings):
+        return JudgeClient(judge)
+    if isinstance(judge, Mapping):
+        return JudgeClient(JudgeSettings(**judge))
+    raise ConfigurationError(
+        f"a judge needs JudgeSettings or a JudgeClient, got {type(judge).__name__}"
+    )
+
+
+def row_text(value: Any, *, answer: bool) -> str:
+    """A column value as text: a completion's answer, a prompt's last message."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return answer_text(value) if answer else last_message_text(value)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One judge call of a row: the part it judges and the request."""
+
+    part: str
+    request: ChatRequest
+
+
+class JudgeTerm(RewardTerm):
+    """Base of the judge terms; subclasses plan calls and read answers."""
+
+    columns: tuple[str, ...] = ("prompt", "completion")
+
+    def __init__(
+        self,
+        judge: JudgeClient | JudgeSettings | Mapping[str, Any],
+        *,
+        name: str,
+        samples: int = 1,
+        min_judgments: int | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.client = as_client(judge)
+        if not isinstance(samples, int) or samples < 1:
+            raise ConfigurationError(f"samples must be at least 1, got {samples!r}")
+        if samples > 1 and self.client.settings.temperature == 0:
+            raise ConfigurationError(
+                f"samples={samples} judgments at temperature 0 would repeat one answer; "
+                "set JudgeSettings(temperature=...) above 0 for self-consistency"
+            )
+        if min_judgments is not None and not 1 <= min_judgments <= samples:
+            raise ConfigurationError(
+                f"min_judgments must be between 1 and samples={samples}, got {min_judgments}"
+            )
+        self.samples = samples
+        self.min_judgments = samples if min_judgments is None else min_judgments
+
+    def use_template(self, template: PromptTemplate, provided: Sequence[str]) -> PromptTemplate:
+        """Check ``template``'s fields; a template naming ``reference`` reads ``answer``."""
+        template.require(provided, type(self).__name__)
+        if "reference" in template.fields and "answer" not in self.columns:
+            self.columns = (*self.columns, "answer")
+        return template
+
+    # -- what subclasses provide ----------------------------------------------
+
+    @abc.abstractmethod
+    def calls(self, row: Mapping[str, Any]) -> list[Call]:
+        """The calls judging one row (one per part; samples are added here)."""
+
+    @abc.abstractmethod
+    def read(self, part: str, reply: Reply, row: Mapping[str, Any]) -> float:
+        """One call's answer as a number; raises UnparseableAnswerError."""
+
+    def combine(self, parts: Mapping[str, float]) -> float:
+        """A row's reward from its parts' values (default: the only part)."""
+        return next(iter(parts.values()))
+
+    # -- the engine -----------------------------------------------------------------
+
+    def rows(self, batch: Batch) -> list[dict[str, Any]]:
+        n = batch_size(batch)
+        table: dict[str, Any] = {}
+        for column in self.columns:
+            table[column] = batch[column] if column in batch else get_column(batch, column)
+        return [{c: values[i] for c, values in table.items()} for i in range(n)]
+
+    def _sampled(self, call: Call, k: int) -> ChatRequest:
+        if self.samples == 1:
+            return call.request
+        params = dict(call.request.params)
+        seed = self.client.settings.seed
+        params["seed"] = (seed or 0) + k
+        return ChatRequest(call.request.messages, params)
+
+    def _compute(self, batch: Batch) -> RewardOutput:
+        rows = self.rows(batch)
+        plan: list[tuple[int, str, ChatRequest]] = []
+        for index, row in enumerate(rows):
+            for call in self.calls(row):
+                plan.extend((index, call.part, self._sampled(call, k)) for k in range(self.samples))
+        replies = self.client.run([request for _, _, request in plan])
+        judged: list[dict[str, list[float]]] = [{} for _ in rows]
+        failures: list[list[JudgeFailure]] = [[] for _ in rows]
+        for (index, part, _), reply in zip(plan, replies, strict=True):
+            values = judged[index].setdefault(part, [])
+            if isinstance(reply, JudgeFailure):
+                failures[index].append(reply)
+                continue
+            try:
+                values.append(float(self.read(part, reply, rows[index])))
+            except UnparseableAnswerError as exc:
+                failures[index].append(JudgeFailure(Status.ERROR, f"unparseable: {exc}"))
+        return self._assemble(judged, failures)
+
+    def _assemble(
+        self, judged: Sequence[dict[str, list[float]]], failures: Sequence[list[JudgeFailure]]
+    ) -> RewardOutput:
+        n = len(judged)
+        total = np.full(n, np.nan)
+        status = np.zeros(n, dtype=np.int8)
+        messages: list[str | None] = [None] * n
+        parts: dict[str, np.ndarray] = {}
+        spread = np.full(n, np.nan)
+        for i, row_parts in enumerate(judged):
+            short = [p for p, v in row_parts.items() if len(v) < self.min_judgments]
+            if short or not row_parts:
+                worst = max(failures[i], key=lambda f: f.status, default=None)
+                status[i] = worst.status if worst is not None else Status.ERROR
+                messages[i] = worst.reason if worst is not None else "no judgment was made"
+                continue
+            means = {p: float(np.mean(v)) for p, v in row_parts.items()}
+            total[i] = self.combine(means)
+            for part, value in means.items():
+                parts.setdefault(part, np.full(n, np.nan))[i] = value
+            if self.samples > 1:
+                spread[i] = float(np.mean([np.std(v) for v in row_parts.values()]))
+            if not math.isfinite(total[i]):
+                status[i], messages[i] = Status.ERROR, "the judgments combined to a non-number"
+        terms = {self.name: total}
+        if len(parts) > 1:
+            terms.update(parts)
+        if self.samples > 1:
+            terms["spread"] = spread
+        return RewardOutput(total, terms, status, tuple(messages))
+
+    def update(self, batch: Batch) -> Mapping[str, float]:
+        """The client's usage so far (calls, cache hits, tokens, failures, cost)."""
+        del batch
+        return self.client.usage.as_dict()

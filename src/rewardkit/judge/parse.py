@@ -1,0 +1,265 @@
+"""Reading a judge's answer: a schema first, then the plain-text forms, else an error.
+
+Each kind of judgment has a pydantic schema (a score, a label, a verdict, a
+preference, a list of scores). Where the answer holds a JSON object, it is
+validated against that schema; where it does not (small models rarely write
+JSON), a narrow plain-text rule reads it: ``Score: 7``, a single label named
+with word boundaries, a leading "Yes"/"No", ``[[A]]``. An answer that fits
+neither, names several labels, or refuses raises :class:`UnparseableAnswerError`
+with the reason: the sample gets status ``error``, never a guess.
+
+Example:
+    >>> parse_score('{"score": 8}', 0, 10)
+    8.0
+    >>> parse_score("Score: 3/10. The proof skips a case.", 0, 10)
+    3.0
+    >>> parse_label("The answer is incorrect.", ["correct", "incorrect"])
+    'incorrect'
+    >>> parse_yes_no("No, the student's answer is 41.")
+    'no'
+    >>> try:
+    ...     parse_score("I think it is fine.", 0, 10)
+    ... except UnparseableAnswerError as exc:
+    ...     print(exc)
+    no score between 0 and 10 in the answer: "I think it is fine."
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import pydantic
+
+__all__ = [
+    "GroupScores",
+    "LabelAnswer",
+    "Preference",
+    "ScoreAnswer",
+    "UnparseableAnswerError",
+    "Verdict",
+    "json_object",
+    "parse_group_scores",
+    "parse_label",
+    "parse_preference",
+    "parse_score",
+    "parse_yes_no",
+    "refusal",
+]
+
+
+class UnparseableAnswerError(ValueError):
+    """A judge's answer that no rule reads; the message says what was expected."""
+
+
+class ScoreAnswer(pydantic.BaseModel):
+    """``{"score": number}``, optionally with the judge's reasoning."""
+
+    reasoning: str | None = None
+    score: float
+
+
+class LabelAnswer(pydantic.BaseModel):
+    """``{"label": one of the allowed labels}``."""
+
+    reasoning: str | None = None
+    label: str
+
+
+class Verdict(pydantic.BaseModel):
+    """``{"verdict": "yes" | "no"}``."""
+
+    reasoning: str | None = None
+    verdict: Literal["yes", "no"]
+
+
+class Preference(pydantic.BaseModel):
+    """``{"winner": "A" | "B" | "tie"}``."""
+
+    reasoning: str | None = None
+    winner: Literal["A", "B", "tie"]
+
+
+class GroupScores(pydantic.BaseModel):
+    """``{"scores": [number, ...]}``, one per response in the order shown."""
+
+    reasoning: str | None = None
+    scores: list[float]
+
+
+_REFUSALS = re.compile(
+    r"\b(I can(?:no|')t (?:help|assist|evaluate|judge|comply)|I(?: am|'m) (?:sorry|unable)"
+    r"|I (?:won't|will not) (?:evaluate|judge|help))\b",
+    re.IGNORECASE,
+)
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+
+
+def _quote(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return json.dumps(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def refusal(text: str) -> str | None:
+    """The refusal phrase in ``text`` ("I can't help", "I'm sorry"...), or None."""
+    match = _REFUSALS.search(text)
+    return match.group(0) if match else None
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    """The first JSON object in ``text`` (fenced or inline), or None."""
+    start = text.find("{")
+    while start != -1:
+        depth = 0
+        for end in range(start, len(text)):
+            if text[end] == "{":
+                depth += 1
+            elif text[end] == "}":
+                depth -= 1
+                if depth == 0:
+                    try:
+                        value = json.loads(text[start : end + 1])
+                    except json.JSONDecodeError:
+                        break
+                    return value if isinstance(value, dict) else None
+        start = text.find("{", start + 1)
+    return None
+
+
+def _schema(text: str, model: type[pydantic.BaseModel]) -> pydantic.BaseModel | None:
+    found = json_object(text)
+    if found is None:
+        return None
+    try:
+        return model.model_validate(found)
+    except pydantic.ValidationError:
+        return None
+
+
+def _check_refusal(text: str) -> None:
+    phrase = refusal(text)
+    if phrase is not None:
+        raise UnparseableAnswerError(f"the judge refused ({phrase!r}): {_quote(text)}")
+
+
+def _in_range(value: float, low: float, high: float) -> bool:
+    return math.isfinite(value) and low <= value <= high
+
+
+def parse_score(text: str, low: float, high: float) -> float:
+    """A score in ``[low, high]``: JSON ``score``, ``Score: x``, ``x/high``, or the only number."""
+    found = _schema(text, ScoreAnswer)
+    if isinstance(found, ScoreAnswer) and _in_range(found.score, low, high):
+        return float(found.score)
+    _check_refusal(text)
+    label = r"(?i)\b(?:score|rating|grade)\s*(?:is|of|=|:)?\s*\**\s*"
+    labelled = re.findall(label + f"({_NUMBER})", text)
+    fractions = re.findall(rf"({_NUMBER})\s*/\s*{re.escape(_format(high))}\b", text)
+    for candidates in (labelled, fractions):
+        values = {float(v) for v in candidates if _in_range(float(v), low, high)}
+        if len(values) == 1:
+            return values.pop()
+        if len(values) > 1:
+            found_values = sorted(values)
+            raise UnparseableAnswerError(f"several scores {found_values}: {_quote(text)}")
+    numbers = {float(v) for v in re.findall(_NUMBER, text)}
+    if len(numbers) == 1 and _in_range(next(iter(numbers)), low, high):
+        return numbers.pop()
+    raise UnparseableAnswerError(
+        f"no score between {_format(low)} and {_format(high)} in the answer: {_quote(text)}"
+    )
+
+
+def _format(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _mentions(text: str, labels: Sequence[str]) -> list[str]:
+    """Labels named in ``text`` as whole words, longest first so "incorrect" hides "correct"."""
+    found: list[str] = []
+    remaining = text
+    for label in sorted(labels, key=len, reverse=True):
+        pattern = re.compile(rf"(?i)(?<![\w-]){re.escape(label)}(?![\w-])")
+        if pattern.search(remaining):
+            found.append(label)
+            remaining = pattern.sub(" ", remaining)
+    return found
+
+
+def parse_label(text: str, labels: Sequence[str]) -> str:
+    """One of ``labels``: JSON ``label``, else the only label the text names."""
+    by_lower = {label.lower(): label for label in labels}
+    found = _schema(text, LabelAnswer)
+    if isinstance(found, LabelAnswer) and found.label.strip().lower() in by_lower:
+        return by_lower[found.label.strip().lower()]
+    _check_refusal(text)
+    named = _mentions(text, labels)
+    if len(named) == 1:
+        return named[0]
+    if not named:
+        raise UnparseableAnswerError(f"names none of the labels {list(labels)}: {_quote(text)}")
+    raise UnparseableAnswerError(f"names several labels {sorted(named)}: {_quote(text)}")
+
+
+def parse_yes_no(text: str) -> Literal["yes", "no"]:
+    """"yes" or "no": JSON ``verdict``, else a leading Yes/No, else the only one named."""
+    found = _schema(text, Verdict)
+    if isinstance(found, Verdict):
+        return found.verdict
+    _check_refusal(text)
+    leading = re.match(r"\W*(yes|no)\b", text, re.IGNORECASE)
+    if leading:
+        return "yes" if leading.group(1).lower() == "yes" else "no"
+    return "yes" if parse_label(text, ["yes", "no"]) == "yes" else "no"
+
+
+def parse_preference(text: str) -> Literal["A", "B", "tie"]:
+    """"A", "B" or "tie": JSON ``winner``, ``[[A]]``, ``Response A is better``, a lone A/B."""
+    found = _schema(text, Preference)
+    if isinstance(found, Preference):
+        return found.winner
+    _check_refusal(text)
+    patterns = (
+        r"\[\[\s*(A|B|tie)\s*\]\]",
+        r"\b(?:response|answer|output)\s+(A|B)\b\s+(?:is|was)\s+(?:better|preferred|more)",
+        r"\b(?:winner|better|prefer(?:red)?)\s*(?:is|:)?\s*(?:response\s+)?(A|B)\b",
+        r"^\W*(A|B)\W*$",
+    )
+    for pattern in patterns:
+        hits = {h if h.lower() != "tie" else "tie" for h in re.findall(pattern, text, re.I | re.M)}
+        hits = {h.upper() if h != "tie" else h for h in hits}
+        if len(hits) == 1:
+            winner = hits.pop()
+            return "A" if winner == "A" else "B" if winner == "B" else "tie"
+        if len(hits) > 1:
+            raise UnparseableAnswerError(f"prefers both A and B: {_quote(text)}")
+    if re.search(r"(?i)\b(tie|equally good|both (?:are )?equal)\b", text):
+        return "tie"
+    raise UnparseableAnswerError(f"names no winner (A, B or tie): {_quote(text)}")
+
+
+def parse_group_scores(text: str, count: int, low: float, high: float) -> list[float]:
+    """``count`` scores in ``[low, high]``: JSON ``scores``, else one ``k: x`` line per response."""
+    found = _schema(text, GroupScores)
+    if isinstance(found, GroupScores):
+        scores = found.scores
+    else:
+        _check_refusal(text)
+        lines = re.findall(rf"(?im)^\W*(?:response\s*)?(\d+)\s*[:.)\]-]+\s*\**\s*({_NUMBER})", text)
+        by_index = {int(k): float(v) for k, v in lines}
+        if sorted(by_index) != list(range(1, count + 1)):
+            raise UnparseableAnswerError(
+                f"expected one score for each of responses 1..{count}: {_quote(text)}"
+            )
+        scores = [by_index[k] for k in range(1, count + 1)]
+    if len(scores) != count:
+        raise UnparseableAnswerError(f"{len(scores)} scores for {count} responses: {_quote(text)}")
+    outside = [s for s in scores if not _in_range(s, low, high)]
+    if outside:
+        raise UnparseableAnswerError(
+            f"scores {outside} outside [{_format(low)}, {_format(high)}]: {_quote(text)}"
+        )
+    return [float(s) for s in scores]
