@@ -12,6 +12,13 @@ reward. The per-sample status rule is strict:
   timed out, else ``error``, and its message gives the first reason (the
   server's error, the refusal, or the answer that could not be read).
 
+``final_answer`` (a function text → answer or None, such as
+:func:`rewardkit.verify.extract_boxed`) makes the judge read only the
+extracted final answer, the mitigation that "One Token to Fool LLM-as-a-Judge"
+motivates: a master key (":", "Thought process:") states no answer, so it is
+scored 0.0 ("no answer", status ok, as :class:`~rewardkit.verify.MathVerifier`
+does) without a call, and reasoning text cannot sway the judge.
+
 The breakdown (``RewardOutput.terms``) holds each part's value as
 ``"<part>"`` and, with ``samples > 1``, the spread (standard deviation)
 of the judgments as ``"spread"``; :meth:`JudgeTerm.update` returns the
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +45,7 @@ from rewardkit.judge.parse import UnparseableAnswerError
 from rewardkit.judge.settings import JudgeSettings
 from rewardkit.judge.templates import PromptTemplate
 
-__all__ = ["Call", "JudgeTerm", "as_client", "row_text"]
+__all__ = ["Call", "JudgeTerm", "as_client", "no_answer_is_wrong", "row_text"]
 
 
 def as_client(judge: JudgeClient | JudgeSettings | Mapping[str, Any]) -> JudgeClient:
@@ -83,6 +90,7 @@ class JudgeTerm(RewardTerm):
         name: str,
         samples: int = 1,
         min_judgments: int | None = None,
+        final_answer: Callable[[str], str | None] | None = None,
     ) -> None:
         super().__init__(name)
         self.client = as_client(judge)
@@ -99,6 +107,9 @@ class JudgeTerm(RewardTerm):
             )
         self.samples = samples
         self.min_judgments = samples if min_judgments is None else min_judgments
+        if final_answer is not None and not callable(final_answer):
+            raise ConfigurationError("final_answer must be a function text -> answer or None")
+        self.final_answer = final_answer
 
     def use_template(self, template: PromptTemplate, provided: Sequence[str]) -> PromptTemplate:
         """Check ``template``'s fields; a template naming ``reference`` reads ``answer``."""
@@ -138,10 +149,24 @@ class JudgeTerm(RewardTerm):
         params["seed"] = (seed or 0) + k
         return ChatRequest(call.request.messages, params)
 
+    def answers_only(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """Replace each completion by its extracted final answer; False where there is none."""
+        if self.final_answer is None:
+            return [True] * len(rows)
+        found = []
+        for row in rows:
+            answer = self.final_answer(row_text(row.get("completion"), answer=True))
+            found.append(answer is not None and bool(str(answer).strip()))
+            row["completion"] = "" if answer is None else str(answer)
+        return found
+
     def _compute(self, batch: Batch) -> RewardOutput:
         rows = self.rows(batch)
+        answered = self.answers_only(rows)
         plan: list[tuple[int, str, ChatRequest]] = []
         for index, row in enumerate(rows):
+            if not answered[index]:
+                continue
             for call in self.calls(row):
                 plan.extend((index, call.part, self._sampled(call, k)) for k in range(self.samples))
         replies = self.client.run([request for _, _, request in plan])
@@ -156,7 +181,10 @@ class JudgeTerm(RewardTerm):
                 values.append(float(self.read(part, reply, rows[index])))
             except UnparseableAnswerError as exc:
                 failures[index].append(JudgeFailure(Status.ERROR, f"unparseable: {exc}"))
-        return self._assemble(judged, failures)
+        out = self._assemble(judged, failures)
+        if all(answered):
+            return out
+        return no_answer_is_wrong(out, answered)
 
     def _assemble(
         self, judged: Sequence[dict[str, list[float]]], failures: Sequence[list[JudgeFailure]]
@@ -193,3 +221,17 @@ class JudgeTerm(RewardTerm):
         """The client's usage so far (calls, cache hits, tokens, failures, cost)."""
         del batch
         return self.client.usage.as_dict()
+
+
+def no_answer_is_wrong(out: RewardOutput, answered: Sequence[bool]) -> RewardOutput:
+    """Rows without a final answer: 0.0, status ok, message "no answer" (as MathVerifier)."""
+    missing = ~np.asarray(answered, dtype=bool)
+    total = np.where(missing, 0.0, out.total)
+    status = np.where(missing, Status.OK, out.status).astype(np.int8)
+    messages = tuple(
+        "no answer: no final answer to judge (scored 0 without a call)" if m else message
+        for m, message in zip(missing, out.messages or (None,) * len(total), strict=True)
+    )
+    terms = {key: np.where(missing, np.nan, values) for key, values in out.terms.items()}
+    terms[next(iter(out.terms))] = total
+    return RewardOutput(total, terms, status, messages)

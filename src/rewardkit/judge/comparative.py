@@ -64,9 +64,11 @@ def win_rate_from_orders(first: str, swapped: str) -> float:
 def groups_of(batch: Batch) -> list[list[int]]:
     """Row indices per group: the ``group`` column, else identical prompts."""
     n = batch_size(batch)
-    keys = batch["group"] if "group" in batch else [
-        repr(row_text(p, answer=False)) for p in get_column(batch, "prompt")
-    ]
+    keys = (
+        batch["group"]
+        if "group" in batch
+        else [repr(row_text(p, answer=False)) for p in get_column(batch, "prompt")]
+    )
     found: dict[Any, list[int]] = {}
     for index in range(n):
         key = keys[index]

@@ -19,6 +19,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch
 from rewardkit.core.output import RewardOutput, Status
+from rewardkit.judge.base import no_answer_is_wrong
 from rewardkit.judge.client import JudgeFailure
 
 if TYPE_CHECKING:
@@ -62,16 +63,18 @@ def read_yes_probability(answer: Any) -> float:
 def systemone_yes_probabilities(judge: YesNoJudge, batch: Batch) -> RewardOutput:
     """P(yes) for every row of ``batch`` from ``/v1/systemone`` (statuses for failures)."""
     rows = judge.rows(batch)
+    answered = judge.answers_only(rows)
+    asked = [i for i, has in enumerate(answered) if has]
     bodies = []
-    for row in rows:
-        (call,) = judge.calls(row)
+    for i in asked:
+        (call,) = judge.calls(rows[i])
         state = "\n\n".join(str(m["content"]) for m in call.request.messages)
         bodies.append(systemone_body(judge.client.settings.model, state, judge.decision))
     answers = judge.client.post_all("/systemone", bodies)
     values = np.full(len(rows), np.nan)
     status = np.zeros(len(rows), dtype=np.int8)
     messages: list[str | None] = [None] * len(rows)
-    for i, answer in enumerate(answers):
+    for i, answer in zip(asked, answers, strict=True):
         if isinstance(answer, JudgeFailure):
             status[i], messages[i] = answer.status, answer.reason
             continue
@@ -79,4 +82,5 @@ def systemone_yes_probabilities(judge: YesNoJudge, batch: Batch) -> RewardOutput
             values[i] = read_yes_probability(answer)
         except ValueError as exc:
             status[i], messages[i] = Status.ERROR, f"unparseable: {exc}"
-    return RewardOutput(values, {judge.name: values}, status, tuple(messages))
+    out = RewardOutput(values, {judge.name: values}, status, tuple(messages))
+    return out if all(answered) else no_answer_is_wrong(out, answered)

@@ -205,7 +205,7 @@ def parse_label(text: str, labels: Sequence[str]) -> str:
 
 
 def parse_yes_no(text: str) -> Literal["yes", "no"]:
-    """"yes" or "no": JSON ``verdict``, else a leading Yes/No, else the only one named."""
+    """ "yes" or "no": JSON ``verdict``, else a leading Yes/No, else the only one named."""
     found = _schema(text, Verdict)
     if isinstance(found, Verdict):
         return found.verdict
@@ -217,7 +217,7 @@ def parse_yes_no(text: str) -> Literal["yes", "no"]:
 
 
 def parse_preference(text: str) -> Literal["A", "B", "tie"]:
-    """"A", "B" or "tie": JSON ``winner``, ``[[A]]``, ``Response A is better``, a lone A/B."""
+    """ "A", "B" or "tie": JSON ``winner``, ``[[A]]``, ``Response A is better``, a lone A/B."""
     found = _schema(text, Preference)
     if isinstance(found, Preference):
         return found.winner

@@ -27,7 +27,7 @@ Example (no server needed to build one; calling it needs one):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -96,8 +96,15 @@ class ScoreJudge(JudgeTerm):
         name: str = "judge_score",
         samples: int = 1,
         min_judgments: int | None = None,
+        final_answer: Callable[[str], str | None] | None = None,
     ) -> None:
-        super().__init__(judge, name=name, samples=samples, min_judgments=min_judgments)
+        super().__init__(
+            judge,
+            name=name,
+            samples=samples,
+            min_judgments=min_judgments,
+            final_answer=final_answer,
+        )
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
             raise ConfigurationError(f"a score range needs low < high, got [{low}, {high}]")
         self.template = self.use_template(template, (*_FIELDS, "low", "high"))
@@ -131,8 +138,15 @@ class LabelJudge(JudgeTerm):
         name: str = "judge_label",
         samples: int = 1,
         min_judgments: int | None = None,
+        final_answer: Callable[[str], str | None] | None = None,
     ) -> None:
-        super().__init__(judge, name=name, samples=samples, min_judgments=min_judgments)
+        super().__init__(
+            judge,
+            name=name,
+            samples=samples,
+            min_judgments=min_judgments,
+            final_answer=final_answer,
+        )
         if isinstance(labels, Mapping):
             self.values = {str(k): float(v) for k, v in labels.items()}
             if passing:
@@ -190,8 +204,15 @@ class YesNoJudge(JudgeTerm):
         name: str = "judge_yes_no",
         samples: int = 1,
         min_judgments: int | None = None,
+        final_answer: Callable[[str], str | None] | None = None,
     ) -> None:
-        super().__init__(judge, name=name, samples=samples, min_judgments=min_judgments)
+        super().__init__(
+            judge,
+            name=name,
+            samples=samples,
+            min_judgments=min_judgments,
+            final_answer=final_answer,
+        )
         if probability not in ("auto", "text", "logprobs", "systemone"):
             raise ConfigurationError(
                 f"probability must be auto, text, logprobs or systemone, got {probability!r}"
@@ -265,8 +286,15 @@ class RubricJudge(JudgeTerm):
         name: str = "judge_rubric",
         samples: int = 1,
         min_judgments: int | None = None,
+        final_answer: Callable[[str], str | None] | None = None,
     ) -> None:
-        super().__init__(judge, name=name, samples=samples, min_judgments=min_judgments)
+        super().__init__(
+            judge,
+            name=name,
+            samples=samples,
+            min_judgments=min_judgments,
+            final_answer=final_answer,
+        )
         self.criteria = [c if isinstance(c, Criterion) else Criterion(**c) for c in criteria]
         if not self.criteria:
             raise ConfigurationError("a rubric needs at least one criterion")

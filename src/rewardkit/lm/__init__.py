@@ -46,6 +46,7 @@ from rewardkit.lm.logprobs import completion_log_probs
 from rewardkit.lm.named import NAMED_MODELS, NamedModel, cache_folder, load, named_model_file
 from rewardkit.lm.padding import left_pad, position_ids, right_pad
 from rewardkit.lm.sampling import Samples, sample_completions
+from rewardkit.lm.serving import LocalServer, free_port, served_model_id
 from rewardkit.lm.tiny import SPECIAL_TOKENS, build_char_tokenizer, build_tiny_gpt2
 from rewardkit.lm.tokens import cut_at_eos, decode, encode, single_token
 
@@ -53,6 +54,7 @@ __all__ = [
     "NAMED_MODELS",
     "SPECIAL_TOKENS",
     "Generation",
+    "LocalServer",
     "NamedModel",
     "Samples",
     "build_char_tokenizer",
@@ -62,6 +64,7 @@ __all__ = [
     "cut_at_eos",
     "decode",
     "encode",
+    "free_port",
     "generate",
     "gguf_available",
     "left_pad",
@@ -71,5 +74,6 @@ __all__ = [
     "position_ids",
     "right_pad",
     "sample_completions",
+    "served_model_id",
     "single_token",
 ]

@@ -44,7 +44,14 @@ from typing import Any
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.lm.local import load_causal_lm
 
-__all__ = ["NAMED_MODELS", "NamedModel", "cache_folder", "load", "named_model_file"]
+__all__ = [
+    "NAMED_MODELS",
+    "NamedModel",
+    "cache_folder",
+    "cached_named_model",
+    "load",
+    "named_model_file",
+]
 
 
 @dataclass(frozen=True)
@@ -153,7 +160,7 @@ def load(model: str | os.PathLike[str]) -> tuple[Any, Any]:
     """
     name = os.fspath(model)
     if name in NAMED_MODELS:
-        return load_causal_lm(_cached(name))
+        return load_causal_lm(cached_named_model(name))
     path = Path(name)
     if not path.exists():
         raise ConfigurationError(
@@ -163,7 +170,7 @@ def load(model: str | os.PathLike[str]) -> tuple[Any, Any]:
     return load_causal_lm(path)
 
 
-def _cached(name: str) -> Path:
+def cached_named_model(name: str) -> Path:
     """The Hugging Face folder holding the named model, dequantized on first use."""
     source = named_model_file(name)
     target = cache_folder() / "lm" / f"{name}-{_sha256(source)[:16]}"
