@@ -6,6 +6,7 @@ violation under check_reward. Registering a term without adding an example
 here fails ``test_every_registered_term_has_an_example``.
 """
 
+import json
 import pickle
 
 import numpy as np
@@ -32,6 +33,12 @@ STEPS = {
     "next_obs": [[1.0, 1.0], [2.0, 0.0], [3.0, 0.0]],
     "terminated": [False, False, True],
 }
+JUDGED = {
+    "prompt": ["What is 2+2?", "What is 2+2?", "What is 3+3?"],
+    "completion": ["4", "5", [{"role": "assistant", "content": "6"}]],
+    "answer": ["4", "4", 6],
+}
+FAKE_JUDGE = "<FAKE_JUDGE>"
 EXAMPLES = {
     "action_l2": ({}, {"action": [[1.0, 2.0], [0.0, 0.0], [-1.0, 0.5]]}),
     "column": ({"column": "score"}, {"score": [1.0, None, -2.0]}),
@@ -86,6 +93,19 @@ EXAMPLES = {
         {"path": "<TINY_PROCESS_MODEL>", "allow_untrained": True},
         {"completion": ["1+1=2\n2+2=4\n", "", [{"role": "assistant", "content": "3\n"}]]},
     ),
+    "judge_score": ({"judge": FAKE_JUDGE}, JUDGED),
+    "judge_label": (
+        {"judge": FAKE_JUDGE, "labels": ["correct", "wrong"], "passing": ["correct"]},
+        JUDGED,
+    ),
+    "judge_yes_no": ({"judge": FAKE_JUDGE, "probability": "text"}, JUDGED),
+    "judge_reference": ({"judge": FAKE_JUDGE}, JUDGED),
+    "judge_rubric": (
+        {"judge": FAKE_JUDGE, "criteria": [{"name": "right", "description": "It is right."}]},
+        JUDGED,
+    ),
+    "judge_pairwise": ({"judge": FAKE_JUDGE}, JUDGED),
+    "judge_group": ({"judge": FAKE_JUDGE}, JUDGED),
     "code_tests": (
         {"wall_seconds": 2.0},
         {
@@ -165,11 +185,43 @@ MODEL_FIXTURES = {
 URL_FIXTURES = {"<LIVE_SERVER_URL>": "live_server_url"}
 
 
+def _fake_judge_answer(body):
+    """An answer of the kind each judge's default prompt asks for."""
+    from tests.judge.conftest import chat
+
+    prompt = body["messages"][-1]["content"]
+    if "responses follow" in prompt:
+        count = int(prompt.split("responses follow")[0].split()[-1])
+        return chat(json.dumps({"scores": [0.5] * count}))
+    if "Response A" in prompt:
+        return chat("[[A]]")
+    if "Classify" in prompt:
+        return chat("correct")
+    if "Rate how well" in prompt:
+        return chat("Score: 7")
+    return chat("Yes")
+
+
+@pytest.fixture(scope="module")
+def fake_judge():
+    """Settings (as a spec table) for a scripted OpenAI-compatible server."""
+    pytest.importorskip("openai")
+    from tests.judge.conftest import FakeServer
+
+    server = FakeServer(_fake_judge_answer)
+    try:
+        yield {"model": "fake-judge", "base_url": server.base_url, "retries": 0, "deadline_s": 5.0}
+    finally:
+        server.close()
+
+
 @pytest.mark.parametrize("name", sorted([*EXAMPLES, *UNREGISTERED]))
 def test_term_contract(name, request):
     params, batch = EXAMPLES[name] if name in EXAMPLES else UNREGISTERED[name][1:]
     if params.get("path") in MODEL_FIXTURES:
         params = {**params, "path": request.getfixturevalue(MODEL_FIXTURES[params["path"]])}
+    if params.get("judge") == FAKE_JUDGE:
+        params = {**params, "judge": request.getfixturevalue("fake_judge")}
     if params.get("url") in URL_FIXTURES:
         params = {**params, "url": request.getfixturevalue(URL_FIXTURES[params["url"]])}
     term = _build(name, params)

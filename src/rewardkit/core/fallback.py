@@ -49,9 +49,7 @@ class Fallback(Composite):
 
     diagnostics = ("used_backup",)
 
-    def __init__(
-        self, primary: Any, backup: Any, when: str, threshold: float, name: str
-    ) -> None:
+    def __init__(self, primary: Any, backup: Any, when: str, threshold: float, name: str) -> None:
         super().__init__([primary, backup], name)
         if when not in ("abstains", "fails"):
             raise CompositionError(f"when must be 'abstains' or 'fails', got {when!r}")
@@ -68,7 +66,7 @@ class Fallback(Composite):
             need |= first.ok & (np.nan_to_num(first.total, nan=-np.inf) < self.threshold)
         total = first.total.copy()
         status = first.status.copy()
-        messages = list(first.messages) if first.messages else [None] * n
+        messages: list[str | None] = list(first.messages) if first.messages else [None] * n
         second_total = np.full(n, np.nan)
         terms: dict[str, FloatArray] = {primary.name: first.total}
         rows = np.flatnonzero(need)
@@ -86,7 +84,11 @@ class Fallback(Composite):
                     terms[f"{backup.name}/{key}"] = full
         terms[backup.name] = second_total
         terms["used_backup"] = need.astype(np.float64)
-        status = np.where(np.isnan(total) & (status == Status.OK), Status.ERROR, status)
+        # a NaN is never a score: where the deciding part left one with status OK, say so
+        silent = np.flatnonzero(np.isnan(total) & (status == Status.OK))
+        for row in silent:
+            status[row] = Status.ERROR
+            messages[row] = messages[row] or "no reward: the deciding part returned NaN as OK"
         return RewardOutput(total, terms, status.astype(np.int8), tuple(messages))
 
     def _combine(

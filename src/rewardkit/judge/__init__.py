@@ -1,7 +1,7 @@
 """Model-graded rewards over any OpenAI-compatible endpoint.
 
 A judge is a term: it composes (a verifier first, the judge only where the
-verifier abstains: :func:`rewardkit.core.gating.fallback`), serves through
+verifier abstains: :func:`rewardkit.core.fallback.fallback`), serves through
 ``rewardkit serve``, runs on Ray and plugs into every adapter. The client
 under every judge bounds concurrency, enforces a per-sample deadline,
 retries with jittered backoff, respects requests- and tokens-per-minute

@@ -8,9 +8,10 @@ reward. The per-sample status rule is strict:
 
 - a row is scored only when every one of its calls was answered and read
   (``min_judgments`` relaxes this for self-consistency);
-- otherwise its reward is NaN and its status is ``timeout`` when a call
-  timed out, else ``error``, and its message gives the first reason (the
-  server's error, the refusal, or the answer that could not be read).
+- otherwise its reward is NaN and its status is the worst of its failed
+  calls' (``error`` over ``timeout``, as :func:`rewardkit.core.output.worst_status`),
+  and its message gives that call's reason (the server's error, the refusal,
+  or the answer that could not be read).
 
 ``final_answer`` (a function text → answer or None, such as
 :func:`rewardkit.verify.extract_boxed`) makes the judge read only the
@@ -37,7 +38,7 @@ import numpy as np
 
 from rewardkit.core.batch import Batch, batch_size, get_column
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.core.messages import answer_text, last_message_text
+from rewardkit.core.messages import answer_text, last_message_text, unanswered_rows
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.term import RewardTerm
 from rewardkit.judge.client import ChatRequest, JudgeClient, JudgeFailure, Reply
@@ -45,7 +46,7 @@ from rewardkit.judge.parse import UnparseableAnswerError
 from rewardkit.judge.settings import JudgeSettings
 from rewardkit.judge.templates import PromptTemplate
 
-__all__ = ["Call", "JudgeTerm", "as_client", "no_answer_is_wrong", "row_text"]
+__all__ = ["Call", "JudgeTerm", "as_client", "no_answer_is_wrong", "prompts_of", "row_text"]
 
 
 def as_client(judge: JudgeClient | JudgeSettings | Mapping[str, Any]) -> JudgeClient:
@@ -68,6 +69,14 @@ def row_text(value: Any, *, answer: bool) -> str:
     if isinstance(value, str):
         return value
     return answer_text(value) if answer else last_message_text(value)
+
+
+def prompts_of(batch: Batch) -> Any:
+    """The ``prompt`` column, else ``question`` (verl passes no prompt; its
+    ``extra_info`` often holds the question), else the missing-column error."""
+    if "prompt" not in batch and "question" in batch:
+        return batch["question"]
+    return get_column(batch, "prompt")
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,10 @@ class JudgeTerm(RewardTerm):
         n = batch_size(batch)
         table: dict[str, Any] = {}
         for column in self.columns:
-            table[column] = batch[column] if column in batch else get_column(batch, column)
+            if column == "prompt":
+                table[column] = prompts_of(batch)
+            else:
+                table[column] = batch[column] if column in batch else get_column(batch, column)
         return [{c: values[i] for c, values in table.items()} for i in range(n)]
 
     def _sampled(self, call: Call, k: int) -> ChatRequest:
@@ -160,18 +172,28 @@ class JudgeTerm(RewardTerm):
             row["completion"] = "" if answer is None else str(answer)
         return found
 
+    def unanswered(self, batch: Batch) -> dict[int, str]:
+        """Rows whose chat completion has no final answer (it ends with a tool's message),
+        with the reason: not applicable, as every term marks them, so not worth a call."""
+        if not self.needs_answer or "completion" not in batch:
+            return {}
+        return unanswered_rows(batch["completion"])
+
     def _compute(self, batch: Batch) -> RewardOutput:
         rows = self.rows(batch)
         answered = self.answers_only(rows)
+        unanswered = self.unanswered(batch)
         plan: list[tuple[int, str, ChatRequest]] = []
         for index, row in enumerate(rows):
-            if not answered[index]:
+            if not answered[index] or index in unanswered:
                 continue
             for call in self.calls(row):
                 plan.extend((index, call.part, self._sampled(call, k)) for k in range(self.samples))
         replies = self.client.run([request for _, _, request in plan])
         judged: list[dict[str, list[float]]] = [{} for _ in rows]
         failures: list[list[JudgeFailure]] = [[] for _ in rows]
+        for index, reason in unanswered.items():
+            failures[index].append(JudgeFailure(Status.NOT_APPLICABLE, reason))
         for (index, part, _), reply in zip(plan, replies, strict=True):
             values = judged[index].setdefault(part, [])
             if isinstance(reply, JudgeFailure):

@@ -284,7 +284,7 @@ class JudgeClient:
         cache = self._disk()
         key = self.cache_key(request) if cache is not None else ""
         if cache is not None:
-            hit = cache.get(key)
+            hit = _cache_get(cache, key)
             if isinstance(hit, Reply):
                 self._count(cache_hit=True)
                 return Reply(hit.text, hit.top_logprobs, 0, 0, cached=True)
@@ -299,7 +299,7 @@ class JudgeClient:
             return self._failed(reply.status, reply.reason)
         self._count(reply=reply)
         if cache is not None:
-            cache.set(key, reply)
+            _cache_set(cache, key, reply)
         return reply
 
     async def _send(self, request: ChatRequest) -> Reply | JudgeFailure:
@@ -392,6 +392,22 @@ class JudgeClient:
         if not requests:
             return []
         return self.submit(self.complete_all(requests)).result()
+
+
+def _cache_get(cache: Any, key: str) -> Any:
+    """The cached answer, or None where there is none or the cache cannot be read (a
+    damaged entry, a full or read-only disk): the cache saves calls, it never fails one."""
+    try:
+        return cache.get(key)
+    except Exception:  # an unreadable entry is a miss
+        return None
+
+
+def _cache_set(cache: Any, key: str, reply: Reply) -> None:
+    try:
+        cache.set(key, reply)
+    except Exception:  # the answer stands even where it cannot be saved
+        return
 
 
 def _describe(exc: BaseException) -> tuple[Status, str]:

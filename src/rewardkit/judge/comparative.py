@@ -41,7 +41,7 @@ from rewardkit.core.output import RewardOutput, Status
 from rewardkit.core.registry import register
 from rewardkit.core.term import RewardTerm
 from rewardkit.judge import templates
-from rewardkit.judge.base import as_client, row_text
+from rewardkit.judge.base import as_client, prompts_of, row_text
 from rewardkit.judge.client import ChatRequest, JudgeClient, JudgeFailure, Reply
 from rewardkit.judge.parse import UnparseableAnswerError, parse_group_scores, parse_preference
 from rewardkit.judge.settings import JudgeSettings
@@ -67,7 +67,7 @@ def groups_of(batch: Batch) -> list[list[int]]:
     keys = (
         batch["group"]
         if "group" in batch
-        else [repr(row_text(p, answer=False)) for p in get_column(batch, "prompt")]
+        else [repr(row_text(p, answer=False)) for p in prompts_of(batch)]
     )
     found: dict[Any, list[int]] = {}
     for index in range(n):
@@ -143,7 +143,7 @@ class PairwiseJudge(_Comparative):
 
     def _compute(self, batch: Batch) -> RewardOutput:
         n = batch_size(batch)
-        prompts = [row_text(p, answer=False) for p in get_column(batch, "prompt")]
+        prompts = [row_text(p, answer=False) for p in prompts_of(batch)]
         texts = [row_text(c, answer=True) for c in get_column(batch, "completion")]
         baselines = [row_text(b, answer=True) for b in batch.get("baseline", [])]
         pairs = self.pairs(batch)
@@ -214,7 +214,7 @@ class GroupJudge(_Comparative):
 
     def _compute(self, batch: Batch) -> RewardOutput:
         n = batch_size(batch)
-        prompts = [row_text(p, answer=False) for p in get_column(batch, "prompt")]
+        prompts = [row_text(p, answer=False) for p in prompts_of(batch)]
         texts = [row_text(c, answer=True) for c in get_column(batch, "completion")]
         groups = [g for g in groups_of(batch)]
         too_big = [len(g) for g in groups if len(g) > self.max_group]

@@ -70,17 +70,30 @@ class LabelAnswer(pydantic.BaseModel):
 
 
 class Verdict(pydantic.BaseModel):
-    """``{"verdict": "yes" | "no"}``."""
+    """``{"verdict": "yes" | "no"}`` (any case)."""
 
     reasoning: str | None = None
     verdict: Literal["yes", "no"]
 
+    @pydantic.field_validator("verdict", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
 
 class Preference(pydantic.BaseModel):
-    """``{"winner": "A" | "B" | "tie"}``."""
+    """``{"winner": "A" | "B" | "tie"}`` (any case)."""
 
     reasoning: str | None = None
     winner: Literal["A", "B", "tie"]
+
+    @pydantic.field_validator("winner", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        return "tie" if value.lower() == "tie" else value.upper()
 
 
 class GroupScores(pydantic.BaseModel):
@@ -90,9 +103,10 @@ class GroupScores(pydantic.BaseModel):
     scores: list[float]
 
 
-_REFUSALS = re.compile(
-    r"\b(I can(?:no|')t (?:help|assist|evaluate|judge|comply)|I(?: am|'m) (?:sorry|unable)"
-    r"|I (?:won't|will not) (?:evaluate|judge|help))\b",
+_REFUSALS = re.compile(  # straight or typographic (U+2019) apostrophes
+    r"\b(I can(?:no|['\u2019])t (?:help|assist|evaluate|judge|comply)"
+    r"|I(?: am|['\u2019]m) (?:sorry|unable)"
+    r"|I (?:won['\u2019]t|will not) (?:evaluate|judge|help))\b",
     re.IGNORECASE,
 )
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
@@ -110,22 +124,20 @@ def refusal(text: str) -> str | None:
 
 
 def json_object(text: str) -> dict[str, Any] | None:
-    """The first JSON object in ``text`` (fenced or inline), or None."""
+    """The first JSON object in ``text`` (fenced or inline), or None.
+
+    The JSON decoder finds where the object ends, so braces inside its strings
+    (``"a set {1, 2"``, ``"\\boxed{4}"``) do not cut it short.
+    """
+    decoder = json.JSONDecoder()
     start = text.find("{")
     while start != -1:
-        depth = 0
-        for end in range(start, len(text)):
-            if text[end] == "{":
-                depth += 1
-            elif text[end] == "}":
-                depth -= 1
-                if depth == 0:
-                    try:
-                        value = json.loads(text[start : end + 1])
-                    except json.JSONDecodeError:
-                        break
-                    return value if isinstance(value, dict) else None
-        start = text.find("{", start + 1)
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            start = text.find("{", start + 1)
+            continue
+        return value if isinstance(value, dict) else None
     return None
 
 
@@ -152,8 +164,13 @@ def _in_range(value: float, low: float, high: float) -> bool:
 def parse_score(text: str, low: float, high: float) -> float:
     """A score in ``[low, high]``: JSON ``score``, ``Score: x``, ``x/high``, or the only number."""
     found = _schema(text, ScoreAnswer)
-    if isinstance(found, ScoreAnswer) and _in_range(found.score, low, high):
-        return float(found.score)
+    if isinstance(found, ScoreAnswer):  # the judge's stated score: no other number overrides it
+        if _in_range(found.score, low, high):
+            return float(found.score)
+        raise UnparseableAnswerError(
+            f"the score {found.score:g} is outside [{_format(low)}, {_format(high)}]: "
+            f"{_quote(text)}"
+        )
     _check_refusal(text)
     label = r"(?i)\b(?:score|rating|grade)\s*(?:is|of|=|:)?\s*\**\s*"
     labelled = re.findall(label + f"({_NUMBER})", text)
@@ -193,8 +210,13 @@ def parse_label(text: str, labels: Sequence[str]) -> str:
     """One of ``labels``: JSON ``label``, else the only label the text names."""
     by_lower = {label.lower(): label for label in labels}
     found = _schema(text, LabelAnswer)
-    if isinstance(found, LabelAnswer) and found.label.strip().lower() in by_lower:
-        return by_lower[found.label.strip().lower()]
+    if isinstance(found, LabelAnswer):  # the judge's stated label: the text does not override it
+        stated = found.label.strip().strip(".!\"'").strip().lower()
+        if stated in by_lower:
+            return by_lower[stated]
+        raise UnparseableAnswerError(
+            f"the label {found.label!r} is not one of {list(labels)}: {_quote(text)}"
+        )
     _check_refusal(text)
     named = _mentions(text, labels)
     if len(named) == 1:
@@ -222,14 +244,16 @@ def parse_preference(text: str) -> Literal["A", "B", "tie"]:
     if isinstance(found, Preference):
         return found.winner
     _check_refusal(text)
+    # in running text only a capital A or B names a response ("I prefer a longer one"
+    # does not prefer A); the words around it may be in any case
     patterns = (
-        r"\[\[\s*(A|B|tie)\s*\]\]",
-        r"\b(?:response|answer|output)\s+(A|B)\b\s+(?:is|was)\s+(?:better|preferred|more)",
-        r"\b(?:winner|better|prefer(?:red)?)\s*(?:is|:)?\s*(?:response\s+)?(A|B)\b",
-        r"^\W*(A|B)\W*$",
+        (r"\[\[\s*(A|B|tie)\s*\]\]", re.I),
+        (r"\b(?i:response|answer|output)\s+(A|B)\b\s+(?i:is|was)\s+(?i:better|preferred|more)", 0),
+        (r"\b(?i:winner|better|prefer(?:red)?)\s*(?i:is|:)?\s*(?i:response\s+)?(A|B)\b", 0),
+        (r"^\W*(A|B)\W*$", re.I | re.M),
     )
-    for pattern in patterns:
-        hits = {h if h.lower() != "tie" else "tie" for h in re.findall(pattern, text, re.I | re.M)}
+    for pattern, flags in patterns:
+        hits = {h if h.lower() != "tie" else "tie" for h in re.findall(pattern, text, flags)}
         hits = {h.upper() if h != "tie" else h for h in hits}
         if len(hits) == 1:
             winner = hits.pop()

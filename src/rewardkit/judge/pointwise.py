@@ -27,6 +27,7 @@ Example (no server needed to build one; calling it needs one):
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -78,8 +79,16 @@ def _values(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "question": row_text(row.get("prompt"), answer=False),
         "response": row_text(row.get("completion"), answer=True),
-        "reference": row_text(row.get("answer"), answer=False),
+        "reference": _reference_text(row.get("answer")),
     }
+
+
+def _reference_text(value: Any) -> str:
+    """A reference answer as text: a number (``4``, ``np.int64(4)``) as it prints, as
+    :class:`~rewardkit.verify.MathVerifier` reads it; a string or messages as usual."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        return row_text(value, answer=False)
+    return str(value.item() if hasattr(value, "item") else value)
 
 
 @register("judge_score")

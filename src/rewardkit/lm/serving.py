@@ -138,7 +138,7 @@ class LocalServer:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 code = self._process.returncode
-                self._process = None
+                self.kill()  # what it started (a model worker) may outlive it
                 where = f"; see {self.log_path}" if self.log_path else ""
                 raise RuntimeError(f"transformers serve exited with code {code}{where}")
             if self.healthy():
@@ -157,11 +157,14 @@ class LocalServer:
 
     def _signal(self, sig: signal.Signals) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
+        # the whole group, even where the server itself has exited: its children (the
+        # model worker) stay in the group, and its id is not reused while they live
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
+            process.wait(timeout=10)
             return
         try:
             process.wait(timeout=10)
