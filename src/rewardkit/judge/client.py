@@ -268,9 +268,10 @@ class JudgeClient:
         return params
 
     def cache_key(self, request: ChatRequest) -> str:
-        """sha256 of the model, the messages and the full parameters."""
+        """sha256 of the model, the server, the messages and the full parameters."""
         payload = {
             "model": self.settings.model,
+            "base_url": self.settings.resolved_base_url(),
             "messages": [dict(m) for m in request.messages],
             "params": self.call_parameters(request),
             "extra_body": self.settings.extra_body,
