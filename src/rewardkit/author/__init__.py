@@ -1,0 +1,66 @@
+"""LLM-written rewards: loops over the judge client and the code sandbox.
+
+A language model writes reward code (Auto MC-Reward), sets a reward
+template's parameters (Language to Rewards), proposes subgoals (CALM),
+labels states for a distilled intrinsic reward (ONI) or writes the latent
+factors of a redistribution (LaRe); each loop checks what the model wrote
+before anything trains on it.
+"""
+
+from rewardkit.author.labels import (
+    LABEL_PROMPT,
+    AsyncLabeller,
+    DistilledClassifier,
+    LabellerStats,
+    LabelReward,
+    fit_logistic,
+    hashed_features,
+    logistic_probability,
+    read_label,
+)
+from rewardkit.author.parameters import (
+    AuthoringFailure,
+    FilledTemplate,
+    Parameter,
+    RewardTemplate,
+    TemplateReward,
+    fill_template,
+)
+from rewardkit.author.subgoals import (
+    ACHIEVED_PROMPT,
+    SUBGOALS_PROMPT,
+    Judgment,
+    SubgoalBonus,
+    Subgoals,
+    judge_achievements,
+    parse_subgoals,
+    propose_subgoals,
+    transition_caption,
+)
+
+__all__ = [
+    "ACHIEVED_PROMPT",
+    "LABEL_PROMPT",
+    "SUBGOALS_PROMPT",
+    "AsyncLabeller",
+    "AuthoringFailure",
+    "DistilledClassifier",
+    "FilledTemplate",
+    "Judgment",
+    "LabelReward",
+    "LabellerStats",
+    "Parameter",
+    "RewardTemplate",
+    "SubgoalBonus",
+    "Subgoals",
+    "TemplateReward",
+    "fill_template",
+    "fit_logistic",
+    "hashed_features",
+    "judge_achievements",
+    "logistic_probability",
+    "parse_subgoals",
+    "propose_subgoals",
+    "read_label",
+    "transition_caption",
+]
