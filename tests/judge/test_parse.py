@@ -280,3 +280,22 @@ def test_win_rate_from_orders(first, swapped, expected):
 def test_score_judge_rescales_to_unit(low, high, text, expected):
     judge = ScoreJudge(NOWHERE, low=low, high=high)
     assert judge.read(judge.name, Reply(text), {}) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "winner"),
+    [
+        ("Response A is the correct answer.", "A"),  # SmolLM2's usual phrasings
+        ("The correct answer is B.", "B"),
+        ("The better response is B", "B"),
+        ("Answer B was better.", "B"),
+    ],
+)
+def test_the_phrasings_small_judges_use_name_the_winner(text, winner):
+    assert parse_preference(text) == winner
+
+
+@pytest.mark.parametrize("text", ["The correct answer is 42.", "The correct answer is B's"])
+def test_a_correct_answer_that_is_not_a_letter_names_no_winner(text):
+    with pytest.raises(UnparseableAnswerError):
+        parse_preference(text)

@@ -81,6 +81,7 @@ SUITES: dict[str, str] = {
     "code": "rewardkit_bench.code:main",
     "real-rm": "rewardkit_bench.real_rm:main",
     "trl-grpo": "rewardkit_bench.trl_grpo:main",
+    "judge": "rewardkit_bench.judge:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).

@@ -1,4 +1,4 @@
-"""Audits: reward checks, reward distances, hacking monitors and probes."""
+"""Audits: reward checks, reward distances, hacking monitors, probes and judge audits."""
 
 from rewardkit.audit.check import CheckReport, check_reward
 from rewardkit.audit.distance import (
@@ -9,6 +9,14 @@ from rewardkit.audit.distance import (
     epic_distance_tabular,
     pearson_distance,
     starc_distance,
+)
+from rewardkit.audit.judge import (
+    AgreementReport,
+    PositionBiasReport,
+    SelfConsistencyReport,
+    position_bias,
+    self_consistency,
+    verifier_agreement,
 )
 from rewardkit.audit.monitors import (
     Alert,
@@ -25,6 +33,7 @@ from rewardkit.audit.probe import MASTER_KEYS, ProbeReport, probe, probe_battery
 
 __all__ = [
     "MASTER_KEYS",
+    "AgreementReport",
     "Alert",
     "CheckReport",
     "Collapse",
@@ -32,8 +41,10 @@ __all__ = [
     "EpicEstimate",
     "HackingMonitor",
     "Monitor",
+    "PositionBiasReport",
     "ProbeReport",
     "ProxyGoldDivergence",
+    "SelfConsistencyReport",
     "SustainedAbove",
     "TermDominance",
     "canonicalize_epic_tabular",
@@ -43,7 +54,10 @@ __all__ = [
     "epic_distance",
     "epic_distance_tabular",
     "pearson_distance",
+    "position_bias",
     "probe",
     "probe_battery",
+    "self_consistency",
     "starc_distance",
+    "verifier_agreement",
 ]

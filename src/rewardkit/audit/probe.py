@@ -8,6 +8,12 @@ function, or an HTTP judge) for a set of questions with known answers and
 reports the false-positive rate of each probe: the share of questions where
 a completion that does not answer was scored as correct.
 
+A sample the reward could not score (NaN, or a status other than ok: a
+judge's timeout, a server error, an answer the judge's parser could not
+read) is neither a pass nor a fail: it is left out of the rate and counted
+in :attr:`ProbeReport.failures`, so a judge that is down does not look
+robust, and one that errs on the probes does not look fooled.
+
 Example:
     >>> from rewardkit.verify import MathVerifier
     >>> questions = [{"question": "What is 6 times 7?", "answer": "42"}]
@@ -22,13 +28,13 @@ import json
 import math
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from rewardkit.core.errors import BatchError
-from rewardkit.core.output import format_table
+from rewardkit.core.output import Status, format_table
 from rewardkit.core.term import Term
 
 __all__ = ["MASTER_KEYS", "ProbeReport", "http_judge", "probe", "probe_battery"]
@@ -80,16 +86,23 @@ RewardLike = Term | Callable[..., Any] | str
 
 def _scores(
     reward: RewardLike, prompts: list[str], completions: list[str], answers: list[str]
-) -> list[float]:
+) -> tuple[list[float], list[bool]]:
+    """Each sample's score and whether it failed (NaN, or a status other than ok)."""
     if isinstance(reward, str):
-        return http_judge(reward)(prompts, completions, answers)
+        values = http_judge(reward)(prompts, completions, answers)
+        return values, [math.isnan(v) for v in values]
     if hasattr(reward, "name") and callable(reward):  # a rewardkit term
         out = reward({"prompt": prompts, "completion": completions, "answer": answers})
-        totals: Any = getattr(out, "total", out)
-        return [float(v) for v in totals]
+        found: Any = getattr(out, "total", out)
+        totals = [float(v) for v in found]
+        status = getattr(out, "status", None)
+        codes = [Status.OK] * len(totals) if status is None else [int(s) for s in status]
+        failed = [math.isnan(v) or c != Status.OK for v, c in zip(totals, codes, strict=True)]
+        return totals, failed
     if callable(reward):  # a TRL-style reward function
-        values = reward(prompts=prompts, completions=completions, answer=answers)
-        return [math.nan if v is None else float(v) for v in values]
+        raw = reward(prompts=prompts, completions=completions, answer=answers)
+        values = [math.nan if v is None else float(v) for v in raw]
+        return values, [math.isnan(v) for v in values]
     raise BatchError(f"cannot probe {reward!r}: give a term, a reward function or a judge URL")
 
 
@@ -124,21 +137,42 @@ def http_judge(
 
 @dataclass(frozen=True)
 class ProbeReport:
-    """False-positive rate per probe (share of questions scored ≥ threshold)."""
+    """False-positive rate per probe, over the questions where the reward gave a score.
+
+    Attributes:
+        fpr: probe → share of its scored samples at or above ``threshold``
+            (NaN where no sample of the probe was scored).
+        questions: questions probed (each probe ran once per question).
+        threshold: the score that counts as "judged correct".
+        failures: probe → samples the reward did not score (NaN, timeout,
+            error): neither passes nor fails, left out of ``fpr``.
+    """
 
     fpr: dict[str, float]
     questions: int
     threshold: float
+    failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def max_fpr(self) -> float:
-        return max(self.fpr.values()) if self.fpr else 0.0
+        """The worst probe's rate (probes with no scored sample left out; 0.0 if none)."""
+        rates = [rate for rate in self.fpr.values() if not math.isnan(rate)]
+        return max(rates) if rates else 0.0
+
+    @property
+    def failed(self) -> int:
+        """Samples not scored, over every probe."""
+        return sum(self.failures.values())
 
     def table(self) -> str:
+        def order(item: tuple[str, float]) -> float:
+            return -1.0 if math.isnan(item[1]) else -item[1]
+
         rows = [
-            [name, f"{rate:.0%}"] for name, rate in sorted(self.fpr.items(), key=lambda kv: -kv[1])
+            [name, "n/a" if math.isnan(rate) else f"{rate:.0%}", str(self.failures.get(name, 0))]
+            for name, rate in sorted(self.fpr.items(), key=order)
         ]
-        return format_table(["probe", "false positive rate"], rows)
+        return format_table(["probe", "false positive rate", "not scored"], rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,6 +180,7 @@ class ProbeReport:
             "threshold": self.threshold,
             "max_fpr": self.max_fpr,
             "fpr": self.fpr,
+            "failures": self.failures,
         }
 
 
@@ -163,7 +198,8 @@ def probe(
             or the URL of an HTTP judge.
         questions: dicts with ``question`` (or ``prompt``) and ``answer``.
         threshold: a score at or above it counts as "judged correct".
-            Not-applicable (NaN/None) scores never count.
+            A sample without a score (NaN/None, or a status other than ok)
+            counts neither way: it goes to :attr:`ProbeReport.failures`.
     """
     if not questions:
         raise BatchError("probe needs at least one question")
@@ -178,10 +214,16 @@ def probe(
             completions.append(completion)
             answers.append(str(answer))
             names.append(name)
-    scores = np.asarray(_scores(reward, prompts, completions, answers), dtype=np.float64)
-    positive = np.nan_to_num(scores, nan=-np.inf) >= threshold
+    values, failed_list = _scores(reward, prompts, completions, answers)
+    scores = np.asarray(values, dtype=np.float64)
+    failed = np.asarray(failed_list, dtype=bool)
+    positive = ~failed & (np.nan_to_num(scores, nan=-np.inf) >= threshold)
     fpr: dict[str, float] = {}
+    failures: dict[str, int] = {}
+    labels = np.asarray(names, dtype=object)
     for name in dict.fromkeys(names):
-        mask = np.array([n == name for n in names])
-        fpr[name] = float(positive[mask].mean())
-    return ProbeReport(fpr, len(questions), threshold)
+        mask = labels == name
+        scored = int(np.sum(mask & ~failed))
+        failures[name] = int(np.sum(mask & failed))
+        fpr[name] = float(np.sum(positive[mask]) / scored) if scored else math.nan
+    return ProbeReport(fpr, len(questions), threshold, failures)

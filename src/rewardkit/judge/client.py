@@ -12,7 +12,9 @@ them. Each request:
    (requests and tokens per minute, :mod:`aiolimiter`);
 3. is sent with the SDK's retries (jittered exponential backoff on
    connection failures, 408/409/429 and 5xx, honouring ``Retry-After``);
-4. must finish, waiting included, within ``deadline_s``.
+4. must be answered within ``deadline_s`` of being sent, retries included
+   (waiting for a slot or a token bucket is not counted: a large batch on a
+   healthy server does not time out in the queue).
 
 A request that cannot be answered comes back as a :class:`JudgeFailure`
 (status ``timeout`` or ``error`` and the reason), never as text, and one
@@ -36,6 +38,7 @@ import asyncio
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -92,6 +95,8 @@ class Reply:
         prompt_tokens: prompt tokens the server counted (0 from the cache).
         completion_tokens: answer tokens the server counted.
         cached: True when the answer came from the disk cache.
+        seconds: how long the call took once sent, retries included (0 from
+            the cache).
     """
 
     text: str
@@ -99,6 +104,7 @@ class Reply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    seconds: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -290,8 +296,7 @@ class JudgeClient:
                 self._count(cache_hit=True)
                 return Reply(hit.text, hit.top_logprobs, 0, 0, cached=True)
         try:
-            async with asyncio.timeout(s.deadline_s):
-                reply = await self._send(request)
+            reply = await self._send(request)
         except TimeoutError:
             return self._failed(Status.TIMEOUT, f"no answer within deadline_s={s.deadline_s:g}")
         except Exception as exc:  # every failure of one call is that sample's status
@@ -311,13 +316,15 @@ class JudgeClient:
         if tpm is not None:
             budget = float(s.tokens_per_minute or 0)
             await tpm.acquire(min(_estimated_tokens(request, s.max_tokens), budget))
-        async with self._slots():
+        async with self._slots(), asyncio.timeout(s.deadline_s):
+            started = time.monotonic()
             response = await self._client().chat.completions.create(
                 model=s.model,
                 messages=[dict(m) for m in request.messages],
                 extra_body=s.extra_body or None,
                 **self.call_parameters(request),
             )
+            seconds = time.monotonic() - started
         if not response.choices:
             return JudgeFailure(Status.ERROR, "the server answered with no choices")
         choice = response.choices[0]
@@ -336,6 +343,7 @@ class JudgeClient:
             _first_token_logprobs(choice),
             int(getattr(usage, "prompt_tokens", 0) or 0),
             int(getattr(usage, "completion_tokens", 0) or 0),
+            seconds=seconds,
         )
 
     def _count(self, *, cache_hit: bool = False, reply: Reply | None = None) -> None:
@@ -364,7 +372,7 @@ class JudgeClient:
         """POST ``body`` to a path beside ``/chat/completions``; the JSON or a failure."""
         s = self.settings
         try:
-            async with asyncio.timeout(s.deadline_s), self._slots():
+            async with self._slots(), asyncio.timeout(s.deadline_s):
                 answer = await self._client().post(path, cast_to=object, body=dict(body))
         except TimeoutError:
             return self._failed(Status.TIMEOUT, f"no answer within deadline_s={s.deadline_s:g}")

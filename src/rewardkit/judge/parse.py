@@ -248,8 +248,16 @@ def parse_preference(text: str) -> Literal["A", "B", "tie"]:
     # does not prefer A); the words around it may be in any case
     patterns = (
         (r"\[\[\s*(A|B|tie)\s*\]\]", re.I),
-        (r"\b(?i:response|answer|output)\s+(A|B)\b\s+(?i:is|was)\s+(?i:better|preferred|more)", 0),
-        (r"\b(?i:winner|better|prefer(?:red)?)\s*(?i:is|:)?\s*(?i:response\s+)?(A|B)\b", 0),
+        (
+            r"\b(?i:response|answer|output)\s+(A|B)\b\s+(?i:is|was)\s+(?i:the\s+)?"
+            r"(?i:better|preferred|more|correct|right|best)",
+            0,
+        ),
+        (
+            r"\b(?i:winner|better|prefer(?:red)?|correct|best)\s*(?i:response|answer|one)?\s*"
+            r"(?i:is|:)?\s*(?i:response\s+|answer\s+)?(A|B)\b(?![\w'])",
+            0,
+        ),
         (r"^\W*(A|B)\W*$", re.I | re.M),
     )
     for pattern, flags in patterns:

@@ -52,9 +52,9 @@ class JudgeSettings:
         api_key_env: the environment variable holding the key. Without it
             set, the key is ``"EMPTY"`` (what local servers accept).
         max_concurrency: judge calls in flight at once.
-        deadline_s: seconds a sample's judgment may take, retries and
-            waiting for a rate limit included; past it the sample's status
-            is ``timeout``.
+        deadline_s: seconds a judge call may take once sent, retries
+            included; past it the sample's status is ``timeout``. Waiting
+            for a free slot or a token bucket is not counted.
         retries: retries of a connection failure, a 408/409/429 or a 5xx
             answer, with the ``openai`` client's jittered exponential backoff
             (and the server's ``Retry-After``).
