@@ -7,6 +7,17 @@ factors of a redistribution (LaRe); each loop checks what the model wrote
 before anything trains on it.
 """
 
+from rewardkit.author.code_reward import (
+    CodeAttempt,
+    CodeRewardConfig,
+    CodeRewardResult,
+    Episode,
+    GeneratedReward,
+    RewardTask,
+    design_reward_code,
+    episode_summary,
+    separation_auc,
+)
 from rewardkit.author.labels import (
     LABEL_PROMPT,
     AsyncLabeller,
@@ -17,6 +28,16 @@ from rewardkit.author.labels import (
     hashed_features,
     logistic_probability,
     read_label,
+)
+from rewardkit.author.latent_factors import (
+    EncoderAttempt,
+    EncoderFailedError,
+    EncoderResult,
+    EncoderTask,
+    LatentFactorConfig,
+    PrefetchEncoder,
+    SandboxedEncoder,
+    write_encoder,
 )
 from rewardkit.author.parameters import (
     AuthoringFailure,
@@ -44,16 +65,31 @@ __all__ = [
     "SUBGOALS_PROMPT",
     "AsyncLabeller",
     "AuthoringFailure",
+    "CodeAttempt",
+    "CodeRewardConfig",
+    "CodeRewardResult",
     "DistilledClassifier",
+    "EncoderAttempt",
+    "EncoderFailedError",
+    "EncoderResult",
+    "EncoderTask",
+    "Episode",
     "FilledTemplate",
+    "GeneratedReward",
     "Judgment",
     "LabelReward",
     "LabellerStats",
+    "LatentFactorConfig",
     "Parameter",
+    "PrefetchEncoder",
+    "RewardTask",
     "RewardTemplate",
+    "SandboxedEncoder",
     "SubgoalBonus",
     "Subgoals",
     "TemplateReward",
+    "design_reward_code",
+    "episode_summary",
     "fill_template",
     "fit_logistic",
     "hashed_features",
@@ -62,5 +98,7 @@ __all__ = [
     "parse_subgoals",
     "propose_subgoals",
     "read_label",
+    "separation_auc",
     "transition_caption",
+    "write_encoder",
 ]
