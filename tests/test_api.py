@@ -18,7 +18,7 @@ PINNED = [
     "RewardKitError", "RewardKitWarning", "RewardOutput", "RewardTerm",
     "RewardkitCallback", "RewardkitWrapper", "RubricJudge", "Sandbox", "SpecError", "Status",
     "TRLReward", "Term", "ThinkAnswerFormat", "VerlReward", "__version__",
-    "action_l2", "adapters", "affine", "as_term", "audit", "best_of_n",
+    "action_l2", "adapters", "affine", "as_term", "audit", "author", "best_of_n",
     "build_reward", "check_reward", "clip", "column", "conditional", "constant",
     "core", "credit", "default_monitors", "discounted_returns", "distributed",
     "dr_grpo_advantages", "env_reward", "epic_distance", "explore", "fallback", "gate",

@@ -164,6 +164,7 @@ _LAZY: dict[str, str] = {
 _PACKAGES = (
     "adapters",
     "audit",
+    "author",
     "core",
     "credit",
     "distributed",
@@ -220,6 +221,7 @@ __all__ = [
     "affine",
     "as_term",
     "audit",
+    "author",
     "best_of_n",
     "build_reward",
     "check_reward",
