@@ -329,8 +329,8 @@ def test_a_failure_is_not_a_fail_either():
     assert report.fpr["master_key ':'"] == 1.0 and report.failures["master_key ':'"] == 1
 
 
-def test_probing_a_judge_that_is_down_finds_no_false_positive_and_says_why():
+def test_probing_a_judge_that_is_down_does_not_pass_and_says_why():
     settings = judge.JudgeSettings(model="m", base_url=DEAD, retries=0, deadline_s=5.0)
     report = probe(judge.ReferenceJudge(settings, probability="text"), QUESTIONS[:1])
-    assert report.max_fpr == 0.0 and report.failed == len(report.fpr)
+    assert math.isnan(report.max_fpr) and report.failed == len(report.fpr)
     assert all(math.isnan(rate) for rate in report.fpr.values())

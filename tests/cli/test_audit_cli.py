@@ -128,3 +128,15 @@ def test_reward_hacking_demo(tmp_path):
     assert not repaired["alerts"] and repaired["final_gold_success"] > 0.9
     assert repaired["epic_to_gold"] < 1e-6 and repaired["starc_to_gold"] < 1e-6
     assert (tmp_path / "report.md").read_text().startswith("# reward-hacking")
+
+
+def test_probe_fails_a_judge_that_scores_nothing(tmp_path, capsys):
+    pytest.importorskip("openai")
+    spec = tmp_path / "judge.toml"  # nothing listens on port 9: every sample is an error
+    spec.write_text(
+        "term = 'judge_reference'\nprobability = 'text'\n"
+        "judge = { model = 'm', base_url = 'http://127.0.0.1:9/v1', retries = 0 }\n"
+    )
+    args = ["audit", "probe", str(spec), "--questions", str(EXAMPLES / "questions.jsonl")]
+    assert main([*args, "--max-fpr", "0.5"]) == 1
+    assert "no probe was scored" in capsys.readouterr().out

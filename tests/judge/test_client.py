@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -263,3 +265,52 @@ def test_an_empty_batch_sends_nothing(fake):
     for term in (PairwiseJudge(settings), GroupJudge(settings)):
         assert term(empty).total.shape == (0,)
     assert fake.calls == 0
+
+
+def test_a_forked_child_gets_its_own_loop_and_is_answered(fake):
+    import os
+
+    client = JudgeClient(fake_settings(fake))
+    assert isinstance(client.run([ChatRequest.user("parent")])[0], Reply)  # the loop runs
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            signal.alarm(10)  # a hang would kill the child: the parent then sees no "ok"
+            (reply,) = client.run([ChatRequest.user("child")])
+            code = 0 if isinstance(reply, Reply) else 2
+        finally:
+            os.write(write, b"ok" if code == 0 else b"no")
+            os._exit(code)
+    os.close(write)
+    answer = os.read(read, 2)
+    os.close(read)
+    _, status = os.waitpid(child, 0)
+    assert answer == b"ok" and os.WEXITSTATUS(status) == 0
+
+
+def test_closing_the_client_during_a_batch_ends_the_wait():
+    import threading
+
+    from tests.judge.conftest import FakeServer
+
+    server = FakeServer(delay_s=2.0)
+    try:
+        client = JudgeClient(fake_settings(server, deadline_s=30.0))
+        outcome: list[object] = []
+
+        def call() -> None:
+            try:
+                outcome.append(client.run([ChatRequest.user("slow")]))
+            except BaseException as exc:  # the cancellation reaches the caller
+                outcome.append(exc)
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        time.sleep(0.3)
+        client.close()
+        caller.join(timeout=5)
+        assert not caller.is_alive() and outcome
+    finally:
+        server.close()

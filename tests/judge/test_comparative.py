@@ -164,10 +164,25 @@ def test_a_failed_group_call_fails_only_that_group(fake):
     assert all("one score for each of responses 1..2" in m for m in mixed.messages[2:])
 
 
-def test_group_judge_refuses_groups_larger_than_it_may_show(fake):
-    with pytest.raises(ConfigurationError, match="exceed max_group=2"):
-        GroupJudge(fake_settings(fake), max_group=2)(_group("a", "b", "c"))
+def test_group_judge_fails_groups_larger_than_it_may_show_without_a_call(fake):
+    out = GroupJudge(fake_settings(fake), max_group=2)(_group("a", "b", "c"))
+    assert (out.status == Status.ERROR).all() and np.isnan(out.total).all()
+    assert all("exceeds max_group=2" in m for m in out.messages)
     assert fake.calls == 0
+
+
+def test_a_group_of_one_is_not_scored_relative_to_nothing(fake):
+    fake.answer = lambda body: chat('{"scores": [1.0]}')
+    out = GroupJudge(fake_settings(fake))({"prompt": ["p"], "completion": ["a"]})
+    assert out.status[0] == Status.NOT_APPLICABLE and fake.calls == 0
+
+
+def test_a_pairwise_row_without_a_baseline_is_not_compared(fake):
+    fake.answer = lambda body: chat("[[A]]")
+    batch = {"prompt": ["p", "p"], "completion": ["a", "b"], "baseline": ["x", None]}
+    out = PairwiseJudge(fake_settings(fake))(batch)
+    assert out.total[0] == 0.5 and out.status[1] == Status.NOT_APPLICABLE
+    assert fake.calls == 2  # the one pair, in both orders
     with pytest.raises(ConfigurationError, match="low < high"):
         GroupJudge(fake_settings(fake), low=1.0, high=0.0)
 

@@ -155,7 +155,7 @@ def test_parse_label_refuses_to_guess(text, reason):
         ("Yes.", "yes"),
         ("No, the student's answer is 41.", "no"),
         ("**No**", "no"),
-        ("yes and no", "yes"),  # the leading word
+        ("Answer: no", "no"),
         ("The answer is yes.", "yes"),
         ('{"verdict": "no"}', "no"),
         ('{"verdict": "Yes"}', "yes"),
@@ -299,3 +299,28 @@ def test_the_phrasings_small_judges_use_name_the_winner(text, winner):
 def test_a_correct_answer_that_is_not_a_letter_names_no_winner(text):
     with pytest.raises(UnparseableAnswerError):
         parse_preference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No doubt, the answer is correct.",  # a leading "No" that is not a verdict
+        "yes and no",
+        "The student is right.",
+    ],
+)
+def test_parse_yes_no_does_not_guess(text):
+    with pytest.raises(UnparseableAnswerError):
+        parse_yes_no(text)
+
+
+def test_a_number_inside_a_sentence_is_not_a_score():
+    with pytest.raises(UnparseableAnswerError):
+        parse_score("The student's answer of 3 is incorrect.", 0, 10)
+    assert parse_score("**8**.", 0, 10) == 8.0
+
+
+def test_a_negated_tie_is_not_a_tie():
+    with pytest.raises(UnparseableAnswerError):
+        parse_preference("It is not a tie, both differ.")
+    assert parse_preference("It is a tie.") == "tie"

@@ -278,6 +278,9 @@ def test_min_judgments_scores_a_row_that_lost_some_samples(fake):
         {"prompt": ["q"], "completion": ["a"]}
     )
     assert lenient.status[0] == Status.OK and lenient.total[0] == pytest.approx(0.55)  # 5, 6
+    # the row is scored, but it says a judgment failed, and its spread is not a full set's
+    assert lenient.messages[0].startswith("1 of 3 judgments failed: ")
+    assert math.isnan(lenient.terms["spread"][0])
 
 
 def test_self_consistency_needs_a_temperature_and_a_sensible_minimum():
@@ -438,3 +441,48 @@ def test_a_completion_without_a_final_answer_is_not_applicable_and_costs_no_call
     assert out.status.tolist() == [Status.OK, Status.NOT_APPLICABLE]
     assert math.isnan(out.total[1]) and "ends with a 'tool' message" in out.messages[1]
     assert fake.calls == 1
+
+
+# -- inputs a judge cannot use --------------------------------------------------------------
+
+
+def test_yes_no_reads_log_probabilities_only_where_the_first_token_is_the_verdict(fake):
+    # "The response is wrong, no." starts with "The": its alternatives say nothing of the
+    # verdict, so the text is read ("The ..." is no leading Yes/No: unreadable, an error)
+    alternatives = {"The": math.log(0.9), "Yes": math.log(0.06), "No": math.log(0.04)}
+    fake.answer = lambda body: chat("The response is wrong, no.", top_logprobs=alternatives)
+    out = YesNoJudge(fake_settings(fake), probability="auto")(BATCH)
+    assert list(out.status) == [Status.ERROR, Status.ERROR]
+    assert np.isnan(out.total).all()
+
+
+def test_a_reference_judge_without_a_reference_makes_no_call(fake):
+    fake.answer = lambda body: chat("Yes")
+    batch = {"prompt": ["q"] * 4, "completion": ["4"] * 4, "answer": ["4", None, float("nan"), " "]}
+    out = ReferenceJudge(fake_settings(fake), probability="text")(batch)
+    assert out.total[0] == 1.0 and fake.calls == 1
+    assert list(out.status[1:]) == [Status.NOT_APPLICABLE] * 3
+    assert all("no reference answer" in m for m in out.messages[1:])
+
+
+def test_a_final_answer_extractor_that_raises_fails_its_row_only(fake):
+    fake.answer = lambda body: chat("Yes")
+
+    def extract(text):
+        if text == "boom":
+            raise ValueError("cannot read")
+        return text
+
+    batch = {"prompt": ["q", "q"], "completion": ["4", "boom"], "answer": ["4", "4"]}
+    out = ReferenceJudge(fake_settings(fake), probability="text", final_answer=extract)(batch)
+    assert out.total[0] == 1.0 and out.status[1] == Status.ERROR
+    assert out.messages[1] == "final_answer raised ValueError: cannot read"
+    assert fake.calls == 1
+
+
+@pytest.mark.parametrize("probability", ["auto", "logprobs", "systemone"])
+def test_self_consistency_needs_the_text_verdict(probability):
+    from dataclasses import replace
+
+    with pytest.raises(ConfigurationError, match="self-consistency"):
+        YesNoJudge(replace(NOWHERE, temperature=0.5), probability=probability, samples=3)

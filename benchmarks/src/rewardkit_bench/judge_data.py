@@ -48,8 +48,8 @@ __all__ = [
 
 #: the text judges' longest answer: "Yes"/"No" and a few words (the pairwise judge gets 16)
 MAX_TOKENS = 8
-#: a sample's deadline, the client's own queue included: generous, so that a slow shared
-#: machine queues rather than times out (the fault runs set a short one of their own)
+#: a call's deadline once sent (the client's queue is not counted): generous, so that a slow
+#: shared machine does not time out (the fault runs set a short one of their own)
 DEADLINE_S = 300.0
 
 

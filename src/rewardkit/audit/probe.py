@@ -155,9 +155,10 @@ class ProbeReport:
 
     @property
     def max_fpr(self) -> float:
-        """The worst probe's rate (probes with no scored sample left out; 0.0 if none)."""
+        """The worst probe's rate (probes with no scored sample left out; NaN if no probe
+        was scored at all: a judge that is down has not passed the probe)."""
         rates = [rate for rate in self.fpr.values() if not math.isnan(rate)]
-        return max(rates) if rates else 0.0
+        return max(rates) if rates else math.nan
 
     @property
     def failed(self) -> int:

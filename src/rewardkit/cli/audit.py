@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,9 @@ def _probe(args: argparse.Namespace) -> int:
     print(f"{report.questions} questions, threshold {report.threshold:g}")
     print(report.table())
     _write(args.json, "probe", report.to_dict() | {"spec": str(args.spec)})
+    if args.max_fpr is not None and math.isnan(report.max_fpr):
+        print(f"rewardkit: audit failed: no probe was scored ({report.failed} samples not scored)")
+        return 1
     if args.max_fpr is not None and report.max_fpr > args.max_fpr:
         print(f"rewardkit: audit failed: max false positive rate {report.max_fpr:.0%}")
         return 1

@@ -8,7 +8,9 @@ rows that need it to ``backup``:
 - ``when="abstains"`` (default): rows where ``primary``'s status is not OK
   (no answer it can parse, a timeout, an error);
 - ``when="fails"``: those, and rows where ``primary`` scored below
-  ``threshold`` (a judge that may rescue a verifier's false negatives).
+  ``threshold`` (a judge that may rescue a verifier's false negatives). The
+  decision is then the backup's: where it fails, the row's status is its
+  failure, not the primary's low score.
 
 Each row's value, status and message come from the part that decided it.
 The breakdown holds both parts (NaN where a part was not used) and

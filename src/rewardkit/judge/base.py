@@ -162,15 +162,29 @@ class JudgeTerm(RewardTerm):
         return ChatRequest(call.request.messages, params)
 
     def answers_only(self, rows: list[dict[str, Any]]) -> list[bool]:
-        """Replace each completion by its extracted final answer; False where there is none."""
+        """Replace each completion by its extracted final answer; False where there is none.
+
+        Where ``final_answer`` raises, the row keeps its text and is marked with an
+        ``_extract_error`` that :meth:`skipped` turns into status ``error``.
+        """
         if self.final_answer is None:
             return [True] * len(rows)
         found = []
         for row in rows:
-            answer = self.final_answer(row_text(row.get("completion"), answer=True))
+            try:
+                answer = self.final_answer(row_text(row.get("completion"), answer=True))
+            except Exception as exc:  # the user's extractor: that row's error, not the batch's
+                row["_extract_error"] = f"final_answer raised {type(exc).__name__}: {exc}"
+                found.append(True)
+                continue
             found.append(answer is not None and bool(str(answer).strip()))
             row["completion"] = "" if answer is None else str(answer)
         return found
+
+    def missing(self, row: Mapping[str, Any]) -> str | None:
+        """Why a row cannot be judged at all (None: it can); a subclass's input check."""
+        del row
+        return None
 
     def unanswered(self, batch: Batch) -> dict[int, str]:
         """Rows whose chat completion has no final answer (it ends with a tool's message),
@@ -179,21 +193,36 @@ class JudgeTerm(RewardTerm):
             return {}
         return unanswered_rows(batch["completion"])
 
+    def skipped(self, batch: Batch, rows: Sequence[Mapping[str, Any]]) -> dict[int, JudgeFailure]:
+        """Rows judged without a call: no answer to judge or an input missing (not
+        applicable), or a ``final_answer`` that raised (error); each with its reason."""
+        found = {
+            i: JudgeFailure(Status.NOT_APPLICABLE, r) for i, r in self.unanswered(batch).items()
+        }
+        for index, row in enumerate(rows):
+            if index in found:
+                continue
+            if "_extract_error" in row:
+                found[index] = JudgeFailure(Status.ERROR, str(row["_extract_error"]))
+            elif (reason := self.missing(row)) is not None:
+                found[index] = JudgeFailure(Status.NOT_APPLICABLE, reason)
+        return found
+
     def _compute(self, batch: Batch) -> RewardOutput:
         rows = self.rows(batch)
         answered = self.answers_only(rows)
-        unanswered = self.unanswered(batch)
+        skipped = self.skipped(batch, rows)
         plan: list[tuple[int, str, ChatRequest]] = []
         for index, row in enumerate(rows):
-            if not answered[index] or index in unanswered:
+            if not answered[index] or index in skipped:
                 continue
             for call in self.calls(row):
                 plan.extend((index, call.part, self._sampled(call, k)) for k in range(self.samples))
         replies = self.client.run([request for _, _, request in plan])
         judged: list[dict[str, list[float]]] = [{} for _ in rows]
         failures: list[list[JudgeFailure]] = [[] for _ in rows]
-        for index, reason in unanswered.items():
-            failures[index].append(JudgeFailure(Status.NOT_APPLICABLE, reason))
+        for index, failure in skipped.items():
+            failures[index].append(failure)
         for (index, part, _), reply in zip(plan, replies, strict=True):
             values = judged[index].setdefault(part, [])
             if isinstance(reply, JudgeFailure):
@@ -228,7 +257,12 @@ class JudgeTerm(RewardTerm):
             total[i] = self.combine(means)
             for part, value in means.items():
                 parts.setdefault(part, np.full(n, np.nan))[i] = value
-            if self.samples > 1:
+            if failures[i]:  # fewer than `samples` judgments, at least min_judgments
+                asked = self.samples * len(row_parts)
+                messages[i] = (
+                    f"{len(failures[i])} of {asked} judgments failed: {failures[i][0].reason}"
+                )
+            elif self.samples > 1:  # the spread of a full set of judgments only
                 spread[i] = float(np.mean([np.std(v) for v in row_parts.values()]))
             if not math.isfinite(total[i]):
                 status[i], messages[i] = Status.ERROR, "the judgments combined to a non-number"

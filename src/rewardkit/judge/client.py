@@ -37,11 +37,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 try:
@@ -97,6 +98,8 @@ class Reply:
         cached: True when the answer came from the disk cache.
         seconds: how long the call took once sent, retries included (0 from
             the cache).
+        first_token: the answer's first token, where log-probabilities came
+            with it.
     """
 
     text: str
@@ -105,6 +108,7 @@ class Reply:
     completion_tokens: int = 0
     cached: bool = False
     seconds: float = field(default=0.0, compare=False)
+    first_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,16 +150,17 @@ def _estimated_tokens(request: ChatRequest, max_tokens: int) -> int:
     return characters // 4 + max_tokens
 
 
-def _first_token_logprobs(choice: Any) -> dict[str, float] | None:
+def _first_token_logprobs(choice: Any) -> tuple[dict[str, float] | None, str | None]:
+    """The first answer token's alternatives (token → log-probability) and the token itself."""
     logprobs = getattr(choice, "logprobs", None)
     content = getattr(logprobs, "content", None) if logprobs is not None else None
     if not content:
-        return None
+        return None, None
     first = content[0]
     tops = getattr(first, "top_logprobs", None) or []
     table = {str(t.token): float(t.logprob) for t in tops}
     table.setdefault(str(first.token), float(first.logprob))
-    return table
+    return table, str(first.token)
 
 
 class JudgeClient:
@@ -176,6 +181,7 @@ class JudgeClient:
         return s.price_in_per_mtok is not None or s.price_out_per_mtok is not None
 
     def _setup_runtime(self) -> None:
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -199,6 +205,8 @@ class JudgeClient:
     # -- the background loop ------------------------------------------------
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        if self._pid != os.getpid():  # a forked child: the parent's loop thread is not here
+            self._setup_runtime()
         with self._lock:
             if self._loop is None or self._loop.is_closed():
                 loop = asyncio.new_event_loop()
@@ -221,6 +229,7 @@ class JudgeClient:
             return
         if self._openai is not None:
             asyncio.run_coroutine_threadsafe(self._openai.close(), loop).result(timeout=5)
+        asyncio.run_coroutine_threadsafe(_cancel_others(), loop).result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -291,10 +300,10 @@ class JudgeClient:
         cache = self._disk()
         key = self.cache_key(request) if cache is not None else ""
         if cache is not None:
-            hit = _cache_get(cache, key)
+            hit = await asyncio.to_thread(_cache_get, cache, key)  # SQLite: off the loop
             if isinstance(hit, Reply):
                 self._count(cache_hit=True)
-                return Reply(hit.text, hit.top_logprobs, 0, 0, cached=True)
+                return replace(hit, prompt_tokens=0, completion_tokens=0, cached=True, seconds=0.0)
         try:
             reply = await self._send(request)
         except TimeoutError:
@@ -305,7 +314,7 @@ class JudgeClient:
             return self._failed(reply.status, reply.reason)
         self._count(reply=reply)
         if cache is not None:
-            _cache_set(cache, key, reply)
+            await asyncio.to_thread(_cache_set, cache, key, reply)
         return reply
 
     async def _send(self, request: ChatRequest) -> Reply | JudgeFailure:
@@ -338,12 +347,14 @@ class JudgeClient:
         if not text.strip():
             return JudgeFailure(Status.ERROR, "the judge answered with empty text")
         usage = response.usage
+        alternatives, first_token = _first_token_logprobs(choice)
         return Reply(
             text,
-            _first_token_logprobs(choice),
+            alternatives,
             int(getattr(usage, "prompt_tokens", 0) or 0),
             int(getattr(usage, "completion_tokens", 0) or 0),
             seconds=seconds,
+            first_token=first_token,
         )
 
     def _count(self, *, cache_hit: bool = False, reply: Reply | None = None) -> None:
@@ -401,6 +412,15 @@ class JudgeClient:
         if not requests:
             return []
         return self.submit(self.complete_all(requests)).result()
+
+
+async def _cancel_others() -> None:
+    """Cancel every task on the running loop but this one: a batch in flight when the
+    client closes gets its cancellation, so no caller waits on a stopped loop."""
+    current = asyncio.current_task()
+    for task in asyncio.all_tasks():
+        if task is not current:
+            task.cancel()
 
 
 def _cache_get(cache: Any, key: str) -> Any:

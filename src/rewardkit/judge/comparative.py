@@ -9,7 +9,9 @@ completion's side, so a judge that always prefers the first position gives
 :func:`rewardkit.audit.judge.position_bias`). A completion's reward is its
 mean win rate (a tie is half a win).
 
-:class:`GroupJudge` is the RULER scheme: the judge sees all of a group's
+:class:`GroupJudge` is RULER-style (ART's RULER scores whole trajectories, with a
+default rubric and an explanation per trajectory; this one shows each completion's
+final answer text under the template's rubric): the judge sees all of a group's
 responses at once and returns one score each, relative to the others, in one
 call per group; scores are rescaled to ``[0, 1]``.
 
@@ -137,15 +139,17 @@ class PairwiseJudge(_Comparative):
 
     def pairs(self, batch: Batch) -> list[tuple[int, int | None]]:
         """(row, opponent row) pairs; the opponent None means the ``baseline`` column."""
-        if "baseline" in batch:
-            return [(i, None) for i in range(batch_size(batch))]
+        if "baseline" in batch:  # a row without a baseline has nothing to be compared with
+            return [(i, None) for i, b in enumerate(batch["baseline"]) if not _absent(b)]
         return [pair for group in groups_of(batch) for pair in combinations(group, 2)]
 
     def _compute(self, batch: Batch) -> RewardOutput:
         n = batch_size(batch)
         prompts = [row_text(p, answer=False) for p in prompts_of(batch)]
         texts = [row_text(c, answer=True) for c in get_column(batch, "completion")]
-        baselines = [row_text(b, answer=True) for b in batch.get("baseline", [])]
+        baselines = [
+            "" if _absent(b) else row_text(b, answer=True) for b in batch.get("baseline", [])
+        ]
         pairs = self.pairs(batch)
         requests: list[ChatRequest] = []
         for i, j in pairs:
@@ -216,13 +220,19 @@ class GroupJudge(_Comparative):
         n = batch_size(batch)
         prompts = [row_text(p, answer=False) for p in prompts_of(batch)]
         texts = [row_text(c, answer=True) for c in get_column(batch, "completion")]
-        groups = [g for g in groups_of(batch)]
-        too_big = [len(g) for g in groups if len(g) > self.max_group]
-        if too_big:
-            raise ConfigurationError(
-                f"groups of {max(too_big)} exceed max_group={self.max_group}: one call would "
-                "hold them all; raise max_group if the judge's context allows"
-            )
+        failures: list[JudgeFailure | None] = [None] * n
+        groups = []
+        for group in groups_of(batch):  # a group it cannot judge is that group's status
+            if len(group) == 1:
+                reason = "a group of one: nothing to score it relative to (pass whole groups)"
+                failures[group[0]] = JudgeFailure(Status.NOT_APPLICABLE, reason)
+            elif len(group) > self.max_group:
+                reason = (f"a group of {len(group)} exceeds max_group={self.max_group}; raise "
+                          "max_group if the judge's context holds it")  # fmt: skip
+                for row in group:
+                    failures[row] = JudgeFailure(Status.ERROR, reason)
+            else:
+                groups.append(group)
         low, high = _fmt(self.low), _fmt(self.high)
         requests = []
         for group in groups:
@@ -232,7 +242,6 @@ class GroupJudge(_Comparative):
             requests.append(ChatRequest(tuple(self.template.render(values))))
         replies = self.client.run(requests)
         scores = np.full(n, np.nan)
-        failures: list[JudgeFailure | None] = [None] * n
         for group, reply in zip(groups, replies, strict=True):
             read, failure = _failed(
                 reply, lambda t, g=group: parse_group_scores(t, len(g), self.low, self.high)
@@ -243,6 +252,10 @@ class GroupJudge(_Comparative):
                 else:
                     scores[row] = (read[k] - self.low) / (self.high - self.low)
         return self._output(scores, failures, {})
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _fmt(value: float) -> str:

@@ -64,8 +64,8 @@ def systemone_yes_probabilities(judge: YesNoJudge, batch: Batch) -> RewardOutput
     """P(yes) for every row of ``batch`` from ``/v1/systemone`` (statuses for failures)."""
     rows = judge.rows(batch)
     answered = judge.answers_only(rows)
-    unanswered = judge.unanswered(batch)
-    asked = [i for i, has in enumerate(answered) if has and i not in unanswered]
+    skipped = judge.skipped(batch, rows)
+    asked = [i for i, has in enumerate(answered) if has and i not in skipped]
     bodies = []
     for i in asked:
         (call,) = judge.calls(rows[i])
@@ -75,8 +75,8 @@ def systemone_yes_probabilities(judge: YesNoJudge, batch: Batch) -> RewardOutput
     values = np.full(len(rows), np.nan)
     status = np.zeros(len(rows), dtype=np.int8)
     messages: list[str | None] = [None] * len(rows)
-    for i, reason in unanswered.items():
-        status[i], messages[i] = Status.NOT_APPLICABLE, reason
+    for i, failure in skipped.items():
+        status[i], messages[i] = failure.status, failure.reason
     for i, answer in zip(asked, answers, strict=True):
         if isinstance(answer, JudgeFailure):
             status[i], messages[i] = answer.status, answer.reason

@@ -182,9 +182,9 @@ def parse_score(text: str, low: float, high: float) -> float:
         if len(values) > 1:
             found_values = sorted(values)
             raise UnparseableAnswerError(f"several scores {found_values}: {_quote(text)}")
-    numbers = {float(v) for v in re.findall(_NUMBER, text)}
-    if len(numbers) == 1 and _in_range(next(iter(numbers)), low, high):
-        return numbers.pop()
+    alone = re.fullmatch(rf"\s*\**\s*({_NUMBER})\s*\**\s*\.?\s*", text)
+    if alone and _in_range(float(alone.group(1)), low, high):  # the whole answer is a number
+        return float(alone.group(1))
     raise UnparseableAnswerError(
         f"no score between {_format(low)} and {_format(high)} in the answer: {_quote(text)}"
     )
@@ -227,15 +227,21 @@ def parse_label(text: str, labels: Sequence[str]) -> str:
 
 
 def parse_yes_no(text: str) -> Literal["yes", "no"]:
-    """ "yes" or "no": JSON ``verdict``, else a leading Yes/No, else the only one named."""
+    """ "yes" or "no": JSON ``verdict``, a leading "Yes."/"No," (the word alone, then
+    punctuation or the end), or ``Answer: yes``; anything else is unreadable ("No doubt,
+    it is right" is not a "no")."""
     found = _schema(text, Verdict)
     if isinstance(found, Verdict):
         return found.verdict
     _check_refusal(text)
-    leading = re.match(r"\W*(yes|no)\b", text, re.IGNORECASE)
+    leading = re.match(r"\W*(yes|no)\s*(?:[.,!:;)\]*]|$)", text, re.IGNORECASE)
+    said = r"(?i)\b(?:answer|verdict|judgment|decision)\s*(?:is|[:=-])\s*\**(yes|no)\b"
+    stated = re.findall(said, text)
     if leading:
         return "yes" if leading.group(1).lower() == "yes" else "no"
-    return "yes" if parse_label(text, ["yes", "no"]) == "yes" else "no"
+    if len({s.lower() for s in stated}) == 1:
+        return "yes" if stated[0].lower() == "yes" else "no"
+    raise UnparseableAnswerError(f"no leading Yes or No and no 'Answer: yes/no': {_quote(text)}")
 
 
 def parse_preference(text: str) -> Literal["A", "B", "tie"]:
@@ -268,7 +274,8 @@ def parse_preference(text: str) -> Literal["A", "B", "tie"]:
             return "A" if winner == "A" else "B" if winner == "B" else "tie"
         if len(hits) > 1:
             raise UnparseableAnswerError(f"prefers both A and B: {_quote(text)}")
-    if re.search(r"(?i)\b(tie|equally good|both (?:are )?equal)\b", text):
+    tie = r"(?i)^\W*tie\W*$|\bit(?:'s| is) a tie\b|\b(?:equally good|both (?:are )?equal)"
+    if re.search(tie, text) and not re.search(r"(?i)\bnot\b[^.]*\b(?:tie|equal)", text):
         return "tie"
     raise UnparseableAnswerError(f"names no winner (A, B or tie): {_quote(text)}")
 

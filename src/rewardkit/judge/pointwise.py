@@ -226,8 +226,11 @@ class YesNoJudge(JudgeTerm):
             raise ConfigurationError(
                 f"probability must be auto, text, logprobs or systemone, got {probability!r}"
             )
-        if probability == "systemone" and samples > 1:
-            raise ConfigurationError("systemone decisions are exact probabilities: use samples=1")
+        if probability != "text" and samples > 1:
+            raise ConfigurationError(
+                f"probability={probability!r} reads P(yes) from the prompt alone, the same for "
+                "every sample: use samples=1, or probability='text' for self-consistency"
+            )
         default = templates.REFERENCE if self.reference else templates.YES_NO
         self.template = self.use_template(template or default, _FIELDS)
         self.probability, self.decision = probability, decision
@@ -240,7 +243,10 @@ class YesNoJudge(JudgeTerm):
         return [Call(self.name, request)]
 
     def read(self, part: str, reply: Reply, row: Mapping[str, Any]) -> float:
-        if self.probability != "text" and reply.top_logprobs:
+        verdict_first = (reply.first_token or "").strip().lower() in ("yes", "no")
+        if self.probability != "text" and reply.top_logprobs and verdict_first:
+            # the alternatives of the first token say P(yes) only where that token is the
+            # verdict: "The response is wrong, no." starts with "The"
             p = yes_probability(reply.top_logprobs)
             if p is not None:
                 return p
@@ -249,6 +255,17 @@ class YesNoJudge(JudgeTerm):
                 "the server returned no yes/no log-probabilities; use probability='text' or 'auto'"
             )
         return 1.0 if parse_yes_no(reply.text) == "yes" else 0.0
+
+    def missing(self, row: Mapping[str, Any]) -> str | None:
+        """A reference judge without a reference has nothing to compare with."""
+        if not self.reference:
+            return None
+        value = row.get("answer")
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "no reference answer (answer is missing): nothing to compare with"
+        if not _reference_text(value).strip():
+            return "no reference answer (answer is empty): nothing to compare with"
+        return None
 
     def _compute(self, batch: Any) -> Any:
         if self.probability != "systemone":

@@ -67,7 +67,7 @@ class JudgeSettings:
             needs it above 0.
         max_tokens: the longest answer, in tokens.
         seed: the base seed sent with each call (sample k of a row uses
-            ``seed + k``); None sends none.
+            ``seed + k``, from 0 when None); None sends none with one sample.
         structured_output: send the answer's JSON schema as
             ``response_format`` to servers that honour it; the answer is
             parsed the same way either way.
