@@ -169,11 +169,15 @@ def test_find_function_and_run_function_edges(sandbox):
     exits = "import sys\nsys.exit(3)\ndef f(x):\n    return x\n"
     assert run_function(sandbox, exits, "f", [[1]]).status == "runtime_error"
     forged = (  # reads the marker from its own file and prints a line that is not JSON
-        "import re\ndef f(x):\n    source = open(__file__).read()\n"
-        "    print(re.search(r'@@rewardkit-[0-9a-f]+@@', source).group(0) + '{nonsense')\n"
-        "    raise SystemExit(0)\n"
+        "import os, re\ndef f(x):\n    source = open(__file__).read()\n"
+        "    print(re.search(r'@@rewardkit-[0-9a-f]+@@', source).group(0) + '{nonsense}',"
+        " flush=True)\n    os._exit(0)\n"
     )
     assert run_function(sandbox, forged, "f", [[1]]).status == "bad_output"
+    # a row that exits is that row's error: the harness goes on and its own line is read
+    leaves = "import sys\ndef f(x):\n    if x == 1:\n        sys.exit(0)\n    return x\n"
+    run = run_function(sandbox, leaves, "f", [[1], [2]])
+    assert run.row_values[1] == 2.0 and "SystemExit" in run.row_errors[0]
     ragged = "def f(x):\n    return [0.0] * x\n"
     run = run_function(sandbox, ragged, "f", [[1], [2]], vector=True)
     assert run.status == "bad_output" and "different lengths" in run.message
@@ -214,3 +218,67 @@ def test_smollm2_behind_a_real_server_goes_through_the_loop():
     assert attempt.status != "judge_failure", attempt.message
     assert attempt.reply and result.counts()["attempts"] == 1
     assert attempt.finite == (attempt.status in ("accepted", "constant"))
+
+
+def test_one_failing_row_leaves_the_other_rows_their_values(sandbox):
+    code = "def reward(obs, action, next_obs):\n    return 1.0 / (next_obs['x'] - obs['x'])\n"
+    term = GeneratedReward(code, TASK, SandboxLimits(wall_seconds=5), sandbox=sandbox)
+    batch = {k: [s[k] for s in SAMPLES] for k in TASK.arguments}
+    out = term(batch)
+    assert out.total[0] == 1.0 and out.total[2] == -1.0 and np.isnan(out.total[1])
+    assert out.status.tolist() == [Status.OK, Status.ERROR, Status.OK]
+    assert out.messages[0] is None and "row 1: ZeroDivisionError" in out.messages[1]
+
+
+def test_a_row_that_is_not_json_is_that_rows_error_and_nothing_raises(sandbox):
+    run = run_function(sandbox, "def f(x):\n    return 2 * x\n", "f", [[1], [object()], [3]])
+    assert run.status == "bad_input" and run.values is None
+    assert run.row_values[0] == 2.0 and run.row_values[2] == 6.0 and np.isnan(run.row_values[1])
+    assert run.row_errors[0] is None and "row 1: not JSON (TypeError" in run.row_errors[1]
+    nothing = run_function(sandbox, "def f(x):\n    return x\n", "f", [[{1, 2}]])
+    assert nothing.status == "bad_input" and "not JSON" in nothing.message
+    term = GeneratedReward("def reward(obs, action, next_obs):\n    return 1.0\n", TASK,
+                           sandbox=sandbox)  # fmt: skip
+    out = term({"obs": [{"x": 0}, {"x": b"raw"}], "action": [0, 0], "next_obs": [{}, {}]})
+    assert out.total[0] == 1.0 and out.status.tolist() == [Status.OK, Status.ERROR]
+
+
+def test_a_timeout_of_the_whole_run_is_every_rows_status(sandbox):
+    code = "def reward(obs, action, next_obs):\n    while True:\n        pass\n"
+    term = GeneratedReward(code, TASK, SandboxLimits(wall_seconds=1, cpu_seconds=1),
+                           sandbox=sandbox)  # fmt: skip
+    out = term({k: [s[k] for s in SAMPLES] for k in TASK.arguments})
+    assert set(out.status.tolist()) == {Status.TIMEOUT} and np.isnan(out.total).all()
+    assert out.messages[0].startswith("timeout:")
+
+
+def test_code_that_fails_on_the_episodes_is_not_accepted_and_the_designer_hears_why(sandbox):
+    episodes = [Episode(tuple(SAMPLES[:1]), True), Episode(tuple(SAMPLES[1:]), False)]
+    samples = [{**s, "next_obs": {**s["next_obs"], "lava": 0}} for s in SAMPLES]  # not theirs
+    lava = fenced(GOOD.replace("return", "return next_obs['lava'] +"))
+    model = Scripted(lava, "Yes.", fenced(GOOD), "Yes.")
+    result = design_reward_code(model, TASK, samples, episodes=episodes, sandbox=sandbox,
+                                config=CodeRewardConfig(rounds=1, revisions=1))  # fmt: skip
+    first, second = result.attempts
+    assert first.status == "episodes_failed" and first.critic_passed
+    assert "failed on the agent's episodes" in first.message and "KeyError" in first.message
+    assert result.accepted is second and second.stats["episodes_auc"] == 1.0
+    assert "Feedback: the reward failed on the agent's episodes" in model.prompts[2]
+    alone = design_reward_code(Scripted(lava, "Yes."), TASK, samples, episodes=episodes,
+                               config=CodeRewardConfig(rounds=1, revisions=0),
+                               sandbox=sandbox)  # fmt: skip
+    assert alone.accepted is None and alone.attempts[0].status == "episodes_failed"
+    with pytest.raises(ConfigurationError, match="no reward code was accepted"):
+        alone.reward()
+
+
+def test_a_pickled_term_rebuilds_the_callers_sandbox(sandbox):
+    mine = Sandbox(SandboxLimits(wall_seconds=7), slots=1, binds=("/etc/ssl", "/nonexistent"))
+    term = GeneratedReward(GOOD, TASK, SandboxLimits(wall_seconds=5), sandbox=mine)
+    copy = pickle.loads(pickle.dumps(term))
+    rebuilt = copy._sandbox
+    assert rebuilt is not mine and rebuilt.limits == SandboxLimits(wall_seconds=7)
+    assert (rebuilt.slots, rebuilt.isolation, rebuilt.binds) == (1, "full", mine.binds)
+    assert rebuilt.python == mine.python and copy.limits == SandboxLimits(wall_seconds=5)
+    batch = {k: [s[k] for s in SAMPLES] for k in TASK.arguments}
+    assert copy(batch).total.tolist() == [1.0, 0.0, -1.0]

@@ -108,6 +108,18 @@ def test_one_class_of_labels_gives_a_finite_constant_leaning_model():
         fit_logistic(x, np.zeros(2))
 
 
+def test_a_warm_start_from_one_class_does_not_overshoot():
+    # a fit on one "no", then on it and a "yes": the saturated start once threw the full
+    # Newton step past the optimum (both captions came out 1.0, or both 0.0)
+    for first, label in (("a wall is here", 0.0), ("the key is here", 1.0)):
+        model = DistilledClassifier().fit([first], [label])
+        model.fit(["the key is here", "a wall is here"], [1.0, 0.0])
+        cold = DistilledClassifier().fit(["the key is here", "a wall is here"], [1.0, 0.0])
+        p = model.probability(["the key is here", "a wall is here"])
+        np.testing.assert_allclose(p, cold.probability(["the key is here", "a wall is here"]))
+        assert p[0] > 0.5 > p[1]
+
+
 def test_soft_labels_are_fitted_as_targets():
     model = DistilledClassifier(l2=1e-4).fit(["hold key", "wall ahead"], [0.9, 0.2])
     np.testing.assert_allclose(model.probability(["hold key", "wall ahead"]), [0.9, 0.2], atol=0.02)
@@ -267,6 +279,76 @@ def test_the_reward_pickles_with_its_labels_and_without_questions_in_flight():
         client.close()
     assert copy.labeller.pending == 0 and copy.labeller.labels == {"key": 1.0, "wall": 0.0}
     np.testing.assert_allclose(copy({"caption": ["key"]}).total, reward({"caption": ["key"]}).total)
+
+
+def test_offer_and_collect_from_many_threads_lose_and_repeat_nothing():
+    client = GatedClient(yes_for_key, closed=True)
+    labeller = AsyncLabeller(client, TASK, max_pending=100_000)
+    got: list[list[tuple[str, float]]] = [[] for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def offers(worker: int) -> None:
+        try:
+            for k in range(300):
+                labeller.offer([f"key {worker} {k}", f"wall {worker} {k}"])
+                if k % 50 == 0:
+                    client.open(f"key {worker} {k}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    def collects(worker: int) -> None:
+        try:
+            for _ in range(300):
+                got[worker].extend(labeller.collect())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=offers, args=(w,)) for w in range(4)]
+    threads += [threading.Thread(target=collects, args=(w,)) for w in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        client.open()
+        got[0].extend(labeller.drain(timeout_s=30.0))
+    finally:
+        client.close()
+    assert errors == []
+    arrived = [caption for part in got for caption, _ in part]
+    assert len(arrived) == len(set(arrived)) == 2400 == len(labeller.labels)
+    assert labeller.stats.submitted == 2400 and labeller.pending == 0
+
+
+def test_scoring_while_another_thread_updates_the_reward():
+    client = GatedClient(yes_for_key)
+    reward = LabelReward(AsyncLabeller(client, TASK, max_pending=64), refit_every=1)
+    captions = [f"key {k}" if k % 2 else f"wall {k}" for k in range(400)]
+    errors: list[BaseException] = []
+
+    def updates() -> None:
+        try:
+            for start in range(0, 400, 8):
+                reward.update({"caption": captions[start : start + 8]})
+        except BaseException as exc:
+            errors.append(exc)
+
+    def scores() -> None:
+        try:
+            for start in range(0, 400, 4):
+                reward({"caption": captions[start : start + 40]})
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=f) for f in (updates, updates, scores, scores)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        client.close()
+    assert errors == []
 
 
 def test_reward_validation():

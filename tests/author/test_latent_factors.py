@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from rewardkit.author.latent_factors import (
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.output import Status
 from rewardkit.core.rollout import flat_rollout_batch
+from rewardkit.core.term import RewardTerm
 from rewardkit.credit.delayed import OnlineRedistribution
 from rewardkit.judge.client import JudgeFailure, Reply
 from rewardkit.verify.sandbox import Sandbox, SandboxLimits
@@ -189,3 +191,123 @@ def test_config_and_input_validation():
         LatentFactorConfig(synthesize=False, accept_candidates=False)
     with pytest.raises(ConfigurationError, match="sample states"):
         write_encoder(Scripted(), TASK, [], [])
+
+
+MARKED = (
+    "def encode(obs, action):\n    if obs[0] > 50:\n        raise ValueError('unreadable state')\n"
+    "    return [obs[0], obs[1]]\n"
+)
+
+
+def _steps(obs, ends, reward_at_end=3.0):
+    """A (T, 2) rollout of 2 envs: ``ends`` the (t, env) that end an episode."""
+    terminated = np.zeros(obs.shape[:2], dtype=bool)
+    for t, env in ends:
+        terminated[t, env] = True
+    return flat_rollout_batch(
+        obs=obs, action=np.zeros(obs.shape[:2], dtype=int),
+        reward=np.where(terminated, reward_at_end, 0.0), terminated=terminated,
+        truncated=np.zeros(obs.shape[:2], dtype=bool),
+    )  # fmt: skip
+
+
+def test_a_step_that_cannot_be_encoded_costs_its_episode_never_a_wrong_return(sandbox):
+    rng = np.random.default_rng(1)
+    encoder = SandboxedEncoder(MARKED, dim=2, sandbox=sandbox)
+    lare = OnlineRedistribution("lare", obs_dim=2, actions=1, encoder=encoder, encoder_dim=2,
+                                update_every=100, seed=0)  # fmt: skip
+    term = PrefetchEncoder(lare, encoder)
+    first = rng.normal(size=(3, 2, 2))
+    first[2, 0, 0] = 99.0  # env 0's third step cannot be encoded
+    out = term(_steps(first, ends=[]))
+    # rows t*2 + env: env 1 is scored, env 0's whole open episode is withheld
+    assert out.status.tolist() == [Status.ERROR, 0, Status.ERROR, 0, Status.ERROR, 0]
+    assert "ValueError: unreadable state" in out.messages[4]
+    assert "its return is unknown" in out.messages[0] and np.isfinite(out.total[1::2]).all()
+    assert 0 not in lare.episodes and len(lare.episodes[1]) == 3 and term.withheld == {0}
+    second = term(_steps(rng.normal(size=(3, 2, 2)), ends=[(1, 0), (2, 1)]))
+    # env 0: the rest of the broken episode (to its end at t=1) is withheld, then scored again
+    assert second.status.tolist() == [Status.ERROR, 0, Status.ERROR, 0, 0, 0]
+    assert "an earlier step" in second.messages[0] and term.withheld == set()
+    assert [len(steps) for steps, _ in lare.finished] == [6]  # env 1's whole episode only
+    assert [total for _, total in lare.finished] == [3.0]
+    assert len(lare.episodes[0]) == 1  # env 0's new episode started clean
+
+
+def test_a_failed_episode_that_starts_and_ends_inside_a_batch_is_dropped_alone(sandbox):
+    encoder = SandboxedEncoder(MARKED, dim=2, sandbox=sandbox)
+    lare = OnlineRedistribution("lare", obs_dim=2, actions=1, encoder=encoder, encoder_dim=2,
+                                update_every=100, seed=0)  # fmt: skip
+    term = PrefetchEncoder(lare, encoder)
+    obs = np.zeros((4, 2, 2))
+    obs[2, 0, 0] = 99.0
+    out = term(_steps(obs, ends=[(0, 0), (2, 0), (3, 1)]))
+    env0 = out.status[0::2].tolist()
+    assert env0 == [0, Status.ERROR, Status.ERROR, 0]  # episode 1 (t=1..2) alone is withheld
+    assert [len(steps) for steps, _ in lare.finished] == [1, 4]  # env 0's first, env 1's
+    assert term.withheld == set() and len(lare.episodes[0]) == 1
+
+
+def test_a_whole_run_timeout_is_every_rows_timeout_and_poisons_every_open_episode(sandbox):
+    slow = "def encode(obs, action):\n    while True:\n        pass\n"
+    encoder = SandboxedEncoder(slow, 2, limits=SandboxLimits(wall_seconds=1, cpu_seconds=1),
+                               sandbox=sandbox)  # fmt: skip
+    lare = OnlineRedistribution("lare", 2, 1, encoder=encoder, encoder_dim=2)
+    term = PrefetchEncoder(lare, encoder)
+    out = term(_steps(np.zeros((2, 2, 2)), ends=[]))
+    assert set(out.status.tolist()) == {Status.TIMEOUT} and term.withheld == {0, 1}
+    assert "timeout" in out.messages[0]
+
+
+def test_an_episodic_term_without_forget_is_refused_and_a_plain_term_loses_only_its_rows(sandbox):
+    class Episodic(RewardTerm):
+        columns = ("obs", "action", "terminated", "truncated")
+
+        def _compute(self, batch):
+            return np.zeros(len(batch["obs"]))
+
+    encoder = SandboxedEncoder(MARKED, dim=2, sandbox=sandbox)
+    with pytest.raises(ConfigurationError, match="forget"):
+        PrefetchEncoder(Episodic("e"), encoder)
+    plain = PrefetchEncoder(Reads(encoder), encoder)
+    out = plain({"obs": np.array([[1.0, 2.0], [99.0, 0.0], [3.0, 4.0]]), "action": [0, 0, 0]})
+    assert out.total[[0, 2]].tolist() == [3.0, 7.0] and out.status.tolist() == [0, 3, 0]
+
+
+class Reads(RewardTerm):
+    """Sums each row's factors through the encoder; ``during`` runs on another thread first."""
+
+    columns = ("obs", "action")
+
+    def __init__(self, encoder, during=None):
+        super().__init__("reads")
+        self.encoder, self.during = encoder, during
+
+    def _compute(self, batch):
+        if self.during is not None:
+            worker = threading.Thread(target=self.during)
+            worker.start()
+            worker.join()
+        rows = zip(batch["obs"], batch["action"], strict=True)
+        return np.array([sum(self.encoder(o, a)) for o, a in rows])
+
+
+def test_another_threads_batch_never_wipes_the_rows_this_one_prefetched(sandbox):
+    encoder = SandboxedEncoder(GOOD, dim=2, sandbox=sandbox)
+    other = PrefetchEncoder(Reads(encoder), encoder)
+    mine = PrefetchEncoder(Reads(encoder, during=lambda: other({"obs": OBS[:2],
+                                                               "action": ACTIONS[:2]})),
+                           encoder)  # fmt: skip
+    out = mine({"obs": OBS, "action": ACTIONS})
+    assert out.status.tolist() == [0, 0, 0, 0] and encoder.misses == 0
+    assert not encoder._cache  # every holder let go
+
+
+def test_the_sandboxed_encoder_pickles_with_the_callers_sandbox(sandbox):
+    mine = Sandbox(SandboxLimits(wall_seconds=7), slots=1)
+    encoder = SandboxedEncoder(GOOD, dim=2, limits=SandboxLimits(wall_seconds=4), sandbox=mine)
+    copy = pickle.loads(pickle.dumps(PrefetchEncoder(Reads(encoder), encoder)))
+    rebuilt = copy.encoder._sandbox
+    assert rebuilt.limits == SandboxLimits(wall_seconds=7) and rebuilt.slots == 1
+    assert copy.encoder.limits == SandboxLimits(wall_seconds=4)
+    assert copy({"obs": OBS[:1], "action": ACTIONS[:1]}).total.tolist() == [0.1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -182,8 +183,10 @@ def test_the_bonus_pays_each_subgoal_once_per_episode():
     client = ScriptedClient(achieved_when("key", KEY))
     bonus = SubgoalBonus(client, TASK, [KEY, DOOR], beta=0.5)
     try:
-        out = bonus(batch(["key", "key", "wall", "key"], ended={1}))
-        again = bonus(batch(["key"]))  # the episode of the last row goes on
+        first = batch(["key", "key", "wall", "key"], ended={1})
+        out = bonus(first)
+        bonus.update(first)  # commits: the episode of the last row goes on
+        again = bonus(batch(["key"]))
     finally:
         client.close()
     np.testing.assert_allclose(out.total, [0.5, 0.0, 0.0, 0.5])
@@ -194,17 +197,80 @@ def test_the_bonus_pays_each_subgoal_once_per_episode():
     assert bonus.update({}) == {"judge_calls": 4.0, "cached_judgments": 4.0}
 
 
+def test_scoring_is_pure_and_only_update_commits_the_episode():
+    client = ScriptedClient(achieved_when("key", KEY))
+    bonus = SubgoalBonus(client, TASK, [KEY])
+    rows = batch(["wall", "key"])
+    try:
+        scores = [bonus(rows).total.tolist() for _ in range(3)]  # an audit, a log, a trainer
+        bonus.update(rows)
+        after = bonus(rows).total.tolist()
+        bonus.update(batch(["wall"], ended={0}))  # the episode ends
+        fresh = bonus(rows).total.tolist()
+    finally:
+        client.close()
+    assert scores == [[0.0, 1.0]] * 3
+    assert after == [0.0, 0.0] and fresh == [0.0, 1.0]
+    assert len(client.requests) == 2  # update asks nothing: it reads the cache
+
+
+def test_update_commits_nothing_for_a_row_that_was_not_judged():
+    state = {"fail": True}
+
+    def answer(request):
+        if state["fail"]:
+            return JudgeFailure(Status.ERROR, "connection failed: refused")
+        return "Yes"
+
+    client = ScriptedClient(answer)
+    bonus = SubgoalBonus(client, TASK, [KEY])
+    rows = batch(["key"])
+    try:
+        failed = bonus(rows)
+        state["fail"] = False
+        bonus.update(rows)  # the row's judgment failed: nothing is committed, nothing asked
+        asked = len(client.requests)
+        later = bonus(rows)
+    finally:
+        client.close()
+    assert failed.status.tolist() == [Status.ERROR] and asked == 1
+    np.testing.assert_allclose(later.total, [1.0])  # still the first time in this episode
+
+
 def test_vector_envs_keep_their_own_episodes_and_reset_forgets_them():
     client = ScriptedClient(achieved_when("key"))
     bonus = SubgoalBonus(client, TASK, Subgoals(TASK, (KEY,), ""))
     try:
-        out = bonus(batch(["key", "key", "key"], env=[0, 1, 0]))
+        rows = batch(["key", "key", "key"], env=[0, 1, 0])
+        out = bonus(rows)
+        bonus.update(rows)
+        committed = bonus(batch(["key"], env=[0]))
         bonus.reset()
         after_reset = bonus(batch(["key"], env=[0]))
     finally:
         client.close()
     np.testing.assert_allclose(out.total, [1.0, 1.0, 0.0])
+    np.testing.assert_allclose(committed.total, [0.0])
     np.testing.assert_allclose(after_reset.total, [1.0])
+
+
+def test_concurrent_scoring_and_updates_keep_the_episodes_whole():
+    client = ScriptedClient(achieved_when("key", KEY))
+    bonus = SubgoalBonus(client, TASK, [KEY, DOOR])
+    rows = [batch(["key", "wall", "door"], ended={2}, env=[e, e, e]) for e in range(8)]
+
+    def work(part):
+        for _ in range(5):
+            bonus(part)
+            bonus.update(part)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(work, rows))
+        final = bonus(batch(["key"] * 8, env=list(range(8))))
+    finally:
+        client.close()
+    assert bonus._achieved == {} and final.total.tolist() == [1.0] * 8
 
 
 def test_a_row_with_a_failed_judgment_has_no_reward_and_remembers_nothing():
@@ -225,6 +291,7 @@ def test_a_row_with_a_failed_judgment_has_no_reward_and_remembers_nothing():
         client.close()
     assert out.status.tolist() == [Status.TIMEOUT, Status.OK]
     assert np.isnan(out.total[0]) and out.total[1] == 0.0
+    assert np.isnan(out.terms["subgoal_0"][0]) and out.terms["subgoal_0"][1] == 0.0
     assert out.messages == ("no answer within deadline_s=1", None)
     np.testing.assert_allclose(later.total, [1.0])
 
@@ -234,6 +301,7 @@ def test_the_bonus_pickles_and_needs_a_subgoal():
     bonus = SubgoalBonus(client, TASK, [KEY])
     copy = pickle.loads(pickle.dumps(bonus))
     assert copy.subgoals == (KEY,) and copy.client.settings.model == "scripted"
+    copy.reset()  # its lock is a new one
     with pytest.raises(ConfigurationError, match="at least one subgoal"):
         SubgoalBonus(client, TASK, [])
     client.close()

@@ -1,10 +1,12 @@
 """LLM-written rewards: loops over the judge client and the code sandbox.
 
-A language model writes reward code (Auto MC-Reward), sets a reward
-template's parameters (Language to Rewards), proposes subgoals (CALM),
-labels states for a distilled intrinsic reward (ONI) or writes the latent
-factors of a redistribution (LaRe); each loop checks what the model wrote
-before anything trains on it.
+A language model writes reward code (Auto MC-Reward-style), sets a reward
+template's parameters (L2R-style parameter filling, after Language to
+Rewards), proposes subgoals and judges their achievement (CALM-style
+shaping), labels states for a distilled intrinsic reward (ONI-style, a
+classification reward model) or writes the latent-factor encoder of a
+redistribution (LaRe); each loop checks what the model wrote before anything
+trains on it. Each module's docstring says what of its paper is missing.
 """
 
 from rewardkit.author.code_reward import (

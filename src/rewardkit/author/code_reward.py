@@ -1,8 +1,8 @@
-"""Auto MC-Reward: a language model writes a reward function, a critic and a trajectory analyser
-make it revise, and the code only ever runs in the sandbox.
+"""Auto MC-Reward-style reward code: a language model writes a reward function, a critic and
+a trajectory analyser make it revise, and the code only ever runs in the sandbox.
 
-Li et al., "Auto MC-Reward: Automated Dense Reward Design with Large Language Models for
-Minecraft" (CVPR 2024, arXiv:2312.09238). Three roles, all played by one chat model:
+After Li et al., "Auto MC-Reward: Automated Dense Reward Design with Large Language Models
+for Minecraft" (CVPR 2024, arXiv:2312.09238). Three roles, all played by one chat model:
 
 1. the **designer** writes ``reward(obs, action, next_obs) -> float`` from the task's
    description (the observation's fields named) in a fenced ```python block;
@@ -13,13 +13,21 @@ Minecraft" (CVPR 2024, arXiv:2312.09238). Three roles, all played by one chat mo
 3. the **critic** reads the code and what it returned on the samples and answers Yes or No
    with a reason (the paper's check of consistency and of the observation's use); a No goes
    back to the designer, at most ``revisions`` times a round;
-4. the **trajectory analyser** reads how the accepted reward scored the caller's episodes,
+4. with episodes, the code that passed must also run on every transition of them; where
+   it fails there (status ``episodes_failed``) it is not accepted, and the failure goes
+   back to the designer as the next revision's feedback;
+5. the **trajectory analyser** reads how the accepted reward scored the caller's episodes,
    successful against failed, with notes on the failures, and says why the agent fails and
    what to change; the designer revises in the next round (no analysis: the loop ends).
 
-The paper trains the agent between rounds and analyses its new trajectories; here the
-episodes are the caller's (e.g. scripted successes and random failures), and each accepted
-reward is measured on them by the chance that a successful episode's return under it beats
+What is missing, so this is "Auto MC-Reward-style", not Auto MC-Reward: the paper trains
+the agent with each accepted reward between rounds and its analyser reads the statistics
+of the *new agent's* trajectories (how it died, where it got stuck); here nothing is
+trained, the episodes are the caller's own (e.g. scripted successes and random failures),
+the same in every round, and the analyser reads the caller's notes on them. The paper's
+prompts, its Minecraft observation format and its reward template (a dense and a sparse
+part) are not reproduced: the prompts here are this module's own. Each accepted reward is
+measured on the episodes by the chance that a successful episode's return under it beats
 a failed one's (ties count one half):
 
     AUC = P(G_s > G_f) + ½ P(G_s = G_f),   G = Σ_t r_gen(s_t, a_t, s_t+1).
@@ -27,7 +35,8 @@ a failed one's (ties count one half):
 Every attempt is recorded (:class:`CodeAttempt`): the reply, the code, whether it compiled,
 ran, gave finite numbers and passed the critic, and its rewards' statistics. The accepted
 code becomes a term with :meth:`CodeRewardResult.reward`, which runs it in the sandbox once
-per batch (a failed run is the batch's status, never a 0).
+per batch (a row that fails is that row's error, never a 0; a timeout or crash of the whole
+run is every row's status).
 
 Example (a scripted stand-in for the chat model; the code still runs in the sandbox):
 
@@ -60,7 +69,9 @@ import numpy as np
 from rewardkit.author.sandboxed import (
     ChatModel,
     SandboxRun,
+    SandboxSettings,
     ask,
+    attempt_counts,
     batch_limits,
     check_reply,
     code_params,
@@ -70,7 +81,7 @@ from rewardkit.author.sandboxed import (
 )
 from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.core.output import RewardOutput, Status, failed_output
+from rewardkit.core.output import RewardOutput
 from rewardkit.core.term import RewardTerm
 from rewardkit.judge.client import JudgeFailure, Reply
 from rewardkit.judge.parse import UnparseableAnswerError, parse_yes_no
@@ -91,8 +102,8 @@ __all__ = [
 #: what an attempt came to; only "accepted" is usable
 AttemptStatus = Literal[
     "judge_failure", "no_code", "syntax_error", "no_function", "runtime_error", "timeout",
-    "bad_output", "sandbox_error", "constant", "critic_rejected", "critic_unreadable",
-    "accepted",
+    "bad_output", "bad_input", "sandbox_error", "constant", "critic_rejected",
+    "critic_unreadable", "episodes_failed", "accepted",
 ]  # fmt: skip
 
 
@@ -211,19 +222,6 @@ class CodeAttempt:
         return {**asdict(self), "stats": dict(self.stats)}
 
 
-def attempt_counts(attempts: Sequence[Any]) -> dict[str, int]:
-    """How many attempts had code, compiled, ran, gave finite numbers, passed the checks."""
-    return {
-        "attempts": len(attempts),
-        "with_code": sum(a.code is not None for a in attempts),
-        "truncated": sum(a.truncated for a in attempts),
-        "compiled": sum(a.compiled for a in attempts),
-        "ran": sum(a.ran for a in attempts),
-        "finite": sum(a.finite for a in attempts),
-        "accepted": sum(a.status == "accepted" for a in attempts),
-    }
-
-
 @dataclass(frozen=True)
 class CodeRewardResult:
     """Every attempt, the analyses, and the accepted attempt (the last one accepted)."""
@@ -263,8 +261,11 @@ class CodeRewardResult:
 class GeneratedReward(RewardTerm):
     """Model-written reward code as a term: one sandboxed run per batch.
 
-    Reads the task's arguments as columns. A run that fails (an exception, a timeout, a
-    non-finite value) gives the whole batch that status and message, never a number.
+    Reads the task's arguments as columns. A row that fails (an exception, a non-number, a
+    non-finite value, arguments that are not JSON) is that row's error with its message,
+    never a number, and the other rows keep their values; a run that fails as a whole (a
+    timeout, a crash) gives every row that status and message. A pickled copy rebuilds
+    the same sandbox (:class:`~rewardkit.author.sandboxed.SandboxSettings`).
     """
 
     def __init__(
@@ -282,19 +283,18 @@ class GeneratedReward(RewardTerm):
         self._sandbox = sandbox or Sandbox(self.limits)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_sandbox"}
+        state = {k: v for k, v in self.__dict__.items() if k != "_sandbox"}
+        return {**state, "_sandbox_settings": SandboxSettings.of(self._sandbox)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        settings = state.pop("_sandbox_settings", None)
         self.__dict__.update(state)
-        self._sandbox = Sandbox(self.limits)
+        self._sandbox = settings.build() if settings is not None else Sandbox(self.limits)
 
     def _compute(self, batch: Batch) -> RewardOutput:
         rows = [list(r) for r in zip(*(get_column(batch, c) for c in self.columns), strict=True)]
         run = run_function(self._sandbox, self.code, self.task.entry, rows, limits=self.limits)
-        if run.values is None:
-            status = Status.TIMEOUT if run.status == "timeout" else Status.ERROR
-            return failed_output(len(rows), status, f"{run.status}: {run.message}")
-        return RewardOutput(run.values)
+        return run.output(len(rows))
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -405,22 +405,26 @@ class _Loop:
             **where, status=status, message=message, critic_passed=passed, critic_reply=reply.text
         )
 
-    def analyse(
-        self, code: str, episodes: Sequence[Episode], advise: bool
-    ) -> tuple[str | None, dict[str, float]]:
-        """Score the episodes with accepted code; with ``advise``, the analyser's advice
-        (None on a failure)."""
-        run = self.run(
-            code, [[t[a] for a in self.task.arguments] for e in episodes for t in e.transitions]
-        )
+    def on_episodes(self, attempt: CodeAttempt, episodes: Sequence[Episode]) -> CodeAttempt:
+        """An attempt that passed, run on every transition of the episodes: accepted with
+        the episodes' statistics, or ``episodes_failed`` with why (the designer's feedback)."""
+        rows = [[t[a] for a in self.task.arguments] for e in episodes for t in e.transitions]
+        run = self.run(cast(str, attempt.code), rows)
         if run.values is None:
-            return None, {"failed": 1.0}
+            message = f"the reward failed on the agent's episodes ({run.status}): {run.message}"
+            return dataclasses.replace(attempt, status="episodes_failed", message=message)
         summary = episode_summary(run.values, episodes)
-        if not advise:
-            return None, summary
+        stats = {**attempt.stats, **{f"episodes_{k}": v for k, v in summary.items()}}
+        return dataclasses.replace(attempt, stats=stats)
+
+    def advise(self, attempt: CodeAttempt, episodes: Sequence[Episode]) -> str | None:
+        """The analyser's advice on an accepted attempt's episode statistics (None when the
+        request failed)."""
+        summary = {k[9:]: v for k, v in attempt.stats.items() if k.startswith("episodes_")}
         notes = [e.note for e in episodes if not e.success and e.note][:4]
-        reply = self.ask(analyser_prompt(self.task, code, summary, notes), None, **self.review())
-        return (None if isinstance(reply, JudgeFailure) else reply.text.strip()), summary
+        prompt = analyser_prompt(self.task, cast(str, attempt.code), summary, notes)
+        reply = self.ask(prompt, None, **self.review())
+        return None if isinstance(reply, JudgeFailure) else reply.text.strip()
 
 
 def episode_summary(values: np.ndarray, episodes: Sequence[Episode]) -> dict[str, float]:
@@ -448,15 +452,17 @@ def design_reward_code(
     config: CodeRewardConfig | None = None,
     sandbox: Sandbox | None = None,
 ) -> CodeRewardResult:
-    """Run Auto MC-Reward's designer → critic → analyser loop (see the module docs).
+    """Run the Auto MC-Reward-style designer → critic → analyser loop (see the module docs:
+    no agent is trained between rounds).
 
     Args:
         model: a chat model (:class:`~rewardkit.judge.client.JudgeClient`, or anything with
             its ``run``); a failed request is an attempt with status ``judge_failure``.
         task: what the designer is told.
         samples: transitions (dicts with the task's arguments) that every attempt runs on.
-        episodes: trajectories for the analyser and the ``episodes_auc`` statistic (none:
-            no analyser, and the loop stops at the first accepted attempt).
+        episodes: trajectories for the analyser and the ``episodes_auc`` statistic, the
+            same in every round (none: no analyser, and the loop stops at the first
+            accepted attempt). Code that fails on them is not accepted.
         config: rounds, revisions, sandbox limits.
         sandbox: the sandbox (default: full isolation with the config's limits).
     """
@@ -471,21 +477,18 @@ def design_reward_code(
     for round_ in range(config.rounds):
         for revision in range(config.revisions + 1):
             attempt = loop.attempt({"round": round_, "revision": revision}, code, feedback)
+            if attempt.status == "accepted" and episodes:
+                attempt = loop.on_episodes(attempt, episodes)
+            attempts.append(attempt)
             code, feedback = attempt.code or code, attempt.message or None
-            if attempt.status == "accepted" or revision == config.revisions:
+            if attempt.status == "accepted":
                 break
-            attempts.append(attempt)
-        if attempt.status != "accepted" or attempt.code is None:
-            attempts.append(attempt)
+        if attempt.status != "accepted":
             continue
-        if not episodes:
-            attempts.append(attempt)
+        if not episodes or round_ == config.rounds - 1:
             break
-        last = round_ == config.rounds - 1
-        advice, summary = loop.analyse(attempt.code, episodes, advise=not last)
-        stats = {**attempt.stats, **{f"episodes_{k}": v for k, v in summary.items()}}
-        attempts.append(dataclasses.replace(attempt, stats=stats))
-        if advice is None:  # the last round, or no analysis to revise on
+        advice = loop.advise(attempt, episodes)
+        if advice is None:  # no analysis to revise on
             break
         analyses.append(advice)
         feedback = f"Trajectory analysis: {advice}"

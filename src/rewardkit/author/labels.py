@@ -1,14 +1,23 @@
-"""ONI: states labelled by a model in the background, distilled into an intrinsic reward.
+"""ONI-style (classification reward model): states labelled by a model in the background,
+distilled into an intrinsic reward.
 
-Zheng, Henaff et al. 2024 ("Online Intrinsic Rewards for Decision Making
-Agents from Large Language Model Feedback", ONI) caption the agent's
+After Zheng, Henaff et al. 2024 ("Online Intrinsic Rewards for Decision Making
+Agents from Large Language Model Feedback", ONI), who caption the agent's
 observations (NetHack's messages), send the captions to a language model
 server *asynchronously* while the agent keeps stepping, and distil the
 labels that have come back so far into a small reward model, which scores
 every state at once. The agent never waits for the model, and a state the
 model never saw still gets a reward. The paper compares retrieval (a hash
 table of labelled captions), classification and ranking reward models;
-this module is the classification one.
+this module follows the classification one.
+
+What is missing, so this is "ONI-style", not ONI: the reward model here is a
+hashed bag-of-words (and bigrams) logistic regression, refit by Newton steps
+(warm-started from the last fit) on every label so far inside ``update()``, not
+the paper's learned network trained alongside the policy; the retrieval and ranking reward models
+are absent; there is no distributed actor/learner system (the caller's trainer
+steps the agent, and ``update()`` runs in its loop); the prompt is this
+module's own; and nothing here trains an agent.
 
 - :class:`AsyncLabeller` submits each new caption as a yes/no question
   ("is this progress toward the task?") on the judge client's background
@@ -56,17 +65,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import itertools
 import math
-import re
+import threading
 import time
-import zlib
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from rewardkit.author.distilled import (
+    DistilledClassifier,
+    fit_logistic,
+    hashed_features,
+    logistic_probability,
+)
 from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.output import FloatArray, RewardOutput, Status
@@ -91,7 +104,6 @@ __all__ = [
 ]
 
 Judge = JudgeClient | JudgeSettings | Mapping[str, Any]
-Features = Callable[[Sequence[str]], FloatArray]
 
 LABEL_PROMPT = PromptTemplate(
     system="You judge an agent's progress on a task. Answer Yes or No.",
@@ -154,15 +166,28 @@ class AsyncLabeller:
         self.failures: dict[str, str] = {}
         self.stats = LabellerStats()
         self._pending: dict[str, concurrent.futures.Future[Any]] = {}
+        self._lock = threading.RLock()
 
     @property
     def pending(self) -> int:
         """Questions in flight now."""
-        return len(self._pending)
+        with self._lock:
+            return len(self._pending)
+
+    def snapshot(self) -> dict[str, float]:
+        """A copy of the labels so far (safe to read while other threads collect)."""
+        with self._lock:
+            return dict(self.labels)
 
     def __getstate__(self) -> dict[str, Any]:
         """Everything but the questions in flight (a copy may offer those captions again)."""
-        return {**self.__dict__, "_pending": {}}
+        with self._lock:
+            state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
+            return {**state, "labels": dict(self.labels), "answers": dict(self.answers),
+                    "failures": dict(self.failures), "_pending": {}}  # fmt: skip
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.RLock())
 
     def request(self, caption: str) -> ChatRequest:
         """The yes/no question about ``caption``."""
@@ -180,31 +205,34 @@ class AsyncLabeller:
 
     def offer(self, captions: Iterable[str]) -> int:
         """Submit each caption not asked before while there is room; returns the number
-        submitted. Never waits for an answer."""
+        submitted. Never waits for an answer; safe from several threads."""
         start = time.perf_counter()
         submitted = 0
-        for caption in captions:
-            self.stats.offered += 1
-            if caption in self.labels or caption in self.failures or caption in self._pending:
-                self.stats.duplicates += 1
-            elif len(self._pending) >= self.max_pending:
-                self.stats.dropped += 1
-            else:
-                self._pending[caption] = self.client.submit(self._question(caption))
-                submitted += 1
-        self.stats.submitted += submitted
-        self.stats.wait_s += time.perf_counter() - start
+        with self._lock:
+            for caption in captions:
+                self.stats.offered += 1
+                if caption in self.labels or caption in self.failures or caption in self._pending:
+                    self.stats.duplicates += 1
+                elif len(self._pending) >= self.max_pending:
+                    self.stats.dropped += 1
+                else:
+                    self._pending[caption] = self.client.submit(self._question(caption))
+                    submitted += 1
+            self.stats.submitted += submitted
+            self.stats.wait_s += time.perf_counter() - start
         return submitted
 
     def collect(self) -> list[tuple[str, float]]:
-        """The labels that arrived since the last call, ``(caption, label)``; never waits."""
+        """The labels that arrived since the last call, ``(caption, label)``; never waits.
+        Safe from several threads: each label is returned to one caller."""
         start = time.perf_counter()
         arrived: list[tuple[str, float]] = []
-        for caption in [c for c, f in self._pending.items() if f.done()]:
-            label = self._read(caption, self._pending.pop(caption))
-            if label is not None:
-                arrived.append((caption, label))
-        self.stats.wait_s += time.perf_counter() - start
+        with self._lock:
+            for caption in [c for c, f in self._pending.items() if f.done()]:
+                label = self._read(caption, self._pending.pop(caption))
+                if label is not None:
+                    arrived.append((caption, label))
+            self.stats.wait_s += time.perf_counter() - start
         return arrived
 
     def _read(self, caption: str, future: concurrent.futures.Future[Any]) -> float | None:
@@ -236,15 +264,18 @@ class AsyncLabeller:
     def drain(self, timeout_s: float) -> list[tuple[str, float]]:
         """Wait up to ``timeout_s`` for the questions in flight, then :meth:`collect`
         (for the end of a run or an evaluation, not inside the step loop)."""
-        if self._pending:
-            concurrent.futures.wait(list(self._pending.values()), timeout=timeout_s)
+        with self._lock:
+            futures = list(self._pending.values())
+        if futures:
+            concurrent.futures.wait(futures, timeout=timeout_s)
         return self.collect()
 
     def close(self) -> None:
         """Cancel the questions in flight (their captions may be offered again)."""
-        for future in self._pending.values():
-            future.cancel()
-        self._pending.clear()
+        with self._lock:
+            for future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
 
 
 def read_label(answer: Any, *, systemone: bool = False) -> tuple[float | None, str | None]:
@@ -260,125 +291,6 @@ def read_label(answer: Any, *, systemone: bool = False) -> tuple[float | None, s
         return float(parse_yes_no(answer.text) == "yes"), None
     except (UnparseableAnswerError, ValueError) as exc:
         return None, str(exc)
-
-
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def hashed_features(captions: Sequence[str], dim: int = 512) -> FloatArray:
-    """Signed hashed counts of each caption's words and word bigrams, rows of unit norm.
-
-    CRC-32 of the token picks the column and the sign, so the features are the
-    same in every process.
-    """
-    out = np.zeros((len(captions), dim))
-    for i, caption in enumerate(captions):
-        words = _WORD.findall(caption.lower())
-        for token in words + [f"{a} {b}" for a, b in itertools.pairwise(words)]:
-            code = zlib.crc32(token.encode())
-            out[i, code % dim] += 1.0 if (code >> 31) & 1 else -1.0
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    result: FloatArray = out / np.where(norms > 0, norms, 1.0)
-    return result
-
-
-def logistic_probability(features: Any, weights: Any, bias: float) -> FloatArray:
-    """σ(x·w + b), row by row."""
-    z = np.asarray(features, dtype=np.float64) @ np.asarray(weights, dtype=np.float64) + bias
-    result: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * z))
-    return result
-
-
-def _newton_step(design: FloatArray, curvature: FloatArray, gradient: FloatArray, l2: float) -> Any:
-    """H⁻¹g for H = Aᵀ diag(c) A + l2·I: directly when A has more rows than columns,
-    else through the rows (Woodbury), so a few labels over many features stay cheap."""
-    n, m = design.shape
-    if n >= m:
-        hessian = (design.T * curvature) @ design + l2 * np.eye(m)
-        return np.linalg.solve(hessian, gradient)
-    b = design * np.sqrt(curvature)[:, None]
-    inner = np.linalg.solve(l2 * np.eye(n) + b @ b.T, b @ gradient)
-    return (gradient - b.T @ inner) / l2
-
-
-def fit_logistic(
-    features: Any,
-    labels: Any,
-    *,
-    l2: float = 1e-2,
-    iterations: int = 25,
-    start: tuple[Any, float] | None = None,
-) -> tuple[FloatArray, float]:
-    """Weights and bias minimising mean log loss + (l2/2)(|w|² + b²), by Newton steps
-    (from ``start``, a previous fit's ``(weights, bias)``, where given).
-
-    The bias is penalised too, so labels of one class give a finite model
-    (it predicts that class everywhere) instead of diverging.
-    """
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    if x.ndim != 2 or y.shape != (x.shape[0],) or not len(y):
-        raise ConfigurationError(f"features {x.shape} and labels {y.shape} do not match")
-    design = np.hstack([x, np.ones((len(y), 1))])
-    theta = np.zeros(design.shape[1])
-    if start is not None and np.shape(start[0]) == (x.shape[1],):
-        theta = np.append(np.asarray(start[0], dtype=np.float64), float(start[1]))
-    for _ in range(iterations):
-        p = logistic_probability(design, theta, 0.0)
-        gradient = design.T @ (p - y) / len(y) + l2 * theta
-        step = _newton_step(design, p * (1 - p) / len(y), gradient, l2)
-        theta -= step
-        if float(np.max(np.abs(step))) < 1e-8:
-            break
-    return theta[:-1].copy(), float(theta[-1])
-
-
-class DistilledClassifier:
-    """p(yes | caption) from the labels so far (hashed features, logistic regression).
-
-    A caption's features are computed once and kept (up to ``cache_size``
-    captions, then the store starts again): an agent sees the same captions
-    over and over, and scoring every state must stay cheap.
-    """
-
-    def __init__(
-        self, features: Features = hashed_features, l2: float = 1e-2, cache_size: int = 65536
-    ) -> None:
-        self.features, self.l2, self.cache_size = features, float(l2), int(cache_size)
-        self.weights: FloatArray | None = None
-        self.bias = 0.0
-        self.trained_on = 0
-        self._rows: dict[str, FloatArray] = {}
-
-    def rows(self, captions: Sequence[str]) -> FloatArray:
-        """The features of ``captions``, one row each (from the store where it can)."""
-        missing = [c for c in dict.fromkeys(captions) if c not in self._rows]
-        if missing:
-            if len(self._rows) + len(missing) > self.cache_size:
-                self._rows.clear()
-            self._rows.update(zip(missing, self.features(missing), strict=True))
-        if not captions:
-            return self.features([])
-        return np.stack([self._rows[c] for c in captions])
-
-    @property
-    def fitted(self) -> bool:
-        """True once it has been fitted on some labels."""
-        return self.weights is not None
-
-    def fit(self, captions: Sequence[str], labels: Sequence[float]) -> DistilledClassifier:
-        """Fit on ``captions`` and their labels (Newton steps from the last fit, if any)."""
-        start = None if self.weights is None else (self.weights, self.bias)
-        x, y = self.rows(list(captions)), np.asarray(labels, dtype=np.float64)
-        self.weights, self.bias = fit_logistic(x, y, l2=self.l2, start=start)
-        self.trained_on = len(captions)
-        return self
-
-    def probability(self, captions: Sequence[str]) -> FloatArray:
-        """p(yes) of each caption; NaN before the first fit."""
-        if self.weights is None:
-            return np.full(len(captions), np.nan)
-        return logistic_probability(self.rows(list(captions)), self.weights, self.bias)
 
 
 class LabelReward(RewardTerm):
@@ -411,6 +323,7 @@ class LabelReward(RewardTerm):
         self.beta, self.threshold, self.refit_every = float(beta), threshold, refit_every
         self.model = model or DistilledClassifier()
         self.fit_s = 0.0
+        self._lock = threading.Lock()
 
     def scores(self, captions: Sequence[str]) -> FloatArray:
         """The reward of each caption (NaN before the first label)."""
@@ -431,23 +344,30 @@ class LabelReward(RewardTerm):
 
     def refit(self) -> bool:
         """Fit the classifier on every label so far; False when there is none."""
-        if not self.labeller.labels:
+        labels = self.labeller.snapshot()
+        if not labels:
             return False
-        start = time.perf_counter()
-        captions = list(self.labeller.labels)
-        self.model.fit(captions, [self.labeller.labels[c] for c in captions])
-        self.fit_s += time.perf_counter() - start
+        with self._lock:
+            start = time.perf_counter()
+            self.model.fit(list(labels), list(labels.values()))
+            self.fit_s += time.perf_counter() - start
         return True
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def update(self, batch: Batch) -> dict[str, float]:
         """Offer the batch's captions, collect answers, refit; the labeller's counts."""
         start = time.perf_counter()
         self.labeller.offer(str(c) for c in get_column(batch, self.column))
         self.labeller.collect()
-        new = len(self.labeller.labels) - self.model.trained_on
+        new = len(self.labeller.snapshot()) - self.model.trained_on
         if new >= self.refit_every or (new > 0 and not self.model.fitted):
             self.refit()
-        labels = list(self.labeller.labels.values())
+        labels = list(self.labeller.snapshot().values())
         metrics = self.labeller.stats.as_dict()
         metrics.update(
             labels=float(len(labels)),

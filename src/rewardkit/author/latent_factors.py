@@ -24,12 +24,14 @@ The synthesis is accepted when it passes; otherwise, with ``accept_candidates``,
 candidate that passed (the record says which). Every attempt is recorded
 (:class:`EncoderAttempt`).
 
-The accepted code never runs in this process: :class:`SandboxedEncoder` evaluates it over
-a batch of (obs, action) rows in one sandboxed run, returning an (N, k) array or a failure
-status. It is also the ``encoder(obs, action) -> factors`` callable the redistribution
-expects: :meth:`SandboxedEncoder.prefetch` encodes a whole rollout at once and each call
-is then a lookup; :class:`PrefetchEncoder` wraps a term so that every batch is prefetched
-before the term reads it (a failed run is that batch's status, never made-up factors).
+The accepted code never runs in this process: :class:`SandboxedEncoder` (in
+:mod:`rewardkit.author.sandboxed_encoder`) evaluates it over a batch of (obs, action) rows
+in one sandboxed run, returning an (N, k) array, or each failed row's reason. It is also
+the ``encoder(obs, action) -> factors`` callable the redistribution expects:
+:meth:`SandboxedEncoder.prefetch` encodes a whole rollout at once and each call is then a
+lookup; :class:`PrefetchEncoder` wraps a term so that every batch is prefetched before the
+term reads it (a row that cannot be encoded is that row's status, never made-up factors,
+and its episode is kept from the redistribution, whose return it would corrupt).
 
 Example (a scripted stand-in for the chat model; the code runs in the sandbox):
 
@@ -58,21 +60,21 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from rewardkit.author.code_reward import attempt_counts
 from rewardkit.author.sandboxed import (
     ChatModel,
-    SandboxRun,
     ask,
+    attempt_counts,
     batch_limits,
     check_reply,
     code_params,
     example_block,
-    run_function,
 )
-from rewardkit.core.batch import Batch, get_column
-from rewardkit.core.errors import ConfigurationError, RewardKitError
-from rewardkit.core.output import RewardOutput, Status, failed_output
-from rewardkit.core.term import RewardTerm
+from rewardkit.author.sandboxed_encoder import (
+    EncoderFailedError,
+    PrefetchEncoder,
+    SandboxedEncoder,
+)
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.judge.client import ChatRequest, JudgeFailure, Reply
 from rewardkit.verify.sandbox import Sandbox, SandboxLimits
 
@@ -89,12 +91,9 @@ __all__ = [
 
 EncoderStatus = Literal[
     "judge_failure", "no_code", "syntax_error", "no_function", "runtime_error", "timeout",
-    "bad_output", "sandbox_error", "too_many_factors", "constant", "passed", "accepted",
+    "bad_output", "bad_input", "sandbox_error", "too_many_factors", "constant", "passed",
+    "accepted",
 ]  # fmt: skip
-
-
-class EncoderFailedError(RewardKitError, RuntimeError):
-    """A sandboxed encoder could not encode a row (its run failed or timed out)."""
 
 
 @dataclass(frozen=True)
@@ -180,114 +179,6 @@ class EncoderAttempt:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "stats": dict(self.stats)}
-
-
-class SandboxedEncoder:
-    """A model-written ``encode(obs, action)``, evaluated only in the sandbox.
-
-    Args:
-        code: the source.
-        dim: the number of factors it returns (checked on every run).
-        entry: the function's name.
-        limits: the limits of one run (one batch).
-        sandbox: the sandbox (default: full isolation).
-
-    Attributes:
-        runs: sandboxed runs so far; ``misses``: calls that found no prefetched row.
-    """
-
-    def __init__(
-        self,
-        code: str,
-        dim: int,
-        entry: str = "encode",
-        limits: SandboxLimits | None = None,
-        sandbox: Sandbox | None = None,
-    ) -> None:
-        self.code, self.dim, self.entry = code, int(dim), entry
-        self.limits = limits or SandboxLimits()
-        self._sandbox = sandbox or Sandbox(self.limits)
-        self._cache: dict[bytes, np.ndarray] = {}
-        self.runs = self.misses = 0
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_sandbox", "_cache")}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, _cache={})
-        self._sandbox = Sandbox(self.limits)
-
-    @staticmethod
-    def _key(observation: Any, action: Any) -> bytes:
-        obs = np.asarray(observation, dtype=np.float64).tobytes()
-        return obs + b"|" + np.asarray(action, dtype=np.float64).tobytes()
-
-    def encode(self, observations: Any, actions: Any) -> SandboxRun:
-        """Factors of N (obs, action) rows in one sandboxed run: values (N, dim), or why not."""
-        rows = [
-            [np.asarray(o).tolist(), np.asarray(a).tolist()]
-            for o, a in zip(observations, actions, strict=True)
-        ]
-        self.runs += 1
-        run = run_function(
-            self._sandbox, self.code, self.entry, rows, vector=True, limits=self.limits
-        )
-        if run.values is not None and run.values.shape[1:] != (self.dim,):
-            message = f"{run.values.shape[1]} factors, expected {self.dim}"
-            return SandboxRun("bad_output", None, message, run.seconds)
-        return run
-
-    def prefetch(self, observations: Any, actions: Any) -> SandboxRun:
-        """:meth:`encode`, keeping each row's factors for the calls that follow."""
-        run = self.encode(observations, actions)
-        if run.values is not None:
-            for obs, action, row in zip(observations, actions, run.values, strict=True):
-                self._cache[self._key(obs, action)] = row
-        return run
-
-    def clear(self) -> None:
-        """Forget the prefetched rows."""
-        self._cache.clear()
-
-    def __call__(self, observation: Any, action: Any) -> list[float]:
-        """One row's factors: prefetched, or else one sandboxed run (slow)."""
-        found = self._cache.get(self._key(observation, action))
-        if found is None:
-            self.misses += 1
-            run = self.encode([observation], [action])
-            if run.values is None:
-                message = f"the generated encoder failed ({run.status}): {run.message}"
-                raise EncoderFailedError(message)
-            found = run.values[0]
-        return cast(list[float], found.tolist())
-
-
-class PrefetchEncoder(RewardTerm):
-    """``term`` with every batch's (obs, action) rows encoded in one sandboxed run first.
-
-    A failed run gives the batch that status (timeout or error) and message; the wrapped
-    term then does not see the batch at all.
-    """
-
-    def __init__(self, term: Any, encoder: SandboxedEncoder, name: str | None = None) -> None:
-        super().__init__(name or term.name)
-        self.term, self.encoder = term, encoder
-        self.columns = tuple(term.columns)
-
-    def _compute(self, batch: Batch) -> RewardOutput:
-        obs, actions = get_column(batch, "obs"), get_column(batch, "action")
-        run = self.encoder.prefetch(np.asarray(obs), np.asarray(actions))
-        if run.values is None:
-            status = Status.TIMEOUT if run.status == "timeout" else Status.ERROR
-            return failed_output(len(obs), status, f"encoder {run.status}: {run.message}")
-        try:
-            out: RewardOutput = self.term(batch)
-        finally:
-            self.encoder.clear()
-        return out
-
-    def update(self, batch: Batch) -> Mapping[str, float]:
-        return cast(Mapping[str, float], self.term.update(batch))
 
 
 # -- the loop ---------------------------------------------------------------------------------

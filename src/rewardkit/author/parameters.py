@@ -1,14 +1,24 @@
-"""Language to Rewards: a model fills the parameters of a fixed reward template.
+"""L2R-style parameter filling: a model fills the parameters of a fixed reward template.
 
-Yu et al. 2023 ("Language to Rewards for Robotic Skill Synthesis", L2R) keep
-the reward's *code* fixed, a weighted sum of residual terms written once by a
-person, and let a language model choose only its *parameters* (weights,
-targets) from a natural-language instruction; a controller (MuJoCo MPC in the
-paper) then optimises the filled reward. The model never writes code, so what
-it can get wrong is bounded: a value outside its declared range, a missing
-parameter, an answer with no values in it.
+After Yu et al. 2023 ("Language to Rewards for Robotic Skill Synthesis", L2R), where
+a person writes the reward's building blocks once (residual terms behind a
+small reward API) and a language model turns a natural-language instruction
+into a reward by choosing which terms to use and their *parameters* (weights,
+targets); a controller (MuJoCo MPC in the paper) then optimises the filled
+reward. Here the model never writes code, so what it can get wrong is bounded:
+a value outside its declared range, a missing parameter, an answer with no
+values in it.
 
-Here a :class:`RewardTemplate` is that fixed code: named :class:`Parameter`
+What is missing, so this is "L2R-style parameter filling", not Language to
+Rewards: the paper's two prompts (a *motion descriptor* that rewrites the
+instruction as a structured description of the motion, then a *reward coder*
+that turns that description into code calling the reward API) are one prompt
+here; the model answers with JSON values for a fixed template's parameters,
+not with reward-API code (it cannot choose or combine terms); and there is no
+optimizer in the loop (no MPC, no rollout of the filled reward, no user
+feedback to correct it): the filled template is handed to the caller.
+
+Here a :class:`RewardTemplate` is fixed reward code: named :class:`Parameter`
 entries, each with a range and a line of help, and a reward function
 ``reward(values, batch) -> (N,)`` written by a person. :meth:`RewardTemplate.prompt`
 asks the model for a JSON object of values; :meth:`RewardTemplate.parse`
@@ -28,8 +38,7 @@ one or more attempts, each a :class:`FilledTemplate` or an
 server's failure or why the answer was rejected). A filled template becomes
 a term (:meth:`FilledTemplate.term`) or, for a template over one observation
 column, a potential for :class:`~rewardkit.shaping.PotentialShaping`
-(:meth:`FilledTemplate.potential`). The paper's two stages (a "motion
-descriptor" then a "reward coder") are one prompt here.
+(:meth:`FilledTemplate.potential`).
 
 Example:
     >>> def cost(values, batch):

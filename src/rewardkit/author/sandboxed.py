@@ -7,13 +7,17 @@ then appends a small harness and runs the whole program once in
 :class:`~rewardkit.verify.sandbox.Sandbox` (no network, a separate uid, a private
 filesystem, CPU, memory and wall-clock limits). The harness reads the rows as JSON on
 stdin, calls ``entry(*row)`` for each and prints one line, prefixed by a random marker
-(so the function's own prints do not confuse it): the values, or the first row's
-exception, or the first output that is not a number. Back here the values are checked:
-one per row, all finite, and for ``vector=True`` all of one length, an (N, k) array.
+(so the function's own prints do not confuse it): for every row its value, or its
+exception, or why its output is not a number. One row's failure never costs the others
+their values. Back here the values are checked: one per row, finite, and for
+``vector=True`` all of one length, an (N, k) array.
 
 Every outcome is a :class:`SandboxRun` status, never an exception: ``ok``,
 ``syntax_error``, ``no_function``, ``runtime_error``, ``timeout``, ``bad_output`` (a
-non-number, NaN/inf, ragged rows) or ``sandbox_error`` (the machine's fault).
+non-number, NaN/inf, ragged rows), ``bad_input`` (a row that is not JSON) or
+``sandbox_error`` (the machine's fault). Where the program ran to its end, the run also
+holds each row's value and each row's error (:attr:`SandboxRun.row_values`,
+:attr:`SandboxRun.row_errors`); a timeout or crash of the whole program has none.
 
 Example:
     >>> sandbox = Sandbox(SandboxLimits(wall_seconds=5))
@@ -22,6 +26,9 @@ Example:
     ('ok', [2.0, 5.0])
     >>> run_function(sandbox, "def f(x):\\n    return x / 0\\n", "f", [[1]]).message
     'row 0: ZeroDivisionError: division by zero'
+    >>> run = run_function(sandbox, "def f(x):\\n    return 1 / x\\n", "f", [[2], [0], [4]])
+    >>> run.status, run.values, run.row_values.tolist(), run.row_errors[1]
+    ('runtime_error', None, [0.5, nan, 0.25], 'row 1: ZeroDivisionError: division by zero')
     >>> run_function(sandbox, "def f(x):\\n    return [x, x]\\n", "f", [[1]], vector=True).values
     array([[1., 1.]])
 """
@@ -31,17 +38,20 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import re
 import secrets
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 
+from rewardkit.core.output import RewardOutput, Status, failed_output
 from rewardkit.judge.client import ChatRequest, JudgeFailure, Reply
 from rewardkit.verify.code import extract_code
-from rewardkit.verify.sandbox import Sandbox, SandboxLimits
+from rewardkit.verify.sandbox import Isolation, Sandbox, SandboxLimits
 
 __all__ = [
     "CODE_STOP",
@@ -49,7 +59,9 @@ __all__ = [
     "ReplyCheck",
     "RunStatus",
     "SandboxRun",
+    "SandboxSettings",
     "ask",
+    "attempt_counts",
     "batch_limits",
     "check_reply",
     "code_params",
@@ -62,8 +74,9 @@ __all__ = [
 ]
 
 RunStatus = Literal[
-    "ok", "syntax_error", "no_function", "runtime_error", "timeout", "bad_output", "sandbox_error"
-]
+    "ok", "syntax_error", "no_function", "runtime_error", "timeout", "bad_output", "bad_input",
+    "sandbox_error",
+]  # fmt: skip
 
 
 class ChatModel(Protocol):
@@ -78,22 +91,32 @@ def __rewardkit_run():
     import json, sys, traceback
     marker, entry, vector = {marker!r}, {entry!r}, {vector!r}
     function = globals()[entry]
-    values = []
-    for index, row in enumerate(json.loads(sys.stdin.read())):
+
+    def bad(index, value):
+        try:
+            shown = "%.80r" % (value,)
+        except Exception:
+            shown = "?"
+        return {{"bad": "row %d returned %s: %s" % (index, type(value).__name__, shown)}}
+
+    out = []
+    for index, row in json.loads(sys.stdin.read()):
         try:
             value = function(*row)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            print(marker + json.dumps({{"error": "row %d: %s" % (index, text)}}))
-            return
-        value = value.tolist() if hasattr(value, "tolist") else value
-        items = list(value) if vector and isinstance(value, (list, tuple)) else [value]
-        if not all(isinstance(v, (int, float)) for v in items):
-            bad = "row %d returned %s: %.80r" % (index, type(value).__name__, value)
-            print(marker + json.dumps({{"bad": bad}}))
-            return
-        values.append([float(v) for v in items] if vector else float(items[0]))
-    print(marker + json.dumps({{"values": values}}))
+            out.append({{"error": "row %d: %s" % (index, text)}})
+            continue
+        try:
+            plain = value.tolist() if hasattr(value, "tolist") else value
+            items = list(plain) if vector and isinstance(plain, (list, tuple)) else [plain]
+            if not all(isinstance(v, (int, float)) for v in items):
+                raise TypeError
+            out.append([float(v) for v in items] if vector else float(items[0]))
+        except Exception:
+            out.append(bad(index, value))
+    sys.stdout.flush()
+    print("\\n" + marker + json.dumps(out))
 
 
 __rewardkit_run()
@@ -105,16 +128,86 @@ class SandboxRun:
     """What running generated code over rows gave.
 
     Attributes:
-        status: "ok", or why not ("runtime_error", "timeout", "bad_output", ...).
+        status: "ok" (every row gave a value), or why not ("runtime_error",
+            "timeout", "bad_output", "bad_input", ...): the first failed row's kind
+            where rows failed one by one.
         values: (N,) floats, or (N, k) for vector outputs; None unless ``status == "ok"``.
-        message: what went wrong, for the model to read ("" when ok).
+        message: what went wrong, for the model to read ("" when ok): the first failed
+            row's message, and how many more failed.
         seconds: the sandbox's wall time.
+        row_values: each row's value, NaN (a row of NaN) where that row failed; None
+            where no row has a value of its own (a timeout, a crash of the whole
+            program, a syntax error).
+        row_errors: for each row, None or why it has no value; () with no ``row_values``.
     """
 
     status: RunStatus
     values: np.ndarray | None
     message: str
     seconds: float
+    row_values: np.ndarray | None = None
+    row_errors: tuple[str | None, ...] = ()
+
+    def row_messages(self, count: int) -> list[str | None]:
+        """Per row: None where it has a value, else why not (the whole run's failure,
+        for every row, where the program did not run to its end)."""
+        if self.row_values is not None:
+            return list(self.row_errors)
+        return [f"{self.status}: {self.message}"] * count
+
+    def output(self, count: int) -> RewardOutput:
+        """A scalar run as ``count`` samples' rewards: each row's value, or its failure
+        (status ``timeout`` for a whole run past its time limit, ``error`` otherwise)."""
+        if self.row_values is None:
+            status = Status.TIMEOUT if self.status == "timeout" else Status.ERROR
+            return failed_output(count, status, f"{self.status}: {self.message}")
+        failed = np.array([m is not None for m in self.row_errors], dtype=bool)
+        codes = np.where(failed, Status.ERROR, Status.OK).astype(np.int8)
+        return RewardOutput(np.where(failed, np.nan, self.row_values), {}, codes, self.row_errors)
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """What defines a :class:`~rewardkit.verify.sandbox.Sandbox`, in a picklable form.
+
+    A sandbox holds a queue and leases, so it does not pickle; a term that holds one
+    pickles these settings instead and rebuilds the same sandbox from them. ``python``
+    and ``slots`` are None where they were this machine's defaults (the caller's
+    interpreter, the CPU count), so a copy on another machine takes that one's.
+
+    Example:
+        >>> sandbox = Sandbox(SandboxLimits(wall_seconds=3), slots=2, isolation="full")
+        >>> settings = SandboxSettings.of(sandbox)
+        >>> rebuilt = settings.build()
+        >>> rebuilt.limits.wall_seconds, rebuilt.slots, rebuilt.isolation
+        (3, 2, 'full')
+    """
+
+    limits: SandboxLimits
+    slots: int | None = None
+    python: str | None = None
+    isolation: Isolation = "full"
+    binds: tuple[str, ...] = ()
+    kind: type[Sandbox] = Sandbox
+
+    @classmethod
+    def of(cls, sandbox: Sandbox) -> SandboxSettings:
+        """The settings ``sandbox`` was built with."""
+        python = None if sandbox.python == os.path.abspath(sys.executable) else sandbox.python
+        slots = None if sandbox.slots == (os.cpu_count() or 1) else sandbox.slots
+        return cls(
+            sandbox.limits, slots, python, sandbox.isolation, tuple(sandbox.binds), type(sandbox)
+        )
+
+    def build(self) -> Sandbox:
+        """A sandbox with these settings (it checks its isolation again, here)."""
+        return self.kind(
+            self.limits,
+            slots=self.slots,
+            python=self.python,
+            isolation=self.isolation,
+            binds=self.binds,
+        )
 
 
 def jsonable(value: Any) -> Any:
@@ -203,20 +296,28 @@ def run_function(
     *,
     vector: bool = False,
     limits: SandboxLimits | None = None,
+    width: int | None = None,
 ) -> SandboxRun:
     """Run ``entry(*row)`` for every row in ONE sandboxed program; never raises.
 
-    ``rows`` must be JSON-able after numpy values become lists. Scalar mode wants a number
-    per row; ``vector=True`` a list of numbers per row, all of one length (a number counts
-    as a list of one). A non-finite output is ``bad_output``.
+    Each row must be JSON-able after numpy values become lists; a row that is not is
+    ``bad_input`` and does not run (the others do). Scalar mode wants a number per row;
+    ``vector=True`` a list of numbers per row, all of one length (a number counts as a
+    list of one), or of ``width`` where given (then a row of another length fails alone).
+    A row that raises, returns a non-number or a non-finite value fails alone too.
     """
     name, problem = find_function(code, entry)
     if name is None:
         kind: RunStatus = "no_function" if problem.startswith("no function") else "syntax_error"
         return SandboxRun(kind, None, problem, 0.0)
+    texts, problems = _payloads(rows)
+    sent = [index for index, text in enumerate(texts) if text is not None]
+    if not sent:
+        return _assembled({}, problems, vector, width, 0.0)
     marker = f"@@rewardkit-{secrets.token_hex(8)}@@"
     program = code + _HARNESS.format(marker=marker, entry=name, vector=vector)
-    run = sandbox.run(program, stdin=json.dumps(jsonable(list(rows))), limits=limits)
+    stdin = "[" + ",".join(f"[{index}, {texts[index]}]" for index in sent) + "]"
+    run = sandbox.run(program, stdin=stdin, limits=limits)
     if run.status == "timeout":
         return SandboxRun("timeout", None, "the code ran past its time limit", run.seconds)
     if run.status in ("sandbox_error", "output_limit"):
@@ -228,27 +329,81 @@ def run_function(
         return SandboxRun("runtime_error", None, last[:300], run.seconds)
     try:  # the program could print the marker itself: its line is read, never trusted
         answer = json.loads(found[-1][len(marker) :])
-        if "error" in answer or "bad" in answer:
-            kind = "runtime_error" if "error" in answer else "bad_output"
-            text = str(answer.get("error", answer.get("bad")))[:300]
-            return SandboxRun(kind, None, text, run.seconds)
-        return _checked(list(answer["values"]), len(rows), vector, run.seconds)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except ValueError as exc:
         return SandboxRun("bad_output", None, f"unreadable result: {exc}"[:300], run.seconds)
+    if not isinstance(answer, list) or len(answer) != len(sent):
+        size = len(answer) if isinstance(answer, list) else "no list of"
+        message = f"unreadable result: {size} outputs for {len(sent)} rows"
+        return SandboxRun("bad_output", None, message, run.seconds)
+    return _assembled(dict(zip(sent, answer, strict=True)), problems, vector, width, run.seconds)
 
 
-def _checked(raw: list[Any], count: int, vector: bool, seconds: float) -> SandboxRun:
-    if len(raw) != count:
-        return SandboxRun("bad_output", None, f"{len(raw)} outputs for {count} rows", seconds)
-    widths = sorted({len(v) for v in raw}) if vector else []
-    if len(widths) > 1 or widths == [0]:
+def _payloads(rows: Sequence[Sequence[Any]]) -> tuple[list[str | None], list[str | None]]:
+    """Each row's arguments as JSON, or (None and) why they cannot be."""
+    texts: list[str | None] = []
+    problems: list[str | None] = []
+    for index, row in enumerate(rows):
+        try:
+            texts.append(json.dumps(jsonable(list(row))))
+            problems.append(None)
+        except (TypeError, ValueError, RecursionError, OverflowError) as exc:
+            texts.append(None)
+            problems.append(f"row {index}: not JSON ({type(exc).__name__}: {exc})"[:300])
+    return texts, problems
+
+
+_Row = tuple[Any, str | None, RunStatus | None]
+
+
+def _read_row(index: int, item: Any, vector: bool, width: int | None) -> _Row:
+    """One row's value, or (None, why not, the kind of failure)."""
+    if isinstance(item, dict):
+        if "error" in item:
+            return None, str(item["error"])[:300], "runtime_error"
+        return None, str(item.get("bad", f"row {index}: unreadable result"))[:300], "bad_output"
+    try:
+        value = np.asarray(item, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None, f"row {index}: unreadable result", "bad_output"
+    if value.ndim != (1 if vector else 0) or (vector and value.size == 0):
+        return None, f"row {index}: returned no number list", "bad_output"
+    if width is not None and value.size != width:
+        return None, f"row {index} returned {value.size} values, expected {width}", "bad_output"
+    if not np.isfinite(value).all():
+        return None, f"row {index}: non-finite output {value.tolist()}", "bad_output"
+    return value, None, None
+
+
+def _assembled(
+    results: Mapping[int, Any],
+    problems: Sequence[str | None],
+    vector: bool,
+    width: int | None,
+    seconds: float,
+) -> SandboxRun:
+    """The run from each sent row's result and each unsent row's problem."""
+    count = len(problems)
+    errors = list(problems)
+    kinds: list[RunStatus | None] = ["bad_input" if p else None for p in problems]
+    values: dict[int, np.ndarray] = {}
+    for index, item in results.items():
+        value, errors[index], kinds[index] = _read_row(index, item, vector, width)
+        if value is not None:
+            values[index] = value
+    widths = sorted({v.size for v in values.values()}) if vector else []
+    if len(widths) > 1:
         return SandboxRun("bad_output", None, f"rows of different lengths {widths}", seconds)
-    values = np.asarray(raw, dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(values.reshape(count, -1)).all(axis=1))
-    if bad.size:
-        message = f"non-finite output {values[bad[0]]} at rows {bad[:5].tolist()}"
-        return SandboxRun("bad_output", None, message, seconds)
-    return SandboxRun("ok", values, "", seconds)
+    shape = (count, width or (widths[0] if widths else 0)) if vector else (count,)
+    table = np.full(shape, np.nan)
+    for index, value in values.items():
+        table[index] = value
+    failed = [index for index, kind in enumerate(kinds) if kind is not None]
+    if not failed:
+        return SandboxRun("ok", table, "", seconds, table, tuple(errors))
+    more = f" (and {len(failed) - 1} more rows)" if len(failed) > 1 else ""
+    first = failed[0]
+    kind = cast(RunStatus, kinds[first])
+    return SandboxRun(kind, None, f"{errors[first]}{more}", seconds, table, tuple(errors))
 
 
 def reward_stats(values: np.ndarray) -> dict[str, float]:
@@ -327,3 +482,16 @@ def code_params(temperature: float | None, stop_after_code: bool) -> dict[str, A
     """The parameters of a request for code: its temperature and the :data:`CODE_STOP`."""
     params: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
     return {**params, "stop": [CODE_STOP]} if stop_after_code else params
+
+
+def attempt_counts(attempts: Sequence[Any]) -> dict[str, int]:
+    """How many attempts had code, compiled, ran, gave finite numbers, passed the checks."""
+    return {
+        "attempts": len(attempts),
+        "with_code": sum(a.code is not None for a in attempts),
+        "truncated": sum(a.truncated for a in attempts),
+        "compiled": sum(a.compiled for a in attempts),
+        "ran": sum(a.ran for a in attempts),
+        "finite": sum(a.finite for a in attempts),
+        "accepted": sum(a.status == "accepted" for a in attempts),
+    }

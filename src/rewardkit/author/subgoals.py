@@ -1,12 +1,21 @@
-"""CALM: a language model proposes subgoals and judges, per transition, which were achieved.
+"""CALM-style subgoal bonus: a model proposes subgoals and judges, per transition, which were
+achieved.
 
-Pignatelli et al. 2024 ("Assessing the Zero-Shot Capabilities of LLMs for
-Action Evaluation in RL", CALM: Credit Assignment with Language Models) ask
+After Pignatelli et al. 2024 ("Assessing the Zero-Shot Capabilities of LLMs for
+Action Evaluation in RL", CALM: Credit Assignment with Language Models), who ask
 a model to decompose a task into elementary subgoals, then to say, from a
 text description of one transition (state, action, next state), whether a
 subgoal was achieved in it. Each achievement ends an option and earns an
 auxiliary reward, a dense signal for a task whose own reward is sparse and
 delayed; the paper measures the model's judgments against human annotations.
+
+What is missing, so this is "CALM-style", not CALM: the abstract's CALM
+automates credit assignment "via reward shaping and options discovery"; only
+the reward-shaping half is here. No options are built (no option policies,
+no initiation sets, no option-level learning): an achievement is a bonus in
+the reward and nothing else. The bonus is paid once per subgoal per episode,
+by this module's own rule; the prompts are this module's own, not the
+paper's; and no agent is trained or evaluated here.
 
 Here:
 
@@ -27,7 +36,12 @@ Here:
   envs). A row with a judgment that failed (server failure, unreadable
   answer) has no reward: NaN, status ``error``/``timeout``, the reason as its
   message, and its achievements are not remembered. Judgments are cached by
-  (subgoal, caption), so a repeated transition costs no call.
+  (subgoal, caption), so a repeated transition costs no call. Scoring is a
+  function of the batch and the committed episodes only: scoring a batch twice
+  (an audit, a logging pass) pays the same bonus twice; ``update(batch)``
+  commits the batch's achievements and episode ends, as the other stateful
+  bonuses do (with ``update_every > 1`` in an env wrapper, a subgoal achieved in
+  a step not yet committed can be paid again). The term is thread-safe.
 
 Example:
     >>> parse_subgoals("Plan:\\n1. Pick up the key.\\n2) open the door\\n- Reach the goal")
@@ -45,6 +59,7 @@ Example:
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -232,7 +247,9 @@ class SubgoalBonus(RewardTerm):
 
     Reads ``caption`` (a :func:`transition_caption`), ``terminated``,
     ``truncated`` and, for vector envs, ``env``. The breakdown holds, per
-    subgoal ``k``, ``subgoal_k``: 1 where it was first achieved.
+    subgoal ``k``, ``subgoal_k``: 1 where it was first achieved (NaN on a row
+    without all its judgments). Scoring changes no episode: ``update(batch)``
+    commits what scoring the batch found.
     """
 
     columns = ("caption", "terminated", "truncated")
@@ -260,15 +277,28 @@ class SubgoalBonus(RewardTerm):
         self.template, self.systemone, self.threshold = template, systemone, float(threshold)
         self.cache: dict[tuple[str, str], Judgment] = {}
         self.calls = 0
-        self._achieved: dict[Any, set[int]] = {}
+        self._achieved: dict[Any, set[int]] = {}  # env -> subgoals achieved in its open episode
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def reset(self) -> None:
         """Forget every environment's episode (not the cache)."""
-        self._achieved.clear()
+        with self._lock:
+            self._achieved.clear()
 
-    def judgments(self, captions: Sequence[str]) -> list[list[Judgment]]:
-        """The judgments of ``captions`` (cached ones without a call); failures are not cached."""
-        todo = list(dict.fromkeys(c for c in captions if self._missing(c)))
+    def judgments(self, captions: Sequence[str], *, ask: bool = True) -> list[list[Judgment]]:
+        """The judgments of ``captions`` (cached ones without a call); failures are not cached.
+
+        ``ask=False`` asks nothing: a judgment not in the cache is an error saying so.
+        """
+        with self._lock:
+            todo = [c for c in dict.fromkeys(captions) if self._missing(c)] if ask else []
+        found: dict[str, list[Judgment]] = {}
         if todo:
             fresh = judge_achievements(
                 self.client,
@@ -279,49 +309,69 @@ class SubgoalBonus(RewardTerm):
                 systemone=self.systemone,
                 threshold=self.threshold,
             )
+            found = dict(zip(todo, fresh, strict=True))
+        unjudged = Judgment(None, Status.ERROR, "not judged: score the batch before update()")
+        with self._lock:
             self.calls += len(todo) * len(self.subgoals)
-            found = {c: row for c, row in zip(todo, fresh, strict=True)}
-        else:
-            found = {}
-        rows = []
-        for caption in captions:
-            row = found.get(caption) or [self.cache[(g, caption)] for g in self.subgoals]
-            for goal, judged in zip(self.subgoals, row, strict=True):
-                if judged.status == Status.OK:
-                    self.cache[(goal, caption)] = judged
-            rows.append(row)
-        return rows
+            for caption, row in found.items():
+                for goal, judged in zip(self.subgoals, row, strict=True):
+                    if judged.status == Status.OK:
+                        self.cache[(goal, caption)] = judged
+            return [
+                found.get(caption)
+                or [self.cache.get((g, caption), unjudged) for g in self.subgoals]
+                for caption in captions
+            ]
 
     def _missing(self, caption: str) -> bool:
         return any((goal, caption) not in self.cache for goal in self.subgoals)
 
-    def _compute(self, batch: Batch) -> RewardOutput:
-        captions = [str(c) for c in get_column(batch, "caption")]
+    def _scan(
+        self, batch: Batch, rows: list[list[Judgment]], achieved: dict[Any, set[int]]
+    ) -> RewardOutput:
+        """Walk the rows in time order over ``achieved`` (env → subgoals achieved in its
+        open episode), which it changes: the bonus of each row."""
         ended = np.asarray(get_column(batch, "terminated"), dtype=bool) | np.asarray(
             get_column(batch, "truncated"), dtype=bool
         )
-        envs = batch.get("env", [0] * len(captions))
-        first = np.zeros((len(self.subgoals), len(captions)))
-        status = np.zeros(len(captions), dtype=np.int8)
-        messages: list[str | None] = [None] * len(captions)
-        for i, row in enumerate(self.judgments(captions)):
-            achieved = self._achieved.setdefault(envs[i], set())
+        envs = np.asarray(batch.get("env", np.zeros(len(rows), dtype=int))).tolist()
+        first = np.zeros((len(self.subgoals), len(rows)))
+        status = np.zeros(len(rows), dtype=np.int8)
+        messages: list[str | None] = [None] * len(rows)
+        for i, row in enumerate(rows):
+            done = achieved.setdefault(envs[i], set())
             failed = [j for j in row if j.status != Status.OK]
             if failed:
                 status[i] = max(int(j.status) for j in failed)
                 messages[i] = failed[0].reason
+                first[:, i] = np.nan
             else:
                 for k, judged in enumerate(row):
-                    if judged.achieved and k not in achieved:
-                        achieved.add(k)
+                    if judged.achieved and k not in done:
+                        done.add(k)
                         first[k, i] = 1.0
             if ended[i]:
-                del self._achieved[envs[i]]
+                del achieved[envs[i]]
         total = self.beta * first.sum(axis=0)
         terms = {f"subgoal_{k}": first[k] for k in range(len(self.subgoals))}
         return RewardOutput(total, {self.name: total, **terms}, status, tuple(messages))
 
+    def _compute(self, batch: Batch) -> RewardOutput:
+        rows = self.judgments([str(c) for c in get_column(batch, "caption")])
+        with self._lock:
+            achieved = {env: set(done) for env, done in self._achieved.items()}
+        return self._scan(batch, rows, achieved)
+
     def update(self, batch: Batch) -> dict[str, float]:
-        """The calls made and the judgments cached so far (the batch changes nothing)."""
-        del batch
+        """Commit what scoring ``batch`` found: each env's achievements and episode ends.
+
+        Reads the judgments from the cache and asks nothing, so it commits exactly what
+        scoring paid: a row whose judgments failed (or that was never scored) commits no
+        achievement, only its episode's end. Returns the calls made and the judgments
+        cached so far.
+        """
+        if batch:
+            rows = self.judgments([str(c) for c in get_column(batch, "caption")], ask=False)
+            with self._lock:
+                self._scan(batch, rows, self._achieved)
         return {"judge_calls": float(self.calls), "cached_judgments": float(len(self.cache))}
