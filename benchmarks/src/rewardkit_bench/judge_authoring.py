@@ -1,11 +1,13 @@
 """The "LLM-written rewards" unit of ``rewardkit bench judge``: every loop, end to end.
 
 :func:`run` runs the five loops of :mod:`rewardkit.author` against SmolLM2 served by
-``transformers serve`` (each module starts its own server):
+``transformers serve`` (each module starts its own server; each loop's module says
+what of its paper is missing):
 
-- :func:`rewardkit_bench.judge_authoring_params.run_param_loops`: Language to Rewards
-  (Pendulum-v1), CALM's subgoals and ONI's asynchronous labels (MiniGrid DoorKey-5x5);
-- :func:`rewardkit_bench.judge_authoring_code.run_code_loops`: Auto MC-Reward's
+- :func:`rewardkit_bench.judge_authoring_params.run_param_loops`: L2R-style parameter
+  filling (Pendulum-v1), CALM-style subgoals and ONI-style asynchronous labels (MiniGrid
+  DoorKey-5x5);
+- :func:`rewardkit_bench.judge_authoring_code.run_code_loops`: an Auto MC-Reward-style
   designer, critic and analyser writing reward code run in the sandbox, and LaRe's
   latent-factor encoder written by the model with its self-check (CartPole-v1).
 

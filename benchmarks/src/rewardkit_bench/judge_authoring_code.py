@@ -1,9 +1,9 @@
-"""LLM-written reward code against a real local model: Auto MC-Reward and LaRe's encoder.
+"""LLM-written reward code against a real local model: Auto MC-Reward-style and LaRe's encoder.
 
 :func:`run_code_loops` starts :class:`~rewardkit.lm.serving.LocalServer` (``transformers
 serve`` with SmolLM2-135M-Instruct, offline) and runs, with it as every role:
 
-- **Auto MC-Reward** (:func:`~rewardkit.author.code_reward.design_reward_code`) on
+- **Auto MC-Reward-style** (:func:`~rewardkit.author.code_reward.design_reward_code`) on
   MiniGrid-DoorKey-5x5-v0 as shipped. The designer is told the observation as a dict of
   the agent's cell, direction, key, door and goal (the paper's "predefined observation
   inputs", privileged state as its lidar and inventory are). The sample transitions and the
@@ -324,7 +324,7 @@ def _statuses(attempts: Sequence[Any]) -> dict[str, int]:
 def run_auto_mc_reward(
     client: Any, quick: bool, seed: int
 ) -> tuple[dict[str, Any], CodeRewardResult]:
-    """Auto MC-Reward on DoorKey-5x5 with ``client``; the summary and the full result."""
+    """Auto MC-Reward-style loop on DoorKey-5x5 with ``client``; the summary and the full result."""
     start = time.monotonic()
     episodes = doorkey_episodes(scripted=3 if quick else 4, random=4 if quick else 8, seed=seed)
     samples = _spread(episodes, 48, seed)

@@ -1,20 +1,20 @@
-"""Model-authored rewards against a real local server: L2R, CALM and ONI on their lab tasks.
+"""Model-authored rewards on a real local server: L2R-, CALM- and ONI-style loops, lab tasks.
 
 :func:`run_param_loops` starts ``transformers serve`` with SmolLM2-135M-Instruct
 (:class:`rewardkit.lm.serving.LocalServer`, offline) and runs three loops of
 :mod:`rewardkit.author`, reporting what the model wrote and how it scored:
 
-- **Language to Rewards**, Gymnasium ``Pendulum-v1``: sampled fillings of a
+- **L2R-style parameter filling**, Gymnasium ``Pendulum-v1``: sampled fillings of a
   four-parameter template for "swing up and hold still using little torque",
   each scored by its Spearman correlation with the shipped reward over random
   rollouts and by the shipped return of a CEM model-predictive controller
   maximising it from the hanging position (the paper uses MuJoCo MPC);
   references: the env's own weights set by hand, random fillings, zero torque.
-- **CALM**, MiniGrid ``DoorKey-5x5``: the model's subgoals; its yes/no
+- **CALM-style shaping**, MiniGrid ``DoorKey-5x5``: the model's subgoals; its yes/no
   judgments (text, and P(yes) from ``/v1/systemone`` as an AUC) of three
   reference subgoals against the env's predicates on a class-balanced set
   (half the negatives take the subgoal's own action); a ``SubgoalBonus`` run.
-- **ONI**, same task: a random agent steps while an ``AsyncLabeller`` labels
+- **ONI-style labels**, same task: a random agent steps while an ``AsyncLabeller`` labels
   new state captions in the background; the distilled classifier against the
   model's labels of held-out captions.
 

@@ -6,8 +6,8 @@ relative to the agent, all written from the env's state (not its pixels).
 :func:`doorkey_transitions` steps a random agent and keeps, for every
 transition, its caption (before, action, after) and three predicates read
 from the env: the key was picked up, the door was opened, the goal was
-reached in that step. The benchmarks of :mod:`rewardkit.author` (CALM's
-subgoal judgments, ONI's labels) use them as the lab task; the predicates
+reached in that step. The benchmarks of :mod:`rewardkit.author` (the CALM-style
+subgoal judgments, the ONI-style labels) use them as the lab task; the predicates
 are the ground truth the model's judgments are compared with.
 
 Example:
