@@ -323,4 +323,4 @@ def test_a_number_inside_a_sentence_is_not_a_score():
 def test_a_negated_tie_is_not_a_tie():
     with pytest.raises(UnparseableAnswerError):
         parse_preference("It is not a tie, both differ.")
-    assert parse_preference("It is a tie.") == "tie"
+    assert parse_preference("It is a tie.") == parse_preference("The answer is a tie.") == "tie"

@@ -274,7 +274,7 @@ def parse_preference(text: str) -> Literal["A", "B", "tie"]:
             return "A" if winner == "A" else "B" if winner == "B" else "tie"
         if len(hits) > 1:
             raise UnparseableAnswerError(f"prefers both A and B: {_quote(text)}")
-    tie = r"(?i)^\W*tie\W*$|\bit(?:'s| is) a tie\b|\b(?:equally good|both (?:are )?equal)"
+    tie = r"(?i)^\W*tie\W*$|\b(?:it's|is) a tie\b|\b(?:equally good|both (?:are )?equal)"
     if re.search(tie, text) and not re.search(r"(?i)\bnot\b[^.]*\b(?:tie|equal)", text):
         return "tie"
     raise UnparseableAnswerError(f"names no winner (A, B or tie): {_quote(text)}")
