@@ -486,3 +486,10 @@ def test_self_consistency_needs_the_text_verdict(probability):
 
     with pytest.raises(ConfigurationError, match="self-consistency"):
         YesNoJudge(replace(NOWHERE, temperature=0.5), probability=probability, samples=3)
+
+
+def test_a_rubric_whose_every_call_fails_keeps_its_breakdown_keys(fake):
+    fake.answer = lambda body: error(500)
+    out = RubricJudge(fake_settings(fake), [Criterion("a", "A."), Criterion("b", "B.")])(BATCH)
+    assert set(out.terms) == {"judge_rubric", "a", "b"}
+    assert np.isnan(out.terms["a"]).all() and (out.status == Status.ERROR).all()

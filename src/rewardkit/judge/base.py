@@ -137,6 +137,10 @@ class JudgeTerm(RewardTerm):
     def read(self, part: str, reply: Reply, row: Mapping[str, Any]) -> float:
         """One call's answer as a number; raises UnparseableAnswerError."""
 
+    def part_names(self) -> tuple[str, ...]:
+        """The parts each row is judged on (the breakdown's keys when there are several)."""
+        return (self.name,)
+
     def combine(self, parts: Mapping[str, float]) -> float:
         """A row's reward from its parts' values (default: the only part)."""
         return next(iter(parts.values()))
@@ -244,7 +248,9 @@ class JudgeTerm(RewardTerm):
         total = np.full(n, np.nan)
         status = np.zeros(n, dtype=np.int8)
         messages: list[str | None] = [None] * n
-        parts: dict[str, np.ndarray] = {}
+        # every part has its key, NaN where it was not judged: the logs see the same keys
+        # whether or not a batch's calls failed
+        parts: dict[str, np.ndarray] = {p: np.full(n, np.nan) for p in self.part_names()}
         spread = np.full(n, np.nan)
         for i, row_parts in enumerate(judged):
             short = [p for p, v in row_parts.items() if len(v) < self.min_judgments]

@@ -341,6 +341,9 @@ class RubricJudge(JudgeTerm):
     def read(self, part: str, reply: Reply, row: Mapping[str, Any]) -> float:
         return 1.0 if parse_yes_no(reply.text) == "yes" else 0.0
 
+    def part_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.criteria)
+
     def combine(self, parts: Mapping[str, float]) -> float:
         weight = sum(c.weight for c in self.criteria)
         return sum(c.weight * parts[c.name] for c in self.criteria) / weight
