@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from rewardkit.core.batch import Batch, batch_size, take
 from rewardkit.core.output import RewardOutput, concat_outputs
 from rewardkit.core.progress import progress
 from rewardkit.core.term import RewardTerm, term
-from rewardkit_bench.real_rm import CORPUS, CORPUS_FILE
+from rewardkit_bench.real_rm import _corpus_path
 from rewardkit_bench.smollm2_corpus import stated_answer
 
 __all__ = [
@@ -54,19 +53,8 @@ DEADLINE_S = 300.0
 
 
 def corpus_path(given: str | None) -> Path:
-    """``--corpus``, else ``$REWARDKIT_CORPORA/<file>``, else ``benchmarks/corpora/<file>``."""
-    if given:
-        path = Path(given)
-    elif os.environ.get("REWARDKIT_CORPORA"):
-        path = Path(os.environ["REWARDKIT_CORPORA"]) / CORPUS_FILE
-    else:
-        path = CORPUS
-    if not path.is_file():
-        raise SystemExit(
-            f"judge: no corpus at {path} (pass --corpus PATH, set REWARDKIT_CORPORA, or run "
-            "from the checkout's root)"
-        )
-    return path
+    """The SmolLM2 corpus, found as real-rm finds it (``--corpus``, ``$REWARDKIT_CORPORA``)."""
+    return _corpus_path(given, suite="judge")
 
 
 def load_rows(given: str | None) -> list[dict[str, Any]]:

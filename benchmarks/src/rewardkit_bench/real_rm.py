@@ -209,7 +209,8 @@ def logistic_l2(
     return best, best_loss
 
 
-def _corpus_path(given: str | None) -> Path:
+def _corpus_path(given: str | None, suite: str = "real-rm") -> Path:
+    """``--corpus``, else ``$REWARDKIT_CORPORA/<file>``, else ``benchmarks/corpora/<file>``."""
     if given:
         path = Path(given)
     elif os.environ.get("REWARDKIT_CORPORA"):
@@ -218,7 +219,7 @@ def _corpus_path(given: str | None) -> Path:
         path = CORPUS
     if not path.is_file():
         raise SystemExit(
-            f"real-rm: no corpus at {path} (pass --corpus PATH, set REWARDKIT_CORPORA, or "
+            f"{suite}: no corpus at {path} (pass --corpus PATH, set REWARDKIT_CORPORA, or "
             "run from the checkout's root)"
         )
     return path
