@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "shaping": 2,
     "models": 2,
     "judge": 2,
+    "signals": 2,
     "credit": 3,
     "audit": 4,
     "steer": 4,

@@ -225,3 +225,67 @@ def test_not_applicable_rewards_are_logged_as_missing_not_zero():
     assert record["reward"] == pytest.approx(4 / 6)  # over the six applicable rewards
     # read as zeros, the first group would be [0, 0, 1, 1] and have signal; it has none
     assert record["frac_reward_zero_std"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params"),
+    [
+        ("ppl_weight", {}),
+        ("entropy_clip", {}),
+        ("rank_shaped", {"stride": 1}),
+        ("negative_only", {}),
+        ("position_bonus", {}),
+    ],
+)
+def test_signal_estimators_get_what_they_require(estimator, params):
+    """The trainer passes each its policy signals, shaped per completion, and trains."""
+    from rewardkit.credit.token import make_estimator
+
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, n_positions=32, seed=0)
+    seen: dict = {}
+    inner = make_estimator(estimator, **params)
+
+    def spy(rewards, group, sequences, step, total, **extras):
+        seen.update(extras)
+        seen["lengths"] = [len(s) for s in sequences]
+        return inner(rewards, group, sequences, step, total, **extras)
+
+    spy.requires = getattr(inner, "requires", frozenset())  # type: ignore[attr-defined]
+    config = GRPOConfig(steps=2, prompts_per_step=2, group_size=4, max_new_tokens=4)
+    rows = [{"prompt": "1+1=", "answer": "2"}, {"prompt": "2+2=", "answer": "4"}]
+    reward = ArithmeticAnswer(missing_score=0.0)
+    history = GRPOTrainer(model, tokenizer, reward, rows, config, estimator=spy).train()
+    assert len(history) == 2 and np.isfinite(history[-1]["loss"])
+    assert set(seen) - {"lengths"} == set(spy.requires)
+    for name in spy.requires:
+        assert [len(a) for a in seen[name]] == seen["lengths"]
+    if "token_logprobs" in seen:
+        assert all((a <= 0).all() for a in seen["token_logprobs"])
+    if "hidden_states" in seen:
+        assert seen["hidden_states"][0].shape[1] == 16
+
+
+def test_a_likelihood_reward_follows_the_policy_it_reads_and_callbacks_run():
+    """LikelihoodReward holds the trainer's own model; a callback sees every record."""
+    from rewardkit.signals import InformationGain, LikelihoodReward
+
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, n_positions=32, seed=0)
+    reward = LikelihoodReward(model, tokenizer, delimiter=">", append_eos=True)
+    rows = [{"prompt": "1+1=", "answer": "2"}]
+    batch = {"prompt": ["1+1="], "completion": ["2>"], "answer": ["2"]}
+    before = reward(batch).total[0]
+    seen = []
+    config = GRPOConfig(
+        steps=3, prompts_per_step=1, group_size=4, max_new_tokens=4, learning_rate=1e-2
+    )
+    trainer = GRPOTrainer(
+        model, tokenizer, reward, rows, config, callbacks=[lambda t, r: seen.append(r["step"])]
+    )
+    trainer.train()
+    assert seen == [1.0, 2.0, 3.0]
+    assert reward(batch).total[0] != before  # the same object: it reads the trained policy
+    gain = InformationGain(model, tokenizer, target_column="answer")
+    record = GRPOTrainer(model, tokenizer, gain, rows, GRPOConfig(steps=1, group_size=2)).step(0)
+    assert record["reward/information_gain/ema_decay"] == 0.999

@@ -77,7 +77,9 @@ class Monitor(abc.ABC):
     """One detector. ``observe`` is called once per log record, in order.
 
     Monitors fire once per episode of the pattern: after an alert they stay
-    quiet until the pattern has cleared.
+    quiet until the pattern has cleared. A record that logs none of the keys a
+    monitor :meth:`reads` neither clears nor continues its pattern (TRL logs
+    evaluations as records of their own).
     """
 
     name: str = "monitor"
@@ -86,6 +88,9 @@ class Monitor(abc.ABC):
         self._active = False
 
     def observe(self, step: int, record: Mapping[str, object]) -> Alert | None:
+        keys = self.reads()
+        if keys and all(_number(record, key) is None for key in keys):
+            return None  # not logged here (an eval key on a training record): no news
         message, value = self._check(record)
         if message is None:
             self._active = False
@@ -94,6 +99,12 @@ class Monitor(abc.ABC):
             return None
         self._active = True
         return Alert(self.name, step, message, value)
+
+    def reads(self) -> tuple[str, ...]:
+        """The keys this monitor reads; a record with none of them leaves it as it was
+        (empty: every record is checked)."""
+        key = getattr(self, "key", None)
+        return (key,) if isinstance(key, str) else ()
 
     @abc.abstractmethod
     def _check(self, record: Mapping[str, object]) -> tuple[str | None, float]:
@@ -117,6 +128,9 @@ class ProxyGoldDivergence(Monitor):
         self.proxy_key, self.gold_key = proxy_key, gold_key
         self.window, self.tolerance = window, tolerance
         self.history: deque[tuple[float, float]] = deque(maxlen=window)
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.proxy_key, self.gold_key)
 
     def _check(self, record: Mapping[str, object]) -> tuple[str | None, float]:
         proxy, gold = _number(record, self.proxy_key), _number(record, self.gold_key)

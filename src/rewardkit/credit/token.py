@@ -42,6 +42,22 @@ from rewardkit.credit.steps import (
     continuation_accumulated_reward,
     prefix_retention_lengths,
 )
+from rewardkit.credit.token_estimators import (
+    EntropyClipEstimator,
+    PerplexityEstimator,
+    PositionEstimator,
+    RankEstimator,
+    negative_only_estimator,
+)
+from rewardkit.credit.token_types import (
+    ChannelLoss,
+    Estimator,
+    TokenAdvantages,
+    broadcast,
+)
+from rewardkit.credit.token_types import (
+    check_rewards as _check,
+)
 from rewardkit.credit.tree import sibling_advantages, tempo_advantages
 from rewardkit.credit.turns import turn_advantages, turn_token_advantages
 
@@ -61,32 +77,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class ChannelLoss:
-    """A further advantage trained by its own clipped policy loss, with weight ``weight``.
-
-    ``rows`` marks the samples the loss covers (HDPO: those with a non-zero
-    efficiency advantage).
-    """
-
-    name: str
-    weight: float
-    values: list[FloatArray]
-    rows: npt.NDArray[np.bool_]
-
-
-@dataclass(frozen=True)
-class TokenAdvantages:
-    """Per-token advantages, which leading tokens to train (None: all), and further losses."""
-
-    values: list[FloatArray]
-    train_lengths: npt.NDArray[np.int64] | None = None
-    channel_losses: tuple[ChannelLoss, ...] = ()
-
-
-Estimator = Callable[..., TokenAdvantages]
-
-
 class EstimatorExtras(TypedDict, total=False):
     """What an estimator may ask for beyond rewards, groups and sequences: the names in
     its ``requires``, passed by keyword.
@@ -96,12 +86,19 @@ class EstimatorExtras(TypedDict, total=False):
         continuation_rewards: (N, K) rewards of K continuations of each prefix (PPPO).
         turn_rewards: (N, T) per-turn rewards of multi-turn episodes.
         turn_spans: each episode's (start, end) token span per turn.
+        token_logprobs: per completion, (T,) log-probs of its tokens under the sampling
+            policy (at the sampling temperature).
+        token_entropies: per completion, (T,) entropies of the sampling policy.
+        hidden_states: per completion, (T, d) last-layer hidden states.
     """
 
     channels: Mapping[str, FloatArray]
     continuation_rewards: FloatArray
     turn_rewards: FloatArray
     turn_spans: Sequence[Sequence[tuple[int, int]]]
+    token_logprobs: Sequence[FloatArray]
+    token_entropies: Sequence[FloatArray]
+    hidden_states: Sequence[FloatArray]
 
 
 @runtime_checkable
@@ -112,22 +109,6 @@ class PrefixEstimator(Protocol):
     continuations: int
 
     def prefix_lengths(self, sequences: Sequence[Sequence[int]]) -> npt.NDArray[np.int64]: ...
-
-
-def _check(rewards: Any, group: Any, sequences: Sequence[Sequence[int]]) -> FloatArray:
-    values = np.asarray(rewards, dtype=np.float64)
-    if values.shape != (len(sequences),) or np.asarray(group).shape != (len(sequences),):
-        raise ShapeError(
-            f"{len(sequences)} sequences need rewards and group of shape ({len(sequences)},), "
-            f"got {values.shape} and {np.asarray(group).shape}"
-        )
-    return values
-
-
-def broadcast(per_sequence: Any, sequences: Sequence[Sequence[int]]) -> list[FloatArray]:
-    """One advantage per sequence, repeated over its tokens (NaN → 0)."""
-    values = np.nan_to_num(np.asarray(per_sequence, dtype=np.float64), nan=0.0)
-    return [np.full(len(s), a) for s, a in zip(sequences, values, strict=True)]
 
 
 def _sequence_level(fn: Callable[[FloatArray, Any], Any]) -> Estimator:
@@ -343,6 +324,7 @@ ESTIMATORS: dict[str, Estimator] = {
     "tempo": _token_level(tempo_advantages),
     "sibling": _token_level(sibling_advantages),
     "prefix_retention": _linear_prefix_retention,
+    "negative_only": negative_only_estimator,
 }
 
 #: estimators built from parameters (a fresh, possibly stateful object per run)
@@ -351,6 +333,10 @@ FACTORIES: dict[str, Callable[..., Estimator]] = {
     "hdpo": lambda **p: ChannelEstimator(kind="hdpo", **p),
     "gdpo": lambda **p: ChannelEstimator(kind="gdpo", **p),
     "turn": TurnEstimator,
+    "ppl_weight": PerplexityEstimator,
+    "position_bonus": PositionEstimator,
+    "entropy_clip": EntropyClipEstimator,
+    "rank_shaped": RankEstimator,
 }
 
 

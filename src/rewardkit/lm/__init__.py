@@ -20,6 +20,8 @@ computed one way everywhere:
   temperature (or greedy decoding) over a batch of prompts;
 - :mod:`rewardkit.lm.logprobs`: :func:`completion_log_probs` at the sampling
   temperature, padding-aware;
+- :mod:`rewardkit.lm.scoring`: :func:`score_continuations`, per-token log-probs,
+  entropies and hidden states of given continuations (the policy's own signals);
 - :mod:`rewardkit.lm.sampling`: :func:`sample_completions`, k decoded samples
   per text prompt with their log-ratio to a reference model.
 
@@ -46,6 +48,7 @@ from rewardkit.lm.logprobs import completion_log_probs
 from rewardkit.lm.named import NAMED_MODELS, NamedModel, cache_folder, load, named_model_file
 from rewardkit.lm.padding import left_pad, position_ids, right_pad
 from rewardkit.lm.sampling import Samples, sample_completions
+from rewardkit.lm.scoring import ContinuationScore, score_continuations
 from rewardkit.lm.serving import LocalServer, free_port, served_model_id
 from rewardkit.lm.tiny import SPECIAL_TOKENS, build_char_tokenizer, build_tiny_gpt2
 from rewardkit.lm.tokens import cut_at_eos, decode, encode, single_token
@@ -53,6 +56,7 @@ from rewardkit.lm.tokens import cut_at_eos, decode, encode, single_token
 __all__ = [
     "NAMED_MODELS",
     "SPECIAL_TOKENS",
+    "ContinuationScore",
     "Generation",
     "LocalServer",
     "NamedModel",
@@ -74,6 +78,7 @@ __all__ = [
     "position_ids",
     "right_pad",
     "sample_completions",
+    "score_continuations",
     "served_model_id",
     "single_token",
 ]

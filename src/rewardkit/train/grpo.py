@@ -41,6 +41,7 @@ import numpy as np
 
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.progress import progress as show_progress
+from rewardkit.core.rollout import update_metrics
 from rewardkit.core.term import Term
 from rewardkit.credit.group import group_statistics
 from rewardkit.credit.token import (
@@ -53,11 +54,16 @@ from rewardkit.credit.token import (
 )
 from rewardkit.lm.generation import Generation, generate
 from rewardkit.lm.logprobs import completion_log_probs
+from rewardkit.lm.padding import position_ids
 from rewardkit.lm.tokens import cut_at_eos, decode, encode
 from rewardkit.train.grpo_config import GRPOConfig
 from rewardkit.train.multiturn import Episodes, TextEnvironment, TurnRewards, sample_episodes
 
 __all__ = ["ESTIMATORS", "GRPOConfig", "GRPOTrainer", "TokenAdvantages"]
+
+
+#: called after each step with the trainer and the step's record
+StepCallback = Callable[["GRPOTrainer", dict[str, float]], None]
 
 
 def seed_everything(seed: int) -> None:
@@ -87,6 +93,9 @@ class GRPOTrainer:
             (see :mod:`rewardkit.train.multiturn`).
         turn_rewards: the per-turn rewards of the ``turn`` estimator, e.g.
             :class:`~rewardkit.train.multiturn.InformationGainTurns`.
+        callbacks: called as ``callback(trainer, record)`` after each step; they may add
+            keys to the step's record and change ``trainer.config`` (B-STaR's
+            :class:`~rewardkit.audit.bstar.BStarCallback` sets the temperature).
     """
 
     def __init__(
@@ -100,6 +109,7 @@ class GRPOTrainer:
         estimator: Estimator | None = None,
         environment: TextEnvironment | None = None,
         turn_rewards: TurnRewards | None = None,
+        callbacks: Sequence[StepCallback] = (),
     ) -> None:
         import copy
 
@@ -130,6 +140,7 @@ class GRPOTrainer:
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
         self.rng = random.Random(config.seed)
         self.history: list[dict[str, float]] = []
+        self.callbacks = list(callbacks)
 
     # ------------------------------------------------------------ sampling
     def _generate(
@@ -213,11 +224,19 @@ class GRPOTrainer:
         sequences: list[list[int]],
         group: np.ndarray,
         step_index: int,
+        signals: _PolicySignals,
     ) -> tuple[TokenAdvantages, int]:
         """The estimator's advantages, given what it ``requires``; and extra tokens sampled."""
         requires: frozenset[str] = getattr(self.estimator, "requires", frozenset())
         extras: EstimatorExtras = {}
         sampled = 0
+        lengths = [len(s) for s in sequences]
+        if "token_logprobs" in requires:
+            extras["token_logprobs"] = signals.per_sequence(signals.logprobs, lengths)
+        if "token_entropies" in requires:
+            extras["token_entropies"] = signals.per_sequence(signals.entropies, lengths)
+        if "hidden_states" in requires:
+            extras["hidden_states"] = signals.hidden_states(self.model, lengths)
         if "channels" in requires:
             extras["channels"] = reward_out.terms
         if "turn_rewards" in requires and self._episodes is not None:
@@ -297,19 +316,19 @@ class GRPOTrainer:
         batch = self._batch(expanded, sequences, group)
         reward_out = self.reward(batch)
         rewards = reward_out.total
-        advantages, extra_tokens = self._advantages(
-            reward_out, expanded, sequences, group, step_index
-        )
-
-        mask = self._masks(advantages, sequences, full.shape[1] - width)
-
         # Dropout stays off: the ratio must compare the policy that sampled with itself.
         self.model.eval()
         with torch.no_grad():
-            old_logprobs, _ = self._token_logprobs(self.model, full, attention, width)
+            old_logprobs, old_entropy = self._token_logprobs(self.model, full, attention, width)
             ref_logprobs = None
             if self.reference is not None:
                 ref_logprobs, _ = self._token_logprobs(self.reference, full, attention, width)
+        signals = _PolicySignals(full, attention, width, old_logprobs, old_entropy)
+        advantages, extra_tokens = self._advantages(
+            reward_out, expanded, sequences, group, step_index, signals
+        )
+
+        mask = self._masks(advantages, sequences, full.shape[1] - width)
         for _ in range(cfg.ppo_epochs):
             logprobs, entropy = self._token_logprobs(self.model, full, attention, width)
             per_token = self._policy_loss(logprobs, old_logprobs, advantages.values, mask)
@@ -335,6 +354,8 @@ class GRPOTrainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
             self.optimizer.step()
         record = self._record(step_index, rewards, group, sequences, entropy, kl, mask, loss)
+        # stateful rewards (an EMA baseline, a refitted flow) follow the optimizer step
+        record.update(update_metrics(self.reward, batch, "reward"))
         record["sampled_tokens"] = float(sum(len(s) for s in sequences) + extra_tokens)
         for name, values in reward_out.terms.items():
             if name != self.reward.name and np.any(~np.isnan(values)):
@@ -375,11 +396,45 @@ class GRPOTrainer:
         start = time.monotonic()
         for index in show_progress(range(self.config.steps), "grpo"):
             record = self.step(index)
+            for callback in self.callbacks:
+                callback(self, record)
             record["seconds"] = time.monotonic() - start
             self.history.append(record)
             if progress is not None and (index + 1) % self.config.log_every == 0:
                 progress(record)
         return self.history
+
+
+@dataclass
+class _PolicySignals:
+    """What the sampling policy said about its own samples, for estimators that read it:
+    per-token log-probs and entropies (from the no-grad pass of the old log-probs), and
+    the last layer's hidden states at the completion's tokens, on demand (one more
+    no-grad forward pass)."""
+
+    ids: Any
+    attention: Any
+    width: int
+    logprobs: Any
+    entropies: Any
+
+    @staticmethod
+    def per_sequence(values: Any, lengths: list[int]) -> list[np.ndarray]:
+        table = values.double().numpy()
+        return [table[i, :n].copy() for i, n in enumerate(lengths)]
+
+    def hidden_states(self, model: Any, lengths: list[int]) -> list[np.ndarray]:
+        import torch
+
+        with torch.no_grad():
+            out = model(
+                input_ids=self.ids,
+                attention_mask=self.attention,
+                position_ids=position_ids(self.attention),
+                output_hidden_states=True,
+            )
+        table = out.hidden_states[-1][:, self.width :].double().numpy()
+        return [table[i, :n].copy() for i, n in enumerate(lengths)]
 
 
 def kl_k3(logprobs: Any, ref_logprobs: Any) -> Any:
