@@ -78,6 +78,7 @@ SUITES: dict[str, str] = {
     "delayed-credit": "rewardkit_bench.delayed_credit:main",
     "multiturn-credit": "rewardkit_bench.multiturn_credit:main",
     "adapter-throughput": "rewardkit_bench.adapter_throughput:main",
+    "token-signals": "rewardkit_bench.token_signals:main",
     "code": "rewardkit_bench.code:main",
     "real-rm": "rewardkit_bench.real_rm:main",
     "trl-grpo": "rewardkit_bench.trl_grpo:main",

@@ -39,7 +39,7 @@ import numpy.typing as npt
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.lm.padding import position_ids
 
-__all__ = ["ContinuationScore", "score_continuations"]
+__all__ = ["ContinuationScore", "continuation_log_likelihood", "score_continuations"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -116,6 +116,58 @@ def score_continuations(
     return scores
 
 
+def continuation_log_likelihood(
+    model: Any,
+    contexts: Sequence[Sequence[int]],
+    continuations: Sequence[Sequence[int]],
+    *,
+    pad: int,
+) -> Any:
+    """Σ_t log π(y_t | context, y_<t) of each row, as a (N,) tensor *with* its gradient
+    (the supervised term of a likelihood objective); one forward pass.
+
+    Example:
+        >>> import torch
+        >>> from rewardkit.lm.tiny import build_char_tokenizer, build_tiny_gpt2
+        >>> model = build_tiny_gpt2(build_char_tokenizer("ab"), n_layer=1, n_embd=8, n_head=2)
+        >>> total = continuation_log_likelihood(model, [[4], [4, 5]], [[5, 4], [4]], pad=0)
+        >>> total.shape, total.requires_grad
+        (torch.Size([2]), True)
+    """
+    import torch
+
+    if len(contexts) != len(continuations) or any(len(c) == 0 for c in contexts):
+        raise ConfigurationError("one non-empty context per continuation")
+    ids, attention, width = _layout(contexts, continuations, pad)
+    logits = model(input_ids=ids, attention_mask=attention, position_ids=position_ids(attention))
+    log_probs = logits.logits[:, width - 1 : -1].float().log_softmax(-1)
+    chosen = log_probs.gather(-1, ids[:, width:].unsqueeze(-1)).squeeze(-1)
+    lengths = torch.tensor([len(c) for c in continuations])
+    mask = torch.arange(chosen.shape[1])[None, :] < lengths[:, None]
+    total: torch.Tensor = (chosen * mask).sum(-1)
+    return total
+
+
+def _layout(
+    contexts: Sequence[Sequence[int]], continuations: Sequence[Sequence[int]], pad: int
+) -> tuple[Any, Any, int]:
+    """(ids, attention, width): contexts left-padded to ``width``, continuations right-padded."""
+    import torch
+
+    width = max(len(c) for c in contexts)
+    length = max(1, max(len(c) for c in continuations))
+    rows, masks = [], []
+    for context, continuation in zip(contexts, continuations, strict=True):
+        left, right = width - len(context), length - len(continuation)
+        rows.append([pad] * left + list(context) + list(continuation) + [pad] * right)
+        masks.append([0] * left + [1] * (len(context) + len(continuation)) + [0] * right)
+    return (
+        torch.tensor(rows, dtype=torch.long),
+        torch.tensor(masks, dtype=torch.long),
+        width,
+    )
+
+
 def _score_batch(
     model: Any,
     contexts: Sequence[Sequence[int]],
@@ -126,15 +178,7 @@ def _score_batch(
 ) -> list[ContinuationScore]:
     import torch
 
-    width = max(len(c) for c in contexts)
-    length = max(1, max(len(c) for c in continuations))
-    rows, masks = [], []
-    for context, continuation in zip(contexts, continuations, strict=True):
-        left, right = width - len(context), length - len(continuation)
-        rows.append([pad] * left + list(context) + list(continuation) + [pad] * right)
-        masks.append([0] * left + [1] * (len(context) + len(continuation)) + [0] * right)
-    ids = torch.tensor(rows, dtype=torch.long)
-    attention = torch.tensor(masks, dtype=torch.long)
+    ids, attention, width = _layout(contexts, continuations, pad)
     out = model(
         input_ids=ids,
         attention_mask=attention,

@@ -11,8 +11,11 @@ reference answer a*,
     avg_probability R = (1/|a*|) Σ_t π(a*_t | ...)                        (Eq. 8; RLPR)
 
 No verifier is needed: the answer is scored, not parsed. The paper pairs
-these rewards with a leave-one-out baseline (``GRPOConfig(estimator="rloo")``);
-its extra SFT-like gradient term on a* is not part of a reward and is not here.
+these rewards with a leave-one-out baseline (``GRPOConfig(estimator="rloo")``)
+and, since R itself depends on θ, its gradient adds ∇ log π(a* | p, z), a
+supervised term on the reference answer after each sampled thought (Eq. 4):
+:meth:`LikelihoodReward.answer_loss` is that term as a loss, to pass to the
+trainer (``GRPOTrainer(..., auxiliary_loss=reward.answer_loss)``).
 
 Example:
     >>> from rewardkit.lm.tiny import build_char_tokenizer, build_tiny_gpt2
@@ -33,6 +36,7 @@ import numpy as np
 from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.output import RewardOutput, Status
+from rewardkit.lm.scoring import continuation_log_likelihood
 from rewardkit.lm.tokens import encode
 from rewardkit.signals._policy import PolicySignalTerm, split_at
 
@@ -116,18 +120,38 @@ class LikelihoodReward(PolicySignalTerm):
         marker = self.delimiter if found and self.delimiter else self.answer_prefix
         return self.prompt_ids(prompt) + encode(self.tokenizer, thought + marker)
 
-    def _compute(self, batch: Batch) -> RewardOutput:
-        prompts = get_column(batch, "prompt")
-        answers = get_column(batch, "answer")
+    def _rows(self, batch: Batch) -> tuple[list[int], list[list[int]], list[list[int]]]:
+        prompts, answers = get_column(batch, "prompt"), get_column(batch, "answer")
         completions = self.texts(batch)
-        n = len(completions)
-        values, status = np.full(n, np.nan), np.full(n, Status.OK, dtype=np.int8)
-        messages: list[str | None] = [None] * n
-        rows = [i for i in range(n) if answers[i] is not None and str(answers[i]) != ""]
-        for i in set(range(n)) - set(rows):
-            status[i], messages[i] = Status.NOT_APPLICABLE, "no reference answer"
+        rows = [i for i, a in enumerate(answers) if a is not None and str(a) != ""]
         contexts = [self.context_ids(prompts[i], completions[i]) for i in rows]
         targets = [self.answer_ids(str(answers[i])) for i in rows]
+        return rows, contexts, targets
+
+    def answer_loss(self, batch: Batch) -> Any:
+        """−mean_i log π(a*_i | p_i, z_i) over the rows with an answer that fit, with its
+        gradient: the supervised half of the likelihood objective (a torch scalar)."""
+        import torch
+
+        _, contexts, targets = self._rows(batch)
+        fits = [
+            (c, t) for c, t in zip(contexts, targets, strict=True)
+            if len(c) + len(t) <= self.max_tokens
+        ]  # fmt: skip
+        if not fits:
+            return torch.zeros((), requires_grad=True)
+        total = continuation_log_likelihood(
+            self.model, [c for c, _ in fits], [t for _, t in fits], pad=self.pad
+        )
+        return -total.mean()
+
+    def _compute(self, batch: Batch) -> RewardOutput:
+        n = len(get_column(batch, "completion"))
+        values, status = np.full(n, np.nan), np.full(n, Status.OK, dtype=np.int8)
+        messages: list[str | None] = [None] * n
+        rows, contexts, targets = self._rows(batch)
+        for i in set(range(n)) - set(rows):
+            status[i], messages[i] = Status.NOT_APPLICABLE, "no reference answer"
         for i, scored in zip(rows, self.score(contexts, targets), strict=True):
             if scored is None:
                 status[i], messages[i] = Status.NOT_APPLICABLE, self.too_long(i)

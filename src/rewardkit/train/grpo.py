@@ -96,6 +96,9 @@ class GRPOTrainer:
         callbacks: called as ``callback(trainer, record)`` after each step; they may add
             keys to the step's record and change ``trainer.config`` (B-STaR's
             :class:`~rewardkit.audit.bstar.BStarCallback` sets the temperature).
+        auxiliary_loss: a loss over the step's reward batch added to the policy loss in
+            every epoch (a torch scalar with its gradient), e.g. the likelihood reward's
+            supervised term :meth:`~rewardkit.signals.LikelihoodReward.answer_loss`.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class GRPOTrainer:
         environment: TextEnvironment | None = None,
         turn_rewards: TurnRewards | None = None,
         callbacks: Sequence[StepCallback] = (),
+        auxiliary_loss: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         import copy
 
@@ -141,6 +145,7 @@ class GRPOTrainer:
         self.rng = random.Random(config.seed)
         self.history: list[dict[str, float]] = []
         self.callbacks = list(callbacks)
+        self.auxiliary_loss = auxiliary_loss
 
     # ------------------------------------------------------------ sampling
     def _generate(
@@ -329,6 +334,7 @@ class GRPOTrainer:
         )
 
         mask = self._masks(advantages, sequences, full.shape[1] - width)
+        auxiliary = None
         for _ in range(cfg.ppo_epochs):
             logprobs, entropy = self._token_logprobs(self.model, full, attention, width)
             per_token = self._policy_loss(logprobs, old_logprobs, advantages.values, mask)
@@ -349,11 +355,16 @@ class GRPOTrainer:
                     cfg.loss_aggregation,
                     cfg.max_new_tokens,
                 )
+            if self.auxiliary_loss is not None:
+                auxiliary = self.auxiliary_loss(batch)
+                loss = loss + auxiliary
             self.optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
             self.optimizer.step()
         record = self._record(step_index, rewards, group, sequences, entropy, kl, mask, loss)
+        if auxiliary is not None:
+            record["auxiliary_loss"] = float(auxiliary.detach())
         # stateful rewards (an EMA baseline, a refitted flow) follow the optimizer step
         record.update(update_metrics(self.reward, batch, "reward"))
         record["sampled_tokens"] = float(sum(len(s) for s in sequences) + extra_tokens)
