@@ -12,7 +12,8 @@ import rewardkit as rk
 PINNED = [
     "BatchError", "CodeTests", "CompositionError", "ConfigurationError", "CosineLength",
     "CountBonus", "DapoOverlong", "ExactMatch", "HackingMonitor", "JudgeSettings",
-    "LengthLinear", "MathPolicy", "MathVerifier", "MissingColumnError", "NovelDBonus",
+    "LengthLinear", "LikelihoodReward", "MathPolicy", "MathVerifier", "MissingColumnError",
+    "NovelDBonus",
     "OpenRLHFReward", "PartialCredit", "PotentialShaping", "RNDBonus", "ReferenceJudge",
     "RegexMatch", "RemoteReward",
     "RewardKitError", "RewardKitWarning", "RewardOutput", "RewardTerm",
@@ -24,8 +25,9 @@ PINNED = [
     "dr_grpo_advantages", "env_reward", "epic_distance", "explore", "fallback", "gate",
     "gdpo_advantages", "generalized_advantage_estimation", "group_advantages",
     "group_switch", "grpo_advantages", "grpo_lambda", "hdpo_advantages",
-    "judge", "lambda_returns", "load_spec", "models", "par_transform", "probe", "product",
-    "register", "rloo_advantages", "serve", "shaping", "smc", "split_parts",
+    "judge", "lambda_returns", "load_spec", "models", "par_transform", "pass_at_k", "probe",
+    "product",
+    "register", "rloo_advantages", "serve", "shaping", "signals", "smc", "split_parts",
     "steer", "tempo_advantages", "term", "tiered", "to_rubric", "train",
     "turn_advantages", "v1_reward", "value_guided", "verify", "weighted_sum",
 ]  # fmt: skip

@@ -62,7 +62,14 @@ if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
     from rewardkit.adapters.verifiers import to_rubric
     from rewardkit.adapters.verifiers_v1 import v1_reward
     from rewardkit.adapters.verl import VerlReward
-    from rewardkit.audit import HackingMonitor, check_reward, default_monitors, epic_distance, probe
+    from rewardkit.audit import (
+        HackingMonitor,
+        check_reward,
+        default_monitors,
+        epic_distance,
+        pass_at_k,
+        probe,
+    )
     from rewardkit.credit import (
         discounted_returns,
         dr_grpo_advantages,
@@ -80,6 +87,7 @@ if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
     from rewardkit.judge import JudgeSettings, ReferenceJudge, RubricJudge
     from rewardkit.serve import RemoteReward
     from rewardkit.shaping import PotentialShaping, par_transform
+    from rewardkit.signals import LikelihoodReward
     from rewardkit.steer import best_of_n, smc, value_guided
     from rewardkit.verify import (
         CosineLength,
@@ -140,6 +148,9 @@ _LAZY: dict[str, str] = {
     "default_monitors": "audit",
     "probe": "audit",
     "epic_distance": "audit",
+    "pass_at_k": "audit",
+    # rewards from the policy's own signals
+    "LikelihoodReward": "signals",
     # steering
     "best_of_n": "steer",
     "smc": "steer",
@@ -173,6 +184,7 @@ _PACKAGES = (
     "models",
     "serve",
     "shaping",
+    "signals",
     "steer",
     "train",
     "verify",
@@ -190,6 +202,7 @@ __all__ = [
     "HackingMonitor",
     "JudgeSettings",
     "LengthLinear",
+    "LikelihoodReward",
     "MathPolicy",
     "MathVerifier",
     "MissingColumnError",
@@ -252,12 +265,14 @@ __all__ = [
     "load_spec",
     "models",
     "par_transform",
+    "pass_at_k",
     "probe",
     "product",
     "register",
     "rloo_advantages",
     "serve",
     "shaping",
+    "signals",
     "smc",
     "split_parts",
     "steer",

@@ -157,3 +157,24 @@ def test_flow_reward_fits_and_scores(bigram):
     kept = [np.count_nonzero(r) for r in flow.token_rewards(batch)]
     assert max(kept) <= 2
     assert flow.update({**batch, "correct": [1, 0, 0, 0]})["flow_refit_rows"] == 1.0
+
+
+@term
+def always_right(completion):
+    return [1.0] * len(completion)
+
+
+def test_every_signal_term_pickles_and_scores_the_same_after(bigram):
+    model, tokenizer = bigram
+    batch = {"prompt": ["b", "b"], "completion": ["ab>a", "b>b"], "answer": ["a", "b"]}
+    flow = FlowReward(model, tokenizer, layers=(1.0,), depth=1)
+    flow.fit(batch, steps=3)
+    terms = [
+        LikelihoodReward(model, tokenizer, delimiter=">"),
+        InformationGain(model, tokenizer, target_column="answer"),
+        PhaseEntropyReward(model, tokenizer, always_right, delimiter=">"),
+        flow,
+    ]
+    for reward in terms:
+        again = pickle.loads(pickle.dumps(reward))
+        assert again(batch).total == pytest.approx(reward(batch).total), reward.name

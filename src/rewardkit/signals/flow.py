@@ -170,10 +170,23 @@ class FlowReward(PolicySignalTerm):
         import torch
 
         torch.manual_seed(seed)
-        self.field = _velocity_field(dim, dim, depth, len(self.layers))
+        self._shape = (dim, dim, depth, len(self.layers))
+        self.field = _velocity_field(*self._shape)
         self.mean: FloatArray | None = None
         self.std: FloatArray | None = None
         self.fitted_steps = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["field"] = self.field.state_dict()  # the field's class is built at run time
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        weights = state.pop("field")
+        self.__dict__.update(state)
+        self.field = _velocity_field(*self._shape)
+        self.field.load_state_dict(weights)
+        self.field.eval()
 
     # ------------------------------------------------------------ latents
     def latents(self, batch: Batch) -> list[FloatArray | None]:
