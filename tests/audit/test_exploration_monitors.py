@@ -149,3 +149,23 @@ def test_bstar_controller_raises_the_temperature_when_diversity_collapses():
     assert trainer.config.temperature == 0.5 and "bstar/temperature" not in record
     callback(trainer, {"step": 2.0})
     assert trainer.config.temperature == 1.0
+
+
+def test_a_two_key_monitor_waits_for_both_keys():
+    # gold only on eval records: training records must not clear the divergence
+    log = []
+    for t in range(40):
+        record = {"proxy": 0.1 * t}
+        if t % 4 == 0:
+            record["gold"] = 1.0 - 0.1 * t
+        log.append(record)
+    from rewardkit.audit.monitors import ProxyGoldDivergence
+
+    alerts = HackingMonitor([ProxyGoldDivergence("proxy", "gold", window=4)]).replay(log)
+    assert len(alerts) == 1
+
+
+def test_problems_with_no_scored_sample_are_skipped():
+    assert pass_at_k_curve([[np.nan, np.nan], [1, 0]], ks=(1, 2)) == {1: 0.5, 2: 1.0}
+    with pytest.raises(ConfigurationError):
+        pass_at_k_curve([[np.nan]], ks=(1,))

@@ -178,3 +178,45 @@ def test_every_signal_term_pickles_and_scores_the_same_after(bigram):
     for reward in terms:
         again = pickle.loads(pickle.dumps(reward))
         assert again(batch).total == pytest.approx(reward(batch).total), reward.name
+
+
+def test_pear_multi_token_delimiter_and_empty_answers(bigram):
+    model, tokenizer = bigram
+    pear = PhaseEntropyReward(model, tokenizer, always_right, delimiter=">>", alpha=0.5)
+    out = pear({"prompt": ["b", "b"], "completion": ["ab>>a", ""]})
+    h0, ha = entropy(Q_DEFAULT), entropy(Q_A)
+    # ">>" is two tokens, both left out: the answer "a" follows ">" (H0)
+    assert out.terms["phase_entropy_penalty"][0] == pytest.approx(max(0.0, (h0 + ha) / 2 - h0 / 2))
+    assert phase_entropy_penalty([1.0, 9.0, 9.0, 0.5], 1, 1.0, delimiter_length=2) == 0.5
+    assert np.isnan(out.total[1]) and out.status[1] == Status.NOT_APPLICABLE  # right, nothing read
+
+    @term
+    def never_right(completion):
+        return [0.0] * len(completion)
+
+    wrong = PhaseEntropyReward(model, tokenizer, never_right, delimiter=">", format_score=-0.5)
+    assert wrong({"prompt": ["b"], "completion": [""]}).total.tolist() == [-0.5]  # r_fmt
+
+
+def test_terms_pickle_after_transformers_installed_its_capture_hooks():
+    from rewardkit.lm.tiny import build_char_tokenizer, build_tiny_gpt2
+
+    tokenizer = build_char_tokenizer("ab>")
+    model = build_tiny_gpt2(tokenizer, n_layer=2, n_embd=8, n_head=2).eval()
+    flow = FlowReward(model, tokenizer, layers=(0.5, 1.0), depth=1)
+    batch = {"prompt": ["a", "b"], "completion": ["ab", "ba"]}
+    flow.fit(batch, steps=2)  # output_hidden_states: transformers hooks the model's blocks
+    again = pickle.loads(pickle.dumps(flow))
+    assert again(batch).total == pytest.approx(flow(batch).total)
+    assert flow.model is model  # the term's own model keeps its hooks and works on
+
+
+def test_flow_update_needs_to_know_the_right_rollouts(bigram):
+    model, tokenizer = bigram
+    batch = {"prompt": ["b"], "completion": ["ab"]}
+    flow = FlowReward(model, tokenizer, layers=(1.0,), depth=1)
+    flow.fit(batch, steps=1)
+    with pytest.raises(ConfigurationError, match="correct"):
+        flow.update(batch)
+    assert FlowReward(model, tokenizer, layers=(1.0,), refit_steps=0).update(batch) == {}
+    assert flow(dict(batch, completion=[""])).status.tolist() == [Status.NOT_APPLICABLE]

@@ -190,10 +190,13 @@ def policy_sampler(
         raise ConfigurationError("policy_sampler needs rows and k >= 1")
 
     def sample(temperature: float) -> SampledGroups:
+        import torch
+
         prompts = [str(r["prompt"]) for r in rows]
-        out = sample_completions(
-            model, tokenizer, prompts, k, max_new_tokens, temperature=temperature, seed=seed
-        )
+        with torch.random.fork_rng():  # the trainer's own random stream goes on untouched
+            out = sample_completions(
+                model, tokenizer, prompts, k, max_new_tokens, temperature=temperature, seed=seed
+            )
         batch: dict[str, Any] = {
             key: [r.get(key) for r in rows for _ in range(k)] for key in rows[0]
         }

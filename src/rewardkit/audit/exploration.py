@@ -94,9 +94,10 @@ def pass_at_k_curve(
     for row in outcomes:
         values = np.asarray(row, dtype=np.float64)
         values = values[~np.isnan(values)]
-        counts.append((values.size, int((values > 0.5).sum())))
+        if values.size:  # a problem none of whose samples could be scored says nothing
+            counts.append((values.size, int((values > 0.5).sum())))
     if not counts:
-        raise ConfigurationError("pass@k needs at least one problem")
+        raise ConfigurationError("pass@k needs at least one problem with a scored sample")
     smallest = min(n for n, _ in counts)
     return {
         int(k): float(np.mean([pass_at_k(n, c, k) for n, c in counts])) for k in ks if k <= smallest

@@ -78,8 +78,9 @@ class Monitor(abc.ABC):
 
     Monitors fire once per episode of the pattern: after an alert they stay
     quiet until the pattern has cleared. A record that logs none of the keys a
-    monitor :meth:`reads` neither clears nor continues its pattern (TRL logs
-    evaluations as records of their own).
+    monitor :meth:`reads` (or lacks one of them, or holds a NaN there)
+    neither clears nor continues its pattern (TRL logs evaluations as records
+    of their own).
     """
 
     name: str = "monitor"
@@ -89,7 +90,7 @@ class Monitor(abc.ABC):
 
     def observe(self, step: int, record: Mapping[str, object]) -> Alert | None:
         keys = self.reads()
-        if keys and all(_number(record, key) is None for key in keys):
+        if keys and any(_number(record, key) is None for key in keys):
             return None  # not logged here (an eval key on a training record): no news
         message, value = self._check(record)
         if message is None:
@@ -101,8 +102,8 @@ class Monitor(abc.ABC):
         return Alert(self.name, step, message, value)
 
     def reads(self) -> tuple[str, ...]:
-        """The keys this monitor reads; a record with none of them leaves it as it was
-        (empty: every record is checked)."""
+        """The keys this monitor needs; a record without a finite value for each leaves it
+        as it was (empty: every record is checked)."""
         key = getattr(self, "key", None)
         return (key,) if isinstance(key, str) else ()
 

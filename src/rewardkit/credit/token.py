@@ -89,7 +89,8 @@ class EstimatorExtras(TypedDict, total=False):
         token_logprobs: per completion, (T,) log-probs of its tokens under the sampling
             policy (at the sampling temperature).
         token_entropies: per completion, (T,) entropies of the sampling policy.
-        hidden_states: per completion, (T, d) last-layer hidden states.
+        hidden_states: per completion, (T, d) last-layer hidden states at its tokens (the
+            state after reading token t, as a rollout engine's decode step has it).
     """
 
     channels: Mapping[str, FloatArray]

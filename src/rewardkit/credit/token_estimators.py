@@ -11,7 +11,7 @@ name                   what it does                               requires
 =====================  =========================================  ==================
 ``ppl_weight``         A_i·w_i, low-perplexity samples weigh more  token_logprobs
 ``position_bonus``     A + sign(A)·b_t, later tokens pushed more   (nothing)
-``entropy_clip``       Clip_B: drop A<0 tokens that raise entropy  logprobs, entropies
+``entropy_clip``       Clip_B: drop A<0 tokens that cut entropy    logprobs, entropies
 ``negative_only``      min(A, 0)                                   (nothing)
 ``rank_shaped``        VERL's ER/ERV/ERA advantage bonus           hidden_states
 =====================  =========================================  ==================
@@ -127,7 +127,7 @@ class PositionEstimator:
 @dataclass
 class EntropyClipEstimator:
     """Clip_B: GRPO's advantages, without the negative-advantage tokens whose update would
-    raise entropy most (:func:`entropy_discriminator_keep`, μ = 2.5)."""
+    lower entropy most (:func:`entropy_discriminator_keep`, μ = 2.5)."""
 
     mu: float = 2.5
     requires: frozenset[str] = field(

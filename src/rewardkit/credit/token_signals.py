@@ -15,9 +15,11 @@ GRPO's group-normalized advantage A_i = (r_i − mean_g r) / std_g r.
 - :func:`entropy_discriminator_keep` ("On the Entropy Dynamics in
   Reinforcement Fine-Tuning", arXiv:2602.03392, Clip_B): a token's first-order
   entropy change under its update is ΔH ≈ −ε·S with S = p(H + log p)
-  (Theorem 3.2); over the batch's tokens, a negative-advantage token is kept
-  only if S − E[S] ≥ −μ·σ_S (μ = 2.5), so the updates that would raise
-  entropy most are clipped.
+  (Theorem 3.2). A negative advantage pushes the token's logit down (ε < 0),
+  so ΔH ≈ |ε|·S: a token with S far below the batch's mean would *lower*
+  entropy most. Over the batch's tokens, a negative-advantage token is kept
+  only if S − E[S] ≥ −μ·σ_S (μ = 2.5): those updates, the road to entropy
+  collapse, are clipped.
 - :func:`negative_only` ("The Debate on RLVR Reasoning Capability
   Boundary", arXiv:2510.04028): train on relative negative gradients only,
   A_i ← min(A_i, 0).
@@ -175,7 +177,8 @@ def effective_rank(hidden: Any) -> float:
 def rank_dynamics(hidden: Any, stride: int = 40, window: int = 512) -> tuple[float, float, float]:
     """(ER, ERV, ERA) of one response's last ``window`` hidden states.
 
-    ER_j is the effective rank of the prefix of the first t_j = j·s tokens;
+    ER_j is the effective rank of the prefix of the first t_j + 1 tokens, t_j = j·s
+    (as the paper's code does);
     ERV_j = ER_j − mean(ER_1..ER_{j−1}); ERA_j = ERV_j − ERV_{j−1}; ERV and
     ERA are the means over j (0 when the response is shorter than 2·s).
     """

@@ -39,7 +39,12 @@ import numpy.typing as npt
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.lm.padding import position_ids
 
-__all__ = ["ContinuationScore", "continuation_log_likelihood", "score_continuations"]
+__all__ = [
+    "ContinuationScore",
+    "continuation_log_likelihood",
+    "picklable",
+    "score_continuations",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -116,6 +121,30 @@ def score_continuations(
     return scores
 
 
+def picklable(model: Any) -> Any:
+    """``model``, or a copy without the output-capturing hooks transformers installs on the
+    first call with ``output_hidden_states`` (local functions: they do not pickle).
+
+    The copy is marked as having no hooks, so transformers installs them again when
+    it next needs them.
+    """
+    import copy
+
+    def capturing(hook: Any) -> bool:
+        return "output_capuring_hook" in getattr(hook, "__qualname__", "")
+
+    modules = list(model.modules()) if hasattr(model, "modules") else []
+    if not any(capturing(h) for m in modules for h in m._forward_hooks.values()):
+        return model
+    clone = copy.deepcopy(model)
+    for module in clone.modules():
+        for key in [k for k, h in module._forward_hooks.items() if capturing(h)]:
+            del module._forward_hooks[key]
+        if getattr(module, "_output_capturing_hooks_installed", False):
+            module._output_capturing_hooks_installed = False
+    return clone
+
+
 def continuation_log_likelihood(
     model: Any,
     contexts: Sequence[Sequence[int]],
@@ -189,10 +218,10 @@ def _score_batch(
     chosen = log_probs.gather(-1, ids[:, width:].unsqueeze(-1)).squeeze(-1)
     entropy = -(log_probs.exp() * log_probs).sum(-1)
     hidden = None
-    if isinstance(hidden_layer, int):
+    if isinstance(hidden_layer, int | np.integer):
         hidden = out.hidden_states[hidden_layer][:, width - 1 : -1].float().numpy()
     elif hidden_layer is not None:
-        layers = [out.hidden_states[k][:, width - 1 : -1] for k in hidden_layer]
+        layers = [out.hidden_states[int(k)][:, width - 1 : -1] for k in hidden_layer]
         hidden = torch.stack(layers, dim=2).float().numpy()
     result = []
     for i, continuation in enumerate(continuations):

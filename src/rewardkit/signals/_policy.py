@@ -17,7 +17,7 @@ from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.messages import answer_text, is_messages
 from rewardkit.core.term import RewardTerm
-from rewardkit.lm.scoring import ContinuationScore, score_continuations
+from rewardkit.lm.scoring import ContinuationScore, picklable, score_continuations
 from rewardkit.lm.tokens import encode
 
 __all__ = ["PolicySignalTerm", "split_at"]
@@ -63,6 +63,13 @@ class PolicySignalTerm(RewardTerm):
             model.config, "max_position_embeddings", None
         )
         self.max_tokens = int(max_tokens or limit or 2048)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for key in ("model", "baseline"):  # transformers' capture hooks do not pickle
+            if state.get(key) is not None:
+                state[key] = picklable(state[key])
+        return state
 
     @property
     def pad(self) -> int:

@@ -132,6 +132,7 @@ class FlowReward(PolicySignalTerm):
         seed: seed of the field's initialization and of the reward's noise.
         correct: the term that picks the rollouts :meth:`update` refits on (else
             the batch's ``correct`` column).
+        refit_steps: flow-matching steps of each refit (0: :meth:`update` does not refit).
         max_tokens: longer rows are not applicable (default: the model's limit).
         batch_size: rows per forward pass.
         name: the term's name; its parts are the total process reward and
@@ -154,6 +155,7 @@ class FlowReward(PolicySignalTerm):
         depth: int = 4,
         seed: int = 0,
         correct: Term | None = None,
+        refit_steps: int = 50,
         max_tokens: int | None = None,
         batch_size: int = 16,
         name: str = "flow",
@@ -165,19 +167,20 @@ class FlowReward(PolicySignalTerm):
         n_layers = int(getattr(config, "num_hidden_layers", None) or config.n_layer)
         self.layers = layer_indices(n_layers, layers)
         self.t, self.threshold, self.top_k, self.beta = t, threshold, top_k, beta
-        self.seed, self.correct = seed, correct
+        self.seed, self.correct, self.refit_steps = seed, correct, refit_steps
         dim = int(getattr(config, "hidden_size", None) or config.n_embd)
         import torch
 
-        torch.manual_seed(seed)
         self._shape = (dim, dim, depth, len(self.layers))
-        self.field = _velocity_field(*self._shape)
+        with torch.random.fork_rng():  # seeds the field, leaves the caller's generator alone
+            torch.manual_seed(seed)
+            self.field = _velocity_field(*self._shape)
         self.mean: FloatArray | None = None
         self.std: FloatArray | None = None
         self.fitted_steps = 0
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state["field"] = self.field.state_dict()  # the field's class is built at run time
         return state
 
@@ -289,24 +292,37 @@ class FlowReward(PolicySignalTerm):
             if d is None:
                 status[i], messages[i] = Status.NOT_APPLICABLE, self.too_long(i)
                 continue
+            if d.size == 0:
+                status[i], messages[i] = Status.NOT_APPLICABLE, "empty completion"
+                continue
             total[i] = flow_token_rewards(d, self.threshold, self.top_k, self.beta).sum()
             raw[i] = d.mean()
         terms = {self.name: total, "flow_deviation": raw}
         return RewardOutput(total, terms, status, tuple(messages))
 
     def update(self, batch: Batch) -> Mapping[str, float]:
-        """Refit on the batch's correct rollouts, as RLFR does online (50 steps).
+        """Refit on the batch's correct rollouts, as RLFR does online (``refit_steps``).
 
         Correct: ``correct`` (the term) scores above 0.5, else the ``correct`` column does.
+
+        Raises:
+            ConfigurationError: neither says which rollouts are correct.
         """
+        if self.refit_steps == 0:
+            return {}
         if self.correct is not None:
             verdict = self.correct(batch).total
-        else:
+        elif "correct" in batch:
             verdict = np.asarray(get_column(batch, "correct"), dtype=np.float64)
+        else:
+            raise ConfigurationError(
+                f"{self.name}.update refits on correct rollouts: give FlowReward(correct=...) "
+                "or a 'correct' column, or refit_steps=0 to keep the flow fixed"
+            )
         right = np.nan_to_num(verdict, nan=0.0) > 0.5
         if not right.any():
             return {"flow_refit_rows": 0.0}
         rows = {k: [v[i] for i in np.flatnonzero(right)] for k, v in batch.items()
                 if k in ("prompt", "completion")}  # fmt: skip
-        metrics = self.fit(rows, steps=50)
+        metrics = self.fit(rows, steps=self.refit_steps)
         return {**metrics, "flow_refit_rows": float(right.sum())}

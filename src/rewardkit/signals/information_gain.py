@@ -44,7 +44,8 @@ __all__ = ["InformationGain", "ema_update"]
 
 
 def ema_update(baseline: Any, model: Any, decay: float) -> None:
-    """φ ← decay·φ + (1 − decay)·θ for every parameter (and buffer) of two same-shaped models."""
+    """φ ← decay·φ + (1 − decay)·θ for every parameter of two same-shaped models (buffers,
+    such as attention masks, are left as they are)."""
     import torch
 
     with torch.no_grad():

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -36,21 +37,24 @@ from rewardkit.signals._policy import PolicySignalTerm, split_at
 __all__ = ["PhaseEntropyReward", "phase_entropy_penalty"]
 
 
-def phase_entropy_penalty(entropies: Any, delimiter_index: int | None, alpha: float = 1.0) -> float:
+def phase_entropy_penalty(
+    entropies: Any, delimiter_index: int | None, alpha: float = 1.0, delimiter_length: int = 1
+) -> float:
     """P(y) = max(0, H̄_think − α·H̄_answer) of one completion's token entropies.
 
     Args:
         entropies: (T,) entropies of the completion's tokens.
-        delimiter_index: the delimiter's token position k (its own entropy is
-            excluded); None: no delimiter, all thinking.
+        delimiter_index: the delimiter's first token position k (its tokens are
+            excluded from both phases); None: no delimiter, all thinking.
         alpha: α.
+        delimiter_length: how many tokens the delimiter takes (``</think>`` may be several).
     """
     h = np.asarray(entropies, dtype=np.float64)
     if h.size == 0:
         return float("nan")
     k = h.size if delimiter_index is None else int(delimiter_index)
     think = h[:k]
-    answer = h[k + 1 :] if delimiter_index is not None else h[:0]
+    answer = h[k + delimiter_length :] if delimiter_index is not None else h[:0]
     think_mean = float(think.mean()) if think.size else 0.0
     answer_mean = float(answer.mean()) if answer.size else 0.0
     return max(0.0, think_mean - alpha * answer_mean)
@@ -98,24 +102,37 @@ class PhaseEntropyReward(PolicySignalTerm):
         prompts, completions = get_column(batch, "prompt"), self.texts(batch)
         n = len(completions)
         contexts, continuations, marks = [], [], []
+        delimiter_ids = encode(self.tokenizer, self.delimiter)
         for prompt, text in zip(prompts, completions, strict=True):
             think, answer, found = split_at(text, self.delimiter)
             think_ids = encode(self.tokenizer, think)
-            tail = encode(self.tokenizer, self.delimiter) + encode(self.tokenizer, answer)
+            tail = delimiter_ids + encode(self.tokenizer, answer)
             contexts.append(self.prompt_ids(prompt))
             continuations.append(think_ids + (tail if found else []))
             marks.append(len(think_ids) if found else None)
         penalty = np.full(n, np.nan)
-        status = verdict.status.copy()
-        messages = list(verdict.messages or (None,) * n)
+        unscored: list[str | None] = [None] * n
         for i, scored in enumerate(self.score(contexts, continuations)):
             if scored is None:
-                status[i] = max(int(status[i]), int(Status.NOT_APPLICABLE))
-                messages[i] = self.too_long(i)
+                unscored[i] = self.too_long(i)
             else:
-                penalty[i] = phase_entropy_penalty(scored.entropies, marks[i], self.alpha)
+                penalty[i] = phase_entropy_penalty(
+                    scored.entropies, marks[i], self.alpha, len(delimiter_ids)
+                )
+                if np.isnan(penalty[i]):
+                    unscored[i] = "empty completion: no entropy to read"
         right = verdict.total > 0.5
         total = np.where(right, np.minimum(1.0, self.score_value - penalty), self.format_score)
-        total = np.where(np.isnan(verdict.total) | np.isnan(penalty), np.nan, total)
+        # a wrong answer gets r_fmt whatever its entropy; a right one needs its penalty
+        status = verdict.status.copy()
+        messages = list(verdict.messages or (None,) * n)
+        for i in range(n):
+            if right[i] and np.isnan(penalty[i]) and status[i] == Status.OK:
+                status[i], messages[i] = Status.NOT_APPLICABLE, unscored[i]
+        total = np.where(np.isnan(verdict.total) | (status != Status.OK), np.nan, total)
         terms = {"correct": verdict.total, "phase_entropy_penalty": penalty}
         return RewardOutput(total, terms, status, tuple(messages))
+
+    def update(self, batch: Batch) -> Mapping[str, float]:
+        """The correctness term's own update (a stateful verifier keeps learning)."""
+        return dict(self.correct.update(batch) or {})
