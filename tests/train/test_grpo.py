@@ -264,6 +264,7 @@ def test_signal_estimators_get_what_they_require(estimator, params):
         assert all((a <= 0).all() for a in seen["token_logprobs"])
     if "hidden_states" in seen:
         assert seen["hidden_states"][0].shape[1] == 16
+        assert history[-1]["effective_rank"] >= 0.0  # logged for the rank monitor
 
 
 def test_a_likelihood_reward_follows_the_policy_it_reads_and_callbacks_run():

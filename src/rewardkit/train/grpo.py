@@ -34,7 +34,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,7 @@ from rewardkit.credit.token import (
     TokenAdvantages,
     make_estimator,
 )
+from rewardkit.credit.token_signals import effective_rank
 from rewardkit.lm.generation import Generation, generate
 from rewardkit.lm.logprobs import completion_log_probs
 from rewardkit.lm.padding import position_ids
@@ -242,6 +243,8 @@ class GRPOTrainer:
             extras["token_entropies"] = signals.per_sequence(signals.entropies, lengths)
         if "hidden_states" in requires:
             extras["hidden_states"] = signals.hidden_states(self.model, lengths)
+            ranks = [effective_rank(h) for h in extras["hidden_states"] if len(h) > 1]
+            signals.logged["effective_rank"] = float(np.mean(ranks)) if ranks else math.nan
         if "channels" in requires:
             extras["channels"] = reward_out.terms
         if "turn_rewards" in requires and self._episodes is not None:
@@ -363,6 +366,7 @@ class GRPOTrainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
             self.optimizer.step()
         record = self._record(step_index, rewards, group, sequences, entropy, kl, mask, loss)
+        record.update(signals.logged)  # e.g. the completions' effective rank, where computed
         if auxiliary is not None:
             record["auxiliary_loss"] = float(auxiliary.detach())
         # stateful rewards (an EMA baseline, a refitted flow) follow the optimizer step
@@ -428,6 +432,7 @@ class _PolicySignals:
     width: int
     logprobs: Any
     entropies: Any
+    logged: dict[str, float] = field(default_factory=dict)
 
     @staticmethod
     def per_sequence(values: Any, lengths: list[int]) -> list[np.ndarray]:
