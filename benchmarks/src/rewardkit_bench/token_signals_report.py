@@ -18,11 +18,11 @@ def _median(values: list[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
 
-def _design_summary(mine: list[dict[str, Any]]) -> dict[str, float]:
+def _design_summary(mine: list[dict[str, Any]]) -> dict[str, Any]:
     def m(pick: Callable[[dict[str, Any]], float]) -> float:
         return _median([pick(r) for r in mine])
 
-    row = {
+    row: dict[str, Any] = {
         "accuracy": m(lambda r: r["after"]["accuracy"]),
         "length": m(lambda r: r["after"]["length"]),
         "distinct_ratio": m(lambda r: r["after"]["distinct_ratio"]),
@@ -31,6 +31,9 @@ def _design_summary(mine: list[dict[str, Any]]) -> dict[str, float]:
         "sampled_tokens": m(lambda r: r["sampled_tokens"]),
         "seeds": float(len(mine)),
     }
+    chosen = [r.get("bstar_temperatures") for r in mine if r.get("bstar_temperatures")]
+    if chosen:
+        row["temperatures"] = chosen[0]
     for k in KS:
         row[f"pass@{k}"] = _median([r["after"]["pass_at_k"][k] for r in mine])
     return row
@@ -131,6 +134,16 @@ def _claims(tasks: dict[str, Any], real: dict[str, Any] | None) -> dict[str, dic
                 f"{base['final_entropy']:.3f}; accuracy {acc(clipped)} vs {acc('binary')}",
                 clip["final_entropy"] > base["final_entropy"]
                 and clip["accuracy"] >= base["accuracy"] - 0.02,
+            )
+        if "bstar" in d:
+            runs_b = d["bstar"]
+            claims[f"{task}: B-STaR controller in the loop"] = _claim(
+                "balancing exploration and exploitation keeps self-improvement improving where "
+                "the baseline plateaus",
+                f"accuracy {acc('bstar')} vs GRPO at temperature 1 {acc('binary')}; distinct "
+                f"answers {runs_b['distinct_ratio']:.3f} vs {base['distinct_ratio']:.3f}; "
+                f"temperatures chosen (seed 0): {runs_b.get('temperatures', [])}",
+                runs_b["accuracy"] > base["accuracy"],
             )
         if "negative_only" in d:
             neg = d["negative_only"]

@@ -22,7 +22,11 @@ Designs (reward, estimator):
   positional bonus, Clip_B (at the paper's μ = 2.5, and at μ = 1: on this lab
   μ = 2.5 clips no token), negative-only updates and VERL's rank shaping
   (stride 4: the lab's completions are 20 tokens, the paper's stride of 40
-  would leave ERV and ERA at 0).
+  would leave ERV and ERA at 0);
+- ``bstar``: binary GRPO with B-STaR's controller in the loop: every 50 steps
+  it samples 16 training prompts 16 times at each temperature of the paper's
+  grid (0.5 … 1.2) and sets the sampling temperature with the best balance
+  score (n* = 4; threshold 0.5 on the binary reward).
 
 The binary GRPO run is the baseline of all three.
 """
@@ -51,7 +55,10 @@ DESIGNS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "entropy_clip_mu1": ("estimators", "binary", "entropy_clip", {"mu": 1.0}),
     "negative_only": ("estimators", "binary", "negative_only", {}),
     "rank_shaped": ("estimators", "binary", "rank_shaped", {"stride": 4}),
+    "bstar": ("bstar", "binary", "grpo", {}),
 }
+#: B-STaR in the loop: a round every this many steps, on this many prompts x samples
+BSTAR_EVERY, BSTAR_PROMPTS, BSTAR_SAMPLES = 50, 16, 16
 PASS_KS = (1, 2, 4, 8, 16, 32, 64)
 
 
@@ -184,10 +191,21 @@ def run_training(spec: TrainSpec) -> dict[str, Any]:
         learning_rate=2e-4, estimator=estimator, estimator_params=dict(params), seed=spec.seed,
     )  # fmt: skip
     rows = task_problems(spec.task, 2000, seed=spec.seed + 17)
+    callbacks = []
+    if spec.design == "bstar":
+        from rewardkit.audit.bstar import BStarCallback, BStarController, policy_sampler
+
+        controller = BStarController(thresholds=(0.5,), n_star=4)
+        sample = policy_sampler(
+            model, tokenizer, rows[:BSTAR_PROMPTS], correct, correct, BSTAR_SAMPLES, budget
+        )
+        callbacks.append(BStarCallback(controller, sample, every=BSTAR_EVERY))
     trainer = GRPOTrainer(
-        model, tokenizer, reward, rows, config, accuracy=correct, auxiliary_loss=auxiliary
-    )
+        model, tokenizer, reward, rows, config, accuracy=correct, auxiliary_loss=auxiliary,
+        callbacks=callbacks,
+    )  # fmt: skip
     history = trainer.train()
+    temperatures = [r["bstar/temperature"] for r in history if "bstar/temperature" in r]
     keys = ("step", "accuracy", "completion_length", "reward", "entropy")
     return {
         "kind": "train",
@@ -199,5 +217,6 @@ def run_training(spec: TrainSpec) -> dict[str, Any]:
         "after": evaluate(model, tokenizer, spec.task, budget),
         "sampled_tokens": float(sum(r["sampled_tokens"] for r in history)),
         "curve": [{k: round(float(r[k]), 4) for k in keys} for r in history[4::5]],
+        "bstar_temperatures": temperatures,
         "seconds": time.monotonic() - start,
     }
