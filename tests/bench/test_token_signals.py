@@ -46,5 +46,5 @@ def test_claims_come_from_the_medians_of_the_runs():
     assert claims["carries: PEAR"]["met"] is True  # 10 < 0.95 * 12 at equal accuracy
     text = render({**summary, "runs": runs, "command": "x", "steps": 1, "seeds": 3,
                    "tasks": ["carries"], "questions": 1}, [])  # fmt: skip
-    assert "| binary | 0.850 |" in text and "(met)" in text
+    assert "| binary | 0.850 | 0.800-0.900 |" in text and "(met)" in text
     assert not np.isnan(designs["pear"]["length"])
