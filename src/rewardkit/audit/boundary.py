@@ -26,7 +26,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from rewardkit.audit.monitors import Collapse, Drift, Monitor, ProxyGoldDivergence, _number
+from rewardkit.audit.monitors import (
+    Collapse,
+    Drift,
+    Monitor,
+    ProxyGoldDivergence,
+    SustainedAbove,
+)
 
 __all__ = ["BoundaryShrink", "SustainedBelow", "exploration_monitors"]
 
@@ -57,29 +63,13 @@ class BoundaryShrink(ProxyGoldDivergence):
         )
 
 
-class SustainedBelow(Monitor):
-    """A quantity stays below ``floor`` for ``patience`` consecutive records."""
+class SustainedBelow(SustainedAbove):
+    """A quantity stays below ``threshold`` for ``patience`` consecutive records."""
 
-    def __init__(self, key: str, floor: float, patience: int = 3, name: str = "", why: str = ""):
-        super().__init__()
-        self.key, self.floor, self.patience = key, floor, patience
-        self.name = name or f"{key}_low"
-        self.why = why
-        self.streak = 0
+    side = "below"
 
-    def _check(self, record: Mapping[str, object]) -> tuple[str | None, float]:
-        value = _number(record, self.key)
-        if value is None:
-            return None, math.nan
-        self.streak = self.streak + 1 if value < self.floor else 0
-        if self.streak >= self.patience:
-            suffix = f": {self.why}" if self.why else ""
-            return (
-                f"{self.key} = {value:.3g} has stayed below {self.floor:g} for "
-                f"{self.streak} records{suffix}",
-                value,
-            )
-        return None, math.nan
+    def _beyond(self, value: float) -> bool:
+        return value < self.threshold
 
 
 def exploration_monitors(
@@ -104,6 +94,7 @@ def exploration_monitors(
         SustainedBelow(
             auc_key,
             0.6,
+            patience=3,
             name="reward_discriminability_lost",
             why="the reward barely tells right from wrong samples (B-STaR's exploitation signal)",
         ),

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardkit.audit.overoptimization import paired_accuracy
 from rewardkit.core.errors import ConfigurationError
 
 __all__ = [
@@ -120,27 +121,28 @@ def distinct_ratio(answers: Sequence[Sequence[Any]]) -> float:
 def reward_discriminability(
     rewards: Sequence[Sequence[float]], correct: Sequence[Sequence[Any]]
 ) -> float:
-    """ROC AUC of the reward for right vs wrong samples, within problems, pooled.
+    """ROC AUC of the reward for right vs wrong samples, within problems, pooled: the
+    :func:`~rewardkit.audit.overoptimization.paired_accuracy` of ragged rows.
 
-    Only problems with both right and wrong samples count; ties count half.
-    NaN if no problem has both (nothing to discriminate).
+    A NaN reward or label leaves its sample out; ties count half. NaN if no
+    problem has both a right and a wrong sample (nothing to discriminate).
 
     Example:
         >>> reward_discriminability([[0.9, 0.1, 0.5]], [[1, 0, 0]])
         1.0
     """
-    wins = pairs = 0.0
-    for scores, labels in zip(rewards, correct, strict=True):
-        r = np.asarray(scores, dtype=np.float64)
-        y = np.asarray(labels, dtype=np.float64)
-        keep = ~(np.isnan(r) | np.isnan(y))
-        right, wrong = r[keep & (y > 0.5)], r[keep & (y <= 0.5)]
-        if right.size == 0 or wrong.size == 0:
-            continue
-        diff = right[:, None] - wrong[None, :]
-        wins += float((diff > 0).sum() + 0.5 * (diff == 0).sum())
-        pairs += diff.size
-    return wins / pairs if pairs else float("nan")
+    if len(rewards) != len(correct) or not len(rewards):
+        raise ConfigurationError("reward_discriminability needs one row of labels per row")
+    width = max(len(row) for row in rewards)
+
+    def table(rows: Sequence[Sequence[Any]]) -> np.ndarray:
+        if any(len(row) > width for row in rows):
+            raise ConfigurationError("each row of labels must be as long as its rewards")
+        return np.array([[*map(float, row), *[np.nan] * (width - len(row))] for row in rows])
+
+    scores, labels = table(rewards), table(correct)
+    keep = ~np.isnan(scores) & ~np.isnan(labels)
+    return paired_accuracy(scores, (labels > 0.5).astype(np.float64), keep)
 
 
 def exploration_record(

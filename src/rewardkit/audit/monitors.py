@@ -226,12 +226,18 @@ class Collapse(_AgainstBaseline):
 class SustainedAbove(Monitor):
     """A quantity stays above ``threshold`` for ``patience`` consecutive records."""
 
+    #: the side of the threshold that counts, for the name and the message
+    side = "above"
+
+    def _beyond(self, value: float) -> bool:
+        return value > self.threshold
+
     def __init__(
         self, key: str, threshold: float, patience: int = 5, name: str = "", why: str = ""
     ):
         super().__init__()
         self.key, self.threshold, self.patience = key, threshold, patience
-        self.name = name or f"{key}_high"
+        self.name = name or f"{key}_{'high' if self.side == 'above' else 'low'}"
         self.why = why
         self.streak = 0
 
@@ -239,11 +245,11 @@ class SustainedAbove(Monitor):
         value = _number(record, self.key)
         if value is None:
             return None, math.nan
-        self.streak = self.streak + 1 if value > self.threshold else 0
+        self.streak = self.streak + 1 if self._beyond(value) else 0
         if self.streak >= self.patience:
             suffix = f": {self.why}" if self.why else ""
             return (
-                f"{self.key} = {value:.3g} has stayed above {self.threshold:g} for "
+                f"{self.key} = {value:.3g} has stayed {self.side} {self.threshold:g} for "
                 f"{self.streak} steps{suffix}",
                 value,
             )

@@ -29,7 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rewardkit.core.errors import ConfigurationError
+from rewardkit.core.batch import read_jsonl, to_records
+from rewardkit.core.errors import BatchError, ConfigurationError
 
 __all__ = ["read_training_log", "rolling_mean", "rolling_share"]
 
@@ -42,29 +43,34 @@ def _value(text: str) -> Any:
 
 
 def read_training_log(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The records of a ``trainer_state.json``, a ``.jsonl`` or a ``.csv`` log, in order.
+    """The records of a ``trainer_state.json``, a ``.jsonl`` or a ``.csv`` log, in order; a
+    folder is read through its ``log.jsonl`` or ``trainer_state.json``.
 
     Raises:
-        ConfigurationError: the file is missing or in none of the three formats.
+        BatchError: the file is missing, unreadable, or in none of the three formats.
     """
     file = Path(path)
+    if file.is_dir():
+        for name in ("log.jsonl", "trainer_state.json"):
+            if (file / name).is_file():
+                return read_training_log(file / name)
+        raise BatchError(f"{file} has no log.jsonl or trainer_state.json")
     if not file.is_file():
-        raise ConfigurationError(f"no training log at {file}")
-    text = file.read_text(encoding="utf-8")
+        raise BatchError(f"log {str(file)!r} does not exist")
     if file.suffix == ".csv":
-        rows = csv.DictReader(text.splitlines())
+        rows = csv.DictReader(file.read_text(encoding="utf-8").splitlines())
         return [{k: _value(v) for k, v in row.items() if k and v not in ("", None)} for row in rows]
-    if file.suffix == ".jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
     if file.suffix == ".json":
-        state = json.loads(text)
-        if isinstance(state, dict) and isinstance(state.get("log_history"), list):
-            return [dict(r) for r in state["log_history"]]
-        if isinstance(state, list):
-            return [dict(r) for r in state]
-    raise ConfigurationError(
-        f"{file}: expected a trainer_state.json (with log_history), a .jsonl or a .csv log"
-    )
+        try:
+            history = json.loads(file.read_text(encoding="utf-8")).get("log_history")
+        except (json.JSONDecodeError, AttributeError):
+            history = None
+        if not isinstance(history, list):
+            raise BatchError(
+                f"{file.name}: expected a TRL/transformers trainer_state with log_history"
+            )
+        return [dict(r) for r in history]
+    return to_records(read_jsonl(file))
 
 
 def rolling_share(

@@ -124,31 +124,11 @@ def _probe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_log(path: Path) -> list[dict[str, Any]]:
-    if path.is_dir():
-        for name in ("log.jsonl", "trainer_state.json"):
-            if (path / name).is_file():
-                return _read_log(path / name)
-        raise BatchError(f"{path} has no log.jsonl or trainer_state.json")
-    if not path.is_file():
-        raise BatchError(f"log {str(path)!r} does not exist")
-    if path.suffix == ".json":
-        try:
-            history = json.loads(path.read_text()).get("log_history")
-        except (json.JSONDecodeError, AttributeError):
-            history = None
-        if not isinstance(history, list):
-            raise BatchError(
-                f"{path.name}: expected a TRL/transformers trainer_state with log_history"
-            )
-        return history
-    return to_records(read_jsonl(path))
-
-
 def _log(args: argparse.Namespace) -> int:
     from rewardkit.audit.monitors import HackingMonitor, default_monitors
+    from rewardkit.audit.training_log import read_training_log
 
-    records = _read_log(args.run)
+    records = read_training_log(args.run)
     monitor = HackingMonitor(
         default_monitors(
             proxy_key=args.proxy_key, gold_key=args.gold_key, parts_prefix=args.parts_prefix

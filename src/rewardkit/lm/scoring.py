@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rewardkit.core.errors import ConfigurationError
-from rewardkit.lm.padding import position_ids
+from rewardkit.lm.padding import left_pad, position_ids, right_pad
 
 __all__ = [
     "ContinuationScore",
@@ -183,18 +183,10 @@ def _layout(
     """(ids, attention, width): contexts left-padded to ``width``, continuations right-padded."""
     import torch
 
-    width = max(len(c) for c in contexts)
-    length = max(1, max(len(c) for c in continuations))
-    rows, masks = [], []
-    for context, continuation in zip(contexts, continuations, strict=True):
-        left, right = width - len(context), length - len(continuation)
-        rows.append([pad] * left + list(context) + list(continuation) + [pad] * right)
-        masks.append([0] * left + [1] * (len(context) + len(continuation)) + [0] * right)
-    return (
-        torch.tensor(rows, dtype=torch.long),
-        torch.tensor(masks, dtype=torch.long),
-        width,
-    )
+    context_ids, context_mask = left_pad(contexts, pad)
+    continuation_ids, continuation_mask = right_pad(continuations, pad)
+    ids = torch.cat([context_ids, continuation_ids], dim=1)
+    return ids, torch.cat([context_mask, continuation_mask], dim=1), context_ids.shape[1]
 
 
 def _score_batch(

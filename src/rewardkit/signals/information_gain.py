@@ -126,7 +126,14 @@ class InformationGain(PolicySignalTerm):
             with_thought.append(context + thought)
             future.append(ids[: self.window] if self.window is not None else ids)
         reading = self.score(with_thought, future)
-        plain = self.score(contexts, future, model=baseline)
+        # the G thoughts of a group share their context and next tokens: score those once
+        keys = [(tuple(c), tuple(f)) for c, f in zip(contexts, future, strict=True)]
+        distinct = list(dict.fromkeys(keys))
+        once = self.score(
+            [list(c) for c, _ in distinct], [list(f) for _, f in distinct], model=baseline
+        )
+        scored = dict(zip(distinct, once, strict=True))
+        plain = [scored[key] for key in keys]
         for i, pred, ema in zip(rows, reading, plain, strict=True):
             if pred is None or ema is None:
                 status[i], messages[i] = Status.NOT_APPLICABLE, self.too_long(i)

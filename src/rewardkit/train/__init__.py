@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
         sample_episodes,
         transcript,
     )
+    from rewardkit.train.policy_signals import PolicySignals
     from rewardkit.train.ppo import EnvFactory, PPOConfig, PPOTrainer, grid_cnn, make_env
     from rewardkit.train.sft import SequenceBatch, fit_sequences
 
@@ -44,6 +45,7 @@ _LAZY: dict[str, str] = {
     "InformationGainTurns": "multiturn",
     "PPOConfig": "ppo",
     "PPOTrainer": "ppo",
+    "PolicySignals": "policy_signals",
     "ProgressTurns": "multiturn",
     "SequenceBatch": "sft",
     "TextEnvironment": "multiturn",
@@ -67,6 +69,7 @@ __all__ = [
     "InformationGainTurns",
     "PPOConfig",
     "PPOTrainer",
+    "PolicySignals",
     "ProgressTurns",
     "SequenceBatch",
     "TextEnvironment",

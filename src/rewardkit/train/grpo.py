@@ -34,7 +34,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,10 +55,10 @@ from rewardkit.credit.token import (
 from rewardkit.credit.token_signals import effective_rank
 from rewardkit.lm.generation import Generation, generate
 from rewardkit.lm.logprobs import completion_log_probs
-from rewardkit.lm.padding import position_ids
 from rewardkit.lm.tokens import cut_at_eos, decode, encode
 from rewardkit.train.grpo_config import GRPOConfig
 from rewardkit.train.multiturn import Episodes, TextEnvironment, TurnRewards, sample_episodes
+from rewardkit.train.policy_signals import PolicySignals
 
 __all__ = ["ESTIMATORS", "GRPOConfig", "GRPOTrainer", "TokenAdvantages"]
 
@@ -230,7 +230,7 @@ class GRPOTrainer:
         sequences: list[list[int]],
         group: np.ndarray,
         step_index: int,
-        signals: _PolicySignals,
+        signals: PolicySignals,
     ) -> tuple[TokenAdvantages, int]:
         """The estimator's advantages, given what it ``requires``; and extra tokens sampled."""
         requires: frozenset[str] = getattr(self.estimator, "requires", frozenset())
@@ -331,7 +331,7 @@ class GRPOTrainer:
             ref_logprobs = None
             if self.reference is not None:
                 ref_logprobs, _ = self._token_logprobs(self.reference, full, attention, width)
-        signals = _PolicySignals(full, attention, width, old_logprobs, old_entropy)
+        signals = PolicySignals(full, attention, width, old_logprobs, old_entropy)
         advantages, extra_tokens = self._advantages(
             reward_out, expanded, sequences, group, step_index, signals
         )
@@ -418,39 +418,6 @@ class GRPOTrainer:
             if progress is not None and (index + 1) % self.config.log_every == 0:
                 progress(record)
         return self.history
-
-
-@dataclass
-class _PolicySignals:
-    """What the sampling policy said about its own samples, for estimators that read it:
-    per-token log-probs and entropies (from the no-grad pass of the old log-probs), and
-    the last layer's hidden states at the completion's tokens, on demand (one more
-    no-grad forward pass)."""
-
-    ids: Any
-    attention: Any
-    width: int
-    logprobs: Any
-    entropies: Any
-    logged: dict[str, float] = field(default_factory=dict)
-
-    @staticmethod
-    def per_sequence(values: Any, lengths: list[int]) -> list[np.ndarray]:
-        table = values.double().numpy()
-        return [table[i, :n].copy() for i, n in enumerate(lengths)]
-
-    def hidden_states(self, model: Any, lengths: list[int]) -> list[np.ndarray]:
-        import torch
-
-        with torch.no_grad():
-            out = model(
-                input_ids=self.ids,
-                attention_mask=self.attention,
-                position_ids=position_ids(self.attention),
-                output_hidden_states=True,
-            )
-        table = out.hidden_states[-1][:, self.width :].double().numpy()
-        return [table[i, :n].copy() for i, n in enumerate(lengths)]
 
 
 def kl_k3(logprobs: Any, ref_logprobs: Any) -> Any:
