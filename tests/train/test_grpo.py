@@ -290,3 +290,33 @@ def test_a_likelihood_reward_follows_the_policy_it_reads_and_callbacks_run():
     gain = InformationGain(model, tokenizer, target_column="answer")
     record = GRPOTrainer(model, tokenizer, gain, rows, GRPOConfig(steps=1, group_size=2)).step(0)
     assert record["reward/information_gain/ema_decay"] == 0.999
+
+
+def test_a_process_estimator_reads_step_rewards_through_the_trainer() -> None:
+    """step_rewards= is called with the reward batch; without it the estimator is refused."""
+    from rewardkit.credit.process import ProcessEstimator, ProcessStepRewards
+
+    class Steps:  # a PRM stand-in: every step of every completion scores 0.5
+        separator = "+"
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def step_scores(self, prompts, completions):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            return [np.full(len(c.split("+")) if c else 0, 0.5) for c in completions], None
+
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, n_positions=32, seed=0)
+    rows = [{"prompt": "1+1=", "answer": "2"}]
+    config = GRPOConfig(steps=2, prompts_per_step=1, group_size=4, max_new_tokens=6)
+    estimator = ProcessEstimator(refinement="delta")
+    with pytest.raises(ConfigurationError, match="step_rewards"):
+        GRPOTrainer(model, tokenizer, ArithmeticAnswer(0.0), rows, config, estimator=estimator)
+    prm = Steps()
+    trainer = GRPOTrainer(
+        model, tokenizer, ArithmeticAnswer(0.0), rows, config, estimator=estimator,
+        step_rewards=ProcessStepRewards(prm, tokenizer),
+    )  # fmt: skip
+    history = trainer.train()
+    assert prm.calls == 2 and all(np.isfinite(r["loss"]) for r in history)

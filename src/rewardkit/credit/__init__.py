@@ -15,6 +15,12 @@ from rewardkit.credit.group import (
     grpo_advantages,
     rloo_advantages,
 )
+from rewardkit.credit.process import (
+    ProcessEstimator,
+    ProcessStepRewards,
+    process_advantages,
+    process_returns,
+)
 from rewardkit.credit.redistribution import information_gain_rewards, rudder_redistribution
 from rewardkit.credit.returns import (
     bootstrap_values,
@@ -74,6 +80,8 @@ __all__ = [
     "PerplexityEstimator",
     "PositionEstimator",
     "PrefixTree",
+    "ProcessEstimator",
+    "ProcessStepRewards",
     "ProgressiveRetention",
     "RankEstimator",
     "TokenAdvantages",
@@ -100,6 +108,8 @@ __all__ = [
     "perplexity_weights",
     "position_bonus",
     "prefix_retention_lengths",
+    "process_advantages",
+    "process_returns",
     "rank_dynamics",
     "rank_shaping",
     "rloo_advantages",

@@ -37,6 +37,7 @@ from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.credit._arrays import FloatArray, as_float_array
 from rewardkit.credit.channels import hdpo_advantages, multi_channel_advantages
 from rewardkit.credit.group import dr_grpo_advantages, grpo_advantages, rloo_advantages
+from rewardkit.credit.process import ProcessEstimator
 from rewardkit.credit.steps import (
     ProgressiveRetention,
     continuation_accumulated_reward,
@@ -91,6 +92,8 @@ class EstimatorExtras(TypedDict, total=False):
         token_entropies: per completion, (T,) entropies of the sampling policy.
         hidden_states: per completion, (T, d) last-layer hidden states at its tokens (the
             state after reading token t, as a rollout engine's decode step has it).
+        step_rewards: per completion, (K,) process rewards of its steps.
+        step_ends: per completion, (K,) token offsets at which its steps end.
     """
 
     channels: Mapping[str, FloatArray]
@@ -100,6 +103,8 @@ class EstimatorExtras(TypedDict, total=False):
     token_logprobs: Sequence[FloatArray]
     token_entropies: Sequence[FloatArray]
     hidden_states: Sequence[FloatArray]
+    step_rewards: Sequence[FloatArray]
+    step_ends: Sequence[npt.NDArray[np.int64]]
 
 
 @runtime_checkable
@@ -338,6 +343,7 @@ FACTORIES: dict[str, Callable[..., Estimator]] = {
     "position_bonus": PositionEstimator,
     "entropy_clip": EntropyClipEstimator,
     "rank_shaped": RankEstimator,
+    "process": ProcessEstimator,
 }
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from rewardkit.core.errors import ConfigurationError
 
-__all__ = ["cut_at_eos", "decode", "encode", "single_token"]
+__all__ = ["cut_at_eos", "decode", "encode", "single_token", "token_ends"]
 
 
 def encode(tokenizer: Any, text: str) -> list[int]:
@@ -112,3 +112,27 @@ def decode(tokenizer: Any, tokens: Sequence[int], skip: Iterable[int | None] | N
     dropped = {tokenizer.eos_token_id, tokenizer.pad_token_id} if skip is None else set(skip)
     text: str = tokenizer.decode([t for t in tokens if t not in dropped])
     return text
+
+
+def token_ends(tokenizer: Any, tokens: Sequence[int], char_ends: Sequence[int]) -> list[int]:
+    """For each character offset in ``char_ends`` (ascending, into the decoded text of
+    ``tokens``), the number of leading tokens whose text first reaches it.
+
+    The text of ``tokens[:k]`` is decoded for growing k (EOS and pad dropped, as
+    :func:`decode` does), so a step that ends inside a token counts that token
+    as its own. An offset past the text maps to ``len(tokens)``.
+
+    Example:
+        >>> from rewardkit.lm.tiny import build_char_tokenizer
+        >>> tokenizer = build_char_tokenizer("0123456789,>")
+        >>> ids = encode(tokenizer, "14,21>21")
+        >>> token_ends(tokenizer, ids, [3, 8])
+        [3, 8]
+    """
+    ends: list[int] = []
+    k = 0
+    for offset in char_ends:
+        while k < len(tokens) and len(decode(tokenizer, tokens[:k])) < offset:
+            k += 1
+        ends.append(k if len(decode(tokenizer, tokens[:k])) >= offset else len(tokens))
+    return ends

@@ -10,6 +10,11 @@ frozen causal LM's features (a real backbone such as SmolLM2, on a CPU), and
 :mod:`rewardkit.models.frozen_process` a per-step logistic head on them (a PRM).
 :mod:`rewardkit.models.process` is a process reward model (Math-Shepherd
 labels) and :mod:`rewardkit.models.value` a value head on a frozen policy.
+:mod:`rewardkit.models.feature_heads` holds MLP heads (BaseReward-style depth and
+activation knobs, Ctrl-U-style uncertainty weighting) and their ensembles on such
+features, :mod:`rewardkit.models.vpl` a reward conditioned on a latent user (VPL), and
+:mod:`rewardkit.models.preference_data` the ways pairs are made: HERON's factor tree,
+and pairs from a tree of shared prefixes.
 """
 
 from rewardkit.models.base import RewardModel, load_saved_model
@@ -17,6 +22,12 @@ from rewardkit.models.decomposition import (
     LatentRewardDecoder,
     ProgressEstimator,
     StepDecomposition,
+)
+from rewardkit.models.feature_heads import (
+    HeadEnsemble,
+    MLPRewardHead,
+    ctrl_u_loss,
+    fit_head_ensemble,
 )
 from rewardkit.models.frozen_head import FrozenHeadRewardModel
 from rewardkit.models.frozen_process import FrozenHeadProcessRewardModel
@@ -31,6 +42,16 @@ from rewardkit.models.preference import (
     PreferenceRewardModel,
     RewardModelTraining,
     bradley_terry_loss,
+)
+from rewardkit.models.preference_data import (
+    Leaf,
+    TreeShape,
+    chain_pairs,
+    cut_prefix,
+    heron_margins,
+    heron_preferences,
+    sample_tree,
+    tree_pairs,
 )
 from rewardkit.models.process import (
     ProcessRewardModel,
@@ -50,6 +71,7 @@ from rewardkit.models.term import (
 )
 from rewardkit.models.tiny import SPECIAL_TOKENS, build_char_tokenizer, build_tiny_gpt2
 from rewardkit.models.value import PolicyValueHead, ValueTerm, ValueTraining
+from rewardkit.models.vpl import VPLRewardModel
 
 __all__ = [
     "SPECIAL_TOKENS",
@@ -57,8 +79,11 @@ __all__ = [
     "FrozenHeadRewardModel",
     "GenerativeRewardModel",
     "GenerativeTraining",
+    "HeadEnsemble",
     "JudgeTemplate",
     "LatentRewardDecoder",
+    "Leaf",
+    "MLPRewardHead",
     "ModelError",
     "PolicyValueHead",
     "PreferenceRewardModel",
@@ -72,6 +97,8 @@ __all__ = [
     "RewardModelTerm",
     "RewardModelTraining",
     "StepDecomposition",
+    "TreeShape",
+    "VPLRewardModel",
     "ValueTerm",
     "ValueTraining",
     "aggregate_ensemble",
@@ -79,10 +106,18 @@ __all__ = [
     "bradley_terry_loss",
     "build_char_tokenizer",
     "build_tiny_gpt2",
+    "chain_pairs",
+    "ctrl_u_loss",
+    "cut_prefix",
     "fit_ensemble",
+    "fit_head_ensemble",
+    "heron_margins",
+    "heron_preferences",
     "load_reward_model",
     "load_saved_model",
+    "sample_tree",
     "split_steps",
     "step_labels",
+    "tree_pairs",
     "yes_no_examples",
 ]

@@ -272,12 +272,12 @@ def hidden_features(
     """φ(x, y) = [h_L(EOS) ; mean over y of h_L] at each of ``layers``, in one pass per batch.
 
     Each text is ``prompt + completion + EOS`` (token ids, no special tokens added), cut
-    to its last ``max_length`` tokens; batches are right-padded, so a row's states are
-    those it gets alone. Without ``log_probs`` the LM head is skipped (no
-    (batch, length, vocabulary) logits are built); with it, the same pass also gives
-    each completion's mean token log-probability; with ``prefix_states``, the last
-    layer's state after every prefix of the text (the states a value head reads; a
-    causal model's states before the EOS do not depend on it).
+    to its last ``max_length`` tokens; texts are batched by length and right-padded, so
+    a row's states are those it gets alone, in less time. Without ``log_probs`` the LM
+    head is skipped (no (batch, length, vocabulary) logits are built); with it, the same
+    pass also gives each completion's mean token log-probability; with
+    ``prefix_states``, the last layer's state after every prefix of the text (the states
+    a value head reads; a causal model's states before the EOS do not depend on it).
 
     Raises:
         ConfigurationError: the prompts and completions differ in number.
@@ -303,30 +303,34 @@ def hidden_features(
     width = 2 * int(model.config.hidden_size)
     out = {layer: np.zeros((len(rows), width)) for layer in layers}
     mean_log_prob = np.full(len(rows), np.nan) if log_probs else None
-    states: list[np.ndarray] | None = [] if prefix_states else None
+    found_states: dict[int, np.ndarray] = {}
     body = model if log_probs else getattr(model, "base_model", model)
+    # batches of similar length: padding costs nothing in the results, only in time
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     with torch.no_grad():
         for begin in progress(range(0, len(rows), batch_size), "features", log_every=30.0):
-            batch = rows[begin : begin + batch_size]
+            members = order[begin : begin + batch_size]
+            batch = [rows[i] for i in members]
             padded, attention = right_pad(batch, pad=eos)
             found = body(input_ids=padded, attention_mask=attention, output_hidden_states=True)
             for layer in layers:
                 hidden = found.hidden_states[layer]
-                for j, row in enumerate(batch):
-                    span = hidden[j, starts[begin + j] : len(row)]
+                for j, (i, row) in enumerate(zip(members, batch, strict=True)):
+                    span = hidden[j, starts[i] : len(row)]
                     features = torch.cat([hidden[j, len(row) - 1], span.mean(0)])
-                    out[layer][begin + j] = features.double().numpy()
-            if states is not None:
+                    out[layer][i] = features.double().numpy()
+            if prefix_states:
                 last = found.hidden_states[-1]
-                for j, row in enumerate(batch):
-                    start = max(starts[begin + j], 1)  # the prompt's last token, where kept
-                    states.append(last[j, start - 1 : len(row) - 1].float().numpy().copy())
+                for j, (i, row) in enumerate(zip(members, batch, strict=True)):
+                    start = max(starts[i], 1)  # the prompt's last token, where kept
+                    found_states[i] = last[j, start - 1 : len(row) - 1].float().numpy().copy()
             if mean_log_prob is not None:
-                for j, row in enumerate(batch):
-                    first = max(starts[begin + j], 1)  # the first token has no prediction
+                for j, (i, row) in enumerate(zip(members, batch, strict=True)):
+                    first = max(starts[i], 1)  # the first token has no prediction
                     steps = found.logits[j, first - 1 : len(row) - 1].log_softmax(-1)
                     chosen = steps.gather(-1, padded[j, first : len(row), None])
-                    mean_log_prob[begin + j] = float(chosen.mean())
+                    mean_log_prob[i] = float(chosen.mean())
+    states = [found_states[i] for i in range(len(rows))] if prefix_states else None
     return HiddenFeatures(out, np.asarray(truncated), mean_log_prob, states)
 
 

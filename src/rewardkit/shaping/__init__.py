@@ -1,4 +1,5 @@
-"""Reward shaping: potential-based shaping (Ng, Harada & Russell 1999) and PAR (Fu et al. 2025)."""
+"""Reward shaping: potential-based shaping (Ng, Harada & Russell 1999), PAR (Fu et al. 2025),
+and Clip / Delta refinements of process rewards (Gao et al. 2024)."""
 
 from rewardkit.shaping.par import PreferenceAsReward, par_transform, preference_as_reward
 from rewardkit.shaping.potential import (
@@ -10,16 +11,26 @@ from rewardkit.shaping.potential import (
     register_potential,
     shaping_reward,
 )
+from rewardkit.shaping.process import (
+    REFINEMENTS,
+    clip_step_rewards,
+    delta_step_rewards,
+    refine_step_rewards,
+)
 
 __all__ = [
     "POTENTIALS",
     "POTENTIAL_ENTRY_POINT_GROUP",
+    "REFINEMENTS",
     "PotentialShaping",
     "PotentialValue",
     "PreferenceAsReward",
+    "clip_step_rewards",
+    "delta_step_rewards",
     "make_potential",
     "par_transform",
     "preference_as_reward",
+    "refine_step_rewards",
     "register_potential",
     "shaping_reward",
 ]

@@ -44,6 +44,7 @@ from rewardkit.core.progress import progress as show_progress
 from rewardkit.core.rollout import update_metrics
 from rewardkit.core.term import Term
 from rewardkit.credit.group import group_statistics
+from rewardkit.credit.process import StepRewards
 from rewardkit.credit.token import (
     ESTIMATORS,
     Estimator,
@@ -100,6 +101,8 @@ class GRPOTrainer:
         auxiliary_loss: a loss over the step's reward batch added to the policy loss in
             every epoch (a torch scalar with its gradient), e.g. the likelihood reward's
             supervised term :meth:`~rewardkit.signals.LikelihoodReward.answer_loss`.
+        step_rewards: per-step rewards of the ``process`` estimator, e.g.
+            :class:`~rewardkit.credit.process.ProcessStepRewards` over a PRM.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class GRPOTrainer:
         turn_rewards: TurnRewards | None = None,
         callbacks: Sequence[StepCallback] = (),
         auxiliary_loss: Callable[[dict[str, Any]], Any] | None = None,
+        step_rewards: StepRewards | None = None,
     ) -> None:
         import copy
 
@@ -138,7 +142,10 @@ class GRPOTrainer:
             raise ConfigurationError(
                 "PPPO continues single-turn completions; it does not take an environment"
             )
+        if "step_rewards" in requires and step_rewards is None:
+            raise ConfigurationError("a process estimator needs step_rewards= (e.g. a PRM's)")
         self.environment, self.turn_rewards = environment, turn_rewards
+        self.step_rewards = step_rewards
         self._episodes: Episodes | None = None
         seed_everything(config.seed)
         self.reference = copy.deepcopy(model).eval() if config.kl_coef > 0 else None
@@ -226,6 +233,7 @@ class GRPOTrainer:
     def _advantages(
         self,
         reward_out: Any,
+        batch: dict[str, Any],
         rows: list[Mapping[str, Any]],
         sequences: list[list[int]],
         group: np.ndarray,
@@ -247,6 +255,8 @@ class GRPOTrainer:
             signals.logged["effective_rank"] = float(np.mean(ranks)) if ranks else math.nan
         if "channels" in requires:
             extras["channels"] = reward_out.terms
+        if "step_rewards" in requires and self.step_rewards is not None:
+            extras["step_rewards"], extras["step_ends"] = self.step_rewards(batch)
         if "turn_rewards" in requires and self._episodes is not None:
             assert self.turn_rewards is not None and self.environment is not None
             extras["turn_rewards"] = self.turn_rewards(
@@ -333,7 +343,7 @@ class GRPOTrainer:
                 ref_logprobs, _ = self._token_logprobs(self.reference, full, attention, width)
         signals = PolicySignals(full, attention, width, old_logprobs, old_entropy)
         advantages, extra_tokens = self._advantages(
-            reward_out, expanded, sequences, group, step_index, signals
+            reward_out, batch, expanded, sequences, group, step_index, signals
         )
 
         mask = self._masks(advantages, sequences, full.shape[1] - width)
