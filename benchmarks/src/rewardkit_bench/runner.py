@@ -83,6 +83,7 @@ SUITES: dict[str, str] = {
     "real-rm": "rewardkit_bench.real_rm:main",
     "trl-grpo": "rewardkit_bench.trl_grpo:main",
     "judge": "rewardkit_bench.judge:main",
+    "rm-lab": "rewardkit_bench.rm_build:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from rewardkit.core.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
+    from rewardkit.train.brain import brain_loss, brain_targets, snis_weights
     from rewardkit.train.evolution import EvolutionConfig, evolve
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
     from rewardkit.train.multiturn import (
@@ -51,12 +52,15 @@ _LAZY: dict[str, str] = {
     "TextEnvironment": "multiturn",
     "TurnRewards": "multiturn",
     "answer_probabilities": "multiturn",
+    "brain_loss": "brain",
+    "brain_targets": "brain",
     "evaluate_episodes": "multiturn",
     "evolve": "evolution",
     "fit_sequences": "sft",
     "grid_cnn": "ppo",
     "make_env": "ppo",
     "sample_episodes": "multiturn",
+    "snis_weights": "brain",
     "transcript": "multiturn",
 }
 
@@ -75,12 +79,15 @@ __all__ = [
     "TextEnvironment",
     "TurnRewards",
     "answer_probabilities",
+    "brain_loss",
+    "brain_targets",
     "evaluate_episodes",
     "evolve",
     "fit_sequences",
     "grid_cnn",
     "make_env",
     "sample_episodes",
+    "snis_weights",
     "transcript",
 ]
 

@@ -453,10 +453,11 @@ def aggregate(per_token: Any, mask: Any, mode: str, max_new_tokens: int) -> Any:
 
 @dataclass
 class Evaluation:
-    """Greedy accuracy and mean length on held-out prompts."""
+    """Greedy accuracy and mean length on held-out prompts, and the greedy completions."""
 
     accuracy: float
     mean_length: float
+    completions: tuple[str, ...] = ()
 
 
 def evaluate_greedy(
@@ -472,6 +473,7 @@ def evaluate_greedy(
     length counts the end."""
     scores: list[float] = []
     lengths: list[int] = []
+    completions: list[str] = []
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
     model.eval()
     for start in range(0, len(rows), batch_size):
@@ -488,4 +490,5 @@ def evaluate_greedy(
         # every column of the rows (answer, a task's entry, ...) reaches the verifier
         batch = {key: [r[key] for r in chunk] for key in chunk[0]} | {"completion": texts}
         scores.extend(np.nan_to_num(correct(batch).total, nan=0.0).tolist())
-    return Evaluation(float(np.mean(scores)), float(np.mean(lengths)))
+        completions.extend(texts)
+    return Evaluation(float(np.mean(scores)), float(np.mean(lengths)), tuple(completions))

@@ -1,0 +1,178 @@
+"""``rewardkit bench rm-lab``: building reward models, and keeping them honest in the loop.
+
+Two halves, each a set of units in one run:
+
+- **building** (:mod:`rewardkit_bench.rm_build_real`): on SmolLM2-135M-Instruct's frozen
+  features of its own answers (the real-output corpus), per seed (a split of the
+  questions): BaseReward-style heads (depth, activation, an ensemble), Ctrl-U-style
+  uncertainty weighting, HERON's factor-tree labels, and VPL on planted users, each
+  against the linear Bradley–Terry head, on held-out questions;
+- **in the loop** (:mod:`rewardkit_bench.rm_build_loop`): the char-level lab on
+  ``chain_sum``, GRPO with a learned PRM's step rewards as they are, clipped, delta'd or
+  both, against outcome-only GRPO, the gold verifier watching; and the planted
+  step-repeat exploit under each refinement.
+
+Figures are medians over seeds. Full run: about 45 minutes with ``--jobs 2`` on two idle
+cores (SmolLM2's features are read once, about 11 minutes, and cached); ``--quick``: one
+seed, 20 steps, two designs, 15 questions a task.
+
+Run: ``rewardkit bench rm-lab --jobs 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rewardkit_bench.runner import RunFolder, Suite, drive, environment
+
+__all__ = ["RMBuild", "main"]
+
+QUICK_QUESTIONS = 15
+
+
+def _key(run: dict[str, Any]) -> tuple[Any, ...]:
+    return (run["kind"], run.get("design"), run.get("seed"))
+
+
+class RMBuild(Suite):
+    """The rm-lab suite (see the module docs)."""
+
+    name: ClassVar[str] = "rm-lab"
+    description: ClassVar[str | None] = __doc__
+    quick_help: ClassVar[str] = (
+        f"one seed, 20 steps, outcome and prm_clip only, {QUICK_QUESTIONS} questions a task"
+    )
+    quick_sets: ClassVar[tuple[str, ...]] = ("seeds", "steps", "designs")
+    options: ClassVar[tuple[str, ...]] = ("seeds", "jobs", "resume", "rerender")
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--steps", type=int, default=300, help="GRPO steps a run")
+        parser.add_argument(
+            "--designs", default=None, help="only these loop designs (comma-separated)"
+        )
+        parser.add_argument("--corpus", default=None, help="the real-output corpus (jsonl)")
+
+    def _settings(self, args: argparse.Namespace) -> dict[str, Any]:
+        from rewardkit_bench.rm_build_loop import DESIGNS
+
+        designs = list(DESIGNS) if not args.designs else args.designs.split(",")
+        if args.quick:
+            return {"seeds": 1, "steps": 20, "designs": ["outcome", "prm_clip"],
+                    "questions": QUICK_QUESTIONS}  # fmt: skip
+        return {"seeds": args.seeds, "steps": args.steps, "designs": designs, "questions": None}
+
+    def check(self, args: argparse.Namespace) -> str | None:
+        from rewardkit_bench.rm_build_loop import DESIGNS
+
+        settings = self._settings(args)
+        wrong = set(settings["designs"]) - set(DESIGNS)
+        if wrong:
+            return f"unknown designs {sorted(wrong)}; choose from {list(DESIGNS)}"
+        if settings["steps"] < 1:
+            return "--steps must be >= 1"
+        return None
+
+    def command(self, args: argparse.Namespace) -> str:
+        if args.quick:
+            return "rewardkit bench rm-lab --quick"
+        return f"rewardkit bench rm-lab --seeds {args.seeds} --jobs {args.jobs}"
+
+    def prepare(self, args: argparse.Namespace) -> None:
+        from rewardkit_bench.grpo_lab import load_policy
+        from rewardkit_bench.real_rm import _corpus_path
+        from rewardkit_bench.rm_build_loop import TASK, fit_prm
+        from rewardkit_bench.rm_build_real import labelled_rows, read_last_layer
+
+        settings = self._settings(args)
+        self.corpus = str(_corpus_path(args.corpus, suite="rm-lab"))
+        self.questions = settings["questions"]
+        read_last_layer(labelled_rows(_corpus_path(args.corpus), self.questions))  # cached
+        load_policy(None, TASK)  # the warm start, trained and cached once, before the pool
+        if any(d != "outcome" for d in settings["designs"]):
+            for seed in range(settings["seeds"]):
+                fit_prm(seed)  # each seed's PRM, fitted once and cached, before the pool
+
+    def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
+        from rewardkit_bench.rm_build_loop import LoopSpec
+
+        settings = self._settings(args)
+        done = {_key(r) for r in runs}
+        units: list[Any] = []
+        for seed in range(settings["seeds"]):
+            if ("build", None, seed) not in done:
+                units.append(("build", seed))
+        if ("before", None, None) not in done:
+            units.append(("before", None))
+        for seed in range(settings["seeds"]):
+            if any(d != "outcome" for d in settings["designs"]) and (
+                ("exploit", None, seed) not in done
+            ):
+                units.append(("exploit", seed))
+            for design in settings["designs"]:
+                if ("train", design, seed) not in done:
+                    units.append(LoopSpec(design, seed, settings["steps"]))
+        return units
+
+    def run_unit(self, unit: Any) -> dict[str, Any]:
+        from pathlib import Path
+
+        from rewardkit_bench.rm_build_loop import exploit_table, run_before, run_loop
+        from rewardkit_bench.rm_build_real import labelled_rows, read_last_layer, run_build
+
+        if isinstance(unit, tuple) and unit[0] == "build":
+            rows = labelled_rows(Path(self.corpus), self.questions)
+            return run_build(rows, read_last_layer(rows), unit[1])
+        if isinstance(unit, tuple) and unit[0] == "before":
+            return run_before()
+        if isinstance(unit, tuple) and unit[0] == "exploit":
+            return exploit_table(unit[1])
+        return run_loop(unit)
+
+    def describe(self, run: dict[str, Any]) -> str | None:
+        if run["kind"] == "build":
+            accuracy = run["accuracy"]["controlled"]
+            best = max(accuracy, key=lambda name: accuracy[name])
+            return (
+                f"building, seed {run['seed']}: best style-controlled {best} "
+                f"{accuracy[best]:.3f} ({run['seconds']:.0f}s)"
+            )
+        if run["kind"] == "before":
+            return f"warm start: accuracy {run['accuracy']:.3f}, {run['steps']:.2f} steps"
+        if run["kind"] == "exploit":
+            returns = run["returns"]
+            return "planted repeats, seed {}: return at r=0→4: {}".format(
+                run["seed"],
+                ", ".join(f"{k} {v['0']:.2f}→{v['4']:.2f}" for k, v in returns.items()),
+            )
+        after = run["after"]
+        return (
+            f"{run['design']} seed {run['seed']}: accuracy {after['accuracy']:.3f}, "
+            f"{after['steps']:.2f} steps, repeats {after['repeat_rate']:.3f} "
+            f"({run['seconds']:.0f}s)"
+        )
+
+    def record(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {**self._settings(args), "quick": args.quick, "environment": environment(),
+                "runs": runs}  # fmt: skip
+
+    def summarize(self, results: dict[str, Any]) -> dict[str, Any]:
+        from rewardkit_bench.rm_build_report import summarize
+
+        return summarize(results)
+
+    def plot(self, folder: RunFolder, results: dict[str, Any]) -> list[str]:
+        from rewardkit_bench.rm_build_report import plot
+
+        return plot(folder, results)
+
+    def report(self, results: dict[str, Any], plots: list[str]) -> str | None:
+        from rewardkit_bench.rm_build_report import render
+
+        return render(results, plots)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``rewardkit bench rm-lab``: see the module docs."""
+    return drive(RMBuild(), argv)

@@ -1,0 +1,196 @@
+"""The in-the-loop half of ``rewardkit bench rm-lab``: GRPO with a learned process reward
+model's step rewards, as they are and refined by Clip and Delta, the gold verifier watching.
+
+The char-level lab on reasoning-gym's ``chain_sum`` (the grpo-lab's warm-started tiny
+GPT-2; a completion is the running sums, comma-separated, then ``>`` and the answer).
+Per seed, one PRM (:func:`rewardkit_bench.steer_models.fit_lab_prm`: Math-Shepherd soft
+labels from 8 rollouts a step prefix of the warm start's own samples, steps split at
+``,``) is fitted once and cached; then every design trains the same warm start for the
+same steps, prompts and group size (equal samples):
+
+- ``outcome``: binary correctness, GRPO (no PRM);
+- ``prm``: the outcome advantage plus the PRM's process advantage
+  (:class:`rewardkit.credit.ProcessEstimator`, weight 1), step rewards as the PRM gives them;
+- ``prm_clip``, ``prm_delta``, ``prm_clip_delta``: the same after Clip (η = 0.5), Delta,
+  or both (Gao et al. 2024, :mod:`rewardkit.shaping.process`).
+
+Measured after training, greedy on 300 held-out problems: gold accuracy (reasoning-gym's
+scorer), steps a completion, and the share of completions that repeat a step (the same
+running sum twice in a row: the exploit Clip and Delta target); during training, the
+batch's gold accuracy (peak and the last 20 steps' mean) and the KL to the warm start.
+
+The planted exploit (:func:`exploit_table`): each held-out problem's reference solution
+with its first step repeated r = 0…4 times, scored by the PRM: the process return
+Σ_k r̃_k under each refinement. Repeats should pay only without one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DESIGNS", "LoopSpec", "exploit_table", "fit_prm", "run_before", "run_loop"]
+
+TASK = "chain_sum"
+#: design -> the process estimator's refinement (None: outcome-only GRPO)
+DESIGNS: dict[str, str | None] = {
+    "outcome": None,
+    "prm": "none",
+    "prm_clip": "clip",
+    "prm_delta": "delta",
+    "prm_clip_delta": "clip_delta",
+}
+ETA = 0.5
+REPEATS = (0, 1, 2, 3, 4)
+CACHE = Path("runs") / "rm-lab-cache"
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    """One training run."""
+
+    design: str
+    seed: int
+    steps: int
+
+
+def _prm_path(seed: int) -> Path:
+    return CACHE / f"prm-{TASK}-seed{seed}"
+
+
+def fit_prm(seed: int) -> Any:
+    """The seed's PRM on the warm start's samples, fitted once and cached."""
+    import torch
+
+    from rewardkit.models import ProcessRewardModel
+    from rewardkit_bench.grpo_lab import load_policy
+    from rewardkit_bench.steer_models import fit_lab_prm
+
+    path = _prm_path(seed)
+    if (path / "done").is_file():
+        return ProcessRewardModel.load(path)
+    torch.set_num_threads(1)
+    model, tokenizer = load_policy(None, TASK)
+    prm = fit_lab_prm(TASK, seed, model, tokenizer)
+    prm.save(path)
+    (path / "done").write_text("ok")
+    return prm
+
+
+def _steps(text: str) -> list[str]:
+    """The running sums before ``>`` (the answer not counted as a step)."""
+    body = text.split(">", 1)[0]
+    return [s for s in body.split(",") if s] if body else []
+
+
+def shape_stats(texts: list[str]) -> dict[str, float]:
+    """Steps a completion, and the share of completions repeating a step in a row.
+
+    Example:
+        >>> shape_stats(["1,3>3", "1,1,3>3"])
+        {'steps': 2.5, 'repeat_rate': 0.5}
+    """
+    steps = [_steps(t) for t in texts]
+    repeats = [any(a == b for a, b in itertools.pairwise(s)) for s in steps]
+    return {
+        "steps": float(np.mean([len(s) for s in steps])),
+        "repeat_rate": float(np.mean(repeats)),
+    }
+
+
+def _held_out(model: Any, tokenizer: Any) -> dict[str, Any]:
+    from rewardkit.train.grpo import evaluate_greedy
+    from rewardkit_bench.rm_lab import completion_budget, gold_term
+    from rewardkit_bench.tasks.arithmetic import task_problems
+
+    rows = task_problems(TASK, 300, seed=99_999)
+    greedy = evaluate_greedy(model, tokenizer, rows, gold_term(TASK), completion_budget(TASK))
+    return {"accuracy": greedy.accuracy, "length": greedy.mean_length,
+            **shape_stats(list(greedy.completions))}  # fmt: skip
+
+
+def run_before() -> dict[str, Any]:
+    """The warm start's held-out figures."""
+    import torch
+
+    from rewardkit_bench.grpo_lab import load_policy
+
+    torch.set_num_threads(1)
+    model, tokenizer = load_policy(None, TASK)
+    return {"kind": "before", **_held_out(model, tokenizer)}
+
+
+def run_loop(spec: LoopSpec) -> dict[str, Any]:
+    """Warm start → GRPO under the design → held-out figures (one thread)."""
+    import torch
+
+    from rewardkit.credit import ProcessStepRewards
+    from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
+    from rewardkit_bench.grpo_lab import load_policy
+    from rewardkit_bench.rm_lab import completion_budget, gold_term
+    from rewardkit_bench.tasks.arithmetic import ArithmeticAnswer, task_problems
+
+    torch.set_num_threads(1)
+    start = time.monotonic()
+    refinement = DESIGNS[spec.design]
+    model, tokenizer = load_policy(None, TASK)
+    step_rewards, estimator, params = None, "grpo", {}
+    if refinement is not None:
+        step_rewards = ProcessStepRewards(fit_prm(spec.seed), tokenizer)
+        estimator, params = "process", {"refinement": refinement, "eta": ETA, "weight": 1.0}
+    config = GRPOConfig(
+        steps=spec.steps, prompts_per_step=8, group_size=8, max_new_tokens=completion_budget(TASK),
+        learning_rate=2e-4, estimator=estimator, estimator_params=params, seed=spec.seed,
+    )  # fmt: skip
+    rows = task_problems(TASK, 2000, seed=spec.seed + 17)
+    trainer = GRPOTrainer(
+        model, tokenizer, ArithmeticAnswer(missing_score=0.0, name="correct"), rows, config,
+        accuracy=gold_term(TASK), step_rewards=step_rewards,
+    )  # fmt: skip
+    history = trainer.train()
+    gold = [float(r["accuracy"]) for r in history]
+    keys = ("step", "accuracy", "completion_length", "kl")
+    return {
+        "kind": "train",
+        "design": spec.design,
+        "seed": spec.seed,
+        "steps": spec.steps,
+        "after": _held_out(model, tokenizer),
+        "gold_peak": max(gold),
+        "gold_last20": statistics.fmean(gold[-20:]),
+        "kl_last20": statistics.fmean(float(r["kl"]) for r in history[-20:]),
+        "curve": [{k: round(float(r[k]), 4) for k in keys} for r in history[4::5]],
+        "seconds": time.monotonic() - start,
+    }
+
+
+def exploit_table(seed: int, problems: int = 100) -> dict[str, Any]:
+    """The planted step-repeat exploit under the seed's PRM (see the module docs)."""
+    import torch
+
+    from rewardkit.shaping import REFINEMENTS, refine_step_rewards
+    from rewardkit_bench.tasks.arithmetic import sft_completion, task_problems
+
+    torch.set_num_threads(1)
+    prm = fit_prm(seed)
+    rows = task_problems(TASK, problems, seed=99_999)
+    table: dict[str, dict[str, float]] = {r: {} for r in REFINEMENTS}
+    raw_scores: dict[str, float] = {}
+    for repeat in REPEATS:
+        texts = []
+        for row in rows:
+            solution = sft_completion(row, "steps")
+            first = solution.split(",", 1)[0]
+            texts.append("".join(first + "," for _ in range(repeat)) + solution)
+        scores, _ = prm.step_scores([r["prompt"] for r in rows], texts)
+        raw_scores[str(repeat)] = float(np.mean([s[0] for s in scores]))
+        for refinement in REFINEMENTS:
+            refined = refine_step_rewards(scores, refinement, eta=ETA)
+            table[refinement][str(repeat)] = float(np.mean([r.sum() for r in refined]))
+    return {"kind": "exploit", "seed": seed, "returns": table, "first_step_score": raw_scores}

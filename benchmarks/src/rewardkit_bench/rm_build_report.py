@@ -1,0 +1,280 @@
+"""The rm-lab report: medians over seeds, paper claims against what was measured."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+from rewardkit_bench.runner import RunFolder, markdown_table, median_curve, pyplot, save_figure
+
+__all__ = ["plot", "render", "summarize"]
+
+TESTS = ("all", "controlled", "shorter among equally right")
+BASELINE = "BT linear (baseline)"
+#: the methods not in this bench yet, and why (said in the report)
+NOT_MEASURED = {
+    "POLAR": "policy-discriminative pretraining needs trajectories of many policies; not built",
+    "tree-structured pairs (topology)": "built (rewardkit.models.tree_pairs); no RL comparison "
+    "of tree against chain pairs in this bench yet",
+    "BR-RM": "the two-turn judge is not built",
+    "Cooper": "the online RM update is not built",
+    "OPRL": "the implicit-PRM math only (rewardkit.credit.implicit_prm, if present); not trained "
+    "in the loop",
+    "BRAIn": "the self-normalised distillation loss only (rewardkit.train.brain, if present); not "
+    "trained in the loop",
+}
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def _runs(results: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r for r in results["runs"] if r["kind"] == kind]
+
+
+def _building(builds: list[dict[str, Any]]) -> dict[str, Any]:
+    if not builds:
+        return {}
+    names = list(builds[0]["accuracy"]["all"])
+    table = {
+        name: {test: _median([b["accuracy"][test][name] for b in builds]) for test in TESTS}
+        for name in names
+    }
+    kinds = list(builds[0]["vpl"]["types"])
+    scorers = [k for k in builds[0]["vpl"]["types"][kinds[0]] if k != "test_pairs"]
+    vpl = {
+        kind: {s: _median([b["vpl"]["types"][kind][s] for b in builds]) for s in scorers}
+        for kind in kinds
+    }
+    return {
+        "table": table,
+        "vpl": vpl,
+        "test_pairs": builds[0]["test_pairs"],
+        "train_pairs": _median([b["train_pairs"] for b in builds]),
+        "heron_pairs": builds[0]["heron_pairs"],
+        "seeds": len(builds),
+    }
+
+
+def _loop(results: dict[str, Any]) -> dict[str, Any]:
+    trains = _runs(results, "train")
+    designs: dict[str, Any] = {}
+    for design in dict.fromkeys(r["design"] for r in trains):
+        mine = [r for r in trains if r["design"] == design]
+
+        def m(pick: Callable[[dict[str, Any]], float], mine: list[dict[str, Any]] = mine) -> float:
+            return _median([pick(r) for r in mine])
+
+        designs[design] = {
+            "accuracy": m(lambda r: r["after"]["accuracy"]),
+            "accuracy_range": [
+                min(r["after"]["accuracy"] for r in mine),
+                max(r["after"]["accuracy"] for r in mine),
+            ],
+            "steps": m(lambda r: r["after"]["steps"]),
+            "repeat_rate": m(lambda r: r["after"]["repeat_rate"]),
+            "length": m(lambda r: r["after"]["length"]),
+            "gold_peak": m(lambda r: r["gold_peak"]),
+            "gold_last20": m(lambda r: r["gold_last20"]),
+            "kl_last20": m(lambda r: r["kl_last20"]),
+            "seeds": len(mine),
+        }
+    exploits = _runs(results, "exploit")
+    exploit = {}
+    if exploits:
+        for refinement in exploits[0]["returns"]:
+            exploit[refinement] = {
+                r: _median([e["returns"][refinement][r] for e in exploits])
+                for r in exploits[0]["returns"][refinement]
+            }
+    before = _runs(results, "before")
+    return {"designs": designs, "exploit": exploit, "before": before[0] if before else None}
+
+
+def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    claims: dict[str, dict[str, Any]] = {}
+    table = building.get("table", {})
+    if table:
+        c = {name: row["controlled"] for name, row in table.items()}
+        heads = {d: c[f"MLP depth {d}, SiLU (BaseReward-style)"] for d in (2, 3)}
+        heads[1] = c["MLP depth 1 (BaseReward-style)"]
+        claims["BaseReward-style head depth"] = {
+            "paper": "a 2-layer SiLU head is the best reward head (multimodal RM benchmarks)",
+            "measured": "style-controlled paired accuracy, depth 1/2/3: "
+            + ", ".join(f"{heads[d]:.3f}" for d in (1, 2, 3))
+            + f" (linear BT {c[BASELINE]:.3f})",
+            "met": heads[2] >= max(heads[1], heads[3]),
+        }
+        single = c["MLP depth 2, SiLU (BaseReward-style)"]
+        ensemble = c["ensemble of 5, depth 2 (BaseReward-style)"]
+        claims["BaseReward-style ensemble"] = {
+            "paper": "averaging reward models' scores improves on a single one",
+            "measured": f"{ensemble:.3f} for 5 averaged vs {single:.3f} for one",
+            "met": ensemble > single,
+        }
+        ctrl = c["Ctrl-U-style weighting, depth 2"]
+        claims["Ctrl-U-style weighting"] = {
+            "paper": "uncertainty-weighted reward loss makes a generator's reward feedback robust "
+            "(no claim about preference RMs: the adaptation is ours)",
+            "measured": f"{ctrl:.3f} vs {single:.3f} for the same head unweighted",
+            "met": None,
+        }
+        heron = table["HERON labels (correct > shorter), linear"]
+        base = table[BASELINE]
+        claims["HERON"] = {
+            "paper": "an RM trained on hierarchical factor comparisons follows the ranked "
+            "factors (with less reward engineering)",
+            "measured": f"right over wrong {heron['all']:.3f} vs {base['all']:.3f} for BT on "
+            f"correctness pairs; shorter among equally right {heron[TESTS[2]]:.3f} vs "
+            f"{base[TESTS[2]]:.3f}",
+            "met": heron["all"] >= base["all"] - 0.02 and heron[TESTS[2]] > base[TESTS[2]],
+        }
+    vpl = building.get("vpl", {})
+    if vpl:
+        mean = {s: statistics.fmean(vpl[kind][s] for kind in vpl) for s in next(iter(vpl.values()))}
+        ours, pooled = mean["VPL (z from 8 of the user's pairs)"], mean["BT pooled over users"]
+        claims["VPL (planted users)"] = {
+            "paper": "a latent-conditioned RM recovers users' diverging preferences where one BT "
+            "model averages them",
+            "measured": f"mean over the two types {ours:.3f} vs pooled BT {pooled:.3f} "
+            f"(per-type BT ceiling {mean['BT on this type' + chr(39) + 's pairs (ceiling)']:.3f})",
+            "met": ours > pooled + 0.05,
+        }
+    designs = loop.get("designs", {})
+    if "prm" in designs and "outcome" in designs:
+        plain, outcome = designs["prm"], designs["outcome"]
+        claims["a raw PRM reward is hacked (Gao et al.)"] = {
+            "paper": "dense PRM step rewards as they are make the policy write more, repeated "
+            "steps",
+            "measured": f"steps {plain['steps']:.2f} vs {outcome['steps']:.2f} outcome-only; "
+            f"repeat rate {plain['repeat_rate']:.3f} vs {outcome['repeat_rate']:.3f}",
+            "met": plain["repeat_rate"] > outcome["repeat_rate"] + 0.02
+            or plain["steps"] > outcome["steps"] + 0.2,
+        }
+        for name in ("prm_clip", "prm_delta", "prm_clip_delta"):
+            if name in designs:
+                d = designs[name]
+                claims[f"{name} keeps the PRM honest"] = {
+                    "paper": "Clip/Delta stop the hacking and train at least as well as the "
+                    "outcome reward alone",
+                    "measured": f"repeat rate {d['repeat_rate']:.3f}, accuracy {d['accuracy']:.3f}"
+                    f" vs outcome-only {outcome['repeat_rate']:.3f}, {outcome['accuracy']:.3f}",
+                    "met": d["repeat_rate"] <= outcome["repeat_rate"] + 0.02
+                    and d["accuracy"] >= outcome["accuracy"] - 0.02,
+                }
+    exploit = loop.get("exploit", {})
+    if exploit:
+        grows = exploit["none"]["4"] > exploit["none"]["0"]
+        bounded = all(exploit[r]["4"] <= exploit[r]["0"] + 1e-9 for r in exploit if r != "none")
+        claims["planted step repeats"] = {
+            "paper": "Clip and Delta bound the return a repeated step can earn",
+            "measured": "process return at 0 → 4 repeats: "
+            + ", ".join(f"{r} {v['0']:.2f} → {v['4']:.2f}" for r, v in exploit.items()),
+            "met": grows and bounded,
+        }
+    return claims
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    building = _building(_runs(results, "build"))
+    loop = _loop(results)
+    return {"building": building, "loop": loop, "claims": _claims(building, loop)}
+
+
+def plot(folder: RunFolder, results: dict[str, Any]) -> list[str]:
+    plt = pyplot()
+    trains = _runs(results, "train")
+    if plt is None or not trains:
+        return []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for design in dict.fromkeys(r["design"] for r in trains):
+        mine = [r for r in trains if r["design"] == design]
+        steps, series = median_curve(mine, "step", "accuracy")
+        axes[0].plot(steps, series, label=design)
+        steps, series = median_curve(mine, "step", "completion_length")
+        axes[1].plot(steps, series, label=design)
+    axes[0].set_title("chain_sum: gold accuracy of the training batch (median)")
+    axes[1].set_title("completion length in tokens (median)")
+    for axis in axes:
+        axis.legend(fontsize=8)
+    return [save_figure(plt, fig, folder, "loop.png")]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def render(results: dict[str, Any], plots: list[str]) -> str:
+    lines = ["# rm-lab", "", f"Regenerate: `{results['command']}`", ""]
+    building = results["building"]
+    if building:
+        lines += [
+            "## Building a reward model on a real backbone", "",
+            f"SmolLM2-135M-Instruct's frozen last-layer features of its own answers (the "
+            f"corpus's labelled rows); {building['seeds']} splits of the questions, half "
+            f"train (median {building['train_pairs']:.0f} right/wrong pairs), half test "
+            f"({building['test_pairs']['all']} pairs, {building['test_pairs']['controlled']} "
+            "style-controlled, "
+            f"{building['test_pairs']['shorter among equally right']} shorter-vs-longer pairs "
+            "of equally right answers). Paired accuracy, median over splits.", "",
+        ]  # fmt: skip
+        rows = [[name, *[_fmt(row[t]) for t in TESTS]] for name, row in building["table"].items()]
+        lines += [markdown_table(["method", "right > wrong", "style controlled",
+                                  "shorter among equally right"], rows), ""]  # fmt: skip
+        levels = building["heron_pairs"]
+        lines += [
+            f"HERON's pairs (split 0): {levels['by correctness']} decided by correctness, "
+            f"{levels['by length']} by length, {levels['undecided (dropped)']} dropped.", "",
+            "**VPL on planted users** (labels we generated from the corpus: half the users "
+            "prefer the right answer, half the shorter one): held-out accuracy on each type's "
+            "own preference.", "",
+        ]  # fmt: skip
+        vpl = building["vpl"]
+        scorers = list(next(iter(vpl.values())))
+        rows = [[s, *[_fmt(vpl[kind][s]) for kind in vpl]] for s in scorers]
+        lines += [markdown_table(["scorer", *[f"type '{k}'" for k in vpl]], rows), ""]
+    loop = results["loop"]
+    if loop["designs"]:
+        lines += [
+            "## In the loop: GRPO with a learned PRM (char-level lab, chain_sum)", "",
+            f"{results['steps']} GRPO steps of 8 prompts x 8 completions per run, medians over "
+            "seeds; held-out greedy figures on 300 problems. Data we generated (the lab).", "",
+        ]  # fmt: skip
+        header = ["design", "accuracy", "(range)", "steps", "repeat rate", "length",
+                  "batch gold peak", "last 20", "KL last 20"]  # fmt: skip
+        rows = []
+        before = loop["before"]
+        if before:
+            start = [_fmt(before["accuracy"]), "", f"{before['steps']:.2f}",
+                     _fmt(before["repeat_rate"]), f"{before['length']:.1f}"]  # fmt: skip
+            rows.append(["(warm start)", *start, "", "", ""])
+        for design, d in loop["designs"].items():
+            span = f"{d['accuracy_range'][0]:.3f}-{d['accuracy_range'][1]:.3f}"
+            rows.append([design, _fmt(d["accuracy"]), span, f"{d['steps']:.2f}",
+                         _fmt(d["repeat_rate"]), f"{d['length']:.1f}", _fmt(d["gold_peak"]),
+                         _fmt(d["gold_last20"]), f"{d['kl_last20']:.4f}"])  # fmt: skip
+        lines += [markdown_table(header, rows), ""]
+        if "loop.png" in plots:
+            lines += ["![loop](loop.png)", ""]
+    if loop["exploit"]:
+        lines += [
+            "**Planted step repeats**: mean process return of 100 reference solutions with "
+            "the first step repeated r times, under the seeds' PRMs (median).",
+            "",
+        ]
+        repeats = list(next(iter(loop["exploit"].values())))
+        rows = [[r, *[f"{v[k]:.3f}" for k in repeats]] for r, v in loop["exploit"].items()]
+        lines += [markdown_table(["refinement", *[f"r={k}" for k in repeats]], rows), ""]
+    lines += ["## Paper claims / we measured", ""]
+    for name, c in results["claims"].items():
+        verdict = {True: "met", False: "NOT MET", None: "no claim to test"}[c["met"]]
+        lines.append(f"- **{name}**: paper: {c['paper']}; measured: {c['measured']} ({verdict})")
+    lines += ["", "Not measured here:", ""]
+    lines += [f"- **{name}**: {why}" for name, why in NOT_MEASURED.items()]
+    lines += ["", "## Settings", "", "```json",
+              json.dumps({k: results[k] for k in ("steps", "seeds", "designs", "quick")}),
+              "```", ""]  # fmt: skip
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""rm-lab: the plan, the building half's pairs, and claims judged from the records."""
+
+import numpy as np
+
+from rewardkit_bench.rm_build import RMBuild
+from rewardkit_bench.rm_build_loop import LoopSpec, shape_stats
+from rewardkit_bench.rm_build_real import _heron_pairs, _shorter_pairs, _split
+from rewardkit_bench.rm_build_report import summarize
+from rewardkit_bench.runner import SUITES, build_parser
+
+
+def _args(*argv):
+    suite = RMBuild()
+    return suite, build_parser(suite).parse_args(list(argv))
+
+
+def test_the_suite_is_registered_and_plans_every_unit_once():
+    assert SUITES["rm-lab"] == "rewardkit_bench.rm_build:main"
+    suite, args = _args("--seeds", "2", "--designs", "outcome,prm_delta", "--steps", "7")
+    units = suite.plan(args, [])
+    assert ("build", 0) in units and ("build", 1) in units and ("before", None) in units
+    assert ("exploit", 0) in units and ("exploit", 1) in units
+    trains = {(u.design, u.seed, u.steps) for u in units if isinstance(u, LoopSpec)}
+    assert trains == {(d, s, 7) for d in ("outcome", "prm_delta") for s in (0, 1)}
+    done = [{"kind": "build", "seed": 0}, {"kind": "train", "design": "outcome", "seed": 1}]
+    left = suite.plan(args, done)
+    assert ("build", 0) not in left and LoopSpec("outcome", 1, 7) not in left
+    assert len(left) == len(units) - 2
+
+
+def test_unknown_designs_are_refused():
+    suite, args = _args("--designs", "outcome,prm_bogus")
+    assert "prm_bogus" in (suite.check(args) or "")
+
+
+def test_shape_stats_count_steps_and_repeats_by_hand():
+    assert shape_stats(["1,3>3", "1,1,3>3", ">4", "2,2"]) == {"steps": 1.75, "repeat_rate": 0.5}
+
+
+def _rows():
+    # two questions; tokens and labels chosen so every HERON level is exercised
+    spec = [("q1", 1, 10), ("q1", 0, 30), ("q1", 1, 20), ("q2", 0, 10), ("q2", 0, 11)]
+    return [{"task": "t", "question": q, "label": y, "tokens": n, "status": "stated"}
+            for q, y, n in spec]  # fmt: skip
+
+
+def test_heron_pairs_decide_by_correctness_first_then_length():
+    rows = _rows()
+    pairs, levels = _heron_pairs(rows, np.ones(len(rows), dtype=bool))
+    # margins: std(label) = 0.49, std(tokens) ≈ 7.4; q2's pair differs by 1 token: undecided
+    assert sorted(pairs) == sorted([(0, 1), (2, 1), (0, 2)])
+    assert levels == {"by correctness": 2, "by length": 1, "undecided (dropped)": 1}
+
+
+def test_shorter_pairs_need_a_quarter_length_gap_and_can_require_equal_labels():
+    rows = _rows()
+    keep = np.ones(len(rows), dtype=bool)
+    assert sorted(_shorter_pairs(rows, keep, same_label=False)) == [(0, 1), (0, 2), (2, 1)]
+    assert _shorter_pairs(rows, keep, same_label=True) == [(0, 2)]
+
+
+def test_a_split_keeps_each_question_on_one_side():
+    rows = _rows() * 3
+    side = _split(rows, seed=4)
+    for question in ("q1", "q2"):
+        assert len({side[i] for i, r in enumerate(rows) if r["question"] == question}) == 1
+
+
+def _train(design, seed, steps, repeats, accuracy):
+    after = {"accuracy": accuracy, "steps": steps, "repeat_rate": repeats, "length": 8.0}
+    return {"kind": "train", "design": design, "seed": seed, "after": after, "gold_peak": 0.5,
+            "gold_last20": 0.4, "kl_last20": 0.01, "curve": []}  # fmt: skip
+
+
+def test_claims_are_judged_from_the_records():
+    runs = []
+    for seed in range(3):
+        runs += [
+            _train("outcome", seed, 2.0, 0.0, 0.30),
+            _train("prm", seed, 3.5, 0.40 + 0.01 * seed, 0.25),
+            _train("prm_clip", seed, 2.0, 0.01, 0.31),
+        ]
+    exploit = {"none": {"0": 1.0, "4": 2.5}, "clip": {"0": -0.2, "4": -0.2},
+               "delta": {"0": 0.9, "4": 0.9}, "clip_delta": {"0": 0.0, "4": 0.0}}  # fmt: skip
+    runs.append({"kind": "exploit", "seed": 0, "returns": exploit})
+    claims = summarize({"runs": runs})["claims"]
+    assert claims["a raw PRM reward is hacked (Gao et al.)"]["met"] is True
+    assert "0.410" in claims["a raw PRM reward is hacked (Gao et al.)"]["measured"]
+    assert claims["prm_clip keeps the PRM honest"]["met"] is True
+    assert claims["planted step repeats"]["met"] is True
+    exploit["clip"]["4"] = 0.1  # a refinement that lets repeats pay fails the claim
+    assert summarize({"runs": runs})["claims"]["planted step repeats"]["met"] is False
