@@ -69,7 +69,7 @@ def test_a_split_keeps_each_question_on_one_side():
 def _train(design, seed, steps, repeats, accuracy):
     after = {"accuracy": accuracy, "steps": steps, "repeat_rate": repeats, "length": 8.0}
     return {"kind": "train", "design": design, "seed": seed, "after": after, "gold_peak": 0.5,
-            "gold_last20": 0.4, "kl_last20": 0.01, "curve": []}  # fmt: skip
+            "gold_last20": 0.4, "curve": []}  # fmt: skip
 
 
 def test_claims_are_judged_from_the_records():

@@ -11,22 +11,25 @@ same steps, prompts and group size (equal samples):
 - ``outcome``: binary correctness, GRPO (no PRM);
 - ``prm``: the outcome advantage plus the PRM's process advantage
   (:class:`rewardkit.credit.ProcessEstimator`, weight 1), step rewards as the PRM gives them;
-- ``prm_clip``, ``prm_delta``, ``prm_clip_delta``: the same after Clip (η = 0.5), Delta,
-  or both (Gao et al. 2024, :mod:`rewardkit.shaping.process`).
+- ``prm_clip``, ``prm_delta``, ``prm_clip_delta``: the same after Clip, Delta, or both
+  (Gao et al. 2024, :mod:`rewardkit.shaping.process`); Clip's threshold η is the median
+  of the PRM's step scores on the warm start's own samples (the PRM's scale: on this lab
+  most step scores lie far below 0.5); ``prm_clip_half``: Clip at η = 0.5.
 
 Measured after training, greedy on 300 held-out problems: gold accuracy (reasoning-gym's
 scorer), steps a completion, and the share of completions that repeat a step (the same
 running sum twice in a row: the exploit Clip and Delta target); during training, the
-batch's gold accuracy (peak and the last 20 steps' mean) and the KL to the warm start.
+batch's gold accuracy (peak and the last 20 steps' mean).
 
 The planted exploit (:func:`exploit_table`): each held-out problem's reference solution
 with its first step repeated r = 0…4 times, scored by the PRM: the process return
-Σ_k r̃_k under each refinement. Repeats should pay only without one.
+Σ_k r̃_k under each refinement (Clip at the median η). Repeats should pay only without one.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -38,15 +41,16 @@ import numpy as np
 __all__ = ["DESIGNS", "LoopSpec", "exploit_table", "fit_prm", "run_before", "run_loop"]
 
 TASK = "chain_sum"
-#: design -> the process estimator's refinement (None: outcome-only GRPO)
-DESIGNS: dict[str, str | None] = {
+#: design -> (the process estimator's refinement, Clip's η); None: outcome-only GRPO.
+#: η "median" is the median of the seed's PRM over the warm start's own steps
+DESIGNS: dict[str, tuple[str, float | str] | None] = {
     "outcome": None,
-    "prm": "none",
-    "prm_clip": "clip",
-    "prm_delta": "delta",
-    "prm_clip_delta": "clip_delta",
+    "prm": ("none", 0.0),
+    "prm_clip": ("clip", "median"),
+    "prm_delta": ("delta", 0.0),
+    "prm_clip_delta": ("clip_delta", "median"),
+    "prm_clip_half": ("clip", 0.5),
 }
-ETA = 0.5
 REPEATS = (0, 1, 2, 3, 4)
 CACHE = Path("runs") / "rm-lab-cache"
 
@@ -64,23 +68,40 @@ def _prm_path(seed: int) -> Path:
     return CACHE / f"prm-{TASK}-seed{seed}"
 
 
-def fit_prm(seed: int) -> Any:
-    """The seed's PRM on the warm start's samples, fitted once and cached."""
+def fit_prm(seed: int) -> tuple[Any, float]:
+    """The seed's PRM on the warm start's samples, fitted once and cached, and the median
+    of its step scores over the warm start's own samples of 200 other problems (Clip's
+    calibrated η)."""
     import torch
 
+    from rewardkit.lm.sampling import sample_completions
     from rewardkit.models import ProcessRewardModel
     from rewardkit_bench.grpo_lab import load_policy
+    from rewardkit_bench.rm_lab import completion_budget
     from rewardkit_bench.steer_models import fit_lab_prm
+    from rewardkit_bench.tasks.arithmetic import task_problems
 
     path = _prm_path(seed)
     if (path / "done").is_file():
-        return ProcessRewardModel.load(path)
+        return ProcessRewardModel.load(path), float(json.loads((path / "done").read_text()))
     torch.set_num_threads(1)
     model, tokenizer = load_policy(None, TASK)
     prm = fit_lab_prm(TASK, seed, model, tokenizer)
+    rows = task_problems(TASK, 200, seed=8000 + seed)
+    prompts = [r["prompt"] for r in rows]
+    texts = sample_completions(
+        model, tokenizer, prompts, 4, completion_budget(TASK), temperature=1.0, seed=seed
+    ).texts
+    scores, _ = prm.step_scores([p for p in prompts for _ in range(4)], texts)
+    median = float(np.median(np.concatenate([s for s in scores if len(s)])))
     prm.save(path)
-    (path / "done").write_text("ok")
-    return prm
+    (path / "done").write_text(json.dumps(median))
+    return prm, median
+
+
+def clip_eta(setting: float | str, median: float) -> float:
+    """Clip's η of a design: a number, or the PRM's median step score."""
+    return median if setting == "median" else float(setting)
 
 
 def _steps(text: str) -> list[str]:
@@ -138,12 +159,14 @@ def run_loop(spec: LoopSpec) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     start = time.monotonic()
-    refinement = DESIGNS[spec.design]
+    design = DESIGNS[spec.design]
     model, tokenizer = load_policy(None, TASK)
-    step_rewards, estimator, params = None, "grpo", {}
-    if refinement is not None:
-        step_rewards = ProcessStepRewards(fit_prm(spec.seed), tokenizer)
-        estimator, params = "process", {"refinement": refinement, "eta": ETA, "weight": 1.0}
+    step_rewards, estimator, params, eta = None, "grpo", {}, None
+    if design is not None:
+        prm, median = fit_prm(spec.seed)
+        eta = clip_eta(design[1], median)
+        step_rewards = ProcessStepRewards(prm, tokenizer)
+        estimator, params = "process", {"refinement": design[0], "eta": eta, "weight": 1.0}
     config = GRPOConfig(
         steps=spec.steps, prompts_per_step=8, group_size=8, max_new_tokens=completion_budget(TASK),
         learning_rate=2e-4, estimator=estimator, estimator_params=params, seed=spec.seed,
@@ -155,16 +178,16 @@ def run_loop(spec: LoopSpec) -> dict[str, Any]:
     )  # fmt: skip
     history = trainer.train()
     gold = [float(r["accuracy"]) for r in history]
-    keys = ("step", "accuracy", "completion_length", "kl")
+    keys = ("step", "accuracy", "completion_length")
     return {
         "kind": "train",
         "design": spec.design,
         "seed": spec.seed,
         "steps": spec.steps,
+        "eta": eta,
         "after": _held_out(model, tokenizer),
         "gold_peak": max(gold),
         "gold_last20": statistics.fmean(gold[-20:]),
-        "kl_last20": statistics.fmean(float(r["kl"]) for r in history[-20:]),
         "curve": [{k: round(float(r[k]), 4) for k in keys} for r in history[4::5]],
         "seconds": time.monotonic() - start,
     }
@@ -178,7 +201,7 @@ def exploit_table(seed: int, problems: int = 100) -> dict[str, Any]:
     from rewardkit_bench.tasks.arithmetic import sft_completion, task_problems
 
     torch.set_num_threads(1)
-    prm = fit_prm(seed)
+    prm, median = fit_prm(seed)
     rows = task_problems(TASK, problems, seed=99_999)
     table: dict[str, dict[str, float]] = {r: {} for r in REFINEMENTS}
     raw_scores: dict[str, float] = {}
@@ -191,6 +214,7 @@ def exploit_table(seed: int, problems: int = 100) -> dict[str, Any]:
         scores, _ = prm.step_scores([r["prompt"] for r in rows], texts)
         raw_scores[str(repeat)] = float(np.mean([s[0] for s in scores]))
         for refinement in REFINEMENTS:
-            refined = refine_step_rewards(scores, refinement, eta=ETA)
+            refined = refine_step_rewards(scores, refinement, eta=median)
             table[refinement][str(repeat)] = float(np.mean([r.sum() for r in refined]))
-    return {"kind": "exploit", "seed": seed, "returns": table, "first_step_score": raw_scores}
+    return {"kind": "exploit", "seed": seed, "eta": median, "returns": table,
+            "first_step_score": raw_scores}  # fmt: skip

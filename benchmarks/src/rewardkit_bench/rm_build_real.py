@@ -22,7 +22,7 @@ Methods, one row each:
   the second factor's own test;
 - ``VPL`` (:class:`rewardkit.models.VPLRewardModel`) on **planted users** (generated
   labels, said so in the report): half the users prefer the right answer, half the
-  shorter one (lengths differing by ≥ 25 %); each user labels 24 pairs of training
+  shorter one (lengths differing by ≥ 25 %); each of 32 users labels 48 pairs of training
   questions. A new user of each type is read from 8 of their pairs (training questions)
   and scored on held-out questions' pairs of their type. Baselines: one BT head on all
   users' pairs pooled (the average user) and a BT head per type (knowing the type: the
@@ -62,7 +62,8 @@ BUILD_METHODS = (
     "HERON labels (correct > shorter), linear",
 )
 HEAD = {"hidden": 256, "epochs": 200, "learning_rate": 1e-3}
-VPL_USERS, VPL_PAIRS, VPL_CONTEXT = 16, 24, 8
+#: set after one trial on split 0: 16 users x 24 pairs overfit (VPL 0.52/0.89, pooled 0.50/0.89)
+VPL_USERS, VPL_PAIRS, VPL_CONTEXT = 32, 48, 8
 
 
 def labelled_rows(corpus: Path, limit: int | None = None) -> list[dict[str, Any]]:
@@ -79,7 +80,8 @@ def read_last_layer(rows: Sequence[dict[str, Any]]) -> np.ndarray:
         digest.update(json.dumps([row["question"], row["completion"]]).encode())
     path = CACHE / f"smollm2-last-{digest.hexdigest()[:12]}.npy"
     if path.is_file():
-        return np.load(path)
+        cached: np.ndarray = np.load(path).astype(np.float64)  # stored as float32
+        return cached
     import torch
 
     from rewardkit import lm
@@ -96,7 +98,7 @@ def read_last_layer(rows: Sequence[dict[str, Any]]) -> np.ndarray:
     CACHE.mkdir(parents=True, exist_ok=True)
     np.save(path, features)
     print(f"rm-lab: features read in {time.monotonic() - start:.0f}s")
-    return features
+    return features.astype(np.float64)
 
 
 def _split(rows: Sequence[dict[str, Any]], seed: int) -> np.ndarray:

@@ -79,8 +79,8 @@ def _loop(results: dict[str, Any]) -> dict[str, Any]:
             "length": m(lambda r: r["after"]["length"]),
             "gold_peak": m(lambda r: r["gold_peak"]),
             "gold_last20": m(lambda r: r["gold_last20"]),
-            "kl_last20": m(lambda r: r["kl_last20"]),
             "seeds": len(mine),
+            "eta": _median([r["eta"] for r in mine if r.get("eta") is not None]),
         }
     exploits = _runs(results, "exploit")
     exploit = {}
@@ -154,7 +154,7 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
             "met": plain["repeat_rate"] > outcome["repeat_rate"] + 0.02
             or plain["steps"] > outcome["steps"] + 0.2,
         }
-        for name in ("prm_clip", "prm_delta", "prm_clip_delta"):
+        for name in ("prm_clip", "prm_delta", "prm_clip_delta", "prm_clip_half"):
             if name in designs:
                 d = designs[name]
                 claims[f"{name} keeps the PRM honest"] = {
@@ -243,26 +243,28 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
             f"{results['steps']} GRPO steps of 8 prompts x 8 completions per run, medians over "
             "seeds; held-out greedy figures on 300 problems. Data we generated (the lab).", "",
         ]  # fmt: skip
-        header = ["design", "accuracy", "(range)", "steps", "repeat rate", "length",
-                  "batch gold peak", "last 20", "KL last 20"]  # fmt: skip
+        header = ["design", "Clip's η", "accuracy", "(range)", "steps", "repeat rate", "length",
+                  "batch gold peak", "last 20"]  # fmt: skip
         rows = []
         before = loop["before"]
         if before:
             start = [_fmt(before["accuracy"]), "", f"{before['steps']:.2f}",
                      _fmt(before["repeat_rate"]), f"{before['length']:.1f}"]  # fmt: skip
-            rows.append(["(warm start)", *start, "", "", ""])
+            rows.append(["(warm start)", "", *start, "", ""])
         for design, d in loop["designs"].items():
             span = f"{d['accuracy_range'][0]:.3f}-{d['accuracy_range'][1]:.3f}"
-            rows.append([design, _fmt(d["accuracy"]), span, f"{d['steps']:.2f}",
+            eta = _fmt(d["eta"]) if "clip" in design else ""
+            rows.append([design, eta, _fmt(d["accuracy"]), span, f"{d['steps']:.2f}",
                          _fmt(d["repeat_rate"]), f"{d['length']:.1f}", _fmt(d["gold_peak"]),
-                         _fmt(d["gold_last20"]), f"{d['kl_last20']:.4f}"])  # fmt: skip
+                         _fmt(d["gold_last20"])])  # fmt: skip
         lines += [markdown_table(header, rows), ""]
         if "loop.png" in plots:
             lines += ["![loop](loop.png)", ""]
     if loop["exploit"]:
         lines += [
             "**Planted step repeats**: mean process return of 100 reference solutions with "
-            "the first step repeated r times, under the seeds' PRMs (median).",
+            "the first step repeated r times, under the seeds' PRMs (median; Clip at the "
+            "PRM's median step score).",
             "",
         ]
         repeats = list(next(iter(loop["exploit"].values())))
