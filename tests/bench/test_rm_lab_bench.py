@@ -90,3 +90,19 @@ def test_claims_are_judged_from_the_records():
     assert claims["planted step repeats"]["met"] is True
     exploit["clip"]["4"] = 0.1  # a refinement that lets repeats pay fails the claim
     assert summarize({"runs": runs})["claims"]["planted step repeats"]["met"] is False
+
+
+def test_the_cooper_claim_needs_a_win_over_the_frozen_rm_beyond_noise():
+    runs = []
+    for seed in range(3):
+        for design, accuracy in (("outcome", 0.30), ("rm_frozen", 0.10), ("cooper", 0.31)):
+            run = _train(design, seed, 2.0, 0.0, accuracy)
+            if design != "outcome":
+                run |= {"rm_held_out_before": 0.8, "rm_on_policy_after": 0.6, "rm_updates": 300}
+            runs.append(run)
+    claims = summarize({"runs": runs})["claims"]
+    assert claims["Cooper-style online RM update"]["met"] is True
+    for run in runs:
+        if run["design"] == "cooper":
+            run["after"]["accuracy"] = 0.12  # within noise of the frozen RM's 0.10
+    assert summarize({"runs": runs})["claims"]["Cooper-style online RM update"]["met"] is False

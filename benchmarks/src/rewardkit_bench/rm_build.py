@@ -32,6 +32,17 @@ __all__ = ["RMBuild", "main"]
 QUICK_QUESTIONS = 15
 
 
+def _all_designs() -> list[str]:
+    from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS
+    from rewardkit_bench.rm_build_loop import DESIGNS
+
+    return [*DESIGNS, *COOPER_DESIGNS]
+
+
+def _uses_prm(design: str) -> bool:
+    return design.startswith("prm")
+
+
 def _key(run: dict[str, Any]) -> tuple[Any, ...]:
     return (run["kind"], run.get("design"), run.get("seed"))
 
@@ -55,21 +66,17 @@ class RMBuild(Suite):
         parser.add_argument("--corpus", default=None, help="the real-output corpus (jsonl)")
 
     def _settings(self, args: argparse.Namespace) -> dict[str, Any]:
-        from rewardkit_bench.rm_build_loop import DESIGNS
-
-        designs = list(DESIGNS) if not args.designs else args.designs.split(",")
+        designs = _all_designs() if not args.designs else args.designs.split(",")
         if args.quick:
             return {"seeds": 1, "steps": 20, "designs": ["outcome", "prm_clip"],
                     "questions": QUICK_QUESTIONS}  # fmt: skip
         return {"seeds": args.seeds, "steps": args.steps, "designs": designs, "questions": None}
 
     def check(self, args: argparse.Namespace) -> str | None:
-        from rewardkit_bench.rm_build_loop import DESIGNS
-
         settings = self._settings(args)
-        wrong = set(settings["designs"]) - set(DESIGNS)
+        wrong = set(settings["designs"]) - set(_all_designs())
         if wrong:
-            return f"unknown designs {sorted(wrong)}; choose from {list(DESIGNS)}"
+            return f"unknown designs {sorted(wrong)}; choose from {_all_designs()}"
         if settings["steps"] < 1:
             return "--steps must be >= 1"
         return None
@@ -90,9 +97,13 @@ class RMBuild(Suite):
         self.questions = settings["questions"]
         read_last_layer(labelled_rows(_corpus_path(args.corpus), self.questions))  # cached
         load_policy(None, TASK)  # the warm start, trained and cached once, before the pool
-        if any(d != "outcome" for d in settings["designs"]):
-            for seed in range(settings["seeds"]):
-                fit_prm(seed)  # each seed's PRM, fitted once and cached, before the pool
+        from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS, fit_reference_rm
+
+        for seed in range(settings["seeds"]):  # fitted once and cached, before the pool
+            if any(_uses_prm(d) for d in settings["designs"]):
+                fit_prm(seed)
+            if set(COOPER_DESIGNS) & set(settings["designs"]):
+                fit_reference_rm(seed)
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
         from rewardkit_bench.rm_build_loop import LoopSpec
@@ -106,7 +117,7 @@ class RMBuild(Suite):
         if ("before", None, None) not in done:
             units.append(("before", None))
         for seed in range(settings["seeds"]):
-            if any(d != "outcome" for d in settings["designs"]) and (
+            if any(_uses_prm(d) for d in settings["designs"]) and (
                 ("exploit", None, seed) not in done
             ):
                 units.append(("exploit", seed))
@@ -118,6 +129,7 @@ class RMBuild(Suite):
     def run_unit(self, unit: Any) -> dict[str, Any]:
         from pathlib import Path
 
+        from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS, run_cooper
         from rewardkit_bench.rm_build_loop import exploit_table, run_before, run_loop
         from rewardkit_bench.rm_build_real import labelled_rows, read_last_layer, run_build
 
@@ -128,6 +140,8 @@ class RMBuild(Suite):
             return run_before()
         if isinstance(unit, tuple) and unit[0] == "exploit":
             return exploit_table(unit[1])
+        if unit.design in COOPER_DESIGNS:
+            return run_cooper(unit)
         return run_loop(unit)
 
     def describe(self, run: dict[str, Any]) -> str | None:

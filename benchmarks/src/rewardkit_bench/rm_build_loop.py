@@ -38,7 +38,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DESIGNS", "LoopSpec", "exploit_table", "fit_prm", "run_before", "run_loop"]
+__all__ = [
+    "DESIGNS",
+    "LoopSpec",
+    "exploit_table",
+    "fit_prm",
+    "held_out_figures",
+    "run_before",
+    "run_loop",
+]
 
 TASK = "chain_sum"
 #: design -> (the process estimator's refinement, Clip's η); None: outcome-only GRPO.
@@ -125,7 +133,7 @@ def shape_stats(texts: list[str]) -> dict[str, float]:
     }
 
 
-def _held_out(model: Any, tokenizer: Any) -> dict[str, Any]:
+def held_out_figures(model: Any, tokenizer: Any) -> dict[str, Any]:
     from rewardkit.train.grpo import evaluate_greedy
     from rewardkit_bench.rm_lab import completion_budget, gold_term
     from rewardkit_bench.tasks.arithmetic import task_problems
@@ -144,7 +152,7 @@ def run_before() -> dict[str, Any]:
 
     torch.set_num_threads(1)
     model, tokenizer = load_policy(None, TASK)
-    return {"kind": "before", **_held_out(model, tokenizer)}
+    return {"kind": "before", **held_out_figures(model, tokenizer)}
 
 
 def run_loop(spec: LoopSpec) -> dict[str, Any]:
@@ -185,7 +193,7 @@ def run_loop(spec: LoopSpec) -> dict[str, Any]:
         "seed": spec.seed,
         "steps": spec.steps,
         "eta": eta,
-        "after": _held_out(model, tokenizer),
+        "after": held_out_figures(model, tokenizer),
         "gold_peak": max(gold),
         "gold_last20": statistics.fmean(gold[-20:]),
         "curve": [{k: round(float(r[k]), 4) for k in keys} for r in history[4::5]],

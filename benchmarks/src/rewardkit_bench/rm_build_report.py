@@ -7,7 +7,14 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from rewardkit_bench.runner import RunFolder, markdown_table, median_curve, pyplot, save_figure
+from rewardkit_bench.runner import (
+    RunFolder,
+    beyond_noise,
+    markdown_table,
+    median_curve,
+    pyplot,
+    save_figure,
+)
 
 __all__ = ["plot", "render", "summarize"]
 
@@ -19,7 +26,6 @@ NOT_MEASURED = {
     "tree-structured pairs (topology)": "built (rewardkit.models.tree_pairs); no RL comparison "
     "of tree against chain pairs in this bench yet",
     "BR-RM": "the two-turn judge is not built",
-    "Cooper": "the online RM update is not built",
     "OPRL": "the implicit-PRM math only (rewardkit.credit.implicit_prm, if present); not trained "
     "in the loop",
     "BRAIn": "the self-normalised distillation loss only (rewardkit.train.brain, if present); not "
@@ -82,6 +88,12 @@ def _loop(results: dict[str, Any]) -> dict[str, Any]:
             "seeds": len(mine),
             "eta": _median([r["eta"] for r in mine if r.get("eta") is not None]),
         }
+        if "rm_on_policy_after" in mine[0]:
+            designs[design] |= {
+                "rm_held_out_before": m(lambda r: r["rm_held_out_before"]),
+                "rm_on_policy_after": m(lambda r: r["rm_on_policy_after"]),
+                "rm_updates": m(lambda r: r["rm_updates"]),
+            }
     exploits = _runs(results, "exploit")
     exploit = {}
     if exploits:
@@ -165,6 +177,19 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
                     "met": d["repeat_rate"] <= outcome["repeat_rate"] + 0.02
                     and d["accuracy"] >= outcome["accuracy"] - 0.02,
                 }
+    if "cooper" in designs and "rm_frozen" in designs:
+        cooper, frozen = designs["cooper"], designs["rm_frozen"]
+        outcome = designs.get("outcome", {"accuracy": float("nan")})
+        claims["Cooper-style online RM update"] = {
+            "paper": "a static RM is hacked during RL; updating it every step on verifier-chosen "
+            "positives and rewritten negatives prevents it and beats the rule-based reward",
+            "measured": f"gold accuracy {cooper['accuracy']:.3f} vs {frozen['accuracy']:.3f} with "
+            f"the RM frozen and {outcome['accuracy']:.3f} with the verifier alone; the RM ranks "
+            f"the trained policy's pairs {cooper['rm_on_policy_after']:.3f} (frozen: "
+            f"{frozen['rm_on_policy_after']:.3f})",
+            "met": beyond_noise(cooper["accuracy"], frozen["accuracy"], 300)
+            and cooper["accuracy"] >= outcome["accuracy"] - 0.02,
+        }
     exploit = loop.get("exploit", {})
     if exploit:
         grows = exploit["none"]["4"] > exploit["none"]["0"]
@@ -258,6 +283,17 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
                          _fmt(d["repeat_rate"]), f"{d['length']:.1f}", _fmt(d["gold_peak"]),
                          _fmt(d["gold_last20"])])  # fmt: skip
         lines += [markdown_table(header, rows), ""]
+        learned = {k: d for k, d in loop["designs"].items() if "rm_on_policy_after" in d}
+        if learned:
+            lines += [
+                "The reference-aware RM (Cooper's designs): its paired accuracy on held-out "
+                "pairs of the warm start's samples before RL, and on pairs of the trained "
+                "policy's own samples after it.", "",
+            ]  # fmt: skip
+            rows = [[k, _fmt(d["rm_held_out_before"]), _fmt(d["rm_on_policy_after"]),
+                     f"{d['rm_updates']:.0f}"] for k, d in learned.items()]  # fmt: skip
+            lines += [markdown_table(["design", "RM before", "RM after, on the policy's pairs",
+                                      "RM updates"], rows), ""]  # fmt: skip
         if "loop.png" in plots:
             lines += ["![loop](loop.png)", ""]
     if loop["exploit"]:

@@ -14,10 +14,17 @@ labels) and :mod:`rewardkit.models.value` a value head on a frozen policy.
 activation knobs, Ctrl-U-style uncertainty weighting) and their ensembles on such
 features, :mod:`rewardkit.models.vpl` a reward conditioned on a latent user (VPL), and
 :mod:`rewardkit.models.preference_data` the ways pairs are made: HERON's factor tree,
-and pairs from a tree of shared prefixes.
+and pairs from a tree of shared prefixes. :mod:`rewardkit.models.cooper` updates a
+reference-aware RM inside RL on verifier-chosen pairs (Cooper-style).
 """
 
 from rewardkit.models.base import RewardModel, load_saved_model
+from rewardkit.models.cooper import (
+    CooperReward,
+    FinalNumberCorruption,
+    corrupt_final_number,
+    reference_prompt,
+)
 from rewardkit.models.decomposition import (
     LatentRewardDecoder,
     ProgressEstimator,
@@ -75,6 +82,8 @@ from rewardkit.models.vpl import VPLRewardModel
 
 __all__ = [
     "SPECIAL_TOKENS",
+    "CooperReward",
+    "FinalNumberCorruption",
     "FrozenHeadProcessRewardModel",
     "FrozenHeadRewardModel",
     "GenerativeRewardModel",
@@ -107,6 +116,7 @@ __all__ = [
     "build_char_tokenizer",
     "build_tiny_gpt2",
     "chain_pairs",
+    "corrupt_final_number",
     "ctrl_u_loss",
     "cut_prefix",
     "fit_ensemble",
@@ -115,6 +125,7 @@ __all__ = [
     "heron_preferences",
     "load_reward_model",
     "load_saved_model",
+    "reference_prompt",
     "sample_tree",
     "split_steps",
     "step_labels",
