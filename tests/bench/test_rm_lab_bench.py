@@ -106,3 +106,25 @@ def test_the_cooper_claim_needs_a_win_over_the_frozen_rm_beyond_noise():
         if run["design"] == "cooper":
             run["after"]["accuracy"] = 0.12  # within noise of the frozen RM's 0.10
     assert summarize({"runs": runs})["claims"]["Cooper-style online RM update"]["met"] is False
+
+
+def test_tree_against_chain_is_one_unit_a_seed_and_its_claim_counts_noise():
+    from rewardkit_bench.rm_build_tree import TreeSpec
+
+    suite, args = _args("--seeds", "2", "--designs", "tree_vs_chain", "--steps", "5")
+    assert [u for u in suite.plan(args, []) if isinstance(u, TreeSpec)] == [
+        TreeSpec(0, 5),
+        TreeSpec(1, 5),
+    ]
+    assert not [u for u in suite.plan(args, []) if isinstance(u, LoopSpec)]
+
+    def tree(seed, win, disagreements):
+        side = {"rm_held_out": 0.7, "accuracy": 0.2}
+        return {"kind": "tree", "seed": seed, "pairs": 100, "shared_prefix_chars": 2.0,
+                "win_rate": win, "disagreements": disagreements,
+                "tree": side, "chain": side}  # fmt: skip
+
+    claim = summarize({"runs": [tree(s, 0.65, 100) for s in range(3)]})["claims"]
+    assert claim["tree-structured pairs (topology)"]["met"] is True  # 0.65 > 0.5 + 0.1
+    claim = summarize({"runs": [tree(s, 0.58, 100) for s in range(3)]})["claims"]
+    assert claim["tree-structured pairs (topology)"]["met"] is False

@@ -10,7 +10,9 @@ Two halves, each a set of units in one run:
 - **in the loop** (:mod:`rewardkit_bench.rm_build_loop`): the char-level lab on
   ``chain_sum``, GRPO with a learned PRM's step rewards as they are, clipped, delta'd or
   both, against outcome-only GRPO, the gold verifier watching; and the planted
-  step-repeat exploit under each refinement.
+  step-repeat exploit under each refinement; Cooper-style online RM updates against the same
+  RM frozen (:mod:`rewardkit_bench.rm_build_cooper`); tree-structured against chain pairs
+  (:mod:`rewardkit_bench.rm_build_tree`).
 
 Figures are medians over seeds. Full run: about 45 minutes with ``--jobs 2`` on two idle
 cores (SmolLM2's features are read once, about 11 minutes, and cached); ``--quick``: one
@@ -30,13 +32,15 @@ from rewardkit_bench.runner import RunFolder, Suite, drive, environment
 __all__ = ["RMBuild", "main"]
 
 QUICK_QUESTIONS = 15
+#: the pseudo-design that runs the tree-against-chain comparison (one unit a seed)
+TREE = "tree_vs_chain"
 
 
 def _all_designs() -> list[str]:
     from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS
     from rewardkit_bench.rm_build_loop import DESIGNS
 
-    return [*DESIGNS, *COOPER_DESIGNS]
+    return [*DESIGNS, *COOPER_DESIGNS, TREE]
 
 
 def _uses_prm(design: str) -> bool:
@@ -107,6 +111,7 @@ class RMBuild(Suite):
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
         from rewardkit_bench.rm_build_loop import LoopSpec
+        from rewardkit_bench.rm_build_tree import TreeSpec
 
         settings = self._settings(args)
         done = {_key(r) for r in runs}
@@ -117,12 +122,14 @@ class RMBuild(Suite):
         if ("before", None, None) not in done:
             units.append(("before", None))
         for seed in range(settings["seeds"]):
+            if TREE in settings["designs"] and ("tree", None, seed) not in done:
+                units.append(TreeSpec(seed, settings["steps"]))
             if any(_uses_prm(d) for d in settings["designs"]) and (
                 ("exploit", None, seed) not in done
             ):
                 units.append(("exploit", seed))
             for design in settings["designs"]:
-                if ("train", design, seed) not in done:
+                if design != TREE and ("train", design, seed) not in done:
                     units.append(LoopSpec(design, seed, settings["steps"]))
         return units
 
@@ -132,6 +139,7 @@ class RMBuild(Suite):
         from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS, run_cooper
         from rewardkit_bench.rm_build_loop import exploit_table, run_before, run_loop
         from rewardkit_bench.rm_build_real import labelled_rows, read_last_layer, run_build
+        from rewardkit_bench.rm_build_tree import TreeSpec, run_tree
 
         if isinstance(unit, tuple) and unit[0] == "build":
             rows = labelled_rows(Path(self.corpus), self.questions)
@@ -140,6 +148,8 @@ class RMBuild(Suite):
             return run_before()
         if isinstance(unit, tuple) and unit[0] == "exploit":
             return exploit_table(unit[1])
+        if isinstance(unit, TreeSpec):
+            return run_tree(unit)
         if unit.design in COOPER_DESIGNS:
             return run_cooper(unit)
         return run_loop(unit)
@@ -151,6 +161,13 @@ class RMBuild(Suite):
             return (
                 f"building, seed {run['seed']}: best style-controlled {best} "
                 f"{accuracy[best]:.3f} ({run['seconds']:.0f}s)"
+            )
+        if run["kind"] == "tree":
+            return (
+                f"tree vs chain, seed {run['seed']}: RM {run['tree']['rm_held_out']:.3f} vs "
+                f"{run['chain']['rm_held_out']:.3f}, policy {run['tree']['accuracy']:.3f} vs "
+                f"{run['chain']['accuracy']:.3f}, win rate {run['win_rate']:.3f} "
+                f"({run['seconds']:.0f}s)"
             )
         if run["kind"] == "before":
             return f"warm start: accuracy {run['accuracy']:.3f}, {run['steps']:.2f} steps"
