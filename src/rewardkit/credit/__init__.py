@@ -19,10 +19,12 @@ from rewardkit.credit.implicit_prm import (
     OPRLAdvantages,
     implicit_step_rewards,
     oprl_advantages,
+    oprl_group_advantages,
     outcome_pairs,
     step_to_token_advantages,
     trajectory_dpo_loss,
 )
+from rewardkit.credit.oprl import OPRLEstimator, oprl_token_advantages
 from rewardkit.credit.process import (
     ProcessEstimator,
     ProcessStepRewards,
@@ -84,6 +86,7 @@ __all__ = [
     "EntropyClipEstimator",
     "GroupStatistics",
     "OPRLAdvantages",
+    "OPRLEstimator",
     "OnlineRedistribution",
     "PPPOEstimator",
     "PerplexityEstimator",
@@ -116,6 +119,8 @@ __all__ = [
     "multi_channel_advantages",
     "negative_only",
     "oprl_advantages",
+    "oprl_group_advantages",
+    "oprl_token_advantages",
     "outcome_pairs",
     "perplexity_weights",
     "position_bonus",

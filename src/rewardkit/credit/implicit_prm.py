@@ -25,10 +25,11 @@ pool of one value gets 0. A NaN outcome (not applicable) is a status: its trajec
 gets NaN advantages and is left out of every statistic (the trainer masks it).
 
 Implemented: Eq. 1 from per-token log-probs, the Eq. 2 loss on sequence log-prob
-sums (torch), pair forming, Eq. 3-5, step values spread onto tokens. Not here: the
-online PRM training loop with a model (forward passes, optimiser, Algorithm 1's
-alternation) and the clipped policy loss (Eq. 6). The paper does not say how pairs
-are matched; the authors' code pairs every τ⁺ with every τ⁻ of its group, as here.
+sums (torch), pair forming, Eq. 3-5, step values spread onto tokens. Elsewhere: the
+token estimator (:mod:`rewardkit.credit.oprl`) and the online PRM training loop with a
+model (:mod:`rewardkit.train.implicit_prm`). Not here: the clipped policy loss (Eq. 6).
+The paper does not say how pairs are matched; the authors' code pairs every τ⁺ with
+every τ⁻ of its group, as here.
 That code averages the step rewards of a trajectory in the loss; Eq. 2 (here) sums.
 
 Example:
@@ -60,6 +61,7 @@ __all__ = [
     "OPRLAdvantages",
     "implicit_step_rewards",
     "oprl_advantages",
+    "oprl_group_advantages",
     "outcome_pairs",
     "step_to_token_advantages",
     "trajectory_dpo_loss",
@@ -200,10 +202,8 @@ def oprl_advantages(
 ) -> OPRLAdvantages:
     """Eq. 3-5 (module docs): ``outcomes`` (N,), NaN = not applicable; ``step_rewards[i]``
     (K_i,), finite where the outcome is applicable; trajectory i is in group
-    i // ``group_size``; ``alpha`` weighs A^S; ``epsilon`` is added to each std."""
-    epsilon = check_epsilon(epsilon)
-    if not np.isfinite(alpha):
-        raise ConfigurationError(f"alpha must be finite, got {alpha}")
+    i // ``group_size``; ``alpha`` weighs A^S; ``epsilon`` is added to each std.
+    :func:`oprl_group_advantages` takes group ids instead."""
     values = as_float_array(outcomes, "outcomes")
     n = values.shape[0] if values.ndim == 1 else -1
     if n < 0 or len(step_rewards) != n:
@@ -211,6 +211,31 @@ def oprl_advantages(
     g = int(group_size) if isinstance(group_size, int | np.integer) else 0
     if isinstance(group_size, bool) or g < 1 or n % g:
         raise ConfigurationError(f"group_size must be an int >= 1 dividing {n}, not {group_size}")
+    return oprl_group_advantages(values, step_rewards, np.arange(n) // g, alpha, epsilon)
+
+
+def oprl_group_advantages(
+    outcomes: Any, step_rewards: Arrays, groups: Any, alpha: float = 1.0, epsilon: float = 1e-6
+) -> OPRLAdvantages:
+    """:func:`oprl_advantages` with a group id per trajectory (``groups`` (N,), any
+    hashable labels, members need not be contiguous).
+
+    Example:
+        >>> out = oprl_group_advantages(np.array([1.0, 0.0, 0.0]),
+        ...     [np.array([0.2, 0.4]), np.array([0.1]), np.array([0.0])], groups=[7, 9, 7])
+        >>> out.episode.round(3).tolist()  # groups {0, 2} and {1}
+        [0.707, 0.0, -0.707]
+    """
+    epsilon = check_epsilon(epsilon)
+    if not np.isfinite(alpha):
+        raise ConfigurationError(f"alpha must be finite, got {alpha}")
+    values = as_float_array(outcomes, "outcomes")
+    labels = np.asarray(groups)
+    n = values.shape[0] if values.ndim == 1 else -1
+    if n < 0 or len(step_rewards) != n:
+        raise ShapeError(f"outcomes {values.shape} must be ({len(step_rewards)},)")
+    if labels.shape != (n,):
+        raise ShapeError(f"groups {labels.shape} must be ({n},): one group id per trajectory")
     if np.any(np.isinf(values)):
         raise ShapeError("outcomes contain ±inf; clip them or mark them not applicable (NaN)")
     steps = [as_float_array(s, f"step_rewards[{i}]") for i, s in enumerate(step_rewards)]
@@ -221,8 +246,8 @@ def oprl_advantages(
             check_finite(s, f"step_rewards[{i}]")
     episode = np.full(n, np.nan)
     step = [np.full(s.shape, np.nan) for s in steps]
-    for start in range(0, n, g):
-        live = [i for i in range(start, start + g) if not np.isnan(values[i])]
+    for label in np.unique(labels):
+        live = [int(i) for i in np.flatnonzero(labels == label) if not np.isnan(values[i])]
         episode[live] = _zscore(values[live], epsilon)
         pooled = _zscore(np.concatenate([steps[i] for i in live] + [np.zeros(0)]), epsilon)
         offsets = np.cumsum([0] + [steps[i].size for i in live])

@@ -37,6 +37,7 @@ from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.credit._arrays import FloatArray, as_float_array
 from rewardkit.credit.channels import hdpo_advantages, multi_channel_advantages
 from rewardkit.credit.group import dr_grpo_advantages, grpo_advantages, rloo_advantages
+from rewardkit.credit.oprl import OPRLEstimator
 from rewardkit.credit.process import ProcessEstimator
 from rewardkit.credit.steps import (
     ProgressiveRetention,
@@ -344,6 +345,7 @@ FACTORIES: dict[str, Callable[..., Estimator]] = {
     "entropy_clip": EntropyClipEstimator,
     "rank_shaped": RankEstimator,
     "process": ProcessEstimator,
+    "oprl": OPRLEstimator,
 }
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
     from rewardkit.train.brain import brain_loss, brain_targets, snis_weights
     from rewardkit.train.evolution import EvolutionConfig, evolve
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
+    from rewardkit.train.implicit_prm import ImplicitPRMStepRewards
     from rewardkit.train.multiturn import (
         Episodes,
         InformationGainTurns,
@@ -43,6 +44,7 @@ _LAZY: dict[str, str] = {
     "EvolutionConfig": "evolution",
     "GRPOConfig": "grpo",
     "GRPOTrainer": "grpo",
+    "ImplicitPRMStepRewards": "implicit_prm",
     "InformationGainTurns": "multiturn",
     "PPOConfig": "ppo",
     "PPOTrainer": "ppo",
@@ -70,6 +72,7 @@ __all__ = [
     "EvolutionConfig",
     "GRPOConfig",
     "GRPOTrainer",
+    "ImplicitPRMStepRewards",
     "InformationGainTurns",
     "PPOConfig",
     "PPOTrainer",
