@@ -38,9 +38,9 @@ TREE = "tree_vs_chain"
 
 def _all_designs() -> list[str]:
     from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS
-    from rewardkit_bench.rm_build_loop import DESIGNS
+    from rewardkit_bench.rm_build_loop import DESIGNS, OPRL
 
-    return [*DESIGNS, *COOPER_DESIGNS, TREE]
+    return [*DESIGNS, OPRL, *COOPER_DESIGNS, TREE]
 
 
 def _uses_prm(design: str) -> bool:

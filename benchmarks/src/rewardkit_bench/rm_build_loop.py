@@ -11,6 +11,10 @@ same steps, prompts and group size (equal samples):
 - ``outcome``: binary correctness, GRPO (no PRM);
 - ``prm``: the outcome advantage plus the PRM's process advantage
   (:class:`rewardkit.credit.ProcessEstimator`, weight 1), step rewards as the PRM gives them;
+- ``oprl``: OPRL-style (:class:`rewardkit.train.implicit_prm.ImplicitPRMStepRewards`): an
+  implicit PRM, a copy of the warm start, trained at every step by trajectory DPO on the
+  batch's (right, wrong) pairs (β = 0.05, AdamW at the policy's rate), its step rewards
+  β·log π_φ/π_old into A = A^E + A^S (the ``oprl`` estimator);
 - ``prm_clip``, ``prm_delta``, ``prm_clip_delta``: the same after Clip, Delta, or both
   (Gao et al. 2024, :mod:`rewardkit.shaping.process`); Clip's threshold η is the median
   of the PRM's step scores on the warm start's own samples (the PRM's scale: on this lab
@@ -40,6 +44,7 @@ import numpy as np
 
 __all__ = [
     "DESIGNS",
+    "OPRL",
     "LoopSpec",
     "exploit_table",
     "fit_prm",
@@ -59,6 +64,8 @@ DESIGNS: dict[str, tuple[str, float | str] | None] = {
     "prm_clip_delta": ("clip_delta", "median"),
     "prm_clip_half": ("clip", 0.5),
 }
+#: OPRL-style: an implicit PRM (a copy of the warm start) trained online by trajectory DPO
+OPRL = "oprl"
 REPEATS = (0, 1, 2, 3, 4)
 CACHE = Path("runs") / "rm-lab-cache"
 
@@ -167,10 +174,20 @@ def run_loop(spec: LoopSpec) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     start = time.monotonic()
-    design = DESIGNS[spec.design]
+    design = DESIGNS.get(spec.design)
     model, tokenizer = load_policy(None, TASK)
-    step_rewards, estimator, params, eta = None, "grpo", {}, None
-    if design is not None:
+    correct = ArithmeticAnswer(missing_score=0.0, name="correct")
+    step_rewards: Any = None
+    estimator, params, eta, callbacks = "grpo", {}, None, []
+    if spec.design == OPRL:
+        from rewardkit.train.implicit_prm import ImplicitPRMStepRewards
+
+        step_rewards = ImplicitPRMStepRewards(
+            model, tokenizer, correct, ",", beta=0.05, learning_rate=2e-4, seed=spec.seed
+        )
+        estimator, params = "oprl", {"alpha": 1.0}
+        callbacks.append(step_rewards.record_metrics)
+    elif design is not None:
         prm, median = fit_prm(spec.seed)
         eta = clip_eta(design[1], median)
         step_rewards = ProcessStepRewards(prm, tokenizer)
@@ -181,8 +198,8 @@ def run_loop(spec: LoopSpec) -> dict[str, Any]:
     )  # fmt: skip
     rows = task_problems(TASK, 2000, seed=spec.seed + 17)
     trainer = GRPOTrainer(
-        model, tokenizer, ArithmeticAnswer(missing_score=0.0, name="correct"), rows, config,
-        accuracy=gold_term(TASK), step_rewards=step_rewards,
+        model, tokenizer, correct, rows, config, accuracy=gold_term(TASK),
+        step_rewards=step_rewards, callbacks=callbacks,
     )  # fmt: skip
     history = trainer.train()
     gold = [float(r["accuracy"]) for r in history]
