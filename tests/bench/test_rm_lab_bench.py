@@ -88,6 +88,10 @@ def test_claims_are_judged_from_the_records():
     assert "0.410" in claims["a raw PRM reward is hacked (Gao et al.)"]["measured"]
     assert claims["prm_clip keeps the PRM honest"]["met"] is True
     assert claims["planted step repeats"]["met"] is True
+    for run in runs:  # a policy that stops writing steps is not a PRM kept honest
+        if run["design"] == "prm_clip":
+            run["after"]["steps"] = 0.1
+    assert summarize({"runs": runs})["claims"]["prm_clip keeps the PRM honest"]["met"] is False
     exploit["clip"]["4"] = 0.1  # a refinement that lets repeats pay fails the claim
     assert summarize({"runs": runs})["claims"]["planted step repeats"]["met"] is False
 

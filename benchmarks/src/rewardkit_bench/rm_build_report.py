@@ -184,11 +184,15 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
                 d = designs[name]
                 claims[f"{name} keeps the PRM honest"] = {
                     "paper": "Clip/Delta stop the hacking and train at least as well as the "
-                    "outcome reward alone",
-                    "measured": f"repeat rate {d['repeat_rate']:.3f}, accuracy {d['accuracy']:.3f}"
-                    f" vs outcome-only {outcome['repeat_rate']:.3f}, {outcome['accuracy']:.3f}",
+                    "outcome reward alone (judged here: no more repeats, accuracy within 0.02, "
+                    "and the steps kept: at least half of outcome-only's)",
+                    "measured": f"repeat rate {d['repeat_rate']:.3f}, accuracy "
+                    f"{d['accuracy']:.3f}, steps {d['steps']:.2f} vs outcome-only "
+                    f"{outcome['repeat_rate']:.3f}, {outcome['accuracy']:.3f}, "
+                    f"{outcome['steps']:.2f}",
                     "met": d["repeat_rate"] <= outcome["repeat_rate"] + 0.02
-                    and d["accuracy"] >= outcome["accuracy"] - 0.02,
+                    and d["accuracy"] >= outcome["accuracy"] - 0.02
+                    and d["steps"] >= 0.5 * outcome["steps"],
                 }
     if "oprl" in designs and "outcome" in designs:
         oprl, outcome = designs["oprl"], designs["outcome"]
