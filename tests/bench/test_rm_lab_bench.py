@@ -89,7 +89,7 @@ def test_claims_are_judged_from_the_records():
     assert claims["prm_clip keeps the PRM honest"]["met"] is True
     assert claims["planted step repeats"]["met"] is True
     for run in runs:  # a policy that stops writing steps is not a PRM kept honest
-        if run["design"] == "prm_clip":
+        if run.get("design") == "prm_clip":
             run["after"]["steps"] = 0.1
     assert summarize({"runs": runs})["claims"]["prm_clip keeps the PRM honest"]["met"] is False
     exploit["clip"]["4"] = 0.1  # a refinement that lets repeats pay fails the claim
