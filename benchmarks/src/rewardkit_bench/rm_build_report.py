@@ -106,7 +106,7 @@ def _loop(results: dict[str, Any]) -> dict[str, Any]:
             "seeds": len(trees),
             "pairs": _median([t["pairs"] for t in trees]),
             "shared_prefix_chars": _median([t["shared_prefix_chars"] for t in trees]),
-            "win_rate": _median([t["win_rate"] for t in trees]),
+            "win_rate": _median([t["win_rate"] for t in trees if t["win_rate"] == t["win_rate"]]),
             "win_rates": [t["win_rate"] for t in trees],
             "disagreements": _median([t["disagreements"] for t in trees]),
             **{
@@ -223,7 +223,7 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
             "paper": "RLHF on preferences over a tree of shared prefixes wins 65 % against "
             "the chain baseline",
             "measured": f"win rate {tree['win_rate']:.3f} (seeds "
-            + ", ".join(f"{w:.3f}" for w in tree["win_rates"])
+            + ", ".join("no disagreement" if w != w else f"{w:.3f}" for w in tree["win_rates"])
             + f") on a median {tree['disagreements']:.0f} disagreements; RM "
             f"{tree['tree_rm_held_out']:.3f} vs {tree['chain_rm_held_out']:.3f}",
             "met": tree["win_rate"] > 0.5 + noise,

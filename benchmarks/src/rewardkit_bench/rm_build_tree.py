@@ -13,11 +13,13 @@ baseline. Here, per seed, on the char-level lab (``chain_sum``), from the warm s
   problem labelled differently (:func:`rewardkit.models.chain_pairs`);
 
 both cut to the same number of pairs (the smaller set's, at most 4,000). A tiny BT RM (the
-rm-overoptimization shape, 3 epochs) is fitted on each; its paired accuracy on held-out
-independent pairs is measured, then GRPO trains the warm start against each RM (300 steps,
-as the loop's designs). The win rate is the paper's comparison with the gold as judge:
-among held-out problems where the two policies' greedy answers differ in correctness, the
-share the tree policy gets right.
+rm-overoptimization shape, 3 epochs) that reads the reference answer, as Cooper's does
+(``prompt | reference ; completion``: without it a tiny RM cannot add up ``chain_sum``'s
+numbers and both sat at chance, 0.50-0.54, in the first run), is fitted on each; its
+paired accuracy on held-out independent pairs is measured, then GRPO trains the warm start
+against each RM (300 steps, as the loop's designs). The win rate is the paper's comparison
+with the gold as judge: among held-out problems where the two policies' greedy answers
+differ in correctness, the share the tree policy gets right.
 """
 
 from __future__ import annotations
@@ -94,9 +96,10 @@ def run_tree(spec: TreeSpec) -> dict[str, Any]:
     """Tree and chain pairs → two RMs → two GRPO policies → the gold's win rate."""
     import torch
 
-    from rewardkit.models import PreferenceRewardModel, RewardModelTerm, RewardModelTraining
+    from rewardkit.models import FinalNumberCorruption, PreferenceRewardModel, RewardModelTraining
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
     from rewardkit_bench.grpo_lab import load_policy
+    from rewardkit_bench.rm_build_cooper import MARKS, _frozen_class, _with_reference
     from rewardkit_bench.rm_build_loop import TASK
     from rewardkit_bench.rm_lab import RM_SHAPE, LabSettings, gold_term, sampled_pairs
     from rewardkit_bench.tasks.arithmetic import task_alphabet, task_problems
@@ -112,18 +115,26 @@ def run_tree(spec: TreeSpec) -> dict[str, Any]:
                               "pairs": len(found["tree"]), "available": found["available"],
                               "shared_prefix_chars": found["shared_prefix_chars"]}  # fmt: skip
     right = {}
+    answers = {r["prompt"]: r["answer"] for r in rows}
+    held_answers = {
+        r["prompt"]: r["answer"] for r in task_problems(TASK, 300, seed=2000 + spec.seed)
+    }
+    held = _with_reference(held_out["held_out"], held_answers)
     for kind in ("tree", "chain"):
         pairs = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in found[kind]]
-        rm = PreferenceRewardModel.tiny(task_alphabet(TASK), seed=spec.seed, **RM_SHAPE)
+        pairs = _with_reference(pairs, answers)
+        alphabet = task_alphabet(TASK) + "".join(MARKS)
+        rm = PreferenceRewardModel.tiny(alphabet, seed=spec.seed, **RM_SHAPE)
         rm.fit(pairs, RewardModelTraining(epochs=EPOCHS, seed=spec.seed))
         policy, tok = load_policy(None, TASK)
         config = GRPOConfig(steps=spec.steps, prompts_per_step=8, group_size=8,
                             max_new_tokens=20, learning_rate=2e-4, seed=spec.seed)  # fmt: skip
         train_rows = task_problems(TASK, 2000, seed=spec.seed + 17)
-        term = RewardModelTerm(model=rm, name="rm")
+        term = _frozen_class()(rm, gold_term(TASK), FinalNumberCorruption(), markers=MARKS,
+                               name="rm")  # fmt: skip
         GRPOTrainer(policy, tok, term, train_rows, config, accuracy=gold_term(TASK)).train()
         right[kind] = _greedy_right(policy, tok, test_rows)
-        result[kind] = {"rm_held_out": rm.pair_accuracy(held_out["held_out"]),
+        result[kind] = {"rm_held_out": rm.pair_accuracy(held),
                         "accuracy": float(right[kind].mean())}  # fmt: skip
     differ = right["tree"] != right["chain"]
     result["disagreements"] = int(differ.sum())
