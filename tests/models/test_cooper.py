@@ -16,7 +16,7 @@ from rewardkit.core.term import term
 from rewardkit.models import ModelError, PreferenceRewardModel
 from rewardkit.models.cooper import (
     MARKERS,
-    CooperReward,
+    CooperStyleReward,
     FinalNumberCorruption,
     corrupt_final_number,
     reference_prompt,
@@ -51,7 +51,7 @@ def tiny(seed=0, n_positions=64):
 
 def cooper(rm=None, verifier=exact, corrupt=None, **options):
     options = {"markers": SHORT, "learning_rate": 3e-3, "allow_untrained": True, **options}
-    return CooperReward(rm or tiny(), verifier, corrupt or FinalNumberCorruption(1), **options)
+    return CooperStyleReward(rm or tiny(), verifier, corrupt or FinalNumberCorruption(1), **options)
 
 
 def sums_batch(pairs, rng):
@@ -123,7 +123,8 @@ def test_pairs_against_a_hand_computed_case():
     # no reference; group 3: the verifier abstains (NaN is no positive); group 4: no rewrite;
     # group 5: the rewrite is the positive itself; group 6: the verifier still accepts "8.0"
     assert pairs == [{"prompt": "1+2=|3>", "chosen": "3", "rejected": "5"}]
-    assert counts == {"positives": 4.0, "negatives_missing": 2.0, "negatives_rejected": 1.0}
+    assert counts == {"positives": 4.0, "negatives_missing": 2.0, "negatives_rejected": 1.0,
+                      "negatives_unchecked": 0.0}  # fmt: skip
 
 
 def test_select_positives_draws_one_correct_completion_per_group():
@@ -141,7 +142,8 @@ def test_update_without_positives_takes_no_step():
     before = weights(rm)
     batch = {"prompt": ["1+2=", "1+2="], "completion": ["4", "5"], "answer": ["3", "3"]}
     assert reward.update(batch) == {
-        "pairs": 0.0, "positives": 0.0, "negatives_missing": 0.0, "negatives_rejected": 0.0
+        "pairs": 0.0, "positives": 0.0, "negatives_missing": 0.0, "negatives_rejected": 0.0,
+        "negatives_unchecked": 0.0,
     }  # fmt: skip
     assert reward.optimizer is None
     assert all(torch.equal(before[k], v) for k, v in rm.model.state_dict().items())
@@ -217,13 +219,13 @@ def test_bad_settings_are_refused():
         with pytest.raises(ConfigurationError, match="pairs_per_update"):
             cooper(rm, pairs_per_update=bad)
     with pytest.raises(ConfigurationError, match="corrupt"):
-        CooperReward(rm, exact, "not callable", allow_untrained=True)
+        CooperStyleReward(rm, exact, "not callable", allow_untrained=True)
     with pytest.raises(ConfigurationError, match="PreferenceRewardModel"):
-        CooperReward(rm.model, exact, FinalNumberCorruption(), allow_untrained=True)
+        CooperStyleReward(rm.model, exact, FinalNumberCorruption(), allow_untrained=True)
     with pytest.raises(ConfigurationError):
-        CooperReward(rm, 3, FinalNumberCorruption(), allow_untrained=True)
+        CooperStyleReward(rm, 3, FinalNumberCorruption(), allow_untrained=True)
     with pytest.raises(ModelError, match="untrained"):
-        CooperReward(rm, exact, FinalNumberCorruption())
+        CooperStyleReward(rm, exact, FinalNumberCorruption())
     batch = sums_batch([(1, 2)], np.random.default_rng(0))
     with pytest.raises(BatchError, match="not a string"):
         cooper(rm, corrupt=lambda prompt, completion, ref: 5).update(batch)

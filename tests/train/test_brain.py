@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rewardkit.core.errors import ConfigurationError, ShapeError
-from rewardkit.train.brain import brain_loss, brain_targets, snis_weights
+from rewardkit.train.brain import brain_style_loss, brain_style_targets, snis_weights
 
 
 def reference_loop(policy, ref, rewards, proposal, scale):
@@ -31,9 +31,9 @@ def test_one_group_of_two_by_hand():
     half = np.log([[0.5, 0.5]])
     rewards = [[0.0, math.log(3.0)]]
     # w ∝ 0.5·1/0.5 : 0.5·3/0.5 = 1 : 3
-    np.testing.assert_allclose(brain_targets(half, rewards, half), [[0.25, 0.75]])
+    np.testing.assert_allclose(brain_style_targets(half, rewards, half), [[0.25, 0.75]])
     policy = torch.log(torch.tensor([[0.8, 0.2]], dtype=torch.float64)).requires_grad_()
-    loss = brain_loss(policy, half, rewards, half)
+    loss = brain_style_loss(policy, half, rewards, half)
     # β̂ = [0.8, 0.2]; α̂ − β̂ = [−0.55, 0.55]; loss = 0.55·log 0.8 − 0.55·log 0.2 = 0.55·log 4
     assert loss.item() == pytest.approx(0.55 * math.log(4.0))
     loss.backward()
@@ -44,10 +44,12 @@ def test_scale_multiplies_the_reward():
     zeros = [[0.0, 0.0]]
     # s = 2: w ∝ exp(0) : exp(2·log 2) = 1 : 4
     np.testing.assert_allclose(
-        brain_targets(zeros, [[0.0, math.log(2.0)]], zeros, scale=2.0), [[0.2, 0.8]]
+        brain_style_targets(zeros, [[0.0, math.log(2.0)]], zeros, scale=2.0), [[0.2, 0.8]]
     )
     # s = 0: the target is the reference on the sample
-    np.testing.assert_allclose(brain_targets(zeros, [[5.0, -3.0]], zeros, scale=0.0), [[0.5, 0.5]])
+    np.testing.assert_allclose(
+        brain_style_targets(zeros, [[5.0, -3.0]], zeros, scale=0.0), [[0.5, 0.5]]
+    )
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -62,10 +64,12 @@ def test_matches_the_reference_loop(seed, shape):
     alpha, beta, expected = reference_loop(
         policy.tolist(), ref.tolist(), rewards.tolist(), proposal.tolist(), scale
     )
-    np.testing.assert_allclose(brain_targets(ref, rewards, proposal, scale), alpha, rtol=1e-12)
+    np.testing.assert_allclose(
+        brain_style_targets(ref, rewards, proposal, scale), alpha, rtol=1e-12
+    )
     np.testing.assert_allclose(snis_weights(policy - proposal), beta, rtol=1e-12)
     logp = torch.tensor(policy, requires_grad=True)
-    loss = brain_loss(logp, ref, rewards, proposal, scale)
+    loss = brain_style_loss(logp, ref, rewards, proposal, scale)
     assert loss.item() == pytest.approx(expected, rel=1e-12, abs=1e-12)
     loss.backward()
     # the gradient with respect to each sample's log-prob is (β̂ − α̂)/G
@@ -77,8 +81,8 @@ def test_autograd_gradient_is_beta_minus_alpha_over_groups():
     rng = np.random.default_rng(7)
     ref, rewards, proposal = (rng.normal(size=(2, 3)) for _ in range(3))
     logp = torch.tensor(rng.normal(size=(2, 3)), requires_grad=True)
-    grad = torch.autograd.grad(brain_loss(logp, ref, rewards, proposal), logp)[0]
-    alpha = brain_targets(ref, rewards, proposal)
+    grad = torch.autograd.grad(brain_style_loss(logp, ref, rewards, proposal), logp)[0]
+    alpha = brain_style_targets(ref, rewards, proposal)
     beta = snis_weights(logp.detach().numpy() - proposal)
     np.testing.assert_allclose(grad.numpy(), (beta - alpha) / 2, atol=1e-14)
 
@@ -90,7 +94,7 @@ def test_gradient_is_zero_when_the_policy_is_the_posterior_on_the_sample():
     # log q_θ = log p_ref + s·r + a per-group constant gives β̂ = α̂
     policy = ref + scale * rewards + rng.normal(size=(4, 1)) * 10
     logp = torch.tensor(policy, requires_grad=True)
-    brain_loss(logp, ref, rewards, proposal, scale).backward()
+    brain_style_loss(logp, ref, rewards, proposal, scale).backward()
     np.testing.assert_allclose(logp.grad.numpy(), 0.0, atol=1e-15)
 
 
@@ -105,7 +109,7 @@ def test_gradient_descent_moves_a_categorical_policy_to_the_posterior():
     for _ in range(300):
         optimizer.zero_grad()
         policy_logp = torch.log_softmax(logits, dim=0)[None, :]
-        brain_loss(policy_logp, np.log(p_ref)[None, :], rewards, outcomes).backward()
+        brain_style_loss(policy_logp, np.log(p_ref)[None, :], rewards, outcomes).backward()
         optimizer.step()
     final = torch.softmax(logits, dim=0).detach().numpy()
     np.testing.assert_allclose(final, target, atol=1e-2)
@@ -125,7 +129,7 @@ def test_on_policy_samples_move_the_policy_to_the_posterior():
         y = rng.choice(4, size=(8, 32), p=q)  # 8 prompts, 32 samples each
         optimizer.zero_grad()
         policy_logp = torch.log_softmax(logits, dim=0)[torch.as_tensor(y)]
-        brain_loss(policy_logp, np.log(p_ref)[y], r[y], np.log(q)[y]).backward()
+        brain_style_loss(policy_logp, np.log(p_ref)[y], r[y], np.log(q)[y]).backward()
         optimizer.step()
     final = torch.softmax(logits, dim=0).detach().numpy()
     np.testing.assert_allclose(final, target, atol=1e-2)
@@ -144,7 +148,7 @@ def test_inputs_may_be_tensors_and_policy_may_be_float32():
     rng = np.random.default_rng(1)
     ref, rewards, proposal = (torch.tensor(rng.normal(size=(2, 3))) for _ in range(3))
     logp = torch.tensor(rng.normal(size=(2, 3)), dtype=torch.float32, requires_grad=True)
-    loss = brain_loss(logp, ref, rewards, proposal)
+    loss = brain_style_loss(logp, ref, rewards, proposal)
     assert loss.dtype == torch.float32 and loss.shape == ()
     loss.backward()
     assert logp.grad is not None and logp.grad.dtype == torch.float32
@@ -204,4 +208,4 @@ def test_brain_loss_refuses_bad_input(change, error, match):
     }
     args.update(change)
     with pytest.raises(error, match=match):
-        brain_loss(**args)
+        brain_style_loss(**args)

@@ -8,7 +8,7 @@ samples (1,500 training problems x 8 samples, at most 4,000 pairs, 3 epochs), ca
 Then, at equal samples with the loop's other designs:
 
 - ``rm_frozen``: GRPO's reward is the RM, never updated (what Cooper guards against);
-- ``cooper``: the same RM as a :class:`rewardkit.models.CooperReward`: after every policy
+- ``cooper``: the same RM as a :class:`rewardkit.models.CooperStyleReward`: after every policy
   step, one positive per prompt among the samples the verifier marks right, its final
   number rewritten to a wrong one (:class:`rewardkit.models.FinalNumberCorruption`, the
   rule-based stand-in for the paper's assistant-LLM rewrite), one AdamW step of the BT loss
@@ -105,9 +105,9 @@ def _fresh_pairs(model: Any, tokenizer: Any, seed: int) -> list[dict[str, Any]]:
 
 
 def _frozen_class() -> Any:
-    from rewardkit.models import CooperReward
+    from rewardkit.models import CooperStyleReward
 
-    class Frozen(CooperReward):
+    class Frozen(CooperStyleReward):
         """The same reference-aware RM as a reward, never updated."""
 
         def update(self, batch: Any) -> dict[str, float]:
@@ -120,7 +120,7 @@ def run_cooper(spec: Any) -> dict[str, Any]:
     """Warm start → GRPO against the frozen or the Cooper-updated RM → held-out figures."""
     import torch
 
-    from rewardkit.models import CooperReward, FinalNumberCorruption
+    from rewardkit.models import CooperStyleReward, FinalNumberCorruption
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
     from rewardkit_bench.grpo_lab import load_policy
     from rewardkit_bench.rm_build_loop import TASK, held_out_figures
@@ -133,7 +133,7 @@ def run_cooper(spec: Any) -> dict[str, Any]:
     rm, info = fit_reference_rm(spec.seed)
     model, tokenizer = load_policy(None, TASK)
     gold = gold_term(TASK)
-    kind = _Frozen if spec.design == "rm_frozen" else CooperReward
+    kind = _Frozen if spec.design == "rm_frozen" else CooperStyleReward
     reward = kind(
         rm, gold, FinalNumberCorruption(seed=spec.seed), seed=spec.seed, markers=MARKS,
         learning_rate=ONLINE_RATE, name="rm",

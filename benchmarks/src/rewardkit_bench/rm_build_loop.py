@@ -15,6 +15,9 @@ same steps, prompts and group size (equal samples):
   implicit PRM, a copy of the warm start, trained at every step by trajectory DPO on the
   batch's (right, wrong) pairs (β = 0.05, AdamW at the policy's rate), its step rewards
   β·log π_φ/π_old into A = A^E + A^S (the ``oprl`` estimator);
+- ``prm_solution``, ``prm_delta_solution``: the raw and the Delta'd PRM with the whole
+  solution's process return on every token (``credit="solution"``) instead of each step's
+  return on its tokens;
 - ``prm_clip``, ``prm_delta``, ``prm_clip_delta``: the same after Clip, Delta, or both
   (Gao et al. 2024, :mod:`rewardkit.shaping.process`); Clip's threshold η is the median
   of the PRM's step scores on the warm start's own samples (the PRM's scale: on this lab
@@ -54,15 +57,18 @@ __all__ = [
 ]
 
 TASK = "chain_sum"
-#: design -> (the process estimator's refinement, Clip's η); None: outcome-only GRPO.
-#: η "median" is the median of the seed's PRM over the warm start's own steps
-DESIGNS: dict[str, tuple[str, float | str] | None] = {
+#: design -> (the process estimator's refinement, Clip's η, its credit); None: outcome-only
+#: GRPO. η "median" is the median of the seed's PRM over the warm start's own steps; credit
+#: "token" gives each step's tokens its return, "solution" every token the whole return
+DESIGNS: dict[str, tuple[str, float | str, str] | None] = {
     "outcome": None,
-    "prm": ("none", 0.0),
-    "prm_clip": ("clip", "median"),
-    "prm_delta": ("delta", 0.0),
-    "prm_clip_delta": ("clip_delta", "median"),
-    "prm_clip_half": ("clip", 0.5),
+    "prm": ("none", 0.0, "token"),
+    "prm_clip": ("clip", "median", "token"),
+    "prm_delta": ("delta", 0.0, "token"),
+    "prm_clip_delta": ("clip_delta", "median", "token"),
+    "prm_clip_half": ("clip", 0.5, "token"),
+    "prm_solution": ("none", 0.0, "solution"),
+    "prm_delta_solution": ("delta", 0.0, "solution"),
 }
 #: OPRL-style: an implicit PRM (a copy of the warm start) trained online by trajectory DPO
 OPRL = "oprl"
@@ -140,6 +146,23 @@ def shape_stats(texts: list[str]) -> dict[str, float]:
     }
 
 
+def padding_stats(texts: list[str], references: list[list[str]]) -> dict[str, float]:
+    """Steps beyond the reference solution's, and repeats where the reference has none
+    (a running sum can repeat legitimately: a third operand of 0).
+
+    Example:
+        >>> padding_stats(["1,1,3>3", "1,1>1"], [["1", "3"], ["1", "1"]])
+        {'extra_steps': 0.5, 'padded_repeat_rate': 0.5}
+    """
+    extra, padded = [], []
+    for text, reference in zip(texts, references, strict=True):
+        steps = _steps(text)
+        legit = any(a == b for a, b in itertools.pairwise(reference))
+        extra.append(max(0, len(steps) - len(reference)))
+        padded.append(not legit and any(a == b for a, b in itertools.pairwise(steps)))
+    return {"extra_steps": float(np.mean(extra)), "padded_repeat_rate": float(np.mean(padded))}
+
+
 def held_out_figures(model: Any, tokenizer: Any) -> dict[str, Any]:
     from rewardkit.train.grpo import evaluate_greedy
     from rewardkit_bench.rm_lab import completion_budget, gold_term
@@ -147,8 +170,9 @@ def held_out_figures(model: Any, tokenizer: Any) -> dict[str, Any]:
 
     rows = task_problems(TASK, 300, seed=99_999)
     greedy = evaluate_greedy(model, tokenizer, rows, gold_term(TASK), completion_budget(TASK))
-    return {"accuracy": greedy.accuracy, "length": greedy.mean_length,
-            **shape_stats(list(greedy.completions))}  # fmt: skip
+    texts = list(greedy.completions)
+    return {"accuracy": greedy.accuracy, "length": greedy.mean_length, **shape_stats(texts),
+            **padding_stats(texts, [list(r["partial_sums"]) for r in rows])}  # fmt: skip
 
 
 def run_before() -> dict[str, Any]:
@@ -191,7 +215,8 @@ def run_loop(spec: LoopSpec) -> dict[str, Any]:
         prm, median = fit_prm(spec.seed)
         eta = clip_eta(design[1], median)
         step_rewards = ProcessStepRewards(prm, tokenizer)
-        estimator, params = "process", {"refinement": design[0], "eta": eta, "weight": 1.0}
+        estimator = "process"
+        params = {"refinement": design[0], "eta": eta, "weight": 1.0, "credit": design[2]}
     config = GRPOConfig(
         steps=spec.steps, prompts_per_step=8, group_size=8, max_new_tokens=completion_budget(TASK),
         learning_rate=2e-4, estimator=estimator, estimator_params=params, seed=spec.seed,

@@ -19,6 +19,8 @@ from rewardkit_bench.runner import (
 __all__ = ["plot", "render", "summarize"]
 
 TESTS = ("all", "controlled", "shorter among equally right")
+#: every chain_sum reference solution has two running sums
+REFERENCE_STEPS = 2
 BASELINE = "BT linear (baseline)"
 #: the methods not in this bench yet, and why (said in the report)
 NOT_MEASURED = {
@@ -30,7 +32,9 @@ NOT_MEASURED = {
 
 
 def _median(values: list[float]) -> float:
-    return float(statistics.median(values)) if values else float("nan")
+    """The median of the finite values (NaN where there is none: never a median over NaN)."""
+    finite = [v for v in values if v == v]
+    return float(statistics.median(finite)) if finite else float("nan")
 
 
 def _runs(results: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -78,6 +82,9 @@ def _loop(results: dict[str, Any]) -> dict[str, Any]:
             ],
             "steps": m(lambda r: r["after"]["steps"]),
             "repeat_rate": m(lambda r: r["after"]["repeat_rate"]),
+            # recorded since the reviewer's note (NaN for runs from before)
+            "extra_steps": m(lambda r: r["after"].get("extra_steps", float("nan"))),
+            "padded_repeat_rate": m(lambda r: r["after"].get("padded_repeat_rate", float("nan"))),
             "length": m(lambda r: r["after"]["length"]),
             "gold_peak": m(lambda r: r["gold_peak"]),
             "gold_last20": m(lambda r: r["gold_last20"]),
@@ -123,22 +130,25 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
     claims: dict[str, dict[str, Any]] = {}
     table = building.get("table", {})
     if table:
+        pairs = building["test_pairs"]
+        controlled = pairs["controlled"]
         c = {name: row["controlled"] for name, row in table.items()}
         heads = {d: c[f"MLP depth {d}, SiLU (BaseReward-style)"] for d in (2, 3)}
         heads[1] = c["MLP depth 1 (BaseReward-style)"]
         claims["BaseReward-style head depth"] = {
-            "paper": "a 2-layer SiLU head is the best reward head (multimodal RM benchmarks)",
+            "paper": "a 2-layer SiLU head is the best reward head (multimodal RM benchmarks; "
+            "judged here: above depth 1 and 3 beyond noise)",
             "measured": "style-controlled paired accuracy, depth 1/2/3: "
             + ", ".join(f"{heads[d]:.3f}" for d in (1, 2, 3))
             + f" (linear BT {c[BASELINE]:.3f})",
-            "met": heads[2] >= max(heads[1], heads[3]),
+            "met": all(beyond_noise(heads[2], heads[d], controlled) for d in (1, 3)),
         }
         single = c["MLP depth 2, SiLU (BaseReward-style)"]
         ensemble = c["ensemble of 5, depth 2 (BaseReward-style)"]
         claims["BaseReward-style ensemble"] = {
             "paper": "averaging reward models' scores improves on a single one",
             "measured": f"{ensemble:.3f} for 5 averaged vs {single:.3f} for one",
-            "met": ensemble > single,
+            "met": beyond_noise(ensemble, single, controlled),
         }
         ctrl = c["Ctrl-U-style weighting, depth 2"]
         claims["Ctrl-U-style weighting"] = {
@@ -155,7 +165,8 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
             "measured": f"right over wrong {heron['all']:.3f} vs {base['all']:.3f} for BT on "
             f"correctness pairs; shorter among equally right {heron[TESTS[2]]:.3f} vs "
             f"{base[TESTS[2]]:.3f}",
-            "met": heron["all"] >= base["all"] - 0.02 and heron[TESTS[2]] > base[TESTS[2]],
+            "met": not beyond_noise(base["all"], heron["all"], pairs["all"])
+            and beyond_noise(heron[TESTS[2]], base[TESTS[2]], pairs[TESTS[2]]),
         }
     vpl = building.get("vpl", {})
     if vpl:
@@ -173,13 +184,16 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
         plain, outcome = designs["prm"], designs["outcome"]
         claims["a raw PRM reward is hacked (Gao et al.)"] = {
             "paper": "dense PRM step rewards as they are make the policy write more, repeated "
-            "steps",
+            f"steps (judged here: repeats beyond noise of outcome-only's, or more than the "
+            f"reference's {REFERENCE_STEPS} steps; 4 % of the held-out references repeat a "
+            "running sum legitimately)",
             "measured": f"steps {plain['steps']:.2f} vs {outcome['steps']:.2f} outcome-only; "
             f"repeat rate {plain['repeat_rate']:.3f} vs {outcome['repeat_rate']:.3f}",
-            "met": plain["repeat_rate"] > outcome["repeat_rate"] + 0.02
-            or plain["steps"] > outcome["steps"] + 0.2,
+            "met": beyond_noise(plain["repeat_rate"], outcome["repeat_rate"], 300)
+            or plain["steps"] > REFERENCE_STEPS + 0.2,
         }
-        for name in ("prm_clip", "prm_delta", "prm_clip_delta", "prm_clip_half"):
+        for name in ("prm_clip", "prm_delta", "prm_clip_delta", "prm_clip_half",
+                     "prm_delta_solution"):  # fmt: skip
             if name in designs:
                 d = designs[name]
                 claims[f"{name} keeps the PRM honest"] = {
@@ -190,7 +204,7 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
                     f"{d['accuracy']:.3f}, steps {d['steps']:.2f} vs outcome-only "
                     f"{outcome['repeat_rate']:.3f}, {outcome['accuracy']:.3f}, "
                     f"{outcome['steps']:.2f}",
-                    "met": d["repeat_rate"] <= outcome["repeat_rate"] + 0.02
+                    "met": not beyond_noise(d["repeat_rate"], outcome["repeat_rate"], 300)
                     and d["accuracy"] >= outcome["accuracy"] - 0.02
                     and d["steps"] >= 0.5 * outcome["steps"],
                 }
@@ -270,6 +284,11 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
+def _maybe(value: float | None) -> str:
+    """A figure, or "—" where the run did not record it."""
+    return "—" if value is None or value != value else _fmt(value)
+
+
 def render(results: dict[str, Any], plots: list[str]) -> str:
     lines = ["# rm-lab", "", f"Regenerate: `{results['command']}`", ""]
     building = results["building"]
@@ -304,22 +323,28 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
         lines += [
             "## In the loop: GRPO with a learned PRM (char-level lab, chain_sum)", "",
             f"{results['steps']} GRPO steps of 8 prompts x 8 completions per run, medians over "
-            "seeds; held-out greedy figures on 300 problems. Data we generated (the lab).", "",
+            "seeds; held-out greedy figures on 300 problems. Data we generated (the lab). "
+            "Every reference solution has 2 steps and 4 % of them repeat a running sum "
+            "legitimately (a third operand of 0): *extra steps* counts steps beyond the "
+            "reference's and *padded repeats* repeats where the reference has none (recorded "
+            "from the second sitting on; — for runs from before).", "",
         ]  # fmt: skip
         header = ["design", "Clip's η", "accuracy", "(range)", "steps", "repeat rate", "length",
-                  "batch gold peak", "last 20"]  # fmt: skip
+                  "batch gold peak", "last 20", "extra steps", "padded repeats"]  # fmt: skip
         rows = []
         before = loop["before"]
         if before:
             start = [_fmt(before["accuracy"]), "", f"{before['steps']:.2f}",
                      _fmt(before["repeat_rate"]), f"{before['length']:.1f}"]  # fmt: skip
-            rows.append(["(warm start)", "", *start, "", ""])
+            padding = [_maybe(before.get("extra_steps")), _maybe(before.get("padded_repeat_rate"))]
+            rows.append(["(warm start)", "", *start, "", "", *padding])
         for design, d in loop["designs"].items():
             span = f"{d['accuracy_range'][0]:.3f}-{d['accuracy_range'][1]:.3f}"
             eta = _fmt(d["eta"]) if "clip" in design else ""
             rows.append([design, eta, _fmt(d["accuracy"]), span, f"{d['steps']:.2f}",
                          _fmt(d["repeat_rate"]), f"{d['length']:.1f}", _fmt(d["gold_peak"]),
-                         _fmt(d["gold_last20"])])  # fmt: skip
+                         _fmt(d["gold_last20"]), _maybe(d["extra_steps"]),
+                         _maybe(d["padded_repeat_rate"])])  # fmt: skip
         lines += [markdown_table(header, rows), ""]
         learned = {k: d for k, d in loop["designs"].items() if "rm_on_policy_after" in d}
         if learned:

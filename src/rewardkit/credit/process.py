@@ -15,6 +15,16 @@ after the steps) get A_i alone.
 A sample whose outcome is not applicable (NaN) gets 0 on every token and is
 left out of its siblings' baselines.
 
+That baseline is one number per group, so with ``credit="token"`` a further step
+whose return is above it adds tokens of positive advantage even where the
+refinement keeps the return flat (Delta: a repeated step of score r has G = r).
+``credit="solution"`` credits the whole solution instead, as an outcome-level
+reward: every token of solution i gets
+
+    A_{i,t} = A_i + w · (G_{i,1} − mean over i's group of G_{·,1}),
+
+so a refinement that bounds the return also bounds what an extra step can earn.
+
 ``step_ends[i]`` are the (exclusive) token offsets at which completion i's
 steps end, ascending; ``step_rewards[i]`` has one reward per step.
 
@@ -82,6 +92,8 @@ def _check_steps(
         e = np.asarray(ends, dtype=np.int64)
         if r.shape != e.shape or r.ndim != 1:
             raise ShapeError(f"completion {i}: {r.shape} step rewards but {e.shape} step ends")
+        if np.isinf(r).any():
+            raise ShapeError(f"completion {i}: an infinite step reward ({r.tolist()})")
         if len(e) and (np.any(np.diff(e) < 0) or e[0] < 0 or e[-1] > len(sequences[i])):
             raise ShapeError(
                 f"completion {i}: step ends {e.tolist()} must ascend within its "
@@ -99,8 +111,11 @@ def process_advantages(
     step_rewards: Sequence[Any],
     step_ends: Sequence[Any],
     weight: float = 1.0,
+    credit: str = "token",
 ) -> list[FloatArray]:
-    """Per-token A_i + w·(G_{i,k} − b_i) (see the module docs); NaN outcome → 0 everywhere.
+    """Per-token A_i + w·(G_{i,k} − b_i) (``credit="token"``) or A_i + w·(G_{i,1} −
+    mean G_{·,1}) on every token (``credit="solution"``); see the module docs. A NaN
+    outcome gives 0 on every token.
 
     A step reward that is NaN makes its solution's process part unusable: that
     solution keeps its outcome advantage and is left out of the baselines, as is
@@ -112,7 +127,11 @@ def process_advantages(
     base = np.nan_to_num(grpo_advantages(outcome, labels), nan=0.0)
     usable = np.array([not np.isnan(outcome[i]) and not np.isnan(r).any()
                        for i, (r, _) in enumerate(steps)])  # fmt: skip
+    if credit not in ("token", "solution"):
+        raise ConfigurationError(f"credit must be 'token' or 'solution', got {credit!r}")
     returns = [process_returns(r) if usable[i] else np.zeros(0) for i, (r, _) in enumerate(steps)]
+    if credit == "solution":  # the whole solution's return, once: G_{i,1} (0 with no step)
+        returns = [r[:1] if len(r) else np.zeros(int(usable[i])) for i, r in enumerate(returns)]
     baselines: dict[Any, float] = {}
     for label in np.unique(labels):
         pooled = [returns[i] for i in np.flatnonzero(labels == label)]
@@ -124,6 +143,11 @@ def process_advantages(
             result.append(np.zeros(len(sequences[i])))
             continue
         values = np.full(len(sequences[i]), base[i])
+        if credit == "solution":
+            if usable[i]:
+                values += weight * (returns[i][0] - baselines[labels[i]])
+            result.append(values)
+            continue
         starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
         for start, end, g in zip(starts, ends, returns[i], strict=False):
             values[start:end] += weight * (g - baselines[labels[i]])
@@ -144,19 +168,28 @@ class ProcessEstimator:
             ``clip_delta`` (Gao et al. 2024, :mod:`rewardkit.shaping.process`).
         eta: Clip's threshold.
         weight: w, the process part's weight beside the outcome advantage.
+        credit: ``token`` (each step's tokens get its return) or ``solution`` (every token
+            gets the solution's whole return), see the module docs.
 
     Example:
         >>> estimator = ProcessEstimator(refinement="delta")
         >>> out = estimator(np.array([1.0, 1.0]), np.array([0, 0]), [[1, 1, 2], [1, 2]], 0, 1,
         ...                 step_rewards=[[0.9, 0.9, 0.95], [0.9, 0.95]],
         ...                 step_ends=[[1, 2, 3], [1, 2]])
-        >>> [v.round(2).tolist() for v in out.values]  # the repeat's return is no higher
+        >>> [v.round(2).tolist() for v in out.values]  # the repeated step's tokens gain
         [[0.36, 0.36, -0.54], [0.36, -0.54]]
+        >>> solution = ProcessEstimator(refinement="delta", credit="solution")
+        >>> out = solution(np.array([1.0, 1.0]), np.array([0, 0]), [[1, 1, 2], [1, 2]], 0, 1,
+        ...                step_rewards=[[0.9, 0.9, 0.95], [0.9, 0.95]],
+        ...                step_ends=[[1, 2, 3], [1, 2]])
+        >>> [v.round(2).tolist() for v in out.values]  # the same return: nothing to gain
+        [[0.0, 0.0, 0.0], [0.0, 0.0]]
     """
 
     refinement: Refinement = "none"
     eta: float = 0.0
     weight: float = 1.0
+    credit: str = "token"
     requires: frozenset[str] = field(default=frozenset({"step_rewards", "step_ends"}), init=False)
 
     def __post_init__(self) -> None:
@@ -166,6 +199,8 @@ class ProcessEstimator:
             )
         if not np.isfinite(self.weight) or self.weight < 0:
             raise ConfigurationError(f"weight must be finite and ≥ 0, got {self.weight}")
+        if self.credit not in ("token", "solution"):
+            raise ConfigurationError(f"credit must be 'token' or 'solution', got {self.credit!r}")
 
     def __call__(
         self,
@@ -190,7 +225,7 @@ class ProcessEstimator:
         ]
         values = process_advantages(
             rewards, group, sequences, step_rewards=usable, step_ends=step_ends,
-            weight=self.weight,
+            weight=self.weight, credit=self.credit,
         )  # fmt: skip
         return TokenAdvantages(values)
 
@@ -229,13 +264,19 @@ class ProcessStepRewards:
         from rewardkit.models.process import split_steps
 
         prompts, texts = list(batch["prompt"]), list(batch["completion"])
-        scores, _ = self.prm.step_scores(prompts, texts)
+        scores, truncated = self.prm.step_scores(prompts, texts)
+        cut = np.zeros(len(texts), bool) if truncated is None else np.asarray(truncated, bool)
         rewards, ends = [], []
-        for text, ids, score in zip(texts, batch["completion_ids"], scores, strict=True):
+        for index, (text, ids, score) in enumerate(
+            zip(texts, batch["completion_ids"], scores, strict=True)
+        ):
             steps = split_steps(text, self.prm.separator)
             char_ends = np.cumsum([len(step) for step in steps]).tolist()
             if len(score) != len(steps):
                 raise ShapeError(f"the PRM scored {len(score)} of {len(steps)} steps")
-            rewards.append(np.asarray(score, dtype=np.float64))
+            # a text the PRM read cut short has no trustworthy step scores: NaN, so the
+            # estimator keeps its outcome advantage and leaves it out of the baselines
+            value = np.asarray(score, dtype=np.float64)
+            rewards.append(np.full(len(value), np.nan) if cut[index] else value)
             ends.append(np.asarray(token_ends(self.tokenizer, ids, char_ends), dtype=np.int64))
         return rewards, ends

@@ -20,7 +20,7 @@ reference-aware RM inside RL on verifier-chosen pairs (Cooper-style).
 
 from rewardkit.models.base import RewardModel, load_saved_model
 from rewardkit.models.cooper import (
-    CooperReward,
+    CooperStyleReward,
     FinalNumberCorruption,
     corrupt_final_number,
     reference_prompt,
@@ -82,7 +82,7 @@ from rewardkit.models.vpl import VPLRewardModel
 
 __all__ = [
     "SPECIAL_TOKENS",
-    "CooperReward",
+    "CooperStyleReward",
     "FinalNumberCorruption",
     "FrozenHeadProcessRewardModel",
     "FrozenHeadRewardModel",

@@ -10,7 +10,7 @@ verifier does not find it equivalent); the RM takes a step on
 
     L(φ) = −1/P Σ_p log σ(r_φ(q_p, a_p, o⁺_p) − r_φ(q_p, a_p, o⁻_p)).
 
-:class:`CooperReward` is that loop as a term: ``term(batch)`` scores with the RM and
+:class:`CooperStyleReward` is that loop as a term: ``term(batch)`` scores with the RM and
 ``term.update(batch)`` (which the GRPO trainer calls after each optimizer step) builds the
 pairs and takes one AdamW step. The RM reads :func:`reference_prompt` + completion + EOS
 (the paper's code: ``<question>``, ``<reference_answer>``, ``<completion>`` tags).
@@ -29,15 +29,15 @@ Example:
     ... def exact(completion, answer):
     ...     return float(completion.strip() == answer)
     >>> rm = PreferenceRewardModel.tiny("0123456789+=|>", seed=0)
-    >>> cooper = CooperReward(rm, exact, FinalNumberCorruption(seed=0), learning_rate=1e-3,
+    >>> cooper = CooperStyleReward(rm, exact, FinalNumberCorruption(seed=0), learning_rate=1e-3,
     ...                       markers=("|", ">"), allow_untrained=True)
     >>> batch = {"prompt": ["1+2=", "1+2=", "2+2="], "completion": ["3", "4", "5"],
     ...          "answer": ["3", "3", None], "group": [0, 0, 1]}
     >>> cooper(batch).status.tolist()  # the last row has no reference answer
     [0, 0, 1]
     >>> metrics = cooper.update(batch)  # one pair: "3" over a corrupted "3"
-    >>> metrics["pairs"], sorted(metrics)
-    (1.0, ['accuracy', 'loss', 'negatives_missing', 'negatives_rejected', 'pairs', 'positives'])
+    >>> metrics["pairs"], metrics["accuracy"] in (0.0, 1.0), metrics["negatives_unchecked"]
+    (1.0, True, 0.0)
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from rewardkit.lm.padding import right_pad
 from rewardkit.models._common import ModelError
 from rewardkit.models.preference import PreferenceRewardModel, bradley_terry_loss
 
-__all__ = ["MARKERS", "CooperReward", "FinalNumberCorruption", "corrupt_final_number",
+__all__ = ["MARKERS", "CooperStyleReward", "FinalNumberCorruption", "corrupt_final_number",
            "reference_prompt", "select_positives"]  # fmt: skip
 
 _LAST_DIGITS = re.compile(r"\d+(?!.*\d)", re.DOTALL)
@@ -134,7 +134,7 @@ def _absent(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
 
 
-class CooperReward(RewardTerm):
+class CooperStyleReward(RewardTerm):
     """A reference-aware RM's score of each completion, updated online on verifier-correct
     positives against corrupted negatives (module docstring).
 
@@ -249,18 +249,22 @@ class CooperReward(RewardTerm):
                 candidates.append((i, negative))
         candidates.sort()
         rejected = np.zeros(len(candidates), dtype=bool)
-        if candidates:  # a rewrite the verifier still marks correct is no negative
+        unchecked = np.zeros(len(candidates), dtype=bool)
+        if candidates:  # a rewrite the verifier still marks correct is no negative, and
+            # one it could not check (an error, a timeout) is not known to be wrong
             rows = take(batch, [i for i, _ in candidates])
             rows["completion"] = [negative for _, negative in candidates]
             check = self.verifier(rows)
             rejected = check.ok & (check.total == 1.0)
+            unchecked = ~check.ok
         pairs = [
             {"prompt": heads[i] or "", "chosen": completions[i], "rejected": negative}
-            for (i, negative), bad in zip(candidates, rejected, strict=True)
+            for (i, negative), bad in zip(candidates, rejected | unchecked, strict=True)
             if not bad
         ]
         counts = {"positives": len(positives), "negatives_missing": missing,
-                  "negatives_rejected": int(rejected.sum())}  # fmt: skip
+                  "negatives_rejected": int(rejected.sum()),
+                  "negatives_unchecked": int(unchecked.sum())}  # fmt: skip
         return pairs, {key: float(value) for key, value in counts.items()}
 
     def update(self, batch: Batch) -> dict[str, float]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from rewardkit.core.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
-    from rewardkit.train.brain import brain_loss, brain_targets, snis_weights
+    from rewardkit.train.brain import brain_style_loss, brain_style_targets, snis_weights
     from rewardkit.train.evolution import EvolutionConfig, evolve
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
     from rewardkit.train.implicit_prm import ImplicitPRMStepRewards
@@ -54,8 +54,8 @@ _LAZY: dict[str, str] = {
     "TextEnvironment": "multiturn",
     "TurnRewards": "multiturn",
     "answer_probabilities": "multiturn",
-    "brain_loss": "brain",
-    "brain_targets": "brain",
+    "brain_style_loss": "brain",
+    "brain_style_targets": "brain",
     "evaluate_episodes": "multiturn",
     "evolve": "evolution",
     "fit_sequences": "sft",
@@ -82,8 +82,8 @@ __all__ = [
     "TextEnvironment",
     "TurnRewards",
     "answer_probabilities",
-    "brain_loss",
-    "brain_targets",
+    "brain_style_loss",
+    "brain_style_targets",
     "evaluate_episodes",
     "evolve",
     "fit_sequences",

@@ -31,10 +31,10 @@ the samples' log q'.
 Example:
     >>> import torch
     >>> half = np.log([[0.5, 0.5]])
-    >>> brain_targets(half, [[0.0, np.log(3.0)]], half)  # ∝ 1 : 3
+    >>> brain_style_targets(half, [[0.0, np.log(3.0)]], half)  # ∝ 1 : 3
     array([[0.25, 0.75]])
     >>> policy = torch.log(torch.tensor([[0.8, 0.2]], dtype=torch.float64)).requires_grad_()
-    >>> loss = brain_loss(policy, half, [[0.0, np.log(3.0)]], half)
+    >>> loss = brain_style_loss(policy, half, [[0.0, np.log(3.0)]], half)
     >>> round(loss.item(), 4)  # 0.55 · log 4
     0.7625
     >>> loss.backward(); policy.grad  # β̂ − α̂
@@ -51,7 +51,7 @@ import numpy.typing as npt
 
 from rewardkit.core.errors import ConfigurationError, ShapeError
 
-__all__ = ["brain_loss", "brain_targets", "snis_weights"]
+__all__ = ["brain_style_loss", "brain_style_targets", "snis_weights"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -138,7 +138,7 @@ def _check_scale(scale: float) -> float:
     return float(scale)
 
 
-def brain_targets(
+def brain_style_targets(
     ref_logp: Any, rewards: Any, proposal_logp: Any, scale: float = 1.0
 ) -> FloatArray:
     """Self-normalised importance weights α̂ of the posterior p_ref · exp(s · r).
@@ -155,7 +155,7 @@ def brain_targets(
         α̂, float64, shape (G, n); each row sums to 1.
 
     Example:
-        >>> brain_targets([[0.0, 0.0]], [[1.0, 1.0]], [[0.0, np.log(3.0)]])  # ∝ 1 : 1/3
+        >>> brain_style_targets([[0.0, 0.0]], [[1.0, 1.0]], [[0.0, np.log(3.0)]])  # ∝ 1 : 1/3
         array([[0.75, 0.25]])
     """
     s = _check_scale(scale)
@@ -166,12 +166,12 @@ def brain_targets(
     return snis_weights(ref + s * r - proposal)
 
 
-def brain_loss(
+def brain_style_loss(
     policy_logp: Any, ref_logp: Any, rewards: Any, proposal_logp: Any, scale: float = 1.0
 ) -> Any:
     """The BRAIn-style surrogate loss, mean over groups of −Σ_i sg(α̂_i − β̂_i) · log q_θ(y_i).
 
-    α̂ is :func:`brain_targets`; β̂ = softmax(log q_θ − log q') is computed from a
+    α̂ is :func:`brain_style_targets`; β̂ = softmax(log q_θ − log q') is computed from a
     detached copy, so the gradient with respect to ``policy_logp`` is (β̂ − α̂)/G.
 
     Args:
@@ -189,7 +189,7 @@ def brain_loss(
     if not isinstance(policy_logp, torch.Tensor):
         kind = type(policy_logp).__name__
         raise ShapeError(f"policy_logp must be a torch tensor with the policy's grad, got {kind}")
-    alpha = brain_targets(ref_logp, rewards, proposal_logp, scale)
+    alpha = brain_style_targets(ref_logp, rewards, proposal_logp, scale)
     current = _grouped(policy_logp, "policy_logp")
     proposal = _as_array(proposal_logp, "proposal_logp")
     _same_shape(alpha, policy_logp=current)
