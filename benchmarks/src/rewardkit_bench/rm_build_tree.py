@@ -66,7 +66,8 @@ def _pairs(model: Any, tokenizer: Any, rows: list[dict[str, Any]], seed: int) ->
     texts += [(r["prompt"], chains[i * 8 + k]) for i, r in enumerate(rows) for k in range(8)]
     columns = {key: [by_prompt[p][key] for p, _ in texts] for key in rows[0]}
     verdict = gold(columns | {"completion": [c for _, c in texts]}).total
-    label = {key: float(np.nan_to_num(v)) for key, v in zip(texts, verdict, strict=True)}
+    # a NaN verdict (not applicable) labels nothing: tree_pairs and chain_pairs skip it
+    label = {key: float(v) for key, v in zip(texts, verdict, strict=True)}
     tree = tree_pairs(trees, lambda leaf: label[(leaf.prompt, leaf.completion)], seed=seed)
     chain = chain_pairs(
         [r["prompt"] for r in rows], [chains[i * 8 : (i + 1) * 8] for i in range(len(rows))],
