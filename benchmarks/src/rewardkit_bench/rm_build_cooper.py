@@ -21,6 +21,7 @@ RM still right about the policy's new samples?).
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from pathlib import Path
@@ -59,17 +60,15 @@ def fit_reference_rm(seed: int) -> tuple[Any, dict[str, Any]]:
 
     torch.set_num_threads(1)
     settings = LabSettings(task=TASK)
-    answers = {
+    path = CACHE / f"cooper-rm-{TASK}-seed{seed}"
+    if (path / "done").is_file():
+        return PreferenceRewardModel.load(path), json.loads((path / "done").read_text())
+    answers = {  # the prompts sampled_pairs draws, by its seeds
         r["prompt"]: r["answer"]
         for offset, count in ((1000, settings.pair_prompts), (2000, settings.held_out_prompts))
         for r in task_problems(TASK, count, seed=offset + seed)
     }
-    path = CACHE / f"cooper-rm-{TASK}-seed{seed}"
     model, tokenizer = load_policy(None, TASK)
-    if (path / "done").is_file():
-        import json
-
-        return PreferenceRewardModel.load(path), json.loads((path / "done").read_text())
     found = sampled_pairs(settings, seed, model, tokenizer)
     train = _with_reference(found["train"], answers)
     rng = np.random.default_rng(seed)
@@ -80,8 +79,6 @@ def fit_reference_rm(seed: int) -> tuple[Any, dict[str, Any]]:
     info = {"held_out": held_out, "train_pairs": len(train),
             "held_out_accuracy": rm.pair_accuracy(held_out)}  # fmt: skip
     rm.save(path)
-    import json
-
     (path / "done").write_text(json.dumps(info))
     return rm, info
 

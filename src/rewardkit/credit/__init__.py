@@ -28,6 +28,7 @@ from rewardkit.credit.oprl import OPRLEstimator, oprl_token_advantages
 from rewardkit.credit.process import (
     ProcessEstimator,
     ProcessStepRewards,
+    check_step_layout,
     process_advantages,
     process_returns,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "TurnEstimator",
     "bootstrap_values",
     "build_prefix_tree",
+    "check_step_layout",
     "continuation_accumulated_reward",
     "discounted_returns",
     "dr_grpo_advantages",

@@ -39,41 +39,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from rewardkit.core.errors import ConfigurationError, ShapeError
+from rewardkit.core.errors import ConfigurationError
 from rewardkit.credit._arrays import FloatArray
 from rewardkit.credit.implicit_prm import oprl_group_advantages
+from rewardkit.credit.process import check_step_layout
 from rewardkit.credit.token_types import TokenAdvantages, check_rewards
 
 __all__ = ["OPRLEstimator", "oprl_token_advantages"]
-
-
-def _check_steps(
-    step_rewards: Sequence[Any], step_ends: Sequence[Any], sequences: Sequence[Sequence[int]]
-) -> list[tuple[FloatArray, npt.NDArray[np.int64]]]:
-    """Per completion, (K_i,) step rewards and (K_i,) int ends, ascending within its tokens."""
-    n = len(sequences)
-    if len(step_rewards) != n or len(step_ends) != n:
-        raise ShapeError(
-            f"{n} sequences need as many step_rewards and step_ends, got "
-            f"{len(step_rewards)} and {len(step_ends)}"
-        )
-    out = []
-    for i, (rewards, ends) in enumerate(zip(step_rewards, step_ends, strict=True)):
-        r, e = np.asarray(rewards, dtype=np.float64), np.asarray(ends)
-        if e.size and not np.issubdtype(e.dtype, np.integer):
-            raise ShapeError(f"completion {i}: step ends must be ints, got {e.dtype}")
-        if r.ndim != 1 or r.shape != e.shape:
-            raise ShapeError(f"completion {i}: {r.shape} step rewards but {e.shape} step ends")
-        e = e.astype(np.int64)
-        if e.size and (e[0] < 0 or np.any(np.diff(e) < 0) or e[-1] > len(sequences[i])):
-            raise ShapeError(
-                f"completion {i}: step ends {e.tolist()} must ascend within its "
-                f"{len(sequences[i])} tokens"
-            )
-        out.append((r, e))
-    return out
 
 
 def oprl_token_advantages(
@@ -98,7 +71,7 @@ def oprl_token_advantages(
         epsilon: ε, added to each std.
     """
     outcome = check_rewards(rewards, group, sequences)
-    steps = _check_steps(step_rewards, step_ends, sequences)
+    steps = check_step_layout(step_rewards, step_ends, sequences)
     usable = [not np.isnan(outcome[i]) and not np.isnan(r).any() for i, (r, _) in enumerate(steps)]
     pooled = [r if usable[i] else np.zeros(0) for i, (r, _) in enumerate(steps)]
     adv = oprl_group_advantages(outcome, pooled, np.asarray(group), alpha, epsilon)

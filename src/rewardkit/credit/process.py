@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.credit._arrays import FloatArray
@@ -56,6 +57,7 @@ __all__ = [
     "ProcessEstimator",
     "ProcessStepRewards",
     "StepRewards",
+    "check_step_layout",
     "process_advantages",
     "process_returns",
 ]
@@ -78,23 +80,33 @@ def process_returns(step_rewards: Any) -> FloatArray:
     return np.cumsum(values[::-1])[::-1].copy()
 
 
-def _check_steps(
+def check_step_layout(
     step_rewards: Sequence[Any], step_ends: Sequence[Any], sequences: Sequence[Sequence[int]]
-) -> list[tuple[FloatArray, np.ndarray]]:
-    if len(step_rewards) != len(sequences) or len(step_ends) != len(sequences):
+) -> list[tuple[FloatArray, npt.NDArray[np.int64]]]:
+    """Per completion, its (K_i,) step rewards (finite or NaN; ±inf refused) and (K_i,)
+    integer step ends, ascending within its tokens (what the ``process`` and ``oprl``
+    estimators read).
+
+    Raises:
+        ShapeError: counts, shapes, ends or an infinite reward that do not fit.
+    """
+    n = len(sequences)
+    if len(step_rewards) != n or len(step_ends) != n:
         raise ShapeError(
-            f"{len(sequences)} sequences need as many step_rewards and step_ends, got "
+            f"{n} sequences need as many step_rewards and step_ends, got "
             f"{len(step_rewards)} and {len(step_ends)}"
         )
     out = []
     for i, (rewards, ends) in enumerate(zip(step_rewards, step_ends, strict=True)):
-        r = np.asarray(rewards, dtype=np.float64)
-        e = np.asarray(ends, dtype=np.int64)
-        if r.shape != e.shape or r.ndim != 1:
+        r, e = np.asarray(rewards, dtype=np.float64), np.asarray(ends)
+        if e.size and not np.issubdtype(e.dtype, np.integer):
+            raise ShapeError(f"completion {i}: step ends must be ints, got {e.dtype}")
+        if r.ndim != 1 or r.shape != e.shape:
             raise ShapeError(f"completion {i}: {r.shape} step rewards but {e.shape} step ends")
         if np.isinf(r).any():
             raise ShapeError(f"completion {i}: an infinite step reward ({r.tolist()})")
-        if len(e) and (np.any(np.diff(e) < 0) or e[0] < 0 or e[-1] > len(sequences[i])):
+        e = e.astype(np.int64)
+        if e.size and (e[0] < 0 or np.any(np.diff(e) < 0) or e[-1] > len(sequences[i])):
             raise ShapeError(
                 f"completion {i}: step ends {e.tolist()} must ascend within its "
                 f"{len(sequences[i])} tokens"
@@ -122,7 +134,7 @@ def process_advantages(
     a solution whose outcome is NaN.
     """
     outcome = check_rewards(rewards, group, sequences)
-    steps = _check_steps(step_rewards, step_ends, sequences)
+    steps = check_step_layout(step_rewards, step_ends, sequences)
     labels = np.asarray(group)
     base = np.nan_to_num(grpo_advantages(outcome, labels), nan=0.0)
     usable = np.array([not np.isnan(outcome[i]) and not np.isnan(r).any()

@@ -45,6 +45,7 @@ Example:
 from rewardkit.lm.generation import Generation, generate
 from rewardkit.lm.local import gguf_available, load_causal_lm
 from rewardkit.lm.logprobs import completion_log_probs
+from rewardkit.lm.modes import evaluating
 from rewardkit.lm.named import NAMED_MODELS, NamedModel, cache_folder, load, named_model_file
 from rewardkit.lm.padding import left_pad, position_ids, right_pad
 from rewardkit.lm.sampling import Samples, sample_completions
@@ -68,6 +69,7 @@ __all__ = [
     "cut_at_eos",
     "decode",
     "encode",
+    "evaluating",
     "free_port",
     "generate",
     "gguf_available",

@@ -28,9 +28,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +38,7 @@ import numpy as np
 from rewardkit.core.batch import Batch, get_column
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.core.term import RewardTerm
+from rewardkit.lm.modes import evaluating
 from rewardkit.lm.padding import right_pad
 from rewardkit.lm.tokens import encode
 from rewardkit.models._common import LoopTraining, context_length, train_minibatches
@@ -137,7 +137,7 @@ class PolicyValueHead:
             raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
         chunks, counts = [], []
         encoded = self._encode_all(prompts, completions, finished)
-        with _evaluating(self.policy):
+        with evaluating(self.policy):
             for start in range(0, len(encoded), batch_size):
                 part = encoded[start : start + batch_size]
                 hidden = self._hidden([ids for ids, _ in part])
@@ -256,17 +256,6 @@ def _check_outcomes(outcomes: Sequence[float]) -> np.ndarray:
     if not np.all((found >= 0) & (found <= 1)):
         raise ConfigurationError("outcomes must be in [0, 1] (NaN is not an outcome)")
     return found
-
-
-@contextlib.contextmanager
-def _evaluating(model: Any) -> Iterator[None]:
-    """``model`` in eval mode for the block, then back in the mode it was in."""
-    was_training = bool(getattr(model, "training", False))
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 class ValueTerm(RewardTerm):

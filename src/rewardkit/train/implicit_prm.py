@@ -61,8 +61,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -71,6 +70,7 @@ import numpy.typing as npt
 from rewardkit.core.errors import ConfigurationError, ShapeError
 from rewardkit.core.output import RewardOutput, Status
 from rewardkit.credit.implicit_prm import implicit_step_rewards, outcome_pairs, trajectory_dpo_loss
+from rewardkit.lm.modes import evaluating
 from rewardkit.lm.scoring import continuation_log_likelihood, score_continuations
 from rewardkit.lm.tokens import encode, token_ends
 
@@ -78,17 +78,6 @@ __all__ = ["ImplicitPRMStepRewards"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-@contextmanager
-def _eval_mode(model: Any) -> Iterator[None]:
-    """``model`` in eval mode (dropout off) inside, its mode as it was after."""
-    was_training = bool(getattr(model, "training", False))
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 def _positive(value: float, name: str, hint: str) -> float:
@@ -165,7 +154,7 @@ class ImplicitPRMStepRewards:
         contexts, texts, sequences = self._rows(batch)
         groups = self._groups(batch, len(texts))
         outcomes = self._outcomes(batch, len(texts))
-        with _eval_mode(self.policy):
+        with evaluating(self.policy):
             old = self._log_probs(self.policy, contexts, sequences)
             metrics = self._update(contexts, sequences, outcomes, groups)
             rewards, ends = self._step_rewards(contexts, texts, sequences, old)
@@ -178,7 +167,7 @@ class ImplicitPRMStepRewards:
         """What a call returns, under the current π_φ and π_θold, with no update (no
         verifier call): for held-out rows."""
         contexts, texts, sequences = self._rows(batch)
-        with _eval_mode(self.policy):
+        with evaluating(self.policy):
             old = self._log_probs(self.policy, contexts, sequences)
             return self._step_rewards(contexts, texts, sequences, old)
 
