@@ -132,3 +132,47 @@ def test_tree_against_chain_is_one_unit_a_seed_and_its_claim_counts_noise():
     assert claim["tree-structured pairs (topology)"]["met"] is True  # 0.65 > 0.5 + 0.1
     claim = summarize({"runs": [tree(s, 0.58, 100) for s in range(3)]})["claims"]
     assert claim["tree-structured pairs (topology)"]["met"] is False
+
+
+def test_heron_is_one_ppo_unit_per_design_and_seed_and_brain_a_loop_design():
+    from rewardkit_bench.rm_build_heron import HERON_DESIGNS
+
+    suite, args = _args("--seeds", "2", "--designs", "heron_lunar,brain", "--steps", "5")
+    units = suite.plan(args, [])
+    heron = [u for u in units if isinstance(u, tuple) and u[0] == "heron"]
+    assert sorted(heron) == sorted(("heron", d, s) for d in HERON_DESIGNS for s in (0, 1))
+    assert {(u.design, u.seed) for u in units if isinstance(u, LoopSpec)} == {
+        ("brain", 0), ("brain", 1)}  # fmt: skip
+    done = [{"kind": "heron", "design": d, "seed": s} for _, d, s in heron]
+    assert not [u for u in suite.plan(args, done) if isinstance(u, tuple) and u[0] == "heron"]
+
+
+def test_lunar_lander_factors_read_the_outcome_distance_speed_and_fuel():
+    from rewardkit_bench.rm_build_heron import lunar_lander_heron_factors
+
+    obs = np.zeros((3, 8))
+    obs[-1, :4] = [0.6, 0.8, 0.3, 0.4]
+    crashed = lunar_lander_heron_factors(obs, np.array([2, 2, 3]), np.array([1.0, -2.0, -100.5]))
+    assert crashed == [-1.0, 1.0, 0.5, 0.63]
+    timed_out = lunar_lander_heron_factors(obs, np.array([0, 0, 0]), np.array([0.0, 1.0, -3.0]))
+    assert timed_out[0] == 0.0 and timed_out[3] == 0.0
+
+
+def test_the_heron_and_brain_claims_are_judged_from_the_records():
+    runs = [{"kind": "heron", "design": d, "seed": s, "final": f + s, "fps": 1.0,
+             "decided": 0.8, "updates": 10}
+            for s in range(3) for d, f in (("summed reward", 20.0), ("HERON-style", -100.0),
+                                           ("BT on the return", 10.0))]  # fmt: skip
+    for seed in range(3):
+        for design, accuracy in (("rm_frozen", 0.05), ("brain", 0.20)):
+            runs.append(_train(design, seed, 2.0, 0.0, accuracy)
+                        | {"rm_held_out_before": 0.8, "rm_on_policy_after": 0.6,
+                           "rm_updates": 0})  # fmt: skip
+    summary = summarize({"runs": runs})
+    assert summary["loop"]["heron"]["HERON-style"]["final"] == -99.0
+    assert summary["claims"]["HERON on LunarLander"]["met"] is False
+    assert summary["claims"]["BRAIn-style distillation of the RM posterior"]["met"] is True
+    for run in runs:
+        if run["kind"] == "heron" and run["design"] == "HERON-style":
+            run["final"] += 130.0
+    assert summarize({"runs": runs})["claims"]["HERON on LunarLander"]["met"] is True

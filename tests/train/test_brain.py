@@ -209,3 +209,97 @@ def test_brain_loss_refuses_bad_input(change, error, match):
     args.update(change)
     with pytest.raises(error, match=match):
         brain_style_loss(**args)
+
+
+# ------------------------------------------------------------------ the estimator
+def test_brain_estimator_advantages_match_a_reference_loop() -> None:
+    from rewardkit.train.brain import BRAInStyleEstimator
+
+    rng = np.random.default_rng(0)
+    group = np.repeat(np.arange(3), 4)
+    sequences = [[1] * int(n) for n in rng.integers(1, 5, size=12)]
+    rewards = rng.normal(size=12)
+    old = [rng.normal(-1.0, 0.3, size=len(s)) for s in sequences]
+    ref = [rng.normal(-1.0, 0.3, size=len(s)) for s in sequences]
+    out = BRAInStyleEstimator(scale=2.0)(rewards, group, sequences, 0, 1,
+                                         token_logprobs=old, reference_logprobs=ref)
+    for g in range(3):
+        rows = np.flatnonzero(group == g)
+        log_w = [float(ref[i].sum()) + 2.0 * rewards[i] - float(old[i].sum()) for i in rows]
+        w = np.exp(np.array(log_w) - max(log_w))
+        alpha = w / w.sum()
+        for k, i in enumerate(rows):
+            expected = 4 * (alpha[k] - 0.25)
+            assert np.allclose(out.values[i], expected) and len(out.values[i]) == len(sequences[i])
+
+
+def test_brain_estimator_under_token_mean_is_the_brain_gradient() -> None:
+    """One token per sample, one pass: GRPO's token-mean surrogate with these advantages
+    has the gradient of brain_style_loss (the constant n·G/tokens is 1 here)."""
+    from rewardkit.train.brain import BRAInStyleEstimator
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)  # G=2, n=3 samples
+    rewards = np.array([[0.0, 1.0, -1.0], [0.5, 0.5, 2.0]])
+    prior = np.log(np.full((2, 3), 1 / 3))
+    logq = torch.log_softmax(logits, dim=-1)
+    old = logq.detach().numpy()
+    out = BRAInStyleEstimator()(rewards.reshape(-1), np.repeat([0, 1], 3), [[0]] * 6, 0, 1,
+                                token_logprobs=old.reshape(-1, 1),
+                                reference_logprobs=prior.reshape(-1, 1))  # fmt: skip
+    advantages = torch.tensor([v[0] for v in out.values], dtype=torch.float64)
+    ratio = (logq.reshape(-1) - torch.from_numpy(old.reshape(-1))).exp()
+    surrogate = -(ratio * advantages).mean()  # token_mean over 6 tokens
+    (grad_surrogate,) = torch.autograd.grad(surrogate, logits)
+    loss = brain_style_loss(torch.log_softmax(logits, dim=-1), prior, rewards, old)
+    (grad_brain,) = torch.autograd.grad(loss, logits)
+    # −(1/6) Σ 3(α̂ − 1/3) ∇log q  =  (1/2) Σ (β̂ − α̂) ∇log q  with β̂ = 1/3
+    assert torch.allclose(grad_surrogate, grad_brain)
+    assert grad_brain.abs().max() > 1e-3
+
+
+def test_brain_estimator_refuses_nan_rewards_and_a_bad_scale() -> None:
+    from rewardkit.train.brain import BRAInStyleEstimator
+
+    with pytest.raises(ConfigurationError, match="scale"):
+        BRAInStyleEstimator(scale=-1.0)
+    with pytest.raises(ShapeError, match="finite reward"):
+        BRAInStyleEstimator()([np.nan, 0.0], [0, 0], [[1], [1]], 0, 1,
+                              token_logprobs=[[-1.0], [-1.0]],
+                              reference_logprobs=[[-1.0], [-1.0]])  # fmt: skip
+
+
+def test_the_trainer_keeps_a_reference_for_brain_and_passes_its_logprobs() -> None:
+    from rewardkit.models.tiny import build_char_tokenizer, build_tiny_gpt2
+    from rewardkit.train.brain import BRAInStyleEstimator
+    from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
+    from rewardkit_bench.tasks.arithmetic import ALPHABET
+
+    torch.set_num_threads(1)
+    tokenizer = build_char_tokenizer(ALPHABET)
+    model = build_tiny_gpt2(tokenizer, n_layer=1, n_embd=16, n_head=2, n_positions=32, seed=0)
+    inner, seen = BRAInStyleEstimator(), {}
+
+    def spy(rewards, group, sequences, step, total, **extras):
+        seen[step] = extras
+        return inner(rewards, group, sequences, step, total, **extras)
+
+    spy.requires = inner.requires  # type: ignore[attr-defined]
+    rows = [{"prompt": "1+1=", "answer": "2"}, {"prompt": "2+2=", "answer": "4"}]
+    config = GRPOConfig(steps=2, prompts_per_step=2, group_size=4, max_new_tokens=4)
+    from rewardkit.core import RewardTerm
+
+    class Length(RewardTerm):  # rewards that differ within a group, so the policy moves
+        def _compute(self, batch):
+            return [float(len(c)) for c in batch["completion"]]
+
+    trainer = GRPOTrainer(model, tokenizer, Length("length"), rows, config, estimator=spy)
+    assert trainer.reference is not None  # kept although kl_coef is 0
+    trainer.train()
+    first = seen[0]
+    # before any update the policy is the reference: the same log-probs
+    for a, b in zip(first["token_logprobs"], first["reference_logprobs"], strict=True):
+        assert np.allclose(a, b, atol=1e-5)
+    moved = any(not np.allclose(a, b, atol=1e-5) for a, b in
+                zip(seen[1]["token_logprobs"], seen[1]["reference_logprobs"], strict=True))  # fmt: skip
+    assert moved  # after a step the policy has left its reference

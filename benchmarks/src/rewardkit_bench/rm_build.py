@@ -34,13 +34,21 @@ __all__ = ["RMBuild", "main"]
 QUICK_QUESTIONS = 15
 #: the pseudo-design that runs the tree-against-chain comparison (one unit a seed)
 TREE = "tree_vs_chain"
+#: the pseudo-design of HERON on LunarLander (one PPO run per HERON design and seed)
+HERON = "heron_lunar"
+#: the pseudo-design of the POLAR-style RM on SmolLM2's features (one unit a seed)
+POLAR = "polar"
+#: the pseudo-design of the two-turn (BR-RM-style) judge against the one-turn one (one unit)
+JUDGE = "two_turn_judge"
+#: the pseudo-designs that are not GRPO loop designs
+PSEUDO = (TREE, HERON, POLAR, JUDGE)
 
 
 def _all_designs() -> list[str]:
     from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS
     from rewardkit_bench.rm_build_loop import DESIGNS, OPRL
 
-    return [*DESIGNS, OPRL, *COOPER_DESIGNS, TREE]
+    return [*DESIGNS, OPRL, *COOPER_DESIGNS, *PSEUDO]
 
 
 def _uses_prm(design: str) -> bool:
@@ -121,7 +129,16 @@ class RMBuild(Suite):
                 units.append(("build", seed))
         if ("before", None, None) not in done:
             units.append(("before", None))
+        if JUDGE in settings["designs"] and ("judge", None, None) not in done:
+            units.append(("judge", None))
         for seed in range(settings["seeds"]):
+            if POLAR in settings["designs"] and ("polar", None, seed) not in done:
+                units.append(("polar", seed))
+            if HERON in settings["designs"]:
+                from rewardkit_bench.rm_build_heron import HERON_DESIGNS
+
+                units += [("heron", d, seed) for d in HERON_DESIGNS
+                          if ("heron", d, seed) not in done]  # fmt: skip
             if TREE in settings["designs"] and ("tree", None, seed) not in done:
                 units.append(TreeSpec(seed, settings["steps"]))
             if any(_uses_prm(d) for d in settings["designs"]) and (
@@ -129,7 +146,7 @@ class RMBuild(Suite):
             ):
                 units.append(("exploit", seed))
             for design in settings["designs"]:
-                if design != TREE and ("train", design, seed) not in done:
+                if design not in PSEUDO and ("train", design, seed) not in done:
                     units.append(LoopSpec(design, seed, settings["steps"]))
         return units
 
@@ -148,6 +165,18 @@ class RMBuild(Suite):
             return run_before()
         if isinstance(unit, tuple) and unit[0] == "exploit":
             return exploit_table(unit[1])
+        if isinstance(unit, tuple) and unit[0] == "heron":
+            from rewardkit_bench.rm_build_heron import FRAMES, run_heron
+
+            return {"kind": "heron"} | run_heron((unit[1], FRAMES, unit[2]))
+        if isinstance(unit, tuple) and unit[0] == "polar":
+            from rewardkit_bench.rm_build_polar import run_polar_unit
+
+            return {"kind": "polar", "seed": unit[1]} | run_polar_unit(unit[1])
+        if isinstance(unit, tuple) and unit[0] == "judge":
+            from rewardkit_bench.rm_build_judge import run_two_turn_unit
+
+            return {"kind": "judge"} | run_two_turn_unit()
         if isinstance(unit, TreeSpec):
             return run_tree(unit)
         if unit.design in COOPER_DESIGNS:
@@ -169,6 +198,11 @@ class RMBuild(Suite):
                 f"{run['chain']['accuracy']:.3f}, win rate {run['win_rate']:.3f} "
                 f"({run['seconds']:.0f}s)"
             )
+        if run["kind"] == "heron":
+            return (f"HERON on LunarLander, {run['design']} seed {run['seed']}: final return "
+                    f"{run['final']:.1f} ({run['seconds']:.0f}s)")  # fmt: skip
+        if run["kind"] in ("polar", "judge"):
+            return f"{run['kind']} ({run.get('seconds', 0):.0f}s)"
         if run["kind"] == "before":
             return f"warm start: accuracy {run['accuracy']:.3f}, {run['steps']:.2f} steps"
         if run["kind"] == "exploit":

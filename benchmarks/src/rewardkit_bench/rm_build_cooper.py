@@ -12,7 +12,11 @@ Then, at equal samples with the loop's other designs:
   step, one positive per prompt among the samples the verifier marks right, its final
   number rewritten to a wrong one (:class:`rewardkit.models.FinalNumberCorruption`, the
   rule-based stand-in for the paper's assistant-LLM rewrite), one AdamW step of the BT loss
-  at a rate of 1e-4 (:data:`ONLINE_RATE`; the RM was fitted at 3e-3).
+  at a rate of 1e-4 (:data:`ONLINE_RATE`; the RM was fitted at 3e-3);
+- ``brain``: the frozen RM's score as log p(G=1 | x, y) (scale s = 1), trained by the
+  BRAIn-style gradient (:class:`rewardkit.train.brain.BRAInStyleEstimator`: the samples'
+  self-normalised weights toward p_ref · exp(r), p_ref the warm start, instead of GRPO's
+  group-normalised advantage).
 
 Both are scored like the loop's designs (held-out greedy gold accuracy, steps, repeats)
 and by the RM's paired accuracy on held-out (right, wrong) pairs after training (is the
@@ -31,7 +35,7 @@ import numpy as np
 
 __all__ = ["COOPER_DESIGNS", "fit_reference_rm", "run_cooper"]
 
-COOPER_DESIGNS = ("rm_frozen", "cooper")
+COOPER_DESIGNS = ("rm_frozen", "cooper", "brain")
 MARKS = ("|", ";")
 CACHE = Path("runs") / "rm-lab-cache"
 PAIRS, EPOCHS = 4000, 3.0
@@ -39,6 +43,8 @@ PAIRS, EPOCHS = 4000, 3.0
 #: weight by about the rate, and 3e-3 on one batch of <= 8 pairs cut the RM's accuracy on the
 #: policy's pairs from 0.82 to 0.68 in 10 steps of a trial run)
 ONLINE_RATE = 1e-4
+#: s of the BRAIn design: the target is p_ref · exp(s · r) over the RM's score r
+BRAIN_SCALE = 1.0
 
 
 def _with_reference(pairs: list[dict[str, Any]], answers: dict[str, str]) -> list[dict[str, Any]]:
@@ -130,7 +136,9 @@ def run_cooper(spec: Any) -> dict[str, Any]:
     rm, info = fit_reference_rm(spec.seed)
     model, tokenizer = load_policy(None, TASK)
     gold = gold_term(TASK)
-    kind = _Frozen if spec.design == "rm_frozen" else CooperStyleReward
+    from rewardkit.train.brain import BRAInStyleEstimator
+
+    kind = CooperStyleReward if spec.design == "cooper" else _Frozen
     reward = kind(
         rm, gold, FinalNumberCorruption(seed=spec.seed), seed=spec.seed, markers=MARKS,
         learning_rate=ONLINE_RATE, name="rm",
@@ -140,7 +148,9 @@ def run_cooper(spec: Any) -> dict[str, Any]:
         learning_rate=2e-4, seed=spec.seed,
     )  # fmt: skip
     rows = task_problems(TASK, 2000, seed=spec.seed + 17)
-    trainer = GRPOTrainer(model, tokenizer, reward, rows, config, accuracy=gold)
+    estimator = BRAInStyleEstimator(scale=BRAIN_SCALE) if spec.design == "brain" else None
+    trainer = GRPOTrainer(model, tokenizer, reward, rows, config, accuracy=gold,
+                          estimator=estimator)  # fmt: skip
     history = trainer.train()
     accuracy = [float(r["accuracy"]) for r in history]
     keys = ("step", "accuracy", "completion_length", "reward")

@@ -25,6 +25,7 @@ from rewardkit.credit.implicit_prm import (
     trajectory_dpo_loss,
 )
 from rewardkit.credit.oprl import OPRLEstimator, oprl_token_advantages
+from rewardkit.credit.preference_reward import EpisodeFactors, OnlinePreferenceReward
 from rewardkit.credit.process import (
     ProcessEstimator,
     ProcessStepRewards,
@@ -89,6 +90,8 @@ __all__ = [
     "OPRLAdvantages",
     "OPRLEstimator",
     "OnlineRedistribution",
+    "OnlinePreferenceReward",
+    "EpisodeFactors",
     "PPPOEstimator",
     "PerplexityEstimator",
     "PositionEstimator",

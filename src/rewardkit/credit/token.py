@@ -91,6 +91,8 @@ class EstimatorExtras(TypedDict, total=False):
         token_logprobs: per completion, (T,) log-probs of its tokens under the sampling
             policy (at the sampling temperature).
         token_entropies: per completion, (T,) entropies of the sampling policy.
+        reference_logprobs: per completion, (T,) log-probs of its tokens under the
+            trainer's reference (initial) policy (BRAIn's prior).
         hidden_states: per completion, (T, d) last-layer hidden states at its tokens (the
             state after reading token t, as a rollout engine's decode step has it).
         step_rewards: per completion, (K,) process rewards of its steps.
@@ -103,6 +105,7 @@ class EstimatorExtras(TypedDict, total=False):
     turn_spans: Sequence[Sequence[tuple[int, int]]]
     token_logprobs: Sequence[FloatArray]
     token_entropies: Sequence[FloatArray]
+    reference_logprobs: Sequence[FloatArray]
     hidden_states: Sequence[FloatArray]
     step_rewards: Sequence[FloatArray]
     step_ends: Sequence[npt.NDArray[np.int64]]

@@ -27,6 +27,7 @@ from rewardkit.models.cooper import (
 )
 from rewardkit.models.decomposition import (
     LatentRewardDecoder,
+    PairwiseStepReward,
     ProgressEstimator,
     StepDecomposition,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "HeadEnsemble",
     "JudgeTemplate",
     "LatentRewardDecoder",
+    "PairwiseStepReward",
     "Leaf",
     "MLPRewardHead",
     "ModelError",

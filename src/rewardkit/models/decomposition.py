@@ -40,7 +40,7 @@ import numpy as np
 from rewardkit.core.errors import ConfigurationError
 from rewardkit.models._common import EpisodeRegressor
 
-__all__ = ["LatentRewardDecoder", "ProgressEstimator", "StepDecomposition"]
+__all__ = ["LatentRewardDecoder", "PairwiseStepReward", "ProgressEstimator", "StepDecomposition"]
 
 
 class StepDecomposition(EpisodeRegressor):
@@ -128,3 +128,83 @@ class ProgressEstimator(StepDecomposition):
     sum to the episode's final outcome; :meth:`step_rewards` are the increments. Not all of
     SPA: its grounding (executability) reward and its history-aware estimator trained before
     RL are not here."""
+
+
+class PairwiseStepReward:
+    """f_θ over per-step features, trained by Bradley–Terry on labelled pairs of episodes:
+
+        P(a ≻ b) = σ(Σ_t f_θ(x^a_t) − Σ_t f_θ(x^b_t)),
+        L(θ) = −mean_pairs log σ(y · (S_a − S_b)),  y ∈ {+1, −1},
+
+    the preference-based reward model of RLHF for control (Christiano et al. 2017) over
+    whole episodes; HERON (Bukharin et al., arXiv:2309.02632) trains one on its factor-tree
+    labels. f_θ(x_t) is step t's reward.
+
+    Args:
+        feature_dim: the size of each step's features.
+        hidden: 0 for a linear f_θ, else the width of one tanh hidden layer.
+        learning_rate: Adam's step size.
+        seed: initialisation and minibatch seed.
+
+    Example:
+        >>> model = PairwiseStepReward(feature_dim=1, seed=0)
+        >>> good, bad = np.ones((3, 1)), -np.ones((3, 1))
+        >>> _ = model.update([good, bad], [(0, 1)] * 8, [1] * 8, epochs=200)
+        >>> bool(model.step_rewards(good).sum() > model.step_rewards(bad).sum())
+        True
+    """
+
+    def __init__(
+        self, feature_dim: int, hidden: int = 32, learning_rate: float = 1e-2, seed: int = 0
+    ) -> None:
+        self.regressor = StepDecomposition(feature_dim, hidden, learning_rate, seed)
+        self.feature_dim = feature_dim
+
+    def step_rewards(self, features: Any) -> np.ndarray:
+        """f_θ(x_t) for every step of one episode, shape (T,)."""
+        return self.regressor.step_rewards(features)
+
+    def update(
+        self,
+        episodes: Sequence[Any],
+        pairs: Sequence[tuple[int, int]],
+        labels: Sequence[int],
+        epochs: int = 1,
+        batch_pairs: int | None = None,
+    ) -> float:
+        """``epochs`` Adam steps of the Bradley–Terry loss over ``pairs`` (a, b) of
+        ``episodes`` (each (T, feature_dim)) with ``labels`` +1 (a preferred) or −1, each step
+        on all pairs or ``batch_pairs`` drawn at random; the last step's loss."""
+        import torch
+
+        from rewardkit.models._common import episode_features, minibatch_indices
+
+        index = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        sign = np.asarray(labels, dtype=np.float64)
+        if len(index) == 0 or len(index) != len(sign) or epochs < 1:
+            raise ConfigurationError(
+                f"update needs ≥ 1 pair, one label per pair and ≥ 1 epoch "
+                f"({len(index)} pairs, {len(sign)} labels, {epochs} epochs)"
+            )
+        if not set(np.unique(sign)) <= {-1.0, 1.0}:
+            raise ConfigurationError("labels must be +1 (the first wins) or -1")
+        if index.min() < 0 or index.max() >= len(episodes):
+            raise ConfigurationError(f"pair indices must be in [0, {len(episodes)})")
+        steps = [episode_features(e, self.feature_dim) for e in episodes]
+        net, optimizer = self.regressor.net, self.regressor.optimizer
+        loss: Any = torch.tensor(0.0)
+        for _ in range(epochs):
+            chosen = minibatch_indices(self.regressor.rng, len(index), batch_pairs)
+            used = np.unique(index[chosen])
+            slot = {int(e): i for i, e in enumerate(used)}
+            stacked = torch.from_numpy(np.concatenate([steps[e] for e in used]))
+            owner = torch.from_numpy(np.repeat(np.arange(len(used)), [len(steps[e]) for e in used]))
+            sums = torch.zeros(len(used)).index_add(0, owner, net(stacked).squeeze(-1))
+            a = torch.tensor([slot[int(i)] for i in index[chosen, 0]])
+            b = torch.tensor([slot[int(i)] for i in index[chosen, 1]])
+            y = torch.from_numpy(sign[chosen].astype(np.float32))
+            loss = -torch.nn.functional.logsigmoid(y * (sums[a] - sums[b])).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return float(loss.detach())

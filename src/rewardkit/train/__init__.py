@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 from rewardkit.core.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
-    from rewardkit.train.brain import brain_style_loss, brain_style_targets, snis_weights
+    from rewardkit.train.brain import (
+        BRAInStyleEstimator,
+        brain_style_loss,
+        brain_style_targets,
+        snis_weights,
+    )
     from rewardkit.train.evolution import EvolutionConfig, evolve
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
     from rewardkit.train.implicit_prm import ImplicitPRMStepRewards
@@ -54,6 +59,7 @@ _LAZY: dict[str, str] = {
     "TextEnvironment": "multiturn",
     "TurnRewards": "multiturn",
     "answer_probabilities": "multiturn",
+    "BRAInStyleEstimator": "brain",
     "brain_style_loss": "brain",
     "brain_style_targets": "brain",
     "evaluate_episodes": "multiturn",
@@ -82,6 +88,7 @@ __all__ = [
     "TextEnvironment",
     "TurnRewards",
     "answer_probabilities",
+    "BRAInStyleEstimator",
     "brain_style_loss",
     "brain_style_targets",
     "evaluate_episodes",

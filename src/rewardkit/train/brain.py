@@ -44,14 +44,17 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from rewardkit.core.errors import ConfigurationError, ShapeError
+from rewardkit.credit.token_types import TokenAdvantages, broadcast, check_rewards
 
-__all__ = ["brain_style_loss", "brain_style_targets", "snis_weights"]
+__all__ = ["BRAInStyleEstimator", "brain_style_loss", "brain_style_targets", "snis_weights"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -196,3 +199,64 @@ def brain_style_loss(
     beta = snis_weights(current - proposal)
     coef = torch.as_tensor(alpha - beta, dtype=policy_logp.dtype, device=policy_logp.device)
     return -(coef * policy_logp).sum(dim=-1).mean()
+
+
+@dataclass
+class BRAInStyleEstimator:
+    """The BRAIn-style gradient as a GRPO estimator, on-policy: the proposal q' is the
+    policy that sampled, the prior p_ref the trainer's reference (initial) policy.
+
+    Per group of n samples, α̂ = :func:`brain_style_targets` (log p_ref, s·r, log q') and
+    β̂ = softmax(log q_θ − log q') = 1/n, because q_θ = q' when the samples are drawn;
+    every token of sample i gets the advantage A_i = n · (α̂_i − 1/n). With one pass over
+    the samples (``ppo_epochs=1``, where the clipped ratio is 1) and ``token_mean``
+    aggregation, the policy gradient is Σ_i (α̂_i − β̂_i) ∇ log q_θ(y_i) times a positive
+    constant: the BRAIn gradient of :func:`brain_style_loss`. With more passes the
+    clipped surrogate stands in for β̂'s update. The trainer keeps the reference policy
+    when an estimator requires ``reference_logprobs``.
+
+    Args:
+        scale: s >= 0 (s = 1/β: the target is p_ref · exp(r/β)).
+
+    Example:
+        >>> estimator = BRAInStyleEstimator(scale=1.0)
+        >>> out = estimator([0.0, np.log(3.0)], [0, 0], [[5], [6]], 0, 1,
+        ...                 token_logprobs=[[-0.7], [-0.7]], reference_logprobs=[[-0.7], [-0.7]])
+        >>> [round(float(v[0]), 2) for v in out.values]  # 2 · (0.25 − 0.5), 2 · (0.75 − 0.5)
+        [-0.5, 0.5]
+    """
+
+    scale: float = 1.0
+    requires: frozenset[str] = field(
+        default=frozenset({"token_logprobs", "reference_logprobs"}), init=False
+    )
+
+    def __post_init__(self) -> None:
+        _check_scale(self.scale)
+
+    def __call__(
+        self,
+        rewards: Any,
+        group: Any,
+        sequences: Sequence[Sequence[int]],
+        step: int,
+        total: int,
+        *,
+        token_logprobs: Sequence[Any],
+        reference_logprobs: Sequence[Any],
+    ) -> TokenAdvantages:
+        values = check_rewards(rewards, group, sequences)
+        if not np.isfinite(values).all():
+            raise ShapeError("BRAIn needs a finite reward for every sample (log p(G=1|x,y))")
+        if len(token_logprobs) != len(sequences) or len(reference_logprobs) != len(sequences):
+            raise ShapeError(f"{len(sequences)} sequences need as many log-prob rows")
+        proposal = np.array([float(np.sum(row)) for row in token_logprobs])
+        prior = np.array([float(np.sum(row)) for row in reference_logprobs])
+        owners = np.asarray(group)
+        advantages = np.zeros(len(values))
+        for g in np.unique(owners):
+            rows = np.flatnonzero(owners == g)
+            alpha = brain_style_targets(prior[rows][None], values[rows][None],
+                                        proposal[rows][None], self.scale)[0]  # fmt: skip
+            advantages[rows] = len(rows) * (alpha - 1.0 / len(rows))
+        return TokenAdvantages(broadcast(advantages, sequences))

@@ -148,7 +148,8 @@ class GRPOTrainer:
         self.step_rewards = step_rewards
         self._episodes: Episodes | None = None
         seed_everything(config.seed)
-        self.reference = copy.deepcopy(model).eval() if config.kl_coef > 0 else None
+        wants_reference = config.kl_coef > 0 or "reference_logprobs" in requires
+        self.reference = copy.deepcopy(model).eval() if wants_reference else None
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
         self.rng = random.Random(config.seed)
         self.history: list[dict[str, float]] = []
@@ -247,6 +248,8 @@ class GRPOTrainer:
         lengths = [len(s) for s in sequences]
         if "token_logprobs" in requires:
             extras["token_logprobs"] = signals.per_sequence(signals.logprobs, lengths)
+        if "reference_logprobs" in requires:  # the initial policy's, e.g. BRAIn's prior
+            extras["reference_logprobs"] = signals.per_sequence(signals.reference, lengths)
         if "token_entropies" in requires:
             extras["token_entropies"] = signals.per_sequence(signals.entropies, lengths)
         if "hidden_states" in requires:
@@ -341,7 +344,7 @@ class GRPOTrainer:
             ref_logprobs = None
             if self.reference is not None:
                 ref_logprobs, _ = self._token_logprobs(self.reference, full, attention, width)
-        signals = PolicySignals(full, attention, width, old_logprobs, old_entropy)
+        signals = PolicySignals(full, attention, width, old_logprobs, old_entropy, ref_logprobs)
         advantages, extra_tokens = self._advantages(
             reward_out, batch, expanded, sequences, group, step_index, signals
         )

@@ -30,6 +30,7 @@ class PolicySignals:
     width: int
     logprobs: Any
     entropies: Any
+    reference: Any = None  # the reference (initial) policy's per-token log-probs, if kept
     logged: dict[str, float] = field(default_factory=dict)
 
     @staticmethod
