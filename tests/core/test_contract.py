@@ -105,6 +105,7 @@ EXAMPLES = {
         JUDGED,
     ),
     "judge_pairwise": ({"judge": FAKE_JUDGE}, JUDGED),
+    "judge_two_turn": ({"judge": FAKE_JUDGE}, JUDGED),
     "judge_group": ({"judge": FAKE_JUDGE}, JUDGED),
     "code_tests": (
         {"wall_seconds": 2.0},
@@ -193,6 +194,10 @@ def _fake_judge_answer(body):
     if "responses follow" in prompt:
         count = int(prompt.split("responses follow")[0].split()[-1])
         return chat(json.dumps({"scores": [0.5] * count}))
+    if "Verdict: [[A]]" in prompt:  # judge_two_turn's turn 2
+        return chat("Verdict: [[A]]")
+    if "Dimensions:" in prompt:  # judge_two_turn's turn 1
+        return chat("Dimensions: computation\nResponse A: may misadd\nResponse B: may misadd")
     if "Response A" in prompt:
         return chat("[[A]]")
     if "Classify" in prompt:

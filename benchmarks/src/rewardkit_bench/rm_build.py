@@ -174,9 +174,9 @@ class RMBuild(Suite):
 
             return {"kind": "polar", "seed": unit[1]} | run_polar_unit(unit[1])
         if isinstance(unit, tuple) and unit[0] == "judge":
-            from rewardkit_bench.rm_build_judge import run_two_turn_unit
+            from rewardkit_bench.rm_build_judge import run_two_turn
 
-            return {"kind": "judge"} | run_two_turn_unit()
+            return run_two_turn() | {"kind": "judge"}
         if isinstance(unit, TreeSpec):
             return run_tree(unit)
         if unit.design in COOPER_DESIGNS:

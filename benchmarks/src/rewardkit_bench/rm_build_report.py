@@ -306,10 +306,31 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
     return claims
 
 
+def _judge_claim(judge: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    if not judge:
+        return {}
+    found = judge["judges"]
+    one = next(v for k, v in found.items() if k.startswith("one-turn"))
+    two = next(v for k, v in found.items() if k.startswith("two-turn"))
+    judgments = two["judgments"]
+    return {"BR-RM-style two-turn judge": {
+        "paper": "branching on a few decisive dimensions, then rethinking along them, judges "
+        "better than one-shot scoring (a judge trained by GRPO; here untrained, zero-shot on "
+        "SmolLM2-135M; judged: accuracy over all judgments beyond noise of one-turn's)",
+        "measured": f"accuracy {two['accuracy']:.3f} vs {one['accuracy']:.3f} one-turn over "
+        f"{judgments} judgments; no verdict {two['failure_rate']:.2f} vs "
+        f"{one['failure_rate']:.2f}",
+        "met": beyond_noise(two["accuracy"], one["accuracy"], judgments),
+    }}  # fmt: skip
+
+
 def summarize(results: dict[str, Any]) -> dict[str, Any]:
     building = _building(_runs(results, "build"))
     loop = _loop(results)
-    return {"building": building, "loop": loop, "claims": _claims(building, loop)}
+    judges = _runs(results, "judge")
+    judge = judges[0] if judges else None
+    return {"building": building, "loop": loop, "judge": judge,
+            "claims": _claims(building, loop) | _judge_claim(judge)}  # fmt: skip
 
 
 def plot(folder: RunFolder, results: dict[str, Any]) -> list[str]:
@@ -450,6 +471,11 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
                  f"{v['updates']:.0f}", f"{v['fps']:,.0f}"] for d, v in heron.items()]  # fmt: skip
         lines += [markdown_table(["design", "final true return", "by seed", "pairs decided",
                                   "RM updates", "frames/s"], rows), ""]  # fmt: skip
+    if results.get("judge"):
+        from rewardkit_bench.rm_build_judge import render as render_judge
+
+        lines += ["## A BR-RM-style two-turn judge against the one-turn judge (SmolLM2)", "",
+                  render_judge(results["judge"]), ""]  # fmt: skip
     lines += ["## Paper claims / we measured", ""]
     for name, c in results["claims"].items():
         verdict = {True: "met", False: "NOT MET", None: "no claim to test"}[c["met"]]

@@ -32,8 +32,15 @@ from rewardkit.judge.pointwise import (
 )
 from rewardkit.judge.settings import JudgeSettings
 from rewardkit.judge.templates import PromptTemplate
+from rewardkit.judge.two_turn import (
+    BranchRethinkStyleJudge,
+    TwoTurnJudgment,
+    parse_branches,
+    parse_two_turn_verdict,
+)
 
 __all__ = [
+    "BranchRethinkStyleJudge",
     "Call",
     "ChatRequest",
     "Criterion",
@@ -49,9 +56,12 @@ __all__ = [
     "Reply",
     "RubricJudge",
     "ScoreJudge",
+    "TwoTurnJudgment",
     "UnparseableAnswerError",
     "Usage",
     "YesNoJudge",
+    "parse_branches",
+    "parse_two_turn_verdict",
     "win_rate_from_orders",
     "yes_probability",
 ]
