@@ -221,8 +221,9 @@ def test_brain_estimator_advantages_match_a_reference_loop() -> None:
     rewards = rng.normal(size=12)
     old = [rng.normal(-1.0, 0.3, size=len(s)) for s in sequences]
     ref = [rng.normal(-1.0, 0.3, size=len(s)) for s in sequences]
-    out = BRAInStyleEstimator(scale=2.0)(rewards, group, sequences, 0, 1,
-                                         token_logprobs=old, reference_logprobs=ref)
+    out = BRAInStyleEstimator(scale=2.0)(
+        rewards, group, sequences, 0, 1, token_logprobs=old, reference_logprobs=ref
+    )
     for g in range(3):
         rows = np.flatnonzero(group == g)
         log_w = [float(ref[i].sum()) + 2.0 * rewards[i] - float(old[i].sum()) for i in rows]
@@ -300,6 +301,6 @@ def test_the_trainer_keeps_a_reference_for_brain_and_passes_its_logprobs() -> No
     # before any update the policy is the reference: the same log-probs
     for a, b in zip(first["token_logprobs"], first["reference_logprobs"], strict=True):
         assert np.allclose(a, b, atol=1e-5)
-    moved = any(not np.allclose(a, b, atol=1e-5) for a, b in
-                zip(seen[1]["token_logprobs"], seen[1]["reference_logprobs"], strict=True))  # fmt: skip
+    later = zip(seen[1]["token_logprobs"], seen[1]["reference_logprobs"], strict=True)
+    moved = any(not np.allclose(a, b, atol=1e-5) for a, b in later)
     assert moved  # after a step the policy has left its reference

@@ -73,6 +73,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "BRAInStyleEstimator",
     "EnvFactory",
     "Episodes",
     "EvolutionConfig",
@@ -88,7 +89,6 @@ __all__ = [
     "TextEnvironment",
     "TurnRewards",
     "answer_probabilities",
-    "BRAInStyleEstimator",
     "brain_style_loss",
     "brain_style_targets",
     "evaluate_episodes",
