@@ -96,10 +96,39 @@ def test_bad_input_is_refused_and_loses_nothing() -> None:
         OnlinePreferenceReward(_share_of_action_one, obs_dim=1, actions=2, margin_scale=-1.0)
 
 
-def test_factors_that_are_not_finite_are_refused() -> None:
-    def broken(observations, actions, rewards) -> list[float]:
-        return [float("nan")]
+def test_factors_that_are_not_finite_are_refused_and_lose_nothing() -> None:
+    def broken_for_action_one(observations, actions, rewards) -> list[float]:
+        return [float("nan") if actions[-1] == 1 else 1.0]
 
-    term = OnlinePreferenceReward(broken, obs_dim=1, actions=2)
-    with pytest.raises(ConfigurationError, match="finite"):
+    term = OnlinePreferenceReward(broken_for_action_one, obs_dim=1, actions=2)
+    term(
+        flat_rollout_batch(
+            obs=np.zeros((1, 2, 1)),
+            action=np.array([[0, 0]]),
+            reward=np.zeros((1, 2)),
+            terminated=np.zeros((1, 2), dtype=bool),
+            truncated=np.zeros((1, 2), dtype=bool),
+        )
+    )  # two open episodes
+    with pytest.raises(ConfigurationError, match="finite"):  # env 0 ends well, env 1 does not
+        term(_rollout(np.array([[0, 1]]), np.zeros((1, 2))))
+    assert {env: len(steps) for env, steps in term.open.items()} == {0: 1, 1: 1}
+    assert len(term.finished) == 0 and term.since_update == 0
+
+
+def test_signs_and_the_factor_count_are_checked_before_any_update() -> None:
+    with pytest.raises(ConfigurationError, match="signs"):
+        OnlinePreferenceReward(_share_of_action_one, obs_dim=1, actions=2, signs=[1, 0])
+    term = OnlinePreferenceReward(_share_of_action_one, obs_dim=1, actions=2, signs=[1, -1])
+    with pytest.raises(ConfigurationError, match="2 were expected"):
         term(_rollout(np.array([[0]]), np.zeros((1, 1))))
+    assert len(term.finished) == 0
+
+    def varying(observations, actions, rewards) -> list[float]:
+        return [1.0] * len(actions)
+
+    term = OnlinePreferenceReward(varying, obs_dim=1, actions=2)
+    term(_rollout(np.array([[0]]), np.zeros((1, 1))))  # one factor: the width is now 1
+    with pytest.raises(ConfigurationError, match="1 were expected"):
+        term(_rollout(np.array([[0], [1]]), np.zeros((2, 1))))
+    assert len(term.finished) == 1

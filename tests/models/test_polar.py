@@ -128,8 +128,9 @@ def test_a_pretrained_head_tells_planted_policies_apart_on_held_out_prompts(one_
     )
     assert len(losses) == 40 and losses[-1] < 0.5 * losses[0]
     assert discrimination_accuracy(head, features, held_triples) > 0.9
-    # standardized by the training features, which were all of ``features`` here
-    np.testing.assert_allclose(head.center, features.mean(0))
+    # standardized by the rows the triples use: the training prompts', not the held-out ones
+    np.testing.assert_allclose(head.center, features[np.unique(triples)].mean(0))
+    assert not np.allclose(head.center, features.mean(0))
     untrained = [
         discrimination_accuracy(PolarStyleHead(D, 16, 32, seed=s), features, held_triples)
         for s in range(8)

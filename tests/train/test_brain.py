@@ -235,28 +235,54 @@ def test_brain_estimator_advantages_match_a_reference_loop() -> None:
 
 
 def test_brain_estimator_under_token_mean_is_the_brain_gradient() -> None:
-    """One token per sample, one pass: GRPO's token-mean surrogate with these advantages
-    has the gradient of brain_style_loss (the constant n·G/tokens is 1 here)."""
+    """Samples of different lengths, the trainer's own clipped loss and aggregation, one
+    pass: the token-mean loss with these advantages has brain_style_loss's gradient times
+    n·G/M (M tokens in all); a sequence mean does not."""
+    from types import SimpleNamespace
+
     from rewardkit.train.brain import BRAInStyleEstimator
+    from rewardkit.train.grpo import GRPOTrainer, aggregate
 
     torch.manual_seed(0)
-    logits = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)  # G=2, n=3 samples
-    rewards = np.array([[0.0, 1.0, -1.0], [0.5, 0.5, 2.0]])
-    prior = np.log(np.full((2, 3), 1 / 3))
-    logq = torch.log_softmax(logits, dim=-1)
-    old = logq.detach().numpy()
-    out = BRAInStyleEstimator()(rewards.reshape(-1), np.repeat([0, 1], 3), [[0]] * 6, 0, 1,
-                                token_logprobs=old.reshape(-1, 1),
-                                reference_logprobs=prior.reshape(-1, 1))  # fmt: skip
-    advantages = torch.tensor([v[0] for v in out.values], dtype=torch.float64)
-    ratio = (logq.reshape(-1) - torch.from_numpy(old.reshape(-1))).exp()
-    surrogate = -(ratio * advantages).mean()  # token_mean over 6 tokens
-    (grad_surrogate,) = torch.autograd.grad(surrogate, logits)
-    loss = brain_style_loss(torch.log_softmax(logits, dim=-1), prior, rewards, old)
-    (grad_brain,) = torch.autograd.grad(loss, logits)
-    # −(1/6) Σ 3(α̂ − 1/3) ∇log q  =  (1/2) Σ (β̂ − α̂) ∇log q  with β̂ = 1/3
-    assert torch.allclose(grad_surrogate, grad_brain)
-    assert grad_brain.abs().max() > 1e-3
+    groups, n, width, vocabulary = 2, 3, 4, 5
+    lengths = [1, 3, 4, 2, 4, 1]
+    tokens = torch.randint(0, vocabulary, (groups * n, width))
+    mask = torch.zeros(groups * n, width)
+    for i, length in enumerate(lengths):
+        mask[i, :length] = 1.0
+    logits = torch.randn(groups * n, width, vocabulary, dtype=torch.float64, requires_grad=True)
+
+    def token_logprobs() -> torch.Tensor:
+        table = torch.log_softmax(logits, dim=-1)
+        return table.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+    old = token_logprobs().detach()
+    prior = old + 0.3 * torch.randn_like(old)
+    rewards = np.random.default_rng(0).normal(size=groups * n)
+    out = BRAInStyleEstimator()(
+        rewards, np.repeat(np.arange(groups), n), [[0] * k for k in lengths], 0, 1,
+        token_logprobs=[old[i, :k].numpy() for i, k in enumerate(lengths)],
+        reference_logprobs=[prior[i, :k].numpy() for i, k in enumerate(lengths)],
+    )  # fmt: skip
+    trainer = SimpleNamespace(config=SimpleNamespace(clip_epsilon=0.2))
+
+    def loss_gradient(mode: str) -> torch.Tensor:
+        per_token = GRPOTrainer._policy_loss(trainer, token_logprobs().float(), old.float(),  # type: ignore[arg-type]
+                                             out.values, mask)  # fmt: skip
+        (grad,) = torch.autograd.grad(aggregate(per_token, mask, mode, width), logits)
+        return grad
+
+    sequence = (token_logprobs() * mask).sum(-1).reshape(groups, n)
+    old_sequence = (old * mask).sum(-1).reshape(groups, n).numpy()
+    prior_sequence = (prior * mask).sum(-1).reshape(groups, n).numpy()
+    loss = brain_style_loss(sequence, prior_sequence, rewards.reshape(groups, n), old_sequence)
+    (brain,) = torch.autograd.grad(loss, logits)
+    scale = n * groups / mask.sum()
+    assert brain.abs().max() > 1e-3
+    assert torch.allclose(loss_gradient("token_mean").double(), brain * scale, atol=1e-5)
+    mean = loss_gradient("sequence_mean").double().flatten()
+    cosine = float(mean @ brain.flatten() / (mean.norm() * brain.norm()))
+    assert cosine < 0.99  # not BRAIn's direction at any scale: lengths reweight the samples
 
 
 def test_brain_estimator_refuses_nan_rewards_and_a_bad_scale() -> None:

@@ -129,7 +129,7 @@ class RMBuild(Suite):
                 units.append(("build", seed))
         if ("before", None, None) not in done:
             units.append(("before", None))
-        if JUDGE in settings["designs"] and ("judge", None, None) not in done:
+        if JUDGE in settings["designs"] and not any(key[0] == "judge" for key in done):
             units.append(("judge", None))
         for seed in range(settings["seeds"]):
             if POLAR in settings["designs"] and ("polar", None, seed) not in done:

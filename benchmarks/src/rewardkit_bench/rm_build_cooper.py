@@ -16,7 +16,10 @@ Then, at equal samples with the loop's other designs:
 - ``brain``: the frozen RM's score as log p(G=1 | x, y) (scale s = 1), trained by the
   BRAIn-style gradient (:class:`rewardkit.train.brain.BRAInStyleEstimator`: the samples'
   self-normalised weights toward p_ref · exp(r), p_ref the warm start, instead of GRPO's
-  group-normalised advantage).
+  group-normalised advantage);
+- ``rm_frozen_kl``: GRPO on the frozen RM with a KL penalty to the warm start at
+  ``kl_coef = 1 / BRAIN_SCALE`` (the β whose KL-regularised optimum is BRAIn's target):
+  the regularised baseline BRAIn must beat.
 
 Both are scored like the loop's designs (held-out greedy gold accuracy, steps, repeats)
 and by the RM's paired accuracy on held-out (right, wrong) pairs after training (is the
@@ -35,7 +38,7 @@ import numpy as np
 
 __all__ = ["COOPER_DESIGNS", "fit_reference_rm", "run_cooper"]
 
-COOPER_DESIGNS = ("rm_frozen", "cooper", "brain")
+COOPER_DESIGNS = ("rm_frozen", "cooper", "brain", "rm_frozen_kl")
 MARKS = ("|", ";")
 CACHE = Path("runs") / "rm-lab-cache"
 PAIRS, EPOCHS = 4000, 3.0
@@ -143,9 +146,10 @@ def run_cooper(spec: Any) -> dict[str, Any]:
         rm, gold, FinalNumberCorruption(seed=spec.seed), seed=spec.seed, markers=MARKS,
         learning_rate=ONLINE_RATE, name="rm",
     )  # fmt: skip
+    kl = 1.0 / BRAIN_SCALE if spec.design == "rm_frozen_kl" else 0.0
     config = GRPOConfig(
         steps=spec.steps, prompts_per_step=8, group_size=8, max_new_tokens=completion_budget(TASK),
-        learning_rate=2e-4, seed=spec.seed,
+        learning_rate=2e-4, seed=spec.seed, kl_coef=kl,
     )  # fmt: skip
     rows = task_problems(TASK, 2000, seed=spec.seed + 17)
     estimator = BRAInStyleEstimator(scale=BRAIN_SCALE) if spec.design == "brain" else None

@@ -9,8 +9,9 @@ defaults, 500k frames, the suite's frames/seed budget of ``delayed-credit``):
 - ``summed reward``: the environment's own per-step reward (the hand-weighted sum);
 - ``HERON-style``: :class:`rewardkit.credit.preference_reward.OnlinePreferenceReward`
   with LunarLander's factors ranked (1) the outcome (+1 landed, −1 crashed, 0 neither:
-  read from the last step's ±100), (2) the distance to the pad at the last step (smaller
-  wins), (3) the speed at the last step (smaller wins), (4) the fuel burnt (0.3 per main
+  read from the last step's ±100), (2) the distance to the pad at the last decision step
+  (the state the last action was taken in, not the state after it; smaller wins), (3) the
+  speed there (smaller wins), (4) the fuel burnt (0.3 per main
   and 0.03 per side engine firing, smaller wins), margins 1·std over the memory;
 - ``BT on the return``: the same learner, labels "the higher summed return wins": the
   summed reward as a preference, so the labeller is the only difference from HERON.
@@ -41,8 +42,8 @@ SIGNS = (1, -1, -1, -1)
 def lunar_lander_heron_factors(
     observations: np.ndarray, actions: np.ndarray, rewards: np.ndarray
 ) -> list[float]:
-    """LunarLander's factors of one episode, most important first: the outcome, the last
-    step's distance to the pad and speed, the fuel burnt.
+    """LunarLander's factors of one episode, most important first: the outcome, the
+    distance to the pad and the speed in the last decision step's state, the fuel burnt.
 
     Example:
         >>> obs = np.zeros((2, 8)); obs[-1, :4] = [0.3, 0.4, 0.0, 0.1]

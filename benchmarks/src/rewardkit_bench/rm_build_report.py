@@ -7,6 +7,20 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from rewardkit_bench.rm_build_report_units import (
+    brain_claim,
+    heron_claim,
+    heron_lines,
+    heron_summary,
+    judge_claim,
+    judge_lines,
+    polar_claim,
+    polar_lines,
+    polar_summary,
+)
+from rewardkit_bench.rm_build_report_units import fmt as _fmt
+from rewardkit_bench.rm_build_report_units import maybe as _maybe
+from rewardkit_bench.rm_build_report_units import median as _median
 from rewardkit_bench.runner import (
     RunFolder,
     beyond_noise,
@@ -24,19 +38,10 @@ REFERENCE_STEPS = 2
 #: the loop table's order
 ORDER = ("outcome", "prm", "prm_solution", "prm_clip", "prm_clip_half", "prm_delta",
          "prm_delta_solution", "prm_clip_delta", "oprl", "rm_frozen", "cooper",
-         "brain")  # fmt: skip
+         "rm_frozen_kl", "brain")  # fmt: skip
 BASELINE = "BT linear (baseline)"
-#: the POLAR-style table's rows (rm_build_polar.POLAR_METHODS)
-POLAR = ("POLAR-style (pretrained + fine-tuned)", "same head, no pretraining",
-         "policy discrimination (pretraining only)")  # fmt: skip
 #: the methods not in this bench yet, and why (said in the report)
 NOT_MEASURED: dict[str, str] = {}
-
-
-def _median(values: list[float | None]) -> float:
-    """The median of the finite values (NaN where there is none: never a median over NaN)."""
-    finite = [v for v in values if v is not None and v == v]  # NaN is stored as null
-    return float(statistics.median(finite)) if finite else float("nan")
 
 
 def _runs(results: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -126,23 +131,7 @@ def _loop(results: dict[str, Any]) -> dict[str, Any]:
             },
         }
     return {"designs": designs, "exploit": exploit, "before": before[0] if before else None,
-            "tree": tree, "heron": _heron(_runs(results, "heron"))}  # fmt: skip
-
-
-def _heron(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per HERON design: the median final true return, by seed, frames/s, decided share."""
-    out: dict[str, Any] = {}
-    for design in dict.fromkeys(r["design"] for r in runs):
-        mine = sorted((r for r in runs if r["design"] == design), key=lambda r: r["seed"])
-        out[design] = {
-            "final": _median([r["final"] for r in mine]),
-            "finals": [round(r["final"], 1) for r in mine],
-            "fps": _median([r["fps"] for r in mine]),
-            "decided": _median([r["decided"] for r in mine]),
-            "updates": _median([r["updates"] for r in mine]),
-            "seeds": len(mine),
-        }
-    return out
+            "tree": tree, "heron": heron_summary(_runs(results, "heron"))}  # fmt: skip
 
 
 def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -252,33 +241,6 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
             "met": beyond_noise(cooper["accuracy"], frozen["accuracy"], 300)
             and cooper["accuracy"] >= outcome["accuracy"] - 0.02,
         }
-    if "brain" in designs and "rm_frozen" in designs:
-        brain, frozen = designs["brain"], designs["rm_frozen"]
-        claims["BRAIn-style distillation of the RM posterior"] = {
-            "paper": "distilling the reward-conditioned posterior p_ref · exp(r) by "
-            "self-normalised importance sampling beats other ways of using the RM "
-            "(summarisation, Anthropic HH; judged here against GRPO on the same frozen RM, "
-            "gold accuracy beyond noise)",
-            "measured": f"gold accuracy {brain['accuracy']:.3f} vs {frozen['accuracy']:.3f} for "
-            f"GRPO on the same frozen RM (warm start "
-            f"{(loop.get('before') or {}).get('accuracy', float('nan')):.3f}); the RM ranks the "
-            f"trained policy's pairs {brain['rm_on_policy_after']:.3f} (GRPO: "
-            f"{frozen['rm_on_policy_after']:.3f})",
-            "met": beyond_noise(brain["accuracy"], frozen["accuracy"], 300),
-        }
-    heron = loop.get("heron", {})
-    if {"HERON-style", "summed reward"} <= set(heron):
-        ours, summed = heron["HERON-style"], heron["summed reward"]
-        bt = heron.get("BT on the return", {"final": float("nan")})
-        claims["HERON on LunarLander"] = {
-            "paper": "a reward model trained on comparisons by ranked reward factors trains "
-            "agents as well as the hand-weighted sum, with less reward engineering (judged "
-            "here: HERON-style's median final true return at least the summed reward's)",
-            "measured": f"final true return {ours['final']:.1f} (seeds {ours['finals']}) vs "
-            f"{summed['final']:.1f} (seeds {summed['finals']}) for the summed reward and "
-            f"{bt['final']:.1f} for BT on the return",
-            "met": ours["final"] >= summed["final"],
-        }
     tree = loop.get("tree", {})
     if tree:
         noise = 2 * (0.25 / max(tree["disagreements"], 1)) ** 0.5
@@ -304,69 +266,15 @@ def _claims(building: dict[str, Any], loop: dict[str, Any]) -> dict[str, dict[st
     return claims
 
 
-def _judge_claim(judge: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    if not judge:
-        return {}
-    found = judge["judges"]
-    one = next(v for k, v in found.items() if k.startswith("one-turn"))
-    two = next(v for k, v in found.items() if k.startswith("two-turn"))
-    judgments = two["judgments"]
-    return {"BR-RM-style two-turn judge": {
-        "paper": "branching on a few decisive dimensions, then rethinking along them, judges "
-        "better than one-shot scoring (a judge trained by GRPO; here untrained, zero-shot on "
-        "SmolLM2-135M; judged: accuracy over all judgments beyond noise of one-turn's)",
-        "measured": f"accuracy {two['accuracy']:.3f} vs {one['accuracy']:.3f} one-turn over "
-        f"{judgments} judgments; no verdict {two['failure_rate']:.2f} vs "
-        f"{one['failure_rate']:.2f}",
-        "met": beyond_noise(two["accuracy"], one["accuracy"], judgments),
-    }}  # fmt: skip
-
-
-def _polar(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians over seeds of the POLAR-style table and of the zoo discrimination."""
-    if not runs:
-        return {}
-    first = runs[0]
-    policies = list(first["discrimination"]["by anchor policy"])
-    return {
-        "seeds": len(runs),
-        "test_pairs": first["test_pairs"],
-        "train_pairs": _median([r["train_pairs"] for r in runs]),
-        "table": {name: {test: _median([r["accuracy"][test][name] for r in runs])
-                         for test in first["accuracy"]}
-                  for name in first["accuracy"]["all"]},
-        "zoo": _median([r["discrimination"]["held-out zoo triples"] for r in runs]),
-        "zoo_by_policy": {p: _median([r["discrimination"]["by anchor policy"][p] for r in runs])
-                          for p in policies},
-    }  # fmt: skip
-
-
-def _polar_claim(polar: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    if not polar:
-        return {}
-    table, pairs = polar["table"], polar["test_pairs"]
-    ours, fresh = table[POLAR[0]], table[POLAR[1]]
-    return {"POLAR-style pretraining": {
-        "paper": "pretraining the RM to tell policies apart, then fine-tuning on preferences, "
-        "lifts preference accuracy far above the same RM without pretraining (STEM 54.8 → "
-        "81.0 %; judged here: above the same head fine-tuned from scratch beyond noise, "
-        "style controlled)",
-        "measured": f"paired accuracy {ours['all']:.3f} vs {fresh['all']:.3f}, style "
-        f"controlled {ours['controlled']:.3f} vs {fresh['controlled']:.3f}; pretraining alone "
-        f"{table[POLAR[2]]['all']:.3f}; held-out policy discrimination {polar['zoo']:.3f}",
-        "met": beyond_noise(ours["controlled"], fresh["controlled"], pairs["controlled"]),
-    }}  # fmt: skip
-
-
 def summarize(results: dict[str, Any]) -> dict[str, Any]:
     building = _building(_runs(results, "build"))
     loop = _loop(results)
     judges = _runs(results, "judge")
     judge = judges[0] if judges else None
-    polar = _polar(_runs(results, "polar"))
-    return {"building": building, "loop": loop, "judge": judge, "polar": polar,
-            "claims": _claims(building, loop) | _polar_claim(polar)
-            | _judge_claim(judge)}  # fmt: skip
+    polar = polar_summary(_runs(results, "polar"))
+    claims = (_claims(building, loop) | brain_claim(loop["designs"], loop["before"])
+              | heron_claim(loop["heron"]) | polar_claim(polar) | judge_claim(judge))  # fmt: skip
+    return {"building": building, "loop": loop, "judge": judge, "polar": polar, "claims": claims}
 
 
 def plot(folder: RunFolder, results: dict[str, Any]) -> list[str]:
@@ -386,15 +294,6 @@ def plot(folder: RunFolder, results: dict[str, Any]) -> list[str]:
     for axis in axes:
         axis.legend(fontsize=8)
     return [save_figure(plt, fig, folder, "loop.png")]
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3f}"
-
-
-def _maybe(value: float | None) -> str:
-    """A figure, or "—" where the run did not record it."""
-    return "—" if value is None or value != value else _fmt(value)
 
 
 def render(results: dict[str, Any], plots: list[str]) -> str:
@@ -491,48 +390,8 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
         lines += [markdown_table(["pairs", "RM held-out pair accuracy", "policy accuracy"],
                                  rows), "", f"Win rate of tree over chain: "
                   f"{tree['win_rate']:.3f} (median of seeds).", ""]  # fmt: skip
-    heron = loop.get("heron")
-    if heron:
-        lines += [
-            "## HERON on LunarLander-v3 (the delayed-credit harness)", "",
-            "PPO (`rewardkit.train.ppo`, shipped defaults, 500k frames) on the environment's "
-            "own reward (the hand-weighted sum of its factors), on a step reward learned online "
-            "from HERON's factor-tree labels of pairs of finished episodes (outcome > distance "
-            "to the pad > speed > fuel, margins 1·std), and on the same learner labelled by "
-            "the higher summed return. The learned designs are paid the learned reward only. "
-            "Final true return: the mean of the last 3 logged returns of the environment's "
-            "own reward; medians over seeds.", "",
-        ]  # fmt: skip
-        rows = [[d, f"{v['final']:.1f}", str(v["finals"]), _maybe(v["decided"]),
-                 f"{v['updates']:.0f}", f"{v['fps']:,.0f}"] for d, v in heron.items()]  # fmt: skip
-        lines += [markdown_table(["design", "final true return", "by seed", "pairs decided",
-                                  "RM updates", "frames/s"], rows), ""]  # fmt: skip
-    polar = results.get("polar")
-    if polar:
-        lines += [
-            "## A POLAR-style RM on SmolLM2's features", "",
-            "A reference-conditioned head r(reference, answer) over SmolLM2-135M-Instruct's "
-            "frozen features, pretrained to tell whether two answers to one question come "
-            "from the same policy (a zoo of SmolLM2 under five sampling settings: "
-            "temperatures 0.5, 1 and 1.4, a terse and a step-by-step system prompt; 80 "
-            "questions not in the corpus, 800 answers; half the questions pretrain), then "
-            "fine-tuned on the corpus's training half (reference = \"The answer is "
-            "{gold}.\", chosen right, rejected wrong). Held-out questions, "
-            f"{polar['test_pairs']['all']} pairs ({polar['test_pairs']['controlled']} style "
-            f"controlled); medians over {polar['seeds']} splits.", "",
-        ]  # fmt: skip
-        rows = [[name, _fmt(v["all"]), _fmt(v["controlled"])]
-                for name, v in polar["table"].items()]  # fmt: skip
-        lines += [markdown_table(["method", "right > wrong", "style controlled"], rows), "",
-                  f"Held-out policy discrimination (zoo questions not pretrained on): "
-                  f"{polar['zoo']:.3f} (chance 0.5); by the anchor's policy: "
-                  + ", ".join(f"{p} {v:.2f}" for p, v in polar["zoo_by_policy"].items()),
-                  ""]  # fmt: skip
-    if results.get("judge"):
-        from rewardkit_bench.rm_build_judge import render as render_judge
-
-        lines += ["## A BR-RM-style two-turn judge against the one-turn judge (SmolLM2)", "",
-                  render_judge(results["judge"]), ""]  # fmt: skip
+    lines += heron_lines(loop.get("heron", {})) + polar_lines(results.get("polar", {}))
+    lines += judge_lines(results.get("judge"))
     lines += ["## Paper claims / we measured", ""]
     for name, c in results["claims"].items():
         verdict = {True: "met", False: "NOT MET", None: "no claim to test"}[c["met"]]

@@ -109,6 +109,12 @@ class OnlinePreferenceReward(RewardTerm):
             )
         if not (np.isfinite(margin_scale) and margin_scale >= 0):
             raise ConfigurationError(f"margin_scale must be finite and >= 0, got {margin_scale}")
+        if signs is not None and (not signs or any(v not in (1, -1) for v in signs)):
+            raise ConfigurationError(
+                f"signs must be a non-empty sequence of +1 and -1, got {signs}"
+            )
+        #: the number of factors: len(signs), or the first finished episode's
+        self.width: int | None = None if signs is None else len(signs)
         self.episode_factors, self.signs, self.margin_scale = episode_factors, signs, margin_scale
         self.obs_dim, self.actions = int(obs_dim), int(actions)
         self.update_every, self.pairs_per_update = update_every, pairs_per_update
@@ -136,7 +142,10 @@ class OnlinePreferenceReward(RewardTerm):
         one_hot[np.arange(len(actions)), actions] = 1.0
         return np.concatenate([flat, one_hot], axis=1)
 
-    def _finish(self, steps: list[tuple[np.ndarray, np.ndarray, int, float]]) -> None:
+    def _factors(
+        self, steps: list[tuple[np.ndarray, np.ndarray, int, float]], width: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A finished episode's step features and its checked factors z."""
         features = np.stack([s[0] for s in steps])
         observations = np.stack([s[1] for s in steps])
         actions = np.array([s[2] for s in steps])
@@ -144,8 +153,12 @@ class OnlinePreferenceReward(RewardTerm):
         z = np.asarray(self.episode_factors(observations, actions, rewards), dtype=np.float64)
         if z.ndim != 1 or z.size == 0 or not np.isfinite(z).all():
             raise ConfigurationError(f"episode_factors must return finite floats, got {z!r}")
-        self.finished.append((features, z))
-        self.since_update += 1
+        if width is not None and z.size != width:
+            raise ConfigurationError(
+                f"episode_factors returned {z.size} factors where {width} were expected "
+                "(the signs', or the first episode's)"
+            )
+        return features, z
 
     def _update(self) -> None:
         memory = list(self.finished)
@@ -184,12 +197,20 @@ class OnlinePreferenceReward(RewardTerm):
         actions = whole.astype(np.int64)
         features = self._features(obs, actions)
         out = self.model.step_rewards(features) if len(features) else np.zeros(0)
+        # episodes are built on copies and committed only when every factor is read
+        open_ = {env: list(steps) for env, steps in self.open.items()}
+        finished: list[tuple[np.ndarray, np.ndarray]] = []
+        width = self.width
         for row in range(len(rewards)):  # rows are time-major: each env's steps in order
             env = int(envs[row])
             step = (features[row], obs[row], int(actions[row]), float(rewards[row]))
-            self.open.setdefault(env, []).append(step)
+            open_.setdefault(env, []).append(step)
             if ends[row]:
-                self._finish(self.open.pop(env))
+                finished.append(self._factors(open_.pop(env), width))
+                width = finished[-1][1].size
+        self.open, self.width = open_, width
+        self.finished.extend(finished)
+        self.since_update += len(finished)
         if self.since_update >= self.update_every:
             self._update()
         return RewardOutput(out, {self.name: out.copy()})

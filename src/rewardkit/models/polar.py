@@ -351,8 +351,8 @@ def pretrain_policy_discriminator(
         epochs, learning_rate, batch_size, weight_decay: as :meth:`PolarStyleHead.fit`.
 
     Returns:
-        ``(head, losses)``: the head (standardized by ``features``' statistics) and each
-        epoch's mean training loss.
+        ``(head, losses)``: the head (standardized by the statistics of the rows the
+        triples use) and each epoch's mean training loss.
 
     Raises:
         ShapeError: ``features`` is not 2-D, or ``triples`` not (T >= 1, 3) indices into it.
@@ -375,7 +375,8 @@ def pretrain_policy_discriminator(
         )
     _check_settings(epochs, learning_rate, batch_size, weight_decay)
     head = PolarStyleHead(table.shape[1], projection, hidden, seed)
-    head.center, head.spread = table.mean(0), table.std(0) + 1e-6
+    used = table[np.unique(index)]  # the rows the triples touch, never held-out ones
+    head.center, head.spread = used.mean(0), used.std(0) + 1e-6
     settings = (int(epochs), learning_rate, batch_size, weight_decay)
     losses = head._train(table, index.astype(np.int64), settings, seed)
     return head, losses

@@ -211,9 +211,13 @@ class BRAInStyleEstimator:
     every token of sample i gets the advantage A_i = n · (α̂_i − 1/n). With one pass over
     the samples (``ppo_epochs=1``, where the clipped ratio is 1) and ``token_mean``
     aggregation, the policy gradient is Σ_i (α̂_i − β̂_i) ∇ log q_θ(y_i) times a positive
-    constant: the BRAIn gradient of :func:`brain_style_loss`. With more passes the
-    clipped surrogate stands in for β̂'s update. The trainer keeps the reference policy
-    when an estimator requires ``reference_logprobs``.
+    constant: the BRAIn gradient of :func:`brain_style_loss` (``dr_grpo`` too, not
+    ``sequence_mean``), provided ``kl_coef=0`` (the KL term adds its own gradient), no
+    ``auxiliary_loss`` and no channel losses, and sampling at temperature 1 (the
+    log-probs are read at the sampling temperature, so at T ≠ 1 the prior is the tempered
+    reference). With more passes the clipped surrogate stands in for β̂'s update. The
+    trainer keeps the reference policy when an estimator requires ``reference_logprobs``,
+    and refuses multi-turn episodes (the environment's tokens would enter the weights).
 
     Args:
         scale: s >= 0 (s = 1/β: the target is p_ref · exp(r/β)).

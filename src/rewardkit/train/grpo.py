@@ -138,9 +138,9 @@ class GRPOTrainer:
             raise ConfigurationError(
                 "a turn estimator needs multi-turn episodes: pass environment= and turn_rewards="
             )
-        if environment is not None and "continuation_rewards" in requires:
-            raise ConfigurationError(
-                "PPPO continues single-turn completions; it does not take an environment"
+        if environment is not None and requires & {"continuation_rewards", "reference_logprobs"}:
+            raise ConfigurationError(  # BRAIn's weights would sum the environment's tokens too
+                "PPPO and BRAIn-style estimators take single-turn completions, not an environment"
             )
         if "step_rewards" in requires and step_rewards is None:
             raise ConfigurationError("a process estimator needs step_rewards= (e.g. a PRM's)")
