@@ -6,17 +6,22 @@ Two halves, each a set of units in one run:
   features of its own answers (the real-output corpus), per seed (a split of the
   questions): BaseReward-style heads (depth, activation, an ensemble), Ctrl-U-style
   uncertainty weighting, HERON's factor-tree labels, and VPL on planted users, each
-  against the linear Bradley–Terry head, on held-out questions;
+  against the linear Bradley–Terry head, on held-out questions; a POLAR-style RM
+  pretrained on a SmolLM2 policy zoo (:mod:`rewardkit_bench.rm_build_polar`); a
+  BR-RM-style two-turn judge against the one-turn judge, SmolLM2 judging
+  (:mod:`rewardkit_bench.rm_build_judge`, one unit);
 - **in the loop** (:mod:`rewardkit_bench.rm_build_loop`): the char-level lab on
   ``chain_sum``, GRPO with a learned PRM's step rewards as they are, clipped, delta'd or
   both, against outcome-only GRPO, the gold verifier watching; and the planted
-  step-repeat exploit under each refinement; Cooper-style online RM updates against the same
-  RM frozen (:mod:`rewardkit_bench.rm_build_cooper`); tree-structured against chain pairs
-  (:mod:`rewardkit_bench.rm_build_tree`).
+  step-repeat exploit under each refinement; Cooper-style online RM updates, BRAIn-style
+  training and GRPO with a KL penalty against the same RM frozen
+  (:mod:`rewardkit_bench.rm_build_cooper`); tree-structured against chain pairs
+  (:mod:`rewardkit_bench.rm_build_tree`); HERON on LunarLander's reward factors in the
+  delayed-credit harness (:mod:`rewardkit_bench.rm_build_heron`).
 
-Figures are medians over seeds. Full run: about 45 minutes with ``--jobs 2`` on two idle
-cores (SmolLM2's features are read once, about 11 minutes, and cached); ``--quick``: one
-seed, 20 steps, two designs, 15 questions a task.
+Figures are medians over seeds. Full run: about 60 minutes with ``--jobs 2`` on two idle
+cores (an estimate; SmolLM2's features are read once, about 11 minutes, and cached);
+``--quick``: one seed, 20 steps, two designs, 15 questions a task.
 
 Run: ``rewardkit bench rm-lab --jobs 2``.
 """
