@@ -170,7 +170,12 @@ def test_the_heron_and_brain_claims_are_judged_from_the_records():
             runs.append(_train(design, seed, 2.0, 0.0, accuracy)
                         | {"rm_held_out_before": 0.8, "rm_on_policy_after": 0.6,
                            "rm_updates": 0})  # fmt: skip
+    for run in runs:
+        if run.get("design") == "brain":
+            run["after"]["kl_to_warm_start"] = 0.1 * (run["seed"] + 1)
     summary = summarize({"runs": runs})
+    assert summary["loop"]["designs"]["brain"]["kl"] == 0.2  # median of 0.1, 0.2, 0.3
+    assert np.isnan(summary["loop"]["designs"]["rm_frozen"]["kl"])  # not recorded: NaN
     assert summary["loop"]["heron"]["HERON-style"]["final"] == -99.0
     assert summary["claims"]["HERON on LunarLander"]["met"] is False
     brain = "BRAIn-style distillation of the RM posterior"

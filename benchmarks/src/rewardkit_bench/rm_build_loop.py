@@ -163,7 +163,31 @@ def padding_stats(texts: list[str], references: list[list[str]]) -> dict[str, fl
     return {"extra_steps": float(np.mean(extra)), "padded_repeat_rate": float(np.mean(padded))}
 
 
+#: held-out prompts and samples a prompt of the KL estimate
+KL_PROMPTS, KL_SAMPLES = 100, 4
+
+
+def kl_to_warm_start(model: Any, tokenizer: Any) -> float:
+    """KL(π ‖ π_warm) on held-out prompts: the mean of log π(y) − log π_warm(y) over
+    samples y ~ π (4 each of 100 problems, seeded), floored at 0 as rm-overoptimization's."""
+    from rewardkit.lm import evaluating
+    from rewardkit.lm.sampling import sample_completions
+    from rewardkit_bench.grpo_lab import load_policy
+    from rewardkit_bench.rm_lab import completion_budget
+    from rewardkit_bench.tasks.arithmetic import task_problems
+
+    warm, _ = load_policy(None, TASK)
+    rows = task_problems(TASK, KL_PROMPTS, seed=99_998)
+    with evaluating(model), evaluating(warm):
+        samples = sample_completions(model, tokenizer, [r["prompt"] for r in rows], KL_SAMPLES,
+                                     completion_budget(TASK), reference=warm,
+                                     seed=99_998)  # fmt: skip
+    return max(float(np.mean(samples.log_ratio)), 0.0)
+
+
 def held_out_figures(model: Any, tokenizer: Any) -> dict[str, Any]:
+    """Greedy gold accuracy, length, steps, repeats and padding on 300 held-out problems,
+    and the KL to the warm start."""
     from rewardkit.train.grpo import evaluate_greedy
     from rewardkit_bench.rm_lab import completion_budget, gold_term
     from rewardkit_bench.tasks.arithmetic import task_problems
@@ -172,7 +196,8 @@ def held_out_figures(model: Any, tokenizer: Any) -> dict[str, Any]:
     greedy = evaluate_greedy(model, tokenizer, rows, gold_term(TASK), completion_budget(TASK))
     texts = list(greedy.completions)
     return {"accuracy": greedy.accuracy, "length": greedy.mean_length, **shape_stats(texts),
-            **padding_stats(texts, [list(r["partial_sums"]) for r in rows])}  # fmt: skip
+            **padding_stats(texts, [list(r["partial_sums"]) for r in rows]),
+            "kl_to_warm_start": kl_to_warm_start(model, tokenizer)}  # fmt: skip
 
 
 def run_before() -> dict[str, Any]:

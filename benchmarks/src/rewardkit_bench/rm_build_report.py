@@ -93,6 +93,7 @@ def _loop(results: dict[str, Any]) -> dict[str, Any]:
             # recorded since the reviewer's note (NaN for runs from before)
             "extra_steps": m(lambda r: r["after"].get("extra_steps", float("nan"))),
             "padded_repeat_rate": m(lambda r: r["after"].get("padded_repeat_rate", float("nan"))),
+            "kl": m(lambda r: r["after"].get("kl_to_warm_start", float("nan"))),
             "length": m(lambda r: r["after"]["length"]),
             "gold_peak": m(lambda r: r["gold_peak"]),
             "gold_last20": m(lambda r: r["gold_last20"]),
@@ -337,21 +338,22 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
             "from the second sitting on; — for runs from before).", "",
         ]  # fmt: skip
         header = ["design", "Clip's η", "accuracy", "(range)", "steps", "repeat rate", "length",
-                  "batch gold peak", "last 20", "extra steps", "padded repeats"]  # fmt: skip
+                  "batch gold peak", "last 20", "extra steps", "padded repeats",
+                  "KL to warm start"]  # fmt: skip
         rows = []
         before = loop["before"]
         if before:
             start = [_fmt(before["accuracy"]), "", f"{before['steps']:.2f}",
                      _fmt(before["repeat_rate"]), f"{before['length']:.1f}"]  # fmt: skip
             padding = [_maybe(before.get("extra_steps")), _maybe(before.get("padded_repeat_rate"))]
-            rows.append(["(warm start)", "", *start, "", "", *padding])
+            rows.append(["(warm start)", "", *start, "", "", *padding, ""])
         for design, d in loop["designs"].items():
             span = f"{d['accuracy_range'][0]:.3f}-{d['accuracy_range'][1]:.3f}"
             eta = _fmt(d["eta"]) if "clip" in design else ""
             rows.append([design, eta, _fmt(d["accuracy"]), span, f"{d['steps']:.2f}",
                          _fmt(d["repeat_rate"]), f"{d['length']:.1f}", _fmt(d["gold_peak"]),
                          _fmt(d["gold_last20"]), _maybe(d["extra_steps"]),
-                         _maybe(d["padded_repeat_rate"])])  # fmt: skip
+                         _maybe(d["padded_repeat_rate"]), _maybe(d["kl"])])  # fmt: skip
         lines += [markdown_table(header, rows), ""]
         learned = {k: d for k, d in loop["designs"].items() if "rm_on_policy_after" in d}
         if learned:
