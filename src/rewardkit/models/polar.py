@@ -26,7 +26,7 @@ What this is not (hence "POLAR-style"): the paper's RM is a full 1.8B–7B trans
 reading the concatenated prompt, reference and candidate text and trained end to end;
 here a small head reads a *frozen* backbone's features of each answer separately. The
 paper's policy pool is 184 LLMs of many families and sizes (base and chat), ours a few
-sampling settings of one model (see ``rewardkit_bench.smollm2_zoo``); the paper's scaling
+sampling settings of one model (the rm-lab benchmark's policy zoo); the paper's scaling
 study (power laws over model size and compute) and its use of the RM in reinforcement
 fine-tuning (RFT) are not reproduced.
 
