@@ -21,15 +21,6 @@ from rewardkit.models.polar import (
 D, POLICIES, PROMPTS, SAMPLES = 12, 3, 16, 4
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    """Tiny MLPs run fastest on one thread (the suite's default 2 spin on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def planted_zoo(seed=0):
     """3 policies x 16 prompts x 4 samples: a row is its prompt's offset plus its policy's
     offset plus noise, so only a comparison with the reference tells the policy."""

@@ -40,15 +40,6 @@ def disputed_pairs(rng, count):
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """Tiny MLPs run fastest on one thread (the suite's default 2 spin on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
 def planted(one_thread):
     """A VPL model and a pooled Bradley–Terry head fitted on 20 users of each type, 30 pairs
     each (users 0..19 of type A, 20..39 of type B)."""

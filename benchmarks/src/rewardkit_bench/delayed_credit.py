@@ -57,7 +57,7 @@ from rewardkit_bench.runner import (
     save_figure,
 )
 
-__all__ = ["DelayedCredit", "DelayedSettings", "main", "median_to_reach", "run_design"]
+__all__ = ["DelayedCredit", "DelayedSettings", "main", "median_to_reach", "ppo_curve", "run_design"]
 
 TASKS = {"CartPole-v1": 150_000, "Acrobot-v1": 200_000, "LunarLander-v3": 500_000}
 QUICK_FRAMES = {"CartPole-v1": 40_000, "Acrobot-v1": 60_000, "LunarLander-v3": 100_000}
@@ -106,6 +106,22 @@ class DelayedSettings:
     frames: tuple[tuple[str, int], ...] = tuple(TASKS.items())
 
 
+def ppo_curve(log: Sequence[dict[str, Any]]) -> tuple[list[tuple[float, float]], float]:
+    """PPO's (frames, episode return) points, where an episode has ended, and the final
+    return: the mean of the last 3 (NaN with none).
+
+    Example:
+        >>> ppo_curve([{"frames": 8, "episodes": 0}, {"frames": 16, "episodes": 1,
+        ...            "episode_return": 2.0}])
+        ([(16.0, 2.0)], 2.0)
+    """
+    curve = [
+        (float(r["frames"]), float(r["episode_return"])) for r in log if r.get("episodes", 0) > 0
+    ]  # fmt: skip (no return before one ends)
+    final = float(np.mean([r for _, r in curve[-3:]])) if curve else math.nan
+    return curve, final
+
+
 def run_design(unit: tuple[str, int, str, int]) -> dict[str, Any]:
     """One PPO run: ``design`` on ``task`` for ``frames`` frames with ``seed``."""
     import gymnasium as gym
@@ -132,10 +148,7 @@ def run_design(unit: tuple[str, int, str, int]) -> dict[str, Any]:
     config = PPOConfig(env_id=task, total_frames=frames, seed=seed)
     log = PPOTrainer(config, reward=term, env_fn=env_fn).train()
     seconds = time.monotonic() - start
-    curve = [
-        (float(r["frames"]), float(r["episode_return"])) for r in log if r.get("episodes", 0) > 0
-    ]  # fmt: skip (before any episode ends there is no return)
-    final = float(np.mean([r for _, r in curve[-3:]])) if curve else math.nan
+    curve, final = ppo_curve(log)
     return {"task": task, "design": design, "seed": seed, "curve": curve, "final": final,
             "fps": frames / seconds, "seconds": seconds}  # fmt: skip
 

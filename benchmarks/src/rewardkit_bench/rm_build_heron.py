@@ -71,6 +71,7 @@ def run_heron(unit: tuple[str, int, int]) -> dict[str, Any]:
 
     from rewardkit.credit.preference_reward import OnlinePreferenceReward
     from rewardkit.train.ppo import PPOConfig, PPOTrainer
+    from rewardkit_bench.delayed_credit import ppo_curve
 
     torch.set_num_threads(1)
     design, frames, seed = unit
@@ -87,9 +88,7 @@ def run_heron(unit: tuple[str, int, int]) -> dict[str, Any]:
     config = PPOConfig(env_id=TASK, total_frames=frames, seed=seed)
     log = PPOTrainer(config, reward=term, env_fn=lambda: gym.make(TASK)).train()
     seconds = time.monotonic() - start
-    curve = [(float(r["frames"]), float(r["episode_return"]))
-             for r in log if r.get("episodes", 0) > 0]  # fmt: skip
-    final = float(np.mean([r for _, r in curve[-3:]])) if curve else math.nan
+    curve, final = ppo_curve(log)
     decided = float(np.mean(term.decided)) if term is not None and term.decided else math.nan
     return {"design": design, "seed": seed, "frames": frames, "curve": curve, "final": final,
             "fps": frames / seconds, "seconds": seconds, "decided": decided,
