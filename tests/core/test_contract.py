@@ -39,6 +39,8 @@ JUDGED = {
     "answer": ["4", "4", 6],
 }
 FAKE_JUDGE = "<FAKE_JUDGE>"
+MASK = np.zeros((6, 6), bool)
+MASK[1:4, 1:4] = True
 EXAMPLES = {
     "action_l2": ({}, {"action": [[1.0, 2.0], [0.0, 0.0], [-1.0, 0.5]]}),
     "column": ({"column": "score"}, {"score": [1.0, None, -2.0]}),
@@ -65,6 +67,95 @@ EXAMPLES = {
         {"completion": TEXT["completion"], "answer": ["4; 5", "4", "1.a", None]},
     ),
     "brier_calibration": ({"correctness": {"term": "math_correct"}}, CONFIDENT),
+    "salience_iou": (
+        {},
+        {
+            "completion": [
+                "<think>[0, 0, 10, 10]</think><answer>red</answer>",
+                "no box",
+                "[20, 20, 30, 30] [0, 0, 5, 5]",
+                [{"role": "assistant", "content": "[0, 0, 10, 10]"}],
+            ],
+            "gt_boxes": [[[0, 0, 10, 10], [20, 20, 30, 30]]] * 3 + [[[0, 0, 10, 10]]],
+            "salience": [[3.0, 1.0]] * 3 + [[1.0]],
+        },
+    ),
+    "layout_metric": (
+        {"scale": 1.0},
+        {
+            "completion": [
+                "<map>chair: [0, 0, 2, 2]\nsofa: [5, 5]</map>",
+                "no map",
+                "<map>chair: [1, 1]</map>",
+            ],
+            "gt_layout": [{"chair": [1, 1], "sofa": [5, 6]}, {"chair": [1, 1]}, None],
+        },
+    ),
+    "spatial_answer": (
+        {},
+        {
+            "completion": [
+                "<map>m</map><think>t</think><answer>1.2</answer>",
+                "<answer>left</answer>",
+                "",
+                "<answer>3</answer>",
+            ],
+            "answer": ["1.0", "Left", "3", None],
+        },
+    ),
+    "detail_reward": (
+        {"alpha": 0.5},
+        {
+            "completion": [
+                "<answer>origin: A; destination: B</answer>",
+                "<answer>origin: A; destination: C</answer>",
+                "no answer",
+                "<answer>origin: A</answer>",
+            ],
+            "details": ["origin: A; destination: B"] * 3 + [None],
+            "difficulty": ["hard", "easy", "middle", None],
+            "hops": [1, 0, 0, None],
+        },
+    ),
+    "truncated_gaussian_click": (
+        {"alpha": 0.25},
+        {
+            "completion": [
+                "<point>[5,5]</point><confidence>0.9</confidence>",
+                "<point>[12,5]</point><confidence>0.3</confidence>",
+                "no click",
+                "<point>[5,5]</point>",
+            ],
+            "gt_box": [[0, 0, 10, 10]] * 4,
+        },
+    ),
+    "temporal_iou": (
+        {},
+        {
+            "completion": ["<answer>[2, 6]</answer>", "no span", "<answer>[0, 4]</answer>"],
+            "gt_span": [[0, 4], [0, 4], None],
+        },
+    ),
+    "j_and_f": (
+        {"bound_th": 0.008},
+        {"pred_mask": [MASK, None, np.roll(MASK, 2, 1)], "gt_mask": [MASK, MASK, MASK]},
+    ),
+    "temporal_consistency": (
+        {},
+        {"pred_mask": [MASK[None], None], "gt_mask": [MASK[None], MASK[None]]},
+    ),
+    "stvg_o1": (
+        {"think_weight": 0.5},
+        {
+            "completion": [
+                "<time>1 - 2</time><think_bbox>1. [0, 0, .5, .5], 2. [0, 0, .5, 1]</think_bbox>"
+                "<pred_bbox>1. [0, 0, .5, .5]</pred_bbox>",
+                "no span",
+            ],
+            "gt_span": [[1, 3], [0, 1]],
+            "gt_boxes": [[[0, 0, 0.5, 0.5]] * 3, [[0, 0, 1, 1]] * 2],
+        },
+    ),
     "potential_shaping": (
         {"potential": "negative_distance", "potential_params": {"goal": [3.0, 0.0]}, "gamma": 0.9},
         STEPS,

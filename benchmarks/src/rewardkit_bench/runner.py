@@ -84,6 +84,7 @@ SUITES: dict[str, str] = {
     "trl-grpo": "rewardkit_bench.trl_grpo:main",
     "judge": "rewardkit_bench.judge:main",
     "rm-lab": "rewardkit_bench.rm_build:main",
+    "grounding": "rewardkit_bench.grounding:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).
