@@ -45,11 +45,11 @@ __all__ = ["FULL", "QUICK", "Grounding", "main"]
 
 #: each task's budget in the full run (steps of 32 scenes × 8 samples)
 FULL = {
-    "click": TrainSettings(steps=400),
-    "click_confidence": TrainSettings(steps=400),
-    "box": TrainSettings(steps=500),
-    "clip": TrainSettings(steps=300),
-    "layout": TrainSettings(steps=400),
+    "click": TrainSettings(steps=600),
+    "click_confidence": TrainSettings(steps=600),
+    "box": TrainSettings(steps=800),
+    "clip": TrainSettings(steps=450),
+    "layout": TrainSettings(steps=600),
 }
 #: --quick: a short budget for every design, one seed
 QUICK = {task: replace(s, steps=30, pool=256, test=128, eval_every=15) for task, s in FULL.items()}
@@ -81,9 +81,9 @@ class Grounding(Suite):
         return QUICK if args.quick else FULL
 
     def command(self, args: argparse.Namespace) -> str:
-        if args.quick:
-            return "rewardkit bench grounding --quick"
         tasks = f" --tasks {args.tasks}" if getattr(args, "tasks", None) else ""
+        if args.quick:
+            return f"rewardkit bench grounding --quick{tasks}"
         return f"rewardkit bench grounding --seeds {args.seeds} --jobs {args.jobs}{tasks}"
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
@@ -141,7 +141,7 @@ class Grounding(Suite):
             "**On the project's own drawn data**: screens, clips and rooms generated from "
             "seeds (`rewardkit_bench.envs`), a small CNN policy trained from scratch with GRPO "
             "group advantages, judged greedily on held-out scenes. Medians over seeds; every "
-            f"design of a task gets the same samples ({budgets}). The papers fine-tune "
+            f"design of a task gets the same number of samples ({budgets}). The papers fine-tune "
             "multimodal LLMs on real screens and videos: their figures are quoted, not "
             "compared.", "",
         ]  # fmt: skip

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from rewardkit.core import term, weighted_sum
-from rewardkit.core.term import Term
+from rewardkit.core.output import RewardOutput
+from rewardkit.core.term import RewardTerm, Term
 from rewardkit.verify.click_confidence import TruncatedGaussianClick
 from rewardkit.verify.detail import DifficultyAwareDetail, StageSchedule
 from rewardkit.verify.grounding import (
@@ -35,7 +36,7 @@ from rewardkit.verify.partial import BrierCalibration, PartialCredit
 from rewardkit.verify.salience import SalienceIoU
 from rewardkit.verify.video import STVGo1Reward, TemporalConsistency
 
-__all__ = ["DESIGNS", "Design"]
+__all__ = ["DESIGNS", "Design", "LayoutItems", "rewardmap_curriculum"]
 
 
 @dataclass(frozen=True)
@@ -136,15 +137,20 @@ def valid_span(pred_span: Any) -> Any:
     return _nan_where_invalid(np.ones(len(valid)), valid)
 
 
-class _LayoutItems:
-    """Adapts layout columns to STAR-R1's ``PartialCredit`` (answer items as text)."""
+class LayoutItems(RewardTerm):
+    """STAR-R1's :class:`~rewardkit.verify.PartialCredit` over a layout's objects, each an
+    item ``category.x_cell.y_cell`` (1-metre cells): a right category with the wrong cell
+    still earns the first level."""
 
-    def __init__(self) -> None:
-        self.credit = PartialCredit(name="star_r1_partial_credit")
+    columns = ("pred_positions", "gt_positions")
 
-    def __call__(self, columns: dict[str, Any]) -> Any:
-        text = [f"<answer>{items}</answer>" for items in _cells(columns["pred_positions"])]
-        return self.credit({"completion": text, "answer": _cells(columns["gt_positions"])})
+    def __init__(self, name: str = "star_r1_partial_credit") -> None:
+        super().__init__(name)
+        self.credit = PartialCredit(name=name)
+
+    def _compute(self, batch: Any) -> RewardOutput:
+        text = [f"<answer>{items}</answer>" for items in _cells(batch["pred_positions"])]
+        return self.credit({"completion": text, "answer": _cells(batch["gt_positions"])})
 
 
 #: RewardMap-style stages of the layout task: easy rooms (1-2 objects), then up to 3, then all
@@ -185,7 +191,7 @@ DESIGNS: dict[str, dict[str, Design]] = {
     },
     "layout": {
         "binary all within 1 m": Design(lambda: all_within_1m),
-        "STAR-R1 partial credit": Design(lambda: _LayoutItems(), paper="STAR-R1"),  # type: ignore[arg-type,return-value]
+        "STAR-R1 partial credit": Design(lambda: LayoutItems(), paper="STAR-R1"),
         "Video2Layout-style metric": Design(lambda: LayoutMetric(scale=1.0), paper="Video2Layout"),
         "RewardMap-style detail": Design(lambda: DifficultyAwareDetail(), paper="RewardMap"),
         "RewardMap-style detail + stages": Design(lambda: DifficultyAwareDetail(),

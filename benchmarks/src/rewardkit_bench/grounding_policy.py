@@ -7,12 +7,14 @@ are of four kinds:
 
 - *x* / *y*: a bin along an image axis, read off the slot's own score map m_k over the
   feature grid: logits = log Σ over the other axis of exp(m_k), interpolated to the bins.
-  Each earlier x (y) token j adds a learned bump a_kj · (−½ d²) around its position, so y
-  sees where x pointed. In a clip the map is the one of the frame the last *t* token chose.
+  Each earlier x or y token j adds a learned bump a_kj · (−½ d²) along its own axis
+  around where it pointed; a_kj starts at 1 for the x just before a y (so y looks in the
+  column x chose) and at 0 otherwise. In a clip the map is the one of the frame the last
+  *t* token chose.
 - *t*: a frame of a clip: a per-frame presence score (a 1×1 convolution of the frame's
   features, log-sum-exp pooled) through the slot's own 3-tap temporal filter, so a start
-  can be an onset and an end an offset; a later *t* token cannot come before an earlier
-  one (constrained decoding, so every span is a span).
+  can be an onset and an end an offset, plus learned bumps around earlier frames; a later
+  *t* token cannot come before an earlier one (constrained decoding: every span is one).
 - *free*: softmax(W_k (h + Σ_{j<k} E_j[token_j] + L(f))) with h the flattened feature
   map (frame-averaged) through a linear layer and L(f) the feature vector under the last
   (x, y) chosen, when there is one: what the policy sees where it pointed (a box's size,
@@ -99,8 +101,12 @@ class GroundingPolicy(nn.Module):
         temporal = [k for k, kind in enumerate(self.slot_kinds) if kind == "t"]
         self.time_index = {slot: i for i, slot in enumerate(temporal)}
         self.onsets = nn.Conv1d(1, max(1, len(temporal)), 3, padding=1)
-        not_time = torch.tensor([kind != "t" for kind in self.slot_kinds], dtype=torch.float32)
-        self.bumps = nn.Parameter(torch.ones(len(self.slot_sizes), len(self.slot_sizes)) * not_time)
+        # a y starts out looking where the x just before it pointed; every other pull is learned
+        bumps = torch.zeros(len(self.slot_sizes), len(self.slot_sizes))
+        for k in range(1, len(self.slot_kinds)):
+            if self.slot_kinds[k - 1 : k + 1] == ("x", "y"):
+                bumps[k, k - 1] = 1.0
+        self.bumps = nn.Parameter(bumps)
         self.squeeze = nn.Conv2d(width, 8, 1)
         self.trunk = nn.Sequential(nn.Linear(8 * self.grid**2, hidden), nn.ReLU())
         self.local = nn.Linear(width, hidden)
@@ -138,25 +144,29 @@ class GroundingPolicy(nn.Module):
         return self._position(t, previous[t]).round().long().clamp(0, self.frames - 1)
 
     def _bumped(
-        self, score: torch.Tensor, slot: int, previous: Sequence[torch.Tensor], kind: str
+        self, score: torch.Tensor, slot: int, previous: Sequence[torch.Tensor]
     ) -> torch.Tensor:
-        """Add a_kj · (−½ d²) around each earlier token j of the same kind, along its axis."""
-        cells = score.shape[1] if kind == "y" else score.shape[-1]
-        axis = torch.arange(cells, dtype=torch.float32)
+        """Add a_kj · (−½ d²) around each earlier token j along j's axis: a frame for a
+        frame score (M, T); an x or a y for a spatial score map (M, g_y, g_x)."""
+        temporal = self.slot_kinds[slot] == "t"
         for j in range(slot):
-            if self.slot_kinds[j] != kind:
+            kind = self.slot_kinds[j]
+            if kind == "free" or (kind == "t") != temporal:
                 continue
+            cells = score.shape[1] if kind in ("y", "t") else score.shape[2]
+            axis = torch.arange(cells, dtype=torch.float32)
             distance = axis[None, :] - self._position(j, previous[j])[:, None]
             bump = self.bumps[slot, j] * -0.5 * distance**2
-            score = score + (bump[:, None, :] if kind == "x" else bump[:, :, None] if kind == "y"
-                             else bump)  # fmt: skip
+            score = score + (
+                bump if temporal else bump[:, None, :] if kind == "x" else bump[:, :, None]
+            )
         return score
 
     def _logits(self, state: _State, slot: int, previous: Sequence[torch.Tensor]) -> torch.Tensor:
         kind, rows = self.slot_kinds[slot], state.hidden.shape[0]
         if kind == "t":
             score = self.onsets(state.frame_scores[:, None, :])[:, self.time_index[slot]]
-            score = self._bumped(score, slot, previous, "t")
+            score = self._bumped(score, slot, previous)
             earlier = self._last(slot, "t")
             if earlier is not None:  # a span ends no earlier than it starts
                 start = self._position(earlier, previous[earlier]).round()
@@ -165,7 +175,7 @@ class GroundingPolicy(nn.Module):
         frame = self._frame(slot, previous, rows)
         if kind in ("x", "y"):
             score = state.maps[torch.arange(rows), frame, self.map_index[slot]]  # (M, g_y, g_x)
-            score = self._bumped(score, slot, previous, kind)
+            score = self._bumped(score, slot, previous)
             return self._to_bins(torch.logsumexp(score, dim=1 if kind == "x" else 2), slot)
         h = state.hidden
         for j in range(slot):

@@ -3,17 +3,17 @@ reward reads and the metrics a run is judged by.
 
 Each task turns the policy's tokens into an answer written as text (``(x, y)``,
 ``[x1, y1, x2, y2]``, ``<answer>...</answer>``) plus the ground-truth columns, so the
-rewards are rewardkit terms called exactly as a user's trainer calls them. A token
-sequence that decodes to no valid answer (a box with x2 < x1, a span ending before it
-starts) is written as text no term can parse: the term says "not applicable", and the
-trainer counts it as invalid and pays it 0, the format reward every paper here has.
+rewards are rewardkit terms called exactly as a user's trainer calls them. Every token
+sequence decodes to a valid answer (boxes are a centre and a size; a span's end is
+decoded no earlier than its start), so no sample is unreadable; the trainer still
+counts and floors one if a design ever says "not applicable".
 
 Example:
     >>> task = TASKS["click"]
     >>> scenes = task.draw(2, seed=0)
     >>> columns = task.columns(np.array([[3, 4], [0, 0]]), scenes, np.array([0, 1]))
     >>> columns["completion"][0]
-    '<point>[7.0, 9.0]</point>'
+    '<point>[3.5, 4.5]</point>'
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ __all__ = ["TASKS", "Task", "box_tokens_to_boxes"]
 Columns = dict[str, Any]
 IntArray = npt.NDArray[np.int64]
 
-CLICK_BINS = 32  # 2-pixel bins on the 64-pixel screen
+CLICK_BINS = 64  # 1-pixel bins: a click lands at b + 0.5, never on a box's (integer) edge
+CENTRE_BINS = 32  # 2-pixel bins for a box's centre
 CONFIDENCE_BINS = 11  # 0.0, 0.1, ..., 1.0
 SIZE_BINS = 16  # box widths and heights of 2, 4, ..., 32 pixels on the screen
 CLIP_BOX_BINS = 16  # 2-pixel bins on the 32-pixel frame
@@ -101,8 +102,7 @@ def _click_columns(tokens: IntArray, s: screens.Screens, idx: IntArray) -> Colum
     if tokens.shape[1] > 2:  # the confidence token
         text = [f"{t} <confidence>{c / (CONFIDENCE_BINS - 1):.1f}</confidence>"
                 for t, c in zip(text, tokens[:, 2], strict=True)]  # fmt: skip
-    return {"completion": text, "gt_box": s.boxes[idx], "screen": np.full(len(idx), 64.0),
-            "point": points, "target_mask": s.masks[idx]}  # fmt: skip
+    return {"completion": text, "gt_box": s.boxes[idx], "point": points}
 
 
 def _inside(points: npt.NDArray[np.float64], boxes: npt.NDArray[np.float64]) -> Any:
@@ -119,7 +119,7 @@ def _click_metrics(tokens: IntArray, s: screens.Screens, idx: IntArray) -> dict[
 
 
 def _box_columns(tokens: IntArray, s: screens.Screens, idx: IntArray) -> Columns:
-    boxes = box_tokens_to_boxes(tokens, screens.SIZE / CLICK_BINS, 2.0)
+    boxes = box_tokens_to_boxes(tokens, screens.SIZE / CENTRE_BINS, 2.0)
     elements = s.element_boxes[idx]
     return {"completion": [_box_text(b) for b in boxes], "gt_box": s.boxes[idx],
             "pred_box": boxes, "gt_boxes": [e[~np.isnan(e[:, 0])] for e in elements],
@@ -130,7 +130,7 @@ def _box_columns(tokens: IntArray, s: screens.Screens, idx: IntArray) -> Columns
 def _box_metrics(tokens: IntArray, s: screens.Screens, idx: IntArray) -> dict[str, Any]:
     from rewardkit.verify.grounding import box_iou
 
-    boxes = box_tokens_to_boxes(tokens, screens.SIZE / CLICK_BINS, 2.0)
+    boxes = box_tokens_to_boxes(tokens, screens.SIZE / CENTRE_BINS, 2.0)
     valid = ~np.isnan(boxes).any(axis=1)
     gt = s.boxes[idx]
     iou = np.zeros(len(idx))
@@ -265,7 +265,7 @@ TASKS: dict[str, Task] = {
                           _click_metrics),
     "click_confidence": _screen_task("click_confidence", (CLICK_BINS, CLICK_BINS, CONFIDENCE_BINS),
                                      ("x", "y", "free"), _click_columns, _click_metrics),
-    "box": _screen_task("box", (CLICK_BINS, CLICK_BINS, SIZE_BINS, SIZE_BINS),
+    "box": _screen_task("box", (CENTRE_BINS, CENTRE_BINS, SIZE_BINS, SIZE_BINS),
                         ("x", "y", "free", "free"), _box_columns, _box_metrics),
     "clip": Task("clip", 3 * clips.FRAMES, clips.SIZE, (len(screens.COLOURS),),
                  (clips.FRAMES, CLIP_BOX_BINS, CLIP_BOX_BINS, CLIP_SIZE_BINS, CLIP_SIZE_BINS) * 2,

@@ -30,7 +30,7 @@ from rewardkit_bench.grounding_metrics import summarize_metrics
 from rewardkit_bench.grounding_policy import GroundingPolicy
 from rewardkit_bench.grounding_tasks import TASKS, Task
 
-__all__ = ["TrainSettings", "evaluate", "train_design"]
+__all__ = ["TrainSettings", "evaluate", "floor_unreadable", "train_design"]
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,29 @@ class TrainSettings:
         for name in ("steps", "images_per_step", "pool", "test", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if self.group < 2:
             raise ValueError(
                 f"group must be at least 2 (GRPO compares within a group), got {self.group}"
             )
+
+
+def floor_unreadable(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rewards with each NaN (a sample its term could not read) set to the worst reward
+    of its group, so an unreadable answer never beats a readable bad one; and the mask.
+
+    Example:
+        >>> floor_unreadable(np.array([1.0, np.nan, -2.0, np.nan]), np.array([0, 0, 0, 1]))
+        (array([ 1., -2., -2.,  0.]), array([False,  True, False,  True]))
+    """
+    invalid = ~np.isfinite(values)
+    floored = values.copy()
+    for group in np.unique(groups[invalid]):
+        members = groups == group
+        finite = values[members & ~invalid]
+        floored[members & invalid] = finite.min() if finite.size else 0.0
+    return floored, invalid
 
 
 def _tensors(task: Task, scenes: Any, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,15 +114,18 @@ def train_design(
     for step in range(1, settings.steps + 1):
         eligible = np.arange(settings.pool)
         if design.curriculum is not None and difficulty is not None:
-            eligible = np.flatnonzero(difficulty <= design.curriculum(step / settings.steps))
+            cap = design.curriculum(step / settings.steps)
+            eligible = np.flatnonzero(difficulty <= cap)
+            if eligible.size == 0:
+                raise ValueError(
+                    f"no scene of the pool is at difficulty <= {cap}: enlarge the pool"
+                )
         idx = rng.choice(eligible, size=settings.images_per_step)
         tokens, logp = policy.sample(*_tensors(task, pool, idx), group=settings.group)
         sample_idx = np.repeat(idx, settings.group)
         out = reward(task.columns(tokens.numpy(), pool, sample_idx))
-        values = np.asarray(out.total, dtype=np.float64)
-        invalid = ~np.isfinite(values)
-        values = np.where(invalid, 0.0, values)  # an unreadable answer: the format reward, 0
         groups = np.repeat(np.arange(settings.images_per_step), settings.group)
+        values, invalid = floor_unreadable(np.asarray(out.total, dtype=np.float64), groups)
         advantages = torch.as_tensor(grpo_advantages(values, groups), dtype=torch.float32)
         loss = -(advantages * logp).mean()
         optimizer.zero_grad()

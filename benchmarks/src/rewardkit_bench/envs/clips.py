@@ -3,8 +3,9 @@
 A clip is ``FRAMES`` frames of ``SIZE`` × ``SIZE`` RGB pixels. The target, a disk of the
 instructed colour, is visible on frames ``start <= t < end`` and moves linearly between
 two points; one or two distractor disks of other colours come and go over their own
-spans. The ground truth is the span, the per-frame boxes (NaN off the span) and the
-per-frame masks (empty off the span): what spatio-temporal grounding (STVG-o1) and video
+spans, behind the target (its mask is never occluded, so it agrees with its box). The
+ground truth is the span, the per-frame boxes (NaN off the span) and the per-frame masks
+(empty off the span): what spatio-temporal grounding (STVG-o1) and video
 segmentation (Veason-R1) are scored on.
 
 Example:
@@ -77,17 +78,14 @@ def _draw_one(rng: np.random.Generator) -> tuple[Any, ...]:
     boxes = np.full((FRAMES, 4), np.nan)
     objects = [(int(colours[0]), *_object(rng, 3))]
     objects += [(int(c), *_object(rng, 2)) for c in colours[1 : 1 + int(rng.integers(1, 3))]]
-    for index, (colour, start, end, radius, track) in enumerate(objects):
-        for t in range(start, end):
-            centre = _centre(track, start, end, t)
-            disk = _disk(centre, radius)
+    for index, (colour, start, end, radius, track) in reversed(list(enumerate(objects))):
+        for t in range(start, end):  # distractors first: the target passes in front of them
+            disk = _disk(_centre(track, start, end, t), radius)
             frames[t][:, disk] = COLOURS[colour][:, None]
             if index == 0:
                 masks[t] = disk
                 ys, xs = np.nonzero(disk)
                 boxes[t] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-            elif objects[0][1] <= t < objects[0][2]:  # a distractor may hide part of it
-                masks[t] &= ~disk
     _, start, end, _, _ = objects[0]
     return np.clip(frames, 0, 1), objects[0][0], (start, end), boxes, masks
 

@@ -38,7 +38,8 @@ SMALL_FRACTION = 0.02
 @dataclass(frozen=True)
 class Screens:
     """A batch of screens: images (N, 3, S, S) in [0, 1], instructions (N, 2) as
-    (kind, colour) ids, target boxes (N, 4), target masks (N, S, S), clutter (N,) and
+    (kind, colour) ids, target boxes (N, 4), target masks (N, S, S) (the pixels painted
+    for it: a round icon's disk, a button's or a field's rectangle), clutter (N,) and
     every element's box (N, 18, 4), the target's first, NaN rows after the last."""
 
     images: npt.NDArray[np.float32]
@@ -80,6 +81,8 @@ def _paint(
         disk = (xx + 0.5 - (x1 + radius)) ** 2 + (yy + 0.5 - (y1 + radius)) ** 2 <= radius**2
         patch = image[:, y1:y2, x1:x2]
         patch[:, disk] = rgb[:, :, 0]
+        mask[y1:y2, x1:x2] |= disk
+        return
     else:  # text field: coloured outline, pale inside, grey "text" strokes
         image[:, y1:y2, x1:x2] = 0.97
         image[:, y1:y2, [x1, x2 - 1]] = rgb
