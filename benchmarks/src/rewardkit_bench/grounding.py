@@ -143,7 +143,8 @@ class Grounding(Suite):
             "group advantages, judged greedily on held-out scenes. Medians over seeds; every "
             f"design of a task gets the same number of samples ({budgets}). The papers fine-tune "
             "multimodal LLMs on real screens and videos: their figures are quoted, not "
-            "compared.", "",
+            "compared. No outside data: the papers' benchmarks (ScreenSpot, HCSTVG, ReVOS, "
+            "ReasonMap) are images and videos that no package installable offline ships.", "",
         ]  # fmt: skip
         return report_text(results, plots, preamble)
 
