@@ -173,6 +173,8 @@ DESIGNS: dict[str, dict[str, Design]] = {
         "hit + Brier": Design(lambda: weighted_sum([click_hit, BrierCalibration(click_hit)]),
                               paper="HyperClick"),
         "HyperClick": Design(lambda: TruncatedGaussianClick(alpha=0.25), paper="HyperClick"),
+        "HyperClick, screen-truncated target (ours)": Design(
+            lambda: TruncatedGaussianClick(alpha=0.25, target="screen"), paper="HyperClick"),
     },
     "box": {
         "binary IoU≥0.5": Design(lambda: iou_at_half),

@@ -88,7 +88,7 @@ CLAIMS = (
 #: the metrics each task's table shows, in order
 HEADLINE = {
     "click": ("hit", "hit_small", "hit_large"),
-    "click_confidence": ("hit", "ece", "brier", "confidence"),
+    "click_confidence": ("hit", "ece", "brier", "confidence", "hit_small"),
     "box": ("iou", "hit", "iou50", "iou_small", "size_ratio"),
     "clip": ("tiou", "viou", "j_and_f", "valid"),
     "layout": ("within_1m", "within_1m_hard", "all_within_1m", "error_m"),

@@ -102,7 +102,8 @@ def _click_columns(tokens: IntArray, s: screens.Screens, idx: IntArray) -> Colum
     if tokens.shape[1] > 2:  # the confidence token
         text = [f"{t} <confidence>{c / (CONFIDENCE_BINS - 1):.1f}</confidence>"
                 for t, c in zip(text, tokens[:, 2], strict=True)]  # fmt: skip
-    return {"completion": text, "gt_box": s.boxes[idx], "point": points}
+    return {"completion": text, "gt_box": s.boxes[idx], "point": points,
+            "screen_size": np.full((len(idx), 2), float(screens.SIZE))}  # fmt: skip
 
 
 def _inside(points: npt.NDArray[np.float64], boxes: npt.NDArray[np.float64]) -> Any:
