@@ -43,12 +43,30 @@ def test_box_truncated_gaussian_by_hand():
     )
 
 
-def test_box_truncation_does_not_renormalise_at_the_screen_edge():
-    # HyperClick's target depends on the click and the box only: the same click in
-    # the same-sized box scores the same at the screen edge and in the middle.
+def test_box_target_depends_on_the_offset_from_the_box_centre_only():
+    # HyperClick's target has no screen input: the same offset from the centre of a
+    # same-sized box scores the same wherever the box is.
     edge = truncated_gaussian_confidence(np.array([[2.0, 50.0]]), np.array([[0, 40, 10, 60]]))
     middle = truncated_gaussian_confidence(np.array([[47.0, 50.0]]), np.array([[45, 40, 55, 60]]))
     assert edge[0] == pytest.approx(middle[0]) == pytest.approx(math.exp(-0.5 * (3 / 2.5) ** 2))
+
+
+def test_box_edge_is_two_sigma_at_the_papers_alpha():
+    # alpha 1/4: sigma = width / 4, so the edge of a 10-wide box is 2 sigma from its centre
+    just_inside = truncated_gaussian_confidence(
+        np.array([[9.999, 5.0]]), np.array([[0, 0, 10, 10]])
+    )
+    assert just_inside[0] == pytest.approx(math.exp(-2.0), rel=1e-3)  # about 0.135
+
+
+def test_nan_point_is_nan_in_both_targets():
+    points, boxes = np.array([[np.nan, 5.0], [5.0, 5.0]]), np.array([[0, 0, 10, 10]] * 2)
+    np.testing.assert_array_equal(click_in_box(points, boxes), [np.nan, 1.0])
+    for alpha in (0.0, 0.25):
+        got = truncated_gaussian_confidence(points, boxes, alpha)
+        np.testing.assert_array_equal(got, [np.nan, 1.0])
+    screen = screen_hit_probability(points, boxes, [[100, 100]] * 2)
+    assert math.isnan(screen[0]) and 0 < screen[1] < 1
 
 
 def test_screen_truncation_renormalises_at_the_edge_by_hand():
@@ -161,8 +179,10 @@ def test_term_screen_target_reads_screen_size():
     }
     term = TruncatedGaussianClick(target="screen", format_weight=0.0)
     assert "screen_size" in term.columns
-    hit = screen_hit_probability(np.array([[10, 30]]), np.array([[0, 20, 20, 40]]), [[100, 60]])
-    assert term(batch).total[0] == pytest.approx(1 + 1 - (0.9 - hit[0]) ** 2)
+    # box 20 x 20, alpha 1/4: sigma 5; the click is at the box centre, +-2 sigma inside on
+    # both axes; the screen keeps [-2, 18] sigma of x and [-6, 6] sigma of y
+    hit = (phi(2) - phi(-2)) / (phi(18) - phi(-2)) * (phi(2) - phi(-2)) / (phi(6) - phi(-6))
+    assert term(batch).total[0] == pytest.approx(1 + 1 - (0.9 - hit) ** 2)
 
 
 def test_term_pickles_and_rejects_bad_input():
@@ -202,3 +222,92 @@ def test_empty_batch_of_clicks():
     empty = np.zeros((0, 2)), np.zeros((0, 4))
     assert truncated_gaussian_confidence(*empty).shape == (0,)
     assert screen_hit_probability(*empty, np.zeros((0, 2))).shape == (0,)
+
+
+def test_term_reads_the_point_block():
+    box = [[0, 0, 10, 10]]
+    trailing = "<point>[5,5]</point><confidence>0.9</confidence> (I had [99, 99] before)"
+    batch = {
+        "completion": [
+            trailing,  # the block counts, not the last [x, y]: 0 + 1 + (1 - 0.01)
+            "<POINT>[5, 5]</POINT> or <point>(5, 5)</point> <confidence>1</confidence>",
+            "<point>[5,5]</point> <point>[8,8]</point> <confidence>1</confidence>",  # ambiguous
+            "<point>the button</point> [5, 5] <confidence>1</confidence>",  # block without one
+            "I click [5, 5]. <confidence>1</confidence>",  # no block: the last [x, y]
+        ],
+        "gt_box": box * 5,
+    }
+    out = TruncatedGaussianClick()(batch)
+    np.testing.assert_allclose(out.total, [1.99, 2.0, np.nan, np.nan, 2.0])
+
+
+def test_term_checks_every_target_up_front():
+    term = TruncatedGaussianClick()
+    click = "<point>[5,5]</point><confidence>1</confidence>"
+    nan = float("nan")
+    boxes = [
+        [0, 0, 10, 10],
+        None,
+        nan,
+        [0, nan, 10, 10],
+        (0, None, 10, 10),
+        np.array([0, 0, 10, 10]),
+    ]
+    out = term({"completion": [click] * 6, "gt_box": boxes})
+    np.testing.assert_array_equal(out.total, [3.0, np.nan, np.nan, np.nan, np.nan, 3.0])
+    np.testing.assert_array_equal(out.status, [0, 1, 1, 1, 1, 0])
+    # a malformed box raises even where no click was parsed
+    for bad, message in [
+        ([2, 0, 0, 2], "sample 1: every box needs x2 > x1"),
+        ([0, 0, math.inf, 2], "finite"),
+        ("0, 0, 2, 2", "4 numbers"),
+    ]:
+        with pytest.raises(BatchError, match=message):
+            term({"completion": [click, "no click"], "gt_box": [[0, 0, 2, 2], bad]})
+    screen = TruncatedGaussianClick(target="screen")
+    got = screen(
+        {
+            "completion": [click] * 2,
+            "gt_box": [[0, 0, 10, 10]] * 2,
+            "screen_size": [None, [100, 100]],
+        }
+    )
+    assert math.isnan(got.total[0]) and got.status[1] == 0
+    with pytest.raises(BatchError, match="positive"):
+        screen({"completion": ["no click"], "gt_box": [[0, 0, 10, 10]], "screen_size": [[0, 10]]})
+
+
+def test_term_unparseable_score_chat_and_huge_numbers():
+    huge = "9" * 400  # float() gives inf: a click far off the box
+    batch = {
+        "completion": [
+            [{"role": "assistant", "content": "<point>[5,5]</point><confidence>1</confidence>"}],
+            f"<point>[{huge},5]</point><confidence>0.1</confidence>",
+            "<point>[5,5]</point>",  # no confidence
+            "<confidence>0.5</confidence>",  # no click
+            "<point>[5,5]</point><confidence>1</confidence>",  # no target
+        ],
+        "gt_box": [[0, 0, 10, 10]] * 4 + [None],
+    }
+    out = TruncatedGaussianClick()(batch)
+    # the far click: format 1, miss 0, target 0, alignment 1 - 0.01
+    np.testing.assert_allclose(out.total, [3.0, 1.99, np.nan, np.nan, np.nan])
+    assert out.terms["truncated_gaussian_click/correct"][1] == 0.0
+    scored = TruncatedGaussianClick(unparseable_score=-1.0)(batch)
+    np.testing.assert_allclose(scored.total, [3.0, 1.99, -1.0, -1.0, np.nan])
+    np.testing.assert_array_equal(scored.status, [0, 0, 0, 0, 1])
+    for bad in (math.nan, "low"):
+        with pytest.raises(ConfigurationError, match="unparseable_score"):
+            TruncatedGaussianClick(unparseable_score=bad)
+
+
+def test_infinite_alpha_is_rejected():
+    with pytest.raises(ConfigurationError):
+        TruncatedGaussianClick(alpha=math.inf)
+    with pytest.raises(ConfigurationError):
+        TruncatedGaussianClick(alpha=math.inf, target="screen")
+    one = np.array([[5.0, 5.0]]), np.array([[0, 0, 10, 10]])
+    with pytest.raises(ConfigurationError):
+        truncated_gaussian_confidence(*one, alpha=math.inf)
+    with pytest.raises(ConfigurationError):
+        screen_hit_probability(*one, [[100, 100]], alpha=math.inf)

@@ -1,5 +1,6 @@
 """RewardMap-style difficulty-aware detail reward, and RewardMap's stage schedule."""
 
+import math
 import pickle
 
 import numpy as np
@@ -41,7 +42,7 @@ def test_count_details_by_hand():
 def test_detail_reward_by_hand():
     got = detail_reward([2, 4, 0, 0, 1], [2, 0, 0, 9, 0], [4, 4, 4, 4, 4])
     np.testing.assert_allclose(got, [0.0, 1.0, 0.0, -1.0, 0.25])
-    # credit 0.5 and penalty 0.5 (RewardMap's stop-listing scale) is the same ratio
+    # scaling credit and penalty together leaves the ratio, and the reward, unchanged
     np.testing.assert_allclose(detail_reward([3], [1], [4], credit=0.5, penalty=0.5), [0.5])
     # a harsher penalty
     np.testing.assert_allclose(detail_reward([3], [1], [4], penalty=2.0), [0.25])
@@ -70,6 +71,16 @@ def test_difficulty_weight_matches_rewardmap_table():
         difficulty_weight([0.5], [0])
     with pytest.raises(BatchError):
         difficulty_weight([0, 1], [0])
+    # an empty batch arrives as float arrays
+    assert difficulty_weight([], []).shape == (0,)
+    assert difficulty_weight(np.array([]), np.array([], dtype=int)).dtype == np.float64
+    for weights in (
+        {"level_weights": (1.0, -0.5)},
+        {"hop_weights": (0.0, math.nan)},
+        {"level_weights": ()},
+    ):
+        with pytest.raises(ConfigurationError):
+            difficulty_weight([0], [0], **weights)
 
 
 def test_difficulty_aware_reward_by_hand():
@@ -136,6 +147,21 @@ def test_stage_schedule_rejects_bad_settings():
     with pytest.raises(ConfigurationError):
         schedule.stage_at_progress(1.5)
     assert pickle.loads(pickle.dumps(schedule)) == schedule
+    for step, total in ((1.5, 3), (1, 3.0), (True, 3), ("1", 3)):
+        with pytest.raises(ConfigurationError, match="integer"):
+            schedule.stage_at(step, total)
+    assert schedule.stage_at(np.int64(2), np.int64(3)) == "planning"
+    with pytest.raises(ConfigurationError):
+        StageSchedule(stages="abc", sizes=(1, 1, 1))
+    with pytest.raises(ConfigurationError):
+        StageSchedule(sizes=("a", 1, 1))
+
+
+def test_stage_schedule_stores_tuples():
+    schedule = StageSchedule(stages=["a", "b"], sizes=[1, 3])
+    assert schedule.stages == ("a", "b") and schedule.sizes == (1.0, 3.0)
+    assert hash(schedule) == hash(StageSchedule(stages=("a", "b"), sizes=(1.0, 3.0)))
+    assert schedule.stage_at_progress(0.5) == "b"
 
 
 def test_curriculum_order_is_staged_and_shuffled_within_stages():
@@ -192,6 +218,88 @@ def test_term_pickles_and_rejects_bad_input():
         term({**batch, "difficulty": ["impossible"]})
     with pytest.raises(BatchError, match="level must be in"):
         term({**batch, "difficulty": [7]})
-    for bad in ({"alpha": -1.0}, {"credit": 0.0}, {"level_weights": ()}, {"penalty": float("inf")}):
+    for bad in (
+        {"alpha": -1.0},
+        {"credit": 0.0},
+        {"level_weights": ()},
+        {"penalty": float("inf")},
+        {"level_weights": (1.0, -1.0)},
+        {"hop_weights": (0.0, -0.5)},
+        {"hop_weights": ("a",)},
+        {"unparseable_score": math.nan},
+        {"alpha": "0.5"},
+    ):
         with pytest.raises(ConfigurationError):
             DifficultyAwareDetail(**bad)
+
+
+def test_term_missing_difficulty_and_hops_take_the_defaults():
+    nan = float("nan")
+    batch = {
+        "completion": ["<answer>a: 1</answer>"] * 5,
+        "details": ["a: 1"] * 5,
+        "difficulty": [None, nan, "", "2", 1.0],
+        "hops": [nan, None, "1", 2.0, np.int64(0)],
+    }
+    out = DifficultyAwareDetail()(batch)
+    np.testing.assert_allclose(out.terms["detail_reward/weight"], [1.0, 1.0, 1.5, 2.0, 1.2])
+    # a right answer: W * (1 + 0.5)
+    np.testing.assert_allclose(out.total, [1.5, 1.5, 2.25, 3.0, 1.8])
+    # a huge hop count is many transfers, and a huge level is out of range, not an overflow
+    assert (
+        DifficultyAwareDetail()({**batch, "hops": [10**30] * 5}).terms["detail_reward/weight"][0]
+        == 1.5
+    )
+    with pytest.raises(BatchError, match="level must be in"):
+        DifficultyAwareDetail()({**batch, "difficulty": [10**30] * 5})
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("hops", 1.7, "hops of sample 1 must be a whole number"),
+        ("hops", "two", "hops of sample 1 must be a whole number"),
+        ("hops", math.inf, "hops of sample 1"),
+        ("hops", -1, "hops >= 0"),
+        ("difficulty", 1.9, "difficulty of sample 1: use easy/middle/hard"),
+        ("difficulty", "impossible", "difficulty of sample 1"),
+    ],
+)
+def test_term_rejects_non_integer_difficulty_on_every_row(column, value, message):
+    # row 1 has no answer: the bad value raises all the same
+    batch = {
+        "completion": ["<answer>a: 1</answer>", "no answer"],
+        "details": ["a: 1"] * 2,
+        column: [0, value],
+    }
+    with pytest.raises(BatchError, match=message):
+        DifficultyAwareDetail()(batch)
+
+
+def test_term_gold_details_none_nan_or_scalar():
+    batch = {
+        "completion": ["<answer>7</answer>", "<answer>7</answer>", "<answer>7</answer>"],
+        "details": [7, float("nan"), None],  # a number is one detail
+    }
+    out = DifficultyAwareDetail()(batch)
+    np.testing.assert_array_equal(out.total, [1.5, np.nan, np.nan])
+    np.testing.assert_array_equal(out.status, [0, 1, 1])
+    assert split_details(np.array("x: 1")) == ["x=1"]
+    assert split_details(["a: 1", None, float("nan")]) == ["a=1"]
+
+
+def test_term_chat_completion_and_unparseable_score():
+    chat = [
+        {"role": "user", "content": "route?"},
+        {"role": "assistant", "content": "<answer>a: 1</answer>"},
+    ]
+    batch = {
+        "completion": [chat, "I cannot tell", "<answer>a: 1; a: 1</answer>"],
+        "details": ["a: 1", "a: 1", None],
+        "difficulty": ["hard", "hard", "hard"],
+    }
+    np.testing.assert_allclose(DifficultyAwareDetail()(batch).total, [2.25, np.nan, np.nan])
+    scored = DifficultyAwareDetail(unparseable_score=0.0)(batch)
+    # an unreadable answer scores the number itself (not weighted); no gold stays n/a
+    np.testing.assert_allclose(scored.total, [2.25, 0.0, np.nan])
+    np.testing.assert_array_equal(scored.status, [0, 0, 1])

@@ -161,3 +161,51 @@ def test_term_pickles_and_rejects_bad_input():
     for bad in ({"precision_weight": -0.1}, {"max_boxes": 0}, {"max_boxes": True}):
         with pytest.raises(ConfigurationError):
             SalienceIoU(**bad)
+
+
+def test_term_targets_none_or_nan_are_not_applicable():
+    nan = float("nan")
+    box = "[0, 0, 10, 10]"
+    golds = [nan, None, [[0, 0, 10, 10], None], [[0, 0, nan, 10]], [], [[0, 0, 10, 10]]]
+    out = SalienceIoU()({"completion": [box] * 6, "gt_boxes": golds})
+    np.testing.assert_array_equal(out.total, [np.nan] * 5 + [1.0])
+    np.testing.assert_array_equal(out.status, [1] * 5 + [0])
+    with pytest.raises(BatchError, match="finite"):
+        SalienceIoU()({"completion": [box], "gt_boxes": [[[0, 0, np.inf, 10]]]})
+    with pytest.raises(BatchError, match="must be boxes"):
+        SalienceIoU()({"completion": [box], "gt_boxes": ["0, 0, 10, 10"]})
+
+
+def test_term_missing_salience_cell_means_equal_weights():
+    batch = {
+        "completion": ["[20, 20, 30, 30]"] * 4,
+        "gt_boxes": [GT[0].tolist()] * 4,
+        "salience": [None, float("nan"), [1.0, float("nan")], [3.0, 1.0]],
+    }
+    out = SalienceIoU()(batch)
+    # equal weights: recall 1/2, precision 1; a NaN weight: not applicable;
+    # weights (3, 1) on the distractor: recall 1/4
+    np.testing.assert_allclose(out.total, [0.75, 0.75, np.nan, 0.5 * 0.25 + 0.5])
+
+
+def test_term_checks_every_weight_up_front():
+    # sample 1 has no predicted box: its broken weights raise all the same
+    batch = {"completion": ["[0, 0, 10, 10]", "no box"], "gt_boxes": [GT[0].tolist()] * 2}
+    for bad, message in [
+        ([1.0, -1.0], "sample 1 must be finite, >= 0"),
+        ([0.0, 0.0], "not all 0"),
+        ([1.0, np.inf], "finite"),
+        ([1.0], "shape"),
+        (["a", "b"], "must be numbers"),
+    ]:
+        with pytest.raises(BatchError, match=message):
+            SalienceIoU()({**batch, "salience": [[3.0, 1.0], bad]})
+
+
+def test_huge_numbers_in_boxes_score_without_crashing():
+    huge = "9" * 400  # float() gives inf
+    completion = f"[0, 0, 10, 10] and [0, 0, {huge}, 10] and [-{huge}, 0, 5, 5]"
+    assert len(parse_boxes(completion)) == 3
+    out = SalienceIoU()({"completion": [completion], "gt_boxes": [[[0, 0, 10, 10]]]})
+    # recall 1; precision (1 + 0 + 0) / 3: the infinite boxes overlap nothing
+    np.testing.assert_allclose(out.total, [0.5 + 0.5 / 3])

@@ -48,6 +48,7 @@ from rewardkit.verify.layout import (
     parse_layout,
 )
 from rewardkit.verify.length import CosineLength, DapoOverlong, LengthLinear, grpo_lambda
+from rewardkit.verify.masks import JAndF, contour_accuracy, j_and_f, region_similarity
 from rewardkit.verify.math import MathVerifier, Verdict, verify_math, verify_math_batch
 from rewardkit.verify.math_policy import MathPolicy
 from rewardkit.verify.mathparse import Outcome
@@ -55,13 +56,9 @@ from rewardkit.verify.partial import BrierCalibration, PartialCredit, partial_cr
 from rewardkit.verify.salience import SalienceIoU, salience_weighted_iou
 from rewardkit.verify.text import ExactMatch, RegexMatch, completion_text, exact_match, regex_match
 from rewardkit.verify.video import (
-    JAndF,
     STVGo1Reward,
     TemporalConsistency,
     TemporalIoU,
-    contour_accuracy,
-    j_and_f,
-    region_similarity,
     stvg_spatial_reward,
     temporal_iou,
 )

@@ -13,10 +13,18 @@ answer ``<point>[x,y]</point><confidence>c</confidence>`` and rewards
 * C is a Gaussian kernel on the box centre, σ = α·(width, height) (Eqs. 1-2),
   **truncated to the target box**: C = 0 for a click outside it. It is not
   renormalised (the paper: "not intended to be an absolute probability"); its
-  peak is 1 at the centre. α = 1/4 is the paper's best (3σ = half the box);
-  α = 0 is its binary ablation C = 1[p̂ ∈ b] (Eq. 8), a plain Brier target.
+  peak is 1 at the centre. α = 1/4 is the paper's best: σ = width/4, so the
+  box's edge lies 2σ from the centre and a click just inside it (level with
+  the centre) gets C ≈ e^−2 ≈ 0.135; α = 0 is its binary ablation
+  C = 1[p̂ ∈ b] (Eq. 8), a plain Brier target.
 * R_format = 1 when the completion is exactly that template, the confidence
   written with at most three decimals.
+
+The click is read from the ``<point>…</point>`` block (the last ``[x, y]``
+anywhere only when there is no such block). One departure, the library's rule:
+a completion without a readable click or confidence makes the whole sample not
+applicable, where HyperClick's reward would still score its format and click;
+``unparseable_score`` scores such a completion instead (0.0: penalized).
 
 :func:`screen_hit_probability` is ours, not HyperClick's: a calibrated
 probability target, the mass that a click drawn from N(p̂, σ²) truncated to the
@@ -31,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Any
 
@@ -82,13 +91,15 @@ def click_in_box(points: Any, boxes: Any) -> FloatArray:
     """HyperClick's correctness reward (Eq. 3): 1 when x1 < x̂ < x2 and y1 < ŷ < y2.
 
     The inequalities are strict, as in the paper: a click on the border misses.
+    A NaN point (no click) gives NaN, not a miss.
 
     Example:
-        >>> click_in_box(np.array([[5, 5], [10, 5]]), np.array([[0, 0, 10, 10]] * 2))
-        array([1., 0.])
+        >>> click_in_box(np.array([[5, 5], [10, 5], [np.nan, 5]]), np.array([[0, 0, 10, 10]] * 3))
+        array([ 1.,  0., nan])
     """
     p, b = _points_and_boxes(points, boxes)
     inside: FloatArray = np.all((b[:, :2] < p) & (p < b[:, 2:]), axis=1).astype(np.float64)
+    inside[np.isnan(p).any(axis=1)] = np.nan
     return inside
 
 
@@ -98,15 +109,17 @@ def truncated_gaussian_confidence(points: Any, boxes: Any, alpha: float = 0.25) 
     C = exp(−½[((x̂ − μx)/σx)² + ((ŷ − μy)/σy)²]) for a click inside the box and
     0 outside it, with μ the box centre and σ = α·(x2 − x1, y2 − y1). The kernel
     is truncated at the target box, not renormalised: C is 1 at the centre.
-    ``alpha=0`` gives the paper's binary target 1[p̂ ∈ b].
+    ``alpha=0`` gives the paper's binary target 1[p̂ ∈ b]. A NaN point gives NaN.
 
     Example:
         >>> # a quarter-width right of the centre is one σ away at α = 1/4
         >>> truncated_gaussian_confidence(np.array([[7.5, 5.0]]), np.array([[0, 0, 10, 10]]))
         array([0.60653066])
     """
-    if not alpha >= 0:
-        raise ConfigurationError(f"alpha must be >= 0 (0 = binary target), got {alpha!r}")
+    if not (alpha >= 0 and math.isfinite(alpha)):
+        raise ConfigurationError(
+            f"alpha must be finite and >= 0 (0 = binary target), got {alpha!r}"
+        )
     inside = click_in_box(points, boxes)
     if alpha == 0:
         return inside
@@ -143,8 +156,8 @@ def screen_hit_probability(
         ...                        np.array([[100, 100]] * 2)).round(4)
         array([0.9111, 0.9323])
     """
-    if not alpha > 0:
-        raise ConfigurationError(f"alpha must be positive for a hit probability, got {alpha!r}")
+    if not (alpha > 0 and math.isfinite(alpha)):
+        raise ConfigurationError(f"alpha must be positive and finite, got {alpha!r}")
     p, b = _points_and_boxes(points, boxes)
     screen = _rows(screens, 2, "screens as (width, height)")
     if screen.shape[0] != p.shape[0] or np.any(~(screen > 0)):
@@ -187,17 +200,76 @@ def hyperclick_format(text: str) -> bool:
     return _TEMPLATE.fullmatch(text) is not None
 
 
+def _blocks(text: str, tag: str) -> list[str]:
+    # contents of every <tag>…</tag>, case-insensitive, in linear time
+    lowered, opening, closing = text.lower(), f"<{tag}>", f"</{tag}>"
+    found, position = [], 0
+    while (start := lowered.find(opening, position)) >= 0:
+        end = lowered.find(closing, start + len(opening))
+        if end < 0:
+            break
+        found.append(text[start + len(opening) : end])
+        position = end + len(closing)
+    return found
+
+
+def _parse_click(text: str) -> tuple[float, float] | None:
+    """The click of ``<point>…</point>``; without that block, the last ``[x, y]`` of the text.
+
+    Several blocks with different points count as no click (as several
+    different answers do across the library).
+    """
+    blocks = _blocks(text, "point")
+    if not blocks:
+        return parse_point(text)
+    points = {parse_point(block) for block in blocks}
+    return points.pop() if len(points) == 1 else None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
+
+
+def _target_rows(column: Any, width: int, what: str) -> FloatArray:
+    """One row of ``width`` finite numbers per sample; a None/NaN target becomes a NaN row."""
+    rows = np.full((len(column), width), np.nan)
+    for i, value in enumerate(column):
+        if _missing(value) or (isinstance(value, list | tuple) and any(v is None for v in value)):
+            continue
+        try:
+            row = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise BatchError(
+                f"column {what!r}, sample {i}: need {width} numbers, got {value!r}"
+            ) from error
+        if row.shape != (width,):
+            raise BatchError(
+                f"column {what!r} must have shape (N, {width}); sample {i} has shape {row.shape}"
+            )
+        if np.isnan(row).any():
+            continue
+        if not np.isfinite(row).all():
+            raise BatchError(f"column {what!r}, sample {i}: numbers must be finite, got {value!r}")
+        rows[i] = row
+    return rows
+
+
 @register("truncated_gaussian_click")
 class TruncatedGaussianClick(RewardTerm):
     """HyperClick's reward: format + click-in-box + confidence alignment.
 
-    Reads the click (the last ``[x, y]``) and the stated confidence from the
-    completion and the target from ``gt_box``. ``target="box"`` (default) is
-    HyperClick's box-truncated Gaussian; ``target="screen"`` swaps in
-    :func:`screen_hit_probability` (ours), which also reads ``screen_size``
-    (width, height). A completion without a click or a confidence is not
-    applicable. The parts are logged as ``name/format``, ``name/correct``,
-    ``name/target``, ``name/confidence`` and ``name/alignment``.
+    Reads the click (the ``<point>…</point>`` block; the last ``[x, y]`` when
+    there is none) and the stated confidence from the completion and the target
+    from ``gt_box``. ``target="box"`` (default) is HyperClick's box-truncated
+    Gaussian; ``target="screen"`` swaps in :func:`screen_hit_probability`
+    (ours), which also reads ``screen_size`` (width, height). Every target is
+    checked up front: a None/NaN ``gt_box`` (or ``screen_size``) row is not
+    applicable, a malformed one raises :class:`~rewardkit.core.errors.BatchError`.
+    A completion without a click or a confidence is not applicable too, or
+    scores ``unparseable_score`` when that is set (HyperClick's reward would
+    still score its format and click; see the module note). The parts are
+    logged as ``name/format``, ``name/correct``, ``name/target``,
+    ``name/confidence`` and ``name/alignment``.
 
     Example:
         >>> term = TruncatedGaussianClick()
@@ -207,6 +279,8 @@ class TruncatedGaussianClick(RewardTerm):
         ...          "gt_box": [[0, 0, 10, 10]] * 3}
         >>> term(batch).total
         array([3.  , 1.75,  nan])
+        >>> TruncatedGaussianClick(unparseable_score=0.0)(batch).total
+        array([3.  , 1.75, 0.  ])
     """
 
     columns: tuple[str, ...] = ("completion", "gt_box")
@@ -217,43 +291,73 @@ class TruncatedGaussianClick(RewardTerm):
         target: str = "box",
         format_weight: float = 1.0,
         name: str = "truncated_gaussian_click",
+        unparseable_score: float | None = None,
     ) -> None:
         super().__init__(name)
         if target not in ("box", "screen"):
             raise ConfigurationError(f"target must be 'box' or 'screen', got {target!r}")
-        if not (alpha > 0 or (alpha == 0 and target == "box")):
+        if not math.isfinite(alpha) or not (alpha > 0 or (alpha == 0 and target == "box")):
             raise ConfigurationError(
-                f"alpha must be positive (or 0 with target='box': a binary target), got {alpha!r}"
+                "alpha must be finite and positive (or 0 with target='box': a binary target), "
+                f"got {alpha!r}"
             )
         if not math.isfinite(format_weight):
             raise ConfigurationError(f"format_weight must be finite, got {format_weight!r}")
+        if unparseable_score is not None and not (
+            isinstance(unparseable_score, numbers.Real) and math.isfinite(unparseable_score)
+        ):
+            raise ConfigurationError(
+                f"unparseable_score must be finite (or None: not applicable), "
+                f"got {unparseable_score!r}"
+            )
         self.alpha, self.target, self.format_weight = float(alpha), target, float(format_weight)
+        self.unparseable_score = None if unparseable_score is None else float(unparseable_score)
         if target == "screen":
             self.columns = (*self.columns, "screen_size")
 
+    def _targets(self, batch: Batch) -> tuple[FloatArray, FloatArray | None]:
+        boxes = _target_rows(get_column(batch, "gt_box"), 4, "gt_box")
+        broken = ~np.isnan(boxes).any(axis=1) & ~np.all(boxes[:, 2:] > boxes[:, :2], axis=1)
+        if broken.any():
+            raise BatchError(
+                f"gt_box of sample {int(np.flatnonzero(broken)[0])}: "
+                "every box needs x2 > x1 and y2 > y1"
+            )
+        if self.target == "box":
+            return boxes, None
+        screens = _target_rows(get_column(batch, "screen_size"), 2, "screen_size")
+        broken = ~np.isnan(screens).any(axis=1) & ~np.all(screens > 0, axis=1)
+        if broken.any():
+            raise BatchError(
+                f"screen_size of sample {int(np.flatnonzero(broken)[0])}: "
+                "need a positive (width, height)"
+            )
+        return boxes, screens
+
     def _compute(self, batch: Batch) -> RewardOutput:
         texts = [completion_text(c) for c in get_column(batch, "completion")]
-        boxes = _rows(get_column(batch, "gt_box"), 4, "column 'gt_box'")
+        boxes, screens = self._targets(batch)
+        known = ~np.isnan(boxes).any(axis=1)
+        if screens is not None:
+            known &= ~np.isnan(screens).any(axis=1)
         n = len(texts)
-        points = [parse_point(t) for t in texts]
+        point = np.array([p or (np.nan, np.nan) for p in map(_parse_click, texts)]).reshape(n, 2)
         stated = np.array([np.nan if (c := parse_confidence(t)) is None else c for t in texts])
-        point = np.array([p if p is not None else (np.nan, np.nan) for p in points])
-        has_point = ~np.isnan(point).any(axis=1)
+        rows = known & ~np.isnan(point).any(axis=1)
         correct, target = np.full(n, np.nan), np.full(n, np.nan)
-        if has_point.any():
-            correct[has_point] = click_in_box(point[has_point], boxes[has_point])
-            if self.target == "box":
-                target[has_point] = truncated_gaussian_confidence(
-                    point[has_point], boxes[has_point], self.alpha
-                )
+        if rows.any():
+            correct[rows] = click_in_box(point[rows], boxes[rows])
+            if screens is None:
+                target[rows] = truncated_gaussian_confidence(point[rows], boxes[rows], self.alpha)
             else:
-                screens = _rows(get_column(batch, "screen_size"), 2, "column 'screen_size'")
-                target[has_point] = screen_hit_probability(
-                    point[has_point], boxes[has_point], screens[has_point], self.alpha
+                target[rows] = screen_hit_probability(
+                    point[rows], boxes[rows], screens[rows], self.alpha
                 )
         alignment = confidence_alignment(stated, target)
         fmt = np.array([float(hyperclick_format(t)) for t in texts])
         total = self.format_weight * fmt + correct + alignment
+        if self.unparseable_score is not None:
+            total[known & np.isnan(total)] = self.unparseable_score
         terms = {
             self.name: total,
             f"{self.name}/format": fmt,

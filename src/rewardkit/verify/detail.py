@@ -26,7 +26,8 @@ detail earns ``credit``, each other one (wrong, extra or repeated) costs
 
 R_correctness is 1 when the details are exactly the gold ones (the paper's
 10 : 10·α scale becomes 1 : α), and R_format is left to a format term composed
-alongside (an answer that cannot be read is not applicable here, not 0).
+alongside (an answer that cannot be read is not applicable here, not 0, unless
+:class:`DifficultyAwareDetail`'s ``unparseable_score`` says otherwise).
 
 The curriculum (:class:`StageSchedule`, :func:`curriculum_order`) is
 RewardMap's: stages from perception to reasoning (judgment → counting →
@@ -44,9 +45,10 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +81,10 @@ _SEPARATORS = re.compile(r"[;\n]+")
 _KEY_VALUE = re.compile(r"^([^:=]+?)\s*[:=]\s*(.+)$")
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
+
+
 def normalize_detail(text: str) -> str:
     """One detail in canonical form: ``key=value``, case-folded, spaces collapsed.
 
@@ -94,24 +100,31 @@ def normalize_detail(text: str) -> str:
 def split_details(value: Any) -> list[str]:
     """Details from text (split on ``;`` and newlines), a list, or a mapping key → value(s).
 
+    None or NaN is no detail; any other scalar (a number) is one detail.
+
     Example:
         >>> split_details({"origin": "A", "transfer": ["B", "C"]})
         ['origin=a', 'transfer=b', 'transfer=c']
-        >>> split_details("origin: A; line: 2")
-        ['origin=a', 'line=2']
+        >>> split_details("origin: A; line: 2"), split_details(7), split_details(float("nan"))
+        (['origin=a', 'line=2'], ['7'], [])
     """
-    if value is None:
+    if _missing(value):
         return []
     if isinstance(value, Mapping):
         raw = [
             f"{key}: {item}"
             for key, values in value.items()
             for item in (values if isinstance(values, list | tuple) else [values])
+            if not _missing(item)
         ]
     elif isinstance(value, str):
         raw = _SEPARATORS.split(value)
+    elif isinstance(value, np.ndarray) and value.ndim == 0:
+        raw = [str(value.item())]
+    elif isinstance(value, Iterable):
+        raw = [str(item) for item in value if not _missing(item)]
     else:
-        raw = [str(item) for item in value]
+        raw = [str(value)]
     return [d for d in (normalize_detail(r) for r in raw) if d]
 
 
@@ -155,6 +168,18 @@ def detail_reward(
     return reward
 
 
+def _weights(values: Sequence[float], what: str) -> FloatArray:
+    try:
+        weights = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(f"{what} must be numbers, got {values!r}") from error
+    if weights.ndim != 1 or not weights.size or np.any(~np.isfinite(weights) | (weights < 0)):
+        raise ConfigurationError(
+            f"{what} must be a non-empty list of finite numbers >= 0, got {values!r}"
+        )
+    return weights
+
+
 def difficulty_weight(
     level: Any,
     hops: Any,
@@ -164,23 +189,22 @@ def difficulty_weight(
     """W = level_weights[level] + hop_weights[min(hops, len(hop_weights) − 1)], rowwise.
 
     RewardMap's W_map + W_question: ``level`` rates the map (0 easy, 1 middle,
-    2 hard), ``hops`` counts the transfers the question needs.
+    2 hard), ``hops`` counts the transfers the question needs. Both are
+    integer arrays; the weights are finite and >= 0.
 
     Example:
         >>> difficulty_weight([0, 2, 1], [0, 0, 3])
         array([1. , 1.5, 1.7])
+        >>> difficulty_weight([], [])
+        array([], dtype=float64)
     """
-    lv, hp = np.asarray(level), np.asarray(hops)
-    gammas, betas = (
-        np.asarray(level_weights, dtype=np.float64),
-        np.asarray(hop_weights, dtype=np.float64),
-    )
+    # an empty list arrives as a float array: no value in it can be a non-integer
+    lv, hp = (a.astype(np.int64) if a.size == 0 else a for a in map(np.asarray, (level, hops)))
+    gammas = _weights(level_weights, "level_weights")
+    betas = _weights(hop_weights, "hop_weights")
     if lv.ndim != 1 or lv.shape != hp.shape:
         raise BatchError(f"level and hops must both have shape (N,), got {lv.shape} and {hp.shape}")
-    if not (
-        lv.size == 0
-        or (np.issubdtype(lv.dtype, np.integer) and np.issubdtype(hp.dtype, np.integer))
-    ):
+    if not (np.issubdtype(lv.dtype, np.integer) and np.issubdtype(hp.dtype, np.integer)):
         raise BatchError("level and hops must be integers")
     if np.any((lv < 0) | (lv >= gammas.size)) or np.any(hp < 0):
         raise BatchError(f"level must be in [0, {gammas.size}) and hops >= 0")
@@ -226,6 +250,15 @@ class StageSchedule:
     sizes: tuple[float, ...] = (1.0, 1.0, 1.0)
 
     def __post_init__(self) -> None:
+        # stored as tuples (a list would leave the frozen schedule unhashable)
+        if isinstance(self.stages, str) or not all(isinstance(s, str) for s in self.stages):
+            raise ConfigurationError(f"stages must be a sequence of names, got {self.stages!r}")
+        try:
+            sizes = tuple(float(s) for s in self.sizes)
+        except (TypeError, ValueError) as error:
+            raise ConfigurationError(f"stage sizes must be numbers, got {self.sizes!r}") from error
+        object.__setattr__(self, "stages", tuple(self.stages))
+        object.__setattr__(self, "sizes", sizes)
         if not self.stages or len(self.stages) != len(self.sizes):
             raise ConfigurationError(
                 f"give one size per stage: {len(self.stages)} stages, {len(self.sizes)} sizes"
@@ -256,7 +289,10 @@ class StageSchedule:
         return self.stages[int(self.stage_index(progress))]
 
     def stage_at(self, step: int, total_steps: int) -> str:
-        """The stage at optimizer ``step`` (0-based) of ``total_steps``."""
+        """The stage at optimizer ``step`` (0-based) of ``total_steps``, both integers."""
+        for what, value in (("step", step), ("total_steps", total_steps)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ConfigurationError(f"{what} must be an integer, got {value!r}")
         if total_steps < 1 or not 0 <= step < total_steps:
             raise ConfigurationError(f"need 0 <= step < total_steps, got {step} of {total_steps}")
         return self.stage_at_progress(step / total_steps)
@@ -283,35 +319,57 @@ def curriculum_order(stage_of_sample: Any, seed: int = 0) -> IntArray:
     return order
 
 
+def _whole(value: Any, index: int, what: str) -> int | None:
+    """A whole number from a column cell; None for a missing one (None, NaN, "")."""
+    if _missing(value) or (isinstance(value, str) and value.strip().casefold() in ("", "nan")):
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        if number.is_integer():
+            return int(number)
+    elif isinstance(value, str) and value.strip().lstrip("+-").isdecimal():
+        return int(value.strip())
+    raise BatchError(f"{what} of sample {index} must be a whole number, got {value!r}")
+
+
 def _level(value: Any, index: int) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, str) and not value.strip().isdigit():
-        if value.strip().casefold() not in LEVELS:
-            raise BatchError(
-                f"difficulty of sample {index}: use easy/middle/hard or 0-2, got {value!r}"
-            )
+    if isinstance(value, str) and value.strip().casefold() in LEVELS:
         return LEVELS[value.strip().casefold()]
-    return int(value)
+    try:
+        level = _whole(value, index, "difficulty")
+    except BatchError:
+        raise BatchError(
+            f"difficulty of sample {index}: use easy/middle/hard or 0-2, got {value!r}"
+        ) from None
+    return 0 if level is None else level
 
 
 @register("detail_reward")
 class DifficultyAwareDetail(RewardTerm):
     """RewardMap-style W · (R_correctness + α · R_detail) of the ``<answer>`` details.
 
-    ``details`` holds the gold details (text, list, or mapping key → value(s));
-    ``difficulty`` (optional: easy) the map level (easy/middle/hard or 0-2);
-    ``hops`` (optional: 0) the transfers the question needs. A completion
-    without an ``<answer>``, or a sample without gold details, is not
-    applicable. Logs ``name/correct``, ``name/detail`` and ``name/weight``.
+    ``details`` holds the gold details (text, list, or mapping key → value(s);
+    a number is one detail); ``difficulty`` (optional) the map level
+    (easy/middle/hard or 0-2); ``hops`` (optional) the transfers the question
+    needs. A missing column, or a None/NaN/empty cell, means easy and 0 hops; a
+    value that is not a whole number (``1.7``, ``"two"``) raises
+    :class:`~rewardkit.core.errors.BatchError`, checked on every row. A sample
+    without gold details (None, NaN, empty) is not applicable. A completion
+    without an ``<answer>`` is not applicable too, or scores
+    ``unparseable_score`` when that is set (that number as the total, not
+    weighted by W). Logs ``name/correct``, ``name/detail`` and ``name/weight``.
 
     Example:
         >>> batch = {"completion": ["<answer>origin: A; destination: B</answer>",
-        ...                         "<answer>origin: A; destination: C</answer>"],
-        ...          "details": ["origin: A; destination: B"] * 2,
-        ...          "difficulty": ["hard", "easy"], "hops": [1, 0]}
+        ...                         "<answer>origin: A; destination: C</answer>", "none"],
+        ...          "details": ["origin: A; destination: B"] * 3,
+        ...          "difficulty": ["hard", "easy", None], "hops": [1, 0, float("nan")]}
         >>> DifficultyAwareDetail()(batch).total
-        array([3., 0.])
+        array([ 3.,  0., nan])
+        >>> DifficultyAwareDetail(unparseable_score=-1.0)(batch).total
+        array([ 3.,  0., -1.])
     """
 
     columns = ("completion", "details", "difficulty", "hops")
@@ -324,51 +382,63 @@ class DifficultyAwareDetail(RewardTerm):
         level_weights: Sequence[float] = (1.0, 1.2, 1.5),
         hop_weights: Sequence[float] = (0.0, 0.5),
         name: str = "detail_reward",
+        unparseable_score: float | None = None,
     ) -> None:
         super().__init__(name)
-        numbers = [alpha, credit, penalty, *level_weights, *hop_weights]
-        if (
-            not all(math.isfinite(float(x)) for x in numbers)
-            or not level_weights
-            or not hop_weights
-        ):
+        scores = [alpha, credit, penalty] + (
+            [] if unparseable_score is None else [unparseable_score]
+        )
+        if not all(isinstance(x, numbers.Real) and math.isfinite(x) for x in scores):
             raise ConfigurationError(
-                "alpha, credit, penalty and the weights must be finite numbers"
+                "alpha, credit, penalty and unparseable_score must be finite numbers"
             )
         if not (alpha >= 0 and credit > 0 and penalty >= 0):
             raise ConfigurationError(
                 f"need alpha >= 0, credit > 0, penalty >= 0, got {alpha}, {credit}, {penalty}"
             )
         self.alpha, self.credit, self.penalty = float(alpha), float(credit), float(penalty)
-        self.level_weights = tuple(float(w) for w in level_weights)
-        self.hop_weights = tuple(float(w) for w in hop_weights)
+        self.level_weights = tuple(_weights(level_weights, "level_weights").tolist())
+        self.hop_weights = tuple(_weights(hop_weights, "hop_weights").tolist())
+        self.unparseable_score = None if unparseable_score is None else float(unparseable_score)
+
+    def _weight(self, batch: Batch, n: int) -> FloatArray:
+        level_column, hop_column = batch.get("difficulty"), batch.get("hops")
+        levels = (
+            [0] * n if level_column is None else [_level(v, i) for i, v in enumerate(level_column)]
+        )
+        hops = (
+            [0] * n
+            if hop_column is None
+            else [_whole(v, i, "hops") or 0 for i, v in enumerate(hop_column)]
+        )
+        # capped so that a huge number still fits int64: the weights' tables end there
+        cap_level, cap_hops = len(self.level_weights), len(self.hop_weights)
+        return difficulty_weight(
+            np.array([min(max(v, -1), cap_level) for v in levels], dtype=np.int64),
+            np.array([min(max(v, -1), cap_hops) for v in hops], dtype=np.int64),
+            self.level_weights,
+            self.hop_weights,
+        )
 
     def _compute(self, batch: Batch) -> RewardOutput:
         texts = [completion_text(c) for c in get_column(batch, "completion")]
         n = len(texts)
         golds = [split_details(v) for v in get_column(batch, "details")]
-        level_column, hop_column = batch.get("difficulty"), batch.get("hops")
-        levels = (
-            [0] * n if level_column is None else [_level(v, i) for i, v in enumerate(level_column)]
-        )
-        hops = [0] * n if hop_column is None else [0 if v is None else int(v) for v in hop_column]
-        weight = difficulty_weight(
-            np.array(levels, dtype=np.int64),
-            np.array(hops, dtype=np.int64),
-            self.level_weights,
-            self.hop_weights,
-        )
+        weight = self._weight(batch, n)
         right, wrong, size = np.zeros(n), np.zeros(n), np.ones(n)
-        ok = np.zeros(n, dtype=bool)
+        ok, unread = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         for i, (text, gold) in enumerate(zip(texts, golds, strict=True)):
-            answer = extract_answer_tag(text)
-            if answer is None or not gold:
+            answer = extract_answer_tag(text) if gold else None
+            unread[i] = bool(gold) and answer is None
+            if answer is None:
                 continue
             ok[i], size[i] = True, len(gold)
             right[i], wrong[i] = count_details(split_details(answer), gold)
         detail = np.where(ok, detail_reward(right, wrong, size, self.credit, self.penalty), np.nan)
         correct = np.where(ok, ((right == size) & (wrong == 0)).astype(np.float64), np.nan)
         total = difficulty_aware_reward(correct, detail, weight, self.alpha)
+        if self.unparseable_score is not None:
+            total[unread] = self.unparseable_score
         terms = {
             self.name: total,
             f"{self.name}/correct": correct,

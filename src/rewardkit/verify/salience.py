@@ -203,17 +203,53 @@ def salience_weighted_iou(
     return reward
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
+
+
 def _gold_boxes(value: Any, index: int) -> FloatArray | None:
-    if value is None or (not isinstance(value, np.ndarray) and len(value) == 0):
+    """A sample's target boxes (M, 4); None where it has none or a coordinate is missing."""
+    if _missing(value) or (isinstance(value, list | tuple) and any(v is None for v in value)):
         return None
-    array = np.asarray(value, dtype=np.float64)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise BatchError(
+            f"gt_boxes of sample {index} must be boxes [x1, y1, x2, y2], got {value!r}"
+        ) from error
     if array.size == 0:
         return None
     array = array.reshape(1, 4) if array.shape == (4,) else array
     array = _box_array(array, f"gt_boxes of sample {index}")
+    if np.isnan(array).any():
+        return None
+    if not np.isfinite(array).all():
+        raise BatchError(f"gt_boxes of sample {index}: coordinates must be finite")
     if np.any(~(array[:, 2:] > array[:, :2])):
         raise BatchError(f"gt_boxes of sample {index}: every box needs x2 > x1 and y2 > y1")
     return array
+
+
+def _salience_row(column: Any, index: int, count: int) -> FloatArray | None:
+    """A sample's weights: equal when the column or the cell is missing; None if one is NaN."""
+    value = None if column is None else column[index]
+    if _missing(value):
+        return np.ones(count)
+    try:
+        weights = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise BatchError(f"salience of sample {index} must be numbers, got {value!r}") from error
+    if weights.shape != (count,):
+        raise BatchError(
+            f"salience of sample {index} has shape {weights.shape} for {count} target boxes"
+        )
+    if np.isnan(weights).any():
+        return None
+    if np.any(~np.isfinite(weights) | (weights < 0)) or not weights.sum() > 0:
+        raise BatchError(
+            f"salience of sample {index} must be finite, >= 0 and not all 0, got {value!r}"
+        )
+    return weights
 
 
 @register("salience_iou")
@@ -221,9 +257,13 @@ class SalienceIoU(RewardTerm):
     """GRiP-style salience-weighted IoU of the completion's boxes with ``gt_boxes``.
 
     ``gt_boxes`` holds each sample's target boxes (a list of [x1, y1, x2, y2]);
-    ``salience`` (optional; equal weights when the column is absent) one weight
-    per target box. A completion without a well-formed box, or a sample without
-    target boxes, is not applicable. Logs ``name/recall`` and ``name/precision``.
+    ``salience`` (optional) one weight per target box, equal weights when the
+    column is absent or the sample's cell is None/NaN. A completion without a
+    well-formed box is not applicable, as is a sample without target boxes
+    (None, NaN, empty, a None/NaN coordinate) or with a NaN weight; a malformed
+    target or weight (wrong shape, x2 <= x1, infinite, negative, all zero)
+    raises :class:`~rewardkit.core.errors.BatchError`, checked on every row.
+    Logs ``name/recall`` and ``name/precision``.
 
     Example:
         >>> term = SalienceIoU()
@@ -248,32 +288,23 @@ class SalienceIoU(RewardTerm):
             raise ConfigurationError(f"max_boxes must be a positive integer, got {max_boxes!r}")
         self.precision_weight, self.max_boxes = float(precision_weight), max_boxes
 
-    @staticmethod
-    def _weights(column: Any, index: int, count: int) -> FloatArray:
-        weights = np.ones(count) if column is None else np.asarray(column[index], dtype=np.float64)
-        if weights.shape != (count,):
-            raise BatchError(
-                f"salience of sample {index} has shape {weights.shape} for {count} target boxes"
-            )
-        return weights
-
     def _compute(self, batch: Batch) -> RewardOutput:
         texts = [completion_text(c) for c in get_column(batch, "completion")]
         golds = [_gold_boxes(v, i) for i, v in enumerate(get_column(batch, "gt_boxes"))]
-        weights_column = batch.get("salience")
+        column = batch.get("salience")
+        # every target is checked up front, whatever the completions hold
+        weights = [
+            None if g is None else _salience_row(column, i, len(g)) for i, g in enumerate(golds)
+        ]
         preds = [parse_boxes(t, self.max_boxes) for t in texts]
         n = len(texts)
         recall, precision = np.full(n, np.nan), np.full(n, np.nan)
-        rows = [i for i in range(n) if preds[i] and golds[i] is not None]
+        rows = [i for i in range(n) if preds[i] and weights[i] is not None]
         if rows:
-            gt_rows = [g for i in rows if (g := golds[i]) is not None]
-            salience = [
-                self._weights(weights_column, i, len(g)) for i, g in zip(rows, gt_rows, strict=True)
-            ]
-            gt, pred = pad_boxes(gt_rows), pad_boxes([preds[i] for i in rows])
-            recall[rows], precision[rows] = salience_recall_precision(
-                pred, gt, pad_salience(salience)
-            )
+            gt = pad_boxes([golds[i] for i in rows])
+            salience = pad_salience([weights[i] for i in rows])
+            pred = pad_boxes([preds[i] for i in rows])
+            recall[rows], precision[rows] = salience_recall_precision(pred, gt, salience)
         total = (1.0 - self.precision_weight) * recall + self.precision_weight * precision
         terms = {
             self.name: total,
