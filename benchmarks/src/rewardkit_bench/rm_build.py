@@ -19,8 +19,9 @@ Two halves, each a set of units in one run:
   (:mod:`rewardkit_bench.rm_build_tree`); HERON on LunarLander's reward factors in the
   delayed-credit harness (:mod:`rewardkit_bench.rm_build_heron`).
 
-Figures are medians over seeds. Full run: about 60 minutes with ``--jobs 2`` on two idle
-cores (an estimate; SmolLM2's features are read once, about 11 minutes, and cached);
+Figures are medians over seeds. Full run: 68 minutes with ``--jobs 2`` in one sitting on
+two cores shared with other work, with SmolLM2's features and the trained PRMs and RMs
+already in ``runs/rm-lab-cache`` (reading the features takes about 11 minutes more);
 ``--quick``: one seed, 20 steps, two designs, 15 questions a task.
 
 Run: ``rewardkit bench rm-lab --jobs 2``.

@@ -334,8 +334,9 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
             "seeds; held-out greedy figures on 300 problems. Data we generated (the lab). "
             "Every reference solution has 2 steps and 4 % of them repeat a running sum "
             "legitimately (a third operand of 0): *extra steps* counts steps beyond the "
-            "reference's and *padded repeats* repeats where the reference has none (recorded "
-            "from the second sitting on; — for runs from before).", "",
+            "reference's and *padded repeats* repeats where the reference has none; *KL to "
+            "warm start* is the held-out KL of the trained policy from the warm start (— where "
+            "a run did not record a figure).", "",
         ]  # fmt: skip
         header = ["design", "Clip's η", "accuracy", "(range)", "steps", "repeat rate", "length",
                   "batch gold peak", "last 20", "extra steps", "padded repeats",
