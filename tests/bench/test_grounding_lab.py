@@ -264,6 +264,8 @@ def test_claims_need_a_clear_gap_in_most_seeds():
     # a higher median, won in only one of three seeds
     minority = _claim(summarize_runs(runs([0.9, 0.6, 0.1], [0.2, 0.7, 0.5])), "GUI-G²")
     assert not minority["met"] and "better in 1 of 3" in minority["detail"]
+    worse = _claim(summarize_runs(runs([0.2, 0.3, 0.1], [0.5, 0.6, 0.4])), "GUI-G²")
+    assert not worse["met"] and "worse beyond noise" in worse["detail"]
     one_seed = _claim(summarize_runs(runs([0.6], [0.2])), "GUI-G²")
     assert one_seed["met"] and "indicative only" in one_seed["detail"]
 

@@ -131,7 +131,8 @@ def _claim(
         held = g_ours >= share * g_theirs and g_ours > 0
         guard_text = (f"; {metric} {g_ours:.3f} vs {g_theirs:.3f}, must be ≥ {share:.0%} of it"
                       f"{'' if held else ' and above 0: not held'}")  # fmt: skip
-    noise = "" if clear else ", within noise"
+    worse = beyond_noise(b, a, scenes) if claim.higher_is_better else beyond_noise(a, b, scenes)
+    noise = "" if clear else ", worse beyond noise" if worse else ", within noise"
     single = "; one seed: indicative only" if len(seeds) == 1 else ""
     return {"met": bool(sign * (a - b) > 0 and clear and wins * 2 > len(seeds) and held),
             "detail": f"{claim.metric} {a:.3f} vs {b:.3f} ({claim.baseline}{noise}){single}; "
