@@ -162,6 +162,16 @@ EXAMPLES = {
     ),
     "next_state_value": ({"potential": "coordinate", "potential_params": {"index": 0}}, STEPS),
     "count_bonus": ({"beta": 0.5}, STEPS),
+    "toponav_bonus": ({"new_node_bonus": 0.5}, {**STEPS, "truncated": [False, False, False]}),
+    "carl_reward": (
+        {"progress": "progress", "penalties": {"collision": 0.5, "lane": 0.9}, "terminal": "crash"},
+        {
+            "progress": [0.5, None, 0.2],
+            "collision": [1, 0, 0],
+            "lane": [2, 0, 1],
+            "crash": [0, 0, 1],
+        },
+    ),
     "simhash_count_bonus": ({"bits": 8}, STEPS),
     "e3b_bonus": ({"projection_dim": 4}, {**STEPS, "truncated": [False, False, False]}),
     "episodic_count_bonus": ({"beta": 0.5}, {**STEPS, "truncated": [False, False, False]}),

@@ -1,6 +1,8 @@
 """Reward shaping: potential-based shaping (Ng, Harada & Russell 1999), PAR (Fu et al. 2025),
-and Clip / Delta refinements of process rewards (Gao et al. 2024)."""
+Clip / Delta refinements of process rewards (Gao et al. 2024), and CaRL's multiplicative
+penalties (Jaeger et al. 2025)."""
 
+from rewardkit.shaping.multiplicative import carl_reward, multiplicative_reward
 from rewardkit.shaping.par import PreferenceAsReward, par_transform, preference_as_reward
 from rewardkit.shaping.potential import (
     POTENTIAL_ENTRY_POINT_GROUP,
@@ -25,9 +27,11 @@ __all__ = [
     "PotentialShaping",
     "PotentialValue",
     "PreferenceAsReward",
+    "carl_reward",
     "clip_step_rewards",
     "delta_step_rewards",
     "make_potential",
+    "multiplicative_reward",
     "par_transform",
     "preference_as_reward",
     "refine_step_rewards",
