@@ -46,7 +46,6 @@ class Design:
 
     make_term: Callable[[], Term]
     curriculum: Callable[[float], int] | None = None
-    paper: str = ""
 
 
 def _nan_where_invalid(values: Any, valid: Any) -> list[float | None]:
@@ -166,38 +165,34 @@ def rewardmap_curriculum(progress: float) -> int:
 DESIGNS: dict[str, dict[str, Design]] = {
     "click": {
         "binary hit": Design(lambda: click_hit),
-        "GUI-G² Gaussian point": Design(lambda: GaussianPoint(alpha=0.5), paper="GUI-G²"),
+        "GUI-G² Gaussian point": Design(lambda: GaussianPoint(alpha=0.5)),
     },
     "click_confidence": {
         "hit only": Design(lambda: click_hit),
-        "hit + Brier": Design(lambda: weighted_sum([click_hit, BrierCalibration(click_hit)]),
-                              paper="HyperClick"),
-        "HyperClick": Design(lambda: TruncatedGaussianClick(alpha=0.25), paper="HyperClick"),
+        "hit + Brier": Design(lambda: weighted_sum([click_hit, BrierCalibration(click_hit)])),
+        "HyperClick": Design(lambda: TruncatedGaussianClick(alpha=0.25)),
         "HyperClick, screen-truncated target (ours)": Design(
-            lambda: TruncatedGaussianClick(alpha=0.25, target="screen"), paper="HyperClick"),
+            lambda: TruncatedGaussianClick(alpha=0.25, target="screen")),
     },
     "box": {
         "binary IoU≥0.5": Design(lambda: iou_at_half),
         "IoU": Design(lambda: BoxIoU()),
         "IoU + box size (GUI-G1-style)": Design(
-            lambda: weighted_sum([BoxIoU(), box_size], [1.0, 0.5]), paper="GUI-G1"),
-        "GUI-G² point + coverage": Design(lambda: weighted_sum([box_centre_point, box_coverage]),
-                                          paper="GUI-G²"),
-        "GRiP-style salience IoU": Design(lambda: SalienceIoU(), paper="GRiP"),
+            lambda: weighted_sum([BoxIoU(), box_size], [1.0, 0.5])),
+        "GUI-G² point + coverage": Design(lambda: weighted_sum([box_centre_point, box_coverage])),
+        "GRiP-style salience IoU": Design(lambda: SalienceIoU()),
     },
     "clip": {
         "binary": Design(lambda: span_and_track),
-        "STVG-o1-style": Design(lambda: STVGo1Reward(), paper="STVG-o1"),
-        "Veason-R1-style": Design(lambda: weighted_sum([valid_span, TemporalConsistency()]),
-                                  paper="Veason-R1"),
+        "STVG-o1-style": Design(lambda: STVGo1Reward()),
+        "Veason-R1-style": Design(lambda: weighted_sum([valid_span, TemporalConsistency()])),
     },
     "layout": {
         "binary all within 1 m": Design(lambda: all_within_1m),
-        "STAR-R1 partial credit": Design(lambda: LayoutItems(), paper="STAR-R1"),
-        "Video2Layout-style metric": Design(lambda: LayoutMetric(scale=1.0), paper="Video2Layout"),
-        "RewardMap-style detail": Design(lambda: DifficultyAwareDetail(), paper="RewardMap"),
+        "STAR-R1 partial credit": Design(lambda: LayoutItems()),
+        "Video2Layout-style metric": Design(lambda: LayoutMetric(scale=1.0)),
+        "RewardMap-style detail": Design(lambda: DifficultyAwareDetail()),
         "RewardMap-style detail + stages": Design(lambda: DifficultyAwareDetail(),
-                                                  curriculum=rewardmap_curriculum,
-                                                  paper="RewardMap"),
+                                                  curriculum=rewardmap_curriculum),
     },
 }  # fmt: skip

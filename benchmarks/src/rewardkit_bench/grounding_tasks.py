@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rewardkit.verify.grounding import box_iou
 from rewardkit_bench.envs import clips, layouts, screens
 
 __all__ = ["TASKS", "Task", "box_tokens_to_boxes"]
@@ -62,8 +63,6 @@ def box_tokens_to_boxes(
 
 
 def _box_text(box: npt.NDArray[np.float64]) -> str:
-    if np.isnan(box).any():
-        return "no box"
     return "[" + ", ".join(f"{v:.1f}" for v in box) + "]"
 
 
@@ -129,18 +128,13 @@ def _box_columns(tokens: IntArray, s: screens.Screens, idx: IntArray) -> Columns
 
 
 def _box_metrics(tokens: IntArray, s: screens.Screens, idx: IntArray) -> dict[str, Any]:
-    from rewardkit.verify.grounding import box_iou
-
-    boxes = box_tokens_to_boxes(tokens, screens.SIZE / CENTRE_BINS, 2.0)
-    valid = ~np.isnan(boxes).any(axis=1)
+    boxes = box_tokens_to_boxes(tokens, screens.SIZE / CENTRE_BINS, 2.0)  # always valid
     gt = s.boxes[idx]
-    iou = np.zeros(len(idx))
-    iou[valid] = box_iou(boxes[valid], gt[valid])
+    iou = box_iou(boxes, gt)
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
     area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
-    return {"iou": iou, "hit": np.where(valid, _inside(centres, gt), False).astype(float),
-            "iou50": (iou >= 0.5).astype(float), "valid": valid.astype(float),
-            "size_ratio": np.where(valid, area(boxes) / area(gt), np.nan),
+    return {"iou": iou, "hit": _inside(centres, gt).astype(float),
+            "iou50": (iou >= 0.5).astype(float), "size_ratio": area(boxes) / area(gt),
             "small": s.small[idx].astype(float)}  # fmt: skip
 
 

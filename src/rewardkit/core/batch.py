@@ -32,6 +32,7 @@ __all__ = [
     "batch_size",
     "from_records",
     "get_column",
+    "is_missing",
     "read_jsonl",
     "take",
     "to_records",
@@ -39,6 +40,16 @@ __all__ = [
 
 Batch = Mapping[str, Any]
 """A mapping from column name to a sequence or array of length N."""
+
+
+def is_missing(value: Any) -> bool:
+    """Whether one cell of a column holds no value: None or a float NaN.
+
+    Example:
+        >>> is_missing(None), is_missing(float("nan")), is_missing(0.0), is_missing("nan")
+        (True, True, False, False)
+    """
+    return value is None or (isinstance(value, float | np.floating) and bool(np.isnan(value)))
 
 
 def _column_length(name: str, values: Any) -> int:

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.batch import Batch, get_column
+from rewardkit.core.batch import Batch, get_column, is_missing
 from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.output import FloatArray, RewardOutput
 from rewardkit.core.registry import register
@@ -226,15 +226,11 @@ def _parse_click(text: str) -> tuple[float, float] | None:
     return points.pop() if len(points) == 1 else None
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
-
-
 def _target_rows(column: Any, width: int, what: str) -> FloatArray:
     """One row of ``width`` finite numbers per sample; a None/NaN target becomes a NaN row."""
     rows = np.full((len(column), width), np.nan)
     for i, value in enumerate(column):
-        if _missing(value) or (isinstance(value, list | tuple) and any(v is None for v in value)):
+        if is_missing(value) or (isinstance(value, list | tuple) and any(v is None for v in value)):
             continue
         try:
             row = np.asarray(value, dtype=np.float64)

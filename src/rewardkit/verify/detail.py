@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rewardkit.core.batch import Batch, get_column
+from rewardkit.core.batch import Batch, get_column, is_missing
 from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.output import FloatArray, RewardOutput
 from rewardkit.core.registry import register
@@ -81,10 +81,6 @@ _SEPARATORS = re.compile(r"[;\n]+")
 _KEY_VALUE = re.compile(r"^([^:=]+?)\s*[:=]\s*(.+)$")
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
-
-
 def normalize_detail(text: str) -> str:
     """One detail in canonical form: ``key=value``, case-folded, spaces collapsed.
 
@@ -108,21 +104,21 @@ def split_details(value: Any) -> list[str]:
         >>> split_details("origin: A; line: 2"), split_details(7), split_details(float("nan"))
         (['origin=a', 'line=2'], ['7'], [])
     """
-    if _missing(value):
+    if is_missing(value):
         return []
     if isinstance(value, Mapping):
         raw = [
             f"{key}: {item}"
             for key, values in value.items()
             for item in (values if isinstance(values, list | tuple) else [values])
-            if not _missing(item)
+            if not is_missing(item)
         ]
     elif isinstance(value, str):
         raw = _SEPARATORS.split(value)
     elif isinstance(value, np.ndarray) and value.ndim == 0:
         raw = [str(value.item())]
     elif isinstance(value, Iterable):
-        raw = [str(item) for item in value if not _missing(item)]
+        raw = [str(item) for item in value if not is_missing(item)]
     else:
         raw = [str(value)]
     return [d for d in (normalize_detail(r) for r in raw) if d]
@@ -321,7 +317,7 @@ def curriculum_order(stage_of_sample: Any, seed: int = 0) -> IntArray:
 
 def _whole(value: Any, index: int, what: str) -> int | None:
     """A whole number from a column cell; None for a missing one (None, NaN, "")."""
-    if _missing(value) or (isinstance(value, str) and value.strip().casefold() in ("", "nan")):
+    if is_missing(value) or (isinstance(value, str) and value.strip().casefold() in ("", "nan")):
         return None
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rewardkit.core.batch import Batch, get_column
+from rewardkit.core.batch import Batch, get_column, is_missing
 from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.output import FloatArray, RewardOutput
 from rewardkit.core.registry import register
@@ -76,10 +76,6 @@ _TAG_SPACE = re.compile(r"\s*(<|>|/)\s*")
 _MAP_THEN_THINK = re.compile(r"</map>\s*<think>")
 _THINK_THEN_ANSWER = re.compile(r"</think>\s*<answer>")
 _INSTANCE = re.compile(r"[\s_#\-]*\d+$")
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
 
 
 def mean_relative_accuracy(
@@ -289,7 +285,7 @@ def _gold_object(pair: Any, index: int) -> tuple[str, float, float] | None:
 
 def _gold_layout(value: Any, index: int) -> Layout | None:
     """A sample's target objects; None where it has none, or a coordinate is missing."""
-    if _missing(value):
+    if is_missing(value):
         return None
     if isinstance(value, str):
         objects: Layout = parse_layout(value)
@@ -405,7 +401,7 @@ def _answer_accuracy(answer: str, gold: Any) -> float:
 def _gold_answer_missing(gold: Any) -> bool:
     if isinstance(gold, str):
         return gold.strip().casefold() in ("", "nan")
-    return _missing(gold)
+    return is_missing(gold)
 
 
 @register("spatial_answer")

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -173,8 +174,9 @@ class _MaskTerm(RewardTerm):
     columns = ("pred_mask", "gt_mask")
     parts: tuple[str, ...] = ()
 
+    @abc.abstractmethod
     def _row(self, pred: Any, gt: Any) -> tuple[float, ...]:
-        raise NotImplementedError
+        """The total, then each of ``parts``, for one row's masks (1, ...) against (1, ...)."""
 
     def _compute(self, batch: Batch) -> RewardOutput:
         preds, gts = get_column(batch, "pred_mask"), get_column(batch, "gt_mask")

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardkit.core.batch import Batch, get_column
+from rewardkit.core.batch import Batch, get_column, is_missing
 from rewardkit.core.errors import BatchError, ConfigurationError
 from rewardkit.core.output import FloatArray, RewardOutput
 from rewardkit.core.registry import register
@@ -203,13 +203,9 @@ def salience_weighted_iou(
     return reward
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float | np.floating) and math.isnan(value))
-
-
 def _gold_boxes(value: Any, index: int) -> FloatArray | None:
     """A sample's target boxes (M, 4); None where it has none or a coordinate is missing."""
-    if _missing(value) or (isinstance(value, list | tuple) and any(v is None for v in value)):
+    if is_missing(value) or (isinstance(value, list | tuple) and any(v is None for v in value)):
         return None
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -233,7 +229,7 @@ def _gold_boxes(value: Any, index: int) -> FloatArray | None:
 def _salience_row(column: Any, index: int, count: int) -> FloatArray | None:
     """A sample's weights: equal when the column or the cell is missing; None if one is NaN."""
     value = None if column is None else column[index]
-    if _missing(value):
+    if is_missing(value):
         return np.ones(count)
     try:
         weights = np.asarray(value, dtype=np.float64)
