@@ -202,3 +202,53 @@ def test_ppo_runs_with_the_cnn_on_a_minigrid_view():
         PPOTrainer(PPOConfig(network="cnn"))  # CartPole's 4 values are not a 7x7x3 image
     with pytest.raises(ConfigurationError, match="network"):
         PPOConfig(network="transformer")
+
+
+def test_the_numpy_rollout_pass_matches_torch_and_follows_the_optimizer():
+    import torch
+
+    from rewardkit.train.ppo_agent import _Agent
+
+    torch.manual_seed(0)
+    agent = _Agent(obs_dim=5, actions=3, hidden=8, two_heads=True)
+    obs = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
+    _, logp, values = agent.step(obs)
+    with torch.no_grad():
+        expected_values = agent.values(torch.as_tensor(obs)).numpy()
+        log_probs = torch.log_softmax(agent.logits(torch.as_tensor(obs)), -1).numpy()
+    np.testing.assert_allclose(values, expected_values, rtol=1e-5, atol=1e-6)
+    assert values.shape == (4, 2)
+    with torch.no_grad():  # an in-place step, as the optimizer takes, shows through
+        for parameter in agent.parameters:
+            parameter.add_(0.5)
+        shifted = agent.values(torch.as_tensor(obs)).numpy()
+    np.testing.assert_allclose(agent.step_values(obs), shifted, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(shifted, expected_values)
+    assert logp.shape == (4,) and np.all(logp <= 0) and np.all(logp >= log_probs.min(1) - 1e-6)
+
+
+def test_actions_are_sampled_with_the_softmax_probabilities():
+    from rewardkit.train.ppo_agent import _sample_logits
+
+    logits = np.log(np.array([[0.2, 0.5, 0.3]] * 20_000))
+    actions, logp = _sample_logits(logits, np.random.default_rng(1))
+    frequencies = np.bincount(actions, minlength=3) / len(actions)
+    np.testing.assert_allclose(frequencies, [0.2, 0.5, 0.3], atol=0.01)
+    np.testing.assert_allclose(logp, np.log([0.2, 0.5, 0.3])[actions], rtol=1e-9)
+    same, _ = _sample_logits(logits[:50], np.random.default_rng(1))
+    assert same.tolist() == actions[:50].tolist()  # seeded
+
+
+def test_the_training_pass_gives_categoricals_log_prob_and_entropy():
+    import torch
+
+    from rewardkit.train.ppo_agent import _Agent
+
+    torch.manual_seed(0)
+    agent = _Agent(obs_dim=5, actions=4, hidden=8, two_heads=False)
+    obs, actions = torch.randn(6, 5), torch.tensor([0, 1, 2, 3, 0, 1])
+    logp, entropy, values = agent.evaluate(obs, actions)
+    dist = torch.distributions.Categorical(logits=agent.logits(obs))
+    torch.testing.assert_close(logp, dist.log_prob(actions))
+    torch.testing.assert_close(entropy, dist.entropy())
+    assert values.shape == (6, 1) and logp.requires_grad

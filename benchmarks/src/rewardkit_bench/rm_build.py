@@ -48,6 +48,9 @@ POLAR = "polar"
 JUDGE = "two_turn_judge"
 #: the pseudo-designs that are not GRPO loop designs
 PSEUDO = (TREE, HERON, POLAR, JUDGE)
+#: our ablations of the loop (Clip at η = 0.5, whole-solution PRM credit): run with
+#: ``--designs all`` or by name; left out of the default run to keep it inside an hour
+ABLATIONS = ("prm_clip_half", "prm_solution", "prm_delta_solution")
 
 
 def _all_designs() -> list[str]:
@@ -55,6 +58,10 @@ def _all_designs() -> list[str]:
     from rewardkit_bench.rm_build_loop import DESIGNS, OPRL
 
     return [*DESIGNS, OPRL, *COOPER_DESIGNS, *PSEUDO]
+
+
+def _default_designs() -> list[str]:
+    return [d for d in _all_designs() if d not in ABLATIONS]
 
 
 def _uses_prm(design: str) -> bool:
@@ -79,12 +86,20 @@ class RMBuild(Suite):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--steps", type=int, default=300, help="GRPO steps a run")
         parser.add_argument(
-            "--designs", default=None, help="only these loop designs (comma-separated)"
+            "--designs",
+            default=None,
+            help="only these designs (comma-separated); 'all' adds our ablations "
+            f"{', '.join(ABLATIONS)} to the default set",
         )
         parser.add_argument("--corpus", default=None, help="the real-output corpus (jsonl)")
 
     def _settings(self, args: argparse.Namespace) -> dict[str, Any]:
-        designs = _all_designs() if not args.designs else args.designs.split(",")
+        if not args.designs:
+            designs = _default_designs()
+        elif args.designs == "all":
+            designs = _all_designs()
+        else:
+            designs = args.designs.split(",")
         if args.quick:
             return {"seeds": 1, "steps": 20, "designs": ["outcome", "prm_clip"],
                     "questions": QUICK_QUESTIONS}  # fmt: skip

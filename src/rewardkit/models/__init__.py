@@ -18,6 +18,14 @@ and pairs from a tree of shared prefixes. :mod:`rewardkit.models.cooper` updates
 reference-aware RM inside RL on verifier-chosen pairs (Cooper-style).
 """
 
+from rewardkit.models.action_preferences import (
+    ActionPreferencePairs,
+    action_deviation,
+    action_preference_pairs,
+    build_action_preferences,
+    combined_action_reward,
+    world_model_energy,
+)
 from rewardkit.models.base import RewardModel, load_saved_model
 from rewardkit.models.cooper import (
     CooperStyleReward,
@@ -44,6 +52,15 @@ from rewardkit.models.generative import (
     GenerativeTraining,
     JudgeTemplate,
     yes_no_examples,
+)
+from rewardkit.models.perceptual import (
+    PerceptualReward,
+    PerceptualRewardTerm,
+    segment_costs,
+    segment_demonstration,
+    segment_labels,
+    step_distance,
+    step_feature_scores,
 )
 from rewardkit.models.polar import (
     PolarStyleHead,
@@ -89,6 +106,7 @@ from rewardkit.models.vpl import VPLRewardModel
 
 __all__ = [
     "SPECIAL_TOKENS",
+    "ActionPreferencePairs",
     "CooperStyleReward",
     "FinalNumberCorruption",
     "FrozenHeadProcessRewardModel",
@@ -102,6 +120,8 @@ __all__ = [
     "MLPRewardHead",
     "ModelError",
     "PairwiseStepReward",
+    "PerceptualReward",
+    "PerceptualRewardTerm",
     "PolarStyleHead",
     "PolicyValueHead",
     "PreferenceRewardModel",
@@ -119,12 +139,16 @@ __all__ = [
     "VPLRewardModel",
     "ValueTerm",
     "ValueTraining",
+    "action_deviation",
+    "action_preference_pairs",
     "aggregate_ensemble",
     "aggregate_steps",
     "bradley_terry_loss",
+    "build_action_preferences",
     "build_char_tokenizer",
     "build_tiny_gpt2",
     "chain_pairs",
+    "combined_action_reward",
     "corrupt_final_number",
     "ctrl_u_loss",
     "cut_prefix",
@@ -139,8 +163,14 @@ __all__ = [
     "pretrain_policy_discriminator",
     "reference_prompt",
     "sample_tree",
+    "segment_costs",
+    "segment_demonstration",
+    "segment_labels",
     "split_steps",
+    "step_distance",
+    "step_feature_scores",
     "step_labels",
     "tree_pairs",
+    "world_model_energy",
     "yes_no_examples",
 ]

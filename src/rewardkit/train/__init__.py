@@ -1,5 +1,6 @@
 """Reference trainers: PPO for control, GRPO for language models, multi-turn
-episodes, a (mu, lambda) evolution search and supervised warm starts.
+episodes, a (mu, lambda) evolution search, supervised warm starts, and a BARFI-style
+bi-level learner of heuristic-reward blends.
 
 They take an environment or task factory and know no benchmark. Each name is
 imported on first use (the trainers need torch; ``import rewardkit.train``
@@ -18,12 +19,25 @@ from typing import TYPE_CHECKING
 from rewardkit.core.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
+    from rewardkit.train.barfi import (
+        BARFIConfig,
+        BARFITrainer,
+        SoftmaxPolicy,
+        Trajectories,
+        barfi_hypergradient,
+        collect_episodes,
+        differentiable_returns,
+        mlp_policy,
+        pg_surrogate,
+        tabular_policy,
+    )
     from rewardkit.train.brain import (
         BRAInStyleEstimator,
         brain_style_loss,
         brain_style_targets,
         snis_weights,
     )
+    from rewardkit.train.drm import DormantPerturbation
     from rewardkit.train.evolution import EvolutionConfig, evolve
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
     from rewardkit.train.implicit_prm import ImplicitPRMStepRewards
@@ -44,6 +58,17 @@ if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
 
 #: name → the module (under rewardkit.train) it lives in
 _LAZY: dict[str, str] = {
+    "DormantPerturbation": "drm",
+    "BARFIConfig": "barfi",
+    "BARFITrainer": "barfi",
+    "SoftmaxPolicy": "barfi",
+    "Trajectories": "barfi",
+    "barfi_hypergradient": "barfi",
+    "collect_episodes": "barfi",
+    "differentiable_returns": "barfi",
+    "mlp_policy": "barfi",
+    "pg_surrogate": "barfi",
+    "tabular_policy": "barfi",
     "EnvFactory": "ppo",
     "Episodes": "multiturn",
     "EvolutionConfig": "evolution",
@@ -73,7 +98,10 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "BARFIConfig",
+    "BARFITrainer",
     "BRAInStyleEstimator",
+    "DormantPerturbation",
     "EnvFactory",
     "Episodes",
     "EvolutionConfig",
@@ -86,18 +114,26 @@ __all__ = [
     "PolicySignals",
     "ProgressTurns",
     "SequenceBatch",
+    "SoftmaxPolicy",
     "TextEnvironment",
+    "Trajectories",
     "TurnRewards",
     "answer_probabilities",
+    "barfi_hypergradient",
     "brain_style_loss",
     "brain_style_targets",
+    "collect_episodes",
+    "differentiable_returns",
     "evaluate_episodes",
     "evolve",
     "fit_sequences",
     "grid_cnn",
     "make_env",
+    "mlp_policy",
+    "pg_surrogate",
     "sample_episodes",
     "snis_weights",
+    "tabular_policy",
     "transcript",
 ]
 

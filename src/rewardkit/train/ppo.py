@@ -27,7 +27,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +78,17 @@ def make_env(env_id: str) -> EnvFactory:
         return env
 
     return thunk
+
+
+def _adam(parameters: list[Any], learning_rate: float) -> Any:
+    """Adam (eps 1e-5, as CleanRL), fused into one kernel where torch has it for the CPU
+    (2.4 and later): a small MLP's step is a dozen tiny tensors, overhead-bound."""
+    import torch
+
+    try:
+        return torch.optim.Adam(parameters, lr=learning_rate, eps=1e-5, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(parameters, lr=learning_rate, eps=1e-5, foreach=True)
 
 
 @dataclass
@@ -148,6 +159,10 @@ class PPOTrainer:
         progress: called with each update's log record.
         env_fn: a thunk making one environment with flat observations;
             default :func:`make_env` of ``config.env_id``.
+        callbacks: called as ``callback(trainer, record)`` after each update, before
+            ``progress``; they may read ``trainer.last_rollout`` (the update's
+            transitions), change the networks in place and add entries to the record
+            (e.g. :class:`~rewardkit.train.drm.DormantPerturbation`).
     """
 
     def __init__(
@@ -158,6 +173,7 @@ class PPOTrainer:
         intrinsic_head: bool = True,
         progress: Callable[[dict[str, float]], None] | None = None,
         env_fn: EnvFactory | None = None,
+        callbacks: Sequence[Callable[[PPOTrainer, dict[str, float]], None]] = (),
     ) -> None:
         import gymnasium as gym
         import torch
@@ -168,6 +184,8 @@ class PPOTrainer:
         self.bonus = as_term(bonus) if bonus is not None else None
         self.two_heads = bool(intrinsic_head and bonus is not None)
         self.progress = progress
+        self.callbacks = list(callbacks)
+        self.last_rollout: _Rollout | None = None
         self.intrinsic_scaler = (
             IntrinsicReturnScaler(config.intrinsic_gamma)
             if bonus is not None and config.normalize_intrinsic and needs_scaling(bonus)
@@ -201,9 +219,9 @@ class PPOTrainer:
             )
         self.agent = _Agent(
             obs_dim, int(action_space.n), config.hidden, self.two_heads,
-            image_shape,
+            image_shape, seed=config.seed,
         )  # fmt: skip
-        self.optimizer = torch.optim.Adam(self.agent.parameters, lr=config.learning_rate, eps=1e-5)
+        self.optimizer = _adam(self.agent.parameters, config.learning_rate)
         self.log: list[dict[str, float]] = []
 
     # ----------------------------------------------------------------- hook
@@ -248,7 +266,6 @@ class PPOTrainer:
 
     # ----------------------------------------------------------------- loop
     def _collect(self, obs: np.ndarray, stats: _EpisodeStats) -> tuple[_Rollout, np.ndarray]:
-        torch = self.agent.torch
         T, N = self.config.num_steps, self.config.num_envs
         heads = 2 if self.two_heads else 1
         roll = _Rollout(
@@ -263,26 +280,25 @@ class PPOTrainer:
             terminated=np.zeros((T, N), dtype=bool),
             truncated=np.zeros((T, N), dtype=bool),
         )
+        agent = self.agent
         for t in range(T):
             roll.obs[t] = obs
-            with torch.no_grad():
-                action, logp, _, value = self.agent.act(torch.as_tensor(obs))
-            next_obs, reward, term, trunc, info = self.envs.step(action.numpy())
-            roll.actions[t], roll.logp[t] = action.numpy(), logp.numpy()
-            roll.values[t] = value.numpy()
+            action, logp, value = agent.step(obs)
+            next_obs, reward, term, trunc, info = self.envs.step(action)
+            roll.actions[t], roll.logp[t], roll.values[t] = action, logp, value
             roll.rewards[t], roll.terminated[t], roll.truncated[t] = reward, term, trunc
-            true_next = np.array(next_obs, copy=True)
             done = term | trunc
-            if done.any() and "final_obs" in info:
-                for i in np.flatnonzero(done):
-                    true_next[i] = info["final_obs"][i]
-                with torch.no_grad():
-                    roll.final_values[t] = self.agent.values(torch.as_tensor(true_next)).numpy()
-            roll.next_obs[t] = true_next
-            stats.add(reward, done)
+            roll.next_obs[t] = next_obs
+            if done.any():
+                if "final_obs" in info:
+                    for i in np.flatnonzero(done):
+                        roll.next_obs[t, i] = info["final_obs"][i]
+                    roll.final_values[t] = agent.step_values(roll.next_obs[t])
+                stats.add(reward, done)
+            else:
+                stats.running += reward
             obs = next_obs
-        with torch.no_grad():
-            roll.last_values[:] = self.agent.values(torch.as_tensor(obs)).numpy()
+        roll.last_values[:] = agent.step_values(obs)
         return roll, obs
 
     def _advantages(
@@ -350,6 +366,9 @@ class PPOTrainer:
                 **losses,
                 **metrics,
             }
+            self.last_rollout = roll
+            for callback in self.callbacks:  # part of training: their time counts
+                callback(self, record)
             self.log.append(record)
             if self.progress is not None:
                 called = time.monotonic()
@@ -370,29 +389,30 @@ class PPOTrainer:
         b_targets = torch.as_tensor(targets.reshape(size, -1), dtype=torch.float32)
         minibatch = size // cfg.minibatches
         order = np.arange(size)
-        stats: dict[str, float] = {}
+        low, high = 1 - cfg.clip_coef, 1 + cfg.clip_coef
+        parameters = self.agent.parameters
         for _ in range(cfg.update_epochs):
             np.random.shuffle(order)
+            shuffled = torch.as_tensor(order)
             for begin in range(0, size, minibatch):
-                idx = torch.as_tensor(order[begin : begin + minibatch])
-                _, new_logp, entropy, values = self.agent.act(b_obs[idx], b_actions[idx])
+                idx = shuffled[begin : begin + minibatch]
+                new_logp, entropy, values = self.agent.evaluate(b_obs[idx], b_actions[idx])
                 ratio = (new_logp - b_logp[idx]).exp()
                 adv = b_adv[idx]
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                policy_loss = torch.max(
-                    -adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)
-                ).mean()
+                policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(low, high)).mean()
                 value_loss = 0.5 * ((values - b_targets[idx]) ** 2).mean()
-                loss = policy_loss - cfg.ent_coef * entropy.mean() + cfg.vf_coef * value_loss
-                self.optimizer.zero_grad()
+                entropy_mean = entropy.mean()
+                loss = policy_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * value_loss
+                self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.agent.parameters, cfg.max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm, foreach=True)
                 self.optimizer.step()
-                stats = {
-                    "policy_loss": float(policy_loss.detach()),
-                    "value_loss": float(value_loss.detach()),
-                    "entropy": float(entropy.mean().detach()),
-                }
+        stats = {  # the last minibatch's, as before
+            "policy_loss": float(policy_loss.detach()),
+            "value_loss": float(value_loss.detach()),
+            "entropy": float(entropy_mean.detach()),
+        }
         return stats
 
     def evaluate(self, episodes: int = 10, seed: int = 10_000, greedy: bool = True) -> float:

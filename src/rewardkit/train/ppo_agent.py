@@ -1,5 +1,14 @@
 """PPO's networks: the actor-critic MLP (with an optional intrinsic value head) and the
-MiniGrid baselines' small CNN, shared by the actor and the critic."""
+MiniGrid baselines' small CNN, shared by the actor and the critic.
+
+Rollouts call the policy once a step on a handful of observations, where torch's
+per-operation overhead, not arithmetic, is the cost. :meth:`_Agent.step` therefore runs
+an MLP's forward pass in numpy, on views of the parameters' own memory (the optimizer
+updates them in place, so the views never go stale), and samples actions by inverse
+CDF from its own seeded generator; the CNN runs in torch under ``inference_mode``.
+:meth:`_Agent.evaluate` is the training pass, log-softmax instead of a
+``Categorical`` per minibatch.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +55,56 @@ def grid_cnn(image_shape: tuple[int, int, int]) -> tuple[Any, int]:
     return encoder, size
 
 
+def _numpy_layers(module: Any) -> list[tuple[str, Any, Any]] | None:
+    """A ``Sequential`` of Linear/Tanh/ReLU layers as (kind, weight view, bias view), or None.
+
+    The views share the parameters' memory: an in-place optimizer step shows through.
+    """
+    from torch import nn
+
+    layers: list[tuple[str, Any, Any]] = []
+    for layer in module:
+        if isinstance(layer, nn.Linear) and layer.bias is not None:
+            weight = layer.weight.detach().numpy()
+            layers.append(("linear", weight.T, layer.bias.detach().numpy()))
+        elif isinstance(layer, nn.Tanh):
+            layers.append(("tanh", None, None))
+        elif isinstance(layer, nn.ReLU):
+            layers.append(("relu", None, None))
+        else:
+            return None
+    return layers
+
+
+def _numpy_forward(layers: list[tuple[str, Any, Any]], x: np.ndarray) -> np.ndarray:
+    for kind, weight, bias in layers:
+        if kind == "linear":
+            x = x @ weight + bias
+        elif kind == "tanh":
+            x = np.tanh(x)
+        else:
+            x = np.maximum(x, 0.0)
+    return x
+
+
+def _sample_logits(logits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(actions, their log-probabilities) sampled from rows of ``logits`` by inverse CDF.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> actions, logp = _sample_logits(np.array([[0.0, -1e9], [-1e9, 0.0]]), rng)
+        >>> actions.tolist(), logp.round(6).tolist()
+        ([0, 1], [0.0, 0.0])
+    """
+    z = logits.astype(np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    cdf = np.exp(log_probs).cumsum(axis=1)
+    u = rng.random((len(z), 1)) * cdf[:, -1:]
+    actions = np.minimum((cdf < u).sum(axis=1), z.shape[1] - 1)
+    return actions, log_probs[np.arange(len(z)), actions]
+
+
 class _Agent:
     def __init__(
         self,
@@ -54,6 +113,7 @@ class _Agent:
         hidden: int,
         two_heads: bool,
         image_shape: tuple[int, int, int] | None = None,
+        seed: int = 0,
     ) -> None:
         import torch
         from torch import nn
@@ -90,18 +150,43 @@ class _Agent:
             + list(self.critic.parameters())
         )
         self.torch = torch
+        self.rng = np.random.default_rng(seed)
+        self._actor_np = _numpy_layers(self.actor) if image_shape is None else None
+        self._critic_np = _numpy_layers(self.critic) if image_shape is None else None
+
+    def step(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(actions, log-probabilities, values) for a rollout step, sampled, no gradients."""
+        if self._actor_np is not None and self._critic_np is not None:
+            x = np.asarray(obs, dtype=np.float32)
+            logits = _numpy_forward(self._actor_np, x)
+            values = _numpy_forward(self._critic_np, x)
+        else:
+            with self.torch.inference_mode():
+                features = self.encoder(self.torch.as_tensor(obs, dtype=self.torch.float32))
+                logits = self.actor(features).numpy()
+                values = self.critic(features).numpy()
+        actions, logp = _sample_logits(logits, self.rng)
+        return actions, logp, values
+
+    def step_values(self, obs: np.ndarray) -> np.ndarray:
+        """Values of ``obs``, no gradients."""
+        if self._critic_np is not None:
+            return _numpy_forward(self._critic_np, np.asarray(obs, dtype=np.float32))
+        with self.torch.inference_mode():
+            obs_t = self.torch.as_tensor(obs, dtype=self.torch.float32)
+            values: np.ndarray = self.critic(self.encoder(obs_t)).numpy()
+        return values
+
+    def evaluate(self, obs: Any, actions: Any) -> tuple[Any, Any, Any]:
+        """(log π(a|s), entropy, values) with gradients, for the PPO update."""
+        features = self.encoder(obs)
+        log_probs = self.torch.log_softmax(self.actor(features), dim=-1)
+        logp = log_probs.gather(1, actions[:, None])[:, 0]
+        entropy = -(log_probs.exp() * log_probs).sum(-1)
+        return logp, entropy, self.critic(features)
 
     def values(self, obs: Any) -> Any:
         return self.critic(self.encoder(obs))
 
     def logits(self, obs: Any) -> Any:
         return self.actor(self.encoder(obs))
-
-    def act(self, obs: Any, action: Any = None) -> tuple[Any, Any, Any, Any]:
-        features = self.encoder(obs)
-        logits = self.actor(features)
-        # Any, as the modules above: Categorical's methods are unannotated in torch
-        dist: Any = self.torch.distributions.Categorical(logits=logits)
-        if action is None:
-            action = dist.sample()
-        return action, dist.log_prob(action), dist.entropy(), self.critic(features)
