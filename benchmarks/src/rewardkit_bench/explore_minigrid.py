@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardkit_bench.explore_designs import (
+    DESIGN_TABLE,
     DESIGNS,
     EVAL_EPISODES,
     GREEDY_EPISODES,
@@ -103,12 +104,15 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
             evals.append({"frames": record["frames"], "success": success})
 
     start = time.monotonic()
+    from rewardkit.train.drm import DormantPerturbation
+
     trainer = PPOTrainer(
         config,
         reward=reward,
         bonus=bonus,
         progress=progress,
         env_fn=minigrid_env(spec.task, view="scaled"),
+        callbacks=[DormantPerturbation()] if DESIGN_TABLE[spec.design].drm else [],
     )
     trainer.train()
     solved = next((p["frames"] for p in evals if p["success"] >= 0.9), None)

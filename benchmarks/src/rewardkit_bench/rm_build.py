@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rewardkit_bench.runner import RunFolder, Suite, drive, environment
@@ -120,65 +121,74 @@ class RMBuild(Suite):
         return f"rewardkit bench rm-lab --seeds {args.seeds} --jobs {args.jobs}"
 
     def prepare(self, args: argparse.Namespace) -> None:
-        from rewardkit_bench.grpo_lab import load_policy
         from rewardkit_bench.real_rm import _corpus_path
-        from rewardkit_bench.rm_build_loop import TASK, fit_prm
-        from rewardkit_bench.rm_build_real import labelled_rows, read_last_layer
 
-        settings = self._settings(args)
         self.corpus = str(_corpus_path(args.corpus, suite="rm-lab"))
-        self.questions = settings["questions"]
-        read_last_layer(labelled_rows(_corpus_path(args.corpus), self.questions))  # cached
-        load_policy(None, TASK)  # the warm start, trained and cached once, before the pool
-        from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS, fit_reference_rm
-
-        for seed in range(settings["seeds"]):  # fitted once and cached, before the pool
-            if any(_uses_prm(d) for d in settings["designs"]):
-                fit_prm(seed)
-            if set(COOPER_DESIGNS) & set(settings["designs"]):
-                fit_reference_rm(seed)
+        self.questions = self._settings(args)["questions"]
 
     def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
+        """Three stages, each a pool of units, so that the set-up runs beside other work:
+
+        1. SmolLM2's features (one unit; cached), the warm start (cached), and the units
+           that need neither (the judge, HERON);
+        2. with those cached: the PRMs and Cooper's reference RMs (cached), and the
+           units that need only the features or the warm start;
+        3. with the PRMs and RMs cached: the exploit tables and the GRPO runs.
+        """
+        from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS
         from rewardkit_bench.rm_build_loop import LoopSpec
         from rewardkit_bench.rm_build_tree import TreeSpec
 
         settings = self._settings(args)
+        designs = settings["designs"]
         done = {_key(r) for r in runs}
-        units: list[Any] = []
-        for seed in range(settings["seeds"]):
-            if ("build", None, seed) not in done:
-                units.append(("build", seed))
-        if ("before", None, None) not in done:
-            units.append(("before", None))
-        if JUDGE in settings["designs"] and not any(key[0] == "judge" for key in done):
-            units.append(("judge", None))
-        for seed in range(settings["seeds"]):
-            if POLAR in settings["designs"] and ("polar", None, seed) not in done:
-                units.append(("polar", seed))
-            if HERON in settings["designs"]:
-                from rewardkit_bench.rm_build_heron import HERON_DESIGNS
+        seeds = range(settings["seeds"])
+        first: list[Any] = [u for u in (("features", None), ("warmstart", None))
+                            if (u[0], None, None) not in done]  # fmt: skip
+        if JUDGE in designs and not any(key[0] == "judge" for key in done):
+            first.append(("judge", None))
+        if HERON in designs:
+            from rewardkit_bench.rm_build_heron import HERON_DESIGNS
 
-                units += [("heron", d, seed) for d in HERON_DESIGNS
-                          if ("heron", d, seed) not in done]  # fmt: skip
-            if TREE in settings["designs"] and ("tree", None, seed) not in done:
-                units.append(TreeSpec(seed, settings["steps"]))
-            if any(_uses_prm(d) for d in settings["designs"]) and (
-                ("exploit", None, seed) not in done
-            ):
-                units.append(("exploit", seed))
-            for design in settings["designs"]:
+            first += [("heron", d, seed) for seed in seeds for d in HERON_DESIGNS
+                      if ("heron", d, seed) not in done]  # fmt: skip
+        if any(u[0] in ("features", "warmstart") for u in first):
+            return first
+        second: list[Any] = []
+        for seed in seeds:
+            if any(_uses_prm(d) for d in designs) and ("fit", "prm", seed) not in done:
+                second.append(("fit", "prm", seed))
+            if set(COOPER_DESIGNS) & set(designs) and ("fit", "reference_rm", seed) not in done:
+                second.append(("fit", "reference_rm", seed))
+        fitted = not second
+        for seed in seeds:
+            if ("build", None, seed) not in done:
+                second.append(("build", seed))
+            if POLAR in designs and ("polar", None, seed) not in done:
+                second.append(("polar", seed))
+            if TREE in designs and ("tree", None, seed) not in done:
+                second.append(TreeSpec(seed, settings["steps"]))
+        if ("before", None, None) not in done:
+            second.append(("before", None))
+        if not fitted:
+            return first + second
+        third: list[Any] = []
+        for seed in seeds:
+            if any(_uses_prm(d) for d in designs) and ("exploit", None, seed) not in done:
+                third.append(("exploit", seed))
+            for design in designs:
                 if design not in PSEUDO and ("train", design, seed) not in done:
-                    units.append(LoopSpec(design, seed, settings["steps"]))
-        return units
+                    third.append(LoopSpec(design, seed, settings["steps"]))
+        return first + second + third
 
     def run_unit(self, unit: Any) -> dict[str, Any]:
-        from pathlib import Path
-
         from rewardkit_bench.rm_build_cooper import COOPER_DESIGNS, run_cooper
         from rewardkit_bench.rm_build_loop import exploit_table, run_before, run_loop
         from rewardkit_bench.rm_build_real import labelled_rows, read_last_layer, run_build
         from rewardkit_bench.rm_build_tree import TreeSpec, run_tree
 
+        if isinstance(unit, tuple) and unit[0] in ("features", "warmstart", "fit"):
+            return self._set_up(unit)
         if isinstance(unit, tuple) and unit[0] == "build":
             rows = labelled_rows(Path(self.corpus), self.questions)
             return run_build(rows, read_last_layer(rows), unit[1])
@@ -204,7 +214,43 @@ class RMBuild(Suite):
             return run_cooper(unit)
         return run_loop(unit)
 
+    def _set_up(self, unit: tuple[Any, ...]) -> dict[str, Any]:
+        """A cached set-up step as a unit: its record says what it made and how long."""
+        import time
+
+        started = time.monotonic()
+        if unit[0] == "features":
+            from rewardkit_bench.rm_build_polar import reference_rows, zoo_rows
+            from rewardkit_bench.rm_build_real import labelled_rows, read_last_layer
+
+            rows = labelled_rows(Path(self.corpus), self.questions)
+            read_last_layer(rows)
+            if self.questions is None:  # the POLAR units' features (full runs only)
+                read_last_layer(zoo_rows())
+                read_last_layer(reference_rows(labelled_rows(Path(self.corpus))))
+            record: dict[str, Any] = {"kind": "features"}
+        elif unit[0] == "warmstart":
+            from rewardkit_bench.grpo_lab import load_policy
+            from rewardkit_bench.rm_build_loop import TASK
+
+            load_policy(None, TASK)
+            record = {"kind": "warmstart"}
+        elif unit[1] == "prm":
+            from rewardkit_bench.rm_build_loop import fit_prm
+
+            fit_prm(unit[2])
+            record = {"kind": "fit", "design": "prm", "seed": unit[2]}
+        else:
+            from rewardkit_bench.rm_build_cooper import fit_reference_rm
+
+            fit_reference_rm(unit[2])
+            record = {"kind": "fit", "design": "reference_rm", "seed": unit[2]}
+        return record | {"seconds": time.monotonic() - started}
+
     def describe(self, run: dict[str, Any]) -> str | None:
+        if run["kind"] in ("features", "warmstart", "fit"):
+            what = " ".join(str(run[k]) for k in ("kind", "design", "seed") if k in run)
+            return f"set-up: {what} ({run['seconds']:.0f}s)"
         if run["kind"] == "build":
             accuracy = run["accuracy"]["controlled"]
             best = max(accuracy, key=lambda name: accuracy[name])
