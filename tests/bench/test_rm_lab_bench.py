@@ -6,6 +6,7 @@ from rewardkit_bench.rm_build import RMBuild
 from rewardkit_bench.rm_build_loop import LoopSpec, shape_stats
 from rewardkit_bench.rm_build_real import _heron_pairs, _shorter_pairs, _split
 from rewardkit_bench.rm_build_report import summarize
+from rewardkit_bench.rm_build_tree import TreeSpec
 from rewardkit_bench.runner import SUITES, build_parser
 
 
@@ -14,18 +15,55 @@ def _args(*argv):
     return suite, build_parser(suite).parse_args(list(argv))
 
 
-def test_the_suite_is_registered_and_plans_every_unit_once():
+def _record(unit):
+    """The record a unit of the plan leaves (its key fields only)."""
+    if isinstance(unit, LoopSpec):
+        return {"kind": "train", "design": unit.design, "seed": unit.seed}
+    if isinstance(unit, TreeSpec):
+        return {"kind": "tree", "seed": unit.seed}
+    if unit[0] in ("fit", "heron"):
+        return {"kind": unit[0], "design": unit[1], "seed": unit[2]}
+    return {"kind": unit[0], "seed": unit[1]}
+
+
+def _every_unit(suite, args):
+    """The plan's units over all its stages, each stage's units taken as done."""
+    units, runs = [], []
+    while stage := suite.plan(args, runs):
+        units += stage
+        runs += [_record(u) for u in stage]
+    return units
+
+
+def test_the_suite_is_registered_and_plans_every_unit_once_in_three_stages():
     assert SUITES["rm-lab"] == "rewardkit_bench.rm_build:main"
     suite, args = _args("--seeds", "2", "--designs", "outcome,prm_delta", "--steps", "7")
-    units = suite.plan(args, [])
-    assert ("build", 0) in units and ("build", 1) in units and ("before", None) in units
-    assert ("exploit", 0) in units and ("exploit", 1) in units
-    trains = {(u.design, u.seed, u.steps) for u in units if isinstance(u, LoopSpec)}
+    first = suite.plan(args, [])
+    assert first == [("features", None), ("warmstart", None)]  # nothing else needs neither
+    runs = [_record(u) for u in first]
+    second = suite.plan(args, runs)
+    assert ("fit", "prm", 0) in second and ("fit", "prm", 1) in second
+    assert ("build", 0) in second and ("build", 1) in second and ("before", None) in second
+    assert not any(isinstance(u, LoopSpec) or u[0] == "exploit" for u in second)
+    runs += [_record(u) for u in second]
+    third = suite.plan(args, runs)
+    assert ("exploit", 0) in third and ("exploit", 1) in third
+    trains = {(u.design, u.seed, u.steps) for u in third if isinstance(u, LoopSpec)}
     assert trains == {(d, s, 7) for d in ("outcome", "prm_delta") for s in (0, 1)}
-    done = [{"kind": "build", "seed": 0}, {"kind": "train", "design": "outcome", "seed": 1}]
+    done = [*runs, {"kind": "train", "design": "outcome", "seed": 1}]
     left = suite.plan(args, done)
-    assert ("build", 0) not in left and LoopSpec("outcome", 1, 7) not in left
-    assert len(left) == len(units) - 2
+    assert LoopSpec("outcome", 1, 7) not in left and len(left) == len(third) - 1
+    runs += [_record(u) for u in third]
+    assert suite.plan(args, runs) == []
+
+
+def test_the_default_run_leaves_our_ablations_out_and_all_brings_them_back():
+    suite, args = _args()
+    assert "prm_clip_half" not in suite._settings(args)["designs"]
+    suite, args = _args("--designs", "all")
+    assert {"prm_clip_half", "prm_solution", "prm_delta_solution"} <= set(
+        suite._settings(args)["designs"]
+    )
 
 
 def test_unknown_designs_are_refused():
@@ -113,10 +151,9 @@ def test_the_cooper_claim_needs_a_win_over_the_frozen_rm_beyond_noise():
 
 
 def test_tree_against_chain_is_one_unit_a_seed_and_its_claim_counts_noise():
-    from rewardkit_bench.rm_build_tree import TreeSpec
 
     suite, args = _args("--seeds", "2", "--designs", "tree_vs_chain", "--steps", "5")
-    assert [u for u in suite.plan(args, []) if isinstance(u, TreeSpec)] == [
+    assert [u for u in _every_unit(suite, args) if isinstance(u, TreeSpec)] == [
         TreeSpec(0, 5),
         TreeSpec(1, 5),
     ]
@@ -138,7 +175,7 @@ def test_heron_is_one_ppo_unit_per_design_and_seed_and_brain_a_loop_design():
     from rewardkit_bench.rm_build_heron import HERON_DESIGNS
 
     suite, args = _args("--seeds", "2", "--designs", "heron_lunar,brain", "--steps", "5")
-    units = suite.plan(args, [])
+    units = _every_unit(suite, args)
     heron = [u for u in units if isinstance(u, tuple) and u[0] == "heron"]
     assert sorted(heron) == sorted(("heron", d, s) for d in HERON_DESIGNS for s in (0, 1))
     assert {(u.design, u.seed) for u in units if isinstance(u, LoopSpec)} == {
