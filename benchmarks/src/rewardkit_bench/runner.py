@@ -85,6 +85,7 @@ SUITES: dict[str, str] = {
     "judge": "rewardkit_bench.judge:main",
     "rm-lab": "rewardkit_bench.rm_build:main",
     "grounding": "rewardkit_bench.grounding:main",
+    "control-design": "rewardkit_bench.control_design:main",
 }
 
 #: the options suites share, by name: (flag, keyword arguments of ``add_argument``).

@@ -1,0 +1,297 @@
+"""``rewardkit bench control-design``: reward design for control, each paper's claim on a
+standard task with shipped defaults.
+
+- **PPO throughput** (:mod:`rewardkit_bench.ppo_throughput`): rewardkit's PPO against
+  Stable-Baselines3's with the same settings on MiniGrid DoorKey-8x8 (fast view), and
+  against the vector env alone; one unit, run before the others so nothing shares the
+  cores with it.
+- **BARFI-style blend learning** (:mod:`rewardkit_bench.control_barfi`): the primary
+  reward alone, a fixed blend with a helpful and a misspecified (loitering) heuristic,
+  and the blend BARFI-style learning tunes, on the reward-hacking suite's grid and on
+  ``FrozenLake-v1`` as shipped.
+- **MOREC-style dynamics reward** (:mod:`rewardkit_bench.control_morec`): offline data
+  from CartPole-v1 and Pendulum-v1, a model ensemble's rollouts with and without the
+  learned dynamics reward's filter.
+- **TAXONS / SERENE / STAX-style quality diversity** (:mod:`rewardkit_bench.control_qd`):
+  the deceptive maze of ``novelty-maze`` with the rendered maze as the behaviour
+  observation: novelty search on the hand-made descriptor, on an autoencoder's latent,
+  with emitters, and the objective alone.
+
+DrM-style perturbation and the TopoNav-style bonus run on MiniGrid in
+``explore-minigrid`` (designs ``drm`` and ``toponav``), beside the other bonuses.
+
+Figures are medians over seeds. ``--quick``: one seed, short runs, no throughput repeats.
+
+Run: ``rewardkit bench control-design --seeds 3 --jobs 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rewardkit_bench.runner import Suite, drive, environment, markdown_table
+
+__all__ = ["ControlDesign", "main"]
+
+PARTS = ("throughput", "barfi", "morec", "qd")
+MOREC_ENVS = ("CartPole-v1", "Pendulum-v1")
+QD_DESIGNS = ("objective", "ns_handcrafted", "taxons_style", "serene_style", "stax_style")
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def _key(run: dict[str, Any]) -> tuple[Any, ...]:
+    return (run["part"], run.get("env") or run.get("design"), run.get("seed"))
+
+
+class ControlDesign(Suite):
+    """The control-design suite (see the module docs)."""
+
+    name: ClassVar[str] = "control-design"
+    description: ClassVar[str | None] = __doc__
+    quick_help: ClassVar[str] = "one seed, short runs, one throughput repeat"
+    quick_sets: ClassVar[tuple[str, ...]] = ("seeds", "parts")
+    options: ClassVar[tuple[str, ...]] = ("seeds", "jobs", "resume", "rerender")
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}"
+        )
+
+    def _parts(self, args: argparse.Namespace) -> list[str]:
+        return [p for p in args.parts.split(",") if p]
+
+    def check(self, args: argparse.Namespace) -> str | None:
+        wrong = set(self._parts(args)) - set(PARTS)
+        return f"unknown parts {sorted(wrong)}; choose from {list(PARTS)}" if wrong else None
+
+    def command(self, args: argparse.Namespace) -> str:
+        if args.quick:
+            return f"rewardkit bench {self.name} --quick"
+        parts = "" if args.parts == ",".join(PARTS) else f" --parts {args.parts}"
+        return f"rewardkit bench {self.name} --seeds {args.seeds} --jobs {args.jobs}{parts}"
+
+    def plan(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[Any]:
+        parts = self._parts(args)
+        seeds = 1 if args.quick else args.seeds
+        done = {_key(r) for r in runs}
+        if "throughput" in parts and ("throughput", None, None) not in done:
+            return [("throughput", None, None, args.quick)]  # alone: nothing shares the cores
+        units: list[Any] = []
+        for seed in range(seeds):
+            if "barfi" in parts and ("barfi", None, seed) not in done:
+                units.append(("barfi", None, seed, args.quick))
+            if "morec" in parts:
+                units += [("morec", env, seed, args.quick) for env in MOREC_ENVS
+                          if ("morec", env, seed) not in done]  # fmt: skip
+            if "qd" in parts:
+                units += [("qd", design, seed, args.quick) for design in QD_DESIGNS
+                          if ("qd", design, seed) not in done]  # fmt: skip
+        return units
+
+    def run_unit(self, unit: Any) -> dict[str, Any]:
+        part, name, seed, quick = unit
+        if part == "throughput":
+            from rewardkit_bench.ppo_throughput import measure
+
+            frames, repeats = (16_384, 1) if quick else (65_536, 3)
+            return {"part": part} | measure(frames=frames, repeats=repeats)
+        if part == "barfi":
+            from rewardkit_bench.control_barfi import run_barfi
+
+            return {"part": part, "seed": seed} | run_barfi(seed, quick=quick)
+        if part == "morec":
+            from rewardkit_bench.control_morec import run_morec
+
+            return {"part": part, "env": name, "seed": seed} | run_morec(name, seed, quick=quick)
+        from rewardkit_bench.control_qd import run_qd
+
+        return {"part": part, "design": name, "seed": seed} | run_qd(name, seed, quick=quick)
+
+    def describe(self, run: dict[str, Any]) -> str | None:
+        if run["part"] == "throughput":
+            from rewardkit_bench.ppo_throughput import rates
+
+            return rates(run)
+        what = run.get("env") or run.get("design") or ""
+        return f"{run['part']} {what} seed {run['seed']} ({run.get('seconds', 0):.0f}s)"
+
+    def record(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"seeds": 1 if args.quick else args.seeds, "quick": args.quick,
+                "parts": self._parts(args), "environment": environment(),
+                "runs": sorted(runs, key=lambda r: tuple(map(str, _key(r))))}  # fmt: skip
+
+    def summarize(self, results: dict[str, Any]) -> dict[str, Any]:
+        runs = results["runs"]
+        return {"summary": {
+            "throughput": next((r for r in runs if r["part"] == "throughput"), None),
+            "barfi": _summarize_barfi([r for r in runs if r["part"] == "barfi"]),
+            "qd": _summarize_qd([r for r in runs if r["part"] == "qd"]),
+        }}  # fmt: skip
+
+    def report(self, results: dict[str, Any], plots: list[str]) -> str:
+        summary = results["summary"]
+        lines = [f"# {self.name}", "", f"Regenerate: `{results['command']}`", ""]
+        claims: list[list[str]] = []
+        if summary.get("throughput"):
+            from rewardkit_bench.ppo_throughput import report_lines
+
+            t = summary["throughput"]
+            lines += ["## PPO throughput against Stable-Baselines3", "",
+                      "One thread, same env factory, rollout shape, network and PPO settings "
+                      "(`rewardkit_bench.ppo_throughput`); medians over "
+                      f"{t['repeats']} repeats, each timing the three in turn.", "",
+                      *[f"- {line}" for line in report_lines(t)], ""]  # fmt: skip
+            sb3, env = t["vs_sb3"], t["vs_env"]
+            claims.append(["PPO at least twice SB3's frames/s (the issue's target)",
+                           f"x{sb3:.2f}", "met" if sb3 >= 2 else "missed"])  # fmt: skip
+            claims.append(["PPO at least 50 % of the vector env's rate",
+                           f"{100 * env:.0f} %", "met" if env >= 0.5 else "missed"])  # fmt: skip
+        if summary.get("barfi"):
+            section, claim = _report_barfi(summary["barfi"])
+            lines += section
+            claims.append(claim)
+        if summary.get("qd"):
+            section, qd_claims = _report_qd(summary["qd"])
+            lines += section
+            claims += qd_claims
+        if claims:
+            lines += ["## Claims", "",
+                      markdown_table(["claim", "measured", "verdict"], claims), ""]  # fmt: skip
+        return "\n".join(lines)
+
+
+def _summarize_barfi(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per task and design: medians over seeds of success, primary return and weights."""
+    if not runs:
+        return {}
+    table: dict[str, Any] = {"seeds": len(runs), "updates": runs[0]["updates"], "tasks": {}}
+    for task in runs[0]["tasks"]:
+        table["tasks"][task] = {}
+        for design in runs[0]["tasks"][task]:
+            rows = [r["tasks"][task][design] for r in runs]
+            weights = {k: _median([row["weights"][k] for row in rows]) for k in rows[0]["weights"]}
+            table["tasks"][task][design] = {
+                "success": _median([row["success"] for row in rows]),
+                "primary_return": _median([row["primary_return"] for row in rows]),
+                "fountain_steps": _median([row["fountain_steps"] for row in rows]),
+                "weights": weights,
+            }
+    return table
+
+
+def _report_barfi(barfi: dict[str, Any]) -> tuple[list[str], list[str]]:
+    lines = ["## BARFI-style blend learning against a loitering bonus", "",
+             f"`rewardkit_bench.control_barfi`: {barfi['updates']} updates of 16 episodes per "
+             f"design, {barfi['seeds']} seed(s); success = the exact probability that the "
+             "final stochastic policy reaches the goal within the horizon; fountain = the "
+             "expected steps ending on the loitering tile.", ""]  # fmt: skip
+    rows = []
+    for task, designs in barfi["tasks"].items():
+        for design, d in designs.items():
+            w = d["weights"]
+            rows.append([task, design, f"{d['success']:.3f}", f"{d['primary_return']:.3f}",
+                         f"{d['fountain_steps']:.1f}",
+                         ", ".join(f"{k} {v:.2f}" for k, v in w.items())])  # fmt: skip
+    lines += [markdown_table(["task", "design", "success", "primary return", "fountain steps",
+                              "weights (median)"], rows), ""]  # fmt: skip
+    verdicts = []
+    for designs in barfi["tasks"].values():
+        learned, fixed = designs["barfi"], designs["fixed_blend"]
+        verdicts.append(
+            learned["success"] > fixed["success"]
+            and learned["weights"]["fountain"] < learned["weights"]["progress"]
+        )
+    measured = "; ".join(
+        f"{task}: {d['barfi']['success']:.3f} vs fixed {d['fixed_blend']['success']:.3f}, "
+        f"primary only {d['primary_only']['success']:.3f}"
+        for task, d in barfi["tasks"].items()
+    )
+    claim = ["BARFI: a learned blend recovers from a misspecified heuristic (success above "
+             "the fixed blend's, the loitering weight below the helpful one's)", measured,
+             "met" if all(verdicts) else "missed"]  # fmt: skip
+    return lines, claim
+
+
+def _solved(value: float | None) -> str:
+    return "never" if value is None else f"{value:.0f}"
+
+
+def _median_or_none(values: Sequence[float | None]) -> float | None:
+    """The median with unsolved runs (None) counted as never (infinitely late)."""
+    if not values:
+        return None
+    median = statistics.median(float("inf") if v is None else v for v in values)
+    return None if median == float("inf") else float(median)
+
+
+def _summarize_qd(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per design: medians over seeds of coverage, the generation first solved (unsolved
+    seeds count as never), best reward, and the evaluations given to emitters."""
+    table: dict[str, Any] = {}
+    for design in QD_DESIGNS:
+        mine = [r for r in runs if r["design"] == design]
+        if mine:
+            table[design] = {
+                "seeds": len(mine),
+                "coverage": _median([r["coverage"] for r in mine]),
+                "solved_at": _median_or_none([r["solved_at"] for r in mine]),
+                "seeds_solved": sum(r["solved_at"] is not None for r in mine),
+                "best_reward": _median([r["best_reward"] for r in mine]),
+                "exploit_evaluations": _median([r["exploit_evaluations"] for r in mine]),
+                "evaluations": mine[0]["evaluations"],
+            }
+    return table
+
+
+def _report_qd(qd: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    lines = ["## TAXONS / SERENE / STAX-style search in the deceptive maze", "",
+             "`rewardkit_bench.control_qd`: the novelty-maze's maze and evolution loop, "
+             "the rendered maze (the agent as a soft spot) as the learned designs' "
+             "observation, a sparse reward near the goal for the emitters; solved = the "
+             "generation (100 evaluations each) a genome first reaches the goal.", ""]  # fmt: skip
+    rows = [[d, str(v["seeds"]), f"{v['coverage']:.2f}", _solved(v["solved_at"]),
+             f"{v['seeds_solved']}/{v['seeds']}", f"{v['best_reward']:.2f}",
+             f"{v['exploit_evaluations']:.0f} of {v['evaluations']}"]
+            for d, v in qd.items()]  # fmt: skip
+    lines += [markdown_table(["design", "seeds", "coverage", "solved at (median)",
+                              "seeds solved", "best reward", "evaluations to emitters"],
+                             rows), ""]  # fmt: skip
+    claims: list[list[str]] = []
+
+    def late(value: float | None) -> float:
+        return float("inf") if value is None else value
+
+    if {"ns_handcrafted", "taxons_style"} <= set(qd):
+        hand, learned = qd["ns_handcrafted"], qd["taxons_style"]
+        claims.append(["TAXONS: a behaviour space learned from the final observation "
+                       "explores like a hand-made descriptor (coverage within 0.05, solved "
+                       "no later)",
+                       f"coverage {learned['coverage']:.2f} vs {hand['coverage']:.2f}; solved "
+                       f"at {_solved(learned['solved_at'])} vs {_solved(hand['solved_at'])}",
+                       "met" if learned["coverage"] >= hand["coverage"] - 0.05
+                       and late(learned["solved_at"]) <= late(hand["solved_at"])
+                       else "missed"])  # fmt: skip
+    for emitters, plain, name in (("serene_style", "ns_handcrafted", "SERENE"),
+                                  ("stax_style", "taxons_style", "STAX")):  # fmt: skip
+        if {emitters, plain} <= set(qd):
+            e, p = qd[emitters], qd[plain]
+            claims.append([f"{name}: emitters reach the reward sooner than novelty search "
+                           "alone in the same space",
+                           f"solved at {_solved(e['solved_at'])} vs {_solved(p['solved_at'])}",
+                           "met" if late(e["solved_at"]) < late(p["solved_at"])
+                           else "missed"])  # fmt: skip
+    return lines, claims
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return drive(ControlDesign(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""control-design: the plan's stages and each claim judged from hand-made records."""
+
+from rewardkit_bench.control_design import (
+    ControlDesign,
+    _report_barfi,
+    _report_qd,
+    _summarize_barfi,
+    _summarize_qd,
+)
+from rewardkit_bench.runner import SUITES, build_parser
+
+
+def _args(*argv):
+    suite = ControlDesign()
+    return suite, build_parser(suite).parse_args(list(argv))
+
+
+def test_throughput_runs_alone_before_everything_else():
+    assert SUITES["control-design"] == "rewardkit_bench.control_design:main"
+    suite, args = _args("--seeds", "2")
+    assert suite.plan(args, []) == [("throughput", None, None, False)]
+    rest = suite.plan(args, [{"part": "throughput"}])
+    assert ("barfi", None, 1, False) in rest and ("morec", "Pendulum-v1", 0, False) in rest
+    assert len([u for u in rest if u[0] == "qd"]) == 2 * 5
+    done = [{"part": "throughput"}, {"part": "qd", "design": "objective", "seed": 0}]
+    assert ("qd", "objective", 0, False) not in suite.plan(args, done)
+
+
+def test_unknown_parts_are_refused():
+    suite, args = _args("--parts", "barfi,bogus")
+    assert "bogus" in (suite.check(args) or "")
+
+
+def _barfi_run(learned_success, fountain_weight):
+    design = {"success": 0.1, "primary_return": 0.0, "fountain_steps": 0.0,
+              "weights": {"progress": 1.0, "fountain": 1.0}}  # fmt: skip
+    barfi = dict(design, success=learned_success, weights={"progress": 2.0,
+                 "fountain": fountain_weight})  # fmt: skip
+    return {"updates": 5, "tasks": {"grid": {"primary_only": design, "fixed_blend": design,
+                                             "barfi": barfi}}}  # fmt: skip
+
+
+def test_barfi_claim_needs_both_more_success_and_a_smaller_loitering_weight():
+    met = _summarize_barfi([_barfi_run(0.9, -0.5), _barfi_run(0.7, 0.5), _barfi_run(0.8, 0.0)])
+    assert met["tasks"]["grid"]["barfi"]["success"] == 0.8  # the median of three seeds
+    assert _report_barfi(met)[1][-1] == "met"
+    loiters = _summarize_barfi([_barfi_run(0.9, 3.0)])
+    assert _report_barfi(loiters)[1][-1] == "missed"
+    no_gain = _summarize_barfi([_barfi_run(0.1, -1.0)])
+    assert _report_barfi(no_gain)[1][-1] == "missed"
+
+
+def _qd(design, seed, solved, coverage=1.0):
+    return {"design": design, "seed": seed, "coverage": coverage, "solved_at": solved,
+            "best_reward": 1.0, "exploit_evaluations": 0, "evaluations": 100}  # fmt: skip
+
+
+def test_qd_claims_count_unsolved_seeds_as_never():
+    runs = [_qd("ns_handcrafted", s, v) for s, v in enumerate((40, 50, None))]
+    runs += [_qd("serene_style", s, v) for s, v in enumerate((30, 35, 90))]
+    runs += [_qd("taxons_style", s, v, 0.9) for s, v in enumerate((None, None, 20))]
+    summary = _summarize_qd(runs)
+    assert summary["ns_handcrafted"]["solved_at"] == 50  # median of 40, 50, never
+    assert summary["taxons_style"]["solved_at"] is None  # two of three never
+    verdicts = {claim[0].split(":")[0]: claim[-1] for claim in _report_qd(summary)[1]}
+    assert verdicts == {"TAXONS": "missed", "SERENE": "met"}
