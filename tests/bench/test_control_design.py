@@ -64,3 +64,24 @@ def test_qd_claims_count_unsolved_seeds_as_never():
     assert summary["taxons_style"]["solved_at"] is None  # two of three never
     verdicts = {claim[0].split(":")[0]: claim[-1] for claim in _report_qd(summary)[1]}
     assert verdicts == {"TAXONS": "missed", "SERENE": "met"}
+
+
+def _morec(env, seed, morec_error, mean_error=0.2):
+    ways = {"member": 0.3, "member_draw": 0.35, "mean": mean_error, "morec": morec_error,
+            "morec_argmax": 0.5}  # fmt: skip
+    errors = {w: {"mean": e, "last": e} for w, e in ways.items()}
+    behaviour = dict(errors, truncation={"share_truncated": 0.5, "share_real_rollouts_cut": 0.1})
+    return {"env": env, "seed": seed, "reward_separation": {"auc_real_vs_model": 0.7},
+            "rollout_error": {"behaviour": behaviour, "random": errors}}  # fmt: skip
+
+
+def test_morec_claim_compares_the_best_filter_with_the_ensemble_mean():
+    from rewardkit_bench.control_design import _report_morec, _summarize_morec
+
+    runs = [_morec("Pendulum-v1", s, e) for s, e in enumerate((0.1, 0.15, 0.3))]
+    runs += [_morec("CartPole-v1", 0, 0.25)]
+    summary = _summarize_morec(runs)
+    assert summary["Pendulum-v1"]["behaviour"]["morec"] == 0.15
+    assert summary["Pendulum-v1"]["planning"] == {}  # quick runs plan nothing
+    verdicts = [claim[-1] for claim in _report_morec(summary)[1]]
+    assert verdicts == ["missed", "met"]  # CartPole (0.25 > 0.2) first, in MOREC_ENVS order

@@ -16,6 +16,11 @@ features, :mod:`rewardkit.models.vpl` a reward conditioned on a latent user (VPL
 :mod:`rewardkit.models.preference_data` the ways pairs are made: HERON's factor tree,
 and pairs from a tree of shared prefixes. :mod:`rewardkit.models.cooper` updates a
 reference-aware RM inside RL on verifier-chosen pairs (Cooper-style).
+For control: :mod:`rewardkit.models.dynamics_reward` learns a dynamics reward that
+filters a model's transitions (MOREC-style), :mod:`rewardkit.models.perceptual` a reward
+from a few demonstrations' features (Sermanet et al.), and
+:mod:`rewardkit.models.action_preferences` turns world-model and action-deviation
+rewards into preference pairs (NORA-1.5).
 """
 
 from rewardkit.models.action_preferences import (
@@ -38,6 +43,15 @@ from rewardkit.models.decomposition import (
     PairwiseStepReward,
     ProgressEstimator,
     StepDecomposition,
+)
+from rewardkit.models.dynamics_reward import (
+    DynamicsReward,
+    DynamicsRewardTraining,
+    ensemble_dynamics_reward,
+    filter_probabilities,
+    normalized_logits,
+    select_candidates,
+    truncation_mask,
 )
 from rewardkit.models.feature_heads import (
     HeadEnsemble,
@@ -108,6 +122,8 @@ __all__ = [
     "SPECIAL_TOKENS",
     "ActionPreferencePairs",
     "CooperStyleReward",
+    "DynamicsReward",
+    "DynamicsRewardTraining",
     "FinalNumberCorruption",
     "FrozenHeadProcessRewardModel",
     "FrozenHeadRewardModel",
@@ -152,6 +168,8 @@ __all__ = [
     "corrupt_final_number",
     "ctrl_u_loss",
     "cut_prefix",
+    "ensemble_dynamics_reward",
+    "filter_probabilities",
     "fine_tune_on_preferences",
     "fit_ensemble",
     "fit_head_ensemble",
@@ -159,6 +177,7 @@ __all__ = [
     "heron_preferences",
     "load_reward_model",
     "load_saved_model",
+    "normalized_logits",
     "policy_discrimination_triples",
     "pretrain_policy_discriminator",
     "reference_prompt",
@@ -166,11 +185,13 @@ __all__ = [
     "segment_costs",
     "segment_demonstration",
     "segment_labels",
+    "select_candidates",
     "split_steps",
     "step_distance",
     "step_feature_scores",
     "step_labels",
     "tree_pairs",
+    "truncation_mask",
     "world_model_energy",
     "yes_no_examples",
 ]
