@@ -119,7 +119,10 @@ class ControlDesign(Suite):
 
             return rates(run)
         what = run.get("env") or run.get("design") or ""
-        return f"{run['part']} {what} seed {run['seed']} ({run.get('seconds', 0):.0f}s)"
+        seconds = run.get("seconds", 0)
+        if isinstance(seconds, dict):  # MOREC's: per phase, with the total
+            seconds = seconds.get("total", 0)
+        return f"{run['part']} {what} seed {run['seed']} ({seconds:.0f}s)".replace("  ", " ")
 
     def record(self, args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
         return {"seeds": 1 if args.quick else args.seeds, "quick": args.quick,
