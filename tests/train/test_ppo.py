@@ -227,16 +227,18 @@ def test_the_numpy_rollout_pass_matches_torch_and_follows_the_optimizer():
     assert logp.shape == (4,) and np.all(logp <= 0) and np.all(logp >= log_probs.min(1) - 1e-6)
 
 
-def test_actions_are_sampled_with_the_softmax_probabilities():
+def test_actions_are_drawn_as_categorical_draws_them_so_seeded_runs_are_unchanged():
     from rewardkit.train.ppo_agent import _sample_logits
 
-    logits = np.log(np.array([[0.2, 0.5, 0.3]] * 20_000))
-    actions, logp = _sample_logits(logits, np.random.default_rng(1))
+    logits = np.log(np.array([[0.2, 0.5, 0.3]] * 20_000, dtype=np.float32))
+    torch.manual_seed(1)
+    actions, logp = _sample_logits(logits)
     frequencies = np.bincount(actions, minlength=3) / len(actions)
     np.testing.assert_allclose(frequencies, [0.2, 0.5, 0.3], atol=0.01)
-    np.testing.assert_allclose(logp, np.log([0.2, 0.5, 0.3])[actions], rtol=1e-9)
-    same, _ = _sample_logits(logits[:50], np.random.default_rng(1))
-    assert same.tolist() == actions[:50].tolist()  # seeded
+    np.testing.assert_allclose(logp, np.log([0.2, 0.5, 0.3])[actions], rtol=1e-5)
+    torch.manual_seed(1)
+    expected = torch.distributions.Categorical(logits=torch.as_tensor(logits[:50])).sample()
+    assert actions[:50].tolist() == expected.tolist()
 
 
 def test_the_training_pass_gives_categoricals_log_prob_and_entropy():

@@ -219,7 +219,7 @@ class PPOTrainer:
             )
         self.agent = _Agent(
             obs_dim, int(action_space.n), config.hidden, self.two_heads,
-            image_shape, seed=config.seed,
+            image_shape,
         )  # fmt: skip
         self.optimizer = _adam(self.agent.parameters, config.learning_rate)
         self.log: list[dict[str, float]] = []
