@@ -19,9 +19,9 @@ Two halves, each a set of units in one run:
   (:mod:`rewardkit_bench.rm_build_tree`); HERON on LunarLander's reward factors in the
   delayed-credit harness (:mod:`rewardkit_bench.rm_build_heron`).
 
-Figures are medians over seeds. Full run: 68 minutes with ``--jobs 2`` in one sitting on
-two cores shared with other work, with SmolLM2's features and the trained PRMs and RMs
-already in ``runs/rm-lab-cache`` (reading the features takes about 11 minutes more);
+Figures are medians over seeds. Full run: 73 minutes with ``--jobs 2`` from an empty
+cache, on two cores shared with other work for its last 44 minutes (the set-up runs as pool
+units; see :meth:`RMBuild.plan`); our three loop ablations run only with ``--designs all``.
 ``--quick``: one seed, 20 steps, two designs, 15 questions a task.
 
 Run: ``rewardkit bench rm-lab --jobs 2``.

@@ -51,6 +51,7 @@ def _runs(results: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 def _building(builds: list[dict[str, Any]]) -> dict[str, Any]:
     if not builds:
         return {}
+    builds = sorted(builds, key=lambda b: b["seed"])  # split 0 first, however they finished
     names = list(builds[0]["accuracy"]["all"])
     table = {
         name: {test: _median([b["accuracy"][test][name] for b in builds]) for test in TESTS}
