@@ -22,6 +22,7 @@ def test_a_planted_dormant_layer_is_measured_and_perturbed_with_drms_factor():
         first.weight[16:] = 0.0
         first.bias[16:] = 0.0
     before = first.weight.detach().clone()
+    bias_before = first.bias.detach().clone()
     assert trainer.optimizer.state
     record = {"frames": 64.0}
     DormantPerturbation(every_frames=64)(trainer, record)
@@ -32,9 +33,12 @@ def test_a_planted_dormant_layer_is_measured_and_perturbed_with_drms_factor():
     assert record["perturb_alpha"] == pytest.approx(alpha)
     after = first.weight.detach()
     assert torch.count_nonzero(after[16:]) > 0  # the dormant rows got (1 - α) φ
-    # the live rows shrank toward a fresh init: θ' − α θ is the fresh part, of init size
-    fresh = (after[:16] - alpha * before[:16]) / (1 - alpha)
-    assert fresh.abs().max() <= 1 / np.sqrt(4) + 1e-6  # nn.Linear's reset bound, fan_in 4
+    # the fresh init is the agent's own: zero biases, orthogonal rows of gain sqrt(2)
+    fresh_bias = (first.bias.detach() - alpha * bias_before) / (1 - alpha)
+    torch.testing.assert_close(fresh_bias, torch.zeros(64), atol=1e-6, rtol=0)
+    fresh = (after - alpha * before) / (1 - alpha)
+    gram = fresh.T @ fresh  # 64 x 4 with orthonormal columns scaled by sqrt(2): 2·I
+    torch.testing.assert_close(gram, 2 * torch.eye(4), atol=1e-4, rtol=0)
     assert not trainer.optimizer.state  # Adam's moments cleared, as DrM
 
 

@@ -225,9 +225,13 @@ def test_the_numpy_rollout_pass_matches_torch_and_follows_the_optimizer():
     np.testing.assert_allclose(agent.step_values(obs), shifted, rtol=1e-5, atol=1e-6)
     assert not np.allclose(shifted, expected_values)
     assert logp.shape == (4,) and np.all(logp <= 0) and np.all(logp >= log_probs.min(1) - 1e-6)
+    agent.critic.double()  # new storage: the views are rebuilt, not left stale
+    with torch.no_grad():
+        doubled = agent.values(torch.as_tensor(obs, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(agent.step_values(obs), doubled, rtol=1e-5, atol=1e-6)
 
 
-def test_actions_are_drawn_as_categorical_draws_them_so_seeded_runs_are_unchanged():
+def test_actions_are_drawn_from_the_same_stream_as_categorical_draws_them():
     from rewardkit.train.ppo_agent import _sample_logits
 
     logits = np.log(np.array([[0.2, 0.5, 0.3]] * 20_000, dtype=np.float32))

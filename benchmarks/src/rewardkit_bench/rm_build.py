@@ -225,9 +225,13 @@ class RMBuild(Suite):
 
             rows = labelled_rows(Path(self.corpus), self.questions)
             read_last_layer(rows)
-            if self.questions is None:  # the POLAR units' features (full runs only)
+            if self.questions is None:  # the POLAR units' features (full runs only), on
+                from rewardkit_bench.real_rm import CORPUS  # the shipped corpus they read
+
+                polar_rows = labelled_rows(CORPUS)
+                read_last_layer(polar_rows)
                 read_last_layer(zoo_rows())
-                read_last_layer(reference_rows(labelled_rows(Path(self.corpus))))
+                read_last_layer(reference_rows(polar_rows))
             record: dict[str, Any] = {"kind": "features"}
         elif unit[0] == "warmstart":
             from rewardkit_bench.grpo_lab import load_policy

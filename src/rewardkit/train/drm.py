@@ -11,8 +11,9 @@ so a network that has gone dormant is reset harder (k = 2, α_min = 0.2 in the
 authors' code). :class:`DormantPerturbation` is that schedule as a PPO callback: after
 each update it measures β_τ of the actor on the update's own observations (logged as
 ``dormant_ratio``), and every ``every_frames`` frames it perturbs the actor and the
-critic (and a CNN encoder) with the actor's ratio and clears Adam's moments, as DrM
-does (logged as ``perturb_alpha``).
+critic (and a CNN encoder) with the actor's ratio toward a fresh initialization drawn as
+the agent's own (orthogonal weights, zero biases; DrM re-initializes with its own
+orthogonal init) and clears Adam's moments, as DrM does (logged as ``perturb_alpha``).
 
 Only DrM's perturbation is here: its awakened exploration schedule scales the action
 noise of a continuous-action DDPG-style agent, and its exploitation term is an
@@ -84,14 +85,16 @@ class DormantPerturbation:
         if record["frames"] < self._next:
             return
         self._next += self.every_frames
-        modules: list[Any] = [agent.actor, agent.critic]
+        fresh_encoder, fresh_actor, fresh_critic = agent.fresh_networks()
+        pairs: list[tuple[Any, Any]] = [(agent.actor, fresh_actor), (agent.critic, fresh_critic)]
         if any(True for _ in agent.encoder.parameters()):
-            modules.append(agent.encoder)
+            pairs.append((agent.encoder, fresh_encoder))
         alpha = 1.0
-        for module in modules:
+        for module, fresh in pairs:
             alpha = perturb_(
                 module, ratio, rate=self.rate, min_factor=self.min_factor,
-                max_factor=self.max_factor, layer_types=(torch.nn.Linear, torch.nn.Conv2d),
+                max_factor=self.max_factor, fresh=fresh,
+                layer_types=(torch.nn.Linear, torch.nn.Conv2d),
             )  # fmt: skip
         trainer.optimizer.state.clear()
         record["perturb_alpha"] = alpha

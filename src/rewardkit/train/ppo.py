@@ -159,10 +159,11 @@ class PPOTrainer:
         progress: called with each update's log record.
         env_fn: a thunk making one environment with flat observations;
             default :func:`make_env` of ``config.env_id``.
-        callbacks: called as ``callback(trainer, record)`` after each update, before
-            ``progress``; they may read ``trainer.last_rollout`` (the update's
-            transitions), change the networks in place and add entries to the record
-            (e.g. :class:`~rewardkit.train.drm.DormantPerturbation`).
+        callbacks: called as ``callback(trainer, record)`` after each update (their time
+            counts as training); ``record`` holds ``update`` and ``frames``, and what they
+            add to it goes into the log. They may read ``trainer.last_rollout`` (the
+            update's transitions) and change the networks in place (e.g.
+            :class:`~rewardkit.train.drm.DormantPerturbation`).
     """
 
     def __init__(
@@ -355,6 +356,10 @@ class PPOTrainer:
             hook += time.monotonic() - hook_started
             advantages, targets = self._advantages(roll, extrinsic, intrinsic, weight)
             losses = self._update(roll.obs, roll.actions, roll.logp, advantages, targets)
+            self.last_rollout = roll
+            extra = {"update": float(update + 1), "frames": float(frames)}
+            for callback in self.callbacks:  # part of training: their time counts
+                callback(self, extra)
             elapsed = time.monotonic() - start - outside
             record = {
                 "update": float(update + 1),
@@ -365,10 +370,8 @@ class PPOTrainer:
                 **stats.record(),
                 **losses,
                 **metrics,
+                **extra,
             }
-            self.last_rollout = roll
-            for callback in self.callbacks:  # part of training: their time counts
-                callback(self, record)
             self.log.append(record)
             if self.progress is not None:
                 called = time.monotonic()

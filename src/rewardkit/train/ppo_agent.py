@@ -4,9 +4,9 @@ MiniGrid baselines' small CNN, shared by the actor and the critic.
 Rollouts call the policy once a step on a handful of observations, where torch's
 per-operation overhead, not arithmetic, is the cost. :meth:`_Agent.step` therefore runs
 an MLP's forward pass in numpy, on views of the parameters' own memory (the optimizer
-updates them in place, so the views never go stale), and draws actions as
-``Categorical`` draws them, from torch's generator; the CNN runs in torch under
-``inference_mode``.
+updates them in place; a parameter whose storage is replaced, by ``.to(dtype)`` say, is
+noticed and the views rebuilt), and draws actions as ``Categorical`` draws them, from
+torch's generator; the CNN runs in torch under ``inference_mode``.
 :meth:`_Agent.evaluate` is the training pass, log-softmax instead of a
 ``Categorical`` per minibatch.
 """
@@ -92,8 +92,10 @@ def _sample_logits(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(actions, their log-probabilities) sampled from rows of ``logits``.
 
     The draw is ``torch.multinomial`` on the softmax, from torch's global generator, as
-    ``Categorical(logits=...).sample()`` draws it: a seed gives the same actions as the
-    distribution object did (so seeded curves are unchanged), at a fraction of its cost.
+    ``Categorical(logits=...).sample()`` draws it, at a fraction of its cost: the same
+    distribution and the same random stream. Seeded runs start out identical to the
+    ``Categorical`` trainer's; the numpy forward pass and the fused optimizer round in
+    the last bits differently, so long runs drift apart like runs on another machine.
 
     Example:
         >>> import torch
@@ -121,6 +123,8 @@ class _Agent:
     ) -> None:
         import torch
         from torch import nn
+
+        self._shape = (obs_dim, actions, hidden, two_heads, image_shape)
 
         def layer(i: int, o: int, std: float = float(np.sqrt(2))) -> Any:
             linear = nn.Linear(i, o)
@@ -154,11 +158,29 @@ class _Agent:
             + list(self.critic.parameters())
         )
         self.torch = torch
-        self._actor_np = _numpy_layers(self.actor) if image_shape is None else None
-        self._critic_np = _numpy_layers(self.critic) if image_shape is None else None
+        self._mlp = image_shape is None
+        self._views()
+
+    def _views(self) -> None:
+        """(Re)build the numpy views of the MLP's parameters, noting their storage."""
+        self._actor_np = _numpy_layers(self.actor) if self._mlp else None
+        self._critic_np = _numpy_layers(self.critic) if self._mlp else None
+        self._storage = [p.data_ptr() for p in self.parameters]
+
+    def _fresh_views(self) -> None:
+        if [p.data_ptr() for p in self.parameters] != self._storage:
+            self._views()
+
+    def fresh_networks(self) -> tuple[Any, Any, Any]:
+        """Newly initialized (encoder, actor, critic), drawn as this agent's were
+        (orthogonal weights, zero biases, the heads' own gains): what shrink-and-perturb
+        moves toward."""
+        fresh = _Agent(*self._shape)
+        return fresh.encoder, fresh.actor, fresh.critic
 
     def step(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(actions, log-probabilities, values) for a rollout step, sampled, no gradients."""
+        self._fresh_views()
         if self._actor_np is not None and self._critic_np is not None:
             x = np.asarray(obs, dtype=np.float32)
             logits = _numpy_forward(self._actor_np, x)
@@ -173,6 +195,7 @@ class _Agent:
 
     def step_values(self, obs: np.ndarray) -> np.ndarray:
         """Values of ``obs``, no gradients."""
+        self._fresh_views()
         if self._critic_np is not None:
             return _numpy_forward(self._critic_np, np.asarray(obs, dtype=np.float32))
         with self.torch.inference_mode():
