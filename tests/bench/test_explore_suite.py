@@ -16,8 +16,11 @@ from rewardkit_bench.explore_report import best_designs, summarize_runs
 @pytest.mark.parametrize("design", DESIGNS)
 def test_every_design_builds_and_is_labelled(design):
     reward, bonus = make_terms(design, seed=0)
-    assert (bonus is None) == (design in ("sparse", "shaping"))
+    table = DESIGN_TABLE[design]
+    assert (bonus is None) == (design in ("sparse", "shaping", "drm"))
+    assert (bonus is None) == (table.spec is None or not table.bonus)
     assert (reward is None) == (design != "shaping")
+    assert table.drm == (design == "drm")  # DrM-style is a trainer callback, not a term
     assert DESIGN_LABELS[design].startswith(design)
 
 
