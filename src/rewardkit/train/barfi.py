@@ -18,8 +18,7 @@ the outer step is Adam up the hypergradient (:func:`barfi_hypergradient`)
 
 the implicit-function gradient at a fixed point of the inner update (dθ/dφ = −H⁻¹ ∂ĝ/∂φ)
 with −H⁻¹ replaced by its Neumann series cut at N = ``neumann_terms`` terms; N = 1 is
-the gradient through one unrolled inner step to first order (∇J_p taken at θ, not
-at the updated θ').
+one unrolled inner step's gradient to first order (∇J_p at θ, not at the updated θ').
 
 **BARFI-style, not BARFI.** Simplified against the paper: each heuristic has one scalar
 weight and the primary reward's weight is fixed at 1 (the paper's weights are learned
