@@ -88,3 +88,30 @@ def test_morec_claim_judges_the_papers_softmax_filter_against_unfiltered_draws()
     verdicts = [claim[-1] for claim in _report_morec(summary)[1]]
     # against the unfiltered draws (0.35): CartPole's 0.4 misses, Pendulum's median 0.15 meets
     assert verdicts == ["missed", "met"]
+
+
+def _meta(design, seed, reward, arms):
+    return {"design": design, "seed": seed, "updates": 600, "reward": reward,
+            "arms_tried": arms, "best_arm_late": 0.5}  # fmt: skip
+
+
+def test_meta_claims_need_exploration_with_structure_and_memory_only():
+    from rewardkit_bench.control_design import _report_meta, _summarize_meta
+
+    runs = [_meta("full", s, r, 2.0) for s, r in enumerate((0.6, 0.7, 0.65))]
+    runs += [_meta("no_structure", 0, 0.5, 1.0), _meta("no_memory", 0, 0.5, 1.0),
+             _meta("no_long_credit", 0, 0.66, 1.0), _meta("thompson", 0, 0.68, 2.5)]  # fmt: skip
+    summary = _summarize_meta(runs)
+    assert summary["full"]["reward"] == 0.65  # the median of three seeds
+    verdicts = [claim[-1] for claim in _report_meta(summary)[1]]
+    # emergent exploration met; gamma = 0 lost it here; Thompson sampling ahead
+    assert verdicts == ["met", "missed", "missed"]
+    blind_but_busy = [_meta("no_memory", 0, 0.5, 1.5), _meta("no_structure", 0, 0.5, 1.0)]
+    explores_anyway = _summarize_meta([*runs[:3], *blind_but_busy])
+    assert _report_meta(explores_anyway)[1][0][-1] == "missed"
+
+
+def test_meta_part_plans_one_unit_per_design_and_seed():
+    suite, args = _args("--seeds", "2", "--parts", "meta")
+    plan = suite.plan(args, [])
+    assert ("meta", "thompson", 1, False) in plan and len(plan) == 2 * 5

@@ -163,6 +163,7 @@ EXAMPLES = {
     "next_state_value": ({"potential": "coordinate", "potential_params": {"index": 0}}, STEPS),
     "count_bonus": ({"beta": 0.5}, STEPS),
     "toponav_bonus": ({"new_node_bonus": 0.5}, {**STEPS, "truncated": [False, False, False]}),
+    "causal_empowerment": ({"num_actions": 3}, {**STEPS, "actions": [0, 2, 1]}),
     "carl_reward": (
         {"progress": "progress", "penalties": {"collision": 0.5, "lane": 0.9}, "terminal": "crash"},
         {

@@ -1,7 +1,8 @@
 """Intrinsic rewards for exploration: counts, SimHash counts, RND, RDD, E3B, NovelD,
 novelty search's novelty, a TopoNav-style topological map with its subgoal bonus,
 DrM's dormant ratio with its perturbation and exploration schedules, a TAXONS-style
-learned behaviour space and SERENE-style emitters; and the scaler that makes any bonus
+learned behaviour space and SERENE-style emitters; CIP-style causal weights, a
+counterfactual swap and an empowerment bonus; and the scaler that makes any bonus
 scale-free.
 
 Every bonus reads only what the agent sees (``obs``/``next_obs``, and episode
@@ -15,6 +16,13 @@ from rewardkit.explore.behaviour_space import (
     is_training_step,
     taxons_criterion,
     taxons_score,
+)
+from rewardkit.explore.causal import (
+    CausalEmpowermentBonus,
+    CausalWeights,
+    causal_reward_weights,
+    counterfactual_swap,
+    scaled_softmax,
 )
 from rewardkit.explore.counts import (
     CountBonus,
@@ -60,6 +68,8 @@ from rewardkit.explore.toponav import TopoNavBonus, toponav_bonus
 __all__ = [
     "AutoencoderDescriptor",
     "BudgetScheduler",
+    "CausalEmpowermentBonus",
+    "CausalWeights",
     "CountBonus",
     "E3BBonus",
     "Emitter",
@@ -79,8 +89,10 @@ __all__ = [
     "as_images",
     "awake_exploration_std",
     "bfs_distances",
+    "causal_reward_weights",
     "collect_activations",
     "count_bonus",
+    "counterfactual_swap",
     "dormant_exploration_std",
     "dormant_ratio",
     "elliptical_bonus",
@@ -99,6 +111,7 @@ __all__ = [
     "perturb_factor",
     "rdd_bound",
     "resample_mutation",
+    "scaled_softmax",
     "sherman_morrison_update",
     "shortest_path",
     "taxons_criterion",

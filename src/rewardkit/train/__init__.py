@@ -1,6 +1,6 @@
 """Reference trainers: PPO for control, GRPO for language models, multi-turn
-episodes, a (mu, lambda) evolution search, supervised warm starts, and a BARFI-style
-bi-level learner of heuristic-reward blends.
+episodes, a (mu, lambda) evolution search, supervised warm starts, a BARFI-style
+bi-level learner of heuristic-reward blends, and an exploitation-only meta-RL learner.
 
 They take an environment or task factory and know no benchmark. Each name is
 imported on first use (the trainers need torch; ``import rewardkit.train``
@@ -39,6 +39,12 @@ if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
     )
     from rewardkit.train.drm import DormantPerturbation
     from rewardkit.train.evolution import EvolutionConfig, evolve
+    from rewardkit.train.greedy_meta import (
+        BanditTask,
+        GreedyMetaConfig,
+        GreedyMetaLearner,
+        discounted_to_go,
+    )
     from rewardkit.train.grpo import GRPOConfig, GRPOTrainer
     from rewardkit.train.implicit_prm import ImplicitPRMStepRewards
     from rewardkit.train.multiturn import (
@@ -59,6 +65,10 @@ if TYPE_CHECKING:  # the lazy names' real types, for type checkers and IDEs
 #: name → the module (under rewardkit.train) it lives in
 _LAZY: dict[str, str] = {
     "DormantPerturbation": "drm",
+    "BanditTask": "greedy_meta",
+    "GreedyMetaConfig": "greedy_meta",
+    "GreedyMetaLearner": "greedy_meta",
+    "discounted_to_go": "greedy_meta",
     "BARFIConfig": "barfi",
     "BARFITrainer": "barfi",
     "SoftmaxPolicy": "barfi",
@@ -101,12 +111,15 @@ __all__ = [
     "BARFIConfig",
     "BARFITrainer",
     "BRAInStyleEstimator",
+    "BanditTask",
     "DormantPerturbation",
     "EnvFactory",
     "Episodes",
     "EvolutionConfig",
     "GRPOConfig",
     "GRPOTrainer",
+    "GreedyMetaConfig",
+    "GreedyMetaLearner",
     "ImplicitPRMStepRewards",
     "InformationGainTurns",
     "PPOConfig",
@@ -124,6 +137,7 @@ __all__ = [
     "brain_style_targets",
     "collect_episodes",
     "differentiable_returns",
+    "discounted_to_go",
     "evaluate_episodes",
     "evolve",
     "fit_sequences",
