@@ -103,6 +103,40 @@ def test_two_heads_give_a_ext_plus_weight_times_a_int():
     np.testing.assert_allclose(both, ext_only + 0.5 * a_int, rtol=1e-5, atol=1e-6)
 
 
+def test_episodic_intrinsic_stream_stops_at_episode_ends():
+    torch.set_num_threads(1)
+    config = PPOConfig(**CONFIG, normalize_intrinsic=False, intrinsic_episodic=True)
+    trainer = PPOTrainer(config, bonus=constant(0.5, name="bonus"))
+    rng = np.random.default_rng(1)
+    T, N = config.num_steps, config.num_envs
+    terminated, truncated = np.zeros((T, N), bool), np.zeros((T, N), bool)
+    terminated[3, 0], truncated[5, 1] = True, True
+    roll = ppo._Rollout(
+        obs=np.zeros((T, N, 4), np.float32), next_obs=np.zeros((T, N, 4), np.float32),
+        actions=np.zeros((T, N), np.int64), logp=np.zeros((T, N), np.float32),
+        values=rng.normal(size=(T, N, 2)).astype(np.float32),
+        final_values=rng.normal(size=(T, N, 2)).astype(np.float32),
+        last_values=rng.normal(size=(N, 2)).astype(np.float32),
+        rewards=np.ones((T, N)), terminated=terminated, truncated=truncated,
+    )  # fmt: skip
+    extrinsic, intrinsic = np.zeros((T, N)), rng.random((T, N))
+    both, _ = trainer._advantages(roll, extrinsic, intrinsic, weight=1.0)
+    ext_only, _ = trainer._advantages(roll, extrinsic, intrinsic, weight=0.0)
+    v, last, final = roll.values[..., 1], roll.last_values[:, 1], roll.final_values[..., 1]
+    expected = np.zeros((T, N))
+    for n in range(N):  # the hand loop: no bootstrap past a termination, the final
+        running = 0.0  # observation's value past a truncation, and no carry-over
+        for t in reversed(range(T)):
+            following = last[n] if t == T - 1 else v[t + 1, n]
+            if truncated[t, n]:
+                following = final[t, n]
+            ended = terminated[t, n] or truncated[t, n]
+            delta = intrinsic[t, n] + 0.99 * following * (not terminated[t, n]) - v[t, n]
+            running = delta + 0.99 * 0.95 * running * (not ended)
+            expected[t, n] = running
+    np.testing.assert_allclose(both - ext_only, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_intrinsic_decay_scales_the_weight_by_the_failure_rate():
     bonus = constant(0.5, name="bonus")
     fixed = PPOTrainer(PPOConfig(**CONFIG, intrinsic_coef=0.5), bonus=bonus)

@@ -68,6 +68,7 @@ class RunSpec:
     scale: float = 1.0
     network: str = "mlp"
     intrinsic_decay: bool = False
+    intrinsic_episodic: bool = False
 
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
@@ -82,7 +83,8 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     weight = spec.scale * PPOConfig.intrinsic_coef  # --scale: an ablation of PPO's default
     config = PPOConfig(
         env_id=spec.task, total_frames=spec.frames, seed=spec.seed, intrinsic_coef=weight,
-        network=spec.network, intrinsic_decay=spec.intrinsic_decay, **PPO_SETTINGS,
+        network=spec.network, intrinsic_decay=spec.intrinsic_decay,
+        intrinsic_episodic=spec.intrinsic_episodic, **PPO_SETTINGS,
     )  # fmt: skip
     per_update = config.num_envs * config.num_steps
     updates = max(1, spec.frames // per_update)
@@ -125,6 +127,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         "scale": spec.scale,
         "network": spec.network,
         "intrinsic_decay": spec.intrinsic_decay,
+        "intrinsic_episodic": spec.intrinsic_episodic,
         "fps": curve[-1]["fps"] if curve else 0.0,
         # frames/s with the bonus over frames/s of the same run without the time spent
         # scoring rollouts: the bonus's own cost, free of the episode-length effect
@@ -186,13 +189,14 @@ def _names(option: str) -> list[str]:
 def _still_to_run(specs: list[RunSpec], runs: list[dict[str, Any]]) -> list[RunSpec]:
     done = {
         (r["task"], r["design"], r["seed"], r["frames"], r.get("scale", 1.0),
-         r.get("network", "mlp"), r.get("intrinsic_decay", False))
+         r.get("network", "mlp"), r.get("intrinsic_decay", False),
+         r.get("intrinsic_episodic", False))
         for r in runs
     }  # fmt: skip
     return [
         s for s in specs
-        if (s.task, s.design, s.seed, s.frames, s.scale, s.network, s.intrinsic_decay)
-        not in done
+        if (s.task, s.design, s.seed, s.frames, s.scale, s.network, s.intrinsic_decay,
+            s.intrinsic_episodic) not in done
     ]  # fmt: skip
 
 
@@ -245,6 +249,11 @@ class ExploreMinigrid(Suite):
             help="fade the intrinsic weight with the success rate (an ablation)",
         )
         parser.add_argument(
+            "--intrinsic-episodic",
+            action="store_true",
+            help="end the intrinsic return at episode ends (an ablation)",
+        )
+        parser.add_argument(
             "--full",
             action="store_true",
             help="the published plan: every design on DoorKey-8x8 (1M frames), then sparse and "
@@ -266,6 +275,7 @@ class ExploreMinigrid(Suite):
         scale = f" --scale {args.scale:g}" if args.scale != 1.0 else ""
         scale += f" --network {args.network}" if args.network != "mlp" else ""
         scale += " --intrinsic-decay" if args.intrinsic_decay else ""
+        scale += " --intrinsic-episodic" if args.intrinsic_episodic else ""
         if args.quick:
             return command + " --quick"
         if args.full:
@@ -288,6 +298,7 @@ class ExploreMinigrid(Suite):
                 args.scale,
                 args.network,
                 args.intrinsic_decay,
+                args.intrinsic_episodic,
             )
             for t in plan.tasks
             for d in plan.designs
@@ -300,7 +311,17 @@ class ExploreMinigrid(Suite):
             return todo
         best = _best_on_first_tasks(plan.tasks, runs)
         later = [
-            RunSpec(task, d, s, frames, args.evals, args.scale, args.network, args.intrinsic_decay)
+            RunSpec(
+                task,
+                d,
+                s,
+                frames,
+                args.evals,
+                args.scale,
+                args.network,
+                args.intrinsic_decay,
+                args.intrinsic_episodic,
+            )
             for task, frames in FULL_PLAN["later_tasks"].items()
             for d in ["sparse", *best]
             for s in range(plan.seeds)
@@ -329,10 +350,11 @@ class ExploreMinigrid(Suite):
                 f"PPO's intrinsic weight is multiplied by {args.scale:g} (shaping unchanged).",
                 "",
             ]
-        if args.network != "mlp" or args.intrinsic_decay:
+        if args.network != "mlp" or args.intrinsic_decay or args.intrinsic_episodic:
             notes += [
                 f"Ablation: PPO network {args.network}"
                 + (", intrinsic weight faded by the success rate" if args.intrinsic_decay else "")
+                + (", intrinsic return ended at episode ends" if args.intrinsic_episodic else "")
                 + ".",
                 "",
             ]
@@ -345,6 +367,7 @@ class ExploreMinigrid(Suite):
             "scale": args.scale,
             "network": args.network,
             "intrinsic_decay": args.intrinsic_decay,
+            "intrinsic_episodic": args.intrinsic_episodic,
             "notes": notes,
             "ppo": PPO_SETTINGS,
             "environment": environment(),

@@ -321,13 +321,22 @@ class PPOTrainer:
             lambda_=cfg.gae_lambda,
         )
         targets = [advantages + v_ext]
-        if self.two_heads:  # intrinsic rewards continue across episodes (RND)
+        if self.two_heads:  # intrinsic rewards continue across episodes (RND) by default
             v_int = roll.values[..., 1]
+            if cfg.intrinsic_episodic:
+                next_int = bootstrap_values(
+                    v_int, roll.last_values[:, 1], roll.truncated, roll.final_values[..., 1]
+                )
+                ends = (roll.terminated, roll.truncated)
+            else:
+                next_int = bootstrap_values(v_int, roll.last_values[:, 1])
+                ends = (np.zeros_like(roll.terminated), None)
             adv_int = generalized_advantage_estimation(
                 intrinsic,
                 v_int,
-                bootstrap_values(v_int, roll.last_values[:, 1]),
-                np.zeros_like(roll.terminated),
+                next_int,
+                ends[0],
+                ends[1],
                 gamma=cfg.intrinsic_gamma,
                 lambda_=cfg.gae_lambda,
             )

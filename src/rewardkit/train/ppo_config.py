@@ -62,6 +62,11 @@ class PPOConfig:
         "divide the bonus by the running std of its discounted intrinsic return (RND's "
         "normalization): any beta cancels, one default fits every bonus",
     )
+    intrinsic_episodic: bool = setting(
+        False,
+        "end the intrinsic return where the task's episode ends (default: RND's "
+        "non-episodic stream, which runs on across episode ends)",
+    )
     intrinsic_decay: bool = setting(
         False,
         "multiply the intrinsic weight by 1 - the success rate of the last 100 episodes",
