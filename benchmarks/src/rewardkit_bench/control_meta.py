@@ -39,18 +39,23 @@ __all__ = ["DESIGNS", "run_meta", "thompson_sampling"]
 DESIGNS = ("full", "no_structure", "no_memory", "no_long_credit", "thompson")
 ARMS, PULLS, EVAL_TRIALS = 3, 20, 4096
 UPDATES, QUICK_UPDATES = 600, 100
+#: every design is evaluated on the same 4,096 tasks
+EVAL_SEED = 10_000
 
 
-def thompson_sampling(bandit: Any, trials: int, rng: np.random.Generator) -> dict[str, float]:
-    """Beta(1, 1)-Bernoulli Thompson sampling on fresh trials of ``bandit``: the mean
-    reward a pull, the distinct arms tried a trial, and how often the last pull is the
-    best arm (the same measures as ``GreedyMetaLearner.evaluate``)."""
-    bandit.reset(trials, rng)
+def thompson_sampling(
+    bandit: Any, trials: int, tasks: np.random.Generator, draws: np.random.Generator
+) -> dict[str, float]:
+    """Beta(1, 1)-Bernoulli Thompson sampling on fresh trials of ``bandit`` (drawn from
+    ``tasks``; its posterior samples from ``draws``): the mean reward a pull, the
+    distinct arms tried a trial, and how often the last pull is the best arm (the same
+    measures as ``GreedyMetaLearner.evaluate``)."""
+    bandit.reset(trials, tasks)
     wins = np.ones((trials, bandit.arms))
     losses = np.ones((trials, bandit.arms))
     actions, rewards = [], []
     for _ in range(bandit.pulls):
-        chosen = rng.beta(wins, losses).argmax(1)
+        chosen = draws.beta(wins, losses).argmax(1)
         reward = bandit.pull(chosen)
         wins[np.arange(trials), chosen] += reward
         losses[np.arange(trials), chosen] += 1 - reward
@@ -76,7 +81,8 @@ def run_meta(design: str, seed: int, quick: bool = False) -> dict[str, Any]:
     bandit = RecurringBandit(ARMS, PULLS, 1 if design == "no_structure" else None)
     updates = QUICK_UPDATES if quick else UPDATES
     if design == "thompson":
-        found = thompson_sampling(bandit, EVAL_TRIALS, np.random.default_rng(seed))
+        found = thompson_sampling(bandit, EVAL_TRIALS, np.random.default_rng(EVAL_SEED),
+                                  np.random.default_rng(seed))  # fmt: skip
         curve: list[float] = []
     else:
         config = GreedyMetaConfig(memory=design != "no_memory",
@@ -84,7 +90,7 @@ def run_meta(design: str, seed: int, quick: bool = False) -> dict[str, Any]:
                                   updates=updates, seed=seed)  # fmt: skip
         learner = GreedyMetaLearner(bandit, config)
         history = learner.train()
-        found = learner.evaluate(trials=EVAL_TRIALS)
+        found = learner.evaluate(trials=EVAL_TRIALS, seed=EVAL_SEED)
         curve = [float(np.mean([r["reward"] for r in history[i : i + 20]]))
                  for i in range(0, len(history), 20)]  # fmt: skip
     return {"design": design, "seed": seed, "updates": 0 if design == "thompson" else updates,

@@ -142,10 +142,12 @@ class GreedyMetaLearner:
             x[:, self.task.arms] = torch.as_tensor(reward, dtype=torch.float32)
         return x
 
-    def _rollout(self, trials: int, greedy: bool) -> tuple[np.ndarray, np.ndarray, Any]:
-        """(actions, rewards, summed log-probabilities per pull) of ``trials`` trials."""
+    def _rollout(
+        self, trials: int, greedy: bool, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, Any]:
+        """(actions, rewards, log-probabilities of the actions) of ``trials`` trials."""
         torch = self.torch
-        self.task.reset(trials, self.rng)
+        self.task.reset(trials, rng)
         state = torch.zeros(trials, self.config.hidden)
         actions, rewards, logps = [], [], []
         previous: np.ndarray | None = None
@@ -171,7 +173,7 @@ class GreedyMetaLearner:
         torch = self.torch
         history: list[dict[str, float]] = []
         for update in range(self.config.updates):
-            _, rewards, logps = self._rollout(self.config.trials, greedy=False)
+            _, rewards, logps = self._rollout(self.config.trials, False, self.rng)
             returns = discounted_to_go(rewards, self.config.discount)
             advantages = torch.as_tensor(returns - returns.mean(0), dtype=torch.float32)
             loss = -(advantages * logps).mean()
@@ -185,14 +187,15 @@ class GreedyMetaLearner:
                 self.progress(record)
         return history
 
-    def evaluate(self, trials: int = 4096) -> dict[str, float]:
+    def evaluate(self, trials: int = 4096, seed: int = 10_000) -> dict[str, float]:
         """The greedy policy on fresh trials: mean reward a pull, the mean number of
         distinct arms it tries in a trial, and how often its last pull is the best arm
-        (for a task with one block a trial)."""
+        of the last block. The tasks are drawn from their own generator (``seed``), so
+        evaluating neither depends on nor disturbs training."""
         if trials < 1:
             raise ConfigurationError(f"trials must be >= 1, got {trials}")
         with self.torch.no_grad():
-            actions, rewards, _ = self._rollout(trials, greedy=True)
+            actions, rewards, _ = self._rollout(trials, True, np.random.default_rng(seed))
         tried = np.mean([len(np.unique(row)) for row in actions])
         best = self.task.means.argmax(1)  # the last block's means
         return {"reward": float(rewards.mean()), "arms_tried": float(tried),
