@@ -1,7 +1,7 @@
 """control-design: the plan's stages and each claim judged from hand-made records."""
 
-from rewardkit_bench.control_design import (
-    ControlDesign,
+from rewardkit_bench.control_design import ControlDesign
+from rewardkit_bench.control_design_report import (
     _report_barfi,
     _report_qd,
     _summarize_barfi,
@@ -43,11 +43,11 @@ def _barfi_run(learned_success, fountain_weight):
 def test_barfi_claim_needs_both_more_success_and_a_smaller_loitering_weight():
     met = _summarize_barfi([_barfi_run(0.9, -0.5), _barfi_run(0.7, 0.5), _barfi_run(0.8, 0.0)])
     assert met["tasks"]["grid"]["barfi"]["success"] == 0.8  # the median of three seeds
-    assert _report_barfi(met)[1][-1] == "met"
+    assert _report_barfi(met)[1][0][-1] == "met"
     loiters = _summarize_barfi([_barfi_run(0.9, 3.0)])
-    assert _report_barfi(loiters)[1][-1] == "missed"
+    assert _report_barfi(loiters)[1][0][-1] == "missed"
     no_gain = _summarize_barfi([_barfi_run(0.1, -1.0)])
-    assert _report_barfi(no_gain)[1][-1] == "missed"
+    assert _report_barfi(no_gain)[1][0][-1] == "missed"
 
 
 def _qd(design, seed, solved, coverage=1.0):
@@ -78,7 +78,7 @@ def _morec(env, seed, morec_error, mean_error=0.2):
 
 
 def test_morec_claim_judges_the_papers_softmax_filter_against_unfiltered_draws():
-    from rewardkit_bench.control_design import _report_morec, _summarize_morec
+    from rewardkit_bench.control_design_report import _report_morec, _summarize_morec
 
     runs = [_morec("Pendulum-v1", s, e) for s, e in enumerate((0.1, 0.15, 0.3))]
     runs += [_morec("CartPole-v1", 0, 0.4)]
@@ -96,7 +96,7 @@ def _meta(design, seed, reward, arms):
 
 
 def test_meta_claims_need_exploration_with_structure_and_memory_only():
-    from rewardkit_bench.control_design import _report_meta, _summarize_meta
+    from rewardkit_bench.control_design_report import _report_meta, _summarize_meta
 
     runs = [_meta("full", s, r, 2.0) for s, r in enumerate((0.6, 0.7, 0.65))]
     runs += [_meta("no_structure", 0, 0.5, 1.0), _meta("no_memory", 0, 0.5, 1.0),
@@ -115,3 +115,26 @@ def test_meta_part_plans_one_unit_per_design_and_seed():
     suite, args = _args("--seeds", "2", "--parts", "meta")
     plan = suite.plan(args, [])
     assert ("meta", "thompson", 1, False) in plan and len(plan) == 2 * 5
+
+
+def _carl(name, seed, landed):
+    return {"design": name, "seed": seed, "frames": 1000, "minibatch_size": 256,
+            "return": 100.0 * landed, "landed": landed}  # fmt: skip
+
+
+def test_carl_claim_compares_the_two_rewards_at_the_larger_minibatch():
+    from rewardkit_bench.control_design_report import _report_carl, _summarize_carl
+
+    runs = [_carl("summed/1", s, v) for s, v in enumerate((0.1, 0.0, 0.3))]
+    runs += [_carl("carl/1", s, v) for s, v in enumerate((0.2, 0.5, 0.4))]
+    summary = _summarize_carl(runs)
+    assert summary["carl/1"]["landed"] == 0.4 and summary["summed/1"]["landed"] == 0.1
+    assert _report_carl(summary)[1][0][-1] == "met"
+    tie = _summarize_carl([_carl("summed/1", 0, 0.5), _carl("carl/1", 0, 0.5)])
+    assert _report_carl(tie)[1][0][-1] == "missed"
+
+
+def test_carl_part_plans_four_runs_a_seed():
+    suite, args = _args("--seeds", "2", "--parts", "carl")
+    plan = suite.plan(args, [])
+    assert ("carl", "carl/1", 1, False) in plan and len(plan) == 2 * 4
