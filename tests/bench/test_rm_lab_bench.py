@@ -257,3 +257,11 @@ def test_the_polar_zoo_split_keeps_each_question_on_one_side():
     seen = {questions[i] for i in pretrain.ravel()}
     assert seen and not seen & {questions[i] for i in held_out.ravel()}
     assert list(policies) == [zoo[i]["policy"] for i in held_out[:, 0]]
+
+
+def test_the_long_tree_units_lead_their_stage():
+    suite, args = _args("--seeds", "2", "--designs", "outcome,prm,tree_vs_chain", "--steps", "7")
+    runs = [_record(u) for u in suite.plan(args, [])]
+    second = suite.plan(args, runs)
+    trees = [i for i, u in enumerate(second) if isinstance(u, TreeSpec)]
+    assert trees == [0, 1]  # both seeds' tree units before the fits and the builds

@@ -170,6 +170,9 @@ class RMBuild(Suite):
                 second.append(TreeSpec(seed, settings["steps"]))
         if ("before", None, None) not in done:
             second.append(("before", None))
+        # the longest units first (the tree units, about 200 s each), so no core idles
+        # at the end of the stage while one finishes
+        second.sort(key=lambda unit: not isinstance(unit, TreeSpec))
         if not fitted:
             return first + second
         third: list[Any] = []
@@ -224,14 +227,14 @@ class RMBuild(Suite):
             from rewardkit_bench.rm_build_real import labelled_rows, read_last_layer
 
             rows = labelled_rows(Path(self.corpus), self.questions)
-            read_last_layer(rows)
+            read_last_layer(rows, threads=1)  # one job of two: one thread each
             if self.questions is None:  # the POLAR units' features (full runs only), on
                 from rewardkit_bench.real_rm import CORPUS  # the shipped corpus they read
 
                 polar_rows = labelled_rows(CORPUS)
-                read_last_layer(polar_rows)
-                read_last_layer(zoo_rows())
-                read_last_layer(reference_rows(polar_rows))
+                read_last_layer(polar_rows, threads=1)
+                read_last_layer(zoo_rows(), threads=1)
+                read_last_layer(reference_rows(polar_rows), threads=1)
             record: dict[str, Any] = {"kind": "features"}
         elif unit[0] == "warmstart":
             from rewardkit_bench.grpo_lab import load_policy
