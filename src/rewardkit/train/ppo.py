@@ -327,7 +327,7 @@ class PPOTrainer:
                 next_int = bootstrap_values(
                     v_int, roll.last_values[:, 1], roll.truncated, roll.final_values[..., 1]
                 )
-                ends = (roll.terminated, roll.truncated)
+                ends: tuple[np.ndarray, np.ndarray | None] = (roll.terminated, roll.truncated)
             else:
                 next_int = bootstrap_values(v_int, roll.last_values[:, 1])
                 ends = (np.zeros_like(roll.terminated), None)
