@@ -5,7 +5,8 @@ The hook is the point of this trainer: after each rollout, the reward term
 (``bonus=``, e.g. RND) are evaluated on the rollout's transitions **before**
 returns and advantages are computed, so they are discounted and learned by
 the value function like any reward. By default the bonus gets its own value
-head and discount and is treated as non-episodic, as RND does, and it is
+head and discount and is treated as non-episodic, as RND does
+(``intrinsic_episodic`` ends its return where the task's episode ends), and it is
 divided by the running std of its discounted return
 (:class:`~rewardkit.explore.normalize.IntrinsicReturnScaler`), so a bonus's
 β does not matter; advantages are then ``A_ext + w · A_int`` with
