@@ -133,3 +133,15 @@ def test_bad_settings_and_batches_are_refused() -> None:
         bonus.update({"obs": np.zeros((3, 1)), "actions": [0, 1, 2], "next_obs": np.zeros((3, 1))})
     with pytest.raises(ShapeError):
         causal_reward_weights(np.full((20, 1), np.nan), np.zeros((20, 1)), np.zeros(20))
+
+
+def test_a_bad_row_is_left_out_of_the_fit_and_scores_nan() -> None:
+    rng = np.random.default_rng(2)
+    batch = _discrete_batch(rng, 64)
+    batch["obs"][3, 0] = np.nan
+    bonus = CausalEmpowermentBonus(num_actions=4)
+    metrics = bonus.update(batch)
+    assert metrics["causal_empowerment/skipped"] == 1.0
+    assert np.isfinite(metrics["causal_empowerment/inverse_nll"])
+    out = bonus(batch)
+    assert np.isnan(out.total[3]) and np.isfinite(np.delete(out.total, 3)).all()

@@ -295,13 +295,21 @@ class CausalEmpowermentBonus(RewardTerm):
         return bonus
 
     def update(self, batch: Batch, epochs: int = 1) -> dict[str, float]:
-        """Fit q by maximum likelihood on the batch; returns the last epoch's loss."""
+        """Fit q by maximum likelihood on the batch's finite rows (a row with NaN or an
+        infinite value is left out, and counted); returns the last epoch's loss."""
         inputs, actions = self._tensors(batch)
+        finite = inputs.isfinite().all(1)
+        if actions.is_floating_point():
+            finite &= actions.isfinite().all(1)
+        skipped = int((~finite).sum())
+        inputs, actions = inputs[finite], actions[finite]
         loss_value = float("nan")
+        if len(inputs) == 0:
+            epochs = 0
         for _ in range(epochs):
             loss = -self._log_likelihoods(inputs, actions).sum(-1).mean()
             self._optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self._optimizer.step()
             loss_value = float(loss.detach())
-        return {f"{self.name}/inverse_nll": loss_value}
+        return {f"{self.name}/inverse_nll": loss_value, f"{self.name}/skipped": float(skipped)}
