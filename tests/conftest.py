@@ -23,6 +23,7 @@ EXTRA_OF = {
     "minigrid": "control",
     "stable_baselines3": "control",
     "Box2D": "control",
+    "causallearn": "control",
     "sympy": "llm",
     "latex2sympy2_extended": "llm",
     "math_verify": "llm",
